@@ -1,0 +1,371 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	resourceTopic  = 2
+	resourceBroker = 4
+)
+
+func (n *Node) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		out := kmsg.NewCreateTopicsResponseTopic()
+		out.Topic = rt.Topic
+		out.NumPartitions, out.ReplicationFactor = -1, -1
+		if seen[rt.Topic] > 1 {
+			out.ErrorCode = kerr.InvalidRequest.Code
+			out.ErrorMessage = errMessage(fmt.Errorf("topic %q appears more than once in the request", rt.Topic))
+			resp.Topics = append(resp.Topics, out)
+			continue
+		}
+		spec := controller.TopicSpec{Name: rt.Topic, Partitions: rt.NumPartitions, ReplicationFactor: rt.ReplicationFactor, Configs: map[string]string{}}
+		for _, c := range rt.Configs {
+			if c.Value != nil {
+				spec.Configs[c.Name] = *c.Value
+			}
+		}
+		if len(rt.ReplicaAssignment) > 0 {
+			slices.SortFunc(rt.ReplicaAssignment, func(a, b kmsg.CreateTopicsRequestTopicReplicaAssignment) int { return int(a.Partition - b.Partition) })
+			for i, a := range rt.ReplicaAssignment {
+				if a.Partition != int32(i) {
+					spec.Assignment = nil
+					out.ErrorCode = kerr.InvalidReplicaAssignment.Code
+					break
+				}
+				spec.Assignment = append(spec.Assignment, a.Replicas)
+			}
+			if out.ErrorCode != 0 {
+				resp.Topics = append(resp.Topics, out)
+				continue
+			}
+		}
+		t, err := n.ctrl.CreateTopic(ctx, spec, req.ValidateOnly)
+		if err != nil {
+			out.ErrorCode = errCode(err)
+			out.ErrorMessage = errMessage(err)
+			resp.Topics = append(resp.Topics, out)
+			continue
+		}
+		out.TopicID = t.ID
+		out.NumPartitions = int32(len(t.Partitions))
+		out.ReplicationFactor = int16(len(t.Partitions[0].Replicas))
+		for _, v := range n.topicConfigs(t.Configs, nil) {
+			c := kmsg.NewCreateTopicsResponseTopicConfig()
+			val := v.Value
+			c.Name, c.Value, c.Source, c.IsSensitive = v.Def.Name, &val, int8(v.Source), false
+			out.Configs = append(out.Configs, c)
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	return resp
+}
+
+// topicConfigs resolves a topic's configs, all or the named ones.
+func (n *Node) topicConfigs(cfg map[string]string, names []string) []configs.Value {
+	var out []configs.Value
+	if names == nil {
+		for _, d := range configs.TopicDefs() {
+			out = append(out, n.cfg.Broker.Topic(cfg, d.Name))
+		}
+		return out
+	}
+	for _, name := range names {
+		if v := n.cfg.Broker.Topic(cfg, name); v.Def != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (n *Node) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	type target struct {
+		name *string
+		id   [16]byte
+	}
+	var targets []target
+	if req.Version < 6 {
+		for _, name := range req.TopicNames {
+			targets = append(targets, target{name: &name})
+		}
+	} else {
+		for _, t := range req.Topics {
+			targets = append(targets, target{name: t.Topic, id: t.TopicID})
+		}
+	}
+	for _, tg := range targets {
+		out := kmsg.NewDeleteTopicsResponseTopic()
+		out.Topic, out.TopicID = tg.name, tg.id
+		img := n.ctrl.Image()
+		var name string
+		if tg.name != nil {
+			name = *tg.name
+			if t, ok := img.Topics[name]; ok {
+				out.TopicID = t.ID
+			}
+		} else if t, ok := img.ByID[controller.TopicID(tg.id)]; ok {
+			name = t.Name
+			out.Topic = &t.Name
+		} else {
+			out.ErrorCode = kerr.UnknownTopicID.Code
+			resp.Topics = append(resp.Topics, out)
+			continue
+		}
+		if err := n.ctrl.DeleteTopic(ctx, name); err != nil {
+			out.ErrorCode = errCode(err)
+			out.ErrorMessage = errMessage(err)
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	return resp
+}
+
+func (n *Node) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	for _, rt := range req.Topics {
+		out := kmsg.NewCreatePartitionsResponseTopic()
+		out.Topic = rt.Topic
+		var assign [][]int32
+		for _, a := range rt.Assignment {
+			assign = append(assign, a.Replicas)
+		}
+		if err := n.ctrl.CreatePartitions(ctx, rt.Topic, rt.Count, assign, req.ValidateOnly); err != nil {
+			out.ErrorCode = errCode(err)
+			out.ErrorMessage = errMessage(err)
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	return resp
+}
+
+func (n *Node) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	img := n.ctrl.Image()
+	for _, rr := range req.Resources {
+		out := kmsg.NewDescribeConfigsResponseResource()
+		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
+		add := func(name, value string, src kmsg.ConfigSource, d *configs.Def, synonyms []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym) {
+			c := kmsg.NewDescribeConfigsResponseResourceConfig()
+			v := value
+			c.Name, c.Value, c.Source = name, &v, src
+			c.IsDefault = src == kmsg.ConfigSourceDefaultConfig
+			c.ConfigType = d.Type
+			if req.IncludeDocumentation && d.Doc != "" {
+				doc := d.Doc
+				c.Documentation = &doc
+			}
+			if req.IncludeSynonyms {
+				c.ConfigSynonyms = synonyms
+			}
+			out.Configs = append(out.Configs, c)
+		}
+		switch rr.ResourceType {
+		case resourceTopic:
+			t, ok := img.Topics[rr.ResourceName]
+			if !ok {
+				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				break
+			}
+			for _, v := range n.topicConfigs(t.Configs, rr.ConfigNames) {
+				var syn []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+				if v.Source == kmsg.ConfigSourceDynamicTopicConfig {
+					syn = append(syn, synonym(v.Def.Name, v.Value, v.Source))
+				}
+				if bv, set := n.cfg.Broker.Get(v.Def.Broker); set {
+					syn = append(syn, synonym(v.Def.Broker, bv, kmsg.ConfigSourceStaticBrokerConfig))
+				}
+				if bd, ok := configs.BrokerDef(v.Def.Broker); ok {
+					syn = append(syn, synonym(v.Def.Broker, bd.Default, kmsg.ConfigSourceDefaultConfig))
+				}
+				add(v.Def.Name, v.Value, v.Source, v.Def, syn)
+			}
+		case resourceBroker:
+			if rr.ResourceName != "" {
+				id, err := strconv.Atoi(rr.ResourceName)
+				if _, ok := img.Broker(int32(id)); err != nil || !ok {
+					out.ErrorCode = kerr.InvalidRequest.Code
+					out.ErrorMessage = errMessage(fmt.Errorf("unknown broker %q", rr.ResourceName))
+					break
+				}
+			}
+			for _, d := range configs.BrokerDefs() {
+				if rr.ConfigNames != nil && !slices.Contains(rr.ConfigNames, d.Name) {
+					continue
+				}
+				v, set := n.cfg.Broker.Get(d.Name)
+				src := kmsg.ConfigSourceDefaultConfig
+				if set {
+					src = kmsg.ConfigSourceStaticBrokerConfig
+				}
+				add(d.Name, v, src, &d, []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{synonym(d.Name, v, src)})
+			}
+		default:
+			out.ErrorCode = kerr.InvalidRequest.Code
+			out.ErrorMessage = errMessage(fmt.Errorf("resource type %d is not supported", rr.ResourceType))
+		}
+		resp.Resources = append(resp.Resources, out)
+	}
+	return resp
+}
+
+func synonym(name, value string, src kmsg.ConfigSource) kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+	s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+	v := value
+	s.Name, s.Value, s.Source = name, &v, src
+	return s
+}
+
+var errBrokerConfigsStatic = errors.New("broker configs are static in the embedded broker; only topic configs can be altered")
+
+func (n *Node) handleAlterConfigs(ctx context.Context, req *kmsg.AlterConfigsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	for _, rr := range req.Resources {
+		out := kmsg.NewAlterConfigsResponseResource()
+		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
+		var err error
+		if rr.ResourceType != resourceTopic {
+			err = errBrokerConfigsStatic
+		} else {
+			cfg := map[string]string{}
+			for _, c := range rr.Configs {
+				if c.Value != nil {
+					cfg[c.Name] = *c.Value
+				}
+			}
+			err = n.ctrl.AlterTopicConfigs(ctx, rr.ResourceName, cfg, req.ValidateOnly)
+		}
+		if err != nil {
+			out.ErrorCode, out.ErrorMessage = alterErr(err)
+		}
+		resp.Resources = append(resp.Resources, out)
+	}
+	return resp
+}
+
+func alterErr(err error) (int16, *string) {
+	if errors.Is(err, errBrokerConfigsStatic) {
+		return kerr.InvalidRequest.Code, errMessage(err)
+	}
+	return errCode(err), errMessage(err)
+}
+
+// Incremental config operations (KIP-339).
+const (
+	opSet = iota
+	opDelete
+	opAppend
+	opSubtract
+)
+
+func (n *Node) handleIncrementalAlterConfigs(ctx context.Context, req *kmsg.IncrementalAlterConfigsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	img := n.ctrl.Image()
+	for _, rr := range req.Resources {
+		out := kmsg.NewIncrementalAlterConfigsResponseResource()
+		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
+		err := func() error {
+			if rr.ResourceType != resourceTopic {
+				return errBrokerConfigsStatic
+			}
+			t, ok := img.Topics[rr.ResourceName]
+			if !ok {
+				return fmt.Errorf("%w: %q", controller.ErrUnknownTopic, rr.ResourceName)
+			}
+			cfg := maps.Clone(t.Configs)
+			for _, c := range rr.Configs {
+				d, ok := configs.TopicDef(c.Name)
+				if !ok {
+					return fmt.Errorf("%w: topic config %q", configs.ErrUnknown, c.Name)
+				}
+				val := ""
+				if c.Value != nil {
+					val = *c.Value
+				}
+				switch c.Op {
+				case opSet:
+					cfg[c.Name] = val
+				case opDelete:
+					delete(cfg, c.Name)
+				case opAppend, opSubtract:
+					if d.Type != kmsg.ConfigTypeList {
+						return fmt.Errorf("%w: %s is not a list; APPEND and SUBTRACT apply to lists", configs.ErrInvalid, c.Name)
+					}
+					cur := configs.SplitList(n.cfg.Broker.TopicString(cfg, c.Name))
+					for _, e := range configs.SplitList(val) {
+						if c.Op == opAppend && !slices.Contains(cur, e) {
+							cur = append(cur, e)
+						} else if c.Op == opSubtract {
+							cur = slices.DeleteFunc(cur, func(x string) bool { return x == e })
+						}
+					}
+					cfg[c.Name] = joinList(cur)
+				default:
+					return fmt.Errorf("%w: unknown operation %d", configs.ErrInvalid, c.Op)
+				}
+			}
+			return n.ctrl.AlterTopicConfigs(ctx, rr.ResourceName, cfg, req.ValidateOnly)
+		}()
+		if err != nil {
+			out.ErrorCode, out.ErrorMessage = alterErr(err)
+		}
+		resp.Resources = append(resp.Resources, out)
+	}
+	return resp
+}
+
+func joinList(l []string) string {
+	s := ""
+	for i, e := range l {
+		if i > 0 {
+			s += ","
+		}
+		s += e
+	}
+	return s
+}
+
+// producerIDBlock is how many producer ids a node reserves at a time.
+const producerIDBlock = 1000
+
+func (n *Node) handleInitProducerID(ctx context.Context, req *kmsg.InitProducerIDRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		// Transactions have their own issue; until then a transactional
+		// producer learns at once that it cannot start.
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp
+	}
+	// Like Kafka, an idempotent producer always gets a fresh id at epoch
+	// 0, also when it asks to bump the epoch of its current one (KIP-360).
+	n.pidMu.Lock()
+	defer n.pidMu.Unlock()
+	if n.pidNext >= n.pidStop {
+		first, err := n.ctrl.AllocateProducerIDs(ctx, producerIDBlock)
+		if err != nil {
+			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			return resp
+		}
+		n.pidNext, n.pidStop = first, first+producerIDBlock
+	}
+	resp.ProducerID, resp.ProducerEpoch = n.pidNext, 0
+	n.pidNext++
+	return resp
+}

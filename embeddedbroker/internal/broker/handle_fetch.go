@@ -1,0 +1,169 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fetchPart is one partition of a fetch being served.
+type fetchPart struct {
+	p    *partition
+	req  *kmsg.FetchRequestTopicPartition
+	resp *kmsg.FetchResponseTopicPartition
+}
+
+// handleFetch answers a fetch. Fetch sessions (KIP-227) are declined: every
+// answer carries session id 0, which tells the client to keep sending full
+// fetches. The read and the long poll happen in the pending answer, so a
+// waiting fetch holds only its own connection's later responses, as in
+// Kafka.
+func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pending {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.SessionID != 0 || req.SessionEpoch > 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return done(resp)
+	}
+	replica := req.ReplicaID
+	if req.Version >= 15 {
+		replica = req.ReplicaState.ID
+	}
+	var parts []fetchPart
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		t := &resp.Topics[i]
+		*t = kmsg.NewFetchResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		topic := rt.Topic
+		unknownID := false
+		if req.Version >= 13 {
+			var ok bool
+			topic, ok = n.topicName(rt.TopicID)
+			unknownID = !ok
+		}
+		t.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			out := &t.Partitions[j]
+			*out = kmsg.NewFetchResponseTopicPartition()
+			out.Partition = rp.Partition
+			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+			if unknownID {
+				out.ErrorCode = kerr.UnknownTopicID.Code
+				continue
+			}
+			p := n.partition(topic, rp.Partition)
+			if p == nil {
+				out.ErrorCode = n.missingPartitionCode(topic, rp.Partition)
+				continue
+			}
+			if code := p.checkLeader(rp.CurrentLeaderEpoch); code != 0 {
+				out.ErrorCode = code
+				if _, st, ok := n.ctrl.Image().Partition(topic, rp.Partition); ok {
+					out.CurrentLeader.LeaderID, out.CurrentLeader.LeaderEpoch = st.Leader, st.LeaderEpoch
+				}
+				continue
+			}
+			parts = append(parts, fetchPart{p, rp, out})
+		}
+	}
+	maxBytes := int(req.MaxBytes)
+	if req.Version < 3 || maxBytes <= 0 {
+		maxBytes = int(n.cfg.Broker.Int("fetch.max.bytes"))
+	}
+	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	return func() kmsg.Response {
+		deadline := time.Now().Add(wait)
+		var ch chan struct{}
+		for {
+			total, stop := n.readFetch(parts, replica, maxBytes)
+			if stop || total >= int(req.MinBytes) || !time.Now().Before(deadline) {
+				return resp
+			}
+			if ch == nil {
+				ch = make(chan struct{}, 1)
+				for _, fp := range parts {
+					defer fp.p.wait(ch)()
+				}
+				continue // re-read once registered, so no wake-up is missed
+			}
+			t := time.NewTimer(time.Until(deadline))
+			select {
+			case <-ch:
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return resp
+			}
+			t.Stop()
+		}
+	}
+}
+
+// checkLeader validates that this replica leads at the client's epoch
+// (-1: the client does not check).
+func (p *partition) checkLeader(clientEpoch int32) int16 {
+	epoch := p.leaderEpoch.Load()
+	switch {
+	case !p.leader.Load():
+		return kerr.NotLeaderForPartition.Code
+	case clientEpoch >= 0 && clientEpoch < epoch:
+		return kerr.FencedLeaderEpoch.Code
+	case clientEpoch > epoch:
+		return kerr.UnknownLeaderEpoch.Code
+	}
+	return 0
+}
+
+// readFetch fills the answers of parts; it returns the bytes read, and
+// stop when an answer must go out at once (an error, a divergence).
+func (n *Node) readFetch(parts []fetchPart, replica int32, maxBytes int) (total int, stop bool) {
+	for _, fp := range parts {
+		out, rp, p := fp.resp, fp.req, fp.p
+		out.RecordBatches = nil
+		out.ErrorCode = 0
+		hwm := p.hwm.Load()
+		out.HighWatermark = hwm
+		out.LastStableOffset = hwm
+		out.LogStartOffset = p.log.StartOffset()
+		upTo := hwm
+		if replica >= 0 {
+			upTo = p.log.EndOffset()
+		}
+		if rp.LastFetchedEpoch >= 0 {
+			if e, end := p.endOffsetForEpoch(rp.LastFetchedEpoch); e != rp.LastFetchedEpoch || end < rp.FetchOffset {
+				out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = e, end
+				stop = true
+				continue
+			}
+		}
+		if rp.FetchOffset >= upTo && rp.FetchOffset <= p.log.EndOffset() {
+			continue // nothing new yet
+		}
+		limit := int(rp.PartitionMaxBytes)
+		if rem := maxBytes - total; rem < limit {
+			limit = rem
+		}
+		if limit <= 0 && total > 0 {
+			continue
+		}
+		data, err := p.log.Read(rp.FetchOffset, max(limit, 1), upTo)
+		if err != nil {
+			out.ErrorCode = errCode(err)
+			if !errors.Is(err, logstore.ErrOffsetOutOfRange) {
+				n.log.Warn("fetch read", "topic", p.topic, "partition", p.id, "err", err)
+			}
+			stop = true
+			continue
+		}
+		out.RecordBatches = data
+		total += len(data)
+	}
+	return total, stop
+}

@@ -1,0 +1,153 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handleProduce appends each partition's batches in request order (inside
+// Handle, so that pipelined produce requests on one connection append in
+// the order sent) and returns a pending answer that, for acks=all, waits
+// until the high watermark covers what was appended.
+func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire.Pending {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	now := n.cfg.Now()
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		for _, rt := range req.Topics {
+			t := kmsg.NewProduceResponseTopic()
+			t.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewProduceResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.InvalidRequiredAcks.Code
+				t.Partitions = append(t.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, t)
+		}
+		return done(resp)
+	}
+	if req.TransactionID != nil {
+		for _, rt := range req.Topics {
+			t := kmsg.NewProduceResponseTopic()
+			t.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewProduceResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				t.Partitions = append(t.Partitions, p)
+			}
+			resp.Topics = append(resp.Topics, t)
+		}
+		return done(resp)
+	}
+	type waitFor struct {
+		p    *partition
+		rp   *kmsg.ProduceResponseTopicPartition
+		last int64
+	}
+	var waits []waitFor
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		t := &resp.Topics[i]
+		*t = kmsg.NewProduceResponseTopic()
+		t.Topic = rt.Topic
+		t.TopicID = rt.TopicID
+		topic := rt.Topic
+		if req.Version >= 13 {
+			topic, _ = n.topicName(rt.TopicID)
+		}
+		t.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			out := &t.Partitions[j]
+			*out = kmsg.NewProduceResponseTopicPartition()
+			out.Partition = rp.Partition
+			p := n.partition(topic, rp.Partition)
+			if p == nil {
+				out.ErrorCode = n.missingPartitionCode(topic, rp.Partition)
+				continue
+			}
+			res, err := p.appendRecords(rp.Records, now)
+			if err != nil {
+				out.ErrorCode = errCode(err)
+				out.ErrorMessage = errMessage(err)
+				if out.ErrorCode == kerr.NotLeaderForPartition.Code {
+					n.setCurrentLeader(topic, rp.Partition, &out.CurrentLeader)
+				}
+				n.log.Debug("produce refused", "topic", topic, "partition", rp.Partition, "err", err)
+				continue
+			}
+			out.BaseOffset = res.baseOffset
+			out.LogAppendTime = res.logAppendTime
+			out.LogStartOffset = p.log.StartOffset()
+			if req.Acks == -1 {
+				waits = append(waits, waitFor{p, out, res.lastOffset})
+			}
+		}
+	}
+	if req.Acks == 0 {
+		return nil
+	}
+	if len(waits) == 0 {
+		return done(resp)
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	return func() kmsg.Response {
+		deadline := time.Now().Add(timeout)
+		for _, w := range waits {
+			if !w.p.waitHighWatermark(ctx, w.last+1, deadline) {
+				w.rp.ErrorCode = kerr.RequestTimedOut.Code
+			}
+		}
+		return resp
+	}
+}
+
+// waitHighWatermark waits until the high watermark reaches off or the
+// deadline passes, reporting whether it did.
+func (p *partition) waitHighWatermark(ctx context.Context, off int64, deadline time.Time) bool {
+	if p.hwm.Load() >= off {
+		return true
+	}
+	ch := make(chan struct{}, 1)
+	cancel := p.wait(ch)
+	defer cancel()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for p.hwm.Load() < off {
+		select {
+		case <-ch:
+		case <-t.C:
+			return p.hwm.Load() >= off
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// missingPartitionCode explains why this node has no replica of a
+// partition: the topic or partition does not exist, or another node has it.
+func (n *Node) missingPartitionCode(topic string, partition int32) int16 {
+	_, st, ok := n.ctrl.Image().Partition(topic, partition)
+	if !ok {
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	if st.Leader < 0 {
+		return kerr.LeaderNotAvailable.Code
+	}
+	return kerr.NotLeaderForPartition.Code
+}
+
+// setCurrentLeader fills a NOT_LEADER answer's current-leader hint (KIP-951).
+func (n *Node) setCurrentLeader(topic string, partition int32, cl *kmsg.ProduceResponseTopicPartitionCurrentLeader) {
+	if _, st, ok := n.ctrl.Image().Partition(topic, partition); ok {
+		cl.LeaderID = st.Leader
+		cl.LeaderEpoch = st.LeaderEpoch
+	}
+}

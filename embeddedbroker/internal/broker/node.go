@@ -1,0 +1,398 @@
+// Package broker is one node of the embedded Kafka cluster: it serves the
+// Kafka protocol on its own listener, hosts the replicas the controller
+// assigns to it in its own storage, and leads the partitions the controller
+// says it leads.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Config configures a node.
+type Config struct {
+	ID int32
+	// Listener is where the node serves clients; its address is what the
+	// node advertises.
+	Listener net.Listener
+	// DataDir is the node's own storage directory; empty keeps logs in
+	// memory.
+	DataDir    string
+	Broker     *configs.Broker
+	Controller controller.Controller
+	Logger     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Node is one broker.
+type Node struct {
+	cfg    Config
+	ctrl   controller.Controller
+	log    *slog.Logger
+	server *wire.Server
+	host   string
+	port   int32
+
+	mu    sync.RWMutex
+	parts map[string][]*partition // by topic; nil entries are not hosted here
+	byID  map[controller.TopicID]string
+
+	pidMu            sync.Mutex
+	pidNext, pidStop int64
+
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	unsub func()
+}
+
+// New creates a node; Start serves it.
+func New(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Broker == nil {
+		cfg.Broker, _ = configs.NewBroker(nil)
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Listener.Addr().String())
+	if err != nil {
+		return nil, fmt.Errorf("broker %d: %w", cfg.ID, err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("broker %d: %w", cfg.ID, err)
+		}
+	}
+	n := &Node{
+		cfg:   cfg,
+		ctrl:  cfg.Controller,
+		log:   cfg.Logger.With("node", cfg.ID),
+		host:  host,
+		port:  int32(port),
+		parts: map[string][]*partition{},
+		byID:  map[controller.TopicID]string{},
+		stop:  make(chan struct{}),
+	}
+	n.server = wire.NewServer(cfg.Listener, n, wire.ServerConfig{
+		MaxRequestSize: int32(cfg.Broker.Int("socket.request.max.bytes")),
+		Versions:       versions,
+		Logger:         n.log,
+	})
+	return n, nil
+}
+
+// ID is the node's broker id.
+func (n *Node) ID() int32 { return n.cfg.ID }
+
+// Addr is the node's host:port.
+func (n *Node) Addr() string { return net.JoinHostPort(n.host, strconv.Itoa(int(n.port))) }
+
+// Start registers the node with the controller, opens the replicas it
+// hosts and starts serving.
+func (n *Node) Start(ctx context.Context) error {
+	if err := n.ctrl.RegisterBroker(ctx, controller.Broker{ID: n.cfg.ID, Host: n.host, Port: n.port}); err != nil {
+		return fmt.Errorf("broker %d: %w", n.cfg.ID, err)
+	}
+	var applyErr error
+	n.unsub = n.ctrl.Subscribe(func(img *controller.Image) {
+		if err := n.apply(img); err != nil {
+			n.log.Error("applying metadata", "err", err)
+			if applyErr == nil {
+				applyErr = err
+			}
+		}
+	})
+	if applyErr != nil {
+		n.unsub()
+		return fmt.Errorf("broker %d: %w", n.cfg.ID, applyErr)
+	}
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.server.Serve(); err != nil {
+			n.log.Error("serving", "err", err)
+		}
+	}()
+	go n.housekeeping()
+	return nil
+}
+
+// Close stops serving and closes the node's logs.
+func (n *Node) Close() error {
+	select {
+	case <-n.stop:
+		return nil
+	default:
+	}
+	close(n.stop)
+	if n.unsub != nil {
+		n.unsub()
+	}
+	err := n.server.Close()
+	n.wg.Wait()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ps := range n.parts {
+		for _, p := range ps {
+			if p != nil {
+				err = errors.Join(err, p.log.Close())
+			}
+		}
+	}
+	n.parts = map[string][]*partition{}
+	return err
+}
+
+// housekeeping applies retention periodically.
+func (n *Node) housekeeping() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.Broker.Millis("log.retention.check.interval.ms"))
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			n.applyRetention()
+		}
+	}
+}
+
+// applyRetention deletes segments past retention on every hosted replica.
+func (n *Node) applyRetention() {
+	now := n.cfg.Now()
+	for _, p := range n.allPartitions() {
+		if _, err := p.log.ApplyRetention(now); err != nil {
+			n.log.Warn("retention", "topic", p.topic, "partition", p.id, "err", err)
+		}
+	}
+}
+
+func (n *Node) allPartitions() []*partition {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []*partition
+	for _, ps := range n.parts {
+		for _, p := range ps {
+			if p != nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// partition returns the replica of topic/p hosted here, or nil.
+func (n *Node) partition(topic string, p int32) *partition {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	ps := n.parts[topic]
+	if p < 0 || int(p) >= len(ps) {
+		return nil
+	}
+	return ps[p]
+}
+
+// topicName resolves a topic id.
+func (n *Node) topicName(id [16]byte) (string, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	name, ok := n.byID[controller.TopicID(id)]
+	return name, ok
+}
+
+// settingsFor derives a partition's settings from its topic's configs.
+func (n *Node) settingsFor(t *controller.Topic) *partitionSettings {
+	b := n.cfg.Broker
+	c := t.Configs
+	fsync := logstore.FsyncNever
+	if b.TopicInt(c, "flush.messages") == 1 {
+		fsync = logstore.FsyncAlways
+	} else if ms := b.TopicInt(c, "flush.ms"); ms < 1<<62 {
+		fsync = logstore.FsyncInterval(configs.Millis(ms))
+	}
+	retMs := b.TopicInt(c, "retention.ms")
+	ret := configs.Millis(retMs)
+	if retMs < 0 {
+		ret = -1
+	}
+	return &partitionSettings{
+		maxMessageBytes: int(b.TopicInt(c, "max.message.bytes")),
+		requireKeys:     b.Compacted(c),
+		logAppendTime:   b.TopicString(c, "message.timestamp.type") == "LogAppendTime",
+		log: logstore.Config{
+			SegmentBytes:       b.TopicInt(c, "segment.bytes"),
+			SegmentMs:          configs.Millis(b.TopicInt(c, "segment.ms")),
+			RetentionBytes:     b.TopicInt(c, "retention.bytes"),
+			RetentionMs:        ret,
+			IndexIntervalBytes: int(b.TopicInt(c, "index.interval.bytes")),
+			Fsync:              fsync,
+			Clock:              n.cfg.Now,
+		},
+	}
+}
+
+// apply makes the node's replicas match the metadata image: it opens
+// replicas newly assigned here, deletes those of deleted topics, and
+// updates leadership and configs.
+func (n *Node) apply(img *controller.Image) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var errs []error
+	// Deleted (or re-created) topics first.
+	for name, ps := range n.parts {
+		t, ok := img.Topics[name]
+		if ok && len(ps) > 0 && firstNonNil(ps) != nil && firstNonNil(ps).topicID == t.ID {
+			continue
+		}
+		for _, p := range ps {
+			if p != nil {
+				if err := p.log.Delete(); err != nil {
+					errs = append(errs, err)
+				}
+				p.becomeFollower(-1)
+			}
+		}
+		delete(n.parts, name)
+	}
+	for id, name := range n.byID {
+		if t, ok := img.Topics[name]; !ok || t.ID != id {
+			delete(n.byID, id)
+		}
+	}
+	for name, t := range img.Topics {
+		n.byID[t.ID] = name
+		ps := n.parts[name]
+		for len(ps) < len(t.Partitions) {
+			ps = append(ps, nil)
+		}
+		var settings *partitionSettings
+		for i := range t.Partitions {
+			st := &t.Partitions[i]
+			if !hosts(st, n.cfg.ID) {
+				continue
+			}
+			if settings == nil {
+				settings = n.settingsFor(t)
+			}
+			p := ps[i]
+			if p == nil {
+				var err error
+				if p, err = n.openPartition(t, int32(i), settings); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				ps[i] = p
+			} else if !p.settings.Load().equal(settings) {
+				p.reconfigure(settings)
+			}
+			if st.Leader == n.cfg.ID {
+				p.becomeLeader(st.LeaderEpoch)
+			} else {
+				p.becomeFollower(st.LeaderEpoch)
+			}
+		}
+		n.parts[name] = ps
+	}
+	return errors.Join(errs...)
+}
+
+func firstNonNil(ps []*partition) *partition {
+	for _, p := range ps {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+func hosts(p *controller.Partition, id int32) bool {
+	for _, r := range p.Replicas {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) openPartition(t *controller.Topic, id int32, s *partitionSettings) (*partition, error) {
+	var (
+		l   logstore.Log
+		err error
+	)
+	if n.cfg.DataDir == "" {
+		l = logstore.NewMemory(s.log)
+	} else {
+		dir := filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", t.Name, id))
+		if l, err = logstore.OpenDisk(dir, s.log, n.log); err != nil {
+			return nil, err
+		}
+	}
+	p, err := newPartition(t.Name, id, t.ID, l, s)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Handle serves one request (wire.Handler).
+func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {
+	switch body := req.Body.(type) {
+	case *kmsg.ApiVersionsRequest:
+		return done(n.handleApiVersions(req, body))
+	case *kmsg.MetadataRequest:
+		return done(n.handleMetadata(ctx, body))
+	case *kmsg.ProduceRequest:
+		return n.handleProduce(ctx, body)
+	case *kmsg.FetchRequest:
+		return n.handleFetch(ctx, body)
+	case *kmsg.ListOffsetsRequest:
+		return done(n.handleListOffsets(body))
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return done(n.handleOffsetForLeaderEpoch(body))
+	case *kmsg.CreateTopicsRequest:
+		return done(n.handleCreateTopics(ctx, body))
+	case *kmsg.DeleteTopicsRequest:
+		return done(n.handleDeleteTopics(ctx, body))
+	case *kmsg.CreatePartitionsRequest:
+		return done(n.handleCreatePartitions(ctx, body))
+	case *kmsg.DeleteRecordsRequest:
+		return done(n.handleDeleteRecords(body))
+	case *kmsg.DescribeConfigsRequest:
+		return done(n.handleDescribeConfigs(body))
+	case *kmsg.AlterConfigsRequest:
+		return done(n.handleAlterConfigs(ctx, body))
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return done(n.handleIncrementalAlterConfigs(ctx, body))
+	case *kmsg.DescribeClusterRequest:
+		return done(n.handleDescribeCluster(body))
+	case *kmsg.InitProducerIDRequest:
+		return done(n.handleInitProducerID(ctx, body))
+	case *kmsg.FindCoordinatorRequest:
+		return done(n.handleFindCoordinator(ctx, body))
+	}
+	return n.handleGroupRequest(ctx, req)
+}
+
+func done(resp kmsg.Response) wire.Pending {
+	return func() kmsg.Response { return resp }
+}

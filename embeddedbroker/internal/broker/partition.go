@@ -1,0 +1,343 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
+)
+
+// Append errors beyond those of the batch package.
+var (
+	errMessageTooLarge = errors.New("batch larger than max.message.bytes")
+	errNotLeader       = errors.New("not the leader of this partition")
+	errTransactional   = errors.New("transactional batches are not supported yet")
+)
+
+// partitionSettings are a partition's topic configs as the append and read
+// paths need them, swapped atomically when configs change.
+type partitionSettings struct {
+	maxMessageBytes int
+	requireKeys     bool
+	logAppendTime   bool
+	log             logstore.Config
+}
+
+func (s *partitionSettings) equal(o *partitionSettings) bool {
+	a, b := *s, *o
+	a.log.Clock, b.log.Clock = nil, nil
+	return a.maxMessageBytes == b.maxMessageBytes && a.requireKeys == b.requireKeys &&
+		a.logAppendTime == b.logAppendTime && a.log.SegmentBytes == b.log.SegmentBytes &&
+		a.log.SegmentMs == b.log.SegmentMs && a.log.RetentionBytes == b.log.RetentionBytes &&
+		a.log.RetentionMs == b.log.RetentionMs && a.log.IndexIntervalBytes == b.log.IndexIntervalBytes &&
+		a.log.Fsync == b.log.Fsync
+}
+
+// epochEntry says that leader epoch Epoch appended from offset Start on
+// (Kafka's leader epoch cache).
+type epochEntry struct {
+	Epoch int32
+	Start int64
+}
+
+// partition is one replica of a partition on one node.
+type partition struct {
+	topic   string
+	id      int32
+	topicID controller.TopicID
+
+	settings atomic.Pointer[partitionSettings]
+	hwm      atomic.Int64
+	// leaderEpoch is the current leader epoch; leader says whether this
+	// node leads (both change with metadata, under mu).
+	leaderEpoch atomic.Int32
+	leader      atomic.Bool
+
+	mu        sync.Mutex // serializes appends and state changes
+	log       logstore.Log
+	producers producers
+	epochs    []epochEntry
+
+	waitMu  sync.Mutex
+	waiters map[chan struct{}]struct{}
+}
+
+func newPartition(topic string, id int32, topicID controller.TopicID, log logstore.Log, s *partitionSettings) (*partition, error) {
+	p := &partition{topic: topic, id: id, topicID: topicID, log: log, producers: producers{}, waiters: map[chan struct{}]struct{}{}}
+	p.settings.Store(s)
+	p.leaderEpoch.Store(-1)
+	// Rebuild producer state and the epoch cache from the log, as Kafka
+	// does from its snapshots and the log tail.
+	err := log.Scan(log.StartOffset(), func(b []byte) error {
+		h, err := batch.ParseHeader(b)
+		if err != nil {
+			return err
+		}
+		p.observe(&h)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recovering %s-%d: %w", topic, id, err)
+	}
+	p.hwm.Store(log.EndOffset())
+	return p, nil
+}
+
+// observe updates producer state and the epoch cache for an appended batch.
+func (p *partition) observe(h *batch.Header) {
+	if h.Idempotent() {
+		p.producers.record(h)
+	}
+	if n := len(p.epochs); n == 0 || p.epochs[n-1].Epoch < h.PartitionLeaderEpoch {
+		p.epochs = append(p.epochs, epochEntry{Epoch: h.PartitionLeaderEpoch, Start: h.BaseOffset})
+	}
+}
+
+// becomeLeader makes this replica the leader at epoch.
+func (p *partition) becomeLeader(epoch int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.leader.Load() && p.leaderEpoch.Load() == epoch {
+		return
+	}
+	p.leaderEpoch.Store(epoch)
+	p.leader.Store(true)
+	if n := len(p.epochs); n == 0 || p.epochs[n-1].Epoch < epoch {
+		p.epochs = append(p.epochs, epochEntry{Epoch: epoch, Start: p.log.EndOffset()})
+	}
+	p.notify()
+}
+
+// becomeFollower records that another node leads at epoch.
+func (p *partition) becomeFollower(epoch int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leaderEpoch.Store(epoch)
+	p.leader.Store(false)
+	p.notify()
+}
+
+// appendResult is the outcome of a produce to one partition.
+type appendResult struct {
+	baseOffset    int64
+	logAppendTime int64 // -1 unless the topic uses LogAppendTime
+	lastOffset    int64 // what acks=all waits for
+}
+
+// appendRecords validates and appends the batches of a produce request's
+// records field. It rewrites the batches in place: records must not be used
+// by the caller afterwards. All batches are validated before any is
+// appended, so a bad batch appends nothing.
+func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, error) {
+	s := p.settings.Load()
+	res := appendResult{baseOffset: -1, logAppendTime: -1}
+	type item struct {
+		b []byte
+		h batch.Header
+	}
+	var items [4]item
+	list := items[:0]
+	for rest := records; len(rest) > 0; {
+		b, r, err := batch.Next(rest)
+		if err != nil {
+			return res, err
+		}
+		rest = r
+		if len(b) > s.maxMessageBytes {
+			return res, fmt.Errorf("%w: %d bytes, max.message.bytes is %d", errMessageTooLarge, len(b), s.maxMessageBytes)
+		}
+		h, err := batch.Validate(b, batch.ValidateOptions{RequireKeys: s.requireKeys})
+		if err != nil {
+			return res, err
+		}
+		if h.Transactional() || h.Control() {
+			return res, errTransactional
+		}
+		list = append(list, item{b, h})
+	}
+	if len(list) == 0 {
+		return res, fmt.Errorf("%w: no record batch", batch.ErrCorrupt)
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.leader.Load() {
+		return res, errNotLeader
+	}
+	epoch := p.leaderEpoch.Load()
+	ts := now.UnixMilli()
+	for i := range list {
+		it := &list[i]
+		if it.h.Idempotent() {
+			dup, err := p.producers.check(&it.h)
+			if err != nil {
+				return res, err
+			}
+			if dup != nil {
+				// A retry of a batch already appended: answer with its
+				// original offset, append nothing (Kafka does the same).
+				if res.baseOffset < 0 {
+					res.baseOffset = dup.baseOffset
+					if s.logAppendTime {
+						res.logAppendTime = dup.timestamp
+					}
+				}
+				res.lastOffset = max(res.lastOffset, dup.baseOffset+int64(it.h.LastOffsetDelta))
+				continue
+			}
+		}
+		off := p.log.EndOffset()
+		batch.SetBaseOffset(it.b, off)
+		batch.SetPartitionLeaderEpoch(it.b, epoch)
+		it.h.BaseOffset = off
+		it.h.PartitionLeaderEpoch = epoch
+		if s.logAppendTime {
+			batch.SetLogAppendTime(it.b, ts)
+			it.h.MaxTimestamp = ts
+			res.logAppendTime = ts
+		}
+		if err := p.log.Append(it.b); err != nil {
+			return res, err
+		}
+		p.observe(&it.h)
+		if res.baseOffset < 0 {
+			res.baseOffset = off
+		}
+		res.lastOffset = it.h.LastOffset()
+	}
+	p.advanceHighWatermark()
+	return res, nil
+}
+
+// appendInternal appends a batch the broker built itself (consumer offsets,
+// and later transaction markers); it must be the leader.
+func (p *partition) appendInternal(b []byte) (appendResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.leader.Load() {
+		return appendResult{}, errNotLeader
+	}
+	h, err := batch.ParseHeader(b)
+	if err != nil {
+		return appendResult{}, err
+	}
+	off := p.log.EndOffset()
+	batch.SetBaseOffset(b, off)
+	batch.SetPartitionLeaderEpoch(b, p.leaderEpoch.Load())
+	h.BaseOffset = off
+	h.PartitionLeaderEpoch = p.leaderEpoch.Load()
+	if err := p.log.Append(b); err != nil {
+		return appendResult{}, err
+	}
+	p.observe(&h)
+	p.advanceHighWatermark()
+	return appendResult{baseOffset: off, logAppendTime: -1, lastOffset: h.LastOffset()}, nil
+}
+
+// advanceHighWatermark moves the high watermark. With every partition
+// having a single in-sync replica until replication lands, that is the log
+// end offset. p.mu must be held.
+func (p *partition) advanceHighWatermark() {
+	if end := p.log.EndOffset(); end != p.hwm.Load() {
+		p.hwm.Store(end)
+		p.notify()
+	}
+}
+
+// wait registers a waiter woken at the next change of the partition
+// (append, high watermark, leadership); call the returned func to remove it.
+func (p *partition) wait(ch chan struct{}) func() {
+	p.waitMu.Lock()
+	p.waiters[ch] = struct{}{}
+	p.waitMu.Unlock()
+	return func() {
+		p.waitMu.Lock()
+		delete(p.waiters, ch)
+		p.waitMu.Unlock()
+	}
+}
+
+func (p *partition) notify() {
+	p.waitMu.Lock()
+	for ch := range p.waiters {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	p.waitMu.Unlock()
+}
+
+// endOffsetForEpoch answers OffsetForLeaderEpoch as Kafka's leader epoch
+// cache does: the largest epoch at most the requested one, and the offset
+// where the next epoch starts (or the log end offset for the latest).
+func (p *partition) endOffsetForEpoch(requested int32) (epoch int32, end int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if requested < 0 || len(p.epochs) == 0 {
+		return -1, -1
+	}
+	if last := p.epochs[len(p.epochs)-1]; last.Epoch == requested {
+		return requested, p.log.EndOffset()
+	}
+	hi := -1
+	for i, e := range p.epochs {
+		if e.Epoch > requested {
+			hi = i
+			break
+		}
+	}
+	if hi < 0 {
+		return -1, -1
+	}
+	if hi == 0 {
+		return requested, p.epochs[0].Start
+	}
+	return p.epochs[hi-1].Epoch, p.epochs[hi].Start
+}
+
+// epochAt returns the leader epoch of the batch holding offset, for
+// ListOffsets answers.
+func (p *partition) epochAt(off int64) int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := int32(-1)
+	for _, x := range p.epochs {
+		if x.Start > off {
+			break
+		}
+		e = x.Epoch
+	}
+	return e
+}
+
+// deleteRecordsBefore advances the log start offset (DeleteRecords); -1
+// means the high watermark.
+func (p *partition) deleteRecordsBefore(off int64) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	hwm := p.hwm.Load()
+	if off == -1 {
+		off = hwm
+	}
+	if off < 0 || off > hwm {
+		return -1, fmt.Errorf("%w: %d is beyond the high watermark %d", logstore.ErrOffsetOutOfRange, off, hwm)
+	}
+	if off > p.log.StartOffset() {
+		if err := p.log.SetStartOffset(off); err != nil {
+			return -1, err
+		}
+	}
+	return p.log.StartOffset(), nil
+}
+
+// reconfigure applies new topic configs.
+func (p *partition) reconfigure(s *partitionSettings) {
+	p.settings.Store(s)
+	p.log.Reconfigure(s.log)
+}

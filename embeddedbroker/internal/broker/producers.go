@@ -1,0 +1,101 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
+)
+
+// Idempotence errors, mapped to OUT_OF_ORDER_SEQUENCE_NUMBER and
+// INVALID_PRODUCER_EPOCH.
+var (
+	errOutOfOrderSequence = errors.New("out of order sequence number")
+	errInvalidEpoch       = errors.New("producer epoch is older than the partition's")
+)
+
+// producerWindow is how many of a producer's latest batches a partition
+// remembers to answer retries: Kafka's max.in.flight for idempotence.
+const producerWindow = 5
+
+// batchMeta is what a partition remembers of one idempotent batch.
+type batchMeta struct {
+	firstSeq, lastSeq int32
+	baseOffset        int64
+	timestamp         int64 // the batch's max timestamp (log append time when set)
+}
+
+// producerState is one producer's state on one partition: its epoch and its
+// last batches, newest last.
+type producerState struct {
+	epoch   int16
+	batches []batchMeta
+}
+
+// producers tracks idempotent producers on a partition (Kafka's
+// ProducerStateManager). It is guarded by the partition's lock.
+type producers map[int64]*producerState
+
+// check decides what to do with an idempotent batch: a duplicate of a
+// remembered batch (dup set, no error), a batch to append (nil), or an
+// error. It does not change state; record does, after the append.
+func (ps producers) check(h *batch.Header) (dup *batchMeta, err error) {
+	st := ps[h.ProducerID]
+	if st == nil {
+		if h.BaseSequence != 0 {
+			return nil, fmt.Errorf("%w: producer %d has no state here; its first batch has sequence %d, expected 0", errOutOfOrderSequence, h.ProducerID, h.BaseSequence)
+		}
+		return nil, nil
+	}
+	switch {
+	case h.ProducerEpoch < st.epoch:
+		return nil, fmt.Errorf("%w: producer %d epoch %d, current %d", errInvalidEpoch, h.ProducerID, h.ProducerEpoch, st.epoch)
+	case h.ProducerEpoch > st.epoch:
+		if h.BaseSequence != 0 {
+			return nil, fmt.Errorf("%w: producer %d new epoch %d starts at sequence %d, expected 0", errOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
+		}
+		return nil, nil
+	}
+	last := h.LastSequence()
+	for i := range st.batches {
+		if b := &st.batches[i]; b.firstSeq == h.BaseSequence && b.lastSeq == last {
+			return b, nil
+		}
+	}
+	if len(st.batches) == 0 {
+		return nil, nil
+	}
+	want := nextSeq(st.batches[len(st.batches)-1].lastSeq)
+	if h.BaseSequence != want {
+		return nil, fmt.Errorf("%w: producer %d epoch %d sent sequence %d, expected %d", errOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence, want)
+	}
+	return nil, nil
+}
+
+// record remembers an appended idempotent batch.
+func (ps producers) record(h *batch.Header) {
+	st := ps[h.ProducerID]
+	if st == nil {
+		st = &producerState{epoch: h.ProducerEpoch}
+		ps[h.ProducerID] = st
+	}
+	if h.ProducerEpoch != st.epoch {
+		st.epoch = h.ProducerEpoch
+		st.batches = st.batches[:0]
+	}
+	if h.BaseSequence < 0 {
+		return // transaction markers carry no sequence
+	}
+	if len(st.batches) == producerWindow {
+		copy(st.batches, st.batches[1:])
+		st.batches = st.batches[:producerWindow-1]
+	}
+	st.batches = append(st.batches, batchMeta{firstSeq: h.BaseSequence, lastSeq: h.LastSequence(), baseOffset: h.BaseOffset, timestamp: h.MaxTimestamp})
+}
+
+func nextSeq(s int32) int32 {
+	if s == 1<<31-1 {
+		return 0
+	}
+	return s + 1
+}

@@ -1,0 +1,436 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// File names in a partition directory.
+const (
+	logExt       = ".log"
+	indexExt     = ".index"
+	timeIndexExt = ".timeindex"
+	tmpExt       = ".tmp"
+	// StartOffsetFile is the name of the file holding the log start offset.
+	StartOffsetFile = "log-start-offset"
+
+	offsetEntrySize = 8
+	timeEntrySize   = 12
+	baseDigits      = 20
+)
+
+// OpenDisk opens the log in dir, creating the directory and an empty log at
+// offset 0 if needed, and recovers it after a crash (see the package
+// documentation): sealed segments are trusted, their index files rebuilt if
+// missing or inconsistent; the last segment is checked batch by batch and
+// cut at the first damage, which is logged as a warning on logger (nil
+// discards). The log start offset is the larger of the saved one and the
+// first segment's base offset. With an FsyncInterval policy a background
+// goroutine runs until Close.
+//
+// OpenDisk removes leftover temporary files and index files without a log
+// file. It does not lock the directory: opening it twice corrupts it.
+func OpenDisk(dir string, cfg Config, logger *slog.Logger) (Log, error) {
+	if logger == nil {
+		logger = discardLogger()
+	}
+	logger = logger.With("dir", dir)
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("logstore: %w", err)
+	}
+	be := &diskBackend{dir: dir}
+	l := newLog(be, cfg, logger)
+	if err := be.load(l); err != nil {
+		for _, s := range l.segs {
+			_ = s.data.close()
+		}
+		return nil, err
+	}
+	l.syncMu.Lock()
+	l.startSyncerLocked(cfg.Fsync)
+	l.syncMu.Unlock()
+	return l, nil
+}
+
+// diskBackend stores a log in the files of one directory.
+type diskBackend struct {
+	dir string
+}
+
+func (d *diskBackend) path(base int64, ext string) string {
+	return filepath.Join(d.dir, fmt.Sprintf("%0*d%s", baseDigits, base, ext))
+}
+
+func (d *diskBackend) durable() bool { return true }
+
+func (d *diskBackend) create(base int64) (segData, error) {
+	// Index files of an older segment with the same base must not outlive it.
+	for _, ext := range []string{indexExt, timeIndexExt} {
+		if err := os.Remove(d.path(base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(d.path(base, logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(d.dir); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &fileSeg{f: f, d: d, base: base}, nil
+}
+
+// sealed fsyncs the segment's data, then writes and fsyncs its index files,
+// all before the next segment exists, so that after a crash a sealed
+// segment is complete and its index files can be trusted.
+func (d *diskBackend) sealed(s *segment) error {
+	if err := s.data.sync(); err != nil {
+		return err
+	}
+	return d.writeIndexes(s, true)
+}
+
+func (d *diskBackend) closing(s *segment) error { return d.writeIndexes(s, false) }
+
+func (d *diskBackend) writeIndexes(s *segment, fsync bool) error {
+	buf := make([]byte, 0, offsetEntrySize*len(s.index))
+	for _, e := range s.index {
+		buf = binary.BigEndian.AppendUint32(buf, e.rel)
+		buf = binary.BigEndian.AppendUint32(buf, e.pos)
+	}
+	if err := writeFile(d.path(s.base, indexExt), buf, fsync); err != nil {
+		return err
+	}
+	buf = make([]byte, 0, timeEntrySize*len(s.tindex))
+	for _, e := range s.tindex {
+		buf = binary.BigEndian.AppendUint64(buf, uint64(e.ts))
+		buf = binary.BigEndian.AppendUint32(buf, e.rel)
+	}
+	return writeFile(d.path(s.base, timeIndexExt), buf, fsync)
+}
+
+// saveStart writes the log start offset through a temporary file and a
+// rename, so that the file always holds a whole value.
+func (d *diskBackend) saveStart(off int64) error {
+	final := filepath.Join(d.dir, StartOffsetFile)
+	tmp := final + tmpExt
+	if err := writeFile(tmp, []byte(strconv.FormatInt(off, 10)+"\n"), true); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	return syncDir(d.dir)
+}
+
+// loadStart reads the saved log start offset; ok=false when there is none.
+func (d *diskBackend) loadStart() (off int64, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(d.dir, StartOffsetFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	off, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || off < 0 {
+		return 0, false, fmt.Errorf("malformed %s %q", StartOffsetFile, b)
+	}
+	return off, true, nil
+}
+
+func (d *diskBackend) destroy() error { return os.RemoveAll(d.dir) }
+
+// load lists, opens and recovers the segments of the directory into l.
+func (d *diskBackend) load(l *segLog) error {
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		return fmt.Errorf("logstore: %w", err)
+	}
+	var bases []int64
+	var indexFiles []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() {
+			continue
+		}
+		if strings.HasSuffix(name, tmpExt) {
+			_ = os.Remove(filepath.Join(d.dir, name))
+			continue
+		}
+		ext := filepath.Ext(name)
+		base, ok := parseBase(strings.TrimSuffix(name, ext))
+		switch {
+		case !ok:
+		case ext == logExt:
+			bases = append(bases, base)
+		case ext == indexExt || ext == timeIndexExt:
+			indexFiles = append(indexFiles, name)
+		}
+	}
+	slices.Sort(bases)
+	for _, name := range indexFiles {
+		base, _ := parseBase(strings.TrimSuffix(name, filepath.Ext(name)))
+		if _, found := slices.BinarySearch(bases, base); !found {
+			_ = os.Remove(filepath.Join(d.dir, name))
+		}
+	}
+
+	for _, base := range bases {
+		f, err := os.OpenFile(d.path(base, logExt), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("logstore: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			_ = f.Close()
+			return fmt.Errorf("logstore: %w", err)
+		}
+		s := newSegment(base, &fileSeg{f: f, d: d, base: base})
+		s.size = st.Size()
+		s.modified = st.ModTime()
+		l.segs = append(l.segs, s)
+	}
+	if err := d.recover(l); err != nil {
+		return err
+	}
+
+	start, saved, err := d.loadStart()
+	if err != nil {
+		l.logger.Warn("logstore: ignoring unreadable log start offset", "err", err)
+	}
+	if len(l.segs) == 0 {
+		data, err := d.create(start)
+		if err != nil {
+			return fmt.Errorf("logstore: creating segment %d: %w", start, err)
+		}
+		l.segs = []*segment{newSegment(start, data)}
+	}
+	if !saved || start < l.segs[0].base {
+		start = l.segs[0].base
+	}
+	var size int64
+	for _, s := range l.segs {
+		size += s.size
+	}
+	l.size.Store(size)
+	l.start.Store(start)
+	end := l.active().next
+	l.end.Store(end)
+
+	switch last := l.active(); {
+	case start > end || (start == end && last.size > 0):
+		// Everything below the saved start offset is gone (DeleteRecords
+		// to the end, or data lost in a crash): start empty there.
+		l.logger.Warn("logstore: log start offset is at or past the recovered end; starting empty", "startOffset", start, "endOffset", end)
+		if err := l.resetLocked(start); err != nil {
+			return err
+		}
+	default:
+		// Finish deletions a crash interrupted.
+		n := 0
+		for n < len(l.segs)-1 && l.segs[n].next <= start {
+			n++
+		}
+		if err := removeSegments(l.detachLocked(n, nil)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recover rebuilds what needs rebuilding and cuts the log at the first
+// damage, as the package documentation describes.
+func (d *diskBackend) recover(l *segLog) error {
+	interval := l.cfg.IndexIntervalBytes
+	now := l.cfg.Clock()
+	for i := 0; i < len(l.segs); i++ {
+		s := l.segs[i]
+		last := i == len(l.segs)-1
+		if !last && d.loadIndexes(s, l.segs[i+1].base) {
+			continue
+		}
+		fileSize := s.size
+		err := s.rebuild(fileSize, true, interval)
+		if err != nil && !errors.Is(err, errDamage) {
+			return fmt.Errorf("logstore: recovering segment %d: %w", s.base, err)
+		}
+		if s.size > 0 {
+			s.firstAppend = now // unknown: restart the roll-by-time clock, as Kafka does
+		}
+		damage := err
+		dropLater := damage != nil
+		if !last && s.next != l.segs[i+1].base {
+			dropLater = true
+			if damage == nil {
+				damage = fmt.Errorf("segment ends at offset %d but the next one starts at %d", s.next, l.segs[i+1].base)
+			}
+		}
+		if damage == nil {
+			if !last {
+				if err := d.writeIndexes(s, true); err != nil {
+					return fmt.Errorf("logstore: rewriting indexes of segment %d: %w", s.base, err)
+				}
+			}
+			continue
+		}
+
+		var later []*segment
+		if dropLater {
+			later = l.segs[i+1:]
+			l.segs = l.segs[:i+1]
+		}
+		l.logger.Warn("logstore: damaged log segment truncated",
+			"segment", d.path(s.base, logExt),
+			"position", s.size,
+			"droppedBytes", fileSize-s.size,
+			"droppedSegments", len(later),
+			"endOffset", s.next,
+			"reason", damage)
+		for j := len(later) - 1; j >= 0; j-- {
+			if err := later[j].data.remove(); err != nil {
+				return fmt.Errorf("logstore: removing segment %d: %w", later[j].base, err)
+			}
+		}
+		if err := s.data.truncate(s.size); err != nil {
+			return fmt.Errorf("logstore: truncating segment %d: %w", s.base, err)
+		}
+		if err := s.data.sync(); err != nil {
+			return fmt.Errorf("logstore: syncing segment %d: %w", s.base, err)
+		}
+		if !dropLater {
+			if err := d.writeIndexes(s, true); err != nil {
+				return fmt.Errorf("logstore: rewriting indexes of segment %d: %w", s.base, err)
+			}
+		}
+	}
+	return nil
+}
+
+// loadIndexes loads a sealed segment's index files if they are consistent
+// with its data and with nextBase, the next segment's base offset.
+func (d *diskBackend) loadIndexes(s *segment, nextBase int64) bool {
+	ib, err := os.ReadFile(d.path(s.base, indexExt))
+	if err != nil || len(ib)%offsetEntrySize != 0 {
+		return false
+	}
+	tb, err := os.ReadFile(d.path(s.base, timeIndexExt))
+	if err != nil || len(tb)%timeEntrySize != 0 {
+		return false
+	}
+	span := nextBase - s.base
+	if span <= 0 || s.size == 0 || span-1 > 1<<32-1 {
+		return false
+	}
+	index := make([]offsetEntry, 0, len(ib)/offsetEntrySize)
+	for p := 0; p < len(ib); p += offsetEntrySize {
+		e := offsetEntry{rel: binary.BigEndian.Uint32(ib[p:]), pos: binary.BigEndian.Uint32(ib[p+4:])}
+		if int64(e.rel) >= span || int64(e.pos) >= s.size {
+			return false
+		}
+		if n := len(index); n > 0 && (e.rel <= index[n-1].rel || e.pos <= index[n-1].pos) {
+			return false
+		}
+		index = append(index, e)
+	}
+	tindex := make([]timeEntry, 0, len(tb)/timeEntrySize)
+	for p := 0; p < len(tb); p += timeEntrySize {
+		e := timeEntry{ts: int64(binary.BigEndian.Uint64(tb[p:])), rel: binary.BigEndian.Uint32(tb[p+8:])}
+		if e.ts < 0 || int64(e.rel) >= span {
+			return false
+		}
+		if n := len(tindex); n > 0 && (e.ts <= tindex[n-1].ts || e.rel < tindex[n-1].rel) {
+			return false
+		}
+		tindex = append(tindex, e)
+	}
+	s.index, s.tindex = index, tindex
+	s.next = nextBase
+	if n := len(tindex); n > 0 {
+		s.maxTs, s.maxTsOff = tindex[n-1].ts, s.base+int64(tindex[n-1].rel)
+	}
+	return true
+}
+
+// parseBase parses a segment file name's base offset.
+func parseBase(s string) (int64, bool) {
+	if len(s) != baseDigits {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// fileSeg is a segment's .log file. Writes go to explicit positions, so a
+// failed partial write is simply overwritten by the next one.
+type fileSeg struct {
+	f    *os.File
+	d    *diskBackend
+	base int64
+}
+
+func (s *fileSeg) write(b []byte, pos int64) error {
+	_, err := s.f.WriteAt(b, pos)
+	return err
+}
+
+func (s *fileSeg) readAt(p []byte, pos int64) error {
+	n, err := s.f.ReadAt(p, pos)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (s *fileSeg) view(int64, int64) ([]byte, bool) { return nil, false }
+func (s *fileSeg) truncate(size int64) error        { return s.f.Truncate(size) }
+func (s *fileSeg) sync() error                      { return s.f.Sync() }
+func (s *fileSeg) close() error                     { return s.f.Close() }
+
+func (s *fileSeg) remove() error {
+	errs := []error{s.f.Close()}
+	for _, ext := range []string{logExt, indexExt, timeIndexExt} {
+		if err := os.Remove(s.d.path(s.base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeFile writes b to name, replacing it, optionally fsyncing.
+func writeFile(name string, b []byte, fsync bool) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil && fsync {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// syncDir fsyncs a directory so that created, renamed and removed entries
+// are durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	return errors.Join(err, f.Close())
+}

@@ -1,0 +1,295 @@
+// Package logstore stores the log of one partition of the embedded broker:
+// Kafka v2 record batches, exactly as they travel on the wire, addressed by
+// offset and by timestamp.
+//
+// Two implementations share one engine and therefore one set of semantics:
+// OpenDisk keeps the log in segment files laid out as Kafka lays them out,
+// and NewMemory keeps the same segments in memory for tests and for brokers
+// that do not need durability. Both roll segments by size and age, apply
+// retention by size and time, honour DeleteRecords (SetStartOffset) and the
+// truncations replication needs.
+//
+// # On-disk layout
+//
+// The caller passes one directory per partition (for example
+// <datadir>/<topic>-<partition>). It holds, as Kafka's does:
+//
+//   - 00000000000000000000.log: the segment's batches, concatenated, named
+//     by the segment's base offset (%020d);
+//   - 00000000000000000000.index: the sparse offset index, 8-byte entries of
+//     (last offset of a batch - base offset: uint32, file position of the
+//     batch: uint32), big endian, one entry every IndexIntervalBytes;
+//   - 00000000000000000000.timeindex: the time index, 12-byte entries of
+//     (max timestamp so far: int64, its batch's last offset - base offset:
+//     uint32), strictly increasing in timestamp, written at the same points as
+//     the offset index plus one final entry when the segment is sealed;
+//   - log-start-offset: the log start offset in decimal, rewritten through a
+//     temporary file and a rename when DeleteRecords (SetStartOffset) or
+//     TruncateFully moves it, so that they survive a restart.
+//
+// Unlike Kafka, index files are not preallocated or memory-mapped: every
+// index lives in memory (a few bytes per IndexIntervalBytes of data) and is
+// written out whole when its segment is sealed (on roll), then fsynced
+// together with the sealed .log, whatever the Fsync policy. Index files of
+// the active segment are written at Close for the benefit of tools but are
+// never trusted.
+//
+// # Recovery
+//
+// OpenDisk trusts a sealed segment's index files after sanity checks
+// (entry sizes, monotonicity, bounds) and otherwise rebuilds them from the
+// .log. The last (active) segment is always scanned batch by batch, reading
+// every byte: at the first batch that is cut short, has a bad length or magic,
+// a bad CRC or an offset out of sequence, the file is truncated there, the
+// number of dropped bytes is logged as a warning, and any later segments are
+// deleted. Because sealed segments were fsynced when they were rolled, only
+// the active segment can hold a torn write after a crash; this is the same
+// bet Kafka makes with its recovery point. There is no clean-shutdown marker,
+// so opening a large active segment costs one sequential read of it.
+//
+// # Concurrency
+//
+// A Log is safe for concurrent use. Mutations (Append, Truncate,
+// TruncateFully, SetStartOffset, ApplyRetention, Reconfigure, Sync, Close)
+// are serialized by one mutex; Read, FindTimestamp, MaxTimestampBatch and
+// Scan run concurrently with each other under a read lock and block only
+// while a mutation publishes its result (Append's file write, not its
+// fsync). Bytes returned by reads never change afterwards: the disk log
+// returns fresh buffers, the memory log returns views of memory it never
+// writes again (a truncation makes the next append reallocate). Callers must
+// treat returned bytes as read-only.
+//
+// Only one process may open a directory at a time; nothing enforces this.
+package logstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+)
+
+// Sentinel errors. Wrapped errors carry the offsets involved.
+var (
+	// ErrOffsetOutOfRange means an offset below the log start offset or
+	// above the log end offset (OFFSET_OUT_OF_RANGE).
+	ErrOffsetOutOfRange = errors.New("logstore: offset out of range")
+	// ErrOffsetMismatch means an appended batch's base offset is not the log
+	// end offset: the broker must assign offsets before appending.
+	ErrOffsetMismatch = errors.New("logstore: batch base offset is not the log end offset")
+	// ErrClosed means the log was closed or deleted.
+	ErrClosed = errors.New("logstore: log closed")
+	// ErrCorruptLog means stored bytes failed to frame as batches while
+	// reading, after recovery accepted them: the files were changed behind
+	// the log's back or the disk is failing (KAFKA_STORAGE_ERROR).
+	ErrCorruptLog = errors.New("logstore: corrupt log segment")
+)
+
+// Defaults applied to zero Config fields; they are Kafka's defaults.
+const (
+	DefaultSegmentBytes       = 1 << 30
+	DefaultSegmentMs          = 7 * 24 * time.Hour
+	DefaultRetentionMs        = 7 * 24 * time.Hour
+	DefaultIndexIntervalBytes = 4096
+)
+
+// FsyncPolicy says when the disk log forces appended data to stable
+// storage. The zero value is FsyncNever. Build one with FsyncNever,
+// FsyncAlways or FsyncInterval. The memory log ignores it.
+type FsyncPolicy time.Duration
+
+const (
+	// FsyncNever leaves flushing to the operating system, as Kafka does by
+	// default, relying on replication for durability. A power loss can
+	// lose acknowledged data of the active segment; a process crash cannot.
+	FsyncNever FsyncPolicy = 0
+	// FsyncAlways fsyncs the segment after every Append before returning.
+	// Durable, and slow: every produce waits for the disk.
+	FsyncAlways FsyncPolicy = -1
+)
+
+// FsyncInterval fsyncs the active segment from a background goroutine every
+// d when anything was appended since the last fsync (Kafka's flush.ms). A
+// power loss can lose up to d of appends. d <= 0 means FsyncAlways.
+func FsyncInterval(d time.Duration) FsyncPolicy {
+	if d <= 0 {
+		return FsyncAlways
+	}
+	return FsyncPolicy(d)
+}
+
+// interval is the background fsync period, 0 when there is none.
+func (p FsyncPolicy) interval() time.Duration {
+	if p <= 0 {
+		return 0
+	}
+	return time.Duration(p)
+}
+
+// String implements fmt.Stringer.
+func (p FsyncPolicy) String() string {
+	switch {
+	case p == FsyncNever:
+		return "never"
+	case p < 0:
+		return "always"
+	default:
+		return fmt.Sprintf("every %v", time.Duration(p))
+	}
+}
+
+// Config holds a partition log's topic-level settings. Zero fields take
+// Kafka's defaults (see withDefaults); Reconfigure changes them at runtime.
+type Config struct {
+	// SegmentBytes rolls the active segment when the next batch would make
+	// it larger (segment.bytes). A batch larger than SegmentBytes gets a
+	// segment of its own. Capped at math.MaxInt32 because index positions
+	// are 32-bit. Zero means DefaultSegmentBytes.
+	SegmentBytes int64
+	// SegmentMs rolls the active segment when the incoming batch's max
+	// timestamp is more than SegmentMs past that of the segment's first
+	// batch, or, when either has no timestamp (-1), when the segment's first
+	// batch was appended more than SegmentMs ago by Clock (segment.ms; Kafka's
+	// rule). Zero means DefaultSegmentMs.
+	SegmentMs time.Duration
+	// RetentionBytes is the size ApplyRetention shrinks the log towards by
+	// deleting the oldest sealed segments, keeping at least RetentionBytes
+	// as Kafka does: a segment goes only if the rest still holds
+	// RetentionBytes (retention.bytes). Negative or zero means unlimited.
+	RetentionBytes int64
+	// RetentionMs makes ApplyRetention delete the oldest sealed segments
+	// whose largest timestamp (or, without timestamps, last append time) is
+	// more than RetentionMs before now (retention.ms). Negative means
+	// unlimited; zero means DefaultRetentionMs.
+	RetentionMs time.Duration
+	// IndexIntervalBytes is the number of bytes between sparse index entries
+	// (index.interval.bytes). Zero means DefaultIndexIntervalBytes.
+	IndexIntervalBytes int
+	// Fsync says when appended data is fsynced (disk log only).
+	Fsync FsyncPolicy
+	// Clock returns the current time; nil means time.Now. Tests inject a
+	// fake clock to drive roll by time.
+	Clock func() time.Time
+}
+
+// withDefaults fills zero fields with Kafka's defaults and clamps values to
+// what the formats can hold.
+func (c Config) withDefaults() Config {
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.SegmentBytes > math.MaxInt32 {
+		c.SegmentBytes = math.MaxInt32
+	}
+	if c.SegmentMs <= 0 {
+		c.SegmentMs = DefaultSegmentMs
+	}
+	if c.RetentionBytes == 0 {
+		c.RetentionBytes = -1
+	}
+	if c.RetentionMs == 0 {
+		c.RetentionMs = DefaultRetentionMs
+	}
+	if c.IndexIntervalBytes <= 0 {
+		c.IndexIntervalBytes = DefaultIndexIntervalBytes
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	return c
+}
+
+// Log is the log of one partition. See the package documentation for the
+// concurrency contract: appends come from one goroutine at a time (the
+// caller's partition lock), everything else may run concurrently.
+type Log interface {
+	// Append appends one batch, whose base offset must equal EndOffset
+	// (ErrOffsetMismatch otherwise) and which must be exactly one well
+	// framed v2 batch. The broker has already validated the batch and set
+	// its base offset and leader epoch. The bytes are copied: the caller may
+	// reuse b. Under FsyncAlways, Append returns after the fsync.
+	Append(b []byte) error
+
+	// Read returns whole batches, concatenated, starting with the batch
+	// that contains offset, up to maxBytes in total, but always at least
+	// that first batch even if it alone exceeds maxBytes, and never a batch
+	// whose next offset is beyond upTo (the high watermark). An offset below
+	// StartOffset or above EndOffset is ErrOffsetOutOfRange; an offset at or
+	// beyond upTo (but within the log) returns no bytes and no error. The
+	// result may span segments. It stays valid and unchanged after Read
+	// returns, whatever happens to the log; it must not be modified.
+	Read(offset int64, maxBytes int, upTo int64) ([]byte, error)
+
+	// StartOffset is the log start offset: the first offset still readable.
+	StartOffset() int64
+	// EndOffset is the log end offset: the offset the next batch gets.
+	EndOffset() int64
+
+	// SetStartOffset advances the log start offset (DeleteRecords) and
+	// deletes segments wholly below it. off may fall inside a batch: the
+	// batch stays, offsets below off become unreadable. Offsets at or below
+	// the current start offset are a no-op; beyond EndOffset is
+	// ErrOffsetOutOfRange. When off is EndOffset, every segment goes and an
+	// empty segment starts at off. The disk log persists the new start
+	// offset before deleting anything.
+	SetStartOffset(off int64) error
+
+	// Truncate removes every batch at or after off (replication's
+	// truncation to a leader epoch boundary). off should be a batch
+	// boundary; if it falls inside a batch, that whole batch goes and
+	// EndOffset ends below off, as Kafka does. off at or beyond EndOffset
+	// is a no-op; below StartOffset it means TruncateFully(off).
+	Truncate(off int64) error
+
+	// TruncateFully removes everything and restarts the log empty at off,
+	// which becomes both StartOffset and EndOffset (a follower too far
+	// behind the leader's log start offset).
+	TruncateFully(off int64) error
+
+	// FindTimestamp returns the first batch at or after StartOffset whose
+	// max timestamp is at least ts (ListOffsets by timestamp), or
+	// found=false when there is none. It uses the time index and scans
+	// headers from the indexed position.
+	FindTimestamp(ts int64) (batch []byte, found bool, err error)
+
+	// MaxTimestampBatch returns the first batch holding the largest max
+	// timestamp in the log (ListOffsets with timestamp -3), or found=false
+	// when no batch at or after StartOffset carries a timestamp.
+	MaxTimestampBatch() (batch []byte, found bool, err error)
+
+	// Scan calls fn with every batch from the one containing from to the end
+	// of the log, in order, to rebuild other state at startup (producer
+	// state, leader epoch cache). from below StartOffset starts at
+	// StartOffset; beyond EndOffset is ErrOffsetOutOfRange. Scan reads in
+	// chunks and holds no lock while fn runs, so fn may call the Log; it
+	// stops at fn's first error and returns it. fn must not modify b.
+	Scan(from int64, fn func(b []byte) error) error
+
+	// ApplyRetention deletes the oldest sealed segments that retention by
+	// time or by size (see Config) allows, given the current time now, and
+	// advances StartOffset past them. It never deletes the active segment.
+	ApplyRetention(now time.Time) (deletedSegments int, err error)
+
+	// Reconfigure replaces the configuration (AlterConfigs). It takes
+	// effect from the next append or retention pass; existing segments are
+	// not rewritten.
+	Reconfigure(cfg Config)
+
+	// Size is the number of bytes of batches stored.
+	Size() int64
+
+	// Sync fsyncs appended data not yet fsynced (disk log).
+	Sync() error
+
+	// Close syncs and releases the log. Later calls return ErrClosed;
+	// closing twice is a no-op.
+	Close() error
+
+	// Delete closes the log and removes all its data, including the
+	// directory of the disk log (DeleteTopics).
+	Delete() error
+}
+
+// discardLogger is used when OpenDisk gets a nil logger.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

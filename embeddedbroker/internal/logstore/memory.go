@@ -1,0 +1,69 @@
+package logstore
+
+import (
+	"fmt"
+	"io"
+)
+
+// NewMemory returns a Log kept in memory, starting empty at offset 0 (use
+// TruncateFully to start elsewhere). It has the semantics of the disk log,
+// segments and sparse indexes included, so that retention by size and time
+// and segment rolls behave the same; Fsync is ignored and nothing survives
+// the process.
+//
+// Each segment is one contiguous buffer that grows by appending. Reads that
+// stay within a segment return a view of that buffer without copying: the
+// log never writes bytes it has handed out again (truncation makes the next
+// append reallocate), so views stay valid, but callers must not modify
+// them. Memory is bounded only by retention, which the caller drives with
+// ApplyRetention.
+func NewMemory(cfg Config) Log {
+	l := newLog(memBackend{}, cfg.withDefaults(), discardLogger())
+	l.segs = []*segment{newSegment(0, &memSeg{})}
+	return l
+}
+
+// memBackend is the backend of the memory log.
+type memBackend struct{}
+
+func (memBackend) create(int64) (segData, error) { return &memSeg{}, nil }
+func (memBackend) sealed(*segment) error         { return nil }
+func (memBackend) closing(*segment) error        { return nil }
+func (memBackend) saveStart(int64) error         { return nil }
+func (memBackend) destroy() error                { return nil }
+func (memBackend) durable() bool                 { return false }
+
+// memSeg is a segment's data in memory. buf is replaced, never written
+// below its length, so slices handed out stay immutable.
+type memSeg struct{ buf []byte }
+
+func (m *memSeg) write(b []byte, pos int64) error {
+	if pos != int64(len(m.buf)) {
+		return fmt.Errorf("logstore: memory segment write at %d, end is %d", pos, len(m.buf))
+	}
+	m.buf = append(m.buf, b...)
+	return nil
+}
+
+func (m *memSeg) readAt(p []byte, pos int64) error {
+	if pos < 0 || pos+int64(len(p)) > int64(len(m.buf)) {
+		return io.ErrUnexpectedEOF
+	}
+	copy(p, m.buf[pos:])
+	return nil
+}
+
+func (m *memSeg) view(pos, n int64) ([]byte, bool) {
+	return m.buf[pos : pos+n : pos+n], true
+}
+
+// truncate caps the capacity too, so the next append copies to a new array
+// instead of overwriting bytes a reader may hold.
+func (m *memSeg) truncate(size int64) error {
+	m.buf = m.buf[:size:size]
+	return nil
+}
+
+func (m *memSeg) sync() error   { return nil }
+func (m *memSeg) close() error  { return nil }
+func (m *memSeg) remove() error { return nil }
