@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"log/slog"
 	"sync"
@@ -119,6 +120,21 @@ func split(t testing.TB, b []byte) [][]byte {
 		b = b[h.Size():]
 	}
 	return out
+}
+
+// checkBatches checks that b is whole batches with good CRCs.
+func checkBatches(b []byte) error {
+	for len(b) > 0 {
+		h, err := batch.ParseHeader(b)
+		if err != nil {
+			return err
+		}
+		if got := batch.CRC(b[:h.Size()]); got != h.CRC {
+			return fmt.Errorf("batch at %d: bad CRC", h.BaseOffset)
+		}
+		b = b[h.Size():]
+	}
+	return nil
 }
 
 // bases returns the base offsets of the log's segments.

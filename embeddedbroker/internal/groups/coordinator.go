@@ -1,0 +1,568 @@
+package groups
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Sentinel errors returned by the coordinator's methods.
+var (
+	// ErrClosed is returned by Load after Close.
+	ErrClosed = errors.New("groups: coordinator closed")
+	// ErrAlreadyLoaded is returned by Load for a partition that is already
+	// loaded or loading; Unload it first.
+	ErrAlreadyLoaded = errors.New("groups: partition already loaded")
+	// ErrUnloaded is returned by Load when the partition was unloaded (or the
+	// coordinator closed) while its records were being replayed.
+	ErrUnloaded = errors.New("groups: partition unloaded while loading")
+)
+
+// Kafka's defaults for the settings a zero Config leaves unset.
+const (
+	DefaultNumPartitions                 = 50
+	DefaultMinSessionTimeout             = 6 * time.Second
+	DefaultMaxSessionTimeout             = 30 * time.Minute
+	DefaultOffsetsRetention              = 7 * 24 * time.Hour
+	DefaultOffsetsRetentionCheckInterval = 10 * time.Minute
+	DefaultMaxMetadataSize               = 4096
+)
+
+// newMemberJoinTimeout bounds how long a brand new member may sit in a
+// JoinGroup that never completes (Kafka's NewMemberJoinTimeoutMs). New
+// members cannot heartbeat, so this is their only session timeout.
+const newMemberJoinTimeout = 5 * time.Minute
+
+// Config configures a Coordinator. The zero value of every field but
+// InitialRebalanceDelay means Kafka's default.
+type Config struct {
+	// NumPartitions is the number of partitions of __consumer_offsets
+	// (offsets.topic.num.partitions, default 50). It must be the value the
+	// broker uses for FindCoordinator and must never change for a cluster:
+	// it decides which partition holds which group.
+	NumPartitions int32
+
+	// InitialRebalanceDelay is group.initial.rebalance.delay.ms: how long
+	// the first rebalance of an empty group waits for more members (and
+	// keeps waiting while new members keep arriving, up to the rebalance
+	// timeout). Zero, the default here, completes the first rebalance as
+	// soon as possible; Kafka's default is 3s. A zero delay makes quickly
+	// starting consumers go through one extra rebalance each, which is what
+	// Kafka's delay exists to avoid.
+	InitialRebalanceDelay time.Duration
+
+	// MinSessionTimeout and MaxSessionTimeout bound the session timeout a
+	// member may ask for (group.min/max.session.timeout.ms, 6s and 30min);
+	// joins outside answer INVALID_SESSION_TIMEOUT.
+	MinSessionTimeout time.Duration
+	MaxSessionTimeout time.Duration
+
+	// OffsetsRetention is offsets.retention.minutes (7 days, KIP-211):
+	// committed offsets of an Empty group expire this long after the group
+	// became Empty; offsets of groups that never used group management
+	// expire this long after their commit; a Stable consumer group loses the
+	// offsets of topics it no longer subscribes to this long after their
+	// commit.
+	OffsetsRetention time.Duration
+
+	// OffsetsRetentionCheckInterval is how often expired offsets are looked
+	// for (offsets.retention.check.interval.ms, 10 minutes).
+	OffsetsRetentionCheckInterval time.Duration
+
+	// MaxGroupSize is group.max.size (unlimited by default): joins past it
+	// answer GROUP_MAX_SIZE_REACHED.
+	MaxGroupSize int
+
+	// MaxMetadataSize is offset.metadata.max.bytes (4096): commits with
+	// longer metadata answer OFFSET_METADATA_TOO_LARGE.
+	MaxMetadataSize int
+
+	// Topics, if set, lets OffsetCommit answer UNKNOWN_TOPIC_OR_PARTITION
+	// for partitions that do not exist (as Kafka does) and resolves topic
+	// IDs for OffsetCommit/OffsetFetch v10. If nil every partition is taken
+	// to exist and v10 requests answer UNKNOWN_TOPIC_ID.
+	Topics Topics
+
+	// Now is the clock used for commit timestamps, group state timestamps
+	// and offset expiration (time.Now by default). Timers (session and
+	// rebalance timeouts) always use the real clock.
+	Now func() time.Time
+}
+
+// Topics answers the coordinator's questions about the cluster's topics.
+// Its methods are called with a group's lock held and must not call back
+// into the Coordinator.
+type Topics interface {
+	// PartitionExists reports whether the topic exists and has the partition.
+	PartitionExists(topic string, partition int32) bool
+	// TopicName returns the name of the topic with the given ID.
+	TopicName(id [16]byte) (string, bool)
+	// TopicID returns the ID of the named topic.
+	TopicID(name string) ([16]byte, bool)
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.NumPartitions <= 0 {
+		cfg.NumPartitions = DefaultNumPartitions
+	}
+	if cfg.InitialRebalanceDelay < 0 {
+		cfg.InitialRebalanceDelay = 0
+	}
+	if cfg.MinSessionTimeout <= 0 {
+		cfg.MinSessionTimeout = DefaultMinSessionTimeout
+	}
+	if cfg.MaxSessionTimeout <= 0 {
+		cfg.MaxSessionTimeout = DefaultMaxSessionTimeout
+	}
+	if cfg.OffsetsRetention <= 0 {
+		cfg.OffsetsRetention = DefaultOffsetsRetention
+	}
+	if cfg.OffsetsRetentionCheckInterval <= 0 {
+		cfg.OffsetsRetentionCheckInterval = DefaultOffsetsRetentionCheckInterval
+	}
+	if cfg.MaxGroupSize <= 0 {
+		cfg.MaxGroupSize = math.MaxInt32
+	}
+	if cfg.MaxMetadataSize <= 0 {
+		cfg.MaxMetadataSize = DefaultMaxMetadataSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+// KV is one record of __consumer_offsets: a key and a value, a nil Value
+// being a tombstone.
+type KV struct{ Key, Value []byte }
+
+// Store persists one partition of __consumer_offsets; the broker implements
+// it.
+//
+// Append writes the records, in order, as one batch (Kafka writes each
+// coordinator change as one batch, so that it is applied all or nothing) and
+// returns once they are durable: replicated to every in-sync replica, as a
+// produce with acks=all. Append must honour ctx: it is cancelled when the
+// partition is unloaded or the coordinator closed, and Close waits for
+// Appends in flight.
+//
+// An error tells the coordinator the records are not (known to be) written.
+// Return a *kerr.Error where one fits: NOT_LEADER_OR_FOLLOWER and
+// KAFKA_STORAGE_ERROR make clients look for the coordinator again
+// (NOT_COORDINATOR), NOT_ENOUGH_REPLICAS and UNKNOWN_TOPIC_OR_PARTITION make
+// them retry (COORDINATOR_NOT_AVAILABLE), REQUEST_TIMED_OUT and
+// context.DeadlineExceeded are timeouts, MESSAGE_TOO_LARGE is a commit too
+// large. Any other error answers COORDINATOR_NOT_AVAILABLE.
+type Store interface {
+	Append(ctx context.Context, recs []KV) error
+}
+
+// Coordinator is the group coordinator of one broker. Create it with New;
+// it is safe for concurrent use.
+type Coordinator struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // writers and the expiration loop
+
+	mu     sync.Mutex // guards closed, parts, groups; never held while a group is locked
+	closed bool
+	parts  map[int32]*partition
+	groups map[string]*group
+}
+
+// partition is one loaded (or loading) partition of __consumer_offsets.
+type partition struct {
+	id      int32
+	store   Store
+	loading bool // guarded by Coordinator.mu
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// New returns a coordinator that owns no partition yet. It starts the
+// offset expiration loop, which runs until Close. A nil logger discards.
+func New(cfg Config, logger *slog.Logger) *Coordinator {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Coordinator{
+		cfg:    cfg.withDefaults(),
+		log:    logger,
+		ctx:    ctx,
+		cancel: cancel,
+		parts:  make(map[int32]*partition),
+		groups: make(map[string]*group),
+	}
+	c.wg.Add(1)
+	go c.expireLoop()
+	return c
+}
+
+// PartitionFor returns the partition of __consumer_offsets that holds the
+// group: abs(javaHashCode(groupID)) % numPartitions, exactly as Kafka's
+// GroupMetadataManager.partitionFor does it. The hash is Java's
+// String.hashCode over UTF-16 code units, and abs is Kafka's Utils.abs,
+// which maps math.MinInt32 to 0 (it is not x & 0x7fffffff, which Kafka uses
+// for record keys and which gives different partitions for negative hashes).
+func PartitionFor(groupID string, numPartitions int32) int32 {
+	if numPartitions <= 0 {
+		numPartitions = DefaultNumPartitions
+	}
+	h := javaHashCode(groupID)
+	if h == math.MinInt32 {
+		h = 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % numPartitions
+}
+
+func javaHashCode(s string) int32 {
+	var h int32
+	for _, r := range s {
+		if r >= 0x10000 {
+			r1, r2 := utf16.EncodeRune(r)
+			h = 31*h + r1
+			h = 31*h + r2
+			continue
+		}
+		h = 31*h + r // invalid UTF-8 decodes to U+FFFD, as Java's decoder does
+	}
+	return h
+}
+
+// PartitionFor returns the partition of __consumer_offsets that holds the
+// group under this coordinator's configured partition count.
+func (c *Coordinator) PartitionFor(groupID string) int32 {
+	return PartitionFor(groupID, c.cfg.NumPartitions)
+}
+
+// Load makes the coordinator own partition p of __consumer_offsets. It
+// replays the partition's records through replay, which must call fn for
+// every record of the partition's log in offset order (a nil value is a
+// tombstone; records of aborted transactions must be skipped and control
+// records not passed), rebuilds the groups and their committed offsets and
+// then serves them. While it replays, requests for the partition's groups
+// answer COORDINATOR_LOAD_IN_PROGRESS.
+//
+// New writes for the partition go through store. Loaded groups that have
+// members come back Stable, with fresh session timers: members that are
+// gone are expired after their session timeout, as in Kafka.
+//
+// Load returns ErrAlreadyLoaded if p is loaded or loading, ErrUnloaded if p
+// was unloaded during the replay, and replay's error (after which p is not
+// loaded).
+func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay func(fn func(key, value []byte) error) error) error {
+	if store == nil || replay == nil {
+		return fmt.Errorf("groups: load partition %d: nil store or replay", p)
+	}
+	pctx, pcancel := context.WithCancel(c.ctx)
+	part := &partition{id: p, store: store, loading: true, ctx: pctx, cancel: pcancel}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		pcancel()
+		return ErrClosed
+	}
+	if c.parts[p] != nil {
+		c.mu.Unlock()
+		pcancel()
+		return fmt.Errorf("groups: load partition %d: %w", p, ErrAlreadyLoaded)
+	}
+	c.parts[p] = part
+	c.mu.Unlock()
+
+	start := time.Now()
+	ld := newLoader(c, part)
+	err := replay(ld.apply)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		c.mu.Lock()
+		if c.parts[p] == part {
+			delete(c.parts, p)
+		}
+		c.mu.Unlock()
+		pcancel()
+		return fmt.Errorf("groups: load partition %d: %w", p, err)
+	}
+	groups := ld.build()
+
+	c.mu.Lock()
+	if c.parts[p] != part {
+		c.mu.Unlock()
+		pcancel()
+		return fmt.Errorf("groups: load partition %d: %w", p, ErrUnloaded)
+	}
+	for _, g := range groups {
+		c.groups[g.id] = g
+	}
+	part.loading = false
+	c.mu.Unlock()
+
+	for _, g := range groups {
+		g.mu.Lock()
+		if !g.removed {
+			g.onLoaded()
+		}
+		g.mu.Unlock()
+	}
+	c.log.Info("loaded group coordinator partition", "partition", p, "groups", len(groups),
+		"records", ld.records, "skipped", ld.skipped, "elapsed", time.Since(start))
+	return nil
+}
+
+// Unload gives up partition p: its groups are dropped from memory, members
+// waiting in JoinGroup or SyncGroup are answered NOT_COORDINATOR, and later
+// requests for them answer NOT_COORDINATOR so that clients look for the new
+// coordinator. Appends in flight are cancelled through their context.
+// Unloading a partition that is not loaded does nothing.
+func (c *Coordinator) Unload(p int32) {
+	c.mu.Lock()
+	part := c.parts[p]
+	if part == nil {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.parts, p)
+	var gs []*group
+	for id, g := range c.groups {
+		if g.part == part {
+			gs = append(gs, g)
+			delete(c.groups, id)
+		}
+	}
+	c.mu.Unlock()
+
+	part.cancel()
+	for _, g := range gs {
+		g.mu.Lock()
+		g.unload()
+		g.mu.Unlock()
+	}
+	c.log.Info("unloaded group coordinator partition", "partition", p, "groups", len(gs))
+}
+
+// Close unloads every partition, stops the expiration loop and waits for
+// Appends in flight (whose contexts it cancels). Requests handled after
+// Close answer NOT_COORDINATOR.
+func (c *Coordinator) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	ps := make([]int32, 0, len(c.parts))
+	for p := range c.parts {
+		ps = append(ps, p)
+	}
+	c.mu.Unlock()
+	for _, p := range ps {
+		c.Unload(p)
+	}
+	c.cancel()
+	c.wg.Wait()
+}
+
+// Handles reports whether Handle serves requests with the given API key.
+func Handles(key int16) bool {
+	switch kmsg.Key(key) {
+	case kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup,
+		kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.ListGroups, kmsg.DescribeGroups,
+		kmsg.DeleteGroups, kmsg.OffsetDelete:
+		return true
+	}
+	return false
+}
+
+// Handle serves one request of the classic group protocol and returns its
+// response, of the request's version: JoinGroup, SyncGroup, Heartbeat,
+// LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups,
+// DeleteGroups and OffsetDelete, every version kmsg knows. It returns nil
+// for any other request (see Handles).
+//
+// JoinGroup and SyncGroup block until the rebalance step they wait for
+// completes, which may take up to the group's rebalance timeout; OffsetCommit,
+// DeleteGroups and OffsetDelete block until their records are durable. If
+// ctx ends first, Handle returns an error response (COORDINATOR_NOT_AVAILABLE,
+// or REQUEST_TIMED_OUT for commits) without undoing anything: like Kafka,
+// a JoinGroup whose caller went away still counts as joined, and the member
+// is expired if it does not come back. Cancel ctx when the client's
+// connection closes so that no goroutine waits for nothing.
+//
+// The client's ID and host, which JoinGroup records for each member, are
+// taken from ctx (see WithClient).
+//
+// Groups whose partition is not loaded answer NOT_COORDINATOR; while the
+// partition loads, COORDINATOR_LOAD_IN_PROGRESS, except that Heartbeat then
+// answers success and SyncGroup REBALANCE_IN_PROGRESS, as in Kafka (older
+// clients do not expect the loading error there).
+func (c *Coordinator) Handle(ctx context.Context, req kmsg.Request) kmsg.Response {
+	switch r := req.(type) {
+	case *kmsg.JoinGroupRequest:
+		return c.handleJoin(ctx, r)
+	case *kmsg.SyncGroupRequest:
+		return c.handleSync(ctx, r)
+	case *kmsg.HeartbeatRequest:
+		return c.handleHeartbeat(r)
+	case *kmsg.LeaveGroupRequest:
+		return c.handleLeave(r)
+	case *kmsg.OffsetCommitRequest:
+		return c.handleOffsetCommit(ctx, r)
+	case *kmsg.OffsetFetchRequest:
+		return c.handleOffsetFetch(r)
+	case *kmsg.ListGroupsRequest:
+		return c.handleListGroups(r)
+	case *kmsg.DescribeGroupsRequest:
+		return c.handleDescribeGroups(r)
+	case *kmsg.DeleteGroupsRequest:
+		return c.handleDeleteGroups(ctx, r)
+	case *kmsg.OffsetDeleteRequest:
+		return c.handleOffsetDelete(ctx, r)
+	}
+	return nil
+}
+
+type clientKey struct{}
+
+type clientInfo struct{ id, host string }
+
+// WithClient returns a context carrying the identity of the connection a
+// request came from: the client ID of the request header and the client's
+// host. Kafka reports the host as Java's InetAddress.toString does, a slash
+// and the IP address ("/127.0.0.1"); DescribeGroups shows it as is.
+func WithClient(ctx context.Context, clientID, clientHost string) context.Context {
+	return context.WithValue(ctx, clientKey{}, clientInfo{clientID, clientHost})
+}
+
+func clientFrom(ctx context.Context) clientInfo {
+	ci, _ := ctx.Value(clientKey{}).(clientInfo)
+	return ci
+}
+
+// status reports whether the coordinator serves the group's partition: 0,
+// NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS.
+func (c *Coordinator) status(groupID string) int16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.statusLocked(groupID)
+}
+
+func (c *Coordinator) statusLocked(groupID string) int16 {
+	part := c.parts[c.PartitionFor(groupID)]
+	switch {
+	case c.closed || part == nil:
+		return kerr.NotCoordinator.Code
+	case part.loading:
+		return kerr.CoordinatorLoadInProgress.Code
+	}
+	return 0
+}
+
+// acquire returns the group, locked, or a nil group if it does not exist
+// and create is false. The code is non-zero (NOT_COORDINATOR or
+// COORDINATOR_LOAD_IN_PROGRESS) if the group's partition is not served.
+// Groups removed from the coordinator while acquire waited for their lock
+// are looked up again.
+func (c *Coordinator) acquire(groupID string, create bool) (*group, int16) {
+	for {
+		c.mu.Lock()
+		if code := c.statusLocked(groupID); code != 0 {
+			c.mu.Unlock()
+			return nil, code
+		}
+		g := c.groups[groupID]
+		if g == nil {
+			if !create {
+				c.mu.Unlock()
+				return nil, 0
+			}
+			g = newGroup(c, groupID, c.parts[c.PartitionFor(groupID)])
+			c.groups[groupID] = g
+		}
+		c.mu.Unlock()
+		g.mu.Lock()
+		if !g.removed {
+			return g, 0
+		}
+		g.mu.Unlock()
+	}
+}
+
+// snapshot returns the groups of loaded partitions and whether any
+// partition is still loading.
+func (c *Coordinator) snapshot() ([]*group, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gs := make([]*group, 0, len(c.groups))
+	for _, g := range c.groups {
+		gs = append(gs, g)
+	}
+	loading := false
+	for _, p := range c.parts {
+		loading = loading || p.loading
+	}
+	return gs, loading
+}
+
+func (c *Coordinator) nowMs() int64 { return c.cfg.Now().UnixMilli() }
+
+func (c *Coordinator) expireLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.OffsetsRetentionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.expireOffsets()
+		}
+	}
+}
+
+// storeErrCode maps an Append error to the error code Kafka answers for a
+// failed write: commit is true for offset commits, false for group metadata.
+func storeErrCode(err error, commit bool) int16 {
+	var ke *kerr.Error
+	switch {
+	case errors.As(err, &ke):
+	case errors.Is(err, context.DeadlineExceeded):
+		ke = kerr.RequestTimedOut
+	case errors.Is(err, context.Canceled):
+		return kerr.NotCoordinator.Code
+	default:
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	switch ke {
+	case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend:
+		return kerr.CoordinatorNotAvailable.Code
+	case kerr.NotLeaderForPartition, kerr.KafkaStorageError:
+		return kerr.NotCoordinator.Code
+	case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
+		if commit {
+			return kerr.InvalidCommitOffsetSize.Code
+		}
+		return kerr.UnknownServerError.Code
+	case kerr.RequestTimedOut:
+		if commit {
+			return kerr.RequestTimedOut.Code
+		}
+		return kerr.RebalanceInProgress.Code
+	}
+	return ke.Code
+}
