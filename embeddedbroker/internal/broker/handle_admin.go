@@ -369,3 +369,5 @@ func (n *Node) handleInitProducerID(ctx context.Context, req *kmsg.InitProducerI
 	n.pidNext++
 	return resp
 }
+
+func isExists(err error) bool { return errors.Is(err, controller.ErrTopicExists) }

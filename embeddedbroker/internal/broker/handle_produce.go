@@ -67,6 +67,10 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 			out := &t.Partitions[j]
 			*out = kmsg.NewProduceResponseTopicPartition()
 			out.Partition = rp.Partition
+			if topic == OffsetsTopic {
+				out.ErrorCode = kerr.InvalidTopicException.Code
+				continue
+			}
 			p := n.partition(topic, rp.Partition)
 			if p == nil {
 				out.ErrorCode = n.missingPartitionCode(topic, rp.Partition)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/groups"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -51,6 +52,9 @@ type Node struct {
 	mu    sync.RWMutex
 	parts map[string][]*partition // by topic; nil entries are not hosted here
 	byID  map[controller.TopicID]string
+
+	groups       *groups.Coordinator
+	coordinating map[int32]bool // __consumer_offsets partitions loaded into groups; under mu
 
 	pidMu            sync.Mutex
 	pidNext, pidStop int64
@@ -90,7 +94,10 @@ func New(cfg Config) (*Node, error) {
 		parts: map[string][]*partition{},
 		byID:  map[controller.TopicID]string{},
 		stop:  make(chan struct{}),
+
+		coordinating: map[int32]bool{},
 	}
+	n.groups = n.newGroupCoordinator()
 	n.server = wire.NewServer(cfg.Listener, n, wire.ServerConfig{
 		MaxRequestSize: int32(cfg.Broker.Int("socket.request.max.bytes")),
 		Versions:       versions,
@@ -148,6 +155,7 @@ func (n *Node) Close() error {
 	}
 	err := n.server.Close()
 	n.wg.Wait()
+	n.groups.Close()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, ps := range n.parts {
@@ -312,6 +320,7 @@ func (n *Node) apply(img *controller.Image) error {
 		}
 		n.parts[name] = ps
 	}
+	n.applyCoordination(img)
 	return errors.Join(errs...)
 }
 
@@ -390,7 +399,7 @@ func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire
 	case *kmsg.FindCoordinatorRequest:
 		return done(n.handleFindCoordinator(ctx, body))
 	}
-	return n.handleGroupRequest(ctx, req)
+	return n.handleGroupRequest(ctx, c, req)
 }
 
 func done(resp kmsg.Response) wire.Pending {

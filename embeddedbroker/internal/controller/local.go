@@ -296,9 +296,11 @@ func (l *Local) CreateTopic(_ context.Context, spec TopicSpec, validateOnly bool
 		rf := spec.ReplicationFactor
 		if rf == -1 {
 			rf = int16(l.cfg.Broker.Int("default.replication.factor"))
-			if spec.Internal {
-				rf = min(rf, int16(len(cur.Brokers)), l.cfg.MaxReplicationFactor)
-			}
+		}
+		if spec.Internal {
+			// Internal topics take what the cluster can give, as Kafka
+			// caps offsets.topic.replication.factor at the live brokers.
+			rf = max(1, min(rf, int16(len(cur.Brokers)), l.cfg.MaxReplicationFactor))
 		}
 		var err error
 		if parts, err = l.place(cur, n, rf, 0, len(cur.Topics)); err != nil {

@@ -163,7 +163,7 @@ func TestDiskCrashRecovery(t *testing.T) {
 		{
 			name: "bad length",
 			damage: func(t *testing.T, dir string) {
-				flipByte(t, segPath(dir, 24, logExt), 8) // length's top byte: far past the file end
+				flipByte(t, segPath(dir, 24, logExt), 8) // the length's top byte: negative
 			},
 			end: 24, dropped: S, bases: []int64{0, 6, 12, 18, 24},
 		},

@@ -32,6 +32,10 @@ type backend interface {
 	durable() bool
 }
 
+// compacter is implemented by segment storage that can give back spare
+// capacity once a segment is sealed.
+type compacter interface{ compact() }
+
 // segLog is the engine behind both Log implementations: a list of segments,
 // the last of which is active.
 type segLog struct {
@@ -166,6 +170,9 @@ func (l *segLog) shouldRoll(s *segment, f frame, now time.Time) bool {
 func (l *segLog) roll(old *segment) (*segment, error) {
 	l.mu.Lock()
 	old.seal()
+	if c, ok := old.data.(compacter); ok {
+		c.compact()
+	}
 	l.mu.Unlock()
 	if err := l.be.sealed(old); err != nil {
 		return nil, fmt.Errorf("logstore: sealing segment %d: %w", old.base, err)
@@ -201,13 +208,9 @@ func (l *segLog) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 		return nil, nil
 	}
 
-	type span struct {
-		s      *segment
-		pos, n int64
-	}
 	var (
-		spansBuf [4]span
-		spans    = spansBuf[:0]
+		partsBuf [4][]byte
+		parts    = partsBuf[:0]
 		hdr      = make([]byte, batch.HeaderSize)
 		total    int64
 		limit    = int64(maxBytes)
@@ -215,8 +218,10 @@ func (l *segLog) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 	)
 	for i := l.segIndex(offset); i < len(l.segs) && !done; i++ {
 		s := l.segs[i]
-		cur := span{s: s}
-		for pos := s.lookup(offset); pos < s.size; {
+		// Skip, reading headers only, from the indexed position to the
+		// batch holding offset (at most IndexIntervalBytes or so).
+		pos, budget := s.lookup(offset), limit-total
+		for pos < s.size {
 			f, err := s.frameAt(pos, hdr)
 			if err != nil {
 				return nil, err
@@ -225,39 +230,61 @@ func (l *segLog) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 				pos += f.size
 				continue
 			}
-			if f.next() > upTo || (total > 0 && total+f.size > limit) {
+			if f.next() > upTo {
+				done = true
+			}
+			if total == 0 {
+				budget = max(budget, f.size) // always the first batch
+			}
+			break
+		}
+		if done || pos >= s.size {
+			continue
+		}
+		// One read of as much as the budget allows, then frame it in
+		// memory, dropping a batch cut by the budget or beyond upTo.
+		chunk, err := s.bytes(pos, min(s.size-pos, budget))
+		if err != nil {
+			return nil, err
+		}
+		n := int64(0)
+		for n < int64(len(chunk)) {
+			if int64(len(chunk))-n < batch.HeaderSize {
 				done = true
 				break
 			}
-			if cur.n == 0 {
-				cur.pos = pos
+			f, err := decodeFrame(chunk[n:])
+			if err != nil {
+				return nil, fmt.Errorf("%w: segment %d: batch at position %d: %v", ErrCorruptLog, s.base, pos+n, err)
 			}
-			cur.n += f.size
-			total += f.size
-			pos += f.size
-			if total >= limit || f.next() >= upTo {
+			if n+f.size > int64(len(chunk)) || f.next() > upTo {
+				done = true
+				break
+			}
+			n += f.size
+			if f.next() == upTo {
 				done = true
 				break
 			}
 		}
-		if cur.n > 0 {
-			spans = append(spans, cur)
+		if n > 0 {
+			parts = append(parts, chunk[:n:n])
+			total += n
+		}
+		if total >= limit {
+			done = true
 		}
 	}
 
-	switch len(spans) {
+	switch len(parts) {
 	case 0:
 		return nil, nil
 	case 1:
-		return spans[0].s.bytes(spans[0].pos, spans[0].n)
+		return parts[0], nil
 	}
-	out := make([]byte, total)
-	at := int64(0)
-	for _, sp := range spans {
-		if err := sp.s.data.readAt(out[at:at+sp.n], sp.pos); err != nil {
-			return nil, fmt.Errorf("logstore: segment %d: %w", sp.s.base, err)
-		}
-		at += sp.n
+	out := make([]byte, 0, total)
+	for _, p := range parts {
+		out = append(out, p...)
 	}
 	return out, nil
 }

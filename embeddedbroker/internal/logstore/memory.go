@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -62,6 +63,15 @@ func (m *memSeg) view(pos, n int64) ([]byte, bool) {
 func (m *memSeg) truncate(size int64) error {
 	m.buf = m.buf[:size:size]
 	return nil
+}
+
+// compact drops the spare capacity of a sealed segment's buffer, which
+// appending may have grown to twice the data. Readers keep the old array
+// alive as long as they hold views of it.
+func (m *memSeg) compact() {
+	if cap(m.buf)-len(m.buf) > len(m.buf)/8 {
+		m.buf = bytes.Clone(m.buf)
+	}
 }
 
 func (m *memSeg) sync() error   { return nil }

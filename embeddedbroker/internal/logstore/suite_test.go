@@ -469,10 +469,10 @@ func TestRetentionBySize(t *testing.T) {
 		}{
 			{retention: -1, deleted: 0, start: 0},
 			{retention: 10 * S, deleted: 0, start: 0},
-			{retention: 8 * S, deleted: 1, start: 6},      // keeps at least 8S
-			{retention: 5 * S, deleted: 1, start: 12},     // 6S left, 4S would be below 5S
-			{retention: 1, deleted: 2, start: 24},         // the active segment stays
-			{retention: 1, deleted: 0, start: 24},         //
+			{retention: 8 * S, deleted: 1, start: 6},  // keeps at least 8S
+			{retention: 5 * S, deleted: 1, start: 12}, // 6S left, 4S would be below 5S
+			{retention: 1, deleted: 2, start: 24},     // the active segment stays
+			{retention: 1, deleted: 0, start: 24},     //
 			{retention: math.MaxInt64, deleted: 0, start: 24},
 		}
 		for _, tt := range tests {

@@ -21,7 +21,9 @@ type Pending func() kmsg.Response
 // Handler serves requests. Handle is called for one connection's requests
 // one at a time, in the order they arrived, so work whose order matters (a
 // produce's append) is done inside Handle; what may wait is returned as the
-// Pending, which the connection's writer completes in request order.
+// Pending, which the connection's writer completes in request order. The
+// context passed to Handle ends when the connection closes or the server
+// stops; a Pending that waits must wait on it too.
 type Handler interface {
 	Handle(ctx context.Context, c *Conn, req *Request) Pending
 }
@@ -152,10 +154,15 @@ func (s *Server) serveConn(nc net.Conn) {
 		tc.SetNoDelay(true)
 	}
 	c := &Conn{nc: nc, remote: nc.RemoteAddr().String()}
+	ctx, cancel := context.WithCancel(s.ctx)
 	queue := make(chan inflight, s.cfg.MaxInFlight)
 	writerDone := make(chan struct{})
 	go s.writeLoop(nc, queue, writerDone)
 	defer func() {
+		// The reader is done: the client closed, or sent bad bytes.
+		// Responses already owed still go out, but nothing waits on
+		// a client that is gone.
+		cancel()
 		close(queue)
 		<-writerDone
 	}()
@@ -175,7 +182,7 @@ func (s *Server) serveConn(nc net.Conn) {
 			log.Warn("closing connection on bad request", "remote", c.remote, "err", err)
 			return
 		}
-		p := s.handle(c, req)
+		p := s.handle(ctx, c, req)
 		if p == nil {
 			continue
 		}
@@ -188,14 +195,14 @@ func (s *Server) serveConn(nc net.Conn) {
 }
 
 // handle calls the handler, turning a panic into a closed connection.
-func (s *Server) handle(c *Conn, req *Request) (p Pending) {
+func (s *Server) handle(ctx context.Context, c *Conn, req *Request) (p Pending) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.cfg.Logger.Error("handler panic; closing connection", "remote", c.remote, "api", kmsg.NameForKey(req.Key), "panic", r)
 			p = func() kmsg.Response { panic(errHandlerPanic) }
 		}
 	}()
-	return s.handler.Handle(s.ctx, c, req)
+	return s.handler.Handle(ctx, c, req)
 }
 
 var errHandlerPanic = errors.New("wire: handler panic")

@@ -1,0 +1,126 @@
+package embeddedbroker_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The benchmarks compare the embedded broker, in memory and on disk, with
+// franz-go's kfake measured in the same run: 3 nodes, a topic of 6
+// partitions, a franz-go client with its defaults (acks=all, idempotent).
+// Read the results as ratios against kfake, e.g.
+//
+//	go test -run '^$' -bench 'Produce|Fetch' -benchtime 200000x ./embeddedbroker/
+
+type benchTarget struct {
+	name  string
+	start func(b *testing.B) []string
+}
+
+var benchTargets = []benchTarget{
+	{"kfake", func(b *testing.B) []string {
+		c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, "bench"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(c.Close)
+		return c.ListenAddrs()
+	}},
+	{"embedded-memory", func(b *testing.B) []string {
+		return embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3), embeddedbroker.Topics(6, "bench")).Addrs()
+	}},
+	{"embedded-disk", func(b *testing.B) []string {
+		return embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3), embeddedbroker.Topics(6, "bench"), embeddedbroker.DataDir(b.TempDir())).Addrs()
+	}},
+}
+
+func produceN(b *testing.B, cl *kgo.Client, n int, value []byte) {
+	ctx := context.Background()
+	errs := make(chan error, 1)
+	for i := 0; i < n; i++ {
+		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+}
+
+func BenchmarkProduce(b *testing.B) {
+	for _, size := range []int{100, 1000} {
+		for _, tg := range benchTargets {
+			b.Run(fmt.Sprintf("%dB/%s", size, tg.name), func(b *testing.B) {
+				addrs := tg.start(b)
+				cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("bench"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer cl.Close()
+				value := randomValue(size)
+				produceN(b, cl, 100, value) // warm up: metadata, producer id
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				produceN(b, cl, b.N, value)
+			})
+		}
+	}
+}
+
+func BenchmarkFetch(b *testing.B) {
+	const size = 1000
+	for _, tg := range benchTargets {
+		b.Run(fmt.Sprintf("%dB/%s", size, tg.name), func(b *testing.B) {
+			addrs := tg.start(b)
+			p, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("bench"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			produceN(b, p, b.N, randomValue(size))
+			p.Close()
+			c, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics("bench"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			b.SetBytes(size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			ctx := context.Background()
+			for got := 0; got < b.N; {
+				fs := c.PollFetches(ctx)
+				if err := fs.Err0(); err != nil {
+					b.Fatal(err)
+				}
+				got += fs.NumRecords()
+			}
+		})
+	}
+}
+
+// randomValue returns incompressible bytes, so that the client's default
+// compression does not turn the benchmark into one of zeros.
+func randomValue(n int) []byte {
+	v := make([]byte, n)
+	for i := range v {
+		v[i] = byte(rand.Uint32())
+	}
+	return v
+}
