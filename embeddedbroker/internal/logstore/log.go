@@ -28,7 +28,8 @@ type backend interface {
 	saveStart(off int64) error
 	// destroy removes everything, after Close.
 	destroy() error
-	// durable reports whether fsync means anything.
+	// durable reports whether the storage is files: fsync means something,
+	// and appends may write outside the read-write lock.
 	durable() bool
 }
 
@@ -126,12 +127,22 @@ func (l *segLog) Append(b []byte) error {
 		}
 	}
 
+	// A file is written before taking the lock, as readers never look past
+	// the published size; a memory buffer is replaced by append, under it.
 	pos := act.size
+	fileWrite := l.be.durable()
+	if fileWrite {
+		if err := act.data.write(b, pos); err != nil {
+			_ = act.data.truncate(pos) // drop a partial write; the next append overwrites it anyway
+			return fmt.Errorf("logstore: append at offset %d: %w", f.base, err)
+		}
+	}
 	l.mu.Lock()
-	if err := act.data.write(b, pos); err != nil {
-		_ = act.data.truncate(pos) // drop a partial write; the next append overwrites it anyway
-		l.mu.Unlock()
-		return fmt.Errorf("logstore: append at offset %d: %w", f.base, err)
+	if !fileWrite {
+		if err := act.data.write(b, pos); err != nil {
+			l.mu.Unlock()
+			return fmt.Errorf("logstore: append at offset %d: %w", f.base, err)
+		}
 	}
 	if act.size == 0 {
 		act.firstAppend = now

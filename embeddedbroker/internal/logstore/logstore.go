@@ -47,14 +47,28 @@
 // bet Kafka makes with its recovery point. There is no clean-shutdown marker,
 // so opening a large active segment costs one sequential read of it.
 //
+// # Reads
+//
+// Read finds the segment by binary search over base offsets and a starting
+// position by binary search in the sparse offset index, then reads 61-byte
+// headers (one ReadAt each) forward to the batch holding the offset, which is
+// at most about IndexIntervalBytes of batches away. It then reads up to
+// maxBytes (at least that first batch) with one ReadAt per segment and
+// frames the batches in memory, dropping a trailing batch cut short by the
+// budget or ending past upTo. A disk read therefore allocates and reads up
+// to maxBytes even when fewer bytes qualify: pass fetch-sized limits, not
+// math.MaxInt32. FindTimestamp and MaxTimestampBatch read headers the same
+// way from the time index's position.
+//
 // # Concurrency
 //
 // A Log is safe for concurrent use. Mutations (Append, Truncate,
 // TruncateFully, SetStartOffset, ApplyRetention, Reconfigure, Sync, Close)
 // are serialized by one mutex; Read, FindTimestamp, MaxTimestampBatch and
 // Scan run concurrently with each other under a read lock and block only
-// while a mutation publishes its result (Append's file write, not its
-// fsync). Bytes returned by reads never change afterwards: the disk log
+// while a mutation publishes its result: not during Append's file write or
+// fsync, nor a roll's fsyncs, but during truncations, segment deletions and
+// the memory log's copies. Bytes returned by reads never change afterwards: the disk log
 // returns fresh buffers, the memory log returns views of memory it never
 // writes again (a truncation makes the next append reallocate). Callers must
 // treat returned bytes as read-only.
@@ -140,7 +154,8 @@ func (p FsyncPolicy) String() string {
 }
 
 // Config holds a partition log's topic-level settings. Zero fields take
-// Kafka's defaults (see withDefaults); Reconfigure changes them at runtime.
+// Kafka's defaults (the Default constants); Reconfigure changes them at
+// runtime.
 type Config struct {
 	// SegmentBytes rolls the active segment when the next batch would make
 	// it larger (segment.bytes). A batch larger than SegmentBytes gets a
@@ -269,6 +284,9 @@ type Log interface {
 	// ApplyRetention deletes the oldest sealed segments that retention by
 	// time or by size (see Config) allows, given the current time now, and
 	// advances StartOffset past them. It never deletes the active segment.
+	// Unlike Kafka it does not know the high watermark: a sealed segment
+	// holding records not yet replicated can go if retention says so, which
+	// only happens with retention far tighter than replication lag.
 	ApplyRetention(now time.Time) (deletedSegments int, err error)
 
 	// Reconfigure replaces the configuration (AlterConfigs). It takes

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // NewMemory returns a Log kept in memory, starting empty at offset 0 (use
@@ -16,7 +17,9 @@ import (
 // stay within a segment return a view of that buffer without copying: the
 // log never writes bytes it has handed out again (truncation makes the next
 // append reallocate), so views stay valid, but callers must not modify
-// them. Memory is bounded only by retention, which the caller drives with
+// them. A buffer grows by doubling and is copied to its exact size when its
+// segment is sealed; keep SegmentBytes modest (the 1 GiB default means
+// buffers of up to 1 GiB). Memory is bounded only by retention, which the caller drives with
 // ApplyRetention.
 func NewMemory(cfg Config) Log {
 	l := newLog(memBackend{}, cfg.withDefaults(), discardLogger())
@@ -41,6 +44,11 @@ type memSeg struct{ buf []byte }
 func (m *memSeg) write(b []byte, pos int64) error {
 	if pos != int64(len(m.buf)) {
 		return fmt.Errorf("logstore: memory segment write at %d, end is %d", pos, len(m.buf))
+	}
+	if len(m.buf)+len(b) > cap(m.buf) {
+		// Double: append's gentler growth for large slices copies a big
+		// segment several times over.
+		m.buf = slices.Grow(m.buf, max(len(b), cap(m.buf), 4096))
 	}
 	m.buf = append(m.buf, b...)
 	return nil

@@ -64,8 +64,9 @@ func decodeFrame(h []byte) (frame, error) {
 }
 
 // segData is the byte storage of one segment: a file or a memory buffer.
-// write, truncate and close run under the log's write lock; readAt and view
-// under at least its read lock.
+// truncate and close run under the log's write lock, and so does write for
+// memory (files are written beyond the size readers see, without it);
+// readAt and view run under at least its read lock.
 type segData interface {
 	// write stores b at pos, which is the current end of the data.
 	write(b []byte, pos int64) error

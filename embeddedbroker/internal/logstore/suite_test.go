@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -624,7 +625,7 @@ func TestConcurrent(t *testing.T) {
 	both(t, func(t *testing.T, open opener) {
 		l, _ := open(t, Config{SegmentBytes: 4 * S, RetentionBytes: 8 * S, RetentionMs: -1, IndexIntervalBytes: 200})
 		f := &fixture{t: t, l: l}
-		const batches = 400
+		const batches = 200
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		errc := make(chan error, 8)
@@ -635,6 +636,7 @@ func TestConcurrent(t *testing.T) {
 					case <-done:
 						return
 					default:
+						runtime.Gosched() // leave the appender its share of two cores
 					}
 					start, end := l.StartOffset(), l.EndOffset()
 					if end == start {
@@ -670,6 +672,7 @@ func TestConcurrent(t *testing.T) {
 				case <-done:
 					return
 				default:
+					runtime.Gosched()
 				}
 				if _, err := l.ApplyRetention(time.Now()); err != nil {
 					errc <- err
@@ -683,7 +686,7 @@ func TestConcurrent(t *testing.T) {
 		})
 		for i := range batches {
 			f.add(3, int64(i))
-			if i%100 == 99 {
+			if i%50 == 49 {
 				if err := l.SetStartOffset(l.EndOffset() - 10); err != nil {
 					t.Fatal(err)
 				}
