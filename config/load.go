@@ -1,0 +1,169 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// EnvConfigFile is the environment variable naming a YAML file to load when
+// no [WithFile] option is given. It is read from the same environment as
+// the other variables (see [WithEnviron]) and is never prefixed.
+const EnvConfigFile = "KAFKABOOT_CONFIG"
+
+// Option configures [Load].
+type Option interface{ apply(*loadOptions) }
+
+type loadOptions struct {
+	files    []string
+	environ  []string
+	envSet   bool
+	prefix   string
+	defaults []map[string]any
+	values   []map[string]any
+}
+
+type optFunc func(*loadOptions)
+
+func (f optFunc) apply(o *loadOptions) { f(o) }
+
+// WithFile loads the YAML file at path. It may be given several times;
+// later files override earlier ones. A missing file is an error (matching
+// fs.ErrNotExist). Giving WithFile disables the KAFKABOOT_CONFIG lookup.
+func WithFile(path string) Option {
+	return optFunc(func(o *loadOptions) { o.files = append(o.files, path) })
+}
+
+// WithEnviron uses env ("KEY=value" entries, as returned by os.Environ)
+// instead of the process environment. WithEnviron(nil) disables the
+// environment entirely, which is what tests usually want.
+func WithEnviron(env []string) Option {
+	return optFunc(func(o *loadOptions) { o.environ, o.envSet = env, true })
+}
+
+// WithEnvPrefix only considers environment variables starting with prefix,
+// and strips it before mapping: with prefix "MYAPP_", the variable
+// MYAPP_KAFKA_CLIENT_ID sets kafka.client-id. KAFKABOOT_CONFIG is read
+// unprefixed.
+func WithEnvPrefix(prefix string) Option {
+	return optFunc(func(o *loadOptions) { o.prefix = prefix })
+}
+
+// WithDefaults adds default values below files and environment. Keys may
+// be nested maps or dotted ("app.topics.payments"). Kafka keys are checked
+// like file keys.
+func WithDefaults(m map[string]any) Option {
+	return optFunc(func(o *loadOptions) { o.defaults = append(o.defaults, m) })
+}
+
+// WithValues adds values with the highest precedence, above files and the
+// environment. Intended for tests and for programmatic overrides; keys as
+// for [WithDefaults].
+func WithValues(m map[string]any) Option {
+	return optFunc(func(o *loadOptions) { o.values = append(o.values, m) })
+}
+
+// Load loads, merges, decodes and validates the configuration; see the
+// package documentation for sources and precedence. Errors caused by bad
+// configuration match [ErrInvalid]; an unreadable file is reported with its
+// I/O error (for example matching fs.ErrNotExist).
+func Load(opts ...Option) (*Config, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if !o.envSet {
+		o.environ = os.Environ()
+	}
+	env := make(map[string]string)
+	var cfgFile string
+	for _, kv := range o.environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if name == EnvConfigFile {
+			cfgFile = val
+		}
+		if strings.HasPrefix(name, o.prefix) {
+			env[name[len(o.prefix):]] = val
+		}
+	}
+	files := o.files
+	if len(files) == 0 && cfgFile != "" {
+		files = []string{cfgFile}
+	}
+
+	k := koanf.New(".")
+	def := DefaultKafka()
+	if err := k.Set("kafka", encode(reflectValueOf(&def))); err != nil {
+		return nil, fmt.Errorf("config: defaults: %w", err)
+	}
+	for _, m := range o.defaults {
+		if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
+			return nil, fmt.Errorf("config: defaults: %w", err)
+		}
+	}
+	for _, f := range files {
+		if err := k.Load(file.Provider(f), yaml.Parser()); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("config: read file %q: %w", f, err)
+			}
+			return nil, &FieldError{Key: "(file " + f + ")", Msg: "parse YAML: " + err.Error(), Err: err}
+		}
+	}
+
+	// Environment: known kafka.* keys, and application keys present so far.
+	kafkaT := reflect.TypeFor[Kafka]()
+	envMap := map[string]any{}
+	for name, val := range env {
+		rest, ok := strings.CutPrefix(name, "KAFKA_")
+		if !ok {
+			continue
+		}
+		if key := matchEnv(kafkaT, rest); key != "" {
+			envMap["kafka."+key] = val
+		}
+	}
+	for _, key := range k.Keys() {
+		if strings.HasPrefix(key, "kafka.") {
+			continue
+		}
+		if val, ok := env[envNorm(key)]; ok {
+			envMap[key] = val
+		}
+	}
+	if len(envMap) > 0 {
+		if err := k.Load(confmap.Provider(envMap, "."), nil); err != nil {
+			return nil, fmt.Errorf("config: environment: %w", err)
+		}
+	}
+	for _, m := range o.values {
+		if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
+			return nil, fmt.Errorf("config: values: %w", err)
+		}
+	}
+
+	// Decode onto the defaults, so that a null subtree in YAML ("kafka:"
+	// or "producer:" with no value) keeps the defaults.
+	c := &Config{Kafka: DefaultKafka(), k: k, env: env}
+	if raw := k.Get("kafka"); raw != nil {
+		var d decoder
+		d.decode("kafka", raw, reflectValueOf(&c.Kafka))
+		if err := joinErrs(d.errs); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

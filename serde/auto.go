@@ -1,0 +1,103 @@
+package serde
+
+import (
+	"reflect"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// Auto chooses a serde by type. It is the default serde of the framework.
+//
+// Serialization, by the value's dynamic type: nil or a typed nil pointer is
+// a tombstone; proto.Message uses [Protobuf]; string kinds (and pointers to
+// them) use [String]; []byte kinds use [Bytes]; everything else uses
+// [JSON]. Only JSON and Protobuf write a type header.
+//
+// Deserialization, by the target type t: pointers implementing
+// proto.Message use Protobuf; string kinds and *string kinds use String;
+// []byte kinds use Bytes; interfaces are resolved with the type header
+// (registered types first, choosing Protobuf or JSON by whether the type is
+// a proto.Message, then linked protobuf message names), falling back to
+// JSON semantics (generic values for any, [ErrUnknownType] otherwise);
+// everything else uses JSON.
+//
+// The JSON and Protobuf parts share one [TypeRegistry].
+type Auto struct {
+	json  *JSON
+	proto *Protobuf
+}
+
+// NewAuto returns an Auto serde. Options apply to its JSON and Protobuf
+// parts (see [NewJSON], [NewProtobuf]).
+func NewAuto(opts ...Option) *Auto {
+	o := newOptions(opts)
+	return &Auto{json: &JSON{o: o}, proto: &Protobuf{o: o}}
+}
+
+// Registry returns the shared type registry.
+func (a *Auto) Registry() *TypeRegistry { return a.json.o.registry }
+
+// Serialize implements [Serializer].
+func (a *Auto) Serialize(topic string, headers *[]kgo.RecordHeader, v any) ([]byte, error) {
+	if isNil(v) {
+		return nil, nil
+	}
+	return a.serializerFor(reflect.TypeOf(v)).Serialize(topic, headers, v)
+}
+
+func (a *Auto) serializerFor(t reflect.Type) Serializer {
+	switch {
+	case t.Implements(protoMessageType):
+		return a.proto
+	case t.Kind() == reflect.String, t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.String:
+		return String{}
+	case isBytesType(t):
+		return Bytes{}
+	}
+	return a.json
+}
+
+// Deserialize implements [Deserializer].
+func (a *Auto) Deserialize(topic string, headers []kgo.RecordHeader, data []byte, t reflect.Type) (any, error) {
+	if t == nil {
+		return nil, deserErr(topic, headers, data, t, errNilType)
+	}
+	return a.deserializerFor(headers, t).Deserialize(topic, headers, data, t)
+}
+
+func (a *Auto) deserializerFor(headers []kgo.RecordHeader, t reflect.Type) Deserializer {
+	switch t.Kind() {
+	case reflect.Interface:
+		name, ok := HeaderValue(headers, a.json.o.header)
+		if !ok || name == "" {
+			return a.json
+		}
+		if rt, ok := a.json.o.registry.Lookup(name); ok {
+			if rt.Implements(protoMessageType) || reflect.PointerTo(rt).Implements(protoMessageType) {
+				return a.proto
+			}
+			return a.json
+		}
+		if fn := protoreflect.FullName(name); fn.IsValid() {
+			if _, err := protoregistry.GlobalTypes.FindMessageByName(fn); err == nil {
+				return a.proto
+			}
+		}
+		return a.json
+	case reflect.String:
+		return String{}
+	case reflect.Pointer:
+		if t.Elem().Kind() == reflect.String {
+			return String{}
+		}
+	}
+	switch {
+	case t.Implements(protoMessageType), reflect.PointerTo(t).Implements(protoMessageType):
+		return a.proto
+	case isBytesType(t):
+		return Bytes{}
+	}
+	return a.json
+}

@@ -1,0 +1,138 @@
+package serde
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// JSON serializes values with encoding/json and writes a type header (see
+// the package documentation). Create it with [NewJSON]; the zero value is
+// not usable.
+//
+// encoding/json is used deliberately: it is the standard, well-fuzzed
+// implementation, it honours json.Marshaler and struct tags exactly as
+// users expect, and it adds no dependency. Faster third-party codecs differ
+// in edge cases (invalid UTF-8, duplicate keys, tag handling).
+//
+// Deserialization targets: any type encoding/json can decode into. For a
+// pointer type *T a new T is allocated and the pointer returned. For
+// interface targets the type header selects a registered type; without a
+// header an empty interface (any) gets encoding/json's generic values
+// (map[string]any, []any, float64 or json.Number with [UseNumber], string,
+// bool) and a non-empty interface fails with [ErrUnknownType]. Empty data
+// (non-nil, zero length) is an error; nil data is a tombstone. Trailing
+// data after the JSON value is an error.
+type JSON struct {
+	o options
+}
+
+// NewJSON returns a JSON serde. Options: [WithRegistry],
+// [WithTypeMapping], [WithTypeHeader], [WithoutTypeHeader],
+// [DisallowUnknownFields], [UseNumber].
+func NewJSON(opts ...Option) *JSON {
+	return &JSON{o: newOptions(opts)}
+}
+
+// Registry returns the serde's type registry.
+func (j *JSON) Registry() *TypeRegistry { return j.o.registry }
+
+// Serialize implements [Serializer].
+func (j *JSON) Serialize(_ string, headers *[]kgo.RecordHeader, v any) ([]byte, error) {
+	if isNil(v) {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		var ute *json.UnsupportedTypeError
+		if errors.As(err, &ute) {
+			return nil, fmt.Errorf("serde: json: serialize %T: %w: %w", v, ErrUnsupportedType, err)
+		}
+		return nil, fmt.Errorf("serde: json: serialize %T: %w", v, err)
+	}
+	if !j.o.noHeader && headers != nil {
+		if name := j.o.registry.NameOf(reflect.TypeOf(v)); name != "" {
+			SetHeader(headers, j.o.header, name)
+		}
+	}
+	return b, nil
+}
+
+// Deserialize implements [Deserializer].
+func (j *JSON) Deserialize(topic string, headers []kgo.RecordHeader, data []byte, t reflect.Type) (any, error) {
+	if t == nil {
+		return nil, deserErr(topic, headers, data, t, errNilType)
+	}
+	if data == nil {
+		return tombstone(t), nil
+	}
+	target := t
+	if t.Kind() == reflect.Interface {
+		ct, err := resolveInterface(j.o.registry, headers, j.o.header, t)
+		if err != nil {
+			return nil, deserErr(topic, headers, data, t, err)
+		}
+		if ct != nil {
+			target = ct
+		}
+	}
+	v, err := j.decode(data, target)
+	if err != nil {
+		return nil, deserErr(topic, headers, data, t, err)
+	}
+	return v, nil
+}
+
+func (j *JSON) decode(data []byte, t reflect.Type) (any, error) {
+	p := reflect.New(t)
+	if !j.o.disallowUnknown && !j.o.useNumber {
+		if err := json.Unmarshal(data, p.Interface()); err != nil {
+			return nil, err
+		}
+		return p.Elem().Interface(), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if j.o.disallowUnknown {
+		dec.DisallowUnknownFields()
+	}
+	if j.o.useNumber {
+		dec.UseNumber()
+	}
+	if err := dec.Decode(p.Interface()); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("empty JSON input: %w", io.ErrUnexpectedEOF)
+		}
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("invalid JSON: data after the top-level value")
+	}
+	return p.Elem().Interface(), nil
+}
+
+// resolveInterface picks the concrete type for interface target t from the
+// type header. It returns (nil, nil) when there is no header and t is the
+// empty interface (generic decoding).
+func resolveInterface(reg *TypeRegistry, headers []kgo.RecordHeader, header string, t reflect.Type) (reflect.Type, error) {
+	name, ok := HeaderValue(headers, header)
+	if !ok || name == "" {
+		if t.NumMethod() == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("no %s header to choose a type implementing %s: %w", header, t, ErrUnknownType)
+	}
+	rt, ok := reg.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("type %q (from header %s) is not registered: %w", name, header, ErrUnknownType)
+	}
+	ct, ok := implementer(rt, t)
+	if !ok {
+		return nil, fmt.Errorf("type %q (%s) does not implement %s: %w", name, rt, t, ErrUnknownType)
+	}
+	return ct, nil
+}

@@ -1,0 +1,199 @@
+package template
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkaboot/kafkaboot/config"
+)
+
+// ErrClosed is returned by a closed [ProducerFactory].
+var ErrClosed = errors.New("producer factory closed")
+
+// ProducerFactory owns the franz-go producer clients built from the
+// configuration: one shared non-transactional client, and any number of
+// transactional clients (one per transactional id).
+//
+// The shared client is created eagerly by [NewProducerFactory], so option
+// errors (bad TLS files, conflicting settings) surface at startup. This is
+// cheap: franz-go connects to brokers lazily, on first use. Transactional
+// clients are created on demand by [ProducerFactory.NewTransactional].
+//
+// Every client gets [Partitioner] (so templates honour the Partition
+// option) and the kafka.producer.* settings; extra kgo options given with
+// [WithClientOpts] are applied last and win.
+type ProducerFactory struct {
+	kafka  config.Kafka
+	extra  []kgo.Opt
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	shared *kgo.Client
+	txs    map[string]*kgo.Client // by transactional id
+	closed bool
+}
+
+// FactoryOption configures a [ProducerFactory].
+type FactoryOption interface{ applyFactory(*ProducerFactory) }
+
+type factoryFunc func(*ProducerFactory)
+
+func (f factoryFunc) applyFactory(p *ProducerFactory) { f(p) }
+
+// WithClientOpts appends franz-go options to every client the factory
+// creates, after the configuration-derived ones (so they take precedence).
+func WithClientOpts(opts ...kgo.Opt) FactoryOption {
+	return factoryFunc(func(p *ProducerFactory) { p.extra = append(p.extra, opts...) })
+}
+
+// WithClientLogger routes franz-go's client logs to l, at warn level and
+// above unless l is enabled for lower levels (info, debug).
+func WithClientLogger(l *slog.Logger) FactoryOption {
+	return factoryFunc(func(p *ProducerFactory) { p.logger = l })
+}
+
+// NewProducerFactory creates the factory and its shared producer client
+// from cfg.Kafka (see config.Kafka.ProducerOpts for the mapping).
+func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFactory, error) {
+	if cfg == nil {
+		return nil, errors.New("template: producer factory: nil config")
+	}
+	f := &ProducerFactory{kafka: cfg.Kafka, txs: map[string]*kgo.Client{}}
+	for _, o := range opts {
+		o.applyFactory(f)
+	}
+	base, err := f.kafka.ProducerOpts()
+	if err != nil {
+		return nil, fmt.Errorf("template: producer factory: %w", err)
+	}
+	cl, err := kgo.NewClient(f.clientOpts(base)...)
+	if err != nil {
+		return nil, fmt.Errorf("template: producer factory: %w", err)
+	}
+	f.shared = cl
+	return f, nil
+}
+
+func (f *ProducerFactory) clientOpts(base []kgo.Opt) []kgo.Opt {
+	opts := append(base, kgo.RecordPartitioner(Partitioner(nil)))
+	if f.logger != nil {
+		opts = append(opts, kgo.WithLogger(newKgoLogger(f.logger)))
+	}
+	return append(opts, f.extra...)
+}
+
+// Client returns the shared non-transactional producer client. Do not
+// close it yourself; use [ProducerFactory.Close].
+func (f *ProducerFactory) Client() *kgo.Client { return f.shared }
+
+// Template returns a template on the shared client, with the default topic
+// from kafka.template.default-topic; opts are applied after that.
+func (f *ProducerFactory) Template(opts ...Option) *Template {
+	return New(f.shared, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic)}, opts...)...)
+}
+
+// NewTransactional creates a transactional producer client with the
+// transactional id kafka.producer.transactional-id-prefix + suffix. The
+// prefix must be configured. Ids must be unique among running producers
+// (a newer producer with the same id fences the older one), so each
+// application instance needs its own suffix; asking twice for the same id
+// on one factory is an error. The factory closes the client on Close.
+func (f *ProducerFactory) NewTransactional(suffix string) (*kgo.Client, error) {
+	base, err := f.kafka.TransactionalProducerOpts(suffix)
+	if err != nil {
+		return nil, fmt.Errorf("template: transactional producer: %w", err)
+	}
+	id := f.kafka.Producer.TransactionalIDPrefix + suffix
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, ErrClosed
+	}
+	if _, dup := f.txs[id]; dup {
+		return nil, fmt.Errorf("template: transactional producer %q already exists", id)
+	}
+	cl, err := kgo.NewClient(f.clientOpts(base)...)
+	if err != nil {
+		return nil, fmt.Errorf("template: transactional producer %q: %w", id, err)
+	}
+	f.txs[id] = cl
+	return cl, nil
+}
+
+// TransactionalTemplate is NewTransactional plus a template on the new
+// client (default topic from the configuration, then opts).
+func (f *ProducerFactory) TransactionalTemplate(suffix string, opts ...Option) (*Template, error) {
+	cl, err := f.NewTransactional(suffix)
+	if err != nil {
+		return nil, err
+	}
+	return New(cl, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic)}, opts...)...), nil
+}
+
+// Close flushes the shared client (bounded by ctx) and closes all clients.
+// Records still buffered when ctx ends are failed. Transactional clients
+// are closed without committing: finish transactions first. Close is
+// idempotent; later calls return nil.
+func (f *ProducerFactory) Close(ctx context.Context) error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	txs := f.txs
+	f.txs = nil
+	f.mu.Unlock()
+
+	var err error
+	if ferr := f.shared.Flush(ctx); ferr != nil {
+		err = fmt.Errorf("template: close: flush: %w", ferr)
+	}
+	for _, cl := range txs {
+		cl.Close()
+	}
+	f.shared.Close()
+	return err
+}
+
+// kgoLogger adapts slog to kgo.Logger.
+type kgoLogger struct {
+	l     *slog.Logger
+	level kgo.LogLevel
+}
+
+func newKgoLogger(l *slog.Logger) *kgoLogger {
+	ctx := context.Background()
+	level := kgo.LogLevelWarn
+	switch {
+	case l.Enabled(ctx, slog.LevelDebug):
+		level = kgo.LogLevelDebug
+	case l.Enabled(ctx, slog.LevelInfo):
+		level = kgo.LogLevelInfo
+	}
+	return &kgoLogger{l: l.With(slog.String("component", "franz-go")), level: level}
+}
+
+// Level implements kgo.Logger.
+func (k *kgoLogger) Level() kgo.LogLevel { return k.level }
+
+// Log implements kgo.Logger.
+func (k *kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	var sl slog.Level
+	switch level {
+	case kgo.LogLevelError:
+		sl = slog.LevelError
+	case kgo.LogLevelWarn:
+		sl = slog.LevelWarn
+	case kgo.LogLevelInfo:
+		sl = slog.LevelInfo
+	default:
+		sl = slog.LevelDebug
+	}
+	k.l.Log(context.Background(), sl, msg, keyvals...)
+}

@@ -1,0 +1,427 @@
+// Package template provides Template, kafkaboot's KafkaTemplate: a
+// high-level producer that serializes values, applies send options and
+// reports results, on top of a franz-go producer client.
+//
+//	res, err := tmpl.Send(ctx, "orders", Order{ID: 1}, template.Key("order-1"))
+//
+// A [ProducerFactory] owns the franz-go producer clients built from the
+// configuration (one shared client, plus transactional clients) and creates
+// templates for them.
+//
+// # Delivery and errors
+//
+// [Template.Send] is synchronous: it returns when the broker acknowledged
+// the record (or it failed). [Template.SendAsync] returns a [Future]
+// immediately; records sent asynchronously are batched (kafka.producer.linger)
+// and delivered in order per partition. Errors name the topic and wrap the
+// cause, so errors.Is(err, kerr.MessageTooLarge) and similar checks work;
+// serialization failures wrap [ErrSerialization] and nothing is produced.
+//
+// # Hooks
+//
+// [Interceptor]s see every record before it is produced and may modify or
+// reject it; a [ProducerListener] is told about every outcome. Listener
+// methods and [OnComplete] callbacks of asynchronous sends run on
+// franz-go's promise goroutine, serially for all records of the client:
+// they must be fast and must never block on the client (no synchronous
+// Send, no Flush), or the client deadlocks.
+package template
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkaboot/kafkaboot/serde"
+)
+
+// Sentinel errors.
+var (
+	// ErrSerialization is wrapped when the key or value could not be
+	// serialized; the record was not produced.
+	ErrSerialization = errors.New("serialization failed")
+
+	// ErrNoTopic is returned when a send has no topic: an empty topic
+	// argument, or SendDefault without a default topic.
+	ErrNoTopic = errors.New("no topic")
+
+	// ErrPartitionerRequired is returned by sends with the Partition
+	// option when the template's client does not use [Partitioner].
+	ErrPartitionerRequired = errors.New("explicit partitions need the template.Partitioner on the client")
+
+	// ErrNotTransactional is returned by ExecuteInTransaction when the
+	// template's client has no transactional id.
+	ErrNotTransactional = errors.New("client is not transactional")
+
+	// ErrRejected is wrapped when an interceptor rejected a record.
+	ErrRejected = errors.New("rejected by interceptor")
+)
+
+// Result describes a successfully produced record.
+type Result struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Timestamp is the record timestamp (the producer's time truncated to
+	// milliseconds, or the broker's for LogAppendTime topics).
+	Timestamp time.Time
+}
+
+func resultOf(r *kgo.Record) Result {
+	return Result{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
+}
+
+// ProducerListener is told the outcome of every send made through a
+// template: exactly one of OnSuccess or OnError per send, including sends
+// that failed before reaching Kafka (serialization, interceptors). For
+// asynchronous sends it runs on franz-go's promise goroutine (see the
+// package documentation: do not block).
+type ProducerListener interface {
+	OnSuccess(rec *kgo.Record, res Result)
+	OnError(rec *kgo.Record, err error)
+}
+
+// Interceptor sees every record after serialization and before it is
+// produced. It may modify the record (typically adding headers such as
+// tracing context) or reject it by returning an error, which fails the send
+// with an error wrapping [ErrRejected] and the interceptor's error.
+// Interceptors run on the sending goroutine, in the order given.
+type Interceptor interface {
+	OnSend(ctx context.Context, rec *kgo.Record) error
+}
+
+// InterceptorFunc adapts a function to [Interceptor].
+type InterceptorFunc func(ctx context.Context, rec *kgo.Record) error
+
+// OnSend calls f.
+func (f InterceptorFunc) OnSend(ctx context.Context, rec *kgo.Record) error { return f(ctx, rec) }
+
+// Template sends values to Kafka. It is safe for concurrent use. Create it
+// with [New] or [ProducerFactory.Template]. A Template does not own its
+// client: closing is the job of whoever created the client.
+type Template struct {
+	cl           *kgo.Client
+	valueSer     serde.Serializer
+	keySer       serde.Serializer
+	defaultTopic string
+	listener     ProducerListener
+	interceptors []Interceptor
+	logger       *slog.Logger
+
+	explicitOK    bool // client uses Partitioner
+	transactional bool
+	txMu          sync.Mutex // serializes transactions on this template
+}
+
+// Option configures a Template.
+type Option interface{ apply(*Template) }
+
+type optFunc func(*Template)
+
+func (f optFunc) apply(t *Template) { f(t) }
+
+// WithSerializer sets the value serializer. Default: serde.NewAuto().
+func WithSerializer(s serde.Serializer) Option {
+	return optFunc(func(t *Template) { t.valueSer = s })
+}
+
+// WithKeySerializer sets the key serializer. Default:
+// serde.NewAuto(serde.WithTypeHeader(serde.KeyTypeIDHeader)), so string
+// keys are written as UTF-8 and struct keys as JSON with a
+// "__KeyTypeId__" header.
+func WithKeySerializer(s serde.Serializer) Option {
+	return optFunc(func(t *Template) { t.keySer = s })
+}
+
+// WithDefaultTopic sets the topic used by SendDefault and SendRecord (for
+// records without a topic).
+func WithDefaultTopic(topic string) Option {
+	return optFunc(func(t *Template) { t.defaultTopic = topic })
+}
+
+// WithListener sets the producer listener.
+func WithListener(l ProducerListener) Option {
+	return optFunc(func(t *Template) { t.listener = l })
+}
+
+// WithInterceptor appends interceptors.
+func WithInterceptor(is ...Interceptor) Option {
+	return optFunc(func(t *Template) { t.interceptors = append(t.interceptors, is...) })
+}
+
+// WithLogger logs every failed send at error level (like Spring's
+// LoggingProducerListener), in addition to the listener. By default
+// nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return optFunc(func(t *Template) { t.logger = l })
+}
+
+// New returns a Template producing with client, which must be a producer
+// client. To honour the [Partition] send option, the client must have been
+// built with kgo.RecordPartitioner(template.Partitioner(...)), as
+// [ProducerFactory] does. A client with a transactional id enables
+// [Template.ExecuteInTransaction].
+func New(client *kgo.Client, opts ...Option) *Template {
+	t := &Template{cl: client}
+	for _, o := range opts {
+		o.apply(t)
+	}
+	if t.valueSer == nil {
+		t.valueSer = serde.NewAuto()
+	}
+	if t.keySer == nil {
+		t.keySer = serde.NewAuto(serde.WithTypeHeader(serde.KeyTypeIDHeader))
+	}
+	_, t.explicitOK = client.OptValue(kgo.RecordPartitioner).(*explicitPartitioner)
+	if vs := client.OptValues(kgo.TransactionalID); len(vs) == 2 {
+		t.transactional, _ = vs[1].(bool)
+	}
+	return t
+}
+
+// Client returns the underlying franz-go client.
+func (t *Template) Client() *kgo.Client { return t.cl }
+
+// DefaultTopic returns the default topic ("" if none).
+func (t *Template) DefaultTopic() string { return t.defaultTopic }
+
+// SendOption configures one send.
+type SendOption interface{ applySend(*sendOptions) }
+
+type sendOptions struct {
+	key        any
+	hasKey     bool
+	partition  int32
+	hasPart    bool
+	headers    []kgo.RecordHeader
+	timestamp  time.Time
+	onComplete func(Result, error)
+}
+
+type sendFunc func(*sendOptions)
+
+func (f sendFunc) applySend(o *sendOptions) { f(o) }
+
+// Key sets the record key, serialized with the key serializer. A nil key
+// means no key.
+func Key(k any) SendOption {
+	return sendFunc(func(o *sendOptions) { o.key, o.hasKey = k, k != nil })
+}
+
+// Partition sends the record to partition p instead of using the
+// partitioner (see [Partitioner] for the requirements). A partition that
+// does not exist fails the send.
+func Partition(p int32) SendOption {
+	return sendFunc(func(o *sendOptions) { o.partition, o.hasPart = p, true })
+}
+
+// Headers appends record headers.
+func Headers(hs ...kgo.RecordHeader) SendOption {
+	return sendFunc(func(o *sendOptions) { o.headers = append(o.headers, hs...) })
+}
+
+// Header appends one record header.
+func Header(key, value string) SendOption {
+	return sendFunc(func(o *sendOptions) {
+		o.headers = append(o.headers, kgo.RecordHeader{Key: key, Value: []byte(value)})
+	})
+}
+
+// Timestamp sets the record timestamp (default: the time of the send).
+// Kafka stores milliseconds; finer precision is truncated.
+func Timestamp(ts time.Time) SendOption {
+	return sendFunc(func(o *sendOptions) { o.timestamp = ts })
+}
+
+// OnComplete registers a callback run once with the outcome of the send,
+// after the listener. For SendAsync it runs on franz-go's promise
+// goroutine: it must not block (see the package documentation).
+func OnComplete(fn func(Result, error)) SendOption {
+	return sendFunc(func(o *sendOptions) { o.onComplete = fn })
+}
+
+// Send serializes value, produces it to topic and waits for the broker's
+// acknowledgement (or ctx). Sync sends are not delayed by linger. Errors
+// have the form `template: send to "topic": cause`.
+//
+// If ctx ends while the record is in flight, franz-go fails the record
+// only if that is safe (it was not yet sent, or idempotence is off);
+// otherwise Send waits for the outcome, so a cancelled Send may still have
+// produced the record.
+func (t *Template) Send(ctx context.Context, topic string, value any, opts ...SendOption) (Result, error) {
+	so := collect(opts)
+	rec, err := t.build(ctx, topic, value, &so)
+	if err != nil {
+		return t.complete(rec, topic, err, &so)
+	}
+	return t.sendSync(ctx, rec, &so)
+}
+
+// SendDefault is Send to the default topic; it fails with [ErrNoTopic] if
+// there is none.
+func (t *Template) SendDefault(ctx context.Context, value any, opts ...SendOption) (Result, error) {
+	return t.Send(ctx, t.defaultTopic, value, opts...)
+}
+
+// SendRecord produces rec as is (no serialization; interceptors, listener
+// and logging apply) and waits for the outcome. An empty rec.Topic means
+// the default topic. To pin a partition, set rec.Context to
+// [ContextWithPartition]. rec is modified by franz-go (partition, offset,
+// timestamp) and must not be reused while in flight.
+func (t *Template) SendRecord(ctx context.Context, rec *kgo.Record) (Result, error) {
+	var so sendOptions
+	if rec.Topic == "" {
+		rec.Topic = t.defaultTopic
+	}
+	if rec.Topic == "" {
+		return t.complete(rec, "", ErrNoTopic, &so)
+	}
+	if err := t.intercept(ctx, rec); err != nil {
+		return t.complete(rec, rec.Topic, err, &so)
+	}
+	return t.sendSync(ctx, rec, &so)
+}
+
+// SendAsync serializes value and hands it to the client without waiting
+// for the outcome, which is available from the returned [Future] (and the
+// OnComplete option). Serialization and interceptor failures complete the
+// future immediately. SendAsync may block while the client's buffer is
+// full (kgo.MaxBufferedRecords), until ctx is done.
+func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts ...SendOption) *Future {
+	// The send options live in the future: one allocation fewer per send.
+	f := &Future{done: make(chan struct{}), so: collect(opts)}
+	rec, err := t.build(ctx, topic, value, &f.so)
+	if err != nil {
+		f.complete(t.complete(rec, topic, err, &f.so))
+		return f
+	}
+	t.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
+		f.complete(t.complete(r, r.Topic, err, &f.so))
+	})
+	return f
+}
+
+// Flush waits until all buffered records are acknowledged or ctx is done.
+func (t *Template) Flush(ctx context.Context) error {
+	if err := t.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("template: flush: %w", err)
+	}
+	return nil
+}
+
+func collect(opts []SendOption) sendOptions {
+	var so sendOptions
+	for _, o := range opts {
+		if o != nil {
+			o.applySend(&so)
+		}
+	}
+	return so
+}
+
+// build creates the record: headers, key, value, partition marker,
+// interceptors. On error the (partial) record is still returned for the
+// listener.
+func (t *Template) build(ctx context.Context, topic string, value any, so *sendOptions) (*kgo.Record, error) {
+	rec := &kgo.Record{Topic: topic, Timestamp: so.timestamp}
+	if len(so.headers) > 0 {
+		rec.Headers = slices.Clone(so.headers)
+	}
+	if topic == "" {
+		return rec, ErrNoTopic
+	}
+	if so.hasKey {
+		k, err := t.keySer.Serialize(topic, &rec.Headers, so.key)
+		if err != nil {
+			return rec, fmt.Errorf("%w: key: %w", ErrSerialization, err)
+		}
+		rec.Key = k
+	}
+	v, err := t.valueSer.Serialize(topic, &rec.Headers, value)
+	if err != nil {
+		return rec, fmt.Errorf("%w: value: %w", ErrSerialization, err)
+	}
+	rec.Value = v
+	if so.hasPart {
+		if !t.explicitOK {
+			return rec, ErrPartitionerRequired
+		}
+		rec.Partition = so.partition
+		rec.Context = ContextWithPartition(ctx, so.partition)
+	}
+	return rec, t.intercept(ctx, rec)
+}
+
+func (t *Template) intercept(ctx context.Context, rec *kgo.Record) error {
+	for _, ic := range t.interceptors {
+		if err := ic.OnSend(ctx, rec); err != nil {
+			return fmt.Errorf("%w: %w", ErrRejected, err)
+		}
+	}
+	return nil
+}
+
+func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOptions) (Result, error) {
+	err := t.cl.ProduceSync(ctx, rec).FirstErr()
+	return t.complete(rec, rec.Topic, err, so)
+}
+
+// complete wraps err, notifies the listener, logger and callback, and
+// returns the outcome.
+func (t *Template) complete(rec *kgo.Record, topic string, err error, so *sendOptions) (Result, error) {
+	if err != nil {
+		err = fmt.Errorf("template: send to %q: %w", topic, err)
+		if t.listener != nil {
+			t.listener.OnError(rec, err)
+		}
+		if t.logger != nil {
+			t.logger.Error("kafka send failed", slog.String("topic", topic), slog.Any("error", err))
+		}
+		if so.onComplete != nil {
+			so.onComplete(Result{}, err)
+		}
+		return Result{}, err
+	}
+	res := resultOf(rec)
+	if t.listener != nil {
+		t.listener.OnSuccess(rec, res)
+	}
+	if so.onComplete != nil {
+		so.onComplete(res, nil)
+	}
+	return res, nil
+}
+
+// Future is the pending outcome of [Template.SendAsync].
+type Future struct {
+	done chan struct{}
+	res  Result
+	err  error
+	so   sendOptions
+}
+
+func (f *Future) complete(res Result, err error) {
+	f.res, f.err = res, err
+	close(f.done)
+}
+
+// Done is closed when the outcome is known.
+func (f *Future) Done() <-chan struct{} { return f.done }
+
+// Get waits for the outcome or for ctx to end. A ctx error only means the
+// wait ended; the send continues and its outcome is still delivered to the
+// listener and callbacks.
+func (f *Future) Get(ctx context.Context) (Result, error) {
+	select {
+	case <-f.done:
+		return f.res, f.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
