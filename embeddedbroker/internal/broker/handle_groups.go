@@ -138,7 +138,9 @@ func (n *Node) handleFindCoordinator(ctx context.Context, req *kmsg.FindCoordina
 		c.Key = key
 		c.NodeID, c.Port = -1, -1
 		if req.CoordinatorType != coordinatorGroup {
-			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			// Not retriable, so that a transactional producer fails at
+			// once instead of retrying until its timeout.
+			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			msg := "transactions are not supported by this broker yet"
 			c.ErrorMessage = &msg
 		} else {

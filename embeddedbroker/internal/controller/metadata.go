@@ -77,12 +77,12 @@ type Topic struct {
 // the controller shares them between goroutines.
 type Image struct {
 	// Version increases with every change.
-	Version     int64
-	ClusterID   string
+	Version      int64
+	ClusterID    string
 	ControllerID int32
-	Brokers     []Broker // sorted by ID
-	Topics      map[string]*Topic
-	ByID        map[TopicID]*Topic
+	Brokers      []Broker // sorted by ID
+	Topics       map[string]*Topic
+	ByID         map[TopicID]*Topic
 	// NextProducerID is the next unallocated producer id.
 	NextProducerID int64
 }
@@ -148,4 +148,3 @@ type Controller interface {
 	// nothing, so the controller moves their partitions' leadership.
 	SetBrokerFenced(ctx context.Context, id int32, fenced bool) error
 }
-
