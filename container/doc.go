@@ -1,0 +1,103 @@
+// Package container runs listener endpoints (package listener): the Go
+// counterpart of Spring for Apache Kafka's listener containers
+// (ConcurrentMessageListenerContainer, DefaultErrorHandler,
+// DeadLetterPublishingRecoverer), built on franz-go (kgo).
+//
+//	c, err := container.New(ep,
+//		container.WithClientOpts(cfgOpts...),
+//		container.WithPublisher(producer), // dead letters and replies
+//		container.WithErrorHandler(&container.ErrorHandler{
+//			BackOff: container.ExponentialBackOff{Initial: 100 * time.Millisecond, MaxElapsed: time.Minute},
+//		}))
+//	err = c.Start(ctx)
+//	...
+//	err = c.Stop(ctx) // graceful
+//
+// [Registry] manages the containers of an application ([FromListeners]
+// builds one container per endpoint of a listener.Registry).
+//
+// # Threading model
+//
+// A container has Concurrency members; each member is one kgo client in
+// the listener's group (so Concurrency is the number of group members, as
+// in Spring), with DisableAutoCommit. A member has one poll loop, one
+// committer goroutine and one worker goroutine per assigned partition. The
+// poll loop hands each partition's records to its worker, so records of
+// one partition are handled strictly in order and different partitions in
+// parallel. At most about twice max.poll.records (default 500) records per
+// member are polled but not finished; beyond that the poll loop waits, so
+// a partition that is stuck (slow handler, long retry back off) eventually
+// stops polling for the member's other partitions too (Spring, with one
+// consumer thread, stops all of them at once).
+//
+// Batch listeners get, per call, the records of ONE partition from one poll
+// (Spring's batches span partitions); batches keep per-partition ordering
+// and parallelism.
+//
+// Handlers run with a context that is cancelled only by a hard stop (see
+// Stop); a graceful stop lets in-flight handlers finish.
+//
+// # Commits
+//
+// The container tracks, per partition, the records whose processing
+// started, in order, and commits one past the last record of the
+// contiguous prefix of finished records — never further, so a commit
+// never runs ahead of processing, whatever the ack mode, and a manually
+// acknowledged record after an unacknowledged one is not committed until
+// the gap is acknowledged. Records that failed but were recovered (for
+// example dead-lettered) count as finished. When commits happen depends on
+// the ack mode (listener.AckMode): record (synchronously after each record
+// or batch), batch (after the records of one poll of a partition), time
+// (every ack time), count (synchronously once ack count records finished),
+// count-time (either), manual (acknowledged records, at the next commit
+// point), manual-immediate (synchronously in Acknowledge). In every mode,
+// finished records are also committed when partitions are revoked and on
+// Stop. A failed commit is logged and retried at the next commit point.
+//
+// Rebalances: when partitions are revoked, the rebalance waits (inside
+// kgo's OnPartitionsRevoked) until the revoked partitions' workers finished
+// the record in progress, then commits what is finished
+// (CommitOffsetsSync), then lets the rebalance proceed: records fetched but
+// not started are dropped and will be consumed by the new owner. Nothing
+// processed is committed twice or lost; a handler that runs longer than
+// the group's rebalance timeout gets its member kicked out of the group,
+// as in any Kafka consumer. Lost partitions (fatal group errors) are
+// dropped without a commit.
+//
+// Explicit partitions (listener partitions attribute) use a direct
+// consumer without group management; offsets are committed to the group
+// with stand-alone admin commits, which brokers accept only while the group
+// has no active members, and committed offsets are read at Start for
+// partitions without an initial offset.
+//
+// # Errors
+//
+// A failed delivery goes to the listener's [ErrorHandler] (Spring's
+// DefaultErrorHandler): it is retried in place following the BackOff (the
+// partition waits, others go on), unless the error is not retryable
+// (deserialization and validation failures, [NotRetryable], configured
+// errors); then the Recoverer gets the record: by default the
+// [DeadLetterRecoverer], which publishes the original bytes to
+// "<topic>.DLT" with Spring's kafka_dlt-* headers. A record is committed
+// only once it succeeded or was recovered; if recovery fails (the
+// dead-letter topic cannot be written), the recovery is retried and the
+// partition stays blocked: records are never silently dropped. A poison
+// pill (undeserializable value) skips the handler and the retries, goes to
+// the dead-letter topic, and its partition continues with the next record.
+// A panicking handler is recovered and treated as an error; its stack is
+// logged and sent in the kafka_dlt-exception-stacktrace header. Batch
+// listeners report a failing record with [BatchFailed]; other batch errors
+// retry and finally recover the whole batch (see
+// [BatchListenerFailedError]).
+//
+// # Lifecycle
+//
+// Stop is graceful: polling stops, each worker finishes its record in
+// progress, finished records are committed, the members leave the group
+// and the clients close; at most the records that were in progress when
+// the stop context expired (hard stop) are redelivered later. Pause and
+// Resume stop and restart polling; PausePartitions pauses single
+// partitions; Seek, SeekToBeginning and SeekToEnd reposition owned
+// partitions; WithIdleEvents reports idle periods; WithRebalanceListener
+// observes assignments.
+package container

@@ -1,0 +1,630 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/listener"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// member is one group member of a container: one kgo client, its poll
+// loop, its partition workers and its committer.
+type member struct {
+	c   *Container
+	r   *run
+	idx int
+	cl  *kgo.Client
+	adm *kadm.Client
+
+	pollCtx    context.Context
+	pollCancel context.CancelFunc
+	pollDone   chan struct{}
+	wakeMu     sync.Mutex
+	wake       context.CancelFunc
+	ready      chan struct{} // cap 1: resumed, or in-flight records released
+
+	mu       sync.Mutex
+	workers  map[tp]*worker
+	stopping bool
+	seeks    []seekReq
+
+	inflight atomic.Int64 // records dispatched to workers and not finished
+
+	commitMu   sync.Mutex // serializes "read pending, commit, mark committed"
+	commitReqs chan chan error
+	commitKick chan struct{}
+	count      atomic.Int64 // records processed since the last count commit
+	cmStop     chan struct{}
+	cmDone     chan struct{}
+}
+
+func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, error) {
+	m := &member{
+		c: c, r: r, idx: idx,
+		pollDone:   make(chan struct{}),
+		ready:      make(chan struct{}, 1),
+		workers:    make(map[tp]*worker),
+		commitReqs: make(chan chan error),
+		commitKick: make(chan struct{}, 1),
+		cmStop:     make(chan struct{}),
+		cmDone:     make(chan struct{}),
+	}
+	m.pollCtx, m.pollCancel = context.WithCancel(r.hardCtx)
+	ep := c.ep
+	opts := slices.Clone(c.o.clientOpts)
+	if ep.ClientIDPrefix != "" {
+		opts = append(opts, kgo.ClientID(ep.ClientIDPrefix+"-"+strconv.Itoa(idx)))
+	}
+	propOpts, _, err := propertyOpts(ep.Properties, idx)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, propOpts...)
+	if c.direct {
+		opts = append(opts, kgo.ConsumerGroup(""))
+	} else {
+		opts = append(opts,
+			kgo.ConsumerGroup(c.group),
+			kgo.DisableAutoCommit(),
+			kgo.OnPartitionsAssigned(m.onAssigned),
+			kgo.OnPartitionsRevoked(m.onRevoked),
+			kgo.OnPartitionsLost(m.onLost),
+		)
+		if ep.Pattern != "" {
+			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics("^(?:"+ep.Pattern+")$"))
+		} else {
+			opts = append(opts, kgo.ConsumeTopics(ep.Topics...))
+		}
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	m.cl, m.adm = cl, kadm.NewClient(cl)
+	if c.direct {
+		offsets, err := m.directOffsets(ctx, c.assign[idx])
+		if err != nil {
+			cl.Close()
+			return nil, err
+		}
+		for t, ps := range offsets {
+			for p := range ps {
+				k := tp{t, p}
+				m.workers[k] = newWorker(m, k)
+			}
+		}
+		cl.AddConsumePartitions(offsets)
+	}
+	return m, nil
+}
+
+// directOffsets computes the start offsets of explicitly assigned
+// partitions, reading the group's committed offsets for "committed" ones.
+func (m *member) directOffsets(ctx context.Context, parts []listener.TopicPartition) (map[string]map[int32]kgo.Offset, error) {
+	var committed kadm.OffsetResponses
+	for _, p := range parts {
+		if p.Offset.Kind == listener.OffsetCommitted {
+			var err error
+			if committed, err = m.adm.FetchOffsets(ctx, m.c.group); err != nil {
+				return nil, fmt.Errorf("fetching committed offsets of group %q: %w", m.c.group, err)
+			}
+			break
+		}
+	}
+	reset, _ := m.cl.OptValue(kgo.ConsumeResetOffset).(kgo.Offset)
+	out := map[string]map[int32]kgo.Offset{}
+	for _, p := range parts {
+		var o kgo.Offset
+		switch p.Offset.Kind {
+		case listener.OffsetCommitted:
+			o = reset
+			if r, ok := committed.Lookup(p.Topic, p.Partition); ok && r.Err == nil && r.At >= 0 {
+				o = kgo.NewOffset().At(r.At).WithEpoch(r.LeaderEpoch)
+			}
+		case listener.OffsetEarliest:
+			o = kgo.NewOffset().AtStart()
+		case listener.OffsetLatest:
+			o = kgo.NewOffset().AtEnd()
+		case listener.OffsetAt:
+			o = kgo.NewOffset().At(p.Offset.Value)
+		case listener.OffsetFromEnd:
+			o = kgo.NewOffset().AtEnd().Relative(-p.Offset.Value)
+		}
+		if out[p.Topic] == nil {
+			out[p.Topic] = map[int32]kgo.Offset{}
+		}
+		out[p.Topic][p.Partition] = o
+	}
+	return out, nil
+}
+
+func (m *member) start() {
+	m.mu.Lock()
+	for _, w := range m.workers {
+		w.start() // direct partitions; group partitions may already run (onAssigned)
+	}
+	m.mu.Unlock()
+	go m.committer()
+	go m.pollLoop()
+}
+
+// ---- poll loop ----
+
+func (m *member) pollLoop() {
+	defer close(m.pollDone)
+	errDelay := time.Duration(0)
+	defer m.failSeeks()
+	for m.waitReady() {
+		ctx, cancel := context.WithCancel(m.pollCtx)
+		m.setWake(cancel)
+		fs := m.cl.PollRecords(ctx, m.c.maxPoll)
+		m.setWake(nil)
+		cancel()
+		if m.pollCtx.Err() != nil || fs.IsClientClosed() {
+			return // records of this poll are dropped: not processed, not committed
+		}
+		hadErr := false
+		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			hadErr = true
+			m.c.log.Warn("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
+		})
+		if fs.NumRecords() > 0 {
+			m.c.lastRecord.Store(time.Now().UnixNano())
+			m.dispatch(fs)
+			errDelay = 0
+		} else if hadErr {
+			// Back off on repeated errors without records.
+			errDelay = min(max(2*errDelay, 50*time.Millisecond), time.Second)
+			t := time.NewTimer(errDelay)
+			select {
+			case <-t.C:
+			case <-m.pollCtx.Done():
+			}
+			t.Stop()
+		}
+	}
+}
+
+// waitReady blocks while the container is paused or too many records are
+// in flight; false means stop polling.
+func (m *member) waitReady() bool {
+	for {
+		if m.pollCtx.Err() != nil {
+			return false
+		}
+		m.applySeeks()
+		if !m.c.paused.Load() && m.inflight.Load() < int64(m.c.maxPoll) {
+			return true
+		}
+		select {
+		case <-m.pollCtx.Done():
+			return false
+		case <-m.ready:
+		}
+	}
+}
+
+func (m *member) signalReady() {
+	select {
+	case m.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (m *member) setWake(cancel context.CancelFunc) {
+	m.wakeMu.Lock()
+	m.wake = cancel
+	m.wakeMu.Unlock()
+}
+
+// wakePoll makes a blocked PollRecords return (records stay buffered in
+// the client).
+func (m *member) wakePoll() {
+	m.wakeMu.Lock()
+	if m.wake != nil {
+		m.wake()
+	}
+	m.wakeMu.Unlock()
+	m.signalReady()
+}
+
+// release accounts for n dispatched records that finished or were dropped.
+func (m *member) release(n int) {
+	if n <= 0 {
+		return
+	}
+	if m.inflight.Add(int64(-n)) < int64(m.c.maxPoll) {
+		m.signalReady()
+	}
+}
+
+func (m *member) dispatch(fs kgo.Fetches) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		w := m.workers[tp{p.Topic, p.Partition}]
+		if w == nil {
+			return // revoked or lost since the fetch
+		}
+		m.inflight.Add(int64(len(p.Records)))
+		w.enqueue(chunk{recs: p.Records, epoch: w.seekEpoch.Load()})
+	})
+}
+
+func (m *member) stopPolling() {
+	m.mu.Lock()
+	m.stopping = true
+	m.mu.Unlock()
+	m.pollCancel()
+}
+
+// stopWorkers asks every worker to stop after its current record and
+// returns their done channels.
+func (m *member) stopWorkers() []<-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []<-chan struct{}
+	for _, w := range m.workers {
+		w.stop()
+		out = append(out, w.done)
+	}
+	return out
+}
+
+// ---- seeks ----
+
+// enqueueSeek queues a seek for the poll loop if m owns the partition and
+// returns the channel its result is sent on.
+func (m *member) enqueueSeek(s seekReq) (<-chan error, bool) {
+	m.mu.Lock()
+	_, owned := m.workers[s.k]
+	if owned && !m.stopping {
+		s.done = make(chan error, 1)
+		m.seeks = append(m.seeks, s)
+	}
+	m.mu.Unlock()
+	if !owned {
+		return nil, false
+	}
+	if s.done == nil {
+		ch := make(chan error, 1)
+		ch <- ErrNotRunning
+		return ch, true
+	}
+	m.wakePoll()
+	return s.done, true
+}
+
+func (m *member) failSeeks() {
+	m.mu.Lock()
+	reqs := m.seeks
+	m.seeks = nil
+	m.mu.Unlock()
+	for _, s := range reqs {
+		s.done <- ErrNotRunning
+	}
+}
+
+// applySeeks runs on the poll goroutine between polls, as kgo recommends
+// for SetOffsets.
+func (m *member) applySeeks() {
+	m.mu.Lock()
+	reqs := m.seeks
+	m.seeks = nil
+	m.mu.Unlock()
+	if len(reqs) == 0 {
+		return
+	}
+	var starts, ends kadm.ListedOffsets
+	var topics []string
+	for _, s := range reqs {
+		if s.kind != seekOffset && !slices.Contains(topics, s.k.topic) {
+			topics = append(topics, s.k.topic)
+		}
+	}
+	if len(topics) > 0 {
+		var err1, err2 error
+		starts, err1 = m.adm.ListStartOffsets(m.pollCtx, topics...)
+		ends, err2 = m.adm.ListEndOffsets(m.pollCtx, topics...)
+		if err := errors.Join(err1, err2); err != nil {
+			for _, s := range reqs {
+				s.done <- fmt.Errorf("container: seek: listing offsets: %w", err)
+			}
+			return
+		}
+	}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	var applied []seekReq
+	m.mu.Lock()
+	for _, s := range reqs {
+		w := m.workers[s.k]
+		if w == nil {
+			s.done <- fmt.Errorf("%w: %s[%d]", ErrNotAssigned, s.k.topic, s.k.partition)
+			continue
+		}
+		off := s.offset
+		var (
+			lo kadm.ListedOffset
+			ok bool
+		)
+		switch s.kind {
+		case seekBeginning:
+			lo, ok = starts.Lookup(s.k.topic, s.k.partition)
+		case seekEnd:
+			lo, ok = ends.Lookup(s.k.topic, s.k.partition)
+		}
+		if s.kind != seekOffset {
+			if !ok || lo.Err != nil {
+				s.done <- fmt.Errorf("container: seek: no offset for %s[%d]: %v", s.k.topic, s.k.partition, lo.Err)
+				continue
+			}
+			off = lo.Offset
+		}
+		w.seekEpoch.Add(1)
+		w.interruptWaits()
+		if set[s.k.topic] == nil {
+			set[s.k.topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[s.k.topic][s.k.partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		applied = append(applied, s)
+	}
+	m.mu.Unlock()
+	m.cl.SetOffsets(set)
+	for _, s := range applied {
+		s.done <- nil
+	}
+}
+
+// ---- rebalance callbacks (run on kgo's group goroutine) ----
+
+func (m *member) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	m.mu.Lock()
+	if !m.stopping {
+		for t, ps := range assigned {
+			for _, p := range ps {
+				k := tp{t, p}
+				if m.workers[k] == nil {
+					w := newWorker(m, k)
+					m.workers[k] = w
+					w.start()
+				}
+			}
+		}
+	}
+	m.mu.Unlock()
+	m.c.log.Debug("kafka listener: partitions assigned", "member", m.idx, "partitions", assigned)
+	if fn := m.c.o.rebalance.Assigned; fn != nil {
+		fn(ctx, assigned)
+	}
+}
+
+// onRevoked blocks the rebalance until the revoked partitions' in-flight
+// records finished and what is done was committed.
+func (m *member) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	ws := m.detach(revoked)
+	for _, w := range ws {
+		w.stop()
+	}
+	for _, w := range ws {
+		<-w.done
+	}
+	if len(ws) > 0 {
+		m.commitMu.Lock()
+		if err := m.commitWorkers(ctx, ws); err != nil {
+			m.c.log.Warn("kafka listener: commit on revoke failed", "member", m.idx, "err", err)
+		}
+		m.commitMu.Unlock()
+		m.c.log.Debug("kafka listener: partitions revoked", "member", m.idx, "partitions", revoked)
+	}
+	if fn := m.c.o.rebalance.Revoked; fn != nil && len(revoked) > 0 {
+		fn(ctx, revoked)
+	}
+}
+
+func (m *member) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	ws := m.detach(lost)
+	for _, w := range ws {
+		w.stop()
+	}
+	for _, w := range ws {
+		<-w.done
+	}
+	m.c.log.Warn("kafka listener: partitions lost", "member", m.idx, "partitions", lost)
+	if fn := m.c.o.rebalance.Lost; fn != nil && len(lost) > 0 {
+		fn(ctx, lost)
+	}
+}
+
+func (m *member) detach(parts map[string][]int32) []*worker {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ws []*worker
+	for t, ps := range parts {
+		for _, p := range ps {
+			k := tp{t, p}
+			if w := m.workers[k]; w != nil {
+				delete(m.workers, k)
+				ws = append(ws, w)
+			}
+		}
+	}
+	return ws
+}
+
+// ---- commits ----
+
+// committer coalesces commit requests: while a commit is in flight new
+// requests queue up and are served by one following commit.
+func (m *member) committer() {
+	defer close(m.cmDone)
+	var tick <-chan time.Time
+	if m.c.ackMode == listener.AckTime || m.c.ackMode == listener.AckCountTime {
+		t := time.NewTicker(m.c.ackTime)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		var waiters []chan error
+		select {
+		case ch := <-m.commitReqs:
+			waiters = append(waiters, ch)
+		case <-m.commitKick:
+		case <-tick:
+		case <-m.cmStop:
+			return
+		}
+	drain:
+		for {
+			select {
+			case ch := <-m.commitReqs:
+				waiters = append(waiters, ch)
+			case <-m.commitKick:
+			default:
+				break drain
+			}
+		}
+		err := m.commitAll(m.r.hardCtx)
+		for _, ch := range waiters {
+			ch <- err
+		}
+	}
+}
+
+func (m *member) stopCommitter() {
+	close(m.cmStop)
+	<-m.cmDone
+}
+
+// commitSync commits everything pending and waits for the result.
+func (m *member) commitSync() error {
+	ch := make(chan error, 1)
+	select {
+	case m.commitReqs <- ch:
+	case <-m.cmDone:
+		return ErrNotRunning
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-m.cmDone:
+		return ErrNotRunning
+	}
+}
+
+// kickCommit asks for an asynchronous commit.
+func (m *member) kickCommit() {
+	select {
+	case m.commitKick <- struct{}{}:
+	default:
+	}
+}
+
+// commitAll commits the pending offsets of every current worker.
+func (m *member) commitAll(ctx context.Context) error {
+	m.commitMu.Lock()
+	defer m.commitMu.Unlock()
+	m.mu.Lock()
+	ws := make([]*worker, 0, len(m.workers))
+	for _, w := range m.workers {
+		ws = append(ws, w)
+	}
+	m.mu.Unlock()
+	return m.commitWorkers(ctx, ws)
+}
+
+// commitWorkers commits the pending offsets of ws; m.commitMu must be held.
+func (m *member) commitWorkers(ctx context.Context, ws []*worker) error {
+	type item struct {
+		tr *tracker
+		k  tp
+		eo kgo.EpochOffset
+	}
+	var items []item
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, w := range ws {
+		tr := w.tr.Load()
+		if tr == nil {
+			continue
+		}
+		if eo, ok := tr.pending(); ok {
+			items = append(items, item{tr, w.k, eo})
+			if offsets[w.k.topic] == nil {
+				offsets[w.k.topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[w.k.topic][w.k.partition] = eo
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	failed := map[tp]error{}
+	var err error
+	if m.c.direct {
+		os := kadm.Offsets{}
+		for _, it := range items {
+			os.Add(kadm.Offset{Topic: it.k.topic, Partition: it.k.partition, At: it.eo.Offset, LeaderEpoch: it.eo.Epoch})
+		}
+		var resps kadm.OffsetResponses
+		if resps, err = m.adm.CommitOffsets(ctx, m.c.group, os); err == nil {
+			resps.EachError(func(r kadm.OffsetResponse) { failed[tp{r.Topic, r.Partition}] = r.Err })
+		}
+	} else {
+		m.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, e error) {
+			if e != nil {
+				err = e
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if pe := kerr.ErrorForCode(p.ErrorCode); pe != nil {
+						failed[tp{t.Topic, p.Partition}] = pe
+					}
+				}
+			}
+		})
+	}
+	committed := map[string]map[int32]int64{}
+	for _, it := range items {
+		if err != nil {
+			break
+		}
+		if pe, bad := failed[it.k]; bad {
+			err = fmt.Errorf("%s[%d]: %w", it.k.topic, it.k.partition, pe)
+			continue
+		}
+		it.tr.markCommitted(it.eo.Offset)
+		if committed[it.k.topic] == nil {
+			committed[it.k.topic] = map[int32]int64{}
+		}
+		committed[it.k.topic][it.k.partition] = it.eo.Offset
+	}
+	if err == nil {
+		for k, pe := range failed {
+			err = fmt.Errorf("%s[%d]: %w", k.topic, k.partition, pe)
+			break
+		}
+	}
+	if err != nil {
+		m.c.log.Warn("kafka listener: offset commit failed", "member", m.idx, "err", err)
+	}
+	if fn := m.c.o.onCommit; fn != nil {
+		fn(CommitEvent{ListenerID: m.c.id, Member: m.idx, Offsets: committed, Err: err})
+	}
+	return err
+}

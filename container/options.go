@@ -1,0 +1,152 @@
+package container
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/listener"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Option configures a Container.
+type Option interface{ apply(*options) }
+
+type optFunc func(*options)
+
+func (f optFunc) apply(o *options) { f(o) }
+
+// RebalanceListener gets the partition changes of a container's members,
+// after the container handled them: Revoked runs once the in-flight
+// records of the revoked partitions finished and their offsets were
+// committed; Lost runs once they finished (nothing can be committed for
+// lost partitions). Callbacks run on kgo's group goroutine of the member
+// and delay the rebalance: keep them short.
+type RebalanceListener struct {
+	Assigned func(ctx context.Context, partitions map[string][]int32)
+	Revoked  func(ctx context.Context, partitions map[string][]int32)
+	Lost     func(ctx context.Context, partitions map[string][]int32)
+}
+
+// IdleEvent is emitted when a container received no record for its idle
+// interval, and again every interval while it stays idle (Spring's
+// ListenerContainerIdleEvent).
+type IdleEvent struct {
+	ListenerID string
+	IdleFor    time.Duration
+	Paused     bool
+}
+
+// CommitEvent reports an offset commit attempt of one container member:
+// Offsets are the committed offsets (next offset to consume) per topic and
+// partition; Err is non-nil if the commit failed (offsets of failed
+// partitions stay pending and are retried at the next commit point).
+type CommitEvent struct {
+	ListenerID string
+	Member     int
+	Offsets    map[string]map[int32]int64
+	Err        error
+}
+
+type options struct {
+	clientOpts     []kgo.Opt
+	deser          listener.Deserializer
+	ser            listener.Serializer
+	pub            Publisher
+	eh             *ErrorHandler
+	ehs            map[string]*ErrorHandler
+	log            *slog.Logger
+	ackMode        listener.AckMode
+	ackCount       int
+	ackTime        time.Duration
+	idleInterval   time.Duration
+	onIdle         func(IdleEvent)
+	rebalance      RebalanceListener
+	maxPollRecords int
+	defaultGroup   string
+	onCommit       func(CommitEvent)
+}
+
+// WithClientOpts sets the base kgo options of every client of the
+// container: connection, security and consumer options (from the
+// configuration). The container appends its own options after them:
+// ConsumerGroup (the listener's group), DisableAutoCommit, the partition
+// callbacks, ConsumeTopics / ConsumeRegex / ConsumePartitions, ClientID
+// (clientidprefix) and the listener's properties. Do not pass group
+// callbacks or autocommit options here.
+func WithClientOpts(opts ...kgo.Opt) Option {
+	return optFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
+}
+
+// WithDeserializer sets the value deserializer (default: serde.NewAuto():
+// string, []byte, protobuf messages, JSON for everything else, type
+// headers for interface payloads).
+func WithDeserializer(d listener.Deserializer) Option {
+	return optFunc(func(o *options) { o.deser = d })
+}
+
+// WithSerializer sets the serializer of replies (default: serde.NewAuto()).
+func WithSerializer(s listener.Serializer) Option { return optFunc(func(o *options) { o.ser = s }) }
+
+// WithPublisher sets the producer used for dead letters and replies
+// (typically the template's *kgo.Client). Without one, failed records are
+// logged and skipped and reply listeners are rejected.
+func WithPublisher(p Publisher) Option { return optFunc(func(o *options) { o.pub = p }) }
+
+// WithErrorHandler sets the error handler of listeners without an
+// errorhandler attribute (default: &ErrorHandler{}, i.e. 9 immediate
+// retries, then the dead-letter topic).
+func WithErrorHandler(h *ErrorHandler) Option { return optFunc(func(o *options) { o.eh = h }) }
+
+// WithErrorHandlers registers named error handlers for the errorhandler
+// attribute. New fails if a listener names an unknown one.
+func WithErrorHandlers(m map[string]*ErrorHandler) Option {
+	return optFunc(func(o *options) {
+		if o.ehs == nil {
+			o.ehs = make(map[string]*ErrorHandler, len(m))
+		}
+		for k, v := range m {
+			o.ehs[k] = v
+		}
+	})
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return optFunc(func(o *options) { o.log = l }) }
+
+// WithAckMode sets the ack mode of listeners without an ack attribute
+// (default listener.AckBatch).
+func WithAckMode(m listener.AckMode) Option { return optFunc(func(o *options) { o.ackMode = m }) }
+
+// WithAckCount sets the record count of ack=count and ack=count-time
+// (default 100).
+func WithAckCount(n int) Option { return optFunc(func(o *options) { o.ackCount = n }) }
+
+// WithAckTime sets the interval of ack=time and ack=count-time (default 5s).
+func WithAckTime(d time.Duration) Option { return optFunc(func(o *options) { o.ackTime = d }) }
+
+// WithIdleEvents calls fn every interval while the container receives no
+// records.
+func WithIdleEvents(interval time.Duration, fn func(IdleEvent)) Option {
+	return optFunc(func(o *options) { o.idleInterval, o.onIdle = interval, fn })
+}
+
+// WithRebalanceListener sets partition change callbacks.
+func WithRebalanceListener(l RebalanceListener) Option {
+	return optFunc(func(o *options) { o.rebalance = l })
+}
+
+// WithMaxPollRecords bounds the records of one poll and the records
+// buffered per member waiting for their partition worker (default 500;
+// property max.poll.records overrides it per listener).
+func WithMaxPollRecords(n int) Option { return optFunc(func(o *options) { o.maxPollRecords = n }) }
+
+// WithDefaultGroup sets the group of listeners without a group attribute
+// (default: the listener id, like Spring's idIsGroup).
+func WithDefaultGroup(g string) Option { return optFunc(func(o *options) { o.defaultGroup = g }) }
+
+// WithCommitListener calls fn after every commit attempt (metrics, tests).
+// It runs on the committing goroutine; keep it fast.
+func WithCommitListener(fn func(CommitEvent)) Option {
+	return optFunc(func(o *options) { o.onCommit = fn })
+}

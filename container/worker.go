@@ -1,0 +1,539 @@
+package container
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/listener"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// chunk is the records of one partition from one poll, tagged with the
+// partition's seek epoch at dispatch time.
+type chunk struct {
+	recs  []*kgo.Record
+	epoch uint64
+}
+
+// worker processes the records of one partition, strictly in order, on its
+// own goroutine.
+type worker struct {
+	m   *member
+	c   *Container
+	k   tp
+	inv *listener.Invoker
+
+	mu        sync.Mutex
+	queue     []chunk
+	signal    chan struct{} // cap 1: queue grew
+	stopCh    chan struct{}
+	stopOnce  sync.Once
+	startOnce sync.Once
+	done      chan struct{}
+	interrupt chan struct{} // cap 1: a seek happened; abort waits
+
+	seekEpoch atomic.Uint64
+	tr        atomic.Pointer[tracker]
+}
+
+func newWorker(m *member, k tp) *worker {
+	return &worker{
+		m: m, c: m.c, k: k, inv: m.c.inv,
+		signal:    make(chan struct{}, 1),
+		stopCh:    make(chan struct{}),
+		done:      make(chan struct{}),
+		interrupt: make(chan struct{}, 1),
+	}
+}
+
+func (w *worker) enqueue(ch chunk) {
+	w.mu.Lock()
+	w.queue = append(w.queue, ch)
+	w.mu.Unlock()
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+// stop asks the worker to exit after the record (batch) in progress.
+func (w *worker) stop() { w.stopOnce.Do(func() { close(w.stopCh) }) }
+
+func (w *worker) stopped() bool {
+	select {
+	case <-w.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *worker) interruptWaits() {
+	select {
+	case w.interrupt <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) start() { w.startOnce.Do(func() { go w.run() }) }
+
+func (w *worker) run() {
+	defer close(w.done)
+	defer w.discard()
+	for {
+		ch, ok := w.next()
+		if !ok {
+			return
+		}
+		w.process(ch)
+	}
+}
+
+func (w *worker) next() (chunk, bool) {
+	for {
+		if w.stopped() {
+			return chunk{}, false
+		}
+		w.mu.Lock()
+		if len(w.queue) > 0 {
+			ch := w.queue[0]
+			w.queue[0] = chunk{}
+			w.queue = w.queue[1:]
+			w.mu.Unlock()
+			return ch, true
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.signal:
+		case <-w.stopCh:
+			return chunk{}, false
+		}
+	}
+}
+
+// discard drops queued records (they are not committed and will be
+// delivered again to whoever owns the partition next).
+func (w *worker) discard() {
+	w.mu.Lock()
+	n := 0
+	for _, ch := range w.queue {
+		n += len(ch.recs)
+	}
+	w.queue = nil
+	w.mu.Unlock()
+	w.m.release(n)
+}
+
+// sleep waits d; false if the wait was aborted (stop, seek, hard stop).
+func (w *worker) sleep(d time.Duration) bool {
+	select {
+	case <-w.interrupt:
+		return false
+	default:
+	}
+	if d <= 0 {
+		return !w.stopped() && w.m.r.hardCtx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.stopCh:
+	case <-w.interrupt:
+	case <-w.m.r.hardCtx.Done():
+	}
+	return false
+}
+
+func (w *worker) process(ch chunk) {
+	cur := w.seekEpoch.Load()
+	if ch.epoch != cur {
+		w.m.release(len(ch.recs))
+		return
+	}
+	w.ensureTracker(cur)
+	if w.inv.Batch() {
+		w.processBatch(ch.recs, cur)
+		w.m.release(len(ch.recs))
+	} else {
+		for i, r := range ch.recs {
+			if w.stopped() || w.seekEpoch.Load() != cur {
+				w.m.release(len(ch.recs) - i)
+				return
+			}
+			w.processRecord(r)
+			w.m.release(1)
+		}
+	}
+	switch w.c.ackMode {
+	case listener.AckBatch, listener.AckManual:
+		w.m.kickCommit()
+	}
+}
+
+// ensureTracker makes sure the tracker belongs to the current seek epoch;
+// after a seek, progress of the previous position is committed first.
+func (w *worker) ensureTracker(epoch uint64) {
+	tr := w.tr.Load()
+	if tr != nil && tr.epoch == epoch {
+		return
+	}
+	if tr != nil {
+		if err := w.m.commitSync(); err != nil {
+			w.c.log.Warn("kafka listener: commit before seek failed", "topic", w.k.topic, "partition", w.k.partition, "err", err)
+		}
+	}
+	w.tr.Store(newTracker(epoch))
+}
+
+// processed runs the ack mode's commit trigger after n records are done.
+func (w *worker) processed(n int) {
+	switch w.c.ackMode {
+	case listener.AckRecord:
+		if err := w.m.commitSync(); err != nil && !errors.Is(err, ErrNotRunning) {
+			w.c.log.Warn("kafka listener: record commit failed", "topic", w.k.topic, "partition", w.k.partition, "err", err)
+		}
+	case listener.AckCount, listener.AckCountTime:
+		if w.m.count.Add(int64(n)) >= int64(w.c.ackCount) {
+			w.m.count.Store(0)
+			if err := w.m.commitSync(); err != nil && !errors.Is(err, ErrNotRunning) {
+				w.c.log.Warn("kafka listener: count commit failed", "topic", w.k.topic, "partition", w.k.partition, "err", err)
+			}
+		}
+	}
+}
+
+type outcome uint8
+
+const (
+	outcomeAborted outcome = iota // not finished; not committed
+	outcomeDone                   // processed or recovered: committable
+	outcomeHandled                // handled, committable once acknowledged
+)
+
+func (w *worker) processRecord(r *kgo.Record) {
+	tr := w.tr.Load()
+	tr.begin(r)
+	switch w.deliver(r, tr) {
+	case outcomeDone:
+		tr.done(r.Offset)
+		w.processed(1)
+	case outcomeHandled:
+		w.processed(1)
+	}
+}
+
+type nackError struct{ sleep time.Duration }
+
+func (e *nackError) Error() string { return "nack" }
+
+// deliver runs the record through the handler with retries and recovery.
+func (w *worker) deliver(r *kgo.Record, tr *tracker) outcome {
+	var (
+		failures int
+		first    time.Time
+		eh       = w.c.eh
+	)
+	for {
+		err := w.attempt(r, tr)
+		if err == nil {
+			if w.c.ackMode.Manual() {
+				return outcomeHandled
+			}
+			return outcomeDone
+		}
+		var nack *nackError
+		if errors.As(err, &nack) {
+			if !w.sleep(nack.sleep) {
+				return outcomeAborted
+			}
+			continue
+		}
+		if w.m.r.hardCtx.Err() != nil {
+			return outcomeAborted
+		}
+		failures++
+		if first.IsZero() {
+			first = time.Now()
+		}
+		retryable := eh.Retryable(err)
+		w.logFailure([]*kgo.Record{r}, err, failures, retryable)
+		if retryable {
+			if d, ok := eh.backOff().Next(failures, time.Since(first)); ok {
+				if !w.sleep(d) {
+					return outcomeAborted
+				}
+				continue
+			}
+		}
+		if !w.recover([]*kgo.Record{r}, err, failures, first) {
+			return outcomeAborted
+		}
+		return outcomeDone
+	}
+}
+
+func (w *worker) attempt(r *kgo.Record, tr *tracker) error {
+	p, err := w.inv.Decode(w.c.deser, r)
+	if err != nil {
+		return err
+	}
+	var (
+		a    *ack
+		ackI listener.Acknowledgment
+	)
+	if w.c.ackMode.Manual() {
+		a = &ack{w: w, tr: tr, offsets: []int64{r.Offset}}
+		ackI = a
+	}
+	reply, err := w.inv.Invoke(w.m.r.hardCtx, r, p, ackI)
+	if a != nil {
+		if d, nacked := a.finish(); nacked {
+			return &nackError{d}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if reply != nil {
+		return w.c.sendReply(w.m.r.hardCtx, r, reply)
+	}
+	return nil
+}
+
+// recover hands records to the recoverer until it succeeds; false if
+// aborted (stop, seek, hard stop) first.
+func (w *worker) recover(recs []*kgo.Record, err error, failures int, first time.Time) bool {
+	f := &Failure{ListenerID: w.c.id, Group: w.c.group, DLT: w.c.ep.DLT, Records: recs, Err: err,
+		Attempts: failures, FirstFailure: first}
+	for {
+		rerr := w.c.recoverer.Recover(w.m.r.hardCtx, f)
+		if rerr == nil {
+			return true
+		}
+		w.c.log.Error("kafka listener: recovering failed records failed; the records stay uncommitted and recovery is retried",
+			"topic", w.k.topic, "partition", w.k.partition, "offset", recs[0].Offset, "records", len(recs), "err", rerr)
+		if !w.sleep(w.c.eh.recoveryInterval()) {
+			return false
+		}
+	}
+}
+
+func (w *worker) logFailure(recs []*kgo.Record, err error, failures int, retryable bool) {
+	args := []any{"topic", w.k.topic, "partition", w.k.partition, "offset", recs[0].Offset,
+		"records", len(recs), "attempt", failures, "retryable", retryable, "err", err}
+	var pe *listener.PanicError
+	if errors.As(err, &pe) && failures == 1 {
+		args = append(args, "stack", string(pe.Stack))
+	}
+	w.c.log.Warn("kafka listener: delivery failed", args...)
+}
+
+// ---- batches ----
+
+func (w *worker) processBatch(recs []*kgo.Record, epoch uint64) {
+	tr := w.tr.Load()
+	for _, r := range recs {
+		tr.begin(r)
+	}
+	rest := recs
+	for len(rest) > 0 {
+		if w.stopped() || w.seekEpoch.Load() != epoch {
+			return
+		}
+		ps := make([]listener.Payload, 0, len(rest))
+		bad, badErr := -1, error(nil)
+		for i, r := range rest {
+			p, err := w.inv.Decode(w.c.deser, r)
+			if err != nil {
+				bad, badErr = i, err
+				break
+			}
+			ps = append(ps, p)
+		}
+		if bad == 0 {
+			// A record that cannot be decoded or validated never reaches
+			// the handler: straight to the recoverer.
+			w.logFailure(rest[:1], badErr, 1, false)
+			if !w.recover(rest[:1], badErr, 1, time.Now()) {
+				return
+			}
+			w.markDone(tr, rest[:1])
+			rest = rest[1:]
+			continue
+		}
+		n := len(rest)
+		if bad > 0 {
+			n = bad
+		}
+		if !w.deliverBatch(rest[:n], ps[:n], tr) {
+			return
+		}
+		rest = rest[n:]
+	}
+}
+
+func (w *worker) markDone(tr *tracker, recs []*kgo.Record) {
+	for _, r := range recs {
+		tr.done(r.Offset)
+	}
+	w.processed(len(recs))
+}
+
+// deliverBatch runs a batch through the handler with retries and recovery;
+// false if aborted.
+func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *tracker) bool {
+	var (
+		failures int
+		first    time.Time
+		failing  int64 = -1 // offset of the record a BatchListenerFailedError points at
+		eh             = w.c.eh
+	)
+	for len(sub) > 0 {
+		var (
+			a    *ack
+			ackI listener.Acknowledgment
+		)
+		if w.c.ackMode.Manual() {
+			offs := make([]int64, len(sub))
+			for i, r := range sub {
+				offs[i] = r.Offset
+			}
+			a = &ack{w: w, tr: tr, offsets: offs}
+			ackI = a
+		}
+		err := w.inv.InvokeBatch(w.m.r.hardCtx, sub, ps, ackI)
+		if a != nil {
+			if d, nacked := a.finish(); nacked {
+				if !w.sleep(d) {
+					return false
+				}
+				continue
+			}
+		}
+		if err == nil {
+			if a == nil {
+				w.markDone(tr, sub)
+			} else {
+				w.processed(len(sub))
+			}
+			return true
+		}
+		if w.m.r.hardCtx.Err() != nil {
+			return false
+		}
+		var bf *BatchListenerFailedError
+		if errors.As(err, &bf) && bf.Index >= 0 && bf.Index < len(sub) {
+			if bf.Index > 0 {
+				w.markDone(tr, sub[:bf.Index])
+				sub, ps = sub[bf.Index:], ps[bf.Index:]
+			}
+			if sub[0].Offset != failing {
+				failing, failures, first = sub[0].Offset, 0, time.Time{}
+			}
+			cause := bf.Err
+			if cause == nil {
+				cause = err
+			}
+			failures++
+			if first.IsZero() {
+				first = time.Now()
+			}
+			retryable := eh.Retryable(cause)
+			w.logFailure(sub[:1], cause, failures, retryable)
+			if retryable {
+				if d, ok := eh.backOff().Next(failures, time.Since(first)); ok {
+					if !w.sleep(d) {
+						return false
+					}
+					continue
+				}
+			}
+			if !w.recover(sub[:1], cause, failures, first) {
+				return false
+			}
+			w.markDone(tr, sub[:1])
+			sub, ps = sub[1:], ps[1:]
+			failing, failures, first = -1, 0, time.Time{}
+			continue
+		}
+		failures++
+		if first.IsZero() {
+			first = time.Now()
+		}
+		retryable := eh.Retryable(err)
+		w.logFailure(sub, err, failures, retryable)
+		if retryable {
+			if d, ok := eh.backOff().Next(failures, time.Since(first)); ok {
+				if !w.sleep(d) {
+					return false
+				}
+				continue
+			}
+		}
+		if !w.recover(sub, err, failures, first) {
+			return false
+		}
+		w.markDone(tr, sub)
+		return true
+	}
+	return true
+}
+
+// ---- manual acknowledgment ----
+
+// ack implements listener.Acknowledgment for one record or batch.
+type ack struct {
+	w       *worker
+	tr      *tracker
+	offsets []int64
+
+	mu       sync.Mutex
+	returned bool
+	acked    bool
+	nacked   bool
+	sleep    time.Duration
+}
+
+func (a *ack) Acknowledge() {
+	a.mu.Lock()
+	if a.acked || a.nacked {
+		a.mu.Unlock()
+		return
+	}
+	a.acked = true
+	returned := a.returned
+	a.mu.Unlock()
+	for _, o := range a.offsets {
+		a.tr.done(o)
+	}
+	switch {
+	case a.w.c.ackMode == listener.AckManualImmediate:
+		if err := a.w.m.commitSync(); err != nil && !errors.Is(err, ErrNotRunning) {
+			a.w.c.log.Warn("kafka listener: immediate commit failed", "topic", a.w.k.topic, "partition", a.w.k.partition, "err", err)
+		}
+	case returned:
+		a.w.m.kickCommit()
+	}
+}
+
+func (a *ack) Nack(sleep time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.acked || a.returned {
+		a.w.c.log.Warn("kafka listener: Nack ignored: record already acknowledged or handler returned",
+			"topic", a.w.k.topic, "partition", a.w.k.partition, "offset", a.offsets[0])
+		return
+	}
+	a.nacked, a.sleep = true, sleep
+}
+
+func (a *ack) finish() (time.Duration, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.returned = true
+	return a.sleep, a.nacked
+}

@@ -1,0 +1,115 @@
+// Package listener declares Kafka listeners: handler funcs bound to topics by
+// struct tags (the Go counterpart of Spring for Apache Kafka's
+// @KafkaListener) or by programmatic [Endpoint] values. Package container
+// runs them.
+//
+//	type Orders struct {
+//		Created func(ctx context.Context, o Order) error                   `kafka:"topics=orders,group=billing,concurrency=3"`
+//		Batch   func(ctx context.Context, b []Payment) error               `kafka:"topics=${app.topics.payments},group=billing,batch"`
+//		Audit   func(ctx context.Context, r *listener.Record[Event], ack listener.Acknowledgment) error `kafka:"topics=audit;audit-eu,group=audit,ack=manual"`
+//		Price   func(ctx context.Context, q Quote) (Price, error)          `kafka:"topics=quotes,sendto=prices"`
+//	}
+//
+//	reg := listener.NewRegistry(listener.WithResolver(cfg.Resolve))
+//	eps, err := reg.Register(&Orders{Created: svc.created, ...})
+//
+// # Tag syntax
+//
+// This section is the single reference for the `kafka:"..."` tag.
+//
+// Attributes are separated by commas; an attribute is name=value, or a bare
+// name for boolean attributes ("batch" is "batch=true"). Lists are separated
+// by semicolons (topics=orders;payments); commas and semicolons inside (),
+// [] or {} do not separate anything, so regexes such as a{1,3} and
+// placeholders such as ${k:a,b} stay whole. Every value may contain
+// ${key} / ${key:default} placeholders, resolved by the registry's
+// [Resolver] before the value is parsed; a placeholder in a list attribute
+// may expand to a list, separated by ';' or ','. Blanks around names and
+// items are ignored. Attribute names are case-insensitive.
+//
+//	attribute      value                                  default                  Spring equivalent
+//	-------------- -------------------------------------- ------------------------ -----------------------------
+//	id             listener id, unique per registry       "pkg.Type.Field"         id
+//	topics         list of topic names                    -                        topics
+//	pattern        RE2 regex, matched against the whole   -                        topicPattern
+//	               topic name (anchored by the container)
+//	partitions     list of topic:P[-Q][@offset]; offset   -                        topicPartitions /
+//	               is earliest, latest, N, or -N (N before                         partitionOffsets
+//	               the end, -1 = last record); no offset =
+//	               committed (or reset policy)
+//	group          consumer group id                      container default group, groupId (idIsGroup)
+//	                                                      else the listener id
+//	concurrency    number of group members (clients), >=1 1                        concurrency
+//	autostartup    true|false                             true                     autoStartup
+//	batch          true|false: handler takes a slice      false                    batch
+//	ack            record|batch|time|count|count-time|    container default        containerProperties.ackMode
+//	               manual|manual-immediate                (batch)
+//	errorhandler   name of an error handler registered    container default        errorHandler / containerFactory
+//	               with the container
+//	dlt            dead-letter topic, or "none" to log    "<topic>.DLT"            DeadLetterPublishingRecoverer
+//	               and skip instead of dead-lettering                              destination resolver
+//	validate       true|false                             on when the payload type (validator on the
+//	                                                      has `validate` tags      KafkaListenerEndpointRegistrar)
+//	properties     list of key=value client properties    -                        properties
+//	sendto         reply topic for (R, error) handlers    kafka_replyTopic header  @SendTo
+//	clientidprefix prefix of the client ids; member i     client default           clientIdPrefix
+//	               gets "<prefix>-<i>"
+//
+// Exactly one of topics, pattern and partitions is required. topics and
+// partitions are mutually exclusive (as in Spring): listeners with explicit
+// partitions do not join the group; their partitions are spread over the
+// concurrency clients, and offsets are committed to the group (if any)
+// with stand-alone commits, which the broker accepts only while the group
+// has no active members.
+//
+// Errors name the struct, field and tag, for example
+//
+//	listener: main.Orders.Created: tag "topics=orders,grp=x": unknown attribute "grp"
+//
+// and match errors.Is(err, ErrInvalidListener). Registration fails for:
+// unknown, duplicate or empty attributes; bad values; unresolvable
+// placeholders; missing topics/pattern/partitions or more than one of them;
+// unsupported handler signatures; a nil or unexported func field; two
+// listeners with the same id; an Acknowledgment parameter without a manual
+// ack mode or a manual ack mode without one; sendto on a handler without a
+// reply; an unknown errorhandler (when [WithErrorHandlerNames] is given).
+//
+// # Handler signatures
+//
+// The first parameter is a context.Context (cancelled only on a hard
+// container shutdown; a graceful stop lets in-flight handlers finish), the
+// last result an error. T may be a struct, a pointer to a struct, string,
+// []byte, a protobuf message, or an interface type (the deserializer picks
+// the concrete type, for example from a type header).
+//
+//	func(ctx, T) error                              one record's value
+//	func(ctx, T, listener.Metadata) error           value plus key, headers, topic, partition, offset, timestamp
+//	func(ctx, *listener.Record[T]) error            the whole record
+//	func(ctx, []T) error                            batch=true: the values of a batch
+//	func(ctx, []*listener.Record[T]) error          batch=true: the records of a batch
+//	func(ctx, T) (R, error)                         reply: R is serialized and sent to sendto (or to the
+//	                                                request's kafka_replyTopic header), carrying the
+//	                                                request's kafka_correlationId header
+//
+// Any form may end with a listener.Acknowledgment parameter, which is
+// required with ack=manual and ack=manual-immediate and forbidden otherwise.
+// A slice parameter is a batch only with batch=true: without it, []Payment
+// is the type of one record's value (for example a JSON array).
+//
+// # Validation
+//
+// After deserialization, struct payloads (and pointers to structs) whose
+// type has `validate` struct tags are validated with
+// github.com/go-playground/validator/v10, unless validate=false. Interface
+// payloads are checked per concrete type. A failure is a *ValidationError;
+// containers never retry it: the record goes straight to the recoverer
+// (dead-letter topic). Deserialization failures are *DecodeError and are
+// treated the same way, so a poison pill never blocks its partition.
+//
+// # Performance
+//
+// Each handler is compiled once, at registration, into an [Invoker]: the
+// signature is analysed and every type the call path needs is cached. A
+// delivery costs one Deserialize, an optional validation and one
+// reflect.Value.Call.
+package listener

@@ -1,0 +1,216 @@
+package listener
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+)
+
+// AckMode says when a container commits the offsets of processed records;
+// the modes mirror Spring for Apache Kafka's ContainerProperties.AckMode. In
+// every mode a container commits only the contiguous prefix of processed
+// (or, for manual modes, acknowledged) records of a partition, and commits
+// what is done on rebalance (revoke) and on graceful stop.
+type AckMode uint8
+
+const (
+	// AckDefault defers to the container default (AckBatch unless
+	// configured otherwise).
+	AckDefault AckMode = iota
+	// AckRecord commits after each record (batch listeners: after each
+	// batch); the next record of the partition is processed only once
+	// the commit completed.
+	AckRecord
+	// AckBatch commits once the records of one poll for a partition have
+	// been processed.
+	AckBatch
+	// AckTime commits every ack-time (container option).
+	AckTime
+	// AckCount commits synchronously each time ack-count records
+	// (container option) have been processed.
+	AckCount
+	// AckCountTime commits on ack-count (synchronously) or ack-time,
+	// whichever comes first.
+	AckCountTime
+	// AckManual commits what the handler acknowledged (via
+	// [Acknowledgment]) at the next commit point.
+	AckManual
+	// AckManualImmediate commits synchronously inside Acknowledge.
+	AckManualImmediate
+)
+
+var ackModeNames = [...]string{"", "record", "batch", "time", "count", "count-time", "manual", "manual-immediate"}
+
+// String returns the tag spelling of the mode ("" for AckDefault).
+func (m AckMode) String() string {
+	if int(m) < len(ackModeNames) {
+		return ackModeNames[m]
+	}
+	return "AckMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Manual reports whether the mode requires an Acknowledgment parameter.
+func (m AckMode) Manual() bool { return m == AckManual || m == AckManualImmediate }
+
+// ParseAckMode parses the tag spelling of an ack mode (record, batch, time,
+// count, count-time, manual, manual-immediate).
+func ParseAckMode(s string) (AckMode, error) {
+	for i, n := range ackModeNames {
+		if i > 0 && n == s {
+			return AckMode(i), nil
+		}
+	}
+	return AckDefault, fmt.Errorf("unknown ack mode %q (want record|batch|time|count|count-time|manual|manual-immediate)", s)
+}
+
+// Toggle is a tri-state switch whose zero value means "the default".
+type Toggle int8
+
+const (
+	// Auto is the default: AutoStartup on; Validate on when the payload
+	// type has `validate` struct tags.
+	Auto Toggle = iota
+	// On forces the feature on.
+	On
+	// Off forces the feature off.
+	Off
+)
+
+// Or returns def for Auto, else whether t is On.
+func (t Toggle) Or(def bool) bool {
+	switch t {
+	case On:
+		return true
+	case Off:
+		return false
+	}
+	return def
+}
+
+// OffsetKind says how an [Offset] picks the first record of an explicitly
+// assigned partition.
+type OffsetKind uint8
+
+const (
+	// OffsetCommitted starts at the group's committed offset, or at the
+	// client's reset offset when nothing was committed (the default).
+	OffsetCommitted OffsetKind = iota
+	// OffsetEarliest starts at the log start.
+	OffsetEarliest
+	// OffsetLatest starts at the log end (only new records).
+	OffsetLatest
+	// OffsetAt starts at the absolute offset Value.
+	OffsetAt
+	// OffsetFromEnd starts Value records before the log end (1 = the last
+	// record), like Spring's negative initialOffset.
+	OffsetFromEnd
+)
+
+// Offset is the initial position of an explicitly assigned partition.
+// The zero value is "committed".
+type Offset struct {
+	Kind  OffsetKind
+	Value int64
+}
+
+// String returns the tag spelling (empty for committed).
+func (o Offset) String() string {
+	switch o.Kind {
+	case OffsetEarliest:
+		return "earliest"
+	case OffsetLatest:
+		return "latest"
+	case OffsetAt:
+		return strconv.FormatInt(o.Value, 10)
+	case OffsetFromEnd:
+		return "-" + strconv.FormatInt(o.Value, 10)
+	}
+	return ""
+}
+
+// TopicPartition is an explicitly assigned partition with its initial
+// offset, like Spring's @TopicPartition(partitionOffsets=...). Listeners
+// with explicit partitions do not use group management: partitions are
+// spread over the container's clients, and offsets are committed to Group
+// (if any) with an admin commit.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+	Offset    Offset
+}
+
+// String returns the tag spelling, topic:partition[@offset].
+func (tp TopicPartition) String() string {
+	s := tp.Topic + ":" + strconv.Itoa(int(tp.Partition))
+	if o := tp.Offset.String(); o != "" {
+		s += "@" + o
+	}
+	return s
+}
+
+// DLTNone as an Endpoint's DLT disables dead-lettering for that listener:
+// records whose retries are exhausted are logged and skipped.
+const DLTNone = "none"
+
+// Endpoint describes one listener: what to consume, how, and the handler.
+// Endpoints come from struct tags ([Registry.Register]) or are built in
+// code and added with [Registry.Add]; either way they are compiled once
+// (placeholders resolved, attributes and handler signature checked, handler
+// compiled into an [Invoker]) before a container uses them. Do not modify
+// an Endpoint after it was compiled.
+//
+// The fields mean exactly what the tag attributes of the same name mean; see
+// the package documentation. String fields (and each Topics item and
+// Properties value) may contain ${...} placeholders; a Topics item that
+// resolves to a list ("a;b" or "a,b") expands to several topics.
+type Endpoint struct {
+	ID             string
+	Topics         []string
+	Pattern        string
+	Partitions     []TopicPartition
+	Group          string
+	Concurrency    int
+	AutoStartup    Toggle
+	Batch          bool
+	AckMode        AckMode
+	ErrorHandler   string
+	DLT            string
+	Validate       Toggle
+	Properties     map[string]string
+	SendTo         string
+	ClientIDPrefix string
+	// Handler is the handler func; see the package documentation for the
+	// accepted signatures.
+	Handler any
+
+	source   string // "pkg.Type.Field" for tagged fields
+	tag      string // raw tag, for error messages
+	resolved bool   // placeholders already resolved (tags resolve while parsing)
+
+	mu      sync.Mutex
+	invoker *Invoker
+}
+
+// Source returns where the endpoint was declared: "pkg.Type.Field" for
+// tagged struct fields, otherwise `endpoint "<id>"`.
+func (ep *Endpoint) Source() string {
+	if ep.source != "" {
+		return ep.source
+	}
+	return fmt.Sprintf("endpoint %q", ep.ID)
+}
+
+// Invoker returns the compiled handler, or nil before [Endpoint.Compile]
+// (or registration) succeeded.
+func (ep *Endpoint) Invoker() *Invoker {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.invoker
+}
+
+// Started reports whether the listener should be started with the
+// application (autostartup, default true).
+func (ep *Endpoint) Started() bool { return ep.AutoStartup.Or(true) }
+
+// EffectiveConcurrency returns Concurrency, at least 1.
+func (ep *Endpoint) EffectiveConcurrency() int { return max(ep.Concurrency, 1) }

@@ -1,0 +1,408 @@
+package listener
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"sync"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// TagName is the struct tag key listeners are declared with.
+const TagName = "kafka"
+
+// Option configures how endpoints are compiled: placeholder resolution,
+// validation, error handler names. Options given to [NewRegistry] apply to
+// every registration; options given to a single call come after them.
+type Option interface{ apply(*options) }
+
+type options struct {
+	resolver  Resolver
+	validator *validator.Validate
+	ehExists  func(string) bool
+}
+
+type optFunc func(*options)
+
+func (f optFunc) apply(o *options) { f(o) }
+
+// WithResolver sets the placeholder resolver (the root module passes the
+// configuration's Resolve). Without one, only ${key:default} placeholders
+// resolve (to their defaults).
+func WithResolver(r Resolver) Option { return optFunc(func(o *options) { o.resolver = r }) }
+
+// WithValidator sets the validator/v10 instance used for payload validation
+// (custom validations, tag name). By default each registry creates one with
+// validator.WithRequiredStructEnabled.
+func WithValidator(v *validator.Validate) Option {
+	return optFunc(func(o *options) { o.validator = v })
+}
+
+// WithErrorHandlerNames makes registration check that every errorhandler
+// attribute names a known error handler (exists reports whether it does).
+// Without it the name is checked only when the container is created.
+func WithErrorHandlerNames(exists func(name string) bool) Option {
+	return optFunc(func(o *options) { o.ehExists = exists })
+}
+
+func buildOptions(base options, opts []Option) options {
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&base)
+		}
+	}
+	return base
+}
+
+// Registry holds the listener endpoints of an application, keyed by unique
+// id. It is safe for concurrent use. The container package turns its
+// endpoints into running containers.
+type Registry struct {
+	mu    sync.Mutex
+	opts  options
+	byID  map[string]*Endpoint
+	order []*Endpoint
+}
+
+// NewRegistry returns an empty registry whose registrations use opts.
+func NewRegistry(opts ...Option) *Registry {
+	o := buildOptions(options{}, opts)
+	if o.validator == nil {
+		o.validator = validator.New(validator.WithRequiredStructEnabled())
+	}
+	return &Registry{opts: o, byID: make(map[string]*Endpoint)}
+}
+
+// Register scans target (a struct or pointer to struct) for func fields
+// tagged `kafka:"..."`, compiles one endpoint per field and adds them all,
+// or none: on any problem it returns every field's error joined (each a
+// *DefinitionError, errors.Is ErrInvalidListener) and registers nothing.
+func (r *Registry) Register(target any, opts ...Option) ([]*Endpoint, error) {
+	r.mu.Lock()
+	o := buildOptions(r.opts, opts)
+	r.mu.Unlock()
+	eps, err := scan(target, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.add(eps); err != nil {
+		return nil, err
+	}
+	return eps, nil
+}
+
+// Add compiles programmatic endpoints (see [Endpoint.Compile]) and adds
+// them, all or none. Ids must be set and unique in the registry.
+func (r *Registry) Add(eps []*Endpoint, opts ...Option) error {
+	r.mu.Lock()
+	o := buildOptions(r.opts, opts)
+	r.mu.Unlock()
+	var errs []error
+	for _, ep := range eps {
+		if ep == nil {
+			errs = append(errs, &DefinitionError{Source: "endpoint", Err: errors.New("nil endpoint")})
+			continue
+		}
+		if err := ep.compileWith(o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return r.add(eps)
+}
+
+func (r *Registry) add(eps []*Endpoint) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]*Endpoint, len(eps))
+	var errs []error
+	for _, ep := range eps {
+		prev := r.byID[ep.ID]
+		if prev == nil {
+			prev = seen[ep.ID]
+		}
+		if prev != nil {
+			errs = append(errs, &DefinitionError{Source: ep.Source(), Tag: ep.tag,
+				Err: fmt.Errorf("duplicate listener id %q (already used by %s)", ep.ID, prev.Source())})
+			continue
+		}
+		seen[ep.ID] = ep
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, ep := range eps {
+		r.byID[ep.ID] = ep
+		r.order = append(r.order, ep)
+	}
+	return nil
+}
+
+// Endpoints returns the registered endpoints in registration order.
+func (r *Registry) Endpoints() []*Endpoint {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.order)
+}
+
+// Endpoint returns the endpoint with the given id, or nil.
+func (r *Registry) Endpoint(id string) *Endpoint {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byID[id]
+}
+
+// Scan compiles the tagged func fields of target into endpoints without
+// registering them (no cross-registration id check). See
+// [Registry.Register].
+func Scan(target any, opts ...Option) ([]*Endpoint, error) {
+	return scan(target, buildOptions(options{}, opts))
+}
+
+func scan(target any, o options) ([]*Endpoint, error) {
+	v := reflect.ValueOf(target)
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil, &DefinitionError{Source: fmt.Sprintf("%T", target), Err: errors.New("nil target")}
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil, &DefinitionError{Source: fmt.Sprintf("%T", target), Err: errors.New("target must be a struct or a pointer to a struct with kafka-tagged func fields")}
+	}
+	t := v.Type()
+	if o.validator == nil {
+		o.validator = validator.New(validator.WithRequiredStructEnabled())
+	}
+	var (
+		eps  []*Endpoint
+		errs []error
+		ids  = map[string]string{}
+	)
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup(TagName)
+		if !ok {
+			continue
+		}
+		source := t.String() + "." + f.Name
+		fail := func(err error) { errs = append(errs, &DefinitionError{Source: source, Tag: tag, Err: err}) }
+		if !f.IsExported() {
+			fail(errors.New("field is unexported"))
+			continue
+		}
+		if f.Type.Kind() != reflect.Func {
+			fail(fmt.Errorf("field type %v is not a func", f.Type))
+			continue
+		}
+		fv := v.Field(i)
+		if fv.IsNil() {
+			fail(errors.New("nil func field (assign the handler before registering)"))
+			continue
+		}
+		ep, err := endpointFromTag(tag, o.resolver)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		ep.source, ep.tag, ep.resolved = source, tag, true
+		if ep.ID == "" {
+			ep.ID = source
+		}
+		ep.Handler = fv.Interface()
+		if err := ep.compileWith(o); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, dup := ids[ep.ID]; dup {
+			fail(fmt.Errorf("duplicate listener id %q (already used by %s)", ep.ID, prev))
+			continue
+		}
+		ids[ep.ID] = source
+		eps = append(eps, ep)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(eps) == 0 {
+		return nil, &DefinitionError{Source: t.String(), Err: fmt.Errorf("no func fields tagged `%s:\"...\"`", TagName)}
+	}
+	return eps, nil
+}
+
+// Compile resolves the endpoint's placeholders, checks its attributes and
+// handler signature and compiles the handler into an [Invoker]. It is
+// idempotent: once it succeeded, later calls return nil at once. Errors are
+// *DefinitionError (errors.Is ErrInvalidListener). Compile updates string
+// fields in place with their resolved values.
+func (ep *Endpoint) Compile(opts ...Option) error {
+	return ep.compileWith(buildOptions(options{}, opts))
+}
+
+var legalTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+func (ep *Endpoint) compileWith(o options) error {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.invoker != nil {
+		return nil
+	}
+	if err := ep.compileLocked(o); err != nil {
+		return &DefinitionError{Source: ep.sourceLocked(), Tag: ep.tag, Err: err}
+	}
+	return nil
+}
+
+func (ep *Endpoint) sourceLocked() string {
+	if ep.source != "" {
+		return ep.source
+	}
+	return fmt.Sprintf("endpoint %q", ep.ID)
+}
+
+func (ep *Endpoint) compileLocked(o options) error {
+	if !ep.resolved {
+		if err := ep.resolveLocked(o.resolver); err != nil {
+			return err
+		}
+		ep.resolved = true
+	}
+	if ep.ID == "" {
+		return errors.New("missing id")
+	}
+	if ep.Handler == nil {
+		return errors.New("nil handler")
+	}
+	n := 0
+	for _, set := range []bool{len(ep.Topics) > 0, ep.Pattern != "", len(ep.Partitions) > 0} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return errors.New("missing topics: set one of topics, pattern or partitions")
+	case n > 1:
+		return errors.New("topics, pattern and partitions are mutually exclusive")
+	}
+	seen := map[string]bool{}
+	for _, t := range ep.Topics {
+		if !legalTopic.MatchString(t) {
+			return fmt.Errorf("invalid topic name %q", t)
+		}
+		if seen[t] {
+			return fmt.Errorf("duplicate topic %q", t)
+		}
+		seen[t] = true
+	}
+	if ep.Pattern != "" {
+		if _, err := regexp.Compile(ep.Pattern); err != nil {
+			return fmt.Errorf("invalid pattern: %w", err)
+		}
+	}
+	seenTP := map[TopicPartition]bool{}
+	for _, tp := range ep.Partitions {
+		if !legalTopic.MatchString(tp.Topic) {
+			return fmt.Errorf("invalid topic name %q in partitions", tp.Topic)
+		}
+		if tp.Partition < 0 {
+			return fmt.Errorf("invalid partition %d of topic %q", tp.Partition, tp.Topic)
+		}
+		if tp.Offset.Kind > OffsetFromEnd || (tp.Offset.Kind >= OffsetAt && tp.Offset.Value < 0) {
+			return fmt.Errorf("invalid initial offset for %s:%d", tp.Topic, tp.Partition)
+		}
+		key := TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
+		if seenTP[key] {
+			return fmt.Errorf("duplicate partition %s:%d", tp.Topic, tp.Partition)
+		}
+		seenTP[key] = true
+	}
+	if ep.Concurrency < 0 {
+		return fmt.Errorf("concurrency must be at least 1, got %d", ep.Concurrency)
+	}
+	if ep.AckMode > AckManualImmediate {
+		return fmt.Errorf("invalid ack mode %d", ep.AckMode)
+	}
+	if ep.AutoStartup < Auto || ep.AutoStartup > Off || ep.Validate < Auto || ep.Validate > Off {
+		return errors.New("invalid toggle value")
+	}
+	if ep.SendTo != "" && !legalTopic.MatchString(ep.SendTo) {
+		return fmt.Errorf("invalid sendto topic %q", ep.SendTo)
+	}
+	if ep.DLT != "" && ep.DLT != DLTNone && !legalTopic.MatchString(ep.DLT) {
+		return fmt.Errorf("invalid dlt topic %q", ep.DLT)
+	}
+	for k := range ep.Properties {
+		if k == "" {
+			return errors.New("empty property name")
+		}
+	}
+	if ep.ErrorHandler != "" && o.ehExists != nil && !o.ehExists(ep.ErrorHandler) {
+		return fmt.Errorf("unknown error handler %q", ep.ErrorHandler)
+	}
+	inv, err := newInvoker(ep.Handler, ep.Batch, ep.AckMode, ep.Validate, o.validator)
+	if err != nil {
+		return err
+	}
+	if ep.SendTo != "" && !inv.hasReply {
+		return fmt.Errorf("sendto=%s needs a handler returning (R, error)", ep.SendTo)
+	}
+	ep.invoker = inv
+	return nil
+}
+
+// resolveLocked resolves the placeholders of a programmatic endpoint.
+func (ep *Endpoint) resolveLocked(r Resolver) error {
+	for _, f := range []struct {
+		name string
+		p    *string
+	}{{attrID, &ep.ID}, {attrPattern, &ep.Pattern}, {attrGroup, &ep.Group}, {attrErrorHandler, &ep.ErrorHandler},
+		{attrDLT, &ep.DLT}, {attrSendTo, &ep.SendTo}, {attrClientIDPrefix, &ep.ClientIDPrefix}} {
+		v, err := resolveValue(*f.p, r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		*f.p = v
+	}
+	var topics []string
+	for _, t := range ep.Topics {
+		v, err := resolveValue(t, r)
+		if err != nil {
+			return fmt.Errorf("topics: %w", err)
+		}
+		if v == t {
+			topics = append(topics, t)
+			continue
+		}
+		items, err := splitList(v)
+		if err != nil {
+			return fmt.Errorf("topics: %w", err)
+		}
+		topics = append(topics, items...)
+	}
+	ep.Topics = topics
+	for i, tp := range ep.Partitions {
+		v, err := resolveValue(tp.Topic, r)
+		if err != nil {
+			return fmt.Errorf("partitions: %w", err)
+		}
+		ep.Partitions[i].Topic = v
+	}
+	if len(ep.Properties) > 0 {
+		props := make(map[string]string, len(ep.Properties))
+		for k, val := range ep.Properties {
+			v, err := resolveValue(val, r)
+			if err != nil {
+				return fmt.Errorf("properties: %s: %w", k, err)
+			}
+			props[k] = v
+		}
+		ep.Properties = props
+	}
+	return nil
+}
