@@ -1,0 +1,125 @@
+package kafkaboot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.uber.org/fx"
+
+	"github.com/kafkaboot/kafkaboot/config"
+	"github.com/kafkaboot/kafkaboot/container"
+	"github.com/kafkaboot/kafkaboot/listener"
+	"github.com/kafkaboot/kafkaboot/template"
+)
+
+// Containers holds the listener endpoints of an application and their
+// containers, like Spring's KafkaListenerEndpointRegistry.
+type Containers struct {
+	// Listeners is the registry of endpoints, by id.
+	Listeners *listener.Registry
+	// Registry holds the containers; use it to pause, resume, seek or stop
+	// one listener.
+	Registry *container.Registry
+}
+
+// NewContainers registers every listener struct (structs whose func fields
+// carry `kafka:"..."` tags; see package listener) with placeholders
+// resolved from cfg, and creates a container for each endpoint, consuming
+// with the kafka.consumer settings, the kafka.listener defaults (ack mode,
+// counts, concurrency, idle interval) and publishing dead letters and
+// replies through producer. A bad tag fails here, naming the struct, the
+// field and the tag. opts are applied after the configuration's.
+func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logger *slog.Logger, targets []any, opts ...container.Option) (*Containers, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	lr := listener.NewRegistry(listener.WithResolver(cfg.Resolve))
+	for _, t := range targets {
+		if _, err := lr.Register(t); err != nil {
+			return nil, err
+		}
+	}
+	k := &cfg.Kafka
+	base, err := k.ConsumerOpts("")
+	if err != nil {
+		return nil, err
+	}
+	mode, err := listener.ParseAckMode(k.Listener.AckMode)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaboot: kafka.listener.ack-mode: %w", err)
+	}
+	for _, ep := range lr.Endpoints() {
+		if ep.Concurrency == 0 {
+			ep.Concurrency = k.Listener.Concurrency
+		}
+	}
+	all := []container.Option{
+		container.WithClientOpts(base...),
+		container.WithDefaultGroup(k.Consumer.GroupID),
+		container.WithAckMode(mode),
+		container.WithPublisher(producer.Client()),
+		container.WithLogger(logger),
+	}
+	if k.Listener.AckCount > 0 {
+		all = append(all, container.WithAckCount(k.Listener.AckCount))
+	}
+	if k.Listener.AckTime > 0 {
+		all = append(all, container.WithAckTime(k.Listener.AckTime))
+	}
+	if k.Consumer.MaxPollRecords > 0 {
+		all = append(all, container.WithMaxPollRecords(k.Consumer.MaxPollRecords))
+	}
+	reg, err := container.FromListeners(lr, append(all, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return &Containers{Listeners: lr, Registry: reg}, nil
+}
+
+// Start starts the auto-startup containers.
+func (c *Containers) Start(ctx context.Context) error { return c.Registry.Start(ctx) }
+
+// Stop stops every container gracefully: records in flight are finished
+// and committed before the group is left.
+func (c *Containers) Stop(ctx context.Context) error { return c.Registry.Stop(ctx) }
+
+// ListenerParams are the inputs of the containers under fx.
+type ListenerParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    *config.Config
+	Producer  *template.ProducerFactory
+	Admin     *Admin
+	Logger    *slog.Logger         `optional:"true"`
+	Targets   []any                `group:"kafkaboot.listeners"`
+	Options   [][]container.Option `group:"kafkaboot.container"`
+}
+
+func provideContainers(p ListenerParams) (*Containers, error) {
+	var opts []container.Option
+	for _, o := range p.Options {
+		opts = append(opts, o...)
+	}
+	c, err := NewContainers(p.Config, p.Producer, p.Logger, p.Targets, opts...)
+	if err != nil {
+		return nil, err
+	}
+	p.Lifecycle.Append(fx.StartStopHook(c.Start, c.Stop))
+	return c, nil
+}
+
+// Listeners registers the struct returned by constructor (a func with any
+// fx-provided parameters returning a pointer to a struct whose func fields
+// carry `kafka:"..."` tags) with the application's listener containers.
+//
+//	kafkaboot.Listeners(func(s *BillingService) *Orders { return &Orders{Created: s.OnOrder} })
+func Listeners(constructor any) fx.Option {
+	return fx.Provide(fx.Annotate(constructor, fx.ResultTags(`group:"kafkaboot.listeners"`), fx.As(new(any))))
+}
+
+// ContainerOptions adds options to every container, for example an error
+// handler or a rebalance listener.
+func ContainerOptions(opts ...container.Option) fx.Option {
+	return fx.Provide(fx.Annotate(func() []container.Option { return opts }, fx.ResultTags(`group:"kafkaboot.container"`)))
+}

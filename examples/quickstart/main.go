@@ -1,0 +1,137 @@
+// Command quickstart shows kafkaboot end to end: it starts a 3-node
+// embedded Kafka cluster, runs an fx application with a template and
+// struct-tag listeners, sends orders, shows them processed, shows an invalid
+// order landing in the dead-letter topic with the reason in its headers, and
+// exits 0.
+//
+//	go run ./examples/quickstart
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/kafkaboot/kafkaboot"
+	"github.com/kafkaboot/kafkaboot/config"
+	"github.com/kafkaboot/kafkaboot/container"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/kafkaboot/kafkaboot/listener"
+	"github.com/kafkaboot/kafkaboot/template"
+)
+
+// Order is the payload of the orders topic; invalid orders are refused by
+// validation before the handler sees them.
+type Order struct {
+	ID       string `json:"id" validate:"required"`
+	Item     string `json:"item" validate:"required"`
+	Quantity int    `json:"quantity" validate:"gt=0"`
+}
+
+// Billing is the application's service.
+type Billing struct {
+	processed atomic.Int64
+	done      chan struct{}
+	dead      chan string
+}
+
+// OnOrder bills one order.
+func (b *Billing) OnOrder(_ context.Context, o Order, md listener.Metadata) error {
+	fmt.Printf("processed order %s: %d x %s (partition %d, offset %d)\n", o.ID, o.Quantity, o.Item, md.Partition, md.Offset)
+	if b.processed.Add(1) == 5 {
+		close(b.done)
+	}
+	return nil
+}
+
+// OnDeadLetter reports what landed in the dead-letter topic.
+func (b *Billing) OnDeadLetter(_ context.Context, r *listener.Record[[]byte]) error {
+	reason, _ := r.Header(container.HeaderDLTExceptionMessage)
+	topic, _ := r.Header(container.HeaderDLTOriginalTopic)
+	b.dead <- fmt.Sprintf("dead letter from %s: %s\n  reason: %s", topic, r.Value, strings.TrimSpace(string(reason)))
+	return nil
+}
+
+// Listeners are the application's Kafka listeners, declared by struct tags.
+type Listeners struct {
+	Orders      func(context.Context, Order, listener.Metadata) error `kafka:"id=billing,topics=${app.topics.orders},group=billing,concurrency=3"`
+	DeadLetters func(context.Context, *listener.Record[[]byte]) error `kafka:"id=dlt-monitor,topics=${app.topics.orders}.DLT,group=monitor,dlt=none"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	cluster, err := embeddedbroker.Start(ctx, embeddedbroker.Nodes(3))
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+	fmt.Printf("embedded Kafka: 3 nodes at %s\n", strings.Join(cluster.Addrs(), ","))
+
+	billing := &Billing{done: make(chan struct{}), dead: make(chan string, 1)}
+	var tmpl *template.Template
+	app := fx.New(
+		fx.NopLogger,
+		kafkaboot.Module,
+		kafkaboot.ConfigOptions(config.WithEnviron(nil), config.WithValues(map[string]any{
+			"kafka.bootstrap-servers":          strings.Join(cluster.Addrs(), ","),
+			"kafka.consumer.auto-offset-reset": "earliest",
+			"kafka.admin.topics.0.name":        "orders",
+			"kafka.admin.topics.0.partitions":  3,
+			"kafka.admin.topics.1.name":        "orders.DLT",
+			"kafka.admin.topics.1.partitions":  3,
+			"app.topics.orders":                "orders",
+		})),
+		fx.Supply(billing),
+		kafkaboot.Listeners(func(b *Billing) *Listeners {
+			return &Listeners{Orders: b.OnOrder, DeadLetters: b.OnDeadLetter}
+		}),
+		fx.Populate(&tmpl),
+	)
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	defer app.Stop(context.Background())
+
+	orders := []Order{
+		{"o-1", "coffee", 2}, {"o-2", "tea", 1}, {"o-3", "bagel", 6},
+		{"o-4", "", 1}, // invalid: no item
+		{"o-5", "juice", 3}, {"o-6", "muffin", 1},
+	}
+	for _, o := range orders {
+		res, err := tmpl.Send(ctx, "orders", o, template.Key(o.ID))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("sent order %s to partition %d at offset %d\n", o.ID, res.Partition, res.Offset)
+	}
+	select {
+	case <-billing.done:
+	case <-ctx.Done():
+		return fmt.Errorf("orders not processed: %w", ctx.Err())
+	}
+	select {
+	case msg := <-billing.dead:
+		fmt.Println(msg)
+	case <-ctx.Done():
+		return fmt.Errorf("invalid order not dead-lettered: %w", ctx.Err())
+	}
+	if err := app.Stop(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("done: %d orders processed, 1 invalid order in orders.DLT\n", billing.processed.Load())
+	return nil
+}

@@ -1,0 +1,30 @@
+package kafkaboot
+
+import (
+	"go.uber.org/fx"
+
+	"github.com/kafkaboot/kafkaboot/config"
+	"github.com/kafkaboot/kafkaboot/template"
+)
+
+// Module is the fx module of kafkaboot: configuration, producer factory,
+// template, admin and listener containers, with lifecycle hooks. The
+// containers are always built (an application without listeners has an
+// empty registry), so that a bad listener tag fails the application at
+// start.
+var Module = fx.Module("kafkaboot",
+	fx.Provide(
+		provideConfig,
+		provideProducerFactory,
+		provideTemplate,
+		provideAdmin,
+		provideContainers,
+	),
+	fx.Invoke(func(*Containers) {}),
+)
+
+func provideAdmin(lc fx.Lifecycle, cfg *config.Config, f *template.ProducerFactory) *Admin {
+	a := NewAdmin(cfg, f.Client())
+	lc.Append(fx.StartHook(a.Start))
+	return a
+}
