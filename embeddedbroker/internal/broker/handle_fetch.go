@@ -54,6 +54,7 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 			*out = kmsg.NewFetchResponseTopicPartition()
 			out.Partition = rp.Partition
 			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+			out.RecordBatches = noRecords()
 			if unknownID {
 				out.ErrorCode = kerr.UnknownTopicID.Code
 				continue
@@ -126,7 +127,7 @@ func (p *partition) checkLeader(clientEpoch int32) int16 {
 func (n *Node) readFetch(parts []fetchPart, replica int32, maxBytes int) (total int, stop bool) {
 	for _, fp := range parts {
 		out, rp, p := fp.resp, fp.req, fp.p
-		out.RecordBatches = nil
+		out.RecordBatches = noRecords()
 		out.ErrorCode = 0
 		hwm := p.hwm.Load()
 		out.HighWatermark = hwm
@@ -162,8 +163,16 @@ func (n *Node) readFetch(parts []fetchPart, replica int32, maxBytes int) (total 
 			stop = true
 			continue
 		}
-		out.RecordBatches = data
+		if data != nil {
+			out.RecordBatches = data
+		}
 		total += len(data)
 	}
 	return total, stop
 }
+
+// noRecords is the records field of a partition answer without data: empty,
+// never null. Kafka always sends empty records there, and clients on the
+// non-flexible fetch versions (kafka-go, sarama) reject a null one as a
+// size mismatch.
+func noRecords() []byte { return []byte{} }

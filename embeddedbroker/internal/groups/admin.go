@@ -173,8 +173,8 @@ func (c *Coordinator) deleteGroup(id string) (int16, <-chan int16) {
 		ts = append(ts, t)
 	}
 	slices.SortFunc(ts, func(a, b tp) int {
-		if c := strings.Compare(a.topic, b.topic); c != 0 {
-			return c
+		if n := strings.Compare(a.topic, b.topic); n != 0 {
+			return n
 		}
 		return int(a.partition) - int(b.partition)
 	})

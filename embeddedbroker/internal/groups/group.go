@@ -394,6 +394,7 @@ func (g *group) addPending(id string, session time.Duration) {
 		if g.state == statePreparingRebalance {
 			g.tryCompleteJoin()
 		}
+		g.maybeDropUnused()
 	})
 }
 

@@ -24,8 +24,8 @@ func TestPartitionFor(t *testing.T) {
 		want  int32
 	}{
 		{"", 0, 50, 0},
-		{"a", 97, 50, 47},            // 'a' = 97
-		{"ab", 3105, 50, 5},          // 97*31 + 98 = 3105
+		{"a", 97, 50, 47},   // 'a' = 97
+		{"ab", 3105, 50, 5}, // 97*31 + 98 = 3105
 		{"test-group", 627841412, 50, 12},
 		// Negative hash: Utils.abs gives 1906497762 % 50 = 12, where
 		// hash & 0x7fffffff would give 241013886 % 50 = 36.

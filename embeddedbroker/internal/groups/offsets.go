@@ -97,12 +97,12 @@ func (c *Coordinator) commit(req *kmsg.OffsetCommitRequest, codes [][]int16, fil
 		g.scheduleHeartbeat(m)
 	}
 
-	type write struct {
-		i, j int
+	type staged struct {
+		i, j int // index in codes
 		t    tp
 		o    *offsetValue
 	}
-	var writes []write
+	var writes []staged
 	now := c.nowMs()
 	for i, t := range req.Topics {
 		topic := t.Topic
@@ -140,7 +140,7 @@ func (c *Coordinator) commit(req *kmsg.OffsetCommitRequest, codes [][]int16, fil
 					o.expireMs = now + req.RetentionTimeMillis
 				}
 				codes[i][j] = pendingCode
-				writes = append(writes, write{i, j, tp{topic, p.Partition}, o})
+				writes = append(writes, staged{i, j, tp{topic, p.Partition}, o})
 			}
 		}
 	}

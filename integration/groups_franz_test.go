@@ -1,0 +1,103 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// grpFranzOpts are the group options every franz-go member here uses:
+// short timeouts, frequent autocommits, and rebalances blocked while a
+// poll's records are processed, so that the generation read after a poll
+// is the one the records were fetched in.
+func grpFranzOpts(addrs []string, group, topic, name string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(addrs...),
+		kgo.ClientID(name),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.SessionTimeout(grpSession),
+		kgo.HeartbeatInterval(grpHeartbeat),
+		kgo.RebalanceTimeout(grpRebalance),
+		kgo.AutoCommitInterval(100 * time.Millisecond),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxWait(100 * time.Millisecond),
+	}
+}
+
+// grpFranzStarter starts franz-go group members with the balancer. The
+// generation of each record is the client's GroupMetadata generation read
+// right after the poll that returned it: with BlockRebalanceOnPoll, no
+// revoke can happen between the fetch and that read, so a partition the
+// member returns records of is one it owns in that generation (an eager
+// balancer revokes everything before it rejoins; a cooperative one only
+// gives a moved partition to its new owner one generation after the old
+// owner revoked it).
+func grpFranzStarter(sc *grpScenario, balancer kgo.GroupBalancer) grpStarter {
+	return func(t *testing.T, name string) func() {
+		t.Helper()
+		opts := append(grpFranzOpts(sc.Addrs, sc.Group, sc.Topic, name), kgo.Balancers(balancer))
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				fs := cl.PollFetches(ctx)
+				if ctx.Err() != nil || fs.IsClientClosed() {
+					cl.AllowRebalance()
+					return
+				}
+				_, gen := cl.GroupMetadata()
+				fs.EachError(func(topic string, p int32, err error) {
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("%s: fetch error on %s[%d]: %v", name, topic, p, err)
+					}
+				})
+				fs.EachRecord(func(r *kgo.Record) {
+					sc.Ledger.add(grpDelivery{Member: name, Gen: gen, Epoch: gen, Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)})
+				})
+				cl.AllowRebalance()
+			}
+		}()
+		return grpOnce(func() {
+			cancel()
+			<-done
+			cl.Close() // leaves the group after committing what was polled
+		})
+	}
+}
+
+// TestGroupFranz runs the churn scenario with franz-go members, once with
+// the cooperative-sticky balancer (incremental rebalances: members keep
+// consuming the partitions that do not move) and once with the eager range
+// balancer.
+func TestGroupFranz(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		balancer kgo.GroupBalancer
+	}{
+		{"cooperative-sticky", kgo.CooperativeStickyBalancer()},
+		{"range", kgo.RangeBalancer()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := grpCluster(t, "orders")
+			ctx := grpCtx(t)
+			sc := &grpScenario{Group: "franz-" + tc.name, Topic: "orders", Addrs: c.Addrs(), Ledger: newGrpLedger()}
+			sc.Adm = grpAdmin(t, sc.Addrs)
+			sc.Start = grpFranzStarter(sc, tc.balancer)
+			produced := sc.run(t, ctx)
+			st := sc.Ledger.check(t, produced)
+			t.Logf("franz-go %s: %v", tc.name, st)
+			if len(st.Generations) < 4 {
+				t.Errorf("records consumed in generations %v, want at least one per membership (4)", st.Generations)
+			}
+		})
+	}
+}
