@@ -12,10 +12,16 @@
 //
 // In tests, StartForTest starts a cluster and closes it when the test ends.
 //
-// Every partition has a replica set, a leader and a leader epoch. Until
-// replication between nodes lands, a topic's replication factor is at most
-// 1 (CreateTopics answers INVALID_REPLICATION_FACTOR above it) and
-// partition leaders are spread over the nodes.
+// Replication is Kafka's: every partition has replicas on distinct nodes, a
+// leader and a leader epoch; followers fetch from the leader over the Kafka
+// protocol into their own logs; the high watermark is the smallest log end
+// offset over the in-sync replicas; acks=all waits for it and
+// min.insync.replicas guards it. An in-process controller fences a node
+// whose heartbeats stop (broker.session.timeout.ms, 600 ms here), elects
+// new leaders from the ISR and publishes the change to every node.
+//
+// Fault injection (StopNode, KillNode, RestartNode, IsolateNode, HealNode)
+// lets tests and users see what their service does when a broker dies.
 package embeddedbroker
 
 import (
@@ -50,6 +56,7 @@ type Cluster struct {
 	mu     sync.Mutex
 	nodes  []*broker.Node // nil while a node is stopped
 	addrs  []string
+	memory []*broker.MemoryStore // the nodes' "disks" without DataDir
 	closed bool
 }
 
@@ -75,11 +82,19 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 			return nil, fmt.Errorf("embeddedbroker: %w", err)
 		}
 	}
-	ctrl, err := controller.NewLocal(controller.LocalConfig{Dir: s.dataDir, Broker: bcfg, Logger: s.logger})
+	ctrl, err := controller.NewLocal(controller.LocalConfig{
+		Dir: s.dataDir, Broker: bcfg, Logger: s.logger,
+		SessionTimeout:    bcfg.Millis("broker.session.timeout.ms"),
+		HeartbeatInterval: bcfg.Millis("broker.heartbeat.interval.ms"),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("embeddedbroker: %w", err)
 	}
-	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes)}
+	ctrl.Start()
+	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
+	for i := range c.memory {
+		c.memory[i] = broker.NewMemoryStore()
+	}
 	for i := range s.nodes {
 		port := 0
 		if s.firstPort > 0 {
@@ -87,6 +102,7 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		}
 		c.addrs[i] = net.JoinHostPort(s.host, strconv.Itoa(port))
 		if err := c.startNode(ctx, int32(i)); err != nil {
+			c.ctrl.Close()
 			c.Close()
 			return nil, err
 		}
@@ -121,7 +137,7 @@ func (c *Cluster) startNode(ctx context.Context, id int32) error {
 	if c.s.dataDir != "" {
 		dir = filepath.Join(c.s.dataDir, fmt.Sprintf("node-%d", id))
 	}
-	n, err := broker.New(broker.Config{ID: id, Listener: ln, DataDir: dir, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger})
+	n, err := broker.New(broker.Config{ID: id, Listener: ln, DataDir: dir, Memory: c.memory[id], Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger})
 	if err != nil {
 		ln.Close()
 		return err
@@ -142,41 +158,98 @@ func (c *Cluster) Addrs() []string {
 	return append([]string(nil), c.addrs...)
 }
 
-// StopNode stops a node gracefully: it closes its connections and logs.
-// The controller fences it, so the partitions it led have no leader until
-// it is back (replication, which will move leadership, is not there yet).
+func (c *Cluster) node(id int32) (*broker.Node, error) {
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if id < 0 || int(id) >= len(c.nodes) {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownNode, id)
+	}
+	return c.nodes[id], nil
+}
+
+// StopNode stops a node gracefully, as a controlled shutdown: the
+// controller first fences it, which moves the leadership of its partitions
+// to other in-sync replicas, then the node closes its connections and its
+// logs. Its data stays for RestartNode.
 func (c *Cluster) StopNode(ctx context.Context, id int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
+	n, err := c.node(id)
+	if err != nil || n == nil {
+		return err
 	}
-	if id < 0 || int(id) >= len(c.nodes) {
-		return fmt.Errorf("%w: %d", ErrUnknownNode, id)
-	}
-	n := c.nodes[id]
-	if n == nil {
-		return nil
-	}
+	err = c.ctrl.SetBrokerFenced(ctx, id, true)
 	c.nodes[id] = nil
-	err := n.Close()
-	return errors.Join(err, c.ctrl.SetBrokerFenced(ctx, id, true))
+	return errors.Join(err, n.Close())
 }
 
-// RestartNode starts a stopped node again on its address and its data.
+// KillNode stops a node abruptly, as a crash: no leadership moves first;
+// the controller notices when its heartbeats stop (broker.session.timeout.ms)
+// and elects new leaders then. What the node had not flushed is lost: an
+// in-memory node loses its whole log (memory without fsync); a disk node
+// keeps what its files hold (a process crash: the page cache survives).
+func (c *Cluster) KillNode(_ context.Context, id int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.node(id)
+	if err != nil || n == nil {
+		return err
+	}
+	c.nodes[id] = nil
+	c.memory[id] = broker.NewMemoryStore()
+	return n.Close()
+}
+
+// RestartNode starts a stopped or killed node again on its address and its
+// data; it rejoins the ISRs of its partitions as it catches up.
 func (c *Cluster) RestartNode(ctx context.Context, id int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
-	if id < 0 || int(id) >= len(c.nodes) {
-		return fmt.Errorf("%w: %d", ErrUnknownNode, id)
-	}
-	if c.nodes[id] != nil {
-		return nil
+	n, err := c.node(id)
+	if err != nil || n != nil {
+		return err
 	}
 	return c.startNode(ctx, id)
+}
+
+// IsolateNode cuts a running node off from the rest of the cluster and from
+// clients, as a network partition: its connections are closed and new ones
+// refused, it stops fetching and heartbeating (so the controller fences it
+// and elects other leaders) and hears no metadata. A leader isolated this
+// way cannot acknowledge an acks=all write: its followers no longer fetch,
+// so its high watermark cannot advance, and only the controller could shrink
+// its ISR.
+func (c *Cluster) IsolateNode(_ context.Context, id int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.node(id)
+	if err != nil || n == nil {
+		return err
+	}
+	n.Isolate()
+	return nil
+}
+
+// HealNode ends a node's isolation.
+func (c *Cluster) HealNode(_ context.Context, id int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.node(id)
+	if err != nil || n == nil {
+		return err
+	}
+	n.Heal()
+	return nil
+}
+
+// Leader returns the node leading a partition, or -1.
+func (c *Cluster) Leader(topic string, partition int32) int32 {
+	_, st, ok := c.ctrl.Image().Partition(topic, partition)
+	if !ok {
+		return -1
+	}
+	return st.Leader
 }
 
 // Close stops every node. It is safe to call more than once.
@@ -187,6 +260,7 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.ctrl.Close()
 	var errs []error
 	for i, n := range c.nodes {
 		if n != nil {

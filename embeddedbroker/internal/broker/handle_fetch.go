@@ -71,6 +71,11 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 				}
 				continue
 			}
+			if replica >= 0 {
+				if isr := p.followerFetched(replica, rp.FetchOffset, n.cfg.Now()); isr != nil {
+					go n.changeISR(context.Background(), p, isr)
+				}
+			}
 			parts = append(parts, fetchPart{p, rp, out})
 		}
 	}

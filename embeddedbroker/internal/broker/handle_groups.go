@@ -118,7 +118,10 @@ func (s offsetsStore) Append(ctx context.Context, recs []groups.KV) error {
 		}
 		return kerr.KafkaStorageError
 	}
-	if !s.p.waitHighWatermark(ctx, res.lastOffset+1, time.Now().Add(30*time.Second)) {
+	switch s.p.waitCommitted(ctx, res.lastOffset+1, res.epoch, time.Now().Add(30*time.Second)) {
+	case commitLostLeadership:
+		return kerr.NotLeaderForPartition
+	case commitTimeout:
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -45,9 +45,10 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 		return done(resp)
 	}
 	type waitFor struct {
-		p    *partition
-		rp   *kmsg.ProduceResponseTopicPartition
-		last int64
+		p     *partition
+		rp    *kmsg.ProduceResponseTopicPartition
+		last  int64
+		epoch int32
 	}
 	var waits []waitFor
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
@@ -76,6 +77,10 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 				out.ErrorCode = n.missingPartitionCode(topic, rp.Partition)
 				continue
 			}
+			if req.Acks == -1 && p.isrSize.Load() < p.settings.Load().minInsync {
+				out.ErrorCode = kerr.NotEnoughReplicas.Code
+				continue
+			}
 			res, err := p.appendRecords(rp.Records, now)
 			if err != nil {
 				out.ErrorCode = errCode(err)
@@ -90,7 +95,7 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 			out.LogAppendTime = res.logAppendTime
 			out.LogStartOffset = p.log.StartOffset()
 			if req.Acks == -1 {
-				waits = append(waits, waitFor{p, out, res.lastOffset})
+				waits = append(waits, waitFor{p, out, res.lastOffset, res.epoch})
 			}
 		}
 	}
@@ -104,35 +109,57 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 	return func() kmsg.Response {
 		deadline := time.Now().Add(timeout)
 		for _, w := range waits {
-			if !w.p.waitHighWatermark(ctx, w.last+1, deadline) {
+			switch w.p.waitCommitted(ctx, w.last+1, w.epoch, deadline) {
+			case commitTimeout:
 				w.rp.ErrorCode = kerr.RequestTimedOut.Code
+			case commitLostLeadership:
+				w.rp.ErrorCode = kerr.NotLeaderForPartition.Code
+			default:
+				if w.p.isrSize.Load() < w.p.settings.Load().minInsync {
+					w.rp.ErrorCode = kerr.NotEnoughReplicasAfterAppend.Code
+				}
 			}
 		}
 		return resp
 	}
 }
 
-// waitHighWatermark waits until the high watermark reaches off or the
-// deadline passes, reporting whether it did.
-func (p *partition) waitHighWatermark(ctx context.Context, off int64, deadline time.Time) bool {
-	if p.hwm.Load() >= off {
-		return true
+// Outcomes of waiting for an acks=all append.
+const (
+	committed = iota
+	commitTimeout
+	commitLostLeadership
+)
+
+// waitCommitted waits until the high watermark reaches off while this
+// replica still leads at epoch. A replica that lost leadership cannot tell
+// whether the new leader kept the batch, so the write is not acknowledged
+// (the client retries; idempotence makes the retry safe).
+func (p *partition) waitCommitted(ctx context.Context, off int64, epoch int32, deadline time.Time) int {
+	lost := func() bool { return !p.leader.Load() || p.leaderEpoch.Load() != epoch }
+	if p.hwm.Load() >= off && !lost() {
+		return committed
 	}
 	ch := make(chan struct{}, 1)
 	cancel := p.wait(ch)
 	defer cancel()
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
-	for p.hwm.Load() < off {
+	for {
+		if lost() {
+			return commitLostLeadership
+		}
+		if p.hwm.Load() >= off {
+			return committed
+		}
 		select {
 		case <-ch:
 		case <-t.C:
-			return p.hwm.Load() >= off
+			return commitTimeout
 		case <-ctx.Done():
-			return false
+			return commitTimeout
 		}
 	}
-	return true
 }
 
 // missingPartitionCode explains why this node has no replica of a

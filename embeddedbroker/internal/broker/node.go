@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
@@ -31,8 +32,12 @@ type Config struct {
 	// node advertises.
 	Listener net.Listener
 	// DataDir is the node's own storage directory; empty keeps logs in
-	// memory.
-	DataDir    string
+	// Memory.
+	DataDir string
+	// Memory holds the logs of a node without DataDir, so that a node
+	// stopped and started again finds them (a new store is an empty
+	// disk). Nil means a fresh store.
+	Memory     *MemoryStore
 	Broker     *configs.Broker
 	Controller controller.Controller
 	Logger     *slog.Logger
@@ -58,6 +63,9 @@ type Node struct {
 
 	pidMu            sync.Mutex
 	pidNext, pidStop int64
+
+	fetchers *fetchers
+	isolated atomic.Bool
 
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -98,6 +106,10 @@ func New(cfg Config) (*Node, error) {
 		coordinating: map[int32]bool{},
 	}
 	n.groups = n.newGroupCoordinator()
+	n.fetchers = newFetchers(n)
+	if cfg.DataDir == "" && cfg.Memory == nil {
+		n.cfg.Memory = NewMemoryStore()
+	}
 	n.server = wire.NewServer(cfg.Listener, n, wire.ServerConfig{
 		MaxRequestSize: int32(cfg.Broker.Int("socket.request.max.bytes")),
 		Versions:       versions,
@@ -120,6 +132,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	var applyErr error
 	n.unsub = n.ctrl.Subscribe(func(img *controller.Image) {
+		if n.isolated.Load() {
+			return // partitioned away: the node learns nothing until healed
+		}
 		if err := n.apply(img); err != nil {
 			n.log.Error("applying metadata", "err", err)
 			if applyErr == nil {
@@ -131,7 +146,8 @@ func (n *Node) Start(ctx context.Context) error {
 		n.unsub()
 		return fmt.Errorf("broker %d: %w", n.cfg.ID, applyErr)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
+	go n.heartbeats()
 	go func() {
 		defer n.wg.Done()
 		if err := n.server.Serve(); err != nil {
@@ -155,12 +171,13 @@ func (n *Node) Close() error {
 	}
 	err := n.server.Close()
 	n.wg.Wait()
+	n.fetchers.stop()
 	n.groups.Close()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, ps := range n.parts {
 		for _, p := range ps {
-			if p != nil {
+			if p != nil && n.cfg.Memory == nil {
 				err = errors.Join(err, p.log.Close())
 			}
 		}
@@ -169,19 +186,67 @@ func (n *Node) Close() error {
 	return err
 }
 
-// housekeeping applies retention periodically.
+// housekeeping applies retention and shrinks lagging ISRs periodically.
 func (n *Node) housekeeping() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.Broker.Millis("log.retention.check.interval.ms"))
 	defer t.Stop()
+	isr := time.NewTicker(max(n.cfg.Broker.Millis("replica.lag.time.max.ms")/4, 10*time.Millisecond))
+	defer isr.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
 			n.applyRetention()
+		case <-isr.C:
+			if !n.isolated.Load() {
+				n.checkISRs(ctx)
+			}
 		}
 	}
+}
+
+// heartbeats tells the controller this node is alive, unless isolated.
+func (n *Node) heartbeats() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.Broker.Millis("broker.heartbeat.interval.ms"))
+	defer t.Stop()
+	ctx := context.Background()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			if !n.isolated.Load() {
+				if err := n.ctrl.Heartbeat(ctx, n.cfg.ID); err != nil {
+					n.log.Warn("heartbeat", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Isolate cuts the node off from the cluster and from clients, as a
+// network partition would: its connections are closed and new ones are
+// refused, its fetchers and heartbeats stop (so the controller fences it)
+// and it hears no metadata. Heal undoes it.
+func (n *Node) Isolate() {
+	n.isolated.Store(true)
+	n.server.SetRefusing(true)
+	n.server.CloseConns()
+}
+
+// Heal reconnects an isolated node: it hears the latest metadata,
+// heartbeats again and accepts connections.
+func (n *Node) Heal() {
+	n.isolated.Store(false)
+	if err := n.apply(n.ctrl.Image()); err != nil {
+		n.log.Error("applying metadata", "err", err)
+	}
+	n.server.SetRefusing(false)
 }
 
 // applyRetention deletes segments past retention on every hosted replica.
@@ -244,6 +309,7 @@ func (n *Node) settingsFor(t *controller.Topic) *partitionSettings {
 	}
 	return &partitionSettings{
 		maxMessageBytes: int(b.TopicInt(c, "max.message.bytes")),
+		minInsync:       int32(b.TopicInt(c, "min.insync.replicas")),
 		requireKeys:     b.Compacted(c),
 		logAppendTime:   b.TopicString(c, "message.timestamp.type") == "LogAppendTime",
 		log: logstore.Config{
@@ -273,10 +339,13 @@ func (n *Node) apply(img *controller.Image) error {
 		}
 		for _, p := range ps {
 			if p != nil {
-				if err := p.log.Delete(); err != nil {
+				if n.cfg.Memory != nil {
+					n.cfg.Memory.remove(fmt.Sprintf("%s-%d", p.topic, p.id))
+				} else if err := p.log.Delete(); err != nil {
 					errs = append(errs, err)
 				}
-				p.becomeFollower(-1)
+				p.setState(&controller.Partition{Leader: -1, LeaderEpoch: -1}, n.cfg.Now())
+				n.fetchers.follow(p, -1)
 			}
 		}
 		delete(n.parts, name)
@@ -312,11 +381,8 @@ func (n *Node) apply(img *controller.Image) error {
 			} else if !p.settings.Load().equal(settings) {
 				p.reconfigure(settings)
 			}
-			if st.Leader == n.cfg.ID {
-				p.becomeLeader(st.LeaderEpoch)
-			} else {
-				p.becomeFollower(st.LeaderEpoch)
-			}
+			p.setState(st, n.cfg.Now())
+			n.fetchers.follow(p, st.Leader)
 		}
 		n.parts[name] = ps
 	}
@@ -348,14 +414,14 @@ func (n *Node) openPartition(t *controller.Topic, id int32, s *partitionSettings
 		err error
 	)
 	if n.cfg.DataDir == "" {
-		l = logstore.NewMemory(s.log)
+		l = n.cfg.Memory.open(fmt.Sprintf("%s-%d", t.Name, id), s.log)
 	} else {
 		dir := filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", t.Name, id))
 		if l, err = logstore.OpenDisk(dir, s.log, n.log); err != nil {
 			return nil, err
 		}
 	}
-	p, err := newPartition(t.Name, id, t.ID, l, s)
+	p, err := newPartition(n.cfg.ID, t.Name, id, t.ID, l, s)
 	if err != nil {
 		l.Close()
 		return nil, err

@@ -23,6 +23,7 @@ var (
 // paths need them, swapped atomically when configs change.
 type partitionSettings struct {
 	maxMessageBytes int
+	minInsync       int32
 	requireKeys     bool
 	logAppendTime   bool
 	log             logstore.Config
@@ -31,7 +32,7 @@ type partitionSettings struct {
 func (s *partitionSettings) equal(o *partitionSettings) bool {
 	a, b := *s, *o
 	a.log.Clock, b.log.Clock = nil, nil
-	return a.maxMessageBytes == b.maxMessageBytes && a.requireKeys == b.requireKeys &&
+	return a.maxMessageBytes == b.maxMessageBytes && a.minInsync == b.minInsync && a.requireKeys == b.requireKeys &&
 		a.logAppendTime == b.logAppendTime && a.log.SegmentBytes == b.log.SegmentBytes &&
 		a.log.SegmentMs == b.log.SegmentMs && a.log.RetentionBytes == b.log.RetentionBytes &&
 		a.log.RetentionMs == b.log.RetentionMs && a.log.IndexIntervalBytes == b.log.IndexIntervalBytes &&
@@ -63,12 +64,27 @@ type partition struct {
 	producers producers
 	epochs    []epochEntry
 
+	// Replication state, under mu: who leads, the replica set and ISR as
+	// the controller last published them, and on the leader what each
+	// follower has fetched.
+	self       int32
+	leaderID   int32
+	replicas   []int32
+	isr        []int32
+	partEpoch  int32
+	followers  map[int32]*followerState
+	isrPending bool
+	// isrSize mirrors len(isr) for the produce path's min.insync.replicas
+	// checks.
+	isrSize atomic.Int32
+
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
 }
 
-func newPartition(topic string, id int32, topicID controller.TopicID, log logstore.Log, s *partitionSettings) (*partition, error) {
-	p := &partition{topic: topic, id: id, topicID: topicID, log: log, producers: producers{}, waiters: map[chan struct{}]struct{}{}}
+func newPartition(self int32, topic string, id int32, topicID controller.TopicID, log logstore.Log, s *partitionSettings) (*partition, error) {
+	p := &partition{self: self, topic: topic, id: id, topicID: topicID, log: log, producers: producers{}, waiters: map[chan struct{}]struct{}{},
+		leaderID: -1, followers: map[int32]*followerState{}}
 	p.settings.Store(s)
 	p.leaderEpoch.Store(-1)
 	// Rebuild producer state and the epoch cache from the log, as Kafka
@@ -98,35 +114,12 @@ func (p *partition) observe(h *batch.Header) {
 	}
 }
 
-// becomeLeader makes this replica the leader at epoch.
-func (p *partition) becomeLeader(epoch int32) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.leader.Load() && p.leaderEpoch.Load() == epoch {
-		return
-	}
-	p.leaderEpoch.Store(epoch)
-	p.leader.Store(true)
-	if n := len(p.epochs); n == 0 || p.epochs[n-1].Epoch < epoch {
-		p.epochs = append(p.epochs, epochEntry{Epoch: epoch, Start: p.log.EndOffset()})
-	}
-	p.notify()
-}
-
-// becomeFollower records that another node leads at epoch.
-func (p *partition) becomeFollower(epoch int32) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.leaderEpoch.Store(epoch)
-	p.leader.Store(false)
-	p.notify()
-}
-
 // appendResult is the outcome of a produce to one partition.
 type appendResult struct {
 	baseOffset    int64
 	logAppendTime int64 // -1 unless the topic uses LogAppendTime
 	lastOffset    int64 // what acks=all waits for
+	epoch         int32 // the leader epoch it was appended in
 }
 
 // appendRecords validates and appends the batches of a produce request's
@@ -170,6 +163,7 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 		return res, errNotLeader
 	}
 	epoch := p.leaderEpoch.Load()
+	res.epoch = epoch
 	ts := now.UnixMilli()
 	for i := range list {
 		it := &list[i]
@@ -211,6 +205,7 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 		res.lastOffset = it.h.LastOffset()
 	}
 	p.advanceHighWatermark()
+	p.notify() // followers long-polling for new data
 	return res, nil
 }
 
@@ -236,15 +231,31 @@ func (p *partition) appendInternal(b []byte) (appendResult, error) {
 	}
 	p.observe(&h)
 	p.advanceHighWatermark()
-	return appendResult{baseOffset: off, logAppendTime: -1, lastOffset: h.LastOffset()}, nil
+	p.notify()
+	return appendResult{baseOffset: off, logAppendTime: -1, lastOffset: h.LastOffset(), epoch: h.PartitionLeaderEpoch}, nil
 }
 
-// advanceHighWatermark moves the high watermark. With every partition
-// having a single in-sync replica until replication lands, that is the log
-// end offset. p.mu must be held.
+// advanceHighWatermark moves the leader's high watermark to the smallest
+// log end offset over the in-sync replicas (never backwards). A follower
+// whose position the leader has not heard since it became leader holds it
+// where it is. p.mu must be held.
 func (p *partition) advanceHighWatermark() {
-	if end := p.log.EndOffset(); end != p.hwm.Load() {
-		p.hwm.Store(end)
+	if !p.leader.Load() {
+		return
+	}
+	hw := p.log.EndOffset()
+	for _, r := range p.isr {
+		if r == p.self {
+			continue
+		}
+		f := p.followers[r]
+		if f == nil || f.leo < 0 {
+			return
+		}
+		hw = min(hw, f.leo)
+	}
+	if hw > p.hwm.Load() {
+		p.hwm.Store(hw)
 		p.notify()
 	}
 }

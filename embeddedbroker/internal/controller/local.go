@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
 )
@@ -21,9 +22,16 @@ type LocalConfig struct {
 	Dir       string
 	ClusterID string
 	Broker    *configs.Broker
-	// MaxReplicationFactor caps replication factors (1 until replication
-	// between nodes is in place).
+	// MaxReplicationFactor caps replication factors (default: no cap but
+	// the number of brokers).
 	MaxReplicationFactor int16
+	// SessionTimeout fences a broker whose last heartbeat is older
+	// (broker.session.timeout.ms); HeartbeatInterval is how often the
+	// controller checks (broker.heartbeat.interval.ms).
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 	Logger               *slog.Logger
 }
 
@@ -34,9 +42,13 @@ type Local struct {
 	cfg LocalConfig
 	img atomic.Pointer[Image]
 
-	mu     sync.Mutex // serializes changes and publication
-	subs   map[int]func(*Image)
-	nextID int
+	mu       sync.Mutex // serializes changes and publication
+	subs     map[int]func(*Image)
+	nextID   int
+	lastSeen map[int32]time.Time // brokers' last heartbeats; under mu
+
+	stop chan struct{}
+	done chan struct{}
 }
 
 var _ Controller = (*Local)(nil)
@@ -54,7 +66,16 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxReplicationFactor <= 0 {
-		cfg.MaxReplicationFactor = 1
+		cfg.MaxReplicationFactor = 1<<15 - 1
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 600 * time.Millisecond
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 100 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Broker == nil {
 		cfg.Broker, _ = configs.NewBroker(nil)
@@ -82,7 +103,7 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 		id := NewTopicID()
 		img.ClusterID = encodeClusterID(id)
 	}
-	l := &Local{cfg: cfg, subs: map[int]func(*Image){}}
+	l := &Local{cfg: cfg, subs: map[int]func(*Image){}, lastSeen: map[int32]time.Time{}}
 	l.img.Store(img)
 	return l, nil
 }
@@ -184,7 +205,8 @@ func (l *Local) RegisterBroker(_ context.Context, b Broker) error {
 	if img.ControllerID < 0 || !found && b.ID < img.ControllerID {
 		img.ControllerID = img.Brokers[0].ID
 	}
-	electLeaders(img)
+	l.lastSeen[b.ID] = l.cfg.Now()
+	l.reconcile(img)
 	return l.commit(img)
 }
 
@@ -212,48 +234,11 @@ func (l *Local) SetBrokerFenced(_ context.Context, id int32, fenced bool) error 
 	} else if !fenced && img.ControllerID < 0 {
 		img.ControllerID = id
 	}
-	electLeaders(img)
+	if !fenced {
+		l.lastSeen[id] = l.cfg.Now()
+	}
+	l.reconcile(img)
 	return l.commit(img)
-}
-
-// electLeaders gives every partition whose leader is missing or fenced a
-// leader from its ISR, preferring replicas in assignment order, and bumps
-// epochs of the partitions it changes. Topics it changes are copied.
-func electLeaders(img *Image) {
-	alive := func(id int32) bool {
-		b, ok := img.Broker(id)
-		return ok && !b.Fenced
-	}
-	for name, t := range img.Topics {
-		var nt *Topic
-		for i := range t.Partitions {
-			p := &t.Partitions[i]
-			if p.Leader >= 0 && alive(p.Leader) {
-				continue
-			}
-			leader := int32(-1)
-			for _, r := range p.Replicas {
-				if slices.Contains(p.ISR, r) && alive(r) {
-					leader = r
-					break
-				}
-			}
-			if leader == p.Leader {
-				continue
-			}
-			if nt == nil {
-				nt = t.clone()
-			}
-			np := &nt.Partitions[i]
-			np.Leader = leader
-			np.LeaderEpoch++
-			np.Epoch++
-		}
-		if nt != nil {
-			img.Topics[name] = nt
-			img.ByID[nt.ID] = nt
-		}
-	}
 }
 
 func (t *Topic) clone() *Topic {
@@ -336,7 +321,7 @@ func (l *Local) place(img *Image, n int32, rf int16, first int32, start int) ([]
 		return nil, fmt.Errorf("%w: %d", ErrInvalidReplication, rf)
 	}
 	if rf > l.cfg.MaxReplicationFactor {
-		return nil, fmt.Errorf("%w: %d; this cluster supports at most %d (replication between nodes is not implemented yet)", ErrInvalidReplication, rf, l.cfg.MaxReplicationFactor)
+		return nil, fmt.Errorf("%w: %d; this cluster supports at most %d", ErrInvalidReplication, rf, l.cfg.MaxReplicationFactor)
 	}
 	if int(rf) > len(live) {
 		return nil, fmt.Errorf("%w: %d is larger than the %d available brokers", ErrInvalidReplication, rf, len(live))
@@ -370,12 +355,12 @@ func (l *Local) assigned(img *Image, a [][]int32, first int32) ([]Partition, err
 		}
 		parts[i] = Partition{Replicas: slices.Clone(reps), ISR: slices.Clone(reps), Leader: -1}
 	}
-	tmp := &Image{Brokers: img.Brokers, Topics: map[string]*Topic{"": {Partitions: parts}}}
+	tmp := &Image{Brokers: img.Brokers, Topics: map[string]*Topic{"": {Partitions: parts}}, ByID: map[TopicID]*Topic{}}
 	for i := range parts {
 		parts[i].LeaderEpoch = -1
 		parts[i].Epoch = -1
 	}
-	electLeaders(tmp)
+	l.reconcile(tmp)
 	return tmp.Topics[""].Partitions, nil
 }
 

@@ -144,6 +144,11 @@ type Controller interface {
 	AllocateProducerIDs(ctx context.Context, n int64) (int64, error)
 	// RegisterBroker adds a broker, or updates its address, unfenced.
 	RegisterBroker(ctx context.Context, b Broker) error
+	// Heartbeat tells the controller a broker is alive; brokers that stop
+	// heartbeating are fenced after the session timeout.
+	Heartbeat(ctx context.Context, id int32) error
+	// AlterISR changes a partition's ISR at its leader's request.
+	AlterISR(ctx context.Context, topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) error
 	// SetBrokerFenced fences or unfences a broker: fenced brokers lead
 	// nothing, so the controller moves their partitions' leadership.
 	SetBrokerFenced(ctx context.Context, id int32, fenced bool) error

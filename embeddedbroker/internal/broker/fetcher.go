@@ -1,0 +1,337 @@
+package broker
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Follower fetch settings.
+const (
+	replicaFetchWait      = 500 * time.Millisecond
+	replicaFetchMaxBytes  = 16 << 20
+	replicaPartitionBytes = 1 << 20
+	replicaBackoff        = 50 * time.Millisecond
+)
+
+// fetchers runs this node's replica fetchers: one per leader node it
+// follows partitions from, each fetching over the Kafka protocol with the
+// node's replica id, as Kafka's ReplicaFetcherThread does.
+type fetchers struct {
+	n        *Node
+	mu       sync.Mutex
+	byLeader map[int32]*fetcher
+	follows  map[*partition]int32
+}
+
+func newFetchers(n *Node) *fetchers {
+	return &fetchers{n: n, byLeader: map[int32]*fetcher{}, follows: map[*partition]int32{}}
+}
+
+// follow makes p fetch from leader, or from nobody when this node leads it
+// or it has no leader. It never blocks.
+func (fs *fetchers) follow(p *partition, leader int32) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if leader == fs.n.cfg.ID {
+		leader = -1
+	}
+	if cur, ok := fs.follows[p]; ok {
+		if cur == leader {
+			fs.byLeader[cur].poke()
+			return
+		}
+		fs.byLeader[cur].remove(p)
+		delete(fs.follows, p)
+	}
+	if leader < 0 {
+		return
+	}
+	f := fs.byLeader[leader]
+	if f == nil {
+		f = &fetcher{n: fs.n, leader: leader, parts: map[*partition]struct{}{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		fs.byLeader[leader] = f
+		go f.run()
+	}
+	f.add(p)
+	fs.follows[p] = leader
+}
+
+// stop ends every fetcher and waits for them.
+func (fs *fetchers) stop() {
+	fs.mu.Lock()
+	all := fs.byLeader
+	fs.byLeader = map[int32]*fetcher{}
+	fs.follows = map[*partition]int32{}
+	fs.mu.Unlock()
+	for _, f := range all {
+		close(f.stop)
+	}
+	for _, f := range all {
+		<-f.done
+	}
+}
+
+// fetcher fetches the partitions a node follows from one leader.
+type fetcher struct {
+	n      *Node
+	leader int32
+
+	mu    sync.Mutex
+	parts map[*partition]struct{}
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	conn *replicaConn
+}
+
+func (f *fetcher) add(p *partition) {
+	f.mu.Lock()
+	f.parts[p] = struct{}{}
+	f.mu.Unlock()
+	f.poke()
+}
+
+func (f *fetcher) remove(p *partition) {
+	f.mu.Lock()
+	delete(f.parts, p)
+	f.mu.Unlock()
+	f.poke()
+}
+
+func (f *fetcher) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (f *fetcher) snapshot() []*partition {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]*partition, 0, len(f.parts))
+	for p := range f.parts {
+		out = append(out, p)
+	}
+	return out
+}
+
+// sleep waits for d, a wake-up or the stop; it reports false on stop.
+func (f *fetcher) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-f.stop:
+		return false
+	case <-f.wake:
+		return true
+	case <-t.C:
+		return true
+	}
+}
+
+func (f *fetcher) run() {
+	defer close(f.done)
+	defer func() {
+		if f.conn != nil {
+			f.conn.close()
+		}
+	}()
+	for {
+		select {
+		case <-f.stop:
+			return
+		default:
+		}
+		parts := f.snapshot()
+		if len(parts) == 0 || f.n.isolated.Load() {
+			if !f.sleep(time.Second) {
+				return
+			}
+			continue
+		}
+		if err := f.fetchOnce(parts); err != nil {
+			f.n.log.Debug("replica fetch", "leader", f.leader, "err", err)
+			if f.conn != nil {
+				f.conn.close()
+				f.conn = nil
+			}
+			if !f.sleep(replicaBackoff) {
+				return
+			}
+		}
+	}
+}
+
+func (f *fetcher) fetchOnce(parts []*partition) error {
+	if f.conn == nil {
+		b, ok := f.n.ctrl.Image().Broker(f.leader)
+		if !ok || b.Fenced {
+			return fmt.Errorf("leader %d is not available", f.leader)
+		}
+		c, err := dialReplica(net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), f.n.cfg.ID)
+		if err != nil {
+			return err
+		}
+		f.conn = c
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(12)
+	req.ReplicaID = f.n.cfg.ID
+	req.MaxWaitMillis = int32(replicaFetchWait / time.Millisecond)
+	req.MinBytes = 1
+	req.MaxBytes = replicaFetchMaxBytes
+	req.SessionEpoch = -1
+	byTopic := map[string]int{}
+	type key struct {
+		topic string
+		id    int32
+	}
+	index := map[key]*partition{}
+	for _, p := range parts {
+		i, ok := byTopic[p.topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[p.topic] = i
+			t := kmsg.NewFetchRequestTopic()
+			t.Topic = p.topic
+			req.Topics = append(req.Topics, t)
+		}
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = p.id
+		rp.CurrentLeaderEpoch = p.leaderEpoch.Load()
+		rp.FetchOffset = p.log.EndOffset()
+		rp.LastFetchedEpoch = p.lastFetchedEpoch()
+		rp.LogStartOffset = p.log.StartOffset()
+		rp.PartitionMaxBytes = replicaPartitionBytes
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		index[key{p.topic, p.id}] = p
+	}
+	r, err := f.conn.do(req, replicaFetchWait+5*time.Second)
+	if err != nil {
+		return err
+	}
+	resp := r.(*kmsg.FetchResponse)
+	if resp.ErrorCode != 0 {
+		return kerr.ErrorForCode(resp.ErrorCode)
+	}
+	progress := false
+	for _, t := range resp.Topics {
+		for _, rp := range t.Partitions {
+			p := index[key{t.Topic, rp.Partition}]
+			if p == nil {
+				continue
+			}
+			switch {
+			case rp.ErrorCode == kerr.OffsetOutOfRange.Code:
+				end := p.log.EndOffset()
+				if rp.LogStartOffset > end {
+					err = p.truncateTo(rp.LogStartOffset, true)
+				} else if rp.HighWatermark >= 0 && end > rp.HighWatermark {
+					err = p.truncateTo(rp.HighWatermark, false)
+				}
+				progress = true
+			case rp.ErrorCode != 0:
+				// Not leader, fenced or unknown epoch: the metadata
+				// that fixes it is on its way.
+				continue
+			case rp.DivergingEpoch.EndOffset >= 0:
+				_, mine := p.endOffsetForEpoch(rp.DivergingEpoch.Epoch)
+				target := rp.DivergingEpoch.EndOffset
+				if mine >= 0 {
+					target = min(target, mine)
+				}
+				f.n.log.Info("truncating diverged replica", "topic", p.topic, "partition", p.id, "to", target, "epoch", rp.DivergingEpoch.Epoch)
+				err = p.truncateTo(target, false)
+				progress = true
+			default:
+				err = p.appendReplica(rp.RecordBatches, rp.HighWatermark, rp.LogStartOffset)
+				progress = progress || len(rp.RecordBatches) > 0
+			}
+			if err != nil {
+				f.n.log.Warn("replica append", "topic", p.topic, "partition", p.id, "err", err)
+			}
+		}
+	}
+	if !progress && len(resp.Topics) > 0 {
+		// Every partition answered with an error: wait for metadata
+		// rather than spin.
+		allErr := true
+		for _, t := range resp.Topics {
+			for _, rp := range t.Partitions {
+				if rp.ErrorCode == 0 {
+					allErr = false
+				}
+			}
+		}
+		if allErr && !f.sleep(replicaBackoff) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// replicaConn is a follower's connection to a leader: one request at a
+// time, encoded and decoded with kmsg.
+type replicaConn struct {
+	nc   net.Conn
+	r    *bufio.Reader
+	f    *kmsg.RequestFormatter
+	corr int32
+	buf  []byte
+}
+
+func dialReplica(addr string, self int32) (*replicaConn, error) {
+	nc, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &replicaConn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("broker-" + strconv.Itoa(int(self)) + "-fetcher"))}, nil
+}
+
+func (c *replicaConn) do(req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+	c.corr++
+	c.buf = c.f.AppendRequest(c.buf[:0], req, c.corr)
+	c.nc.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.nc.Write(c.buf); err != nil {
+		return nil, err
+	}
+	var sz [4]byte
+	if _, err := io.ReadFull(c.r, sz[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(sz[:])
+	if n > 1<<30 {
+		return nil, fmt.Errorf("response of %d bytes", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c.r, b); err != nil {
+		return nil, err
+	}
+	if len(b) < 4 || int32(binary.BigEndian.Uint32(b)) != c.corr {
+		return nil, fmt.Errorf("bad correlation id")
+	}
+	resp := req.ResponseKind()
+	body := b[4:]
+	if resp.IsFlexible() {
+		if len(body) == 0 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		body = body[1:]
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (c *replicaConn) close() { c.nc.Close() }

@@ -1,0 +1,220 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+)
+
+// followerState is what a leader knows of one follower.
+type followerState struct {
+	leo          int64     // the follower's log end offset, -1 until it fetches
+	lastCaughtUp time.Time // when the follower last had everything the leader had
+}
+
+// setState applies the controller's view of the partition: leadership,
+// epoch, replicas and ISR.
+func (p *partition) setState(st *controller.Partition, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	wasLeader, oldEpoch := p.leader.Load(), p.leaderEpoch.Load()
+	p.leaderID = st.Leader
+	p.replicas = slices.Clone(st.Replicas)
+	p.isr = slices.Clone(st.ISR)
+	p.partEpoch = st.Epoch
+	p.isrSize.Store(int32(len(st.ISR)))
+	p.leaderEpoch.Store(st.LeaderEpoch)
+	lead := st.Leader == p.self
+	p.leader.Store(lead)
+	if lead && (!wasLeader || oldEpoch != st.LeaderEpoch) {
+		// A new leadership: forget what followers had, give them a
+		// full lag period to catch up, and open an epoch in the cache.
+		p.followers = map[int32]*followerState{}
+		for _, r := range st.Replicas {
+			if r != p.self {
+				p.followers[r] = &followerState{leo: -1, lastCaughtUp: now}
+			}
+		}
+		if n := len(p.epochs); n == 0 || p.epochs[n-1].Epoch < st.LeaderEpoch {
+			p.epochs = append(p.epochs, epochEntry{Epoch: st.LeaderEpoch, Start: p.log.EndOffset()})
+		}
+	}
+	if lead {
+		p.advanceHighWatermark()
+	}
+	p.notify()
+}
+
+// followerFetched records a follower's fetch at offset: its log end
+// offset. It returns a new ISR to ask the controller for when the follower
+// is out of the ISR and has caught up (to the high watermark and into the
+// current leader epoch), or nil.
+func (p *partition) followerFetched(replica int32, offset int64, now time.Time) (expand []int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.followers[replica]
+	if f == nil || !p.leader.Load() {
+		return nil
+	}
+	f.leo = offset
+	if offset >= p.log.EndOffset() {
+		f.lastCaughtUp = now
+	}
+	p.advanceHighWatermark()
+	if slices.Contains(p.isr, replica) || p.isrPending {
+		return nil
+	}
+	epochStart := int64(0)
+	if n := len(p.epochs); n > 0 {
+		epochStart = p.epochs[n-1].Start
+	}
+	if offset >= p.hwm.Load() && offset >= epochStart {
+		isr := append(slices.Clone(p.isr), replica)
+		slices.Sort(isr)
+		p.isrPending = true
+		return isr
+	}
+	return nil
+}
+
+// laggingISR returns the ISR without the followers that have not caught up
+// within lag, or nil when nothing changes.
+func (p *partition) laggingISR(now time.Time, lag time.Duration) []int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.leader.Load() || p.isrPending || len(p.isr) <= 1 {
+		return nil
+	}
+	isr := slices.DeleteFunc(slices.Clone(p.isr), func(r int32) bool {
+		f := p.followers[r]
+		return r != p.self && f != nil && now.Sub(f.lastCaughtUp) > lag
+	})
+	if len(isr) == len(p.isr) {
+		return nil
+	}
+	p.isrPending = true
+	return isr
+}
+
+// changeISR asks the controller for a new ISR on behalf of this leader. It
+// must be called without locks: the controller publishes the change to
+// every node, this one included, before returning.
+func (n *Node) changeISR(ctx context.Context, p *partition, isr []int32) {
+	p.mu.Lock()
+	leader, epoch, pe := p.leaderID, p.leaderEpoch.Load(), p.partEpoch
+	p.mu.Unlock()
+	err := n.ctrl.AlterISR(ctx, p.topic, p.id, leader, epoch, pe, isr)
+	p.mu.Lock()
+	p.isrPending = false
+	p.mu.Unlock()
+	if err != nil {
+		n.log.Debug("ISR change refused", "topic", p.topic, "partition", p.id, "isr", isr, "err", err)
+		return
+	}
+	n.log.Info("ISR changed", "topic", p.topic, "partition", p.id, "isr", isr)
+}
+
+// checkISRs shrinks the ISR of the partitions this node leads by the
+// followers that fell behind by more than replica.lag.time.max.ms.
+func (n *Node) checkISRs(ctx context.Context) {
+	lag := n.cfg.Broker.Millis("replica.lag.time.max.ms")
+	now := n.cfg.Now()
+	for _, p := range n.allPartitions() {
+		if isr := p.laggingISR(now, lag); isr != nil {
+			n.changeISR(ctx, p, isr)
+		}
+	}
+}
+
+// lastFetchedEpoch is the epoch of the last batch in the log, which a
+// follower sends so that the leader can find where the logs diverge.
+func (p *partition) lastFetchedEpoch() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	end := p.log.EndOffset()
+	for i := len(p.epochs) - 1; i >= 0; i-- {
+		if p.epochs[i].Start < end {
+			return p.epochs[i].Epoch
+		}
+	}
+	return -1
+}
+
+// appendReplica appends batches fetched from the leader, as they are (the
+// leader assigned their offsets and epochs), and moves the follower's high
+// watermark and log start offset up to the leader's.
+func (p *partition) appendReplica(data []byte, leaderHWM, leaderStart int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.leader.Load() {
+		return errNotLeader
+	}
+	for rest := data; len(rest) > 0; {
+		b, r, err := batch.Next(rest)
+		if err != nil {
+			break // a partial batch at the end of a fetch is normal
+		}
+		rest = r
+		h, err := batch.ParseHeader(b)
+		if err != nil {
+			return err
+		}
+		end := p.log.EndOffset()
+		if h.NextOffset() <= end {
+			continue // already have it
+		}
+		if h.BaseOffset != end {
+			return fmt.Errorf("replica of %s-%d: batch at %d, log ends at %d", p.topic, p.id, h.BaseOffset, end)
+		}
+		if err := p.log.Append(b); err != nil {
+			return err
+		}
+		p.observe(&h)
+	}
+	if leaderStart > p.log.StartOffset() && leaderStart <= p.log.EndOffset() {
+		if err := p.log.SetStartOffset(leaderStart); err != nil {
+			return err
+		}
+	}
+	if hw := min(leaderHWM, p.log.EndOffset()); hw != p.hwm.Load() {
+		p.hwm.Store(hw)
+		p.notify()
+	}
+	return nil
+}
+
+// truncateTo removes the log from off on (a divergence found through the
+// leader epochs, KIP-101/KIP-279) and rebuilds the state derived from it.
+func (p *partition) truncateTo(off int64, fully bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var err error
+	if fully {
+		err = p.log.TruncateFully(off)
+	} else if off < p.log.EndOffset() {
+		err = p.log.Truncate(off)
+	}
+	if err != nil {
+		return err
+	}
+	end := p.log.EndOffset()
+	p.epochs = slices.DeleteFunc(p.epochs, func(e epochEntry) bool { return e.Start >= end })
+	if p.hwm.Load() > end {
+		p.hwm.Store(end)
+	}
+	p.producers = producers{}
+	return p.log.Scan(p.log.StartOffset(), func(b []byte) error {
+		h, err := batch.ParseHeader(b)
+		if err != nil {
+			return err
+		}
+		if h.Idempotent() {
+			p.producers.record(&h)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,103 @@
+package embeddedbroker_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestReplicatedFailover: a topic with replication factor 3 keeps every
+// acknowledged record when its leader is killed; a new leader is elected
+// from the ISR within a second, and the killed node catches up and rejoins
+// the ISR after a restart.
+func TestReplicatedFailover(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.Logger(testLogger(t)), embeddedbroker.Topic(embeddedbroker.TopicSpec{
+		Name: "repl", Partitions: 3, ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"},
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("repl"), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+				t.Fatalf("record %d: %v", i, err)
+			}
+		}
+	}
+	produce(0, 100)
+	adm := kadm.NewClient(cl)
+	isrOf := func() []int32 {
+		md, err := adm.Metadata(ctx, "repl")
+		if err != nil {
+			return nil
+		}
+		return md.Topics["repl"].Partitions[0].ISR
+	}
+	waitFor(t, "full ISR", 10*time.Second, func() bool { return len(isrOf()) == 3 })
+
+	old := c.Leader("repl", 0)
+	killed := time.Now()
+	if err := c.KillNode(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new leader", 5*time.Second, func() bool { l := c.Leader("repl", 0); return l >= 0 && l != old })
+	t.Logf("new leader %d elected %v after killing %d", c.Leader("repl", 0), time.Since(killed).Round(time.Millisecond), old)
+	produce(100, 200)
+
+	if err := c.RestartNode(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	waitFor(t, "the restarted node back in the ISR", 20*time.Second, func() bool { return len(isrOf()) == 3 })
+	t.Logf("node %d back in the ISR %v after its restart", old, time.Since(restarted).Round(time.Millisecond))
+	produce(200, 300)
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"repl": {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	var got []string
+	for len(got) < 300 {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	for i, v := range got {
+		if v != fmt.Sprint(i) {
+			t.Fatalf("record %d is %q", i, v)
+		}
+	}
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("KAFKABOOT_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
