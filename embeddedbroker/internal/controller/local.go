@@ -31,8 +31,8 @@ type LocalConfig struct {
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	Logger               *slog.Logger
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Local is the in-process controller: one mutex serializes every change, and

@@ -60,7 +60,7 @@ type Server struct {
 	conns    map[net.Conn]struct{}
 	closed   bool
 	refusing bool
-	wg     sync.WaitGroup
+	wg       sync.WaitGroup
 }
 
 // NewServer returns a server for ln; call Serve to accept connections.
