@@ -104,6 +104,12 @@ func (p *partition) laggingISR(now time.Time, lag time.Duration) []int32 {
 // must be called without locks: the controller publishes the change to
 // every node, this one included, before returning.
 func (n *Node) changeISR(ctx context.Context, p *partition, isr []int32) {
+	if n.isolated.Load() {
+		p.mu.Lock()
+		p.isrPending = false
+		p.mu.Unlock()
+		return // the controller is out of reach
+	}
 	p.mu.Lock()
 	leader, epoch, pe := p.leaderID, p.leaderEpoch.Load(), p.partEpoch
 	p.mu.Unlock()
