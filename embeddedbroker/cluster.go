@@ -239,8 +239,7 @@ func (c *Cluster) HealNode(_ context.Context, id int32) error {
 	if err != nil || n == nil {
 		return err
 	}
-	n.Heal()
-	return nil
+	return n.Heal()
 }
 
 // Leader returns the node leading a partition, or -1.

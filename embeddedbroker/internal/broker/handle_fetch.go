@@ -83,9 +83,10 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 	if req.Version < 3 || maxBytes <= 0 {
 		maxBytes = int(n.cfg.Broker.Int("fetch.max.bytes"))
 	}
-	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	// The wait counts from the request's arrival, as in Kafka, not from
+	// when the answer's turn on the connection comes.
+	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	return func() kmsg.Response {
-		deadline := time.Now().Add(wait)
 		var ch chan struct{}
 		for {
 			total, stop := n.readFetch(parts, replica, maxBytes)

@@ -105,9 +105,8 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 	if len(waits) == 0 {
 		return done(resp)
 	}
-	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	deadline := time.Now().Add(time.Duration(req.TimeoutMillis) * time.Millisecond)
 	return func() kmsg.Response {
-		deadline := time.Now().Add(timeout)
 		for _, w := range waits {
 			switch w.p.waitCommitted(ctx, w.last+1, w.epoch, deadline) {
 			case commitTimeout:

@@ -66,6 +66,7 @@ type Node struct {
 
 	fetchers *fetchers
 	isolated atomic.Bool
+	srvMu    sync.Mutex // guards server, replaced when an isolation heals
 
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -110,12 +111,27 @@ func New(cfg Config) (*Node, error) {
 	if cfg.DataDir == "" && cfg.Memory == nil {
 		n.cfg.Memory = NewMemoryStore()
 	}
-	n.server = wire.NewServer(cfg.Listener, n, wire.ServerConfig{
-		MaxRequestSize: int32(cfg.Broker.Int("socket.request.max.bytes")),
+	n.server = n.newServer(cfg.Listener)
+	return n, nil
+}
+
+func (n *Node) newServer(ln net.Listener) *wire.Server {
+	return wire.NewServer(ln, n, wire.ServerConfig{
+		MaxRequestSize: int32(n.cfg.Broker.Int("socket.request.max.bytes")),
 		Versions:       versions,
 		Logger:         n.log,
 	})
-	return n, nil
+}
+
+// serve runs a server until it closes.
+func (n *Node) serve(s *wire.Server) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := s.Serve(); err != nil {
+			n.log.Error("serving", "err", err)
+		}
+	}()
 }
 
 // ID is the node's broker id.
@@ -146,15 +162,10 @@ func (n *Node) Start(ctx context.Context) error {
 		n.unsub()
 		return fmt.Errorf("broker %d: %w", n.cfg.ID, applyErr)
 	}
-	n.wg.Add(3)
+	n.wg.Add(2)
 	go n.heartbeats()
-	go func() {
-		defer n.wg.Done()
-		if err := n.server.Serve(); err != nil {
-			n.log.Error("serving", "err", err)
-		}
-	}()
 	go n.housekeeping()
+	n.serve(n.server)
 	return nil
 }
 
@@ -169,7 +180,9 @@ func (n *Node) Close() error {
 	if n.unsub != nil {
 		n.unsub()
 	}
+	n.srvMu.Lock()
 	err := n.server.Close()
+	n.srvMu.Unlock()
 	n.wg.Wait()
 	n.fetchers.stop()
 	n.groups.Close()
@@ -230,23 +243,37 @@ func (n *Node) heartbeats() {
 }
 
 // Isolate cuts the node off from the cluster and from clients, as a
-// network partition would: its connections are closed and new ones are
-// refused, its fetchers and heartbeats stop (so the controller fences it)
-// and it hears no metadata. Heal undoes it.
+// network partition would: it stops listening (connections are refused)
+// and closes its connections, its fetchers and heartbeats stop (so the
+// controller fences it) and it hears no metadata. Heal undoes it.
 func (n *Node) Isolate() {
-	n.isolated.Store(true)
-	n.server.SetRefusing(true)
-	n.server.CloseConns()
+	if n.isolated.Swap(true) {
+		return
+	}
+	n.srvMu.Lock()
+	defer n.srvMu.Unlock()
+	n.server.Close()
 }
 
 // Heal reconnects an isolated node: it hears the latest metadata,
-// heartbeats again and accepts connections.
-func (n *Node) Heal() {
-	n.isolated.Store(false)
+// heartbeats again and listens on its address again.
+func (n *Node) Heal() error {
+	if !n.isolated.Load() {
+		return nil
+	}
 	if err := n.apply(n.ctrl.Image()); err != nil {
 		n.log.Error("applying metadata", "err", err)
 	}
-	n.server.SetRefusing(false)
+	ln, err := net.Listen("tcp", n.Addr())
+	if err != nil {
+		return fmt.Errorf("broker %d: listening again: %w", n.cfg.ID, err)
+	}
+	n.srvMu.Lock()
+	n.server = n.newServer(ln)
+	n.serve(n.server)
+	n.srvMu.Unlock()
+	n.isolated.Store(false)
+	return nil
 }
 
 // applyRetention deletes segments past retention on every hosted replica.
