@@ -2,6 +2,7 @@ package embeddedbroker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -100,4 +102,48 @@ func testLogger(t testing.TB) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestElectPreferredLeader: with automatic rebalancing off, leadership
+// stays where failover put it until an ElectLeaders request (kadm) moves
+// it back to the preferred replica; a second request is not needed.
+func TestElectPreferredLeader(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3),
+		embeddedbroker.BrokerConfig("auto.leader.rebalance.enable", "false"),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "pref", Partitions: 1, ReplicationFactor: 3}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	pref := c.Leader("pref", 0)
+	must(t, c.StopNode(ctx, pref))
+	waitFor(t, "failover", 5*time.Second, func() bool { l := c.Leader("pref", 0); return l >= 0 && l != pref })
+	must(t, c.RestartNode(ctx, pref))
+	waitFor(t, "full ISR", 10*time.Second, func() bool {
+		md, err := adm.Metadata(ctx, "pref")
+		return err == nil && len(md.Topics["pref"].Partitions[0].ISR) == 3
+	})
+	if l := c.Leader("pref", 0); l == pref {
+		t.Fatal("leadership moved back without an election")
+	}
+	elect := func() error {
+		res, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{"pref": {0: struct{}{}}})
+		if err != nil {
+			return err
+		}
+		return res["pref"][0].Err
+	}
+	if err := elect(); err != nil {
+		t.Fatalf("preferred election: %v", err)
+	}
+	if l := c.Leader("pref", 0); l != pref {
+		t.Fatalf("leader %d after the election, want the preferred %d", l, pref)
+	}
+	if err := elect(); !errors.Is(err, kerr.ElectionNotNeeded) {
+		t.Fatalf("second election: %v, want ELECTION_NOT_NEEDED", err)
+	}
 }

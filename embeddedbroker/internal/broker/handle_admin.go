@@ -371,3 +371,50 @@ func (n *Node) handleInitProducerID(ctx context.Context, req *kmsg.InitProducerI
 }
 
 func isExists(err error) bool { return errors.Is(err, controller.ErrTopicExists) }
+
+func (n *Node) handleElectLeaders(ctx context.Context, req *kmsg.ElectLeadersRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.ElectLeadersResponse)
+	var parts []controller.TopicPartition
+	if req.Topics != nil {
+		parts = []controller.TopicPartition{}
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				parts = append(parts, controller.TopicPartition{Topic: t.Topic, Partition: p})
+			}
+		}
+	}
+	results, err := n.ctrl.ElectLeaders(ctx, req.ElectionType, parts)
+	if err != nil {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp
+	}
+	byTopic := map[string]int{}
+	for tp, err := range results {
+		i, ok := byTopic[tp.Topic]
+		if !ok {
+			i = len(resp.Topics)
+			byTopic[tp.Topic] = i
+			t := kmsg.NewElectLeadersResponseTopic()
+			t.Topic = tp.Topic
+			resp.Topics = append(resp.Topics, t)
+		}
+		p := kmsg.NewElectLeadersResponseTopicPartition()
+		p.Partition = tp.Partition
+		switch {
+		case err == nil:
+		case errors.Is(err, controller.ErrElectionNotNeeded):
+			p.ErrorCode = kerr.ElectionNotNeeded.Code
+		case errors.Is(err, controller.ErrPreferredLeaderNotAvailable):
+			p.ErrorCode = kerr.PreferredLeaderNotAvailable.Code
+		case errors.Is(err, controller.ErrEligibleLeadersNotAvailable):
+			p.ErrorCode = kerr.EligibleLeadersNotAvailable.Code
+		default:
+			p.ErrorCode = errCode(err)
+		}
+		if err != nil {
+			p.ErrorMessage = errMessage(err)
+		}
+		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, p)
+	}
+	return resp
+}

@@ -489,6 +489,8 @@ func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire
 		return done(n.handleDescribeCluster(body))
 	case *kmsg.InitProducerIDRequest:
 		return done(n.handleInitProducerID(ctx, body))
+	case *kmsg.ElectLeadersRequest:
+		return done(n.handleElectLeaders(ctx, body))
 	case *kmsg.FindCoordinatorRequest:
 		return done(n.handleFindCoordinator(ctx, body))
 	}

@@ -39,6 +39,7 @@ var served = map[kmsg.Key]apiRange{
 	kmsg.IncrementalAlterConfigs: {0, 1},
 	kmsg.OffsetDelete:            {0, 0},
 	kmsg.DescribeCluster:         {0, 1},
+	kmsg.ElectLeaders:            {0, 2},
 }
 
 // versions is the wire.Versions of this broker, capped by what kmsg knows.

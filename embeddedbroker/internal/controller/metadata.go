@@ -149,6 +149,8 @@ type Controller interface {
 	Heartbeat(ctx context.Context, id int32) error
 	// AlterISR changes a partition's ISR at its leader's request.
 	AlterISR(ctx context.Context, topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) error
+	// ElectLeaders runs a preferred or unclean election (KIP-460).
+	ElectLeaders(ctx context.Context, typ int8, parts []TopicPartition) (map[TopicPartition]error, error)
 	// SetBrokerFenced fences or unfences a broker: fenced brokers lead
 	// nothing, so the controller moves their partitions' leadership.
 	SetBrokerFenced(ctx context.Context, id int32, fenced bool) error

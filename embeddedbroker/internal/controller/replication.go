@@ -223,3 +223,108 @@ func (l *Local) reconcile(img *Image) bool {
 	}
 	return changed
 }
+
+// Election types of ElectLeaders (KIP-460).
+const (
+	ElectPreferred int8 = 0
+	ElectUnclean   int8 = 1
+)
+
+// Election outcomes of ElectLeaders, per partition.
+var (
+	// ErrElectionNotNeeded: the preferred replica already leads, or (for
+	// an unclean election) the partition has a live leader.
+	ErrElectionNotNeeded = errors.New("controller: election not needed")
+	// ErrPreferredLeaderNotAvailable: the preferred replica is fenced or
+	// not in the ISR.
+	ErrPreferredLeaderNotAvailable = errors.New("controller: preferred leader not available")
+	// ErrEligibleLeadersNotAvailable: no live replica can lead.
+	ErrEligibleLeadersNotAvailable = errors.New("controller: no eligible leader available")
+)
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// ElectLeaders runs a preferred or unclean leader election on the given
+// partitions (nil: every partition) and returns each one's outcome.
+func (l *Local) ElectLeaders(_ context.Context, typ int8, parts []TopicPartition) (map[TopicPartition]error, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.img.Load()
+	if parts == nil {
+		for name, t := range cur.Topics {
+			for i := range t.Partitions {
+				parts = append(parts, TopicPartition{name, int32(i)})
+			}
+		}
+	}
+	alive := func(id int32) bool { b, ok := cur.Broker(id); return ok && !b.Fenced }
+	img := cur.clone()
+	out := make(map[TopicPartition]error, len(parts))
+	changed := false
+	for _, tp := range parts {
+		t, st, ok := img.Partition(tp.Topic, tp.Partition)
+		if !ok {
+			out[tp] = fmt.Errorf("%w: %s-%d", ErrUnknownTopic, tp.Topic, tp.Partition)
+			continue
+		}
+		leader, isr := st.Leader, st.ISR
+		switch typ {
+		case ElectPreferred:
+			pref := st.Replicas[0]
+			switch {
+			case st.Leader == pref:
+				out[tp] = ErrElectionNotNeeded
+				continue
+			case !alive(pref) || !slices.Contains(st.ISR, pref):
+				out[tp] = ErrPreferredLeaderNotAvailable
+				continue
+			}
+			leader = pref
+		case ElectUnclean:
+			if st.Leader >= 0 && alive(st.Leader) {
+				out[tp] = ErrElectionNotNeeded
+				continue
+			}
+			leader = -1
+			for _, r := range st.Replicas {
+				if alive(r) && slices.Contains(st.ISR, r) {
+					leader = r
+					break
+				}
+			}
+			if leader < 0 {
+				for _, r := range st.Replicas {
+					if alive(r) {
+						leader, isr = r, []int32{r}
+						break
+					}
+				}
+			}
+			if leader < 0 {
+				out[tp] = ErrEligibleLeadersNotAvailable
+				continue
+			}
+		default:
+			return nil, fmt.Errorf("%w: election type %d", ErrInvalidConfig, typ)
+		}
+		nt := t.clone()
+		np := &nt.Partitions[tp.Partition]
+		np.Leader, np.ISR = leader, slices.Clone(isr)
+		np.LeaderEpoch++
+		np.Epoch++
+		img.Topics[tp.Topic] = nt
+		img.ByID[nt.ID] = nt
+		out[tp] = nil
+		changed = true
+	}
+	if changed {
+		if err := l.commit(img); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
