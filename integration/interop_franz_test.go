@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -18,17 +19,22 @@ var franzCodecs = map[string]kgo.CompressionCodec{
 	"zstd":   kgo.ZstdCompression(),
 }
 
+// replicationFactor is the replication factor of the interop tests'
+// topics: every record written by one client and read by another travels
+// leader to followers too, and acks=all waits for all three copies.
+const replicationFactor = 3
+
 // franzCreate creates a topic of numPartitions through kadm.
 func franzCreate(t *testing.T, ctx context.Context, addrs []string, topic string) {
 	t.Helper()
-	resp, err := franzAdmin(t, addrs).CreateTopic(ctx, numPartitions, 1, nil, topic)
+	resp, err := franzAdmin(t, addrs).CreateTopic(ctx, numPartitions, replicationFactor, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
 	if err != nil {
 		t.Fatalf("kadm CreateTopic %s: %v", topic, err)
 	}
-	if resp.NumPartitions != numPartitions || resp.ReplicationFactor != 1 {
+	if resp.NumPartitions != numPartitions || resp.ReplicationFactor != replicationFactor {
 		t.Fatalf("kadm CreateTopic %s: %d partitions, replication factor %d", topic, resp.NumPartitions, resp.ReplicationFactor)
 	}
 }
@@ -85,7 +91,7 @@ func franzConsumeWith(t *testing.T, ctx context.Context, addrs []string, topic s
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(addrs...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
-		kgo.FetchMaxWait(250 * time.Millisecond),
+		kgo.FetchMaxWait(100 * time.Millisecond),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +151,7 @@ func TestCrossClient(t *testing.T) {
 		cons consumer
 	}{
 		"franz":   {franzProduce, franzConsume},
-		"sarama":  {saramaProduce, saramaConsume},
+		"sarama":  {saramaProducer(saramaVersions[0], false), saramaConsumer(saramaVersions[0])},
 		"kafkago": {kafkagoProduce, kafkagoConsume},
 	}
 	pairs := []struct{ from, to string }{
@@ -167,5 +173,34 @@ func TestCrossClient(t *testing.T) {
 				roundTrip(t, ctx, c.Addrs(), name, codec, recs, clients[pair.from].prod, clients[pair.to].cons)
 			})
 		}
+	}
+}
+
+// TestInteropOnDisk runs round trips on a cluster that keeps its logs on
+// disk in small segments, so that the fetches of every client read across
+// segment files.
+func TestInteropOnDisk(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.DataDir(t.TempDir()),
+		embeddedbroker.BrokerConfig("log.segment.bytes", "65536"))
+	v := saramaVersions[0]
+	for _, tc := range []struct {
+		name  string
+		codec string
+		prod  producer
+		cons  consumer
+	}{
+		{"franz-to-sarama", "zstd", franzProduce, saramaConsumer(v)},
+		{"sarama-to-kafkago", "snappy", saramaProducer(v, true), kafkagoConsume},
+		{"kafkago-to-franz", "gzip", kafkagoProduce, franzConsume},
+		{"franz-to-franz", "none", franzProduce, franzConsume},
+		{"sarama-to-sarama", "lz4", saramaProducer(v, false), saramaConsumer(v)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			topic := "disk-" + tc.name
+			franzCreate(t, ctx, c.Addrs(), topic)
+			roundTrip(t, ctx, c.Addrs(), topic, tc.codec, makeRecords(topic, numRecords, false), tc.prod, tc.cons)
+		})
 	}
 }

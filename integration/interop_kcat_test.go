@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -161,5 +162,75 @@ func TestKcatCross(t *testing.T) {
 			franzCreate(t, ctx, c.Addrs(), topic)
 			roundTrip(t, ctx, c.Addrs(), topic, codec, kcatRecords(topic, numRecords/3), kcatProduce, franzConsume)
 		})
+	}
+}
+
+// TestKcatMetadata: librdkafka's view of the cluster (kcat -L) matches
+// kadm's, and its offset queries by timestamp, end and start (kcat -Q,
+// ListOffsets) find what franz-go wrote.
+func TestKcatMetadata(t *testing.T) {
+	path := kcatPath(t)
+	c := startCluster(t)
+	ctx := testCtx(t)
+	cl, adm := adminClients(t, c)
+	const topic = "kcat-meta"
+	if _, err := adm.CreateTopic(ctx, numPartitions, replicationFactor, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	produceAt(t, ctx, cl, topic, numPartitions, 10, func(_, i int32) time.Time { return base.Add(time.Duration(i) * time.Second) })
+
+	out, err := runKcat(ctx, path, nil, "-L", "-J", "-b", strings.Join(c.Addrs(), ","), "-t", topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md struct {
+		Brokers []struct {
+			ID   int32  `json:"id"`
+			Name string `json:"name"`
+		} `json:"brokers"`
+		Topics []struct {
+			Topic      string `json:"topic"`
+			Partitions []struct {
+				Partition int32 `json:"partition"`
+				Leader    int32 `json:"leader"`
+			} `json:"partitions"`
+		} `json:"topics"`
+	}
+	if err := json.Unmarshal(out, &md); err != nil {
+		t.Fatalf("kcat -L -J: %v\n%s", err, out)
+	}
+	if len(md.Brokers) != 3 {
+		t.Fatalf("kcat -L: %d brokers, want 3:\n%s", len(md.Brokers), out)
+	}
+	for _, b := range md.Brokers {
+		if b.ID < 0 || int(b.ID) >= len(c.Addrs()) || b.Name != c.Addrs()[b.ID] {
+			t.Errorf("kcat -L: broker %d at %s, want the nodes %v", b.ID, b.Name, c.Addrs())
+		}
+	}
+	want, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Topic != topic || len(md.Topics[0].Partitions) != numPartitions {
+		t.Fatalf("kcat -L: topics %+v", md.Topics)
+	}
+	for _, p := range md.Topics[0].Partitions {
+		if l := want[topic].Partitions[p.Partition].Leader; p.Leader != l {
+			t.Errorf("kcat -L: partition %d led by %d, kadm says %d", p.Partition, p.Leader, l)
+		}
+	}
+
+	// -Q takes topic:partition:timestamp, -1 for the end, -2 the start.
+	out, err = runKcat(ctx, path, nil, "-Q", "-b", strings.Join(c.Addrs(), ","),
+		"-t", fmt.Sprintf("%s:0:%d", topic, base.Add(5500*time.Millisecond).UnixMilli()),
+		"-t", topic+":1:-1", "-t", topic+":2:-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{topic + " [0] offset 6", topic + " [1] offset 10", topic + " [2] offset 0"} {
+		if !strings.Contains(string(out), line+"\n") {
+			t.Errorf("kcat -Q: no line %q in:\n%s", line, out)
+		}
 	}
 }

@@ -9,9 +9,10 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// saramaVersion is the Kafka version sarama is told it talks to: recent
-// enough for record batches v2 (headers), zstd and idempotence.
-var saramaVersion = sarama.V3_6_0_0
+// saramaVersions are the Kafka versions sarama is told it talks to: both
+// recent enough for record batches v2 (headers), zstd and idempotence;
+// sarama picks its request versions from them.
+var saramaVersions = []sarama.KafkaVersion{sarama.V3_6_0_0, sarama.V4_0_0_0}
 
 // saramaCodecs maps codec names to sarama's.
 var saramaCodecs = map[string]sarama.CompressionCodec{
@@ -23,12 +24,14 @@ var saramaCodecs = map[string]sarama.CompressionCodec{
 }
 
 // saramaConfig is the base config of every sarama client here.
-func saramaConfig() *sarama.Config {
+func saramaConfig(v sarama.KafkaVersion) *sarama.Config {
 	cfg := sarama.NewConfig()
-	cfg.Version = saramaVersion
+	cfg.Version = v
 	cfg.ClientID = "kafkaboot-interop"
 	cfg.Metadata.Retry.Backoff = 50 * time.Millisecond
-	cfg.Consumer.MaxWaitTime = 250 * time.Millisecond
+	// Short fetch waits: a partition consumer waits out its last fetch
+	// when it closes.
+	cfg.Consumer.MaxWaitTime = 100 * time.Millisecond
 	cfg.Consumer.Return.Errors = true
 	cfg.Admin.Timeout = 10 * time.Second
 	return cfg
@@ -36,14 +39,14 @@ func saramaConfig() *sarama.Config {
 
 // saramaCreate creates a topic of numPartitions through sarama's
 // ClusterAdmin.
-func saramaCreate(t *testing.T, addrs []string, topic string) {
+func saramaCreate(t *testing.T, v sarama.KafkaVersion, addrs []string, topic string) {
 	t.Helper()
-	adm, err := sarama.NewClusterAdmin(addrs, saramaConfig())
+	adm, err := sarama.NewClusterAdmin(addrs, saramaConfig(v))
 	if err != nil {
 		t.Fatalf("sarama NewClusterAdmin: %v", err)
 	}
 	defer adm.Close()
-	if err := adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: numPartitions, ReplicationFactor: 1}, false); err != nil {
+	if err := adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: numPartitions, ReplicationFactor: replicationFactor}, false); err != nil {
 		t.Fatalf("sarama CreateTopic %s: %v", topic, err)
 	}
 	mds, err := adm.DescribeTopics([]string{topic})
@@ -55,22 +58,18 @@ func saramaCreate(t *testing.T, addrs []string, topic string) {
 	}
 }
 
-// saramaProduce produces with sarama's SyncProducer, acks=all, explicit
-// partitions.
-func saramaProduce(t *testing.T, ctx context.Context, addrs []string, topic, codec string, recs []rec) {
-	t.Helper()
-	saramaProduceWith(t, addrs, topic, codec, recs, false)
+// saramaProducer produces with sarama's SyncProducer, acks=all, explicit
+// partitions, idempotent or not.
+func saramaProducer(v sarama.KafkaVersion, idempotent bool) producer {
+	return func(t *testing.T, _ context.Context, addrs []string, topic, codec string, recs []rec) {
+		t.Helper()
+		saramaProduceWith(t, v, addrs, topic, codec, recs, idempotent)
+	}
 }
 
-// saramaProduceIdempotent is saramaProduce with the idempotent producer.
-func saramaProduceIdempotent(t *testing.T, ctx context.Context, addrs []string, topic, codec string, recs []rec) {
+func saramaProduceWith(t *testing.T, v sarama.KafkaVersion, addrs []string, topic, codec string, recs []rec, idempotent bool) {
 	t.Helper()
-	saramaProduceWith(t, addrs, topic, codec, recs, true)
-}
-
-func saramaProduceWith(t *testing.T, addrs []string, topic, codec string, recs []rec, idempotent bool) {
-	t.Helper()
-	cfg := saramaConfig()
+	cfg := saramaConfig(v)
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Return.Errors = true
@@ -109,11 +108,18 @@ func saramaProduceWith(t *testing.T, addrs []string, topic, codec string, recs [
 	}
 }
 
-// saramaConsume reads each partition with Consumer.ConsumePartition from
+// saramaConsumer reads each partition with Consumer.ConsumePartition from
 // offset 0, the partitions concurrently.
-func saramaConsume(t *testing.T, ctx context.Context, addrs []string, topic string, want map[int32]int) map[int32][]got {
+func saramaConsumer(v sarama.KafkaVersion) consumer {
+	return func(t *testing.T, ctx context.Context, addrs []string, topic string, want map[int32]int) map[int32][]got {
+		t.Helper()
+		return saramaConsume(t, ctx, v, addrs, topic, want)
+	}
+}
+
+func saramaConsume(t *testing.T, ctx context.Context, v sarama.KafkaVersion, addrs []string, topic string, want map[int32]int) map[int32][]got {
 	t.Helper()
-	cons, err := sarama.NewConsumer(addrs, saramaConfig())
+	cons, err := sarama.NewConsumer(addrs, saramaConfig(v))
 	if err != nil {
 		t.Fatalf("sarama NewConsumer: %v", err)
 	}
@@ -147,23 +153,24 @@ func saramaConsume(t *testing.T, ctx context.Context, addrs []string, topic stri
 }
 
 // TestSaramaInterop: sarama creates topics with its ClusterAdmin, produces
-// with every codec, plain and idempotent, and reads back by partition.
+// with every codec, plain and idempotent, configured as Kafka 3.6 and 4.0,
+// and reads back by partition.
 func TestSaramaInterop(t *testing.T) {
 	c := startCluster(t)
-	for _, idem := range []bool{false, true} {
-		for _, codec := range codecs {
-			name := "sarama-" + codec
-			prod := saramaProduce
-			if idem {
-				name = "sarama-idempotent-" + codec
-				prod = saramaProduceIdempotent
+	for _, v := range saramaVersions {
+		for _, idem := range []bool{false, true} {
+			for _, codec := range codecs {
+				name := fmt.Sprintf("sarama-%s-%s", v, codec)
+				if idem {
+					name = fmt.Sprintf("sarama-%s-idempotent-%s", v, codec)
+				}
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					ctx := testCtx(t)
+					saramaCreate(t, v, c.Addrs(), name)
+					roundTrip(t, ctx, c.Addrs(), name, codec, makeRecords(name, numRecords, false), saramaProducer(v, idem), saramaConsumer(v))
+				})
 			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				ctx := testCtx(t)
-				saramaCreate(t, c.Addrs(), name)
-				roundTrip(t, ctx, c.Addrs(), name, codec, makeRecords(name, numRecords, false), prod, saramaConsume)
-			})
 		}
 	}
 }
