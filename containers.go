@@ -2,9 +2,14 @@ package kafkaboot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/fx"
 
 	"github.com/kafkaboot/kafkaboot/config"
@@ -12,6 +17,11 @@ import (
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/kafkaboot/kafkaboot/template"
 )
+
+// ErrMissingTopics is wrapped by Containers.Start when
+// kafka.listener.missing-topics-fatal is set and a topic of an
+// auto-startup listener does not exist.
+var ErrMissingTopics = errors.New("listener topics do not exist")
 
 // Containers holds the listener endpoints of an application and their
 // containers, like Spring's KafkaListenerEndpointRegistry.
@@ -21,6 +31,10 @@ type Containers struct {
 	// Registry holds the containers; use it to pause, resume, seek or stop
 	// one listener.
 	Registry *container.Registry
+
+	// checkClient, set when kafka.listener.missing-topics-fatal is, is
+	// the client Start looks the listeners' topics up with.
+	checkClient *kgo.Client
 }
 
 // NewContainers registers every listener struct (structs whose func fields
@@ -70,15 +84,86 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 	if k.Consumer.MaxPollRecords > 0 {
 		all = append(all, container.WithMaxPollRecords(k.Consumer.MaxPollRecords))
 	}
+	if k.Consumer.FetchMaxWait == 0 && k.Listener.PollTimeout > 0 {
+		// Spring's poll timeout bounds one poll; with franz-go that is how
+		// long the broker may hold a fetch open.
+		all = append(all, container.WithClientOpts(kgo.FetchMaxWait(k.Listener.PollTimeout)))
+	}
+	if d := k.Listener.IdleInterval; d > 0 {
+		all = append(all, container.WithIdleEvents(d, func(e container.IdleEvent) {
+			logger.Info("kafka listener idle", "listener", e.ListenerID, "idle", e.IdleFor, "paused", e.Paused)
+		}))
+	}
 	reg, err := container.FromListeners(lr, append(all, opts...)...)
 	if err != nil {
 		return nil, err
 	}
-	return &Containers{Listeners: lr, Registry: reg}, nil
+	c := &Containers{Listeners: lr, Registry: reg}
+	if k.Listener.MissingTopicsFatal {
+		c.checkClient = producer.Client()
+	}
+	return c, nil
 }
 
-// Start starts the auto-startup containers.
-func (c *Containers) Start(ctx context.Context) error { return c.Registry.Start(ctx) }
+// Start starts the auto-startup containers. With
+// kafka.listener.missing-topics-fatal it first checks that every topic
+// named by an auto-startup listener (topics and partitions attributes;
+// patterns match whatever exists) exists, and fails with an error
+// wrapping ErrMissingTopics that names the listeners and topics if not.
+// The check runs after the admin created kafka.admin.topics (under fx)
+// and does not create topics, whatever the broker's
+// auto.create.topics.enable; a topic deleted after the check is not
+// noticed.
+func (c *Containers) Start(ctx context.Context) error {
+	if c.checkClient != nil {
+		if err := c.checkTopics(ctx); err != nil {
+			return err
+		}
+	}
+	return c.Registry.Start(ctx)
+}
+
+// checkTopics implements kafka.listener.missing-topics-fatal.
+func (c *Containers) checkTopics(ctx context.Context) error {
+	byTopic := map[string][]string{} // topic -> listener ids
+	for _, ctr := range c.Registry.Containers() {
+		if !ctr.AutoStartup() {
+			continue
+		}
+		ep := ctr.Endpoint()
+		topics := slices.Clone(ep.Topics)
+		for _, tp := range ep.Partitions {
+			topics = append(topics, tp.Topic)
+		}
+		for _, t := range topics {
+			if !slices.Contains(byTopic[t], ep.ID) {
+				byTopic[t] = append(byTopic[t], ep.ID)
+			}
+		}
+	}
+	if len(byTopic) == 0 {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(byTopic))
+	details, err := kadm.NewClient(c.checkClient).ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("kafkaboot: kafka.listener.missing-topics-fatal: listing topics: %w", err)
+	}
+	var errs []error
+	for _, t := range names {
+		if d, ok := details[t]; !ok || d.Err != nil {
+			cause := "not found"
+			if ok {
+				cause = d.Err.Error()
+			}
+			errs = append(errs, fmt.Errorf("topic %q of listener %v: %s", t, byTopic[t], cause))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("kafkaboot: kafka.listener.missing-topics-fatal: %w: %w", ErrMissingTopics, errors.Join(errs...))
+	}
+	return nil
+}
 
 // Stop stops every container gracefully: records in flight are finished
 // and committed before the group is left.
