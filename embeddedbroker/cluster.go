@@ -184,11 +184,13 @@ func (c *Cluster) StopNode(ctx context.Context, id int32) error {
 	return errors.Join(err, n.Close())
 }
 
-// KillNode stops a node abruptly, as a crash: no leadership moves first;
-// the controller notices when its heartbeats stop (broker.session.timeout.ms)
-// and elects new leaders then. What the node had not flushed is lost: an
-// in-memory node loses its whole log (memory without fsync); a disk node
-// keeps what its files hold (a process crash: the page cache survives).
+// KillNode stops a node abruptly, as a machine crash: no leadership moves
+// first; the controller notices when its heartbeats stop
+// (broker.session.timeout.ms) and elects new leaders then. Every log of the
+// node loses what it had not fsynced under its fsync policy
+// (flush.messages, flush.ms; by default nothing is fsynced before a segment
+// rolls, as in Kafka, which relies on replication instead), on disk and in
+// memory alike. RestartNode brings it back on what survived.
 func (c *Cluster) KillNode(_ context.Context, id int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -197,8 +199,7 @@ func (c *Cluster) KillNode(_ context.Context, id int32) error {
 		return err
 	}
 	c.nodes[id] = nil
-	c.memory[id] = broker.NewMemoryStore()
-	return n.Close()
+	return n.Kill()
 }
 
 // RestartNode starts a stopped or killed node again on its address and its
@@ -240,6 +241,15 @@ func (c *Cluster) HealNode(_ context.Context, id int32) error {
 		return err
 	}
 	return n.Heal()
+}
+
+// ISR returns a partition's in-sync replicas as the controller knows them.
+func (c *Cluster) ISR(topic string, partition int32) []int32 {
+	_, st, ok := c.ctrl.Image().Partition(topic, partition)
+	if !ok {
+		return nil
+	}
+	return append([]int32(nil), st.ISR...)
 }
 
 // Leader returns the node leading a partition, or -1.

@@ -7,9 +7,9 @@ import (
 )
 
 // MemoryStore is the "disk" of a node kept in memory: the logs of its
-// partitions by name. A node stopped gracefully and started again with the
-// same store finds its logs; a killed node is given a new, empty store,
-// which is what a crash without fsync leaves of memory.
+// partitions by name. A node started again with the same store finds its
+// logs: all of them after a graceful stop, what was "fsynced" after a kill
+// (logstore's Crash forgets the rest).
 type MemoryStore struct {
 	mu   sync.Mutex
 	logs map[string]logstore.Log

@@ -169,8 +169,14 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
+// Kill stops the node as a machine crash would: no leadership moves first,
+// and every log loses what it had not fsynced under its fsync policy.
+func (n *Node) Kill() error { return n.shutdown(true) }
+
 // Close stops serving and closes the node's logs.
-func (n *Node) Close() error {
+func (n *Node) Close() error { return n.shutdown(false) }
+
+func (n *Node) shutdown(crash bool) error {
 	select {
 	case <-n.stop:
 		return nil
@@ -188,9 +194,15 @@ func (n *Node) Close() error {
 	n.groups.Close()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// Every goroutine that could append is stopped by now, so a crash
+	// loses exactly what was not synced.
 	for _, ps := range n.parts {
 		for _, p := range ps {
-			if p != nil && n.cfg.Memory == nil {
+			switch {
+			case p == nil:
+			case crash:
+				err = errors.Join(err, p.log.Crash())
+			case n.cfg.Memory == nil:
 				err = errors.Join(err, p.log.Close())
 			}
 		}

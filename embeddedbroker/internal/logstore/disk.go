@@ -62,9 +62,18 @@ func OpenDisk(dir string, cfg Config, logger *slog.Logger) (Log, error) {
 	return l, nil
 }
 
-// diskBackend stores a log in the files of one directory.
+// diskBackend stores a log in the files of one directory. Its fields
+// change under the log's wmu.
 type diskBackend struct {
 	dir string
+
+	// savedStart is the log start offset the log-start-offset file durably
+	// holds, when hasSavedStart; startDirty says a saveStart failed after it
+	// may have replaced the file without making that durable, so Crash puts
+	// the durable value back.
+	savedStart    int64
+	hasSavedStart bool
+	startDirty    bool
 }
 
 func (d *diskBackend) path(base int64, ext string) string {
@@ -103,7 +112,13 @@ func (d *diskBackend) sealed(s *segment) error {
 
 func (d *diskBackend) closing(s *segment) error { return d.writeIndexes(s, false) }
 
-func (d *diskBackend) writeIndexes(s *segment, fsync bool) error {
+// writeIndexes writes the segment's index files, recording whether they
+// are durable (Crash removes those that are not).
+func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
+	if seg, ok := s.data.(*fileSeg); ok {
+		seg.indexSynced = false
+		defer func() { seg.indexSynced = err == nil && fsync }()
+	}
 	buf := make([]byte, 0, offsetEntrySize*len(s.index))
 	for _, e := range s.index {
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
@@ -123,6 +138,15 @@ func (d *diskBackend) writeIndexes(s *segment, fsync bool) error {
 // saveStart writes the log start offset through a temporary file and a
 // rename, so that the file always holds a whole value.
 func (d *diskBackend) saveStart(off int64) error {
+	d.startDirty = true
+	if err := d.writeStart(off); err != nil {
+		return err
+	}
+	d.savedStart, d.hasSavedStart, d.startDirty = off, true, false
+	return nil
+}
+
+func (d *diskBackend) writeStart(off int64) error {
 	final := filepath.Join(d.dir, StartOffsetFile)
 	tmp := final + tmpExt
 	if err := writeFile(tmp, []byte(strconv.FormatInt(off, 10)+"\n"), true); err != nil {
@@ -205,11 +229,15 @@ func (d *diskBackend) load(l *segLog) error {
 	if err := d.recover(l); err != nil {
 		return err
 	}
+	for _, s := range l.segs {
+		s.markSynced() // what the files hold at open is taken as durable
+	}
 
 	start, saved, err := d.loadStart()
 	if err != nil {
 		l.logger.Warn("logstore: ignoring unreadable log start offset", "err", err)
 	}
+	d.savedStart, d.hasSavedStart = start, saved
 	if len(l.segs) == 0 {
 		data, err := d.create(start)
 		if err != nil {
@@ -357,6 +385,9 @@ func (d *diskBackend) loadIndexes(s *segment, nextBase int64) bool {
 	}
 	s.index, s.tindex = index, tindex
 	s.next = nextBase
+	if seg, ok := s.data.(*fileSeg); ok {
+		seg.indexSynced = true // there at open: taken as durable, like the data
+	}
 	if n := len(tindex); n > 0 {
 		s.maxTs, s.maxTsOff = tindex[n-1].ts, s.base+int64(tindex[n-1].rel)
 	}
@@ -378,6 +409,9 @@ type fileSeg struct {
 	f    *os.File
 	d    *diskBackend
 	base int64
+	// indexSynced says the segment's index files were last written with
+	// an fsync (or were found at open). Changed under the log's wmu.
+	indexSynced bool
 }
 
 func (s *fileSeg) write(b []byte, pos int64) error {

@@ -31,6 +31,9 @@ type backend interface {
 	// durable reports whether the storage is files: fsync means something,
 	// and appends may write outside the read-write lock.
 	durable() bool
+	// crash implements Log.Crash, called with wmu held after the background
+	// syncer stopped (see crash.go).
+	crash(l *segLog) error
 }
 
 // compacter is implemented by segment storage that can give back spare
@@ -55,6 +58,12 @@ type segLog struct {
 	wmu   sync.Mutex
 	cfg   Config
 	dirty bool // appended since the last fsync
+
+	// The memory log runs no syncer goroutine under FsyncInterval: it
+	// works out lazily whether one of its ticks, every interval from
+	// tickBase, came after lastAppend (see tickLocked in crash.go).
+	tickBase   time.Time
+	lastAppend time.Time
 
 	// mu guards segs, closed and segment fields for readers; mutations take
 	// it (after wmu) only to publish.
@@ -120,6 +129,7 @@ func (l *segLog) Append(b []byte) error {
 		return fmt.Errorf("%w: base offset %d, log end offset %d", ErrOffsetMismatch, f.base, end)
 	}
 	now := l.cfg.Clock()
+	l.tickLocked(now)
 	act := l.active()
 	if l.shouldRoll(act, f, now) {
 		if act, err = l.roll(act); err != nil {
@@ -154,6 +164,7 @@ func (l *segLog) Append(b []byte) error {
 	l.mu.Unlock()
 
 	l.dirty = true
+	l.lastAppend = now
 	if l.cfg.Fsync < 0 {
 		return l.syncLocked()
 	}
@@ -188,6 +199,7 @@ func (l *segLog) roll(old *segment) (*segment, error) {
 	if err := l.be.sealed(old); err != nil {
 		return nil, fmt.Errorf("logstore: sealing segment %d: %w", old.base, err)
 	}
+	old.markSynced()
 	if old == l.active() {
 		l.dirty = false
 	}
@@ -426,10 +438,11 @@ func (l *segLog) Truncate(off int64) error {
 	}
 	l.size.Add(s.size - oldSize)
 	l.end.Store(s.next)
-	if l.be.durable() {
-		if err := s.data.sync(); err != nil {
-			errs = append(errs, fmt.Errorf("logstore: segment %d: %w", s.base, err))
-		}
+	s.clampSynced()
+	if err := s.data.sync(); err != nil { // a no-op in memory, which still counts it as synced
+		errs = append(errs, fmt.Errorf("logstore: segment %d: %w", s.base, err))
+	} else {
+		s.markSynced()
 	}
 	return errors.Join(errs...)
 }
@@ -630,8 +643,12 @@ func (l *segLog) Reconfigure(cfg Config) {
 		l.wmu.Unlock()
 		return
 	}
+	l.tickLocked(l.cfg.Clock()) // ticks of the old policy up to now
 	old := l.cfg.Fsync
 	l.cfg = cfg
+	if old != cfg.Fsync {
+		l.tickBase = cfg.Clock()
+	}
 	l.wmu.Unlock()
 	if old != cfg.Fsync {
 		l.stopSyncerLocked()
@@ -657,6 +674,7 @@ func (l *segLog) syncLocked() error {
 	if err := s.data.sync(); err != nil {
 		return fmt.Errorf("logstore: syncing segment %d: %w", s.base, err)
 	}
+	s.markSynced()
 	l.dirty = false
 	return nil
 }

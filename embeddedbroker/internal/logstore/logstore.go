@@ -74,6 +74,14 @@
 // treat returned bytes as read-only.
 //
 // Only one process may open a directory at a time; nothing enforces this.
+//
+// # Simulated crashes
+//
+// Crash stands for a machine crash, for fault injection in tests: both
+// implementations track, per segment, the bytes the last fsync covered
+// under the Fsync policy, and Crash drops the rest (see Log.Crash). A
+// process crash needs no simulation: it loses nothing the files hold, and
+// OpenDisk recovers from the files whether or not Close ran.
 package logstore
 
 import (
@@ -110,7 +118,8 @@ const (
 
 // FsyncPolicy says when the disk log forces appended data to stable
 // storage. The zero value is FsyncNever. Build one with FsyncNever,
-// FsyncAlways or FsyncInterval. The memory log ignores it.
+// FsyncAlways or FsyncInterval. The memory log fsyncs nothing; there the
+// policy only decides what Crash forgets.
 type FsyncPolicy time.Duration
 
 const (
@@ -125,7 +134,10 @@ const (
 
 // FsyncInterval fsyncs the active segment from a background goroutine every
 // d when anything was appended since the last fsync (Kafka's flush.ms). A
-// power loss can lose up to d of appends. d <= 0 means FsyncAlways.
+// power loss can lose up to d of appends. d <= 0 means FsyncAlways. The
+// memory log runs no goroutine: Crash works out from Config.Clock which
+// ticks, every d since the log was created or its policy last changed,
+// would have synced.
 func FsyncInterval(d time.Duration) FsyncPolicy {
 	if d <= 0 {
 		return FsyncAlways
@@ -299,6 +311,27 @@ type Log interface {
 
 	// Sync fsyncs appended data not yet fsynced (disk log).
 	Sync() error
+
+	// Crash closes the log as a machine crash would: data appended since
+	// the last fsync is lost. The disk log truncates each segment file to
+	// its durable size (and removes segments created after the last
+	// durable point, and index files, which are rebuilt on open), then
+	// closes without syncing; opening the directory again runs the normal
+	// recovery. The memory log forgets everything appended after its last
+	// Sync() call, which FsyncAlways makes every append (so a memory log
+	// under FsyncAlways loses nothing).
+	//
+	// What counts as synced is the same for both: every append under
+	// FsyncAlways, the background syncer's ticks under FsyncInterval, a
+	// Sync, Close, a roll (which fsyncs the segment it seals), a Truncate
+	// (which fsyncs the segment it cuts), and, for the disk log, whatever
+	// the files held when it was opened. The log start offset moved by
+	// SetStartOffset or TruncateFully is always durable; if it lies past
+	// the surviving data, the log comes back empty there. Unlike the disk
+	// log, the memory log stays open and usable: appends continue at the
+	// surviving end offset. Bytes handed out by earlier reads stay valid.
+	// Crash of a closed log does nothing and returns nil.
+	Crash() error
 
 	// Close syncs and releases the log. Later calls return ErrClosed;
 	// closing twice is a no-op.

@@ -10,8 +10,9 @@ import (
 // NewMemory returns a Log kept in memory, starting empty at offset 0 (use
 // TruncateFully to start elsewhere). It has the semantics of the disk log,
 // segments and sparse indexes included, so that retention by size and time
-// and segment rolls behave the same; Fsync is ignored and nothing survives
-// the process.
+// and segment rolls behave the same. Nothing survives the process; Fsync
+// only decides what Crash forgets, so that a memory log can stand for the
+// disk of a simulated machine (see Log.Crash).
 //
 // Each segment is one contiguous buffer that grows by appending. Reads that
 // stay within a segment return a view of that buffer without copying: the
@@ -24,6 +25,7 @@ import (
 func NewMemory(cfg Config) Log {
 	l := newLog(memBackend{}, cfg.withDefaults(), discardLogger())
 	l.segs = []*segment{newSegment(0, &memSeg{})}
+	l.tickBase = l.cfg.Clock()
 	return l
 }
 

@@ -117,11 +117,29 @@ type segment struct {
 
 	firstAppend time.Time // when the first batch was appended (roll by time fallback)
 	modified    time.Time // last append (retention by time fallback)
+
+	// synced is the number of bytes covered by the last successful fsync of
+	// the data (a roll's, a Sync's, an append's under FsyncAlways, the
+	// background syncer's), and syncedNext the offset just past them: what
+	// Crash keeps. Only holders of the log's wmu read or change them.
+	synced     int64
+	syncedNext int64
 }
 
 // newSegment returns an empty segment at base.
 func newSegment(base int64, data segData) *segment {
-	return &segment{base: base, data: data, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1}
+	return &segment{base: base, data: data, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, syncedNext: base}
+}
+
+// markSynced records that an fsync covered all of the segment's data.
+func (s *segment) markSynced() { s.synced, s.syncedNext = s.size, s.next }
+
+// clampSynced forgets synced bytes the segment no longer holds after a
+// truncation.
+func (s *segment) clampSynced() {
+	if s.synced > s.size {
+		s.markSynced()
+	}
 }
 
 // track records that the batch f was stored at pos, maintaining the sparse
