@@ -198,6 +198,13 @@ func (l *Local) RegisterBroker(_ context.Context, b Broker) error {
 	b.Fenced = false
 	i, found := slices.BinarySearchFunc(img.Brokers, b.ID, func(x Broker, id int32) int { return int(x.ID - id) })
 	if found {
+		// A new incarnation of a known broker: whatever it had may be
+		// gone (a crash loses what was not fsynced), so first take it
+		// out of every ISR and leadership, as if fenced, even when it
+		// came back before its session expired. It rejoins ISRs by
+		// catching up.
+		img.Brokers[i].Fenced = true
+		l.reconcile(img)
 		img.Brokers[i] = b
 	} else {
 		img.Brokers = slices.Insert(img.Brokers, i, b)
