@@ -42,10 +42,11 @@ import (
 //
 //   - ms-to-new-leader: until the controller's metadata names another
 //     leader for partition 0 (c.Leader polled every 250 µs);
-//   - ms-to-first-ack: until the first write produced after the kill is
-//     acknowledged with acks=all, which also takes the client's metadata
-//     refresh (MetadataMinAge 10 ms) and retry (10 ms backoff) and the new
-//     leader's ISR holding at least min.insync.replicas replicas.
+//   - ms-to-first-ack: until the first write produced after the kill (once
+//     the node refuses connections) is acknowledged with acks=all, which
+//     also takes the client's metadata refresh (MetadataMinAge 10 ms) and
+//     retry (10 ms backoff), and the surviving follower fetching the write
+//     from the new leader (the ISR is down to two, min.insync.replicas).
 //
 // ns/op is ms-to-first-ack in nanoseconds (the timer runs from the kill to
 // that ack); failed-writes is the number of records per iteration whose

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -74,6 +75,7 @@ func (fs *fetchers) stop() {
 	fs.mu.Unlock()
 	for _, f := range all {
 		close(f.stop)
+		f.interrupt()
 	}
 	for _, f := range all {
 		<-f.done
@@ -92,6 +94,20 @@ type fetcher struct {
 	stop chan struct{}
 	done chan struct{}
 	conn *replicaConn
+	// inflight is the connection of the fetch in progress, which a change
+	// of the partition set interrupts so that a partition this node just
+	// began following (after a failover) is not left waiting out another
+	// partition's long poll.
+	inflight    atomic.Pointer[replicaConn]
+	interrupted atomic.Bool
+}
+
+// interrupt cuts short the fetch in progress, if any.
+func (f *fetcher) interrupt() {
+	if c := f.inflight.Load(); c != nil {
+		f.interrupted.Store(true)
+		c.nc.SetReadDeadline(time.Now())
+	}
 }
 
 func (f *fetcher) add(p *partition) {
@@ -99,6 +115,7 @@ func (f *fetcher) add(p *partition) {
 	f.parts[p] = struct{}{}
 	f.mu.Unlock()
 	f.poke()
+	f.interrupt()
 }
 
 func (f *fetcher) remove(p *partition) {
@@ -160,11 +177,14 @@ func (f *fetcher) run() {
 			continue
 		}
 		if err := f.fetchOnce(parts); err != nil {
-			f.n.log.Debug("replica fetch", "leader", f.leader, "err", err)
 			if f.conn != nil {
 				f.conn.close()
 				f.conn = nil
 			}
+			if f.interrupted.Swap(false) {
+				continue // refetch at once with the new partition set
+			}
+			f.n.log.Debug("replica fetch", "leader", f.leader, "err", err)
 			if !f.sleep(replicaBackoff) {
 				return
 			}
@@ -216,7 +236,9 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		index[key{p.topic, p.id}] = p
 	}
+	f.inflight.Store(f.conn)
 	r, err := f.conn.do(req, replicaFetchWait+5*time.Second)
+	f.inflight.Store(nil)
 	if err != nil {
 		return err
 	}
