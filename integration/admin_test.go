@@ -129,8 +129,10 @@ func TestAdmin(t *testing.T) {
 			want    error
 		}{
 			{"duplicate", 3, 1, nil, "with-configs", kerr.TopicAlreadyExists},
-			{"replication factor 2", 3, 2, nil, "rf2", kerr.InvalidReplicationFactor},
+			// More replicas than nodes; (replication factor 2 was refused
+			// too while the broker had no replication.)
 			{"replication factor above nodes", 3, 4, nil, "rf4", kerr.InvalidReplicationFactor},
+			{"replication factor 0", 3, 0, nil, "rf0", kerr.InvalidReplicationFactor},
 			{"zero partitions", 0, 1, nil, "zero", kerr.InvalidPartitions},
 			{"bad name", 1, 1, nil, "bad/name", kerr.InvalidTopicException},
 			{"bad config value", 1, 1, map[string]*string{"retention.ms": ptr("soon")}, "bad-value", kerr.InvalidConfig},
@@ -149,7 +151,7 @@ func TestAdmin(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ListTopics: %v", err)
 		}
-		for _, name := range []string{"validated", "rf2", "rf4", "zero", "bad-value", "bad-config"} {
+		for _, name := range []string{"validated", "rf4", "rf0", "zero", "bad-value", "bad-config"} {
 			if tds.Has(name) {
 				t.Errorf("ListTopics has %q, which was not to be created", name)
 			}
@@ -505,7 +507,7 @@ func TestAdmin(t *testing.T) {
 		produceAt(t, ctx, cl, topic, 3, 19, func(p, i int32) time.Time { return old })
 		// sarama sets the produce response's log append time on the
 		// messages it acknowledges.
-		cfg := saramaConfig()
+		cfg := saramaConfig(saramaVersions[0])
 		cfg.Producer.Return.Successes = true
 		cfg.Producer.RequiredAcks = sarama.WaitForAll
 		cfg.Producer.Partitioner = sarama.NewManualPartitioner

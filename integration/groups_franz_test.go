@@ -25,6 +25,8 @@ func grpFranzOpts(addrs []string, group, topic, name string) []kgo.Opt {
 		kgo.AutoCommitInterval(100 * time.Millisecond),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(100 * time.Millisecond),
+		// Refresh metadata soon after a node restarts (the default waits 5s).
+		kgo.MetadataMinAge(250 * time.Millisecond),
 	}
 }
 
@@ -99,5 +101,35 @@ func TestGroupFranz(t *testing.T) {
 				t.Errorf("records consumed in generations %v, want at least one per membership (4)", st.Generations)
 			}
 		})
+	}
+}
+
+// TestGroupMixedClients runs the churn scenario with members of different
+// clients in one group, all speaking the "range" protocol: franz-go (m1,
+// m4), sarama (m2, m5) and kafka-go (m3). The leader's client computes the
+// assignment for the others, so each client must read the others' member
+// metadata and assignments.
+func TestGroupMixedClients(t *testing.T) {
+	c := grpCluster(t, "orders")
+	ctx := grpCtx(t)
+	sc := &grpScenario{Group: "mixed", Topic: "orders", Addrs: c.Addrs(), Ledger: newGrpLedger()}
+	sc.Adm = grpAdmin(t, sc.Addrs)
+	franzMember := grpFranzStarter(sc, kgo.RangeBalancer())
+	saramaMember := grpSaramaStarter(sc, grpSaramaRange())
+	kafkagoMember := grpKafkagoStarter(sc, grpKafkagoRange())
+	sc.Start = func(t *testing.T, name string) func() {
+		switch name {
+		case "m2", "m5":
+			return saramaMember(t, name)
+		case "m3":
+			return kafkagoMember(t, name)
+		}
+		return franzMember(t, name)
+	}
+	produced := sc.run(t, ctx)
+	st := sc.Ledger.check(t, produced)
+	t.Logf("mixed franz-go/sarama/kafka-go: %v", st)
+	if len(st.Generations) < 4 {
+		t.Errorf("records consumed in generations %v, want at least one per membership (4)", st.Generations)
 	}
 }

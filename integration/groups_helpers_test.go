@@ -105,6 +105,7 @@ type grpProducer struct {
 	topic string
 	stop  chan struct{}
 	done  chan struct{}
+	once  sync.Once
 
 	hold  atomic.Bool // paused: rounds are skipped
 	round sync.Mutex  // held while a round is produced
@@ -182,14 +183,13 @@ func (p *grpProducer) run(ctx context.Context) {
 	}
 }
 
+// halt stops the producer and closes its client; it is idempotent.
 func (p *grpProducer) halt() {
-	select {
-	case <-p.stop:
-	default:
+	p.once.Do(func() {
 		close(p.stop)
-	}
-	<-p.done
-	p.cl.Close()
+		<-p.done
+		p.cl.Close()
+	})
 }
 
 // pause stops producing after the round in flight and returns how many
@@ -252,6 +252,7 @@ type grpLedger struct {
 	distinct [grpPartitions]map[int64]bool
 }
 
+// newGrpLedger returns an empty ledger.
 func newGrpLedger() *grpLedger {
 	l := &grpLedger{byMember: map[string]int{}}
 	for i := range l.distinct {

@@ -114,3 +114,6 @@ func TestGroupKafkago(t *testing.T) {
 		})
 	}
 }
+
+// grpKafkagoRange is kafka-go's range balancer.
+func grpKafkagoRange() kafka.GroupBalancer { return kafka.RangeGroupBalancer{} }

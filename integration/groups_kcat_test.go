@@ -139,6 +139,19 @@ func (l *grpKcatLogs) String() string {
 // TestGroupKcat runs the churn scenario with kcat balanced consumers
 // (librdkafka, eager rebalances) under the range and round-robin
 // strategies. Skipped if kcat is not installed.
+//
+// Two concessions to kcat, not to the broker (see grpScenario): the
+// producer pauses while a member leaves, because kcat drops the record it
+// polls when SIGTERM arrives although librdkafka stored, and later
+// commits, its offset; and only the commit at close is checked, because
+// kcat's -X sets librdkafka's legacy topic-level auto.commit.interval.ms
+// and the group consumer keeps committing every 5s. Generations are not
+// checked (librdkafka does not show them): at-least-once, commits and
+// order are. The first rebalance often takes about 2s: when the second
+// member joins while the first one completes its rebalance alone, the
+// first one's SyncGroup is answered REBALANCE_IN_PROGRESS (as Kafka does)
+// and librdkafka 2.0 only sends its next JoinGroup some 2s later, which
+// its debug log shows; the coordinator answers every request at once.
 func TestGroupKcat(t *testing.T) {
 	path := grpKcatPath(t)
 	for _, strategy := range []string{"range", "roundrobin"} {

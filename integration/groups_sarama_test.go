@@ -125,3 +125,6 @@ func TestGroupSarama(t *testing.T) {
 		})
 	}
 }
+
+// grpSaramaRange is sarama's range strategy.
+func grpSaramaRange() sarama.BalanceStrategy { return sarama.NewBalanceStrategyRange() }

@@ -1,12 +1,14 @@
-// Package integration holds kafkaboot's cross-client interop tests: real
-// Kafka clients (franz-go, IBM/sarama, segmentio/kafka-go and, where it is
-// installed, kcat on librdkafka) produce to and consume from a 3-node
-// embedded cluster, and each checks that it reads back exactly what was
-// written: per partition, in order, offsets contiguous from 0, keys, values
-// and headers intact, whatever the compression codec.
+// Package integration holds kafkaboot's end-to-end tests against the
+// embedded broker with real Kafka clients.
 //
-// Consumer groups are not used here: every consumer reads by partition
-// assignment from offset 0.
+// The interop tests (interop_*_test.go, admin_test.go, and this file) check
+// the bytes: franz-go, IBM/sarama, segmentio/kafka-go and, where it is
+// installed, kcat on librdkafka produce to and consume from a 3-node
+// embedded cluster, and each reads back exactly what was written: per
+// partition, in order, offsets contiguous from 0, keys, values and headers
+// intact, whatever the compression codec and whichever client wrote it.
+// They consume by partition assignment from offset 0, never as a group;
+// the group tests are in groups_*_test.go.
 package integration
 
 import (
