@@ -239,8 +239,10 @@ type Consumer struct {
 	// IsolationLevel (kafka.consumer.isolation-level) is
 	// read_uncommitted or read_committed. Default read_uncommitted.
 	IsolationLevel string `koanf:"isolation-level" validate:"oneof=read_uncommitted read_committed"`
-	// MaxPollRecords (kafka.consumer.max-poll-records) caps the records
-	// returned by one poll. Default 500.
+	// MaxPollRecords (kafka.consumer.max-poll-records) caps the records a
+	// listener container hands to one partition's worker at a time (and so
+	// a batch listener's batch) and the backlog at which it stops polling.
+	// Default 500.
 	MaxPollRecords int `koanf:"max-poll-records" validate:"gte=1"`
 	// SessionTimeout (kafka.consumer.session-timeout); 0 = franz default (45s).
 	SessionTimeout time.Duration `koanf:"session-timeout" validate:"gte=0"`

@@ -21,18 +21,23 @@
 // A container has Concurrency members; each member is one kgo client in
 // the listener's group (so Concurrency is the number of group members, as
 // in Spring), with DisableAutoCommit. A member has one poll loop, one
-// committer goroutine and one worker goroutine per assigned partition. The
-// poll loop hands each partition's records to its worker, so records of
-// one partition are handled strictly in order and different partitions in
-// parallel. At most about twice max.poll.records (default 500) records per
-// member are polled but not finished; beyond that the poll loop waits, so
-// a partition that is stuck (slow handler, long retry back off) eventually
-// stops polling for the member's other partitions too (Spring, with one
-// consumer thread, stops all of them at once).
+// committer goroutine and one worker goroutine per assigned partition.
+// Each poll takes everything the client has fetched and hands each
+// partition's records to its worker at once, in chunks of at most
+// max.poll.records (default 500), so records of one partition are handled
+// strictly in order and different partitions in parallel. (A poll bounded
+// to max.poll.records would serialize the partitions: franz-go hands out
+// fetched records partition by partition.) The poll loop polls only while
+// fewer than max.poll.records records of the member are waiting or in
+// progress, so at most that many plus one poll's records (bounded by the
+// fetch sizes) are polled but not finished; a partition that is stuck
+// (slow handler, long retry back off) eventually stops polling for the
+// member's other partitions too (Spring, with one consumer thread, stops
+// all of them at once).
 //
-// Batch listeners get, per call, the records of ONE partition from one poll
-// (Spring's batches span partitions); batches keep per-partition ordering
-// and parallelism.
+// Batch listeners get, per call, at most max.poll.records records of ONE
+// partition from one poll (Spring's batches span partitions); batches keep
+// per-partition ordering and parallelism.
 //
 // Handlers run with a context that is cancelled only by a hard stop (see
 // Stop); a graceful stop lets in-flight handlers finish.
@@ -47,7 +52,8 @@
 // the gap is acknowledged. Records that failed but were recovered (for
 // example dead-lettered) count as finished. When commits happen depends on
 // the ack mode (listener.AckMode): record (synchronously after each record
-// or batch), batch (after the records of one poll of a partition), time
+// or batch), batch (after each chunk of a partition's records from one
+// poll, at most max.poll.records), time
 // (every ack time), count (synchronously once ack count records finished),
 // count-time (either), manual (acknowledged records, at the next commit
 // point), manual-immediate (synchronously in Acknowledge). In every mode,

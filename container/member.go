@@ -167,7 +167,8 @@ func (m *member) pollLoop() {
 	for m.waitReady() {
 		ctx, cancel := context.WithCancel(m.pollCtx)
 		m.setWake(cancel)
-		fs := m.cl.PollRecords(ctx, m.c.maxPoll)
+		// Take everything the client has fetched (see dispatch).
+		fs := m.cl.PollFetches(ctx)
 		m.setWake(nil)
 		cancel()
 		if m.pollCtx.Err() != nil || fs.IsClientClosed() {
@@ -251,6 +252,16 @@ func (m *member) release(n int) {
 	}
 }
 
+// dispatch hands each partition's records of a poll to the partition's
+// worker at once, cut into chunks of at most max.poll.records.
+//
+// The poll takes everything the client has fetched, not max.poll.records:
+// franz-go hands out buffered records partition by partition, so a
+// record-bounded poll would give the workers one partition at a time and
+// serialize a member's partitions whenever there is a backlog. Memory stays
+// bounded: polling waits while max.poll.records or more records are in
+// flight, and one poll holds at most what the client fetched (bounded by
+// fetch.max.bytes per broker response), which franz-go buffers anyway.
 func (m *member) dispatch(fs kgo.Fetches) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -263,7 +274,7 @@ func (m *member) dispatch(fs kgo.Fetches) {
 			return // revoked or lost since the fetch
 		}
 		m.inflight.Add(int64(len(p.Records)))
-		w.enqueue(chunk{recs: p.Records, epoch: w.seekEpoch.Load()})
+		w.enqueue(p.Records, m.c.maxPoll, w.seekEpoch.Load())
 	})
 }
 

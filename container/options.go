@@ -136,9 +136,13 @@ func WithRebalanceListener(l RebalanceListener) Option {
 	return optFunc(func(o *options) { o.rebalance = l })
 }
 
-// WithMaxPollRecords bounds the records of one poll and the records
-// buffered per member waiting for their partition worker (default 500;
-// property max.poll.records overrides it per listener).
+// WithMaxPollRecords sets max.poll.records (default 500; property
+// max.poll.records overrides it per listener): the most records a partition
+// worker gets at once (a batch listener's batch; the unit of ack=batch
+// commits), and the backlog at which a member stops polling: it polls while
+// fewer records are waiting for or in its partition workers. A poll itself
+// takes everything the client has fetched, which may be more (see the
+// package documentation).
 func WithMaxPollRecords(n int) Option { return optFunc(func(o *options) { o.maxPollRecords = n }) }
 
 // WithDefaultGroup sets the group of listeners without a group attribute

@@ -42,6 +42,21 @@ func (t *tracker) begin(r *kgo.Record) {
 	t.mu.Unlock()
 }
 
+// finish registers r as started and done at once: the fast path of the
+// automatic ack modes, where a worker finishes records strictly in order.
+// With nothing outstanding it just moves the committable offset; behind an
+// unfinished record (an aborted delivery) it queues r as done, so the
+// committable offset stays at the unfinished record.
+func (t *tracker) finish(r *kgo.Record) {
+	t.mu.Lock()
+	if t.head == len(t.entries) {
+		t.next = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+	} else {
+		t.entries = append(t.entries, trEntry{offset: r.Offset, epoch: r.LeaderEpoch, done: true})
+	}
+	t.mu.Unlock()
+}
+
 // done marks the record at offset as processed and reports whether the
 // committable offset advanced. Unknown offsets are ignored.
 func (t *tracker) done(offset int64) bool {

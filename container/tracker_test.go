@@ -64,3 +64,23 @@ func TestTrackerCompaction(t *testing.T) {
 		t.Fatalf("pending = %v", p)
 	}
 }
+
+// TestTrackerFinish covers the in-order fast path of the automatic ack
+// modes: finish moves the committable offset, except behind a record that
+// began and never finished (an aborted delivery).
+func TestTrackerFinish(t *testing.T) {
+	tr := newTracker(0)
+	tr.finish(&kgo.Record{Offset: 4, LeaderEpoch: 1})
+	tr.finish(&kgo.Record{Offset: 6, LeaderEpoch: 1})
+	if p, ok := tr.pending(); !ok || p.Offset != 7 || p.Epoch != 1 {
+		t.Fatalf("pending = %v %v, want 7", p, ok)
+	}
+	tr.begin(&kgo.Record{Offset: 7}) // aborted: never done
+	tr.finish(&kgo.Record{Offset: 8})
+	if p, _ := tr.pending(); p.Offset != 7 {
+		t.Fatalf("pending = %v, want 7 (held at the unfinished record)", p)
+	}
+	if n := tr.outstanding(); n != 2 {
+		t.Fatalf("outstanding = %d, want 2", n)
+	}
+}

@@ -48,9 +48,16 @@ func newWorker(m *member, k tp) *worker {
 	}
 }
 
-func (w *worker) enqueue(ch chunk) {
+// enqueue queues the records of one partition from one poll, cut into
+// chunks of at most max records (the unit of batch handler calls and of
+// ack=batch commits), and wakes the worker once.
+func (w *worker) enqueue(recs []*kgo.Record, max int, epoch uint64) {
 	w.mu.Lock()
-	w.queue = append(w.queue, ch)
+	for len(recs) > 0 {
+		n := min(len(recs), max)
+		w.queue = append(w.queue, chunk{recs: recs[:n:n], epoch: epoch})
+		recs = recs[n:]
+	}
 	w.mu.Unlock()
 	select {
 	case w.signal <- struct{}{}:
@@ -159,14 +166,22 @@ func (w *worker) process(ch chunk) {
 		w.processBatch(ch.recs, cur)
 		w.m.release(len(ch.recs))
 	} else {
+		// Finished records are released to the poll loop in groups:
+		// the in-flight count is shared by all workers of the member.
+		const releaseEvery = 64
+		released := 0
 		for i, r := range ch.recs {
 			if w.stopped() || w.seekEpoch.Load() != cur {
-				w.m.release(len(ch.recs) - i)
+				w.m.release(len(ch.recs) - released)
 				return
 			}
 			w.processRecord(r)
-			w.m.release(1)
+			if i+1-released >= releaseEvery {
+				w.m.release(i + 1 - released)
+				released = i + 1
+			}
 		}
+		w.m.release(len(ch.recs) - released)
 	}
 	switch w.c.ackMode {
 	case listener.AckBatch, listener.AckManual:
@@ -216,13 +231,28 @@ const (
 
 func (w *worker) processRecord(r *kgo.Record) {
 	tr := w.tr.Load()
-	tr.begin(r)
+	if w.c.ackMode.Manual() {
+		// Acknowledgments may come later and out of order: track the
+		// record from the start.
+		tr.begin(r)
+		switch w.deliver(r, tr) {
+		case outcomeDone:
+			tr.done(r.Offset)
+			w.processed(1)
+		case outcomeHandled:
+			w.processed(1)
+		}
+		return
+	}
+	// Automatic ack modes finish records in order on this goroutine, so
+	// the record is registered only once its outcome is known.
 	switch w.deliver(r, tr) {
 	case outcomeDone:
-		tr.done(r.Offset)
+		tr.finish(r)
 		w.processed(1)
-	case outcomeHandled:
-		w.processed(1)
+	case outcomeHandled: // manual modes only
+	default:
+		tr.begin(r) // never done: nothing after it is committed in this epoch
 	}
 }
 

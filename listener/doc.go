@@ -91,6 +91,10 @@
 //	                                                request's kafka_replyTopic header), carrying the
 //	                                                request's kafka_correlationId header
 //
+// A handler of the first form may also be declared as [Typed][T], the same
+// signature as a named type, which the invoker calls without reflection:
+// Created listener.Typed[Order] `kafka:"..."`.
+//
 // Any form may end with a listener.Acknowledgment parameter, which is
 // required with ack=manual and ack=manual-immediate and forbidden otherwise.
 // A slice parameter is a batch only with batch=true: without it, []Payment
@@ -110,6 +114,10 @@
 //
 // Each handler is compiled once, at registration, into an [Invoker]: the
 // signature is analysed and every type the call path needs is cached. A
-// delivery costs one Deserialize, an optional validation and one
-// reflect.Value.Call.
+// delivery costs one Deserialize (in place, into the handler's argument,
+// with the serde package's deserializers), an optional validation and one
+// reflect.Value.Call. The call is direct, without reflection, for handlers
+// declared as [Typed] (func(ctx, T) error with a named type) and for
+// func(ctx, T) error handlers whose T is string, []byte, any or
+// map[string]any.
 package listener

@@ -70,6 +70,11 @@ func (r *Record[T]) Metadata() Metadata {
 // invoker build a *Record[T] without knowing T statically.
 func (r *Record[T]) fill(kr *kgo.Record, v reflect.Value) {
 	r.Value, _ = v.Interface().(T) // a nil interface value leaves the zero T
+	r.fillMeta(kr)
+}
+
+// fillMeta sets everything but the value from a consumed record.
+func (r *Record[T]) fillMeta(kr *kgo.Record) {
 	r.Key = kr.Key
 	r.Headers = kr.Headers
 	r.Topic = kr.Topic
@@ -86,6 +91,7 @@ func (*Record[T]) valueType() reflect.Type { return reflect.TypeFor[T]() }
 // recognize Record parameters by reflection.
 type recordFiller interface {
 	fill(kr *kgo.Record, v reflect.Value)
+	fillMeta(kr *kgo.Record)
 	valueType() reflect.Type
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/listener"
+	"github.com/kafkaboot/kafkaboot/serde"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -283,7 +284,18 @@ func compile(t *testing.T, ep *listener.Endpoint) *listener.Invoker {
 	return ep.Invoker()
 }
 
+// TestInvokerForms runs every handler form through a plain deserializer
+// (Deserialize) and through serde's Auto (decoded in place).
 func TestInvokerForms(t *testing.T) {
+	for _, dc := range []struct {
+		name  string
+		deser listener.Deserializer
+	}{{"deserialize", jsonDeser{}}, {"in place", serde.NewAuto()}} {
+		t.Run(dc.name, func(t *testing.T) { testInvokerForms(t, dc.deser) })
+	}
+}
+
+func testInvokerForms(t *testing.T, deser listener.Deserializer) {
 	ctx := context.Background()
 	const js = `{"id":"o1","amount":5}`
 	want := Order{ID: "o1", Amount: 5}
@@ -297,7 +309,7 @@ func TestInvokerForms(t *testing.T) {
 	}
 	invoke := func(t *testing.T, inv *listener.Invoker, r *kgo.Record, ack listener.Acknowledgment) any {
 		t.Helper()
-		p, err := inv.Decode(jsonDeser{}, r)
+		p, err := inv.Decode(deser, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,7 +385,7 @@ func TestInvokerForms(t *testing.T) {
 	t.Run("batch values", func(t *testing.T) {
 		inv := compile(t, &listener.Endpoint{Batch: true, Handler: func(_ context.Context, os []Order) error { got = append(got, os); return nil }})
 		rs := []*kgo.Record{rec(js, 1), rec(`{"id":"o2"}`, 2)}
-		ps := decodeAll(t, inv, rs)
+		ps := decodeAll(t, inv, deser, rs)
 		if err := inv.InvokeBatch(ctx, rs, ps, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -390,7 +402,7 @@ func TestInvokerForms(t *testing.T) {
 			}})
 		rs := []*kgo.Record{rec(js, 1), rec(`{"id":"o2"}`, 2)}
 		a := &ackRec{}
-		if err := inv.InvokeBatch(ctx, rs, decodeAll(t, inv, rs), a); err != nil {
+		if err := inv.InvokeBatch(ctx, rs, decodeAll(t, inv, deser, rs), a); err != nil {
 			t.Fatal(err)
 		}
 		check(t, "o1", int64(1), "o2", int64(2))
@@ -398,12 +410,34 @@ func TestInvokerForms(t *testing.T) {
 			t.Fatal("not acked")
 		}
 	})
+	t.Run("typed", func(t *testing.T) {
+		inv := compile(t, &listener.Endpoint{Handler: listener.Typed[Order](func(_ context.Context, o Order) error { got = append(got, o); return nil })})
+		invoke(t, inv, rec(js, 1), nil)
+		inv = compile(t, &listener.Endpoint{Handler: listener.Typed[*Order](func(_ context.Context, o *Order) error { got = append(got, o); return nil })})
+		invoke(t, inv, rec(js, 1), nil)
+		check(t, want, &want)
+	})
+	t.Run("map", func(t *testing.T) {
+		inv := compile(t, &listener.Endpoint{Handler: func(_ context.Context, m map[string]any) error { got = append(got, m); return nil }})
+		invoke(t, inv, rec(`{"a":1}`, 1), nil)
+		check(t, map[string]any{"a": 1.0})
+	})
+	t.Run("record twice", func(t *testing.T) {
+		// Each Decode builds its own Record.
+		var recs []*listener.Record[Order]
+		inv := compile(t, &listener.Endpoint{Handler: func(_ context.Context, r *listener.Record[Order]) error { recs = append(recs, r); return nil }})
+		invoke(t, inv, rec(js, 1), nil)
+		invoke(t, inv, rec(`{"id":"o2"}`, 2), nil)
+		if len(recs) != 2 || recs[0] == recs[1] || recs[0].Value != want || recs[1].Value.ID != "o2" || recs[1].Offset != 2 {
+			t.Fatalf("records %+v %+v", recs[0], recs[1])
+		}
+	})
 }
 
-func decodeAll(t *testing.T, inv *listener.Invoker, rs []*kgo.Record) []listener.Payload {
+func decodeAll(t *testing.T, inv *listener.Invoker, d listener.Deserializer, rs []*kgo.Record) []listener.Payload {
 	var ps []listener.Payload
 	for _, r := range rs {
-		p, err := inv.Decode(jsonDeser{}, r)
+		p, err := inv.Decode(d, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -452,6 +486,63 @@ func TestInvokerErrors(t *testing.T) {
 	inv = compile(t, &listener.Endpoint{Validate: listener.Off, Handler: h})
 	if _, err := inv.Decode(jsonDeser{}, rec(`{}`, 1)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTyped covers Typed handlers: tagged fields of type Typed, tombstones,
+// panics, and a deserializer that cannot decode in place.
+func TestTyped(t *testing.T) {
+	ctx := context.Background()
+	var got []any
+	type L struct {
+		Orders listener.Typed[*Order] `kafka:"topics=orders,id=orders"`
+		Panics listener.Typed[Order]  `kafka:"topics=p,id=panics"`
+	}
+	l := &L{
+		Orders: func(_ context.Context, o *Order) error { got = append(got, o); return nil },
+		Panics: func(context.Context, Order) error { panic("typed") },
+	}
+	eps, err := listener.NewRegistry().Register(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*listener.Invoker{}
+	for _, ep := range eps {
+		byID[ep.ID] = ep.Invoker()
+	}
+	auto := serde.NewAuto()
+	tomb := rec("", 1)
+	tomb.Value = nil
+	for _, d := range []listener.Deserializer{auto, jsonDeser{}} {
+		for _, r := range []*kgo.Record{rec(`{"id":"o1","amount":2}`, 1), tomb} {
+			if d == (jsonDeser{}) && r.Value == nil {
+				continue // jsonDeser has no tombstones
+			}
+			p, err := byID["orders"].Decode(d, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := byID["orders"].Invoke(ctx, r, p, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := []any{&Order{ID: "o1", Amount: 2}, (*Order)(nil), &Order{ID: "o1", Amount: 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %#v, want %#v", got, want)
+	}
+	p, err := byID["panics"].Decode(auto, rec(`{"id":"x"}`, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = byID["panics"].Invoke(ctx, rec("", 1), p, nil)
+	var pe *listener.PanicError
+	if !errors.As(err, &pe) || pe.Value != "typed" {
+		t.Fatalf("panic err = %v", err)
+	}
+	// Validation applies as for plain funcs.
+	if _, err := byID["panics"].Decode(auto, rec(`{"amount":1}`, 1)); !errors.As(err, new(*listener.ValidationError)) {
+		t.Fatalf("validation err = %v", err)
 	}
 }
 

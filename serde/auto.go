@@ -1,7 +1,9 @@
 package serde
 
 import (
+	"maps"
 	"reflect"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -27,6 +29,36 @@ import (
 type Auto struct {
 	json  *JSON
 	proto *Protobuf
+	// sers and desers cache the serde chosen per concrete type (the
+	// choice takes a few reflect.Type.Implements calls, more than the
+	// lookup): copy-on-write maps, as an application uses a handful of
+	// types per serde. Interface targets are not cached (the type header
+	// decides).
+	sers   atomic.Pointer[map[reflect.Type]Serializer]
+	desers atomic.Pointer[map[reflect.Type]Deserializer]
+}
+
+// cached returns m[t], computing and adding it on a miss. Concurrent
+// misses may compute the same entry twice, which is harmless.
+func cached[S any](m *atomic.Pointer[map[reflect.Type]S], t reflect.Type, compute func(reflect.Type) S) S {
+	cur := m.Load()
+	if cur != nil {
+		if s, ok := (*cur)[t]; ok {
+			return s
+		}
+	}
+	s := compute(t)
+	for {
+		next := make(map[reflect.Type]S, 1)
+		if cur != nil {
+			maps.Copy(next, *cur)
+		}
+		next[t] = s
+		if m.CompareAndSwap(cur, &next) {
+			return s
+		}
+		cur = m.Load()
+	}
 }
 
 // NewAuto returns an Auto serde. Options apply to its JSON and Protobuf
@@ -44,7 +76,7 @@ func (a *Auto) Serialize(topic string, headers *[]kgo.RecordHeader, v any) ([]by
 	if isNil(v) {
 		return nil, nil
 	}
-	return a.serializerFor(reflect.TypeOf(v)).Serialize(topic, headers, v)
+	return cached(&a.sers, reflect.TypeOf(v), a.serializerFor).Serialize(topic, headers, v)
 }
 
 func (a *Auto) serializerFor(t reflect.Type) Serializer {
@@ -67,25 +99,54 @@ func (a *Auto) Deserialize(topic string, headers []kgo.RecordHeader, data []byte
 	return a.deserializerFor(headers, t).Deserialize(topic, headers, data, t)
 }
 
+// DeserializeInto implements [IntoDeserializer]: JSON, string and []byte
+// targets are decoded in place (see [JSON.DeserializeInto]); protobuf
+// targets go through Deserialize.
+func (a *Auto) DeserializeInto(topic string, headers []kgo.RecordHeader, data []byte, ptr any) error {
+	pv, t, err := intoTarget(ptr)
+	if err != nil {
+		return deserErr(topic, headers, data, t, err)
+	}
+	switch d := a.deserializerFor(headers, t).(type) {
+	case *JSON:
+		return d.deserializeInto(topic, headers, data, ptr, pv, t)
+	case IntoDeserializer:
+		return d.DeserializeInto(topic, headers, data, ptr)
+	default:
+		return setFrom(d, topic, headers, data, pv, t)
+	}
+}
+
 func (a *Auto) deserializerFor(headers []kgo.RecordHeader, t reflect.Type) Deserializer {
-	switch t.Kind() {
-	case reflect.Interface:
-		name, ok := HeaderValue(headers, a.json.o.header)
-		if !ok || name == "" {
-			return a.json
-		}
-		if rt, ok := a.json.o.registry.Lookup(name); ok {
-			if rt.Implements(protoMessageType) || reflect.PointerTo(rt).Implements(protoMessageType) {
-				return a.proto
-			}
-			return a.json
-		}
-		if fn := protoreflect.FullName(name); fn.IsValid() {
-			if _, err := protoregistry.GlobalTypes.FindMessageByName(fn); err == nil {
-				return a.proto
-			}
+	if t.Kind() == reflect.Interface {
+		return a.interfaceDeserializer(headers, t)
+	}
+	return cached(&a.desers, t, a.concreteDeserializer)
+}
+
+// interfaceDeserializer chooses by the type header (interface targets).
+func (a *Auto) interfaceDeserializer(headers []kgo.RecordHeader, _ reflect.Type) Deserializer {
+	name, ok := HeaderValue(headers, a.json.o.header)
+	if !ok || name == "" {
+		return a.json
+	}
+	if rt, ok := a.json.o.registry.Lookup(name); ok {
+		if rt.Implements(protoMessageType) || reflect.PointerTo(rt).Implements(protoMessageType) {
+			return a.proto
 		}
 		return a.json
+	}
+	if fn := protoreflect.FullName(name); fn.IsValid() {
+		if _, err := protoregistry.GlobalTypes.FindMessageByName(fn); err == nil {
+			return a.proto
+		}
+	}
+	return a.json
+}
+
+// concreteDeserializer chooses by the (non-interface) target type.
+func (a *Auto) concreteDeserializer(t reflect.Type) Deserializer {
+	switch t.Kind() {
 	case reflect.String:
 		return String{}
 	case reflect.Pointer:

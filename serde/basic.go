@@ -68,6 +68,24 @@ func (String) Deserialize(topic string, headers []kgo.RecordHeader, data []byte,
 	return nil, deserErr(topic, headers, data, t, fmt.Errorf("string deserializer cannot produce %s: %w", t, ErrUnsupportedType))
 }
 
+// DeserializeInto implements [IntoDeserializer]; string kinds are set in
+// place, other targets go through Deserialize.
+func (s String) DeserializeInto(topic string, headers []kgo.RecordHeader, data []byte, ptr any) error {
+	pv, t, err := intoTarget(ptr)
+	if err != nil {
+		return deserErr(topic, headers, data, t, err)
+	}
+	if t.Kind() != reflect.String {
+		return setFrom(s, topic, headers, data, pv, t)
+	}
+	if data == nil {
+		pv.Elem().SetZero()
+	} else {
+		pv.Elem().SetString(string(data))
+	}
+	return nil
+}
+
 // Bytes passes []byte values through unchanged, like Kafka's
 // ByteArraySerializer. Serialization accepts []byte kinds (including
 // json.RawMessage); deserialization produces []byte kinds or, for interface
@@ -110,4 +128,23 @@ func (Bytes) Deserialize(topic string, headers []kgo.RecordHeader, data []byte, 
 		return data, nil
 	}
 	return nil, deserErr(topic, headers, data, t, fmt.Errorf("bytes deserializer cannot produce %s: %w", t, ErrUnsupportedType))
+}
+
+// DeserializeInto implements [IntoDeserializer]; []byte kinds are set in
+// place (aliasing data, as Deserialize does), other targets go through
+// Deserialize.
+func (b Bytes) DeserializeInto(topic string, headers []kgo.RecordHeader, data []byte, ptr any) error {
+	pv, t, err := intoTarget(ptr)
+	if err != nil {
+		return deserErr(topic, headers, data, t, err)
+	}
+	if !isBytesType(t) {
+		return setFrom(b, topic, headers, data, pv, t)
+	}
+	if data == nil {
+		pv.Elem().SetZero()
+	} else {
+		pv.Elem().SetBytes(data)
+	}
+	return nil
 }

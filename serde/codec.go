@@ -71,6 +71,19 @@ func (c Codec[T]) Deserialize(topic string, headers []kgo.RecordHeader, data []b
 	return c.d.Deserialize(topic, headers, data, t)
 }
 
+// DeserializeInto implements [IntoDeserializer], using the underlying
+// deserializer's DeserializeInto when it has one.
+func (c Codec[T]) DeserializeInto(topic string, headers []kgo.RecordHeader, data []byte, ptr any) error {
+	if id, ok := c.d.(IntoDeserializer); ok {
+		return id.DeserializeInto(topic, headers, data, ptr)
+	}
+	pv, t, err := intoTarget(ptr)
+	if err != nil {
+		return deserErr(topic, headers, data, t, err)
+	}
+	return setFrom(c.d, topic, headers, data, pv, t)
+}
+
 // Encode serializes v.
 func (c Codec[T]) Encode(topic string, headers *[]kgo.RecordHeader, v T) ([]byte, error) {
 	return c.s.Serialize(topic, headers, v)

@@ -90,11 +90,44 @@ func (j *JSON) Deserialize(topic string, headers []kgo.RecordHeader, data []byte
 
 func (j *JSON) decode(data []byte, t reflect.Type) (any, error) {
 	p := reflect.New(t)
+	if err := j.decodeInto(data, p.Interface()); err != nil {
+		return nil, err
+	}
+	return p.Elem().Interface(), nil
+}
+
+// DeserializeInto implements [IntoDeserializer]: it decodes data straight
+// into *ptr with encoding/json, which saves Deserialize's copy of the
+// decoded value into an interface (an allocation per record). For
+// interface element types it falls back to Deserialize (the type header
+// chooses the concrete type).
+func (j *JSON) DeserializeInto(topic string, headers []kgo.RecordHeader, data []byte, ptr any) error {
+	pv, t, err := intoTarget(ptr)
+	if err != nil {
+		return deserErr(topic, headers, data, t, err)
+	}
+	return j.deserializeInto(topic, headers, data, ptr, pv, t)
+}
+
+func (j *JSON) deserializeInto(topic string, headers []kgo.RecordHeader, data []byte, ptr any, pv reflect.Value, t reflect.Type) error {
+	if t.Kind() == reflect.Interface {
+		return setFrom(j, topic, headers, data, pv, t)
+	}
+	if data == nil {
+		pv.Elem().SetZero()
+		return nil
+	}
+	if err := j.decodeInto(data, ptr); err != nil {
+		return deserErr(topic, headers, data, t, err)
+	}
+	return nil
+}
+
+// decodeInto decodes data into ptr, a non-nil pointer. The plain
+// json.Unmarshal path is used unless an option needs a json.Decoder.
+func (j *JSON) decodeInto(data []byte, ptr any) error {
 	if !j.o.disallowUnknown && !j.o.useNumber {
-		if err := json.Unmarshal(data, p.Interface()); err != nil {
-			return nil, err
-		}
-		return p.Elem().Interface(), nil
+		return json.Unmarshal(data, ptr)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if j.o.disallowUnknown {
@@ -103,16 +136,16 @@ func (j *JSON) decode(data []byte, t reflect.Type) (any, error) {
 	if j.o.useNumber {
 		dec.UseNumber()
 	}
-	if err := dec.Decode(p.Interface()); err != nil {
+	if err := dec.Decode(ptr); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("empty JSON input: %w", io.ErrUnexpectedEOF)
+			return fmt.Errorf("empty JSON input: %w", io.ErrUnexpectedEOF)
 		}
-		return nil, err
+		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("invalid JSON: data after the top-level value")
+		return errors.New("invalid JSON: data after the top-level value")
 	}
-	return p.Elem().Interface(), nil
+	return nil
 }
 
 // resolveInterface picks the concrete type for interface target t from the

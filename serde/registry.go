@@ -3,8 +3,10 @@ package serde
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"sync"
+	"sync/atomic"
 )
 
 // TypeRegistry maps type names (the values of type headers) to Go types and
@@ -29,6 +31,18 @@ type TypeRegistry struct {
 	mu     sync.RWMutex
 	byName map[string]reflect.Type
 	byType map[reflect.Type]string // keyed by the pointer-stripped type
+
+	// names caches NameOf results (registered or default names) for
+	// serializers, which ask for every record: a copy-on-write map that
+	// registration replaces, tagged with the registration generation so
+	// that a name computed before a registration is never stored after it.
+	names atomic.Pointer[nameCache]
+	gen   uint64 // registration generation, guarded by mu
+}
+
+type nameCache struct {
+	gen   uint64
+	names map[reflect.Type]string
 }
 
 // NewTypeRegistry returns an empty registry.
@@ -76,6 +90,8 @@ func (r *TypeRegistry) RegisterType(name string, t reflect.Type) error {
 	}
 	r.byName[name] = t
 	r.byType[base] = name
+	r.gen++
+	r.names.Store(&nameCache{gen: r.gen})
 	return nil
 }
 
@@ -88,10 +104,34 @@ func Register[T any](r *TypeRegistry, name string) error {
 // NameOf returns the registered name of t (or of the type t points to),
 // falling back to [DefaultTypeName].
 func (r *TypeRegistry) NameOf(t reflect.Type) string {
-	if name, ok := r.registered(t); ok {
-		return name
+	if r == nil || t == nil {
+		return DefaultTypeName(t)
 	}
-	return DefaultTypeName(t)
+	cur := r.names.Load()
+	if cur != nil {
+		if name, ok := cur.names[t]; ok {
+			return name
+		}
+	}
+	r.mu.RLock()
+	name, ok := r.byType[baseType(t)]
+	gen := r.gen
+	r.mu.RUnlock()
+	if !ok {
+		name = DefaultTypeName(t)
+	}
+	// Cache unless a registration happened meanwhile (a newer generation)
+	// or the cache is large (types are normally few; this bounds memory
+	// for programs that serialize many unnamed or generated types).
+	if (cur == nil && gen == 0 || cur != nil && cur.gen == gen) && (cur == nil || len(cur.names) < 1024) {
+		next := &nameCache{gen: gen, names: make(map[reflect.Type]string, 1)}
+		if cur != nil {
+			maps.Copy(next.names, cur.names)
+		}
+		next.names[t] = name
+		r.names.CompareAndSwap(cur, next)
+	}
+	return name
 }
 
 // registered returns the explicitly registered name of t.

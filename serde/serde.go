@@ -81,6 +81,51 @@ type Deserializer interface {
 	Deserialize(topic string, headers []kgo.RecordHeader, data []byte, t reflect.Type) (any, error)
 }
 
+// IntoDeserializer is an optional interface of deserializers that can
+// decode into memory the caller allocated. Deserialize has to return the
+// value in an interface, which for struct types means copying it to a new
+// heap object per record; a caller that needs the value in its own memory
+// anyway (a listener container building handler arguments) saves that copy
+// and allocation with DeserializeInto. [JSON] and [Auto] implement it, and
+// [Codec] forwards it.
+//
+// DeserializeInto decodes data into *ptr, where ptr is a non-nil pointer
+// to the zero value of the target type T (as from new(T) or reflect.New).
+// The result must equal what Deserialize(topic, headers, data, T)
+// returns: a tombstone (nil data) leaves the zero value, interface targets
+// are resolved with the type header, and errors are the same
+// [*DeserializationError]s. On error *ptr may be partially written. (JSON
+// decodes into a non-zero *ptr the way json.Unmarshal does, merging.)
+type IntoDeserializer interface {
+	Deserializer
+	DeserializeInto(topic string, headers []kgo.RecordHeader, data []byte, ptr any) error
+}
+
+// intoTarget checks the ptr argument of DeserializeInto and returns it as
+// a reflect.Value along with the target type.
+func intoTarget(ptr any) (reflect.Value, reflect.Type, error) {
+	pv := reflect.ValueOf(ptr)
+	if pv.Kind() != reflect.Pointer || pv.IsNil() {
+		return reflect.Value{}, nil, fmt.Errorf("DeserializeInto needs a non-nil pointer, got %T: %w", ptr, ErrUnsupportedType)
+	}
+	return pv, pv.Type().Elem(), nil
+}
+
+// setFrom is the generic DeserializeInto: Deserialize, then store the
+// result in *pv.
+func setFrom(d Deserializer, topic string, headers []kgo.RecordHeader, data []byte, pv reflect.Value, t reflect.Type) error {
+	v, err := d.Deserialize(topic, headers, data, t)
+	if err != nil {
+		return err
+	}
+	rv := ReflectValue(v, t)
+	if !rv.IsValid() {
+		return deserErr(topic, headers, data, t, fmt.Errorf("deserializer returned %T: %w", v, ErrUnsupportedType))
+	}
+	pv.Elem().Set(rv)
+	return nil
+}
+
 // Serde is both a Serializer and a Deserializer.
 type Serde interface {
 	Serializer

@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -256,11 +257,20 @@ func OnComplete(fn func(Result, error)) SendOption {
 // produced the record.
 func (t *Template) Send(ctx context.Context, topic string, value any, opts ...SendOption) (Result, error) {
 	so := collect(opts)
-	rec, err := t.build(ctx, topic, value, &so)
+	sr := new(sendRecord)
+	rec, err := t.build(ctx, sr, topic, value, &so)
 	if err != nil {
 		return t.complete(rec, topic, err, &so)
 	}
 	return t.sendSync(ctx, rec, &so)
+}
+
+// sendRecord is the record of one send allocated together with room for
+// one header (the type header the default serializers add), saving the
+// header slice's allocation.
+type sendRecord struct {
+	rec kgo.Record
+	hdr [1]kgo.RecordHeader
 }
 
 // SendDefault is Send to the default topic; it fails with [ErrNoTopic] if
@@ -294,17 +304,28 @@ func (t *Template) SendRecord(ctx context.Context, rec *kgo.Record) (Result, err
 // future immediately. SendAsync may block while the client's buffer is
 // full (kgo.MaxBufferedRecords), until ctx is done.
 func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts ...SendOption) *Future {
-	// The send options live in the future: one allocation fewer per send.
-	f := &Future{done: make(chan struct{}), so: collect(opts)}
-	rec, err := t.build(ctx, topic, value, &f.so)
+	// The future, its send options, the record and room for its type
+	// header are one allocation; the promise closure is the other.
+	a := &asyncSend{t: t}
+	a.f.so = collect(opts)
+	rec, err := t.build(ctx, &a.sr, topic, value, &a.f.so)
 	if err != nil {
-		f.complete(t.complete(rec, topic, err, &f.so))
-		return f
+		a.f.complete(t.complete(rec, topic, err, &a.f.so))
+		return &a.f
 	}
-	t.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
-		f.complete(t.complete(r, r.Topic, err, &f.so))
-	})
-	return f
+	t.cl.Produce(ctx, rec, a.promise)
+	return &a.f
+}
+
+// asyncSend is the state of one SendAsync.
+type asyncSend struct {
+	f  Future
+	sr sendRecord
+	t  *Template
+}
+
+func (a *asyncSend) promise(r *kgo.Record, err error) {
+	a.f.complete(a.t.complete(r, r.Topic, err, &a.f.so))
 }
 
 // Flush waits until all buffered records are acknowledged or ctx is done.
@@ -316,6 +337,9 @@ func (t *Template) Flush(ctx context.Context) error {
 }
 
 func collect(opts []SendOption) sendOptions {
+	if len(opts) == 0 {
+		return sendOptions{} // without a heap-allocated accumulator
+	}
 	var so sendOptions
 	for _, o := range opts {
 		if o != nil {
@@ -328,13 +352,17 @@ func collect(opts []SendOption) sendOptions {
 // build creates the record: headers, key, value, partition marker,
 // interceptors. On error the (partial) record is still returned for the
 // listener.
-func (t *Template) build(ctx context.Context, topic string, value any, so *sendOptions) (*kgo.Record, error) {
-	rec := &kgo.Record{Topic: topic, Timestamp: so.timestamp}
+func (t *Template) build(ctx context.Context, sr *sendRecord, topic string, value any, so *sendOptions) (*kgo.Record, error) {
+	rec := &sr.rec
+	rec.Topic, rec.Timestamp = topic, so.timestamp
 	if len(so.headers) > 0 {
 		rec.Headers = slices.Clone(so.headers)
 	}
 	if topic == "" {
 		return rec, ErrNoTopic
+	}
+	if rec.Headers == nil {
+		rec.Headers = sr.hdr[:0]
 	}
 	if so.hasKey {
 		k, err := t.keySer.Serialize(topic, &rec.Headers, so.key)
@@ -344,6 +372,9 @@ func (t *Template) build(ctx context.Context, topic string, value any, so *sendO
 		rec.Key = k
 	}
 	v, err := t.valueSer.Serialize(topic, &rec.Headers, value)
+	if len(rec.Headers) == 0 {
+		rec.Headers = nil // as without the preallocated header
+	}
 	if err != nil {
 		return rec, fmt.Errorf("%w: value: %w", ErrSerialization, err)
 	}
@@ -399,27 +430,59 @@ func (t *Template) complete(rec *kgo.Record, topic string, err error, so *sendOp
 }
 
 // Future is the pending outcome of [Template.SendAsync].
+//
+// Its Done channel is created only when asked for: fire-and-forget sends
+// and Get calls after completion do not pay for a channel. A Future is
+// allocated together with its record, which it keeps reachable.
 type Future struct {
-	done chan struct{}
-	res  Result
-	err  error
-	so   sendOptions
+	completed atomic.Bool
+	mu        sync.Mutex
+	done      chan struct{} // nil until Done is called before completion
+	res       Result
+	err       error
+	so        sendOptions
 }
 
+// closedChan is returned by Done after completion. It is closed once, at
+// package initialization, and never changes.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
 func (f *Future) complete(res Result, err error) {
+	f.mu.Lock()
 	f.res, f.err = res, err
-	close(f.done)
+	f.completed.Store(true)
+	if f.done != nil {
+		close(f.done)
+	}
+	f.mu.Unlock()
 }
 
 // Done is closed when the outcome is known.
-func (f *Future) Done() <-chan struct{} { return f.done }
+func (f *Future) Done() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done == nil {
+		if f.completed.Load() {
+			return closedChan
+		}
+		f.done = make(chan struct{})
+	}
+	return f.done
+}
 
 // Get waits for the outcome or for ctx to end. A ctx error only means the
 // wait ended; the send continues and its outcome is still delivered to the
 // listener and callbacks.
 func (f *Future) Get(ctx context.Context) (Result, error) {
+	if f.completed.Load() {
+		return f.res, f.err
+	}
 	select {
-	case <-f.done:
+	case <-f.Done():
 		return f.res, f.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()

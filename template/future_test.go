@@ -1,0 +1,74 @@
+package template
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+)
+
+// TestFuture covers the lazily created Done channel: Done before and after
+// completion, Get with and without Done, and concurrent waiters.
+func TestFuture(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name string
+		run  func(t *testing.T, f *Future)
+	}{
+		{"done before completion", func(t *testing.T, f *Future) {
+			done := f.Done()
+			select {
+			case <-done:
+				t.Fatal("done before completion")
+			default:
+			}
+			f.complete(Result{Offset: 7}, nil)
+			<-done
+			if f.Done() != done {
+				t.Fatal("Done returned another channel")
+			}
+			if res, err := f.Get(context.Background()); err != nil || res.Offset != 7 {
+				t.Fatalf("Get = %v, %v", res, err)
+			}
+		}},
+		{"done after completion", func(t *testing.T, f *Future) {
+			f.complete(Result{}, boom)
+			<-f.Done()
+			if _, err := f.Get(context.Background()); !errors.Is(err, boom) {
+				t.Fatalf("Get err = %v", err)
+			}
+		}},
+		{"get waits", func(t *testing.T, f *Future) {
+			go f.complete(Result{Offset: 1}, nil) // before or while Get waits
+
+			if res, err := f.Get(context.Background()); err != nil || res.Offset != 1 {
+				t.Fatalf("Get = %v, %v", res, err)
+			}
+		}},
+		{"get cancelled", func(t *testing.T, f *Future) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := f.Get(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Get err = %v", err)
+			}
+		}},
+		{"concurrent waiters", func(t *testing.T, f *Future) {
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					if i%2 == 0 {
+						<-f.Done()
+					}
+					if res, err := f.Get(context.Background()); err != nil || res.Offset != 3 {
+						t.Errorf("Get = %v, %v", res, err)
+					}
+				})
+			}
+			f.complete(Result{Offset: 3}, nil)
+			wg.Wait()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, &Future{}) })
+	}
+}
