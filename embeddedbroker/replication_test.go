@@ -147,3 +147,55 @@ func TestElectPreferredLeader(t *testing.T) {
 		t.Fatalf("second election: %v, want ELECTION_NOT_NEEDED", err)
 	}
 }
+
+// TestOffsetForLeaderEpochAfterFailover: the leader epoch cache answers
+// OffsetForLeaderEpoch as Kafka's does across a failover (KIP-101, the
+// basis of consumers' truncation detection, KIP-320): an old epoch ends
+// where the next one with records begins; the current one at the log end.
+func TestOffsetForLeaderEpochAfterFailover(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "epochs", Partitions: 1, ReplicationFactor: 3}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("epochs"), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(n int) {
+		for range n {
+			must(t, cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr())
+		}
+	}
+	produce(10)
+	old := c.Leader("epochs", 0)
+	must(t, c.StopNode(ctx, old))
+	produce(5)
+	adm := kadm.NewClient(cl)
+	ask := func(epoch int32) (int32, int64) {
+		t.Helper()
+		var req kadm.OffsetForLeaderEpochRequest
+		req.Add("epochs", 0, epoch)
+		res, err := adm.OffsetForLeaderEpoch(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res["epochs"][0]
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		return r.LeaderEpoch, r.EndOffset
+	}
+	md, err := adm.Metadata(ctx, "epochs")
+	must(t, err)
+	cur := md.Topics["epochs"].Partitions[0].LeaderEpoch
+	if e, end := ask(0); e != 0 || end != 10 {
+		t.Fatalf("epoch 0: got epoch %d end %d, want 0 and 10", e, end)
+	}
+	if e, end := ask(cur); e != cur || end != 15 {
+		t.Fatalf("current epoch %d: got epoch %d end %d, want %d and 15", cur, e, end, cur)
+	}
+	if e, end := ask(cur + 1); e != -1 || end != -1 {
+		t.Fatalf("future epoch: got epoch %d end %d, want -1 -1", e, end)
+	}
+}

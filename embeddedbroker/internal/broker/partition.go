@@ -110,8 +110,19 @@ func (p *partition) observe(h *batch.Header) {
 		p.producers.record(h)
 	}
 	if n := len(p.epochs); n == 0 || p.epochs[n-1].Epoch < h.PartitionLeaderEpoch {
-		p.epochs = append(p.epochs, epochEntry{Epoch: h.PartitionLeaderEpoch, Start: h.BaseOffset})
+		p.assignEpoch(h.PartitionLeaderEpoch, h.BaseOffset)
 	}
+}
+
+// assignEpoch records that epoch starts at offset, dropping the latest
+// entries that start at or after it: an epoch in which nothing was appended
+// ends where it started and is not worth an entry, as in Kafka's leader
+// epoch cache. p.mu must be held.
+func (p *partition) assignEpoch(epoch int32, start int64) {
+	for n := len(p.epochs); n > 0 && (p.epochs[n-1].Start >= start || p.epochs[n-1].Epoch >= epoch); n-- {
+		p.epochs = p.epochs[:n-1]
+	}
+	p.epochs = append(p.epochs, epochEntry{Epoch: epoch, Start: start})
 }
 
 // appendResult is the outcome of a produce to one partition.

@@ -40,7 +40,7 @@ func (p *partition) setState(st *controller.Partition, now time.Time) {
 			}
 		}
 		if n := len(p.epochs); n == 0 || p.epochs[n-1].Epoch < st.LeaderEpoch {
-			p.epochs = append(p.epochs, epochEntry{Epoch: st.LeaderEpoch, Start: p.log.EndOffset()})
+			p.assignEpoch(st.LeaderEpoch, p.log.EndOffset())
 		}
 	}
 	if lead {
