@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func grpFranzStarter(sc *grpScenario, balancer kgo.GroupBalancer) grpStarter {
 				_, gen := cl.GroupMetadata()
 				fs.EachError(func(topic string, p int32, err error) {
 					if !errors.Is(err, context.Canceled) {
-						t.Errorf("%s: fetch error on %s[%d]: %v", name, topic, p, err)
+						sc.clientErr(t, name, fmt.Sprintf("fetch error on %s[%d]", topic, p), err)
 					}
 				})
 				fs.EachRecord(func(r *kgo.Record) {

@@ -125,6 +125,9 @@ func grpStartProducer(t *testing.T, ctx context.Context, addrs []string, topic s
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
+		// Find a partition's new leader soon after a node fails (the
+		// default waits 5s between metadata refreshes).
+		kgo.MetadataMinAge(250*time.Millisecond),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -236,8 +239,9 @@ type grpDelivery struct {
 	// if the client does not expose it (kcat).
 	Gen int32
 	// Epoch numbers the member's assignments: the generation where the
-	// client exposes it, else a per-member counter of assignments. Order
-	// is checked within one (member, epoch, partition).
+	// client exposes it and a member cannot get one generation twice,
+	// else a per-member counter of joins or assignments. Order is checked
+	// within one (member, epoch, partition).
 	Epoch     int32
 	Partition int32
 	Offset    int64
@@ -325,8 +329,13 @@ func (s grpStats) String() string {
 //     per-partition sequence number), so nothing was lost, invented or
 //     reordered on the way;
 //   - where generations are known, no offset was consumed twice in one
-//     generation: a second delivery is only allowed in a later generation
-//     (a re-delivery of records not yet committed when a partition moved);
+//     generation, by two members or by one member within one epoch: a
+//     second delivery is only allowed in a later generation (a
+//     re-delivery of records not yet committed when a partition moved), or
+//     to the same member in a later epoch of the same generation (where
+//     epochs count joins: a member rejoining a Stable group unchanged gets
+//     the generation it had, as in Kafka, and its client may restart at
+//     the committed offsets);
 //   - each member read each partition in order: within one epoch of a
 //     member, a partition's offsets go up by exactly one from record to
 //     record (a new epoch may start anywhere, at the committed offset).
@@ -374,7 +383,7 @@ func (l *grpLedger) check(t *testing.T, produced []int64) grpStats {
 		if prev := seen[k]; len(prev) > 0 {
 			st.Redelivered++
 			for _, o := range prev {
-				if d.Gen >= 0 && o.Gen == d.Gen {
+				if d.Gen >= 0 && o.Gen == d.Gen && (o.Member != d.Member || o.Epoch == d.Epoch) {
 					fail("p%d@%d consumed twice in generation %d: by %s and by %s", d.Partition, d.Offset, d.Gen, o.Member, d.Member)
 				}
 			}
@@ -557,13 +566,44 @@ type grpScenario struct {
 	// librdkafka's legacy topic property of that name, so the group
 	// consumer keeps autocommitting every 5s, too slow to wait for.
 	CommitOnLeave bool
+
+	// Disrupt, if set, runs once on the test goroutine after membership
+	// change number DisruptAfter has settled (1: m1, m2, m3 joined; 2: m1
+	// left; 3: m4 joined; 4: m2 left while m5 joined), while the producer
+	// writes and the members consume: a fault to inject, such as killing a
+	// node. The scenario then waits again, as after a membership change,
+	// until the group is Stable with every partition owned and every live
+	// member consuming, before it goes on with the next change.
+	Disrupt      func(t *testing.T, ctx context.Context)
+	DisruptAfter int
+
+	// Tolerate, if set, is shown the errors the members' clients report
+	// (fetch, commit and consume errors), which otherwise fail the test;
+	// those it accepts are logged and the member goes on (retrying where
+	// the client gave up). Where Disrupt injects a fault, clients report
+	// errors while they look for a partition's new leader or the group's
+	// new coordinator; the ledger and the committed offsets still decide
+	// whether the group kept its guarantees.
+	Tolerate func(member string, err error) bool
+}
+
+// clientErr reports an error of member's client: a test failure unless
+// Tolerate accepts it, which it returns.
+func (s *grpScenario) clientErr(t *testing.T, member, what string, err error) bool {
+	if s.Tolerate != nil && s.Tolerate(member, err) {
+		t.Logf("%s: %s (tolerated): %v", member, what, err)
+		return true
+	}
+	t.Errorf("%s: %s: %v", member, what, err)
+	return false
 }
 
 // run drives the group through membership changes while the sequenced
 // producer writes: three members m1-m3 join; m1 leaves; m4 joins; m2
 // leaves while m5 joins. After each change it waits until DescribeGroups
 // shows the new membership Stable, owning every partition, and every live
-// member has consumed at least 50 more records. Then the producer stops,
+// member has consumed at least 50 more records; Disrupt, if set, runs after
+// change DisruptAfter and is followed by the same wait. Then the producer stops,
 // the members consume to the end and commit it, and they leave. It returns
 // what was produced per partition after checking that the committed
 // offsets equal the end offsets, before and after the members left.
@@ -611,15 +651,24 @@ func (s grpScenario) run(t *testing.T, ctx context.Context) []int64 {
 		})
 		t.Logf("%s: stable with %v, %d records produced so far", step, slices.Sorted(maps.Keys(live)), prod.total())
 	}
+	changes := 0
+	changed := func(step string) {
+		t.Helper()
+		settle(step)
+		if changes++; s.Disrupt != nil && changes == s.DisruptAfter {
+			s.Disrupt(t, ctx)
+			settle("disruption after " + step)
+		}
+	}
 
 	join("m1")
 	join("m2")
 	join("m3")
-	settle("m1, m2, m3 joined")
+	changed("m1, m2, m3 joined")
 	leave("m1")
-	settle("m1 left")
+	changed("m1 left")
 	join("m4")
-	settle("m4 joined")
+	changed("m4 joined")
 	resume := quiesce("m2")
 	var wg sync.WaitGroup
 	leaveM2 := live["m2"]
@@ -629,7 +678,7 @@ func (s grpScenario) run(t *testing.T, ctx context.Context) []int64 {
 	resume()
 	delete(live, "m2")
 	order = slices.DeleteFunc(order, func(n string) bool { return n == "m2" })
-	settle("m2 left while m5 joined")
+	changed("m2 left while m5 joined")
 
 	produced := prod.Stop(t)
 	ends := grpEndOffsets(t, ctx, s.Adm, s.Topic)

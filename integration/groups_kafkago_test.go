@@ -15,20 +15,40 @@ import (
 // log: the Reader does not expose the generation, but its consumer group
 // logs "joined group %s as member %s in generation %d" on every JoinGroup
 // response, before it syncs and before the new generation's partition
-// readers start.
-type grpKafkagoGenLogger struct{ gen atomic.Int32 }
+// readers start. It also counts those joins: a member that rejoins a
+// Stable group without a change (after a coordinator error, say) gets the
+// same generation back, as from Kafka, and the Reader then restarts its
+// partitions at the committed offsets, so the join, not the generation,
+// numbers the member's assignments.
+type grpKafkagoGenLogger struct {
+	cur atomic.Int64 // generation<<32 | joins
+}
+
+func newGrpKafkagoGenLogger() *grpKafkagoGenLogger {
+	l := &grpKafkagoGenLogger{}
+	l.cur.Store(-1 << 32) // generation -1, no join yet
+	return l
+}
 
 func (l *grpKafkagoGenLogger) Printf(format string, args ...any) {
 	if format == "joined group %s as member %s in generation %d" && len(args) == 3 {
 		if g, ok := args[2].(int32); ok {
-			l.gen.Store(g)
+			_, joins := l.label()
+			l.cur.Store(int64(g)<<32 | int64(uint32(joins+1)))
 		}
 	}
 }
 
+// label returns the generation logged last and the number of joins so far.
+func (l *grpKafkagoGenLogger) label() (gen, joins int32) {
+	v := l.cur.Load()
+	return int32(v >> 32), int32(uint32(v))
+}
+
 // grpKafkagoStarter starts kafka-go Readers with a GroupID and the
 // balancer. Each record is labelled with the generation logged last when
-// FetchMessage returned it. The Reader discards messages buffered by an
+// FetchMessage returned it, and with the member's join count as its epoch
+// (see grpKafkagoGenLogger). The Reader discards messages buffered by an
 // older generation's partition readers once the new generation subscribes,
 // and the messages buffered when a generation ends are drained at once,
 // long before the next JoinGroup completes, so the label is the generation
@@ -36,8 +56,7 @@ func (l *grpKafkagoGenLogger) Printf(format string, args ...any) {
 func grpKafkagoStarter(sc *grpScenario, balancer kafka.GroupBalancer) grpStarter {
 	return func(t *testing.T, name string) func() {
 		t.Helper()
-		gl := &grpKafkagoGenLogger{}
-		gl.gen.Store(-1)
+		gl := newGrpKafkagoGenLogger()
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers:           sc.Addrs,
 			GroupID:           sc.Group,
@@ -65,15 +84,21 @@ func grpKafkagoStarter(sc *grpScenario, balancer kafka.GroupBalancer) grpStarter
 			for {
 				m, err := r.FetchMessage(ctx)
 				if err != nil {
-					if !closing.Load() && !errors.Is(err, io.EOF) {
-						t.Errorf("%s: kafka-go FetchMessage: %v", name, err)
+					if closing.Load() || errors.Is(err, io.EOF) {
+						return
 					}
-					return
+					// The Reader reports the generation it failed to
+					// start and keeps trying: a tolerated error is
+					// followed by more fetches.
+					if !sc.clientErr(t, name, "kafka-go FetchMessage", err) {
+						return
+					}
+					continue
 				}
-				gen := gl.gen.Load()
-				sc.Ledger.add(grpDelivery{Member: name, Gen: gen, Epoch: gen, Partition: int32(m.Partition), Offset: m.Offset, Value: string(m.Value)})
+				gen, joins := gl.label()
+				sc.Ledger.add(grpDelivery{Member: name, Gen: gen, Epoch: joins, Partition: int32(m.Partition), Offset: m.Offset, Value: string(m.Value)})
 				if err := r.CommitMessages(ctx, m); err != nil && !closing.Load() {
-					t.Errorf("%s: kafka-go CommitMessages: %v", name, err)
+					sc.clientErr(t, name, "kafka-go CommitMessages", err)
 				}
 			}
 		}()

@@ -55,13 +55,17 @@ func (h grpSaramaHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim s
 	}
 }
 
-// grpSaramaStarter starts sarama ConsumerGroup members with the strategy.
-// A session is one generation, so session.GenerationID labels its records
-// exactly.
-func grpSaramaStarter(sc *grpScenario, strategy sarama.BalanceStrategy) grpStarter {
+// grpSaramaStarter starts sarama ConsumerGroup members with the strategy;
+// tweaks, if any, adjust grpSaramaConfig's config. A session is one
+// generation, so session.GenerationID labels its records exactly.
+func grpSaramaStarter(sc *grpScenario, strategy sarama.BalanceStrategy, tweaks ...func(*sarama.Config)) grpStarter {
 	return func(t *testing.T, name string) func() {
 		t.Helper()
-		g, err := sarama.NewConsumerGroup(sc.Addrs, sc.Group, grpSaramaConfig(name, strategy))
+		cfg := grpSaramaConfig(name, strategy)
+		for _, tw := range tweaks {
+			tw(cfg)
+		}
+		g, err := sarama.NewConsumerGroup(sc.Addrs, sc.Group, cfg)
 		if err != nil {
 			t.Fatalf("sarama NewConsumerGroup: %v", err)
 		}
@@ -71,7 +75,7 @@ func grpSaramaStarter(sc *grpScenario, strategy sarama.BalanceStrategy) grpStart
 		go func() {
 			defer close(errsDone)
 			for err := range g.Errors() {
-				t.Errorf("%s: sarama consumer group error: %v", name, err)
+				sc.clientErr(t, name, "sarama consumer group error", err)
 			}
 		}()
 		go func() {
@@ -82,8 +86,14 @@ func grpSaramaStarter(sc *grpScenario, strategy sarama.BalanceStrategy) grpStart
 					if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
 						return
 					}
-					t.Errorf("%s: sarama Consume: %v", name, err)
-					return
+					if !sc.clientErr(t, name, "sarama Consume", err) {
+						return
+					}
+					select { // a tolerated error: retry after a backoff
+					case <-ctx.Done():
+						return
+					case <-time.After(cfg.Consumer.Group.Rebalance.Retry.Backoff):
+					}
 				}
 			}
 		}()
