@@ -56,10 +56,9 @@ type Server struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closed   bool
-	refusing bool
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
 	wg       sync.WaitGroup
 }
 
@@ -102,32 +101,10 @@ func (s *Server) Serve() error {
 			nc.Close()
 			return nil
 		}
-		if s.refusing {
-			s.mu.Unlock()
-			nc.Close()
-			continue
-		}
 		s.conns[nc] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.serveConn(nc)
-	}
-}
-
-// SetRefusing makes the server close new connections at once (true) or
-// serve them again (false); fault injection uses it to partition a node.
-func (s *Server) SetRefusing(refuse bool) {
-	s.mu.Lock()
-	s.refusing = refuse
-	s.mu.Unlock()
-}
-
-// CloseConns closes every open connection but keeps accepting new ones.
-func (s *Server) CloseConns() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for nc := range s.conns {
-		nc.Close()
 	}
 }
 
