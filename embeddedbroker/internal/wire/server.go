@@ -59,7 +59,7 @@ type Server struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
-	wg       sync.WaitGroup
+	wg     sync.WaitGroup
 }
 
 // NewServer returns a server for ln; call Serve to accept connections.
