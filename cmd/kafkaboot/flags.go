@@ -173,6 +173,17 @@ func (c *clientFlags) admin() (*kadm.Client, error) {
 	return kadm.NewClient(cl), nil
 }
 
+// session returns an admin client and ctx bounded by --command-timeout;
+// done closes both.
+func (c *clientFlags) session(ctx context.Context) (*kadm.Client, context.Context, func(), error) {
+	adm, err := c.admin()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	return adm, ctx, func() { cancel(); adm.Close() }, nil
+}
+
 // withTimeout bounds ctx by --command-timeout.
 func (c *clientFlags) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if c.timeout <= 0 {

@@ -31,13 +31,11 @@ and nothing when there are none.`)
 	if err := fs.parse(args, stdout); err != nil {
 		return err
 	}
-	adm, err := cf.admin()
+	adm, ctx, done, err := cf.session(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 	groups, err := adm.ListGroups(ctx)
 	if err != nil {
 		return cf.explain("listing groups", err)
@@ -79,13 +77,11 @@ func groupsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if len(groups) == 0 {
 		return usageErrorf(fs.cmd, "--group is required")
 	}
-	adm, err := cf.admin()
+	adm, ctx, done, err := cf.session(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 	lags, err := adm.Lag(ctx, groups...)
 	if err != nil {
 		return cf.explain("describing groups", err)
@@ -146,13 +142,11 @@ func groupsDelete(ctx context.Context, args []string, _ io.Reader, stdout, _ io.
 	if len(groups) == 0 {
 		return usageErrorf(fs.cmd, "--group is required")
 	}
-	adm, err := cf.admin()
+	adm, ctx, done, err := cf.session(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 	rs, err := adm.DeleteGroups(ctx, groups...)
 	if err != nil {
 		return cf.explain("deleting groups", err)

@@ -63,13 +63,11 @@ func topicsCreate(ctx context.Context, args []string, _ io.Reader, stdout, _ io.
 		}
 	}
 
-	adm, err := cf.admin()
+	adm, ctx, done, err := cf.session(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 	resp, err := adm.CreateTopic(ctx, p, r, cfg, *topic)
 	if err == nil {
 		err = errMessage(resp.Err, resp.ErrMessage)
@@ -106,13 +104,11 @@ func topicsList(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Wr
 }
 
 func listTopics(ctx context.Context, cf *clientFlags, excludeInternal bool, topics ...string) (kadm.TopicDetails, error) {
-	adm, err := cf.admin()
+	adm, ctx, done, err := cf.session(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 	details, err := adm.ListTopicsWithInternal(ctx, topics...)
 	if err != nil {
 		return nil, cf.explain("listing topics", err)
@@ -148,13 +144,11 @@ func topicsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, _ i
 	if err := fs.parse(args, stdout); err != nil {
 		return err
 	}
-	adm, err := cf.admin()
+	adm, ctx, done, err := cf.session(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 	details, err := adm.ListTopicsWithInternal(ctx, topics...)
 	if err != nil {
 		return cf.explain("describing topics", err)
@@ -265,13 +259,11 @@ and sets or removes topic configs (IncrementalAlterConfigs).`)
 	if *partitions == 0 && len(set) == 0 && len(del) == 0 {
 		return usageErrorf(fs.cmd, "nothing to alter: give --partitions, --config or --delete-config")
 	}
-	adm, err := cf.admin()
+	adm, ctx, done, err := cf.session(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 	if *partitions > 0 {
 		rs, err := adm.UpdatePartitions(ctx, *partitions, *topic)
 		if err == nil {
@@ -326,13 +318,11 @@ func topicsDelete(ctx context.Context, args []string, _ io.Reader, stdout, _ io.
 	if *topic == "" {
 		return usageErrorf(fs.cmd, "--topic is required")
 	}
-	adm, err := cf.admin()
+	adm, ctx, done, err := cf.session(ctx)
 	if err != nil {
 		return err
 	}
-	defer adm.Close()
-	ctx, cancel := cf.withTimeout(ctx)
-	defer cancel()
+	defer done()
 	resp, err := adm.DeleteTopic(ctx, *topic)
 	if err == nil {
 		err = errMessage(resp.Err, resp.ErrMessage)
