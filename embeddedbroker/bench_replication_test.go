@@ -305,18 +305,7 @@ func BenchmarkReplicatedProduce(b *testing.B) {
 		n, opts := sizeOpts(size)
 		for _, tg := range replicatedTargets() {
 			b.Run(fmt.Sprintf("%s/%s", size, tg.name), func(b *testing.B) {
-				addrs := tg.start(b)
-				cl, err := kgo.NewClient(append(slices.Clone(opts), kgo.SeedBrokers(addrs...))...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer cl.Close()
-				value := randomValue(n)
-				produceN(b, cl, 100, value) // warm up: metadata, producer id
-				b.SetBytes(int64(n))
-				b.ReportAllocs()
-				b.ResetTimer()
-				produceN(b, cl, b.N, value)
+				benchProduce(b, tg.start(b), opts, n)
 			})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,21 +81,26 @@ func BenchmarkProduce(b *testing.B) {
 		}
 		for _, tg := range benchTargets {
 			b.Run(fmt.Sprintf("%s/%s", size, tg.name), func(b *testing.B) {
-				addrs := tg.start(b)
-				cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addrs...))...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer cl.Close()
-				value := randomValue(n)
-				produceN(b, cl, 100, value) // warm up: metadata, producer id
-				b.SetBytes(int64(n))
-				b.ReportAllocs()
-				b.ResetTimer()
-				produceN(b, cl, b.N, value)
+				benchProduce(b, tg.start(b), opts, n)
 			})
 		}
 	}
+}
+
+// benchProduce times producing b.N records of n random bytes with a client
+// made of opts, after a warm-up (metadata, producer id).
+func benchProduce(b *testing.B, addrs []string, opts []kgo.Opt, n int) {
+	cl, err := kgo.NewClient(append(slices.Clone(opts), kgo.SeedBrokers(addrs...))...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	value := randomValue(n)
+	produceN(b, cl, 100, value)
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	b.ResetTimer()
+	produceN(b, cl, b.N, value)
 }
 
 func BenchmarkFetch(b *testing.B) {

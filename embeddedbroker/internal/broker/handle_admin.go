@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
@@ -315,7 +316,7 @@ func (n *Node) handleIncrementalAlterConfigs(ctx context.Context, req *kmsg.Incr
 							cur = slices.DeleteFunc(cur, func(x string) bool { return x == e })
 						}
 					}
-					cfg[c.Name] = joinList(cur)
+					cfg[c.Name] = strings.Join(cur, ",")
 				default:
 					return fmt.Errorf("%w: unknown operation %d", configs.ErrInvalid, c.Op)
 				}
@@ -328,17 +329,6 @@ func (n *Node) handleIncrementalAlterConfigs(ctx context.Context, req *kmsg.Incr
 		resp.Resources = append(resp.Resources, out)
 	}
 	return resp
-}
-
-func joinList(l []string) string {
-	s := ""
-	for i, e := range l {
-		if i > 0 {
-			s += ","
-		}
-		s += e
-	}
-	return s
 }
 
 // producerIDBlock is how many producer ids a node reserves at a time.

@@ -43,7 +43,7 @@ var served = map[kmsg.Key]apiRange{
 }
 
 // versions is the wire.Versions of this broker, capped by what kmsg knows.
-func versions(key int16) (min, max int16, ok bool) {
+func versions(key int16) (lo, hi int16, ok bool) {
 	r, ok := served[kmsg.Key(key)]
 	if !ok {
 		return 0, 0, false
@@ -52,12 +52,5 @@ func versions(key int16) (min, max int16, ok bool) {
 	if req == nil {
 		return 0, 0, false
 	}
-	return r.min, min16(r.max, req.MaxVersion()), true
-}
-
-func min16(a, b int16) int16 {
-	if a < b {
-		return a
-	}
-	return b
+	return r.min, min(r.max, req.MaxVersion()), true
 }
