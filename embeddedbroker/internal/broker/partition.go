@@ -196,11 +196,7 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 				continue
 			}
 		}
-		off := p.log.EndOffset()
-		batch.SetBaseOffset(it.b, off)
-		batch.SetPartitionLeaderEpoch(it.b, epoch)
-		it.h.BaseOffset = off
-		it.h.PartitionLeaderEpoch = epoch
+		off := p.assign(it.b, &it.h, epoch)
 		if s.logAppendTime {
 			batch.SetLogAppendTime(it.b, ts)
 			it.h.MaxTimestamp = ts
@@ -215,8 +211,7 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 		}
 		res.lastOffset = it.h.LastOffset()
 	}
-	p.advanceHighWatermark()
-	p.notify() // followers long-polling for new data
+	p.appended()
 	return res, nil
 }
 
@@ -232,27 +227,43 @@ func (p *partition) appendInternal(b []byte) (appendResult, error) {
 	if err != nil {
 		return appendResult{}, err
 	}
-	off := p.log.EndOffset()
-	batch.SetBaseOffset(b, off)
-	batch.SetPartitionLeaderEpoch(b, p.leaderEpoch.Load())
-	h.BaseOffset = off
-	h.PartitionLeaderEpoch = p.leaderEpoch.Load()
+	off := p.assign(b, &h, p.leaderEpoch.Load())
 	if err := p.log.Append(b); err != nil {
 		return appendResult{}, err
 	}
 	p.observe(&h)
-	p.advanceHighWatermark()
-	p.notify()
+	p.appended()
 	return appendResult{baseOffset: off, logAppendTime: -1, lastOffset: h.LastOffset(), epoch: h.PartitionLeaderEpoch}, nil
 }
 
+// assign gives a batch about to be appended the next offset and the
+// leader epoch, in its bytes and in its decoded header, and returns the
+// offset. p.mu must be held.
+func (p *partition) assign(b []byte, h *batch.Header, epoch int32) int64 {
+	off := p.log.EndOffset()
+	batch.SetBaseOffset(b, off)
+	batch.SetPartitionLeaderEpoch(b, epoch)
+	h.BaseOffset, h.PartitionLeaderEpoch = off, epoch
+	return off
+}
+
+// appended wakes the waiters after an append, once: followers long-polling
+// for new data, and acks=all producers when the high watermark moved.
+// p.mu must be held.
+func (p *partition) appended() {
+	if !p.advanceHighWatermark() {
+		p.notify()
+	}
+}
+
 // advanceHighWatermark moves the leader's high watermark to the smallest
-// log end offset over the in-sync replicas (never backwards). A follower
-// whose position the leader has not heard since it became leader holds it
-// where it is. p.mu must be held.
-func (p *partition) advanceHighWatermark() {
+// log end offset over the in-sync replicas (never backwards), waking the
+// waiters when it moved, which it reports. A follower whose position the
+// leader has not heard since it became leader holds it where it is. p.mu
+// must be held.
+func (p *partition) advanceHighWatermark() bool {
 	if !p.leader.Load() {
-		return
+		return false
 	}
 	hw := p.log.EndOffset()
 	for _, r := range p.isr {
@@ -261,14 +272,16 @@ func (p *partition) advanceHighWatermark() {
 		}
 		f := p.followers[r]
 		if f == nil || f.leo < 0 {
-			return
+			return false
 		}
 		hw = min(hw, f.leo)
 	}
-	if hw > p.hwm.Load() {
-		p.hwm.Store(hw)
-		p.notify()
+	if hw <= p.hwm.Load() {
+		return false
 	}
+	p.hwm.Store(hw)
+	p.notify()
+	return true
 }
 
 // wait registers a waiter woken at the next change of the partition
