@@ -100,7 +100,7 @@ func TestTooNewApiVersions(t *testing.T) {
 	// header, so the body's shape does not matter.
 	rc.nc.Write(b)
 	var sz [4]byte
-	if _, err := rc.r.Read(sz[:]); err != nil {
+	if _, err := io.ReadFull(rc.r, sz[:]); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, binary.BigEndian.Uint32(sz[:]))
