@@ -320,13 +320,6 @@ func (l *fwLedger) add(p int32, o int64) {
 	l.mu.Unlock()
 }
 
-// n returns the number of deliveries.
-func (l *fwLedger) n() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.total
-}
-
 // covers reports whether every offset below ends was delivered at least
 // once, with a description of the first gap.
 func (l *fwLedger) covers(ends map[int32]int64) (bool, string) {
