@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -100,7 +101,20 @@ type fetcher struct {
 	// partition's long poll.
 	inflight    atomic.Pointer[replicaConn]
 	interrupted atomic.Bool
+	// added is set when a partition joins the set, and cleared by the
+	// snapshot a fetch is built from. A fetch checks it after publishing
+	// inflight, and add sets it before looking at inflight: with both
+	// sequentially consistent, either the fetch sees the new partition and
+	// is not sent, or add sees the fetch and interrupts it. Without it, a
+	// partition added between the snapshot and the fetch's start waited
+	// out the whole long poll (500 ms), holding the partition's high
+	// watermark, and every acks=all and group write to it, that long.
+	added atomic.Bool
 }
+
+// errSetChanged aborts a fetch built from a partition set that has since
+// grown; the fetcher refetches at once.
+var errSetChanged = errors.New("partition set changed")
 
 // interrupt cuts short the fetch in progress, if any.
 func (f *fetcher) interrupt() {
@@ -114,6 +128,7 @@ func (f *fetcher) add(p *partition) {
 	f.mu.Lock()
 	f.parts[p] = struct{}{}
 	f.mu.Unlock()
+	f.added.Store(true)
 	f.poke()
 	f.interrupt()
 }
@@ -135,6 +150,7 @@ func (f *fetcher) poke() {
 func (f *fetcher) snapshot() []*partition {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.added.Store(false)
 	out := make([]*partition, 0, len(f.parts))
 	for p := range f.parts {
 		out = append(out, p)
@@ -177,6 +193,9 @@ func (f *fetcher) run() {
 			continue
 		}
 		if err := f.fetchOnce(parts); err != nil {
+			if errors.Is(err, errSetChanged) {
+				continue // nothing was sent: the connection is still good
+			}
 			if f.conn != nil {
 				f.conn.close()
 				f.conn = nil
@@ -236,8 +255,16 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		index[key{p.topic, p.id}] = p
 	}
+	// The deadline is set before inflight is published, so that an
+	// interrupt's earlier deadline is never overwritten.
+	f.conn.nc.SetDeadline(time.Now().Add(replicaFetchWait + 5*time.Second))
 	f.inflight.Store(f.conn)
-	r, err := f.conn.do(req, replicaFetchWait+5*time.Second)
+	if f.added.Load() {
+		f.inflight.Store(nil)
+		f.interrupted.Store(false)
+		return errSetChanged
+	}
+	r, err := f.conn.do(req)
 	f.inflight.Store(nil)
 	if err != nil {
 		return err
@@ -320,10 +347,11 @@ func dialReplica(addr string, self int32) (*replicaConn, error) {
 	return &replicaConn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("broker-" + strconv.Itoa(int(self)) + "-fetcher"))}, nil
 }
 
-func (c *replicaConn) do(req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+// do sends req and reads its response, within the deadline the caller set
+// on the connection.
+func (c *replicaConn) do(req kmsg.Request) (kmsg.Response, error) {
 	c.corr++
 	c.buf = c.f.AppendRequest(c.buf[:0], req, c.corr)
-	c.nc.SetDeadline(time.Now().Add(timeout))
 	if _, err := c.nc.Write(c.buf); err != nil {
 		return nil, err
 	}

@@ -86,11 +86,18 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 	// The wait counts from the request's arrival, as in Kafka, not from
 	// when the answer's turn on the connection comes.
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	// A partition error answers at once, as in Kafka (whose delayed fetch
+	// completes on any partition error): the client, or a follower whose
+	// leader has not yet applied the metadata that makes it leader, must
+	// learn it now, not after the long poll. A follower parked for the
+	// whole wait would hold the partition's high watermark, and with it
+	// every acks=all write and group write, for that long.
+	failed := anyPartitionError(resp)
 	return func() kmsg.Response {
 		var ch chan struct{}
 		for {
 			total, stop := n.readFetch(parts, replica, maxBytes)
-			if stop || total >= int(req.MinBytes) || !time.Now().Before(deadline) {
+			if stop || failed || total >= int(req.MinBytes) || !time.Now().Before(deadline) {
 				return resp
 			}
 			if ch == nil {
@@ -111,6 +118,18 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 			t.Stop()
 		}
 	}
+}
+
+// anyPartitionError reports whether a fetch answer has a partition error.
+func anyPartitionError(resp *kmsg.FetchResponse) bool {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if resp.Topics[i].Partitions[j].ErrorCode != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkLeader validates that this replica leads at the client's epoch
