@@ -12,7 +12,7 @@ import (
 // TestPollChunks: a poll may return more than max.poll.records records of a
 // partition (everything the client fetched); workers get them in chunks of
 // at most max.poll.records, which bounds batch sizes, in order, and
-// everything is committed. A Typed handler runs the same way.
+// everything is committed. A listener.Func handler runs the same way.
 func TestPollChunks(t *testing.T) {
 	t.Parallel()
 	const n = 95
@@ -34,7 +34,7 @@ func TestPollChunks(t *testing.T) {
 		return nil
 	}, func(ep *listener.Endpoint) { ep.Batch = true }), WithMaxPollRecords(10), cm.listener())
 	var typed seen[string]
-	e.start(ep("typed", listener.Typed[string](func(_ context.Context, s string) error { typed.add(s); return nil })),
+	e.start(ep("typed", listener.Func[string](func(_ context.Context, s string) error { typed.add(s); return nil })),
 		WithMaxPollRecords(10))
 	waitFor(t, 10*time.Second, func() bool { return got.len() == n && typed.len() == n }, "all records")
 	for i, s := range got.all() {

@@ -4,10 +4,10 @@
 // runs them.
 //
 //	type Orders struct {
-//		Created func(ctx context.Context, o Order) error                   `kafka:"topics=orders,group=billing,concurrency=3"`
-//		Batch   func(ctx context.Context, b []Payment) error               `kafka:"topics=${app.topics.payments},group=billing,batch"`
+//		Created listener.Func[Order]        `kafka:"topics=orders,group=billing,concurrency=3"`
+//		Batch   listener.BatchFunc[Payment] `kafka:"topics=${app.topics.payments},group=billing,batch"`
 //		Audit   func(ctx context.Context, r *listener.Record[Event], ack listener.Acknowledgment) error `kafka:"topics=audit;audit-eu,group=audit,ack=manual"`
-//		Price   func(ctx context.Context, q Quote) (Price, error)          `kafka:"topics=quotes,sendto=prices"`
+//		Price   func(ctx context.Context, q Quote) (Price, error) `kafka:"topics=quotes,sendto=prices"`
 //	}
 //
 //	reg := listener.NewRegistry(listener.WithResolver(cfg.Resolve))
@@ -91,9 +91,9 @@
 //	                                                request's kafka_replyTopic header), carrying the
 //	                                                request's kafka_correlationId header
 //
-// A handler of the first form may also be declared as [Typed][T], the same
+// A handler of the first form may also be declared as [Func][T], the same
 // signature as a named type, which the invoker calls without reflection:
-// Created listener.Typed[Order] `kafka:"..."`.
+// Created listener.Func[Order] `kafka:"..."`.
 //
 // Any form may end with a listener.Acknowledgment parameter, which is
 // required with ack=manual and ack=manual-immediate and forbidden otherwise.
@@ -117,7 +117,7 @@
 // delivery costs one Deserialize (in place, into the handler's argument,
 // with the serde package's deserializers), an optional validation and one
 // reflect.Value.Call. The call is direct, without reflection, for handlers
-// declared as [Typed] (func(ctx, T) error with a named type) and for
+// declared as [Func] (func(ctx, T) error with a named type) and for
 // func(ctx, T) error handlers whose T is string, []byte, any or
 // map[string]any.
 package listener

@@ -43,8 +43,9 @@ const (
 // (the serde package's JSON, String, Bytes and Auto do) the payload is
 // decoded in place, straight into the handler's argument memory (for
 // *Record[T] handlers into the Record), instead of being returned boxed in
-// an interface and copied; and [Typed] handlers and handlers of the common
-// forms func(context.Context, string) error,
+// an interface and copied; and [Func], [RecordFunc] and [BatchFunc]
+// handlers, and plain handlers of the forms
+// func(context.Context, string) error,
 // func(context.Context, []byte) error, func(context.Context, any) error and
 // func(context.Context, map[string]any) error are called directly, without
 // reflect.Value.Call (which costs a few hundred nanoseconds and three
@@ -64,9 +65,11 @@ type Invoker struct {
 	hasReply  bool
 	validate  func(reflect.Value) error // nil: no validation
 	into      bool                      // payload decodable in place (not an interface type)
-	// direct calls formValue handlers of a common signature without
-	// reflection; nil for the others.
-	direct func(ctx context.Context, v reflect.Value) error
+	// direct calls Func and RecordFunc handlers, and formValue handlers of
+	// a common signature, without reflection; nil for the others.
+	direct func(ctx context.Context, r *kgo.Record, p Payload) error
+	// directBatch calls BatchFunc handlers without reflection.
+	directBatch func(ctx context.Context, ps []Payload) error
 	// lastCtx caches the reflect.Value of the last context passed to
 	// Invoke: a container passes the same context for every record, and
 	// converting it costs an allocation. It keeps that context reachable
@@ -237,30 +240,35 @@ func newInvoker(handler any, batch bool, mode AckMode, validate Toggle, v *valid
 	}
 	inv.validate = validatorFor(inv.payload, validate, v)
 	inv.into = inv.payload.Kind() != reflect.Interface
-	if inv.form == formValue && !inv.hasAck && !inv.hasReply {
-		inv.direct = directCall(handler)
+	if !inv.hasAck && !inv.hasReply {
+		switch h := handler.(type) {
+		case directHandler:
+			inv.direct = h.callDirect
+		case directBatchHandler:
+			inv.directBatch = h.callBatch
+		default:
+			if inv.form == formValue {
+				inv.direct = directCall(handler, inv.payload)
+			}
+		}
 	}
 	return inv, nil
 }
 
-// directCall returns a reflection-free caller for handlers of the common
-// formValue signatures, or nil. v is the payload (invalid for a zero
-// payload, which Invoke never passes: it passes reflect.Zero).
-func directCall(handler any) func(ctx context.Context, v reflect.Value) error {
-	if d, ok := handler.(directInvoker); ok {
-		return d.invokeDirect
-	}
+// directCall returns a reflection-free caller for plain func handlers of
+// the common formValue signatures, or nil.
+func directCall(handler any, t reflect.Type) func(ctx context.Context, r *kgo.Record, p Payload) error {
 	switch h := handler.(type) {
 	case func(context.Context, string) error:
-		return func(ctx context.Context, v reflect.Value) error { return h(ctx, v.String()) }
+		return func(ctx context.Context, _ *kgo.Record, p Payload) error { return h(ctx, p.value(t).String()) }
 	case func(context.Context, []byte) error:
-		return func(ctx context.Context, v reflect.Value) error { return h(ctx, v.Bytes()) }
+		return func(ctx context.Context, _ *kgo.Record, p Payload) error { return h(ctx, p.value(t).Bytes()) }
 	case func(context.Context, any) error:
-		// v holds the concrete value (or is the zero any).
-		return func(ctx context.Context, v reflect.Value) error { return h(ctx, v.Interface()) }
+		// The value holds the concrete value (or is the zero any).
+		return func(ctx context.Context, _ *kgo.Record, p Payload) error { return h(ctx, p.value(t).Interface()) }
 	case func(context.Context, map[string]any) error:
-		return func(ctx context.Context, v reflect.Value) error {
-			m, _ := v.Interface().(map[string]any)
+		return func(ctx context.Context, _ *kgo.Record, p Payload) error {
+			m, _ := p.value(t).Interface().(map[string]any)
 			return h(ctx, m)
 		}
 	}
@@ -371,7 +379,7 @@ func (inv *Invoker) Invoke(ctx context.Context, r *kgo.Record, p Payload, ack Ac
 	}
 	defer recoverPanic(&err)
 	if inv.direct != nil {
-		return nil, inv.direct(ctx, p.value(inv.payload))
+		return nil, inv.direct(ctx, r, p)
 	}
 	var buf [4]reflect.Value
 	args := append(buf[:0], inv.ctxValue(ctx))
@@ -406,6 +414,9 @@ func (inv *Invoker) InvokeBatch(ctx context.Context, rs []*kgo.Record, ps []Payl
 		return fmt.Errorf("listener: InvokeBatch with %d records and %d payloads", len(rs), len(ps))
 	}
 	defer recoverPanic(&err)
+	if inv.directBatch != nil {
+		return inv.directBatch(ctx, ps)
+	}
 	slice := reflect.MakeSlice(inv.sliceType, len(rs), len(rs))
 	for i, r := range rs {
 		if inv.form == formBatchRecords {

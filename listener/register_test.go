@@ -411,9 +411,9 @@ func testInvokerForms(t *testing.T, deser listener.Deserializer) {
 		}
 	})
 	t.Run("typed", func(t *testing.T) {
-		inv := compile(t, &listener.Endpoint{Handler: listener.Typed[Order](func(_ context.Context, o Order) error { got = append(got, o); return nil })})
+		inv := compile(t, &listener.Endpoint{Handler: listener.Func[Order](func(_ context.Context, o Order) error { got = append(got, o); return nil })})
 		invoke(t, inv, rec(js, 1), nil)
-		inv = compile(t, &listener.Endpoint{Handler: listener.Typed[*Order](func(_ context.Context, o *Order) error { got = append(got, o); return nil })})
+		inv = compile(t, &listener.Endpoint{Handler: listener.Func[*Order](func(_ context.Context, o *Order) error { got = append(got, o); return nil })})
 		invoke(t, inv, rec(js, 1), nil)
 		check(t, want, &want)
 	})
@@ -489,14 +489,14 @@ func TestInvokerErrors(t *testing.T) {
 	}
 }
 
-// TestTyped covers Typed handlers: tagged fields of type Typed, tombstones,
+// TestFunc covers Func handlers: tagged fields of type Func, tombstones,
 // panics, and a deserializer that cannot decode in place.
-func TestTyped(t *testing.T) {
+func TestFunc(t *testing.T) {
 	ctx := context.Background()
 	var got []any
 	type L struct {
-		Orders listener.Typed[*Order] `kafka:"topics=orders,id=orders"`
-		Panics listener.Typed[Order]  `kafka:"topics=p,id=panics"`
+		Orders listener.Func[*Order] `kafka:"topics=orders,id=orders"`
+		Panics listener.Func[Order]  `kafka:"topics=p,id=panics"`
 	}
 	l := &L{
 		Orders: func(_ context.Context, o *Order) error { got = append(got, o); return nil },
@@ -542,6 +542,93 @@ func TestTyped(t *testing.T) {
 	}
 	// Validation applies as for plain funcs.
 	if _, err := byID["panics"].Decode(auto, rec(`{"amount":1}`, 1)); !errors.As(err, new(*listener.ValidationError)) {
+		t.Fatalf("validation err = %v", err)
+	}
+}
+
+// TestRecordAndBatchFunc covers RecordFunc and BatchFunc handlers: tagged
+// fields, the in-place and the boxed decoding path, tombstones, metadata,
+// panics and validation.
+func TestRecordAndBatchFunc(t *testing.T) {
+	ctx := context.Background()
+	var recs []*listener.Record[Order]
+	var batches [][]*Order
+	type L struct {
+		Recs  listener.RecordFunc[Order] `kafka:"topics=r,id=recs"`
+		Batch listener.BatchFunc[*Order] `kafka:"topics=b,id=batch,batch"`
+		Boom  listener.BatchFunc[Order]  `kafka:"topics=p,id=boom,batch"`
+	}
+	l := &L{
+		Recs:  func(_ context.Context, r *listener.Record[Order]) error { recs = append(recs, r); return nil },
+		Batch: func(_ context.Context, os []*Order) error { batches = append(batches, os); return nil },
+		Boom:  func(context.Context, []Order) error { panic("batch") },
+	}
+	eps, err := listener.NewRegistry().Register(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*listener.Invoker{}
+	for _, ep := range eps {
+		byID[ep.ID] = ep.Invoker()
+	}
+	if !byID["batch"].Batch() || byID["recs"].Batch() {
+		t.Fatal("batch flags")
+	}
+	o1 := rec(`{"id":"o1","amount":2}`, 7)
+	tomb := rec("", 8)
+	tomb.Value = nil
+	for _, d := range []listener.Deserializer{serde.NewAuto(), jsonDeser{}} {
+		p, err := byID["recs"].Decode(d, o1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := byID["recs"].Invoke(ctx, o1, p, nil); err != nil {
+			t.Fatal(err)
+		}
+		ps := decodeAll(t, byID["batch"], d, []*kgo.Record{o1, o1})
+		if err := byID["batch"].InvokeBatch(ctx, []*kgo.Record{o1, o1}, ps, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A tombstone is the zero value (Auto only: jsonDeser has none); a
+	// zero Order fails validation, a nil *Order is not validated.
+	auto := serde.NewAuto()
+	if _, err := byID["recs"].Decode(auto, tomb); !errors.As(err, new(*listener.ValidationError)) {
+		t.Fatalf("tombstone into Order: %v", err)
+	}
+	ps := decodeAll(t, byID["batch"], auto, []*kgo.Record{tomb})
+	if err := byID["batch"].InvokeBatch(ctx, []*kgo.Record{tomb}, ps, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	want := Order{ID: "o1", Amount: 2}
+	if len(recs) != 2 || recs[0] == recs[1] {
+		t.Fatalf("records %v", recs)
+	}
+	for i, r := range recs {
+		if r.Value != want || r.Offset != 7 || r.Partition != 2 || string(r.Key) != "k" || r.LeaderEpoch != 3 ||
+			!r.Timestamp.Equal(time.Unix(10, 0)) {
+			t.Fatalf("record %d = %+v", i, r)
+		}
+		if v, _ := r.Header("h"); string(v) != "v" {
+			t.Fatalf("record %d header %q", i, v)
+		}
+	}
+	wantBatches := [][]*Order{{&want, &want}, {&want, &want}, {nil}}
+	if !reflect.DeepEqual(batches, wantBatches) {
+		t.Fatalf("batches %v, want %v", batches, wantBatches)
+	}
+	if batches[0][0] == batches[0][1] {
+		t.Fatal("batch elements share one value")
+	}
+
+	ps = decodeAll(t, byID["boom"], auto, []*kgo.Record{o1})
+	err = byID["boom"].InvokeBatch(ctx, []*kgo.Record{o1}, ps, nil)
+	var pe *listener.PanicError
+	if !errors.As(err, &pe) || pe.Value != "batch" {
+		t.Fatalf("panic err = %v", err)
+	}
+	if _, err := byID["recs"].Decode(auto, rec(`{"amount":1}`, 1)); !errors.As(err, new(*listener.ValidationError)) {
 		t.Fatalf("validation err = %v", err)
 	}
 }
