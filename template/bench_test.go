@@ -19,8 +19,18 @@
 //     own overhead.
 //
 // Each variant writes to its own topic, so no variant pays for log growth
-// caused by another. Ratios are franz-go ns/op divided by template ns/op
-// (throughput relative to franz-go).
+// caused by another (BenchmarkSendRatio interleaves its variants, so
+// there they share topics). The sub-benchmarks report ns/op and allocations of
+// each variant alone; BenchmarkSendRatio measures the ratios.
+//
+// BenchmarkSendRatio runs the variants in each iteration, a block of sends
+// each (200 synchronous, 5,000 asynchronous), in an order rotated from one
+// iteration to the next, so that drift on a shared machine spreads evenly
+// over them. It reports <variant>-ns/send and ratio-<variant>: the time of
+// the franz-go counterpart over the variant's, summed over all iterations
+// (throughput relative to franz-go; the goal is 0.9 or better for the
+// synchronous template). franz-go-sync-json, ProduceSync with json.Marshal
+// per send, shows how much of the gap is encoding/json alone.
 package template
 
 import (
@@ -28,6 +38,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -120,4 +131,99 @@ func BenchmarkSend(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+func BenchmarkSendRatio(b *testing.B) {
+	const (
+		syncBlock  = 200
+		asyncBlock = 5000
+	)
+	// The synchronous variants share a topic, and so do the asynchronous
+	// ones: the same partitions and leaders serve a variant and its
+	// baseline, so placement cannot favour either.
+	topics := []string{"ratio-sync", "ratio-async"}
+	addrs := startBroker(b, topics...)
+	f := newFactory(b, addrs, nil)
+	tmpl := f.Template()
+	cl := f.Client()
+	ctx := context.Background()
+	ev := benchEvent{ID: 42, Customer: "customer-42", Items: []string{"book", "pen", "lamp"}, Amount: 99.5,
+		Labels: map[string]string{"region": "eu", "channel": "web"}}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	headers := []kgo.RecordHeader{{Key: serde.TypeIDHeader, Value: []byte(serde.DefaultTypeName(reflect.TypeOf(ev)))}}
+	produceSync := func(topic string, value []byte) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: value, Headers: headers}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	variants := []struct {
+		name string
+		n    int
+		run  func()
+	}{
+		{"franz-go", syncBlock, func() {
+			for range syncBlock {
+				produceSync("ratio-sync", payload)
+			}
+		}},
+		{"template", syncBlock, func() {
+			for range syncBlock {
+				if _, err := tmpl.Send(ctx, "ratio-sync", ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"franz-go-sync-json", syncBlock, func() {
+			for range syncBlock {
+				var v any = ev
+				p, err := json.Marshal(v)
+				if err != nil {
+					b.Fatal(err)
+				}
+				produceSync("ratio-sync", p)
+			}
+		}},
+		{"franz-go-async", asyncBlock, func() {
+			for range asyncBlock {
+				cl.Produce(ctx, &kgo.Record{Topic: "ratio-async", Value: payload, Headers: headers}, nil)
+			}
+			if err := cl.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"template-async", asyncBlock, func() {
+			for range asyncBlock {
+				tmpl.SendAsync(ctx, "ratio-async", ev)
+			}
+			if err := tmpl.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}},
+	}
+	for _, v := range variants { // warm up connections, metadata, buffers
+		v.run()
+	}
+	total := make([]time.Duration, len(variants))
+	rounds := 0
+	for b.Loop() {
+		for j := range variants {
+			k := (rounds + j) % len(variants)
+			start := time.Now()
+			variants[k].run()
+			total[k] += time.Since(start)
+		}
+		rounds++
+	}
+	for k, v := range variants {
+		b.ReportMetric(float64(total[k].Nanoseconds())/float64(rounds*v.n), v.name+"-ns/send")
+	}
+	// {variant, its franz-go baseline}
+	for _, pair := range [][2]int{{1, 0}, {2, 0}, {4, 3}} {
+		ratio := float64(total[pair[1]]) / float64(total[pair[0]])
+		b.ReportMetric(ratio, "ratio-"+variants[pair[0]].name)
+		b.Logf("%s against %s: ratio (throughput relative to franz-go) %.2f", variants[pair[0]].name, variants[pair[1]].name, ratio)
+	}
 }
