@@ -100,11 +100,11 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 	fail := func(format string, args ...any) (*Container, error) {
 		return nil, fmt.Errorf("%w: listener %q: %s", ErrInvalidContainer, ep.ID, fmt.Sprintf(format, args...))
 	}
-	c.log = o.log
-	if c.log == nil {
-		c.log = slog.Default()
+	base := o.log
+	if base == nil {
+		base = slog.Default()
 	}
-	c.log = c.log.With("listener", ep.ID)
+	c.log = base.With("listener", ep.ID)
 	c.deser, c.ser, c.pub = o.deser, o.ser, o.pub
 	if c.deser == nil || c.ser == nil {
 		auto := serde.NewAuto()
@@ -155,9 +155,10 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 	c.recoverer = c.eh.Recoverer
 	if c.recoverer == nil {
 		if c.pub != nil {
-			c.recoverer = &DeadLetterRecoverer{Publisher: c.pub, Logger: c.log}
+			// The recoverers name the listener themselves (Failure.ListenerID).
+			c.recoverer = &DeadLetterRecoverer{Publisher: c.pub, Logger: base}
 		} else {
-			c.recoverer = LoggingRecoverer{Logger: c.log}
+			c.recoverer = LoggingRecoverer{Logger: base}
 		}
 	}
 	if c.inv.Replies() && c.pub == nil {

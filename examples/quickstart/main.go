@@ -40,9 +40,11 @@ type Billing struct {
 	dead      chan string
 }
 
-// OnOrder bills one order.
-func (b *Billing) OnOrder(_ context.Context, o Order, md listener.Metadata) error {
-	fmt.Printf("processed order %s: %d x %s (partition %d, offset %d)\n", o.ID, o.Quantity, o.Item, md.Partition, md.Offset)
+// OnOrder bills one order; the record carries the decoded, validated
+// Order and the record's metadata.
+func (b *Billing) OnOrder(_ context.Context, r *listener.Record[Order]) error {
+	o := r.Value
+	fmt.Printf("processed order %s: %d x %s (partition %d, offset %d)\n", o.ID, o.Quantity, o.Item, r.Partition, r.Offset)
 	if b.processed.Add(1) == 5 {
 		close(b.done)
 	}
@@ -57,10 +59,14 @@ func (b *Billing) OnDeadLetter(_ context.Context, r *listener.Record[[]byte]) er
 	return nil
 }
 
-// Listeners are the application's Kafka listeners, declared by struct tags.
+// Listeners are the application's Kafka listeners, declared by struct tags
+// (listener/doc.go documents the tag). listener.RecordFunc[T] is the
+// handler form func(context.Context, *listener.Record[T]) error as a
+// generic type, which the container calls without reflection; a plain func
+// field of that signature works too.
 type Listeners struct {
-	Orders      func(context.Context, Order, listener.Metadata) error `kafka:"id=billing,topics=${app.topics.orders},group=billing,concurrency=3"`
-	DeadLetters func(context.Context, *listener.Record[[]byte]) error `kafka:"id=dlt-monitor,topics=${app.topics.orders}.DLT,group=monitor,dlt=none"`
+	Orders      listener.RecordFunc[Order]  `kafka:"id=billing,topics=${app.topics.orders},group=billing,concurrency=3"`
+	DeadLetters listener.RecordFunc[[]byte] `kafka:"id=dlt-monitor,topics=${app.topics.orders}.DLT,group=monitor,dlt=none"`
 }
 
 func main() {
