@@ -240,8 +240,10 @@ type grpDelivery struct {
 	Gen int32
 	// Epoch numbers the member's assignments: the generation where the
 	// client exposes it and a member cannot get one generation twice,
-	// else a per-member counter of joins or assignments. Order is checked
-	// within one (member, epoch, partition).
+	// else a per-member counter of joins, sessions or assignments (sarama
+	// may rejoin into the generation it had). Order is checked within one
+	// (member, epoch, partition), and a record may be read twice in one
+	// generation only by one member in two epochs.
 	Epoch     int32
 	Partition int32
 	Offset    int64

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,23 +32,36 @@ func grpSaramaConfig(name string, strategy sarama.BalanceStrategy) *sarama.Confi
 
 // grpSaramaHandler records every message of a session's claims with the
 // session's generation and marks it for the next autocommit.
+//
+// The ledger's epoch is the member's session number, not the generation:
+// a member whose Consume failed (its coordinator died) and is called
+// again rejoins with its member id, and a known member rejoining a Stable
+// group with unchanged metadata gets the current generation back, as in
+// Kafka. The new session starts from the committed offsets, so the member
+// may legitimately read records of that generation a second time.
 type grpSaramaHandler struct {
-	name   string
-	ledger *grpLedger
+	name     string
+	ledger   *grpLedger
+	sessions *atomic.Int32
 }
 
-func (h grpSaramaHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (h grpSaramaHandler) Setup(sarama.ConsumerGroupSession) error {
+	h.sessions.Add(1)
+	return nil
+}
+
 func (h grpSaramaHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 func (h grpSaramaHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	gen := sess.GenerationID()
+	epoch := h.sessions.Load() // Setup ran before the session's claims
 	for {
 		select {
 		case m, ok := <-claim.Messages():
 			if !ok {
 				return nil
 			}
-			h.ledger.add(grpDelivery{Member: h.name, Gen: gen, Epoch: gen, Partition: m.Partition, Offset: m.Offset, Value: string(m.Value)})
+			h.ledger.add(grpDelivery{Member: h.name, Gen: gen, Epoch: epoch, Partition: m.Partition, Offset: m.Offset, Value: string(m.Value)})
 			sess.MarkMessage(m, "")
 		case <-sess.Context().Done():
 			return nil
@@ -56,7 +70,7 @@ func (h grpSaramaHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim s
 }
 
 // grpSaramaStarter starts sarama ConsumerGroup members with the strategy;
-// tweaks, if any, adjust grpSaramaConfig's config. A session is one
+// tweaks, if any, adjust grpSaramaConfig's config. A session belongs to one
 // generation, so session.GenerationID labels its records exactly.
 func grpSaramaStarter(sc *grpScenario, strategy sarama.BalanceStrategy, tweaks ...func(*sarama.Config)) grpStarter {
 	return func(t *testing.T, name string) func() {
@@ -80,7 +94,7 @@ func grpSaramaStarter(sc *grpScenario, strategy sarama.BalanceStrategy, tweaks .
 		}()
 		go func() {
 			defer close(done)
-			h := grpSaramaHandler{name: name, ledger: sc.Ledger}
+			h := grpSaramaHandler{name: name, ledger: sc.Ledger, sessions: new(atomic.Int32)}
 			for ctx.Err() == nil {
 				if err := g.Consume(ctx, []string{sc.Topic}, h); err != nil {
 					if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
