@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,7 +259,7 @@ func grpSaramaDrain(t *testing.T, ctx context.Context, addrs []string, group, to
 	done := make(chan error, 1)
 	go func() {
 		for cctx.Err() == nil {
-			if err := g.Consume(cctx, []string{topic}, grpSaramaHandler{name: "sarama-drain", ledger: l}); err != nil {
+			if err := g.Consume(cctx, []string{topic}, grpSaramaHandler{name: "sarama-drain", ledger: l, sessions: new(atomic.Int32)}); err != nil {
 				done <- err
 				return
 			}
