@@ -44,6 +44,11 @@ type fwFormListeners struct {
 	Reply      func(context.Context, fwQuote) (fwPrice, error)                                 `kafka:"id=form-reply,topics=form-quotes,sendto=form-prices"`
 	ReplyToHdr func(context.Context, fwQuote) (fwPrice, error)                                 `kafka:"id=form-reply-hdr,topics=form-quotes-hdr"`
 	Prices     func(context.Context, *listener.Record[fwPrice]) error                          `kafka:"id=form-prices,topics=form-prices"`
+	// The generic types of the value, record and batch forms, which the
+	// invoker calls without reflection.
+	Func       listener.Func[fwOrder]       `kafka:"id=form-func,topics=form-func"`
+	RecordFunc listener.RecordFunc[fwOrder] `kafka:"id=form-recordfunc,topics=form-recordfunc"`
+	BatchFunc  listener.BatchFunc[fwOrder]  `kafka:"id=form-batchfunc,topics=form-batchfunc,batch"`
 }
 
 // fwObs is what a handler saw of one record; fields a form does not get
@@ -74,12 +79,15 @@ type fwSent struct {
 
 // TestFrameworkHandlerForms: every handler form gets exactly what the
 // template sent (values, keys, headers, partitions, offsets,
-// timestamps), each record once; batch forms get the records of one
-// partition in order per call; manual acks commit; reply listeners send
+// timestamps), each record once, in the plain func forms and in the
+// generic listener.Func, RecordFunc and BatchFunc; batch forms get the
+// records of one partition in order per call; manual acks commit; reply
+// listeners send
 // their returned values to the sendto topic (or the kafka_replyTopic
 // header's) with the request's correlation id.
 func TestFrameworkHandlerForms(t *testing.T) {
-	topics := []string{"form-value", "form-meta", "form-record", "form-batch", "form-batchrecs", "form-manual"}
+	topics := []string{"form-value", "form-meta", "form-record", "form-batch", "form-batchrecs", "form-manual",
+		"form-func", "form-recordfunc", "form-batchfunc"}
 	c := fwCluster(t, fwTopics(3, append(slices.Clone(topics), "form-quotes", "form-quotes-hdr", "form-prices")...)...)
 	ctx := fwCtx(t)
 	adm := fwAdmin(t, c.Addrs())
@@ -135,6 +143,19 @@ func TestFrameworkHandlerForms(t *testing.T) {
 		},
 		Reply:      func(_ context.Context, q fwQuote) (fwPrice, error) { return price(q), nil },
 		ReplyToHdr: func(_ context.Context, q fwQuote) (fwPrice, error) { return price(q), nil },
+		Func:       func(_ context.Context, v fwOrder) error { add("form-func", noMeta("form-func", v)); return nil },
+		RecordFunc: func(_ context.Context, r *listener.Record[fwOrder]) error {
+			add("form-recordfunc", fwObsOf(r, r.Value))
+			return nil
+		},
+		BatchFunc: func(_ context.Context, vs []fwOrder) error {
+			var o []fwObs
+			for _, v := range vs {
+				o = append(o, noMeta("form-batchfunc", v))
+			}
+			add("form-batchfunc", o...)
+			return nil
+		},
 		Prices: func(_ context.Context, r *listener.Record[fwPrice]) error {
 			cp := *r
 			cp.Key, cp.Headers = slices.Clone(r.Key), fwHeaders(r.Headers)
