@@ -82,9 +82,8 @@ type fwSent struct {
 // timestamps), each record once, in the plain func forms and in the
 // generic listener.Func, RecordFunc and BatchFunc; batch forms get the
 // records of one partition in order per call; manual acks commit; reply
-// listeners send
-// their returned values to the sendto topic (or the kafka_replyTopic
-// header's) with the request's correlation id.
+// listeners send their returned values to the sendto topic (or the
+// kafka_replyTopic header's) with the request's correlation id.
 func TestFrameworkHandlerForms(t *testing.T) {
 	topics := []string{"form-value", "form-meta", "form-record", "form-batch", "form-batchrecs", "form-manual",
 		"form-func", "form-recordfunc", "form-batchfunc"}
