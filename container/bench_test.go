@@ -40,6 +40,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/internal/benchrun"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -117,36 +118,20 @@ func BenchmarkContainer(b *testing.B) {
 		}
 		cl.Close()
 	}
-	variants := []struct {
-		name string
-		run  func()
-	}{
-		{"franz-go", runFranz},
-		{"container-func", func() { runContainer(true) }},
-		{"container-plain", func() { runContainer(false) }},
+	variants := []benchrun.Variant{
+		{Name: "franz-go", Run: runFranz},
+		{Name: "container-func", Run: func() { runContainer(true) }},
+		{Name: "container-plain", Run: func() { runContainer(false) }},
 	}
-	for _, v := range variants { // warm up connections, metadata, caches
-		v.run()
-	}
-	total := make([]time.Duration, len(variants))
-	rounds := 0
-	for b.Loop() {
-		for j := range variants {
-			k := (rounds + j) % len(variants)
-			start := time.Now()
-			variants[k].run()
-			total[k] += time.Since(start)
-		}
-		rounds++
-	}
+	total, rounds := benchrun.Interleaved(b, variants)
+	perRecord := func(k int) float64 { return float64(total[k].Nanoseconds()) / float64(rounds*records) }
 	for k, v := range variants {
-		ns := float64(total[k].Nanoseconds()) / float64(rounds*records)
-		b.ReportMetric(ns, v.name+"-ns/record")
+		b.ReportMetric(perRecord(k), v.Name+"-ns/record")
 		if k > 0 {
-			ratio := float64(total[0]) / float64(total[k])
-			b.ReportMetric(ratio, "ratio-"+v.name)
+			ratio := benchrun.Ratio(total, k, 0)
+			b.ReportMetric(ratio, "ratio-"+v.Name)
 			b.Logf("%s: %.0f ns/record, franz-go %.0f ns/record, ratio (throughput relative to franz-go) %.2f",
-				v.name, ns, float64(total[0].Nanoseconds())/float64(rounds*records), ratio)
+				v.Name, perRecord(k), perRecord(0), ratio)
 		}
 	}
 }

@@ -38,10 +38,10 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafkaboot/kafkaboot/internal/benchrun"
 	"github.com/kafkaboot/kafkaboot/serde"
 )
 
@@ -53,22 +53,28 @@ type benchEvent struct {
 	Labels   map[string]string `json:"labels"`
 }
 
-func BenchmarkSend(b *testing.B) {
-	topics := []string{"bench-template", "bench-franz", "bench-template-async", "bench-franz-async", "bench-franz-async-json"}
-	addrs := startBroker(b, topics...)
-	f := newFactory(b, addrs, nil)
-	tmpl := f.Template()
-	cl := f.Client()
-	ctx := context.Background()
+// benchSetup starts a broker with topics and returns the template and the
+// franz-go client of one producer factory, the event the template sends,
+// its JSON encoding, and the header the template's default serializer
+// writes (shared by the franz-go records: franz-go does not modify
+// headers), so that both sides put identical records on the wire.
+func benchSetup(b *testing.B, topics ...string) (*Template, *kgo.Client, benchEvent, []byte, []kgo.RecordHeader) {
+	b.Helper()
+	f := newFactory(b, startBroker(b, topics...), nil)
 	ev := benchEvent{ID: 42, Customer: "customer-42", Items: []string{"book", "pen", "lamp"}, Amount: 99.5,
 		Labels: map[string]string{"region": "eu", "channel": "web"}}
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The header the template's default serializer writes, built once and
-	// shared by the franz-go records (franz-go does not modify headers).
 	headers := []kgo.RecordHeader{{Key: serde.TypeIDHeader, Value: []byte(serde.DefaultTypeName(reflect.TypeOf(ev)))}}
+	return f.Template(), f.Client(), ev, payload, headers
+}
+
+func BenchmarkSend(b *testing.B) {
+	topics := []string{"bench-template", "bench-franz", "bench-template-async", "bench-franz-async", "bench-franz-async-json"}
+	tmpl, cl, ev, payload, headers := benchSetup(b, topics...)
+	ctx := context.Background()
 	preEncoded := func(topic string) *kgo.Record {
 		return &kgo.Record{Topic: topic, Value: payload, Headers: headers}
 	}
@@ -142,41 +148,27 @@ func BenchmarkSendRatio(b *testing.B) {
 	// ones: the same partitions and leaders serve a variant and its
 	// baseline, so placement cannot favour either.
 	topics := []string{"ratio-sync", "ratio-async"}
-	addrs := startBroker(b, topics...)
-	f := newFactory(b, addrs, nil)
-	tmpl := f.Template()
-	cl := f.Client()
+	tmpl, cl, ev, payload, headers := benchSetup(b, topics...)
 	ctx := context.Background()
-	ev := benchEvent{ID: 42, Customer: "customer-42", Items: []string{"book", "pen", "lamp"}, Amount: 99.5,
-		Labels: map[string]string{"region": "eu", "channel": "web"}}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		b.Fatal(err)
-	}
-	headers := []kgo.RecordHeader{{Key: serde.TypeIDHeader, Value: []byte(serde.DefaultTypeName(reflect.TypeOf(ev)))}}
 	produceSync := func(topic string, value []byte) {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: value, Headers: headers}).FirstErr(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	variants := []struct {
-		name string
-		n    int
-		run  func()
-	}{
-		{"franz-go", syncBlock, func() {
+	variants := []benchrun.Variant{
+		{Name: "franz-go", Run: func() {
 			for range syncBlock {
 				produceSync("ratio-sync", payload)
 			}
 		}},
-		{"template", syncBlock, func() {
+		{Name: "template", Run: func() {
 			for range syncBlock {
 				if _, err := tmpl.Send(ctx, "ratio-sync", ev); err != nil {
 					b.Fatal(err)
 				}
 			}
 		}},
-		{"franz-go-sync-json", syncBlock, func() {
+		{Name: "franz-go-sync-json", Run: func() {
 			for range syncBlock {
 				var v any = ev
 				p, err := json.Marshal(v)
@@ -186,7 +178,7 @@ func BenchmarkSendRatio(b *testing.B) {
 				produceSync("ratio-sync", p)
 			}
 		}},
-		{"franz-go-async", asyncBlock, func() {
+		{Name: "franz-go-async", Run: func() {
 			for range asyncBlock {
 				cl.Produce(ctx, &kgo.Record{Topic: "ratio-async", Value: payload, Headers: headers}, nil)
 			}
@@ -194,7 +186,7 @@ func BenchmarkSendRatio(b *testing.B) {
 				b.Fatal(err)
 			}
 		}},
-		{"template-async", asyncBlock, func() {
+		{Name: "template-async", Run: func() {
 			for range asyncBlock {
 				tmpl.SendAsync(ctx, "ratio-async", ev)
 			}
@@ -203,27 +195,15 @@ func BenchmarkSendRatio(b *testing.B) {
 			}
 		}},
 	}
-	for _, v := range variants { // warm up connections, metadata, buffers
-		v.run()
-	}
-	total := make([]time.Duration, len(variants))
-	rounds := 0
-	for b.Loop() {
-		for j := range variants {
-			k := (rounds + j) % len(variants)
-			start := time.Now()
-			variants[k].run()
-			total[k] += time.Since(start)
-		}
-		rounds++
-	}
+	total, rounds := benchrun.Interleaved(b, variants)
+	sends := []int{syncBlock, syncBlock, syncBlock, asyncBlock, asyncBlock}
 	for k, v := range variants {
-		b.ReportMetric(float64(total[k].Nanoseconds())/float64(rounds*v.n), v.name+"-ns/send")
+		b.ReportMetric(float64(total[k].Nanoseconds())/float64(rounds*sends[k]), v.Name+"-ns/send")
 	}
 	// {variant, its franz-go baseline}
 	for _, pair := range [][2]int{{1, 0}, {2, 0}, {4, 3}} {
-		ratio := float64(total[pair[1]]) / float64(total[pair[0]])
-		b.ReportMetric(ratio, "ratio-"+variants[pair[0]].name)
-		b.Logf("%s against %s: ratio (throughput relative to franz-go) %.2f", variants[pair[0]].name, variants[pair[1]].name, ratio)
+		ratio := benchrun.Ratio(total, pair[0], pair[1])
+		b.ReportMetric(ratio, "ratio-"+variants[pair[0]].Name)
+		b.Logf("%s against %s: ratio (throughput relative to franz-go) %.2f", variants[pair[0]].Name, variants[pair[1]].Name, ratio)
 	}
 }
