@@ -48,7 +48,9 @@ func (fs *fetchers) follow(p *partition, leader int32) {
 	}
 	if cur, ok := fs.follows[p]; ok {
 		if cur == leader {
-			fs.byLeader[cur].poke()
+			// New metadata (an epoch, an ISR): whatever error held the
+			// partition back may be gone.
+			fs.byLeader[cur].undelay(p)
 			return
 		}
 		fs.byLeader[cur].remove(p)
@@ -90,6 +92,13 @@ type fetcher struct {
 
 	mu    sync.Mutex
 	parts map[*partition]struct{}
+	// delayed holds partitions whose last answer was an error (not
+	// leader, fenced or unknown epoch: metadata not yet agreed) until the
+	// time given, as Kafka's replica fetcher delays failed partitions by
+	// replica.fetch.backoff.ms. Without it, a partition erroring next to
+	// healthy ones would make every fetch return at once, in a busy loop,
+	// until the metadata converged.
+	delayed map[*partition]time.Time
 
 	wake chan struct{}
 	stop chan struct{}
@@ -127,6 +136,7 @@ func (f *fetcher) interrupt() {
 func (f *fetcher) add(p *partition) {
 	f.mu.Lock()
 	f.parts[p] = struct{}{}
+	delete(f.delayed, p)
 	f.mu.Unlock()
 	f.added.Store(true)
 	f.poke()
@@ -136,6 +146,25 @@ func (f *fetcher) add(p *partition) {
 func (f *fetcher) remove(p *partition) {
 	f.mu.Lock()
 	delete(f.parts, p)
+	delete(f.delayed, p)
+	f.mu.Unlock()
+	f.poke()
+}
+
+// delay holds p out of fetches for replicaBackoff.
+func (f *fetcher) delay(p *partition) {
+	f.mu.Lock()
+	if f.delayed == nil {
+		f.delayed = map[*partition]time.Time{}
+	}
+	f.delayed[p] = time.Now().Add(replicaBackoff)
+	f.mu.Unlock()
+}
+
+// undelay lets p be fetched again at once.
+func (f *fetcher) undelay(p *partition) {
+	f.mu.Lock()
+	delete(f.delayed, p)
 	f.mu.Unlock()
 	f.poke()
 }
@@ -147,15 +176,28 @@ func (f *fetcher) poke() {
 	}
 }
 
-func (f *fetcher) snapshot() []*partition {
+// snapshot returns the partitions to fetch now, and how long until the
+// first delayed one may be fetched again (0: none is delayed).
+func (f *fetcher) snapshot() ([]*partition, time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.added.Store(false)
 	out := make([]*partition, 0, len(f.parts))
+	now := time.Now()
+	var next time.Duration
 	for p := range f.parts {
+		if until, ok := f.delayed[p]; ok {
+			if d := until.Sub(now); d > 0 {
+				if next == 0 || d < next {
+					next = d
+				}
+				continue
+			}
+			delete(f.delayed, p)
+		}
 		out = append(out, p)
 	}
-	return out
+	return out, next
 }
 
 // sleep waits for d, a wake-up or the stop; it reports false on stop.
@@ -185,9 +227,13 @@ func (f *fetcher) run() {
 			return
 		default:
 		}
-		parts := f.snapshot()
+		parts, next := f.snapshot()
 		if len(parts) == 0 || f.n.isolated.Load() {
-			if !f.sleep(time.Second) {
+			wait := time.Second
+			if next > 0 && next < wait && !f.n.isolated.Load() {
+				wait = next
+			}
+			if !f.sleep(wait) {
 				return
 			}
 			continue
@@ -273,7 +319,6 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 	if resp.ErrorCode != 0 {
 		return kerr.ErrorForCode(resp.ErrorCode)
 	}
-	progress := false
 	for _, t := range resp.Topics {
 		for _, rp := range t.Partitions {
 			p := index[key{t.Topic, rp.Partition}]
@@ -283,15 +328,19 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 			switch {
 			case rp.ErrorCode == kerr.OffsetOutOfRange.Code:
 				end := p.log.EndOffset()
-				if rp.LogStartOffset > end {
+				switch {
+				case rp.LogStartOffset > end:
 					err = p.truncateTo(rp.LogStartOffset, true)
-				} else if rp.HighWatermark >= 0 && end > rp.HighWatermark {
+				case rp.HighWatermark >= 0 && end > rp.HighWatermark:
 					err = p.truncateTo(rp.HighWatermark, false)
+				default:
+					f.delay(p) // nothing to repair here yet
 				}
-				progress = true
 			case rp.ErrorCode != 0:
 				// Not leader, fenced or unknown epoch: the metadata
-				// that fixes it is on its way.
+				// that fixes it is on its way; until then (or the
+				// backoff) the partition sits out.
+				f.delay(p)
 				continue
 			case rp.DivergingEpoch.EndOffset >= 0:
 				_, mine := p.endOffsetForEpoch(rp.DivergingEpoch.Epoch)
@@ -301,29 +350,12 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 				}
 				f.n.log.Info("truncating diverged replica", "topic", p.topic, "partition", p.id, "to", target, "epoch", rp.DivergingEpoch.Epoch)
 				err = p.truncateTo(target, false)
-				progress = true
 			default:
 				err = p.appendReplica(rp.RecordBatches, rp.HighWatermark, rp.LogStartOffset)
-				progress = progress || len(rp.RecordBatches) > 0
 			}
 			if err != nil {
 				f.n.log.Warn("replica append", "topic", p.topic, "partition", p.id, "err", err)
 			}
-		}
-	}
-	if !progress && len(resp.Topics) > 0 {
-		// Every partition answered with an error: wait for metadata
-		// rather than spin.
-		allErr := true
-		for _, t := range resp.Topics {
-			for _, rp := range t.Partitions {
-				if rp.ErrorCode == 0 {
-					allErr = false
-				}
-			}
-		}
-		if allErr && !f.sleep(replicaBackoff) {
-			return nil
 		}
 	}
 	return nil
