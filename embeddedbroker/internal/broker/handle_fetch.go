@@ -93,10 +93,12 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 	// whole wait would hold the partition's high watermark, and with it
 	// every acks=all write and group write, for that long.
 	failed := anyPartitionError(resp)
+	// Only consumers read committed; followers read the whole log.
+	readCommitted := req.IsolationLevel == 1 && replica < 0
 	return func() kmsg.Response {
 		var ch chan struct{}
 		for {
-			total, stop := n.readFetch(parts, replica, maxBytes)
+			total, stop := n.readFetch(parts, replica, readCommitted, maxBytes)
 			if stop || failed || total >= int(req.MinBytes) || !time.Now().Before(deadline) {
 				return resp
 			}
@@ -148,19 +150,26 @@ func (p *partition) checkLeader(clientEpoch int32) int16 {
 }
 
 // readFetch fills the answers of parts; it returns the bytes read, and
-// stop when an answer must go out at once (an error, a divergence).
-func (n *Node) readFetch(parts []fetchPart, replica int32, maxBytes int) (total int, stop bool) {
+// stop when an answer must go out at once (an error, a divergence). A
+// read_committed consumer reads up to the last stable offset and learns the
+// aborted transactions among what it read; other consumers read up to the
+// high watermark, followers up to the log end.
+func (n *Node) readFetch(parts []fetchPart, replica int32, readCommitted bool, maxBytes int) (total int, stop bool) {
 	for _, fp := range parts {
 		out, rp, p := fp.resp, fp.req, fp.p
 		out.RecordBatches = noRecords()
+		out.AbortedTransactions = nil
 		out.ErrorCode = 0
-		hwm := p.hwm.Load()
+		lso, hwm := p.lastStable()
 		out.HighWatermark = hwm
-		out.LastStableOffset = hwm
+		out.LastStableOffset = lso
 		out.LogStartOffset = p.log.StartOffset()
 		upTo := hwm
-		if replica >= 0 {
+		switch {
+		case replica >= 0:
 			upTo = p.log.EndOffset()
+		case readCommitted:
+			upTo = lso
 		}
 		if rp.LastFetchedEpoch >= 0 {
 			if e, end := p.endOffsetForEpoch(rp.LastFetchedEpoch); e != rp.LastFetchedEpoch || end < rp.FetchOffset {
@@ -190,6 +199,9 @@ func (n *Node) readFetch(parts []fetchPart, replica int32, maxBytes int) (total 
 		}
 		if data != nil {
 			out.RecordBatches = data
+		}
+		if readCommitted && len(data) > 0 {
+			out.AbortedTransactions = p.txns.abortedIn(rp.FetchOffset, fetchedUpTo(data))
 		}
 		total += len(data)
 	}

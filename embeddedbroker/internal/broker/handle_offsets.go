@@ -29,7 +29,7 @@ func (n *Node) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 			} else if code := p.checkLeader(rp.CurrentLeaderEpoch); code != 0 && req.ReplicaID < 0 {
 				out.ErrorCode = code
 			} else {
-				ts, off, epoch, err := p.listOffset(rp.Timestamp)
+				ts, off, epoch, err := p.listOffset(rp.Timestamp, req.IsolationLevel == 1)
 				out.ErrorCode = errCode(err)
 				out.Timestamp, out.Offset, out.LeaderEpoch = ts, off, epoch
 				if req.Version == 0 && err == nil {
@@ -46,11 +46,16 @@ func (n *Node) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 }
 
 // listOffset answers one ListOffsets query: timestamp -1 is the high
-// watermark, -2 (and -4, -5: no tiered storage here) the log start offset,
-// -3 the record with the largest timestamp, and any other the first record
-// whose timestamp is at least the one asked for.
-func (p *partition) listOffset(ts int64) (timestamp, offset int64, epoch int32, err error) {
-	hwm := p.hwm.Load()
+// watermark (the last stable offset for readCommitted), -2 (and -4, -5: no
+// tiered storage here) the log start offset, -3 the record with the largest
+// timestamp, and any other the first record whose timestamp is at least the
+// one asked for; records at or past the high watermark (the last stable
+// offset for readCommitted) are not found, as in Kafka.
+func (p *partition) listOffset(ts int64, readCommitted bool) (timestamp, offset int64, epoch int32, err error) {
+	lso, hwm := p.lastStable()
+	if readCommitted {
+		hwm = lso
+	}
 	switch ts {
 	case listLatest:
 		return -1, hwm, p.leaderEpoch.Load(), nil

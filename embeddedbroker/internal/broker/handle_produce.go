@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -30,7 +31,9 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 		}
 		return done(resp)
 	}
-	if req.TransactionID != nil {
+	if req.TransactionID == nil && hasTransactional(req) {
+		// Kafka authorizes transactional writes by transactional id;
+		// without one the whole request is refused.
 		for _, rt := range req.Topics {
 			t := kmsg.NewProduceResponseTopic()
 			t.Topic = rt.Topic
@@ -121,6 +124,27 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 		}
 		return resp
 	}
+}
+
+// hasTransactional reports whether any batch of a produce request has the
+// transactional attribute (only headers are looked at; the append path
+// validates).
+func hasTransactional(req *kmsg.ProduceRequest) bool {
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			for rest := req.Topics[i].Partitions[j].Records; len(rest) > 0; {
+				b, r, err := batch.Next(rest)
+				if err != nil {
+					break
+				}
+				rest = r
+				if h, err := batch.ParseHeader(b); err == nil && h.Transactional() {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Outcomes of waiting for an acks=all append.

@@ -71,6 +71,11 @@ type Node struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	unsub func()
+
+	// txnMarkerHook, when set (before Start), is called after each
+	// transaction marker WriteTxnMarkers appends on this node, with the
+	// partition, the producer and whether it commits; nil by default.
+	txnMarkerHook func(topic string, partition int32, producerID int64, commit bool)
 }
 
 // New creates a node; Start serves it.
@@ -505,6 +510,8 @@ func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire
 		return done(n.handleElectLeaders(ctx, body))
 	case *kmsg.FindCoordinatorRequest:
 		return done(n.handleFindCoordinator(ctx, body))
+	case *kmsg.WriteTxnMarkersRequest:
+		return n.handleWriteTxnMarkers(ctx, body)
 	}
 	return n.handleGroupRequest(ctx, c, req)
 }

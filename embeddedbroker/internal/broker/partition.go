@@ -10,13 +10,18 @@ import (
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Append errors beyond those of the batch package.
 var (
 	errMessageTooLarge = errors.New("batch larger than max.message.bytes")
 	errNotLeader       = errors.New("not the leader of this partition")
-	errTransactional   = errors.New("transactional batches are not supported yet")
+	// errTransactional is a batch the producer's transaction state does
+	// not allow (INVALID_TXN_STATE): a non-transactional batch from a
+	// producer with an open transaction.
+	errTransactional = errors.New("batch not allowed in the producer's transaction state")
 )
 
 // partitionSettings are a partition's topic configs as the append and read
@@ -54,6 +59,10 @@ type partition struct {
 
 	settings atomic.Pointer[partitionSettings]
 	hwm      atomic.Int64
+	// lso is the last stable offset: the high watermark, or the first
+	// offset of the earliest transaction that is open or whose marker is
+	// not below it (changed under mu, with the high watermark or txns).
+	lso atomic.Int64
 	// leaderEpoch is the current leader epoch; leader says whether this
 	// node leads (both change with metadata, under mu).
 	leaderEpoch atomic.Int32
@@ -62,6 +71,7 @@ type partition struct {
 	mu        sync.Mutex // serializes appends and state changes
 	log       logstore.Log
 	producers producers
+	txns      *txnState
 	epochs    []epochEntry
 
 	// Replication state, under mu: who leads, the replica set and ISR as
@@ -83,35 +93,86 @@ type partition struct {
 }
 
 func newPartition(self int32, topic string, id int32, topicID controller.TopicID, log logstore.Log, s *partitionSettings) (*partition, error) {
-	p := &partition{self: self, topic: topic, id: id, topicID: topicID, log: log, producers: producers{}, waiters: map[chan struct{}]struct{}{},
-		leaderID: -1, followers: map[int32]*followerState{}}
+	p := &partition{self: self, topic: topic, id: id, topicID: topicID, log: log, producers: producers{}, txns: newTxnState(),
+		waiters: map[chan struct{}]struct{}{}, leaderID: -1, followers: map[int32]*followerState{}}
 	p.settings.Store(s)
 	p.leaderEpoch.Store(-1)
-	// Rebuild producer state and the epoch cache from the log, as Kafka
-	// does from its snapshots and the log tail.
-	err := log.Scan(log.StartOffset(), func(b []byte) error {
+	// Rebuild producer state, transaction state and the epoch cache from
+	// the log, as Kafka does from its snapshots and the log tail.
+	if err := p.rescan(true); err != nil {
+		return nil, fmt.Errorf("recovering %s-%d: %w", topic, id, err)
+	}
+	p.setHWM(log.EndOffset())
+	return p, nil
+}
+
+// rescan rebuilds the producer and transaction state from the log, and
+// with epochs the leader epoch cache too. p.mu must be held (or p not yet
+// shared).
+func (p *partition) rescan(epochs bool) error {
+	p.producers = producers{}
+	p.txns.reset()
+	return p.log.Scan(p.log.StartOffset(), func(b []byte) error {
 		h, err := batch.ParseHeader(b)
 		if err != nil {
 			return err
 		}
-		p.observe(&h)
+		if epochs {
+			p.observe(b, &h)
+		} else {
+			p.observeProducer(b, &h)
+		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("recovering %s-%d: %w", topic, id, err)
-	}
-	p.hwm.Store(log.EndOffset())
-	return p, nil
 }
 
-// observe updates producer state and the epoch cache for an appended batch.
-func (p *partition) observe(h *batch.Header) {
-	if h.Idempotent() {
-		p.producers.record(h)
-	}
+// observe updates producer state, transaction state and the epoch cache
+// for an appended batch b with header h.
+func (p *partition) observe(b []byte, h *batch.Header) {
+	p.observeProducer(b, h)
 	if n := len(p.epochs); n == 0 || p.epochs[n-1].Epoch < h.PartitionLeaderEpoch {
 		p.assignEpoch(h.PartitionLeaderEpoch, h.BaseOffset)
 	}
+}
+
+// observeProducer updates producer and transaction state for an appended
+// batch.
+func (p *partition) observeProducer(b []byte, h *batch.Header) {
+	if !h.Idempotent() {
+		return
+	}
+	p.producers.record(h)
+	if m, ok := p.txns.observe(b, h); ok {
+		p.producers[h.ProducerID].coordinatorEpoch = m.coordinatorEpoch
+	}
+}
+
+// setHWM sets the high watermark and recomputes the last stable offset,
+// reporting whether either moved. p.mu must be held (or p not yet shared).
+func (p *partition) setHWM(hw int64) bool {
+	moved := p.hwm.Swap(hw) != hw
+	return p.updateLSO() || moved
+}
+
+// updateLSO recomputes the last stable offset, reporting whether it moved.
+// p.mu must be held.
+func (p *partition) updateLSO() bool {
+	lso := p.txns.stableOffset(p.hwm.Load())
+	return p.lso.Swap(lso) != lso
+}
+
+// lastStable returns the last stable offset and the high watermark, the
+// former never above the latter.
+func (p *partition) lastStable() (lso, hwm int64) {
+	hwm = p.hwm.Load()
+	return min(p.lso.Load(), hwm), hwm
+}
+
+// lastStableOffset is the partition's last stable offset: what
+// read_committed consumers may read up to.
+func (p *partition) lastStableOffset() int64 {
+	lso, _ := p.lastStable()
+	return lso
 }
 
 // assignEpoch records that epoch starts at offset, dropping the latest
@@ -159,8 +220,11 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 		if err != nil {
 			return res, err
 		}
-		if h.Transactional() || h.Control() {
-			return res, errTransactional
+		if h.Control() {
+			return res, fmt.Errorf("%w: clients may not write control batches", kerr.InvalidRecord)
+		}
+		if h.Transactional() && !h.Idempotent() {
+			return res, fmt.Errorf("%w: a transactional batch must carry a producer id", kerr.InvalidRecord)
 		}
 		list = append(list, item{b, h})
 	}
@@ -179,6 +243,9 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 	for i := range list {
 		it := &list[i]
 		if it.h.Idempotent() {
+			if !it.h.Transactional() && p.txns.isOpen(it.h.ProducerID) {
+				return res, fmt.Errorf("%w: expected a transactional batch from producer %d, which has an open transaction", errTransactional, it.h.ProducerID)
+			}
 			dup, err := p.producers.check(&it.h)
 			if err != nil {
 				return res, err
@@ -205,7 +272,7 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 		if err := p.log.Append(it.b); err != nil {
 			return res, err
 		}
-		p.observe(&it.h)
+		p.observe(it.b, &it.h)
 		if res.baseOffset < 0 {
 			res.baseOffset = off
 		}
@@ -215,8 +282,8 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 	return res, nil
 }
 
-// appendInternal appends a batch the broker built itself (consumer offsets,
-// and later transaction markers); it must be the leader.
+// appendInternal appends a batch the broker built itself (consumer
+// offsets); it must be the leader.
 func (p *partition) appendInternal(b []byte) (appendResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -227,13 +294,60 @@ func (p *partition) appendInternal(b []byte) (appendResult, error) {
 	if err != nil {
 		return appendResult{}, err
 	}
-	off := p.assign(b, &h, p.leaderEpoch.Load())
+	return p.appendBuilt(b, &h)
+}
+
+// appendBuilt appends a batch built by the broker as the leader. p.mu must
+// be held.
+func (p *partition) appendBuilt(b []byte, h *batch.Header) (appendResult, error) {
+	off := p.assign(b, h, p.leaderEpoch.Load())
 	if err := p.log.Append(b); err != nil {
 		return appendResult{}, err
 	}
-	p.observe(&h)
+	p.observe(b, h)
 	p.appended()
 	return appendResult{baseOffset: off, logAppendTime: -1, lastOffset: h.LastOffset(), epoch: h.PartitionLeaderEpoch}, nil
+}
+
+// appendMarker appends a transaction marker for producer pid at epoch, as
+// the leader, on behalf of the transaction coordinator (WriteTxnMarkers):
+// a transactional control batch holding one control record, whose key is
+// the marker type (commit or abort) and whose value an EndTxnMarker with the
+// coordinator epoch. A marker from an older producer epoch is refused
+// (INVALID_PRODUCER_EPOCH), as is one from an older coordinator epoch than
+// the last marker of the producer here (TRANSACTION_COORDINATOR_FENCED). A
+// marker for a producer without an open transaction here is appended too,
+// and only updates the producer's epoch.
+func (p *partition) appendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32, now time.Time) (appendResult, error) {
+	typ := kmsg.ControlRecordKeyTypeAbort
+	if commit {
+		typ = kmsg.ControlRecordKeyTypeCommit
+	}
+	key := (&kmsg.ControlRecordKey{Version: 0, Type: typ}).AppendTo(nil)
+	value := (&kmsg.EndTxnMarker{Version: 0, CoordinatorEpoch: coordinatorEpoch}).AppendTo(nil)
+	ts := now.UnixMilli()
+	b := batch.Build(batch.BuildOptions{
+		Timestamp:     ts,
+		Producer:      &batch.Producer{ID: pid, Epoch: epoch, BaseSequence: -1},
+		Transactional: true,
+		Control:       true,
+	}, batch.Record{Key: key, Value: value})
+	if p.settings.Load().logAppendTime {
+		batch.SetLogAppendTime(b, ts)
+	}
+	h, err := batch.ParseHeader(b)
+	if err != nil {
+		return appendResult{}, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.leader.Load() {
+		return appendResult{}, errNotLeader
+	}
+	if err := p.producers.checkMarker(pid, epoch, coordinatorEpoch); err != nil {
+		return appendResult{}, err
+	}
+	return p.appendBuilt(b, &h)
 }
 
 // assign gives a batch about to be appended the next offset and the
@@ -251,7 +365,9 @@ func (p *partition) assign(b []byte, h *batch.Header, epoch int32) int64 {
 // for new data, and acks=all producers when the high watermark moved.
 // p.mu must be held.
 func (p *partition) appended() {
+	p.txns.dropBelow(p.log.StartOffset())
 	if !p.advanceHighWatermark() {
+		p.updateLSO()
 		p.notify()
 	}
 }
@@ -279,7 +395,7 @@ func (p *partition) advanceHighWatermark() bool {
 	if hw <= p.hwm.Load() {
 		return false
 	}
-	p.hwm.Store(hw)
+	p.setHWM(hw)
 	p.notify()
 	return true
 }
@@ -367,6 +483,7 @@ func (p *partition) deleteRecordsBefore(off int64) (int64, error) {
 		if err := p.log.SetStartOffset(off); err != nil {
 			return -1, err
 		}
+		p.txns.dropBelow(p.log.StartOffset())
 	}
 	return p.log.StartOffset(), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // Idempotence errors, mapped to OUT_OF_ORDER_SEQUENCE_NUMBER and
@@ -30,6 +31,9 @@ type batchMeta struct {
 type producerState struct {
 	epoch   int16
 	batches []batchMeta
+	// coordinatorEpoch is the transaction coordinator epoch of the
+	// producer's last marker here (-1 before any).
+	coordinatorEpoch int32
 }
 
 // producers tracks idempotent producers on a partition (Kafka's
@@ -63,6 +67,11 @@ func (ps producers) check(h *batch.Header) (dup *batchMeta, err error) {
 		}
 	}
 	if len(st.batches) == 0 {
+		// The epoch came from a marker: sequences restart, as in
+		// Kafka.
+		if h.BaseSequence != 0 {
+			return nil, fmt.Errorf("%w: producer %d epoch %d has no batch here; sent sequence %d, expected 0", errOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
+		}
 		return nil, nil
 	}
 	want := nextSeq(st.batches[len(st.batches)-1].lastSeq)
@@ -72,11 +81,30 @@ func (ps producers) check(h *batch.Header) (dup *batchMeta, err error) {
 	return nil, nil
 }
 
-// record remembers an appended idempotent batch.
+// checkMarker decides whether a transaction marker for producer pid at
+// epoch, from a coordinator at coordinatorEpoch, may be appended: not from
+// an older producer epoch (INVALID_PRODUCER_EPOCH), nor from a coordinator
+// epoch older than that of the producer's last marker here
+// (TRANSACTION_COORDINATOR_FENCED), as in Kafka's ProducerAppendInfo.
+func (ps producers) checkMarker(pid int64, epoch int16, coordinatorEpoch int32) error {
+	st := ps[pid]
+	switch {
+	case st == nil:
+		return nil
+	case epoch < st.epoch:
+		return fmt.Errorf("%w: marker for producer %d epoch %d, current %d", errInvalidEpoch, pid, epoch, st.epoch)
+	case coordinatorEpoch < st.coordinatorEpoch:
+		return fmt.Errorf("%w: marker for producer %d from coordinator epoch %d, last was %d", kerr.TransactionCoordinatorFenced, pid, coordinatorEpoch, st.coordinatorEpoch)
+	}
+	return nil
+}
+
+// record remembers an appended idempotent batch (or a marker, which
+// carries no sequence but may start a new epoch).
 func (ps producers) record(h *batch.Header) {
 	st := ps[h.ProducerID]
 	if st == nil {
-		st = &producerState{epoch: h.ProducerEpoch}
+		st = &producerState{epoch: h.ProducerEpoch, coordinatorEpoch: -1}
 		ps[h.ProducerID] = st
 	}
 	if h.ProducerEpoch != st.epoch {

@@ -179,15 +179,15 @@ func (p *partition) appendReplica(data []byte, leaderHWM, leaderStart int64) err
 		if err := p.log.Append(b); err != nil {
 			return err
 		}
-		p.observe(&h)
+		p.observe(b, &h)
 	}
 	if leaderStart > p.log.StartOffset() && leaderStart <= p.log.EndOffset() {
 		if err := p.log.SetStartOffset(leaderStart); err != nil {
 			return err
 		}
 	}
-	if hw := min(leaderHWM, p.log.EndOffset()); hw != p.hwm.Load() {
-		p.hwm.Store(hw)
+	p.txns.dropBelow(p.log.StartOffset())
+	if p.setHWM(min(leaderHWM, p.log.EndOffset())) {
 		p.notify()
 	}
 	return nil
@@ -209,18 +209,10 @@ func (p *partition) truncateTo(off int64, fully bool) error {
 	}
 	end := p.log.EndOffset()
 	p.epochs = slices.DeleteFunc(p.epochs, func(e epochEntry) bool { return e.Start >= end })
-	if p.hwm.Load() > end {
-		p.hwm.Store(end)
-	}
-	p.producers = producers{}
-	return p.log.Scan(p.log.StartOffset(), func(b []byte) error {
-		h, err := batch.ParseHeader(b)
-		if err != nil {
-			return err
-		}
-		if h.Idempotent() {
-			p.producers.record(&h)
-		}
-		return nil
-	})
+	// Producer and transaction state are rebuilt from the whole log:
+	// truncations are rare, and a rescan is right by construction.
+	err = p.rescan(false)
+	p.setHWM(min(p.hwm.Load(), end))
+	p.notify()
+	return err
 }

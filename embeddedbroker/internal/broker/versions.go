@@ -40,6 +40,7 @@ var served = map[kmsg.Key]apiRange{
 	kmsg.OffsetDelete:            {0, 0},
 	kmsg.DescribeCluster:         {0, 1},
 	kmsg.ElectLeaders:            {0, 2},
+	kmsg.WriteTxnMarkers:         {0, 1},
 }
 
 // versions is the wire.Versions of this broker, capped by what kmsg knows.

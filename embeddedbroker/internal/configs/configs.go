@@ -176,6 +176,12 @@ var brokerDefs = []Def{
 	{Name: "offsets.topic.segment.bytes", Type: kmsg.ConfigTypeInt, Default: "104857600", Min: minOf(14)},
 	{Name: "replica.lag.time.max.ms", Type: kmsg.ConfigTypeLong, Default: "30000", Min: minOf(1)},
 	{Name: "socket.request.max.bytes", Type: kmsg.ConfigTypeInt, Default: "104857600", Min: minOf(1024)},
+	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: kmsg.ConfigTypeInt, Default: "10000", Min: minOf(1)},
+	{Name: "transaction.max.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "900000", Min: minOf(1)},
+	{Name: "transaction.state.log.min.isr", Type: kmsg.ConfigTypeInt, Default: "2", Min: minOf(1), Doc: "Capped at the replication factor of the topic."},
+	{Name: "transaction.state.log.num.partitions", Type: kmsg.ConfigTypeInt, Default: "50", Min: minOf(1)},
+	{Name: "transaction.state.log.replication.factor", Type: kmsg.ConfigTypeShort, Default: "3", Min: minOf(1), Doc: "Capped at what the cluster can provide."},
+	{Name: "transaction.state.log.segment.bytes", Type: kmsg.ConfigTypeInt, Default: "104857600", Min: minOf(14)},
 	{Name: "unclean.leader.election.enable", Type: kmsg.ConfigTypeBoolean, Default: "false"},
 }
 
