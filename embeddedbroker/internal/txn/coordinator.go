@@ -1,0 +1,573 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Sentinel errors returned by the coordinator's methods.
+var (
+	// ErrClosed is returned by Load after Close.
+	ErrClosed = errors.New("txn: coordinator closed")
+	// ErrAlreadyLoaded is returned by Load for a partition that is already
+	// loaded or loading; Unload it first.
+	ErrAlreadyLoaded = errors.New("txn: partition already loaded")
+	// ErrUnloaded is returned by Load when the partition was unloaded (or the
+	// coordinator closed) while its records were being replayed.
+	ErrUnloaded = errors.New("txn: partition unloaded while loading")
+)
+
+// Kafka's defaults for the settings a zero Config leaves unset.
+const (
+	DefaultNumPartitions     = 50
+	DefaultMaxTimeout        = 15 * time.Minute
+	DefaultAbortInterval     = time.Second
+	DefaultOffsetsPartitions = 50
+	DefaultRetryBackoff      = 100 * time.Millisecond
+)
+
+// maxRetryBackoff caps the exponential backoff of marker and completion
+// retries.
+const maxRetryBackoff = 5 * time.Second
+
+// consumerOffsetsTopic is the topic AddOffsetsToTxn adds a partition of.
+const consumerOffsetsTopic = "__consumer_offsets"
+
+// Config configures a Coordinator. The zero value of every field but
+// AllocateProducerID and Markers means Kafka's default.
+type Config struct {
+	// NumPartitions is the number of partitions of __transaction_state
+	// (transaction.state.log.num.partitions, default 50). It must be the
+	// value the broker uses for FindCoordinator and must never change for a
+	// cluster.
+	NumPartitions int32
+
+	// MaxTimeout is transaction.max.timeout.ms (15 minutes):
+	// InitProducerID asking for a longer (or a non-positive) transaction
+	// timeout answers INVALID_TRANSACTION_TIMEOUT.
+	MaxTimeout time.Duration
+
+	// AbortInterval is how often transactions that outlived their timeout
+	// are looked for and aborted
+	// (transaction.abort.timed.out.transaction.cleanup.interval.ms; Kafka's
+	// default is 10s, this package's 1s).
+	AbortInterval time.Duration
+
+	// OffsetsPartitions is the number of partitions of __consumer_offsets,
+	// which AddOffsetsToTxn needs to find the group's partition (default 50).
+	OffsetsPartitions int32
+
+	// AllocateProducerID returns a producer ID no other producer of the
+	// cluster has. It is required.
+	AllocateProducerID func(ctx context.Context) (int64, error)
+
+	// Markers writes the transaction markers. It is required.
+	Markers MarkerWriter
+
+	// PartitionExists, if set, lets AddPartitionsToTxn answer
+	// UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist (and
+	// OPERATION_NOT_ATTEMPTED for the others of the request), as Kafka does.
+	// If nil every partition is taken to exist. It is called without any
+	// lock held.
+	PartitionExists func(topic string, partition int32) bool
+
+	// RetryBackoff is the first delay between retries of a failed marker
+	// write or a failed completion record (retry.backoff.ms, 100ms); it
+	// doubles up to 5s.
+	RetryBackoff time.Duration
+
+	// Now is the clock for the transactions' timestamps and timeouts
+	// (time.Now if nil). The abort loop's ticker always uses the real clock.
+	Now func() time.Time
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.NumPartitions <= 0 {
+		cfg.NumPartitions = DefaultNumPartitions
+	}
+	if cfg.MaxTimeout <= 0 {
+		cfg.MaxTimeout = DefaultMaxTimeout
+	}
+	if cfg.AbortInterval <= 0 {
+		cfg.AbortInterval = DefaultAbortInterval
+	}
+	if cfg.OffsetsPartitions <= 0 {
+		cfg.OffsetsPartitions = DefaultOffsetsPartitions
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = DefaultRetryBackoff
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+// MarkerWriter writes transaction markers; the broker implements it by
+// sending WriteTxnMarkers to each partition's leader.
+type MarkerWriter interface {
+	// WriteMarkers appends a commit or abort marker for the producer to
+	// every partition of m and returns once all are written and
+	// replicated, or an error: the coordinator then retries the whole call,
+	// with a backoff, until it succeeds or the partition of
+	// __transaction_state is unloaded or the coordinator closed (which
+	// cancel ctx). Writing a marker twice is harmless, so retries may
+	// repeat partitions that succeeded. Like Kafka, an implementation should
+	// treat partitions whose topic was deleted as written; otherwise the
+	// transactional ID stays stuck retrying.
+	WriteMarkers(ctx context.Context, m Markers) error
+}
+
+// Markers is one WriteMarkers call.
+type Markers struct {
+	ProducerID       int64
+	ProducerEpoch    int16
+	Commit           bool
+	CoordinatorEpoch int32
+	Partitions       map[string][]int32
+}
+
+// Store persists a __transaction_state partition's records, acknowledged
+// like an acks=all produce: Append returns once the records are replicated
+// to every in-sync replica. Append must honour ctx, which is cancelled when
+// the partition is unloaded or the coordinator closed; Close waits for
+// Appends in flight.
+//
+// Return a *kerr.Error where one fits: NOT_LEADER_OR_FOLLOWER and
+// KAFKA_STORAGE_ERROR answer NOT_COORDINATOR (the client looks for the
+// coordinator again), NOT_ENOUGH_REPLICAS, UNKNOWN_TOPIC_OR_PARTITION and
+// REQUEST_TIMED_OUT answer COORDINATOR_NOT_AVAILABLE (retried), as in
+// Kafka. Other errors answer COORDINATOR_NOT_AVAILABLE.
+type Store interface {
+	Append(ctx context.Context, recs []KV) error
+}
+
+// KV is one record: a key and a value (nil value: a tombstone).
+type KV struct{ Key, Value []byte }
+
+// Coordinator is the transaction coordinator of one broker. Create it with
+// New; it is safe for concurrent use.
+type Coordinator struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // writers, marker writers and the abort loop
+
+	mu     sync.Mutex // guards closed, parts, txns and partition.loading; never held while taking a txn's lock
+	closed bool
+	parts  map[int32]*partition
+	txns   map[string]*txn
+}
+
+// partition is one loaded (or loading) partition of __transaction_state.
+type partition struct {
+	id      int32
+	epoch   int32 // coordinator epoch: the partition's leader epoch
+	store   Store
+	loading bool // guarded by Coordinator.mu
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	wmu  sync.Mutex    // guards tail; taken with a txn locked, never the other way round
+	tail chan struct{} // closed once the last started Append returned
+}
+
+// New returns a coordinator that owns no partition yet. It starts the loop
+// that aborts timed out transactions, which runs until Close. A nil logger
+// discards.
+func New(cfg Config, logger *slog.Logger) *Coordinator {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Coordinator{
+		cfg:    cfg.withDefaults(),
+		log:    logger,
+		ctx:    ctx,
+		cancel: cancel,
+		parts:  make(map[int32]*partition),
+		txns:   make(map[string]*txn),
+	}
+	c.wg.Add(1)
+	go c.abortLoop()
+	return c
+}
+
+// PartitionFor returns the partition of __transaction_state that holds the
+// transactional ID: abs(javaHashCode(id)) % numPartitions, as Kafka's
+// TransactionStateManager.partitionFor. It is the hash groups.PartitionFor
+// uses, duplicated rather than imported so that the groups package may
+// depend on this one. The hash is Java's String.hashCode over UTF-16 code
+// units, and abs is Kafka's Utils.abs, which maps math.MinInt32 to 0.
+func PartitionFor(transactionalID string, numPartitions int32) int32 {
+	if numPartitions <= 0 {
+		numPartitions = DefaultNumPartitions
+	}
+	h := javaHashCode(transactionalID)
+	if h == math.MinInt32 {
+		h = 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % numPartitions
+}
+
+func javaHashCode(s string) int32 {
+	var h int32
+	for _, r := range s {
+		if r >= 0x10000 {
+			r1, r2 := utf16.EncodeRune(r)
+			h = 31*h + r1
+			h = 31*h + r2
+			continue
+		}
+		h = 31*h + r // invalid UTF-8 decodes to U+FFFD, as Java's decoder does
+	}
+	return h
+}
+
+// PartitionFor returns the partition of __transaction_state that holds the
+// transactional ID under this coordinator's configured partition count.
+func (c *Coordinator) PartitionFor(transactionalID string) int32 {
+	return PartitionFor(transactionalID, c.cfg.NumPartitions)
+}
+
+// Load makes the coordinator own partition p of __transaction_state at
+// coordinatorEpoch (the partition's leader epoch, sent with the markers).
+// It replays the partition's records through replay, which must call fn
+// for every record of the partition's log in offset order (a nil value is a
+// tombstone), rebuilds the transactions' state (the last record of each
+// transactional ID wins) and then serves them: transactions found in
+// PrepareCommit or PrepareAbort are completed (their markers written, then
+// CompleteCommit or CompleteAbort persisted) in the background, and Ongoing
+// transactions time out from their recorded start. While it replays,
+// requests for the partition's IDs answer COORDINATOR_LOAD_IN_PROGRESS.
+//
+// Load returns ErrAlreadyLoaded if p is loaded or loading, ErrUnloaded if p
+// was unloaded during the replay, and replay's or ctx's error (after which p
+// is not loaded).
+func (c *Coordinator) Load(ctx context.Context, p int32, coordinatorEpoch int32, store Store, replay func(fn func(key, value []byte) error) error) error {
+	if store == nil || replay == nil {
+		return fmt.Errorf("txn: load partition %d: nil store or replay", p)
+	}
+	pctx, pcancel := context.WithCancel(c.ctx)
+	part := &partition{id: p, epoch: coordinatorEpoch, store: store, loading: true, ctx: pctx, cancel: pcancel}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		pcancel()
+		return ErrClosed
+	}
+	if c.parts[p] != nil {
+		c.mu.Unlock()
+		pcancel()
+		return fmt.Errorf("txn: load partition %d: %w", p, ErrAlreadyLoaded)
+	}
+	c.parts[p] = part
+	c.mu.Unlock()
+
+	start := time.Now()
+	ld := &loader{c: c, part: part, txns: make(map[string]*txn)}
+	err := replay(ld.apply)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		c.mu.Lock()
+		if c.parts[p] == part {
+			delete(c.parts, p)
+		}
+		c.mu.Unlock()
+		pcancel()
+		return fmt.Errorf("txn: load partition %d: %w", p, err)
+	}
+
+	c.mu.Lock()
+	if c.parts[p] != part {
+		c.mu.Unlock()
+		pcancel()
+		return fmt.Errorf("txn: load partition %d: %w", p, ErrUnloaded)
+	}
+	for id, t := range ld.txns {
+		c.txns[id] = t
+	}
+	part.loading = false
+	c.mu.Unlock()
+
+	completing := 0
+	for _, t := range ld.txns {
+		t.mu.Lock()
+		if !t.removed && t.pending == nil && (t.state == statePrepareCommit || t.state == statePrepareAbort) {
+			c.startCompleteLocked(t)
+			completing++
+		}
+		t.mu.Unlock()
+	}
+	c.log.Info("loaded transaction coordinator partition", "partition", p, "epoch", coordinatorEpoch,
+		"transactional_ids", len(ld.txns), "completing", completing, "records", ld.records,
+		"skipped", ld.skipped, "elapsed", time.Since(start))
+	return nil
+}
+
+// Unload gives up partition p: its transactional IDs are dropped from
+// memory and later requests for them answer NOT_COORDINATOR. Appends and
+// marker writes in flight are cancelled through their context; the new
+// coordinator completes whatever they left half-way when it loads the
+// partition. Unloading a partition that is not loaded does nothing.
+func (c *Coordinator) Unload(p int32) {
+	c.mu.Lock()
+	part := c.parts[p]
+	if part == nil {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.parts, p)
+	var ts []*txn
+	for id, t := range c.txns {
+		if t.part == part {
+			ts = append(ts, t)
+			delete(c.txns, id)
+		}
+	}
+	c.mu.Unlock()
+
+	part.cancel()
+	for _, t := range ts {
+		t.mu.Lock()
+		t.removed = true
+		t.mu.Unlock()
+	}
+	c.log.Info("unloaded transaction coordinator partition", "partition", p, "transactional_ids", len(ts))
+}
+
+// Close unloads every partition, stops the abort loop and waits for the
+// Appends and marker writes in flight (whose contexts it cancels).
+// Requests handled after Close answer NOT_COORDINATOR.
+func (c *Coordinator) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	ps := make([]int32, 0, len(c.parts))
+	for p := range c.parts {
+		ps = append(ps, p)
+	}
+	c.mu.Unlock()
+	for _, p := range ps {
+		c.Unload(p)
+	}
+	c.cancel()
+	c.wg.Wait()
+}
+
+// Handles reports whether Handle serves requests with the given API key:
+// AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, DescribeTransactions and
+// ListTransactions. InitProducerID is not included: the broker handles
+// InitProducerID without a transactional ID itself and passes Handle only
+// those with one.
+func Handles(key int16) bool {
+	switch kmsg.Key(key) {
+	case kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.EndTxn,
+		kmsg.DescribeTransactions, kmsg.ListTransactions:
+		return true
+	}
+	return false
+}
+
+// Handle serves one request and returns its response, of the request's
+// version: InitProducerID with a non-nil TransactionalID,
+// AddPartitionsToTxn (v0-v3 from clients, and the v4+ broker form),
+// AddOffsetsToTxn, EndTxn, DescribeTransactions and ListTransactions. It
+// returns nil for any other request, including InitProducerID without a
+// transactional ID.
+//
+// Handle blocks until the state change it makes is durable (and, for
+// InitProducerID, until a producer ID is allocated). If ctx ends first it
+// answers COORDINATOR_NOT_AVAILABLE (retried by clients) without undoing
+// anything: the state change still completes.
+func (c *Coordinator) Handle(ctx context.Context, req kmsg.Request) kmsg.Response {
+	switch r := req.(type) {
+	case *kmsg.InitProducerIDRequest:
+		if r.TransactionalID == nil {
+			return nil
+		}
+		return c.handleInitProducerID(ctx, r)
+	case *kmsg.AddPartitionsToTxnRequest:
+		return c.handleAddPartitions(ctx, r)
+	case *kmsg.AddOffsetsToTxnRequest:
+		return c.handleAddOffsets(ctx, r)
+	case *kmsg.EndTxnRequest:
+		return c.handleEndTxn(ctx, r)
+	case *kmsg.DescribeTransactionsRequest:
+		return c.handleDescribe(r)
+	case *kmsg.ListTransactionsRequest:
+		return c.handleList(r)
+	}
+	return nil
+}
+
+// statusLocked reports whether the coordinator serves the ID's partition:
+// 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. c.mu must be held.
+func (c *Coordinator) statusLocked(id string) (*partition, int16) {
+	part := c.parts[c.PartitionFor(id)]
+	switch {
+	case c.closed || part == nil:
+		return nil, kerr.NotCoordinator.Code
+	case part.loading:
+		return nil, kerr.CoordinatorLoadInProgress.Code
+	}
+	return part, 0
+}
+
+// acquire returns the ID's state, locked, or nil if the ID is unknown. The
+// code is non-zero (NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS) if the
+// ID's partition is not served.
+func (c *Coordinator) acquire(id string) (*txn, int16) {
+	for {
+		c.mu.Lock()
+		if _, code := c.statusLocked(id); code != 0 {
+			c.mu.Unlock()
+			return nil, code
+		}
+		t := c.txns[id]
+		c.mu.Unlock()
+		if t == nil {
+			return nil, 0
+		}
+		t.mu.Lock()
+		if !t.removed {
+			return t, 0
+		}
+		t.mu.Unlock()
+	}
+}
+
+// acquireOrCreate is acquire, creating the ID's state (with producer ID
+// pid, epoch -1, Empty, not yet persisted, as Kafka does) if it is unknown.
+// created reports whether pid was used.
+func (c *Coordinator) acquireOrCreate(id string, pid int64, timeoutMs int32) (t *txn, created bool, code int16) {
+	for {
+		c.mu.Lock()
+		part, code := c.statusLocked(id)
+		if code != 0 {
+			c.mu.Unlock()
+			return nil, false, code
+		}
+		t = c.txns[id]
+		if t == nil {
+			t = newTxn(id, part, pid, timeoutMs)
+			c.txns[id] = t
+			created = true
+		}
+		c.mu.Unlock()
+		t.mu.Lock()
+		if !t.removed {
+			return t, created, 0
+		}
+		t.mu.Unlock()
+		created = false
+	}
+}
+
+func (c *Coordinator) nowMs() int64 { return c.cfg.Now().UnixMilli() }
+
+// write appends recs to the partition's store after every Append started
+// before it returned, so that one partition's records are appended in the
+// order their writes were started. done is called with the Append's error
+// once it returned. Call write with the transaction locked, at the moment
+// of the state change, so that the order is the order of the changes.
+func (c *Coordinator) write(part *partition, recs []KV, done func(err error)) {
+	part.wmu.Lock()
+	prev := part.tail
+	tail := make(chan struct{})
+	part.tail = tail
+	part.wmu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if prev != nil {
+			<-prev
+		}
+		err := part.store.Append(part.ctx, recs)
+		close(tail)
+		done(err)
+	}()
+}
+
+// sleep waits d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	d *= 2
+	if d > maxRetryBackoff {
+		d = maxRetryBackoff
+	}
+	return d
+}
+
+// storeErrCode maps an Append error to the error code Kafka's
+// TransactionStateManager.appendTransactionToLog answers.
+func storeErrCode(err error) int16 {
+	var ke *kerr.Error
+	switch {
+	case errors.As(err, &ke):
+	case errors.Is(err, context.Canceled):
+		return kerr.NotCoordinator.Code
+	default:
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	switch ke {
+	case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend, kerr.RequestTimedOut:
+		return kerr.CoordinatorNotAvailable.Code
+	case kerr.NotLeaderForPartition, kerr.KafkaStorageError:
+		return kerr.NotCoordinator.Code
+	case kerr.MessageTooLarge, kerr.RecordListTooLarge:
+		return kerr.UnknownServerError.Code
+	}
+	return ke.Code
+}
+
+// allocErrCode maps an AllocateProducerID error to a response code.
+func allocErrCode(err error) int16 {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	return kerr.CoordinatorNotAvailable.Code
+}
+
+func (c *Coordinator) abortLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.AbortInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.abortTimedOut()
+		}
+	}
+}
