@@ -12,11 +12,6 @@ import (
 // testPartitions is the partition count of every topic startBroker creates.
 const testPartitions = 3
 
-// brokerSupportsTransactions tells the transaction tests whether the test
-// broker implements transactions; the embedded broker does not yet, so the
-// tests check that the errors are clean.
-const brokerSupportsTransactions = false
-
 // startBroker starts a single-node broker with the given topics
 // (testPartitions partitions each, topic auto-creation disabled) and
 // returns its bootstrap addresses. The broker stops when the test ends.

@@ -337,26 +337,16 @@ const producerIDBlock = 1000
 func (n *Node) handleInitProducerID(ctx context.Context, req *kmsg.InitProducerIDRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
-	if req.TransactionalID != nil {
-		// Transactions have their own issue; until then a transactional
-		// producer learns at once that it cannot start.
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+	// Transactional producers are the transaction coordinator's (see
+	// Handle). Like Kafka, an idempotent producer always gets a fresh id
+	// at epoch 0, also when it asks to bump the epoch of its current one
+	// (KIP-360).
+	id, err := n.allocateProducerID(ctx)
+	if err != nil {
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return resp
 	}
-	// Like Kafka, an idempotent producer always gets a fresh id at epoch
-	// 0, also when it asks to bump the epoch of its current one (KIP-360).
-	n.pidMu.Lock()
-	defer n.pidMu.Unlock()
-	if n.pidNext >= n.pidStop {
-		first, err := n.ctrl.AllocateProducerIDs(ctx, producerIDBlock)
-		if err != nil {
-			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
-			return resp
-		}
-		n.pidNext, n.pidStop = first, first+producerIDBlock
-	}
-	resp.ProducerID, resp.ProducerEpoch = n.pidNext, 0
-	n.pidNext++
+	resp.ProducerID, resp.ProducerEpoch = id, 0
 	return resp
 }
 

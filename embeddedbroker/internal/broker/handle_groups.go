@@ -8,6 +8,7 @@ import (
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/groups"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/txn"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,6 +26,17 @@ const (
 
 func (n *Node) newGroupCoordinator() *groups.Coordinator {
 	b := n.cfg.Broker
+	// Transactional offset commits complete when their producer's marker
+	// lands on the group's partition of __consumer_offsets.
+	prev := n.txnMarkerHook
+	n.txnMarkerHook = func(topic string, partition int32, producerID int64, commit bool) {
+		if prev != nil {
+			prev(topic, partition, producerID, commit)
+		}
+		if topic == OffsetsTopic {
+			n.groups.CompleteTxn(partition, producerID, commit)
+		}
+	}
 	return groups.New(groups.Config{
 		NumPartitions:                 int32(b.Int("offsets.topic.num.partitions")),
 		InitialRebalanceDelay:         b.Millis("group.initial.rebalance.delay.ms"),
@@ -74,15 +86,23 @@ func (n *Node) applyCoordination(img *controller.Image) {
 		case lead && !n.coordinating[int32(i)]:
 			n.coordinating[int32(i)] = true
 			store := offsetsStore{p: p}
-			replay := func(fn func(key, value []byte) error) error {
+			// Every batch, markers and aborted transactions included:
+			// the coordinator resolves transactional offsets itself.
+			replay := func(fn func(groups.LogRecord) error) error {
 				return p.log.Scan(p.log.StartOffset(), func(b []byte) error {
 					h, err := batch.ParseHeader(b)
-					if err != nil || h.Control() {
+					if err != nil {
 						return err
 					}
 					var ferr error
 					err = batch.ForEachRecord(b, func(r batch.Record) bool {
-						ferr = fn(r.Key, r.Value)
+						ferr = fn(groups.LogRecord{
+							Key:           r.Key,
+							Value:         r.Value,
+							ProducerID:    h.ProducerID,
+							Transactional: h.Transactional(),
+							Control:       h.Control(),
+						})
 						return ferr == nil
 					})
 					if err != nil {
@@ -106,15 +126,36 @@ func (n *Node) applyCoordination(img *controller.Image) {
 type offsetsStore struct{ p *partition }
 
 func (s offsetsStore) Append(ctx context.Context, recs []groups.KV) error {
+	return s.append(ctx, batch.BuildOptions{Timestamp: time.Now().UnixMilli()}, recs)
+}
+
+// AppendTxn writes the records of a TxnOffsetCommit as a transactional batch
+// of the producer. Producer errors of the append (e.g. an old epoch) are
+// returned as their Kafka error, which the client is answered.
+func (s offsetsStore) AppendTxn(ctx context.Context, producerID int64, producerEpoch int16, recs []groups.KV) error {
+	return s.append(ctx, batch.BuildOptions{
+		Timestamp:     time.Now().UnixMilli(),
+		Producer:      &batch.Producer{ID: producerID, Epoch: producerEpoch, BaseSequence: -1},
+		Transactional: true,
+	}, recs)
+}
+
+func (s offsetsStore) append(ctx context.Context, opts batch.BuildOptions, recs []groups.KV) error {
 	rs := make([]batch.Record, len(recs))
 	for i, kv := range recs {
 		rs[i] = batch.Record{Key: kv.Key, Value: kv.Value}
 	}
-	b := batch.Build(batch.BuildOptions{Timestamp: time.Now().UnixMilli()}, rs...)
+	b := batch.Build(opts, rs...)
 	res, err := s.p.appendInternal(b)
 	if err != nil {
-		if code := errCode(err); code == kerr.NotLeaderForPartition.Code {
+		switch code := errCode(err); code {
+		case kerr.NotLeaderForPartition.Code:
 			return kerr.NotLeaderForPartition
+		case kerr.InvalidProducerEpoch.Code, kerr.ProducerFenced.Code, kerr.InvalidTxnState.Code,
+			kerr.InvalidProducerIDMapping.Code, kerr.TransactionCoordinatorFenced.Code:
+			if opts.Transactional {
+				return kerr.ErrorForCode(code)
+			}
 		}
 		return kerr.KafkaStorageError
 	}
@@ -140,14 +181,13 @@ func (n *Node) handleFindCoordinator(ctx context.Context, req *kmsg.FindCoordina
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
 		c.NodeID, c.Port = -1, -1
-		if req.CoordinatorType != coordinatorGroup {
-			// Not retriable, so that a transactional producer fails at
-			// once instead of retrying until its timeout.
-			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-			msg := "transactions are not supported by this broker yet"
-			c.ErrorMessage = &msg
-		} else {
+		switch req.CoordinatorType {
+		case coordinatorGroup:
 			c.NodeID, c.Host, c.Port, c.ErrorCode = n.groupCoordinator(ctx, key)
+		case coordinatorTxn:
+			c.NodeID, c.Host, c.Port, c.ErrorCode = n.txnCoordinator(ctx, key)
+		default:
+			c.ErrorCode = kerr.InvalidRequest.Code
 		}
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
@@ -193,6 +233,9 @@ func (n *Node) groupCoordinator(ctx context.Context, group string) (int32, strin
 }
 
 func (n *Node) handleGroupRequest(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {
+	if txn.Handles(req.Key) {
+		return func() kmsg.Response { return n.txns.Handle(ctx, req.Body) }
+	}
 	if !groups.Handles(req.Key) {
 		return nil // not served: versions() keeps such keys out
 	}

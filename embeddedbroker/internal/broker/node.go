@@ -21,6 +21,7 @@ import (
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/groups"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/txn"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -60,6 +61,16 @@ type Node struct {
 
 	groups       *groups.Coordinator
 	coordinating map[int32]bool // __consumer_offsets partitions loaded into groups; under mu
+
+	// txns coordinates the transactions of the __transaction_state
+	// partitions this node leads; txnCoordinating maps those partitions
+	// to the leader epoch they were loaded at (under mu), and txnQueue
+	// holds the loads and unloads txnLoader has yet to apply.
+	txns            *txn.Coordinator
+	txnCoordinating map[int32]int32
+	txnMu           sync.Mutex
+	txnQueue        []txnLoad
+	txnWake         chan struct{}
 
 	pidMu            sync.Mutex
 	pidNext, pidStop int64
@@ -109,9 +120,12 @@ func New(cfg Config) (*Node, error) {
 		byID:  map[controller.TopicID]string{},
 		stop:  make(chan struct{}),
 
-		coordinating: map[int32]bool{},
+		coordinating:    map[int32]bool{},
+		txnCoordinating: map[int32]int32{},
+		txnWake:         make(chan struct{}, 1),
 	}
 	n.groups = n.newGroupCoordinator()
+	n.txns = n.newTxnCoordinator()
 	n.fetchers = newFetchers(n)
 	if cfg.DataDir == "" && cfg.Memory == nil {
 		n.cfg.Memory = NewMemoryStore()
@@ -167,9 +181,10 @@ func (n *Node) Start(ctx context.Context) error {
 		n.unsub()
 		return fmt.Errorf("broker %d: %w", n.cfg.ID, applyErr)
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.heartbeats()
 	go n.housekeeping()
+	go n.txnLoader()
 	n.serve(n.server)
 	return nil
 }
@@ -197,6 +212,7 @@ func (n *Node) shutdown(crash bool) error {
 	n.wg.Wait()
 	n.fetchers.stop()
 	n.groups.Close()
+	n.txns.Close()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	// Every goroutine that could append is stopped by now, so a crash
@@ -431,6 +447,7 @@ func (n *Node) apply(img *controller.Image) error {
 		n.parts[name] = ps
 	}
 	n.applyCoordination(img)
+	n.applyTxnCoordination(img)
 	return errors.Join(errs...)
 }
 
@@ -505,6 +522,11 @@ func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire
 	case *kmsg.DescribeClusterRequest:
 		return done(n.handleDescribeCluster(body))
 	case *kmsg.InitProducerIDRequest:
+		if body.TransactionalID != nil {
+			// The transaction coordinator's answer may wait for store
+			// writes and markers: answered in the pending response.
+			return func() kmsg.Response { return n.txns.Handle(ctx, body) }
+		}
 		return done(n.handleInitProducerID(ctx, body))
 	case *kmsg.ElectLeadersRequest:
 		return done(n.handleElectLeaders(ctx, body))

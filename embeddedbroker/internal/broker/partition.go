@@ -294,6 +294,14 @@ func (p *partition) appendInternal(b []byte) (appendResult, error) {
 	if err != nil {
 		return appendResult{}, err
 	}
+	if h.Transactional() && !h.Control() {
+		// A transactional offset commit of a fenced (zombie) producer:
+		// refused as Kafka's producer state check does, so that it
+		// neither lands nor sets the producer's epoch back.
+		if st := p.producers[h.ProducerID]; st != nil && h.ProducerEpoch < st.epoch {
+			return appendResult{}, fmt.Errorf("%w: producer %d epoch %d, current %d", errInvalidEpoch, h.ProducerID, h.ProducerEpoch, st.epoch)
+		}
+	}
 	return p.appendBuilt(b, &h)
 }
 

@@ -41,6 +41,12 @@ var served = map[kmsg.Key]apiRange{
 	kmsg.DescribeCluster:         {0, 1},
 	kmsg.ElectLeaders:            {0, 2},
 	kmsg.WriteTxnMarkers:         {0, 1},
+	kmsg.AddPartitionsToTxn:      {0, 3}, // v4+ is the broker-to-broker form (KIP-890)
+	kmsg.AddOffsetsToTxn:         {0, 3},
+	kmsg.EndTxn:                  {0, 3},
+	kmsg.DescribeTransactions:    {0, 0},
+	kmsg.ListTransactions:        {0, 0},
+	kmsg.TxnOffsetCommit:         {0, 4}, // v5+ expects the broker to add the partition itself (KIP-890)
 }
 
 // versions is the wire.Versions of this broker, capped by what kmsg knows.

@@ -160,13 +160,23 @@ func (c *Coordinator) deleteGroup(id string) (int16, <-chan int16) {
 	}
 
 	// Tombstone every offset, including commits still being written:
-	// those are appended before the tombstones, which then win.
+	// those are appended before the tombstones, which then win. Pending
+	// transactional offsets do not keep the group from being deleted (as
+	// in Kafka, where they do not make it non-empty); they are dropped with
+	// the group, and tombstoned too so that a replay of the log, which
+	// drops the pending offsets a tombstone follows, does not bring them
+	// back when their transaction commits.
 	keys := make(map[tp]bool, len(g.offsets)+len(g.pendingCommits))
 	for t := range g.offsets {
 		keys[t] = true
 	}
 	for t := range g.pendingCommits {
 		keys[t] = true
+	}
+	for _, os := range g.pendingTxn {
+		for t := range os {
+			keys[t] = true
+		}
 	}
 	ts := make([]tp, 0, len(keys))
 	for t := range keys {
@@ -205,6 +215,7 @@ func (c *Coordinator) deleteGroup(id string) (int16, <-chan int16) {
 		default:
 			g.c.log.Info("deleted group", "group", g.id, "offsets", len(ts))
 			clear(g.offsets)
+			clear(g.pendingTxn)
 			g.removeFromCoordinator()
 			done <- 0
 		}

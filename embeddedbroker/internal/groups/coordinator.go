@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 
@@ -161,8 +162,35 @@ type KV struct{ Key, Value []byte }
 // them retry (COORDINATOR_NOT_AVAILABLE), REQUEST_TIMED_OUT and
 // context.DeadlineExceeded are timeouts, MESSAGE_TOO_LARGE is a commit too
 // large. Any other error answers COORDINATOR_NOT_AVAILABLE.
+//
+// AppendTxn is Append for the records of a transactional offset commit
+// (TxnOffsetCommit): it writes them as one transactional batch stamped with
+// the producer's ID and epoch (base sequence -1), so that they belong to the
+// producer's open transaction, which a commit or abort marker later ends
+// (see [Coordinator.CompleteTxn]). Errors are as for Append; the producer
+// errors of a transactional produce (INVALID_PRODUCER_EPOCH,
+// PRODUCER_FENCED, INVALID_TXN_STATE...) are answered to the client as is.
 type Store interface {
 	Append(ctx context.Context, recs []KV) error
+	AppendTxn(ctx context.Context, producerID int64, producerEpoch int16, recs []KV) error
+}
+
+// LogRecord is one record of a partition of __consumer_offsets as the
+// replay function of [Coordinator.Load] passes it: every record of the log,
+// in offset order, with what the coordinator needs to know of its batch.
+type LogRecord struct {
+	// Key and Value are the record's; a nil Value is a tombstone.
+	Key, Value []byte
+	// ProducerID is the producer ID of the record's batch, -1 if none.
+	ProducerID int64
+	// Transactional is set for the records of transactional batches:
+	// offsets a TxnOffsetCommit wrote, pending until a marker of the
+	// producer follows, and the markers themselves.
+	Transactional bool
+	// Control is set for control records: Key is then a
+	// kmsg.ControlRecordKey (type 0 aborts the producer's transaction, 1
+	// commits it) and Value its kmsg.EndTxnMarker.
+	Control bool
 }
 
 // Coordinator is the group coordinator of one broker. Create it with New;
@@ -179,6 +207,11 @@ type Coordinator struct {
 	closed bool
 	parts  map[int32]*partition
 	groups map[string]*group
+
+	// pos orders the offset records of a group as the log does (see
+	// offsetValue.pos): the writes of a group are appended one after the
+	// other, and each takes the next value when it is done.
+	pos atomic.Int64
 }
 
 // partition is one loaded (or loading) partition of __consumer_offsets.
@@ -188,6 +221,16 @@ type partition struct {
 	loading bool // guarded by Coordinator.mu
 	ctx     context.Context
 	cancel  context.CancelFunc
+
+	// deferred holds the transaction completions heard while the
+	// partition loads (guarded by Coordinator.mu); Load applies them.
+	deferred []txnCompletion
+}
+
+// txnCompletion is a transaction marker of a producer.
+type txnCompletion struct {
+	producerID int64
+	commit     bool
 }
 
 // New returns a coordinator that owns no partition yet. It starts the
@@ -251,11 +294,18 @@ func (c *Coordinator) PartitionFor(groupID string) int32 {
 
 // Load makes the coordinator own partition p of __consumer_offsets. It
 // replays the partition's records through replay, which must call fn for
-// every record of the partition's log in offset order (a nil value is a
-// tombstone; records of aborted transactions must be skipped and control
-// records not passed), rebuilds the groups and their committed offsets and
-// then serves them. While it replays, requests for the partition's groups
+// every record of the partition's log in offset order, control records
+// (transaction markers) and records of aborted transactions included (see
+// [LogRecord]), rebuilds the groups and their committed offsets and then
+// serves them. While it replays, requests for the partition's groups
 // answer COORDINATOR_LOAD_IN_PROGRESS.
+//
+// As Kafka's GroupMetadataManager does, offsets of transactional batches
+// are kept pending for their producer until a marker of that producer
+// follows: a commit marker makes them committed (unless a later commit of
+// the partition is already there), an abort marker drops them. Offsets whose
+// marker is not in the log yet stay pending after the load, until
+// [Coordinator.CompleteTxn] hears of it.
 //
 // New writes for the partition go through store. Loaded groups that have
 // members come back Stable, with fresh session timers: members that are
@@ -264,7 +314,7 @@ func (c *Coordinator) PartitionFor(groupID string) int32 {
 // Load returns ErrAlreadyLoaded if p is loaded or loading, ErrUnloaded if p
 // was unloaded during the replay, and replay's error (after which p is not
 // loaded).
-func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay func(fn func(key, value []byte) error) error) error {
+func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay func(fn func(LogRecord) error) error) error {
 	if store == nil || replay == nil {
 		return fmt.Errorf("groups: load partition %d: nil store or replay", p)
 	}
@@ -307,6 +357,15 @@ func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay fun
 		pcancel()
 		return fmt.Errorf("groups: load partition %d: %w", p, ErrUnloaded)
 	}
+	// Markers appended while the partition loaded: the replay may or may
+	// not have seen them, and applying one twice does nothing. The groups
+	// are not reachable by anyone else yet, so their locks are not needed.
+	for _, d := range part.deferred {
+		for _, g := range groups {
+			g.completeTxn(d.producerID, d.commit)
+		}
+	}
+	part.deferred = nil
 	for _, g := range groups {
 		c.groups[g.id] = g
 	}
@@ -323,6 +382,48 @@ func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay fun
 	c.log.Info("loaded group coordinator partition", "partition", p, "groups", len(groups),
 		"records", ld.records, "skipped", ld.skipped, "elapsed", time.Since(start))
 	return nil
+}
+
+// CompleteTxn completes the transactional offset commits (TxnOffsetCommit)
+// of a producer in partition p of __consumer_offsets. The broker calls it
+// once the producer's transaction marker is appended to that partition, as
+// Kafka's GroupCoordinator.onTransactionCompleted: on commit the offsets the
+// producer committed in the transaction to any group of the partition
+// become the groups' committed offsets (each unless the group committed the
+// partition again later in the log, as Kafka keeps the commit with the
+// larger log position); on abort they are dropped. Offsets of the producer
+// whose write had not completed when the marker came are left pending:
+// their records follow the marker in the log and belong to the producer's
+// next transaction.
+//
+// For a partition that is not loaded it does nothing; for one that is
+// loading, the completion is applied when the load completes.
+func (c *Coordinator) CompleteTxn(p int32, producerID int64, commit bool) {
+	c.mu.Lock()
+	part := c.parts[p]
+	if c.closed || part == nil {
+		c.mu.Unlock()
+		return
+	}
+	if part.loading {
+		part.deferred = append(part.deferred, txnCompletion{producerID, commit})
+		c.mu.Unlock()
+		return
+	}
+	var gs []*group
+	for _, g := range c.groups {
+		if g.part == part {
+			gs = append(gs, g)
+		}
+	}
+	c.mu.Unlock()
+	for _, g := range gs {
+		g.mu.Lock()
+		if !g.removed && g.state != stateDead && g.completeTxn(producerID, commit) {
+			g.maybeDropUnused()
+		}
+		g.mu.Unlock()
+	}
 }
 
 // Unload gives up partition p: its groups are dropped from memory, members
@@ -383,7 +484,7 @@ func Handles(key int16) bool {
 	switch kmsg.Key(key) {
 	case kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup,
 		kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.ListGroups, kmsg.DescribeGroups,
-		kmsg.DeleteGroups, kmsg.OffsetDelete:
+		kmsg.DeleteGroups, kmsg.OffsetDelete, kmsg.TxnOffsetCommit:
 		return true
 	}
 	return false
@@ -392,12 +493,13 @@ func Handles(key int16) bool {
 // Handle serves one request of the classic group protocol and returns its
 // response, of the request's version: JoinGroup, SyncGroup, Heartbeat,
 // LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups,
-// DeleteGroups and OffsetDelete, every version kmsg knows. It returns nil
-// for any other request (see Handles).
+// DeleteGroups, OffsetDelete and TxnOffsetCommit, every version kmsg knows.
+// It returns nil for any other request (see Handles).
 //
 // JoinGroup and SyncGroup block until the rebalance step they wait for
 // completes, which may take up to the group's rebalance timeout; OffsetCommit,
-// DeleteGroups and OffsetDelete block until their records are durable. If
+// TxnOffsetCommit, DeleteGroups and OffsetDelete block until their records
+// are durable. If
 // ctx ends first, Handle returns an error response (COORDINATOR_NOT_AVAILABLE,
 // or REQUEST_TIMED_OUT for commits) without undoing anything: like Kafka,
 // a JoinGroup whose caller went away still counts as joined, and the member
@@ -433,6 +535,8 @@ func (c *Coordinator) Handle(ctx context.Context, req kmsg.Request) kmsg.Respons
 		return c.handleDeleteGroups(ctx, r)
 	case *kmsg.OffsetDeleteRequest:
 		return c.handleOffsetDelete(ctx, r)
+	case *kmsg.TxnOffsetCommitRequest:
+		return c.handleTxnOffsetCommit(ctx, r)
 	}
 	return nil
 }

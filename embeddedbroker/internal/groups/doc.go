@@ -29,6 +29,16 @@
 // effect is applied to memory in the same order, so that the in-memory state
 // always equals what a replay of the log would rebuild.
 //
+// # Transactional offset commits
+//
+// TxnOffsetCommit (KIP-98, KIP-447) writes its offsets as a transactional
+// batch of the producer ([Store].AppendTxn) and keeps them pending for that
+// producer: invisible to OffsetFetch, UNSTABLE_OFFSET_COMMIT for fetches
+// that require stable offsets, never expired. The broker calls
+// [Coordinator.CompleteTxn] once the producer's commit or abort marker is
+// appended to the partition; Load resolves pending offsets from the markers
+// it replays, as Kafka's GroupMetadataManager does.
+//
 // # Concurrency
 //
 // Each group is guarded by its own mutex. The coordinator's own mutex only

@@ -45,15 +45,24 @@ type tp struct {
 	partition int32
 }
 
-// offsetValue is a committed offset. Values are never mutated once stored:
-// a new commit stores a new value, so pointer identity tells whether an
-// offset changed.
+// offsetValue is a committed offset. Values are never mutated once stored
+// in a group's offsets: a new commit stores a new value, so pointer identity
+// tells whether an offset changed. (A pending transactional offset gets its
+// pos once written, under the group's lock, before it can be committed.)
 type offsetValue struct {
 	offset      int64
 	leaderEpoch int32
 	metadata    string
 	commitMs    int64
 	expireMs    int64 // explicit expiration of v1-v4 commits, -1 if none
+
+	// pos is the position of the offset's record in the log, as far as
+	// the coordinator orders them (Coordinator.pos): larger is later
+	// among the records of one group. Zero while the record is being
+	// written. Kafka keeps the log offset of the record's batch for the
+	// same purpose: a transaction's offsets do not replace a commit that
+	// is later in the log when the transaction commits.
+	pos int64
 }
 
 // member is a member of a classic group.
@@ -165,8 +174,9 @@ type group struct {
 	offsets        map[tp]*offsetValue
 	pendingCommits map[tp]int // commits being written
 	// pendingTxn holds the offsets of TxnOffsetCommit by producer ID until
-	// the transaction's marker is written. Not served yet; kept so that
-	// RequireStable and expiration already account for it.
+	// the transaction's marker is written (Kafka's
+	// pendingTransactionalOffsetCommits): invisible to OffsetFetch,
+	// UNSTABLE_OFFSET_COMMIT with RequireStable, never expired.
 	pendingTxn map[int64]map[tp]*offsetValue
 
 	writeTail chan struct{} // closed when the last write issued is applied
@@ -838,6 +848,42 @@ func (g *group) maybeDropUnused() {
 	g.removeFromCoordinator()
 }
 
+// completeTxn is Kafka's completePendingTxnOffsetCommit: the producer's
+// pending offsets become committed offsets (commit) or are dropped (abort).
+// Offsets still being written stay pending (see Coordinator.CompleteTxn).
+// It reports whether the group had pending offsets of the producer. The
+// group must be locked.
+func (g *group) completeTxn(producerID int64, commit bool) bool {
+	os := g.pendingTxn[producerID]
+	if os == nil {
+		return false
+	}
+	applied := 0
+	for t, o := range os {
+		if o.pos == 0 {
+			continue
+		}
+		delete(os, t)
+		if !commit {
+			continue
+		}
+		if cur := g.offsets[t]; cur == nil || cur.pos < o.pos {
+			g.offsets[t] = o
+			applied++
+		}
+	}
+	if len(os) == 0 {
+		delete(g.pendingTxn, producerID)
+	}
+	verb := "aborted"
+	if commit {
+		verb = "committed"
+	}
+	g.c.log.Debug("transactional offset commit "+verb, "group", g.id, "producer", producerID,
+		"applied", applied, "still_pending", len(os))
+	return true
+}
+
 // unload drops the group because its partition moved away.
 func (g *group) unload() {
 	g.removed = true
@@ -873,6 +919,18 @@ func (g *group) onLoaded() {
 // The caller must hold the lock. done runs even if the group was removed
 // meanwhile; it checks g.unloaded itself.
 func (g *group) write(recs []KV, done func(err error)) {
+	g.writeAs(nil, recs, done)
+}
+
+// txnProducer is the transactional producer a write is made for.
+type txnProducer struct {
+	id    int64
+	epoch int16
+}
+
+// writeAs is write, as a transactional batch of the producer (Store.AppendTxn)
+// if p is not nil.
+func (g *group) writeAs(p *txnProducer, recs []KV, done func(err error)) {
 	prev := g.writeTail
 	tail := make(chan struct{})
 	g.writeTail = tail
@@ -885,7 +943,12 @@ func (g *group) write(recs []KV, done func(err error)) {
 		if prev != nil {
 			<-prev
 		}
-		err := store.Append(ctx, recs)
+		var err error
+		if p != nil {
+			err = store.AppendTxn(ctx, p.id, p.epoch, recs)
+		} else {
+			err = store.Append(ctx, recs)
+		}
 		g.mu.Lock()
 		g.inflight--
 		done(err)

@@ -21,13 +21,29 @@ import (
 // memStore is an in-memory partition of __consumer_offsets.
 type memStore struct {
 	mu      sync.Mutex
-	recs    []KV
-	fail    error         // returned by Append when set
-	block   chan struct{} // when set, Append waits for it to be closed
+	log     []LogRecord
+	txns    []txnAppend   // the AppendTxn calls that succeeded
+	fail    error         // returned by Append and AppendTxn when set
+	block   chan struct{} // when set, Append and AppendTxn wait for it to be closed
 	appends atomic.Int32
 }
 
+// txnAppend is one AppendTxn call.
+type txnAppend struct {
+	producerID int64
+	epoch      int16
+	recs       int
+}
+
 func (s *memStore) Append(ctx context.Context, recs []KV) error {
+	return s.append(ctx, -1, -1, false, recs)
+}
+
+func (s *memStore) AppendTxn(ctx context.Context, producerID int64, producerEpoch int16, recs []KV) error {
+	return s.append(ctx, producerID, producerEpoch, true, recs)
+}
+
+func (s *memStore) append(ctx context.Context, producerID int64, epoch int16, txn bool, recs []KV) error {
 	s.mu.Lock()
 	block, fail := s.block, s.fail
 	s.mu.Unlock()
@@ -44,14 +60,41 @@ func (s *memStore) Append(ctx context.Context, recs []KV) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range recs {
-		kv := KV{Key: slices.Clone(r.Key)}
+		lr := LogRecord{Key: slices.Clone(r.Key), ProducerID: producerID, Transactional: txn}
 		if r.Value != nil {
-			kv.Value = slices.Clone(r.Value)
+			lr.Value = slices.Clone(r.Value)
 		}
-		s.recs = append(s.recs, kv)
+		s.log = append(s.log, lr)
+	}
+	if txn {
+		s.txns = append(s.txns, txnAppend{producerID, epoch, len(recs)})
 	}
 	s.appends.Add(1)
 	return nil
+}
+
+// marker appends a transaction marker of the producer, as the broker does
+// for WriteTxnMarkers.
+func (s *memStore) marker(producerID int64, commit bool) {
+	typ := kmsg.ControlRecordKeyTypeAbort
+	if commit {
+		typ = kmsg.ControlRecordKeyTypeCommit
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = append(s.log, LogRecord{
+		Key:           (&kmsg.ControlRecordKey{Type: typ}).AppendTo(nil),
+		Value:         (&kmsg.EndTxnMarker{}).AppendTo(nil),
+		ProducerID:    producerID,
+		Transactional: true,
+		Control:       true,
+	})
+}
+
+func (s *memStore) txnAppends() []txnAppend {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.txns)
 }
 
 func (s *memStore) setFail(err error) {
@@ -66,15 +109,25 @@ func (s *memStore) setBlock(ch chan struct{}) {
 	s.mu.Unlock()
 }
 
+// records returns the data records of the log, markers left out.
 func (s *memStore) records() []KV {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.recs)
+	var out []KV
+	for _, r := range s.log {
+		if !r.Control {
+			out = append(out, KV{Key: r.Key, Value: r.Value})
+		}
+	}
+	return out
 }
 
-func (s *memStore) replay(fn func(key, value []byte) error) error {
-	for _, r := range s.records() {
-		if err := fn(r.Key, r.Value); err != nil {
+func (s *memStore) replay(fn func(LogRecord) error) error {
+	s.mu.Lock()
+	log := slices.Clone(s.log)
+	s.mu.Unlock()
+	for _, r := range log {
+		if err := fn(r); err != nil {
 			return err
 		}
 	}

@@ -166,11 +166,15 @@ func (c *Coordinator) commit(req *kmsg.OffsetCommitRequest, codes [][]int16, fil
 			code = storeErrCode(err, true)
 			g.c.log.Warn("failed to write offset commit", "group", g.id, "err", err)
 		}
+		pos := g.c.pos.Add(1)
 		for k, w := range writes {
 			if g.pendingCommits[w.t]--; g.pendingCommits[w.t] <= 0 {
 				delete(g.pendingCommits, w.t)
 			}
 			if code == 0 {
+				// The latest write of the group: later in the log
+				// than any offset the group has.
+				w.o.pos = pos
 				g.offsets[w.t] = w.o
 			}
 			results[k] = code
@@ -505,6 +509,10 @@ func (g *group) removeOffsets(removed map[tp]*offsetValue) <-chan int16 {
 	for _, t := range ts {
 		recs = append(recs, offsetTombstone(g.id, t))
 	}
+	// Pending transactional offsets of the removed partitions go with
+	// them, as in Kafka's removeOffsets: those written before the
+	// tombstones, which is what a replay of the log drops too.
+	dropTxn := g.pendingTxnOf(removed)
 	prevStateMs := g.stateMs
 	if dies {
 		g.transition(stateDead)
@@ -537,6 +545,7 @@ func (g *group) removeOffsets(removed map[tp]*offsetValue) <-chan int16 {
 				delete(g.offsets, t)
 			}
 		}
+		g.dropPendingTxn(dropTxn)
 		if dies {
 			g.c.log.Info("group is dead: no members and no offsets left", "group", g.id)
 			g.removeFromCoordinator()
@@ -544,6 +553,41 @@ func (g *group) removeOffsets(removed map[tp]*offsetValue) <-chan int16 {
 		done <- 0
 	})
 	return done
+}
+
+// pendingTxnRef is one pending transactional offset of a producer.
+type pendingTxnRef struct {
+	producerID int64
+	t          tp
+	o          *offsetValue
+}
+
+// pendingTxnOf returns the pending transactional offsets of the partitions.
+func (g *group) pendingTxnOf(ts map[tp]*offsetValue) []pendingTxnRef {
+	var refs []pendingTxnRef
+	for pid, os := range g.pendingTxn {
+		for t, o := range os {
+			if _, ok := ts[t]; ok {
+				refs = append(refs, pendingTxnRef{pid, t, o})
+			}
+		}
+	}
+	return refs
+}
+
+// dropPendingTxn drops the pending transactional offsets that are still
+// pending.
+func (g *group) dropPendingTxn(refs []pendingTxnRef) {
+	for _, r := range refs {
+		os := g.pendingTxn[r.producerID]
+		if os[r.t] != r.o {
+			continue
+		}
+		delete(os, r.t)
+		if len(os) == 0 {
+			delete(g.pendingTxn, r.producerID)
+		}
+	}
 }
 
 // expireOffsets is Kafka's cleanupGroupMetadata run by the retention check:

@@ -533,7 +533,7 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	loadErr := make(chan error, 1)
 	otherStore := &memStore{}
 	go func() {
-		loadErr <- c.Load(context.Background(), c.PartitionFor(other), otherStore, func(fn func(k, v []byte) error) error {
+		loadErr <- c.Load(context.Background(), c.PartitionFor(other), otherStore, func(fn func(LogRecord) error) error {
 			<-release
 			return otherStore.replay(fn)
 		})
@@ -584,7 +584,7 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	// A failing replay leaves the partition unloaded.
 	c.Unload(c.PartitionFor(group))
 	boom := errors.New("boom")
-	if err := c.Load(context.Background(), c.PartitionFor(group), store, func(func(k, v []byte) error) error { return boom }); !errors.Is(err, boom) {
+	if err := c.Load(context.Background(), c.PartitionFor(group), store, func(func(LogRecord) error) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("failing load: %v", err)
 	}
 	wantCode(t, "after failed load", e.heartbeat(group, ids[0], gen, nil), kerr.NotCoordinator.Code)

@@ -92,12 +92,16 @@ func (g *group) groupRecord(assignment map[string][]byte) KV {
 // loader rebuilds the groups of one partition from its records, as Kafka's
 // GroupMetadataManager.doLoadGroupsAndOffsets: the last record of each key
 // wins, tombstones delete, offsets without group metadata make an Empty
-// group that only stores offsets.
+// group that only stores offsets. Offsets of transactional batches are
+// pending for their producer until its next marker: a commit marker makes
+// them committed unless a later commit of the partition is there, an abort
+// marker drops them; those without a marker stay pending.
 type loader struct {
 	c       *Coordinator
 	part    *partition
 	metas   map[string]*kmsg.GroupMetadataValue
 	offsets map[string]map[tp]*offsetValue
+	pending map[int64]map[string]map[tp]*offsetValue // producer ID -> group -> pending offsets
 	records int
 	skipped int
 }
@@ -108,14 +112,19 @@ func newLoader(c *Coordinator, part *partition) *loader {
 		part:    part,
 		metas:   make(map[string]*kmsg.GroupMetadataValue),
 		offsets: make(map[string]map[tp]*offsetValue),
+		pending: make(map[int64]map[string]map[tp]*offsetValue),
 	}
 }
 
 // apply takes one record. Records it cannot decode are logged and skipped
 // rather than failing the load: a partition that cannot load leaves all of
 // its groups unusable.
-func (l *loader) apply(key, value []byte) error {
+func (l *loader) apply(r LogRecord) error {
 	l.records++
+	key, value := r.Key, r.Value
+	if r.Control {
+		return l.applyMarker(r)
+	}
 	if len(key) < 2 {
 		return l.skip("short key", key, nil)
 	}
@@ -127,8 +136,23 @@ func (l *loader) apply(key, value []byte) error {
 		}
 		t := tp{k.Topic, k.Partition}
 		if value == nil {
+			if r.Transactional {
+				if os := l.pending[r.ProducerID][k.Group]; os != nil {
+					delete(os, t)
+				}
+				return nil
+			}
 			if os := l.offsets[k.Group]; os != nil {
 				delete(os, t)
+			}
+			// Deviation from Kafka's loader, which keeps them: the
+			// pending transactional offsets the tombstone follows are
+			// dropped, as the live coordinator drops them when it
+			// deletes a group or its offsets (Kafka's removeOffsets).
+			for _, gs := range l.pending {
+				if os := gs[k.Group]; os != nil {
+					delete(os, t)
+				}
 			}
 			return nil
 		}
@@ -149,10 +173,19 @@ func (l *loader) apply(key, value []byte) error {
 		if v.Version == 1 {
 			o.expireMs = v.ExpireTimestamp
 		}
-		os := l.offsets[k.Group]
+		o.pos = l.c.pos.Add(1)
+		byGroup := l.offsets
+		if r.Transactional {
+			byGroup = l.pending[r.ProducerID]
+			if byGroup == nil {
+				byGroup = make(map[string]map[tp]*offsetValue)
+				l.pending[r.ProducerID] = byGroup
+			}
+		}
+		os := byGroup[k.Group]
 		if os == nil {
 			os = make(map[tp]*offsetValue)
-			l.offsets[k.Group] = os
+			byGroup[k.Group] = os
 		}
 		os[t] = o
 	case 2:
@@ -175,6 +208,53 @@ func (l *loader) apply(key, value []byte) error {
 		l.skipped++
 	}
 	return nil
+}
+
+// applyMarker takes a control record: a commit marker makes its producer's
+// pending offsets committed (each unless a later commit of the partition is
+// there already), an abort marker drops them. Other control records are
+// skipped.
+func (l *loader) applyMarker(r LogRecord) error {
+	var k kmsg.ControlRecordKey
+	if err := k.ReadFrom(r.Key); err != nil {
+		return l.skip("control record key", r.Key, err)
+	}
+	switch k.Type {
+	case kmsg.ControlRecordKeyTypeCommit:
+		for group, os := range l.pending[r.ProducerID] {
+			for t, o := range os {
+				cur := l.offsets[group]
+				if cur == nil {
+					cur = make(map[tp]*offsetValue)
+					l.offsets[group] = cur
+				}
+				if c := cur[t]; c == nil || c.pos < o.pos {
+					cur[t] = o
+				}
+			}
+		}
+	case kmsg.ControlRecordKeyTypeAbort:
+	default:
+		l.skipped++
+		return nil
+	}
+	delete(l.pending, r.ProducerID)
+	return nil
+}
+
+// pendingOf returns the offsets of the group left pending at the end of
+// the log, by producer.
+func (l *loader) pendingOf(group string) map[int64]map[tp]*offsetValue {
+	var out map[int64]map[tp]*offsetValue
+	for pid, gs := range l.pending {
+		if os := gs[group]; len(os) > 0 {
+			if out == nil {
+				out = make(map[int64]map[tp]*offsetValue)
+			}
+			out[pid] = os
+		}
+	}
+	return out
 }
 
 func (l *loader) skip(what string, key []byte, err error) error {
@@ -233,14 +313,36 @@ func (l *loader) build() []*group {
 		if os := l.offsets[id]; os != nil {
 			g.offsets = os
 		}
+		if p := l.pendingOf(id); p != nil {
+			g.pendingTxn = p
+		}
 		gs = append(gs, g)
 	}
+	// Groups that only store offsets, committed or pending.
+	ids := make(map[string]bool)
 	for id, os := range l.offsets {
-		if l.metas[id] != nil || len(os) == 0 {
+		if len(os) > 0 {
+			ids[id] = true
+		}
+	}
+	for _, byGroup := range l.pending {
+		for id, os := range byGroup {
+			if len(os) > 0 {
+				ids[id] = true
+			}
+		}
+	}
+	for id := range ids {
+		if l.metas[id] != nil {
 			continue
 		}
 		g := newGroup(l.c, id, l.part)
-		g.offsets = os
+		if os := l.offsets[id]; os != nil {
+			g.offsets = os
+		}
+		if p := l.pendingOf(id); p != nil {
+			g.pendingTxn = p
+		}
 		gs = append(gs, g)
 	}
 	return gs

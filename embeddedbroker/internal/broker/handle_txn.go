@@ -1,0 +1,300 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/txn"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TxnStateTopic is the internal topic holding the transaction
+// coordinators' state, as in Kafka.
+const TxnStateTopic = "__transaction_state"
+
+func (n *Node) newTxnCoordinator() *txn.Coordinator {
+	b := n.cfg.Broker
+	return txn.New(txn.Config{
+		NumPartitions:      int32(b.Int("transaction.state.log.num.partitions")),
+		MaxTimeout:         b.Millis("transaction.max.timeout.ms"),
+		AbortInterval:      b.Millis("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+		OffsetsPartitions:  int32(b.Int("offsets.topic.num.partitions")),
+		AllocateProducerID: n.allocateProducerID,
+		PartitionExists:    topicsView{n.ctrl}.PartitionExists,
+		Markers:            markerWriter{n},
+		Now:                n.cfg.Now,
+	}, n.log)
+}
+
+// allocateProducerID hands out a fresh producer id from the node's block,
+// reserving a new block from the controller when it runs out.
+func (n *Node) allocateProducerID(ctx context.Context) (int64, error) {
+	n.pidMu.Lock()
+	defer n.pidMu.Unlock()
+	if n.pidNext >= n.pidStop {
+		first, err := n.ctrl.AllocateProducerIDs(ctx, producerIDBlock)
+		if err != nil {
+			return -1, err
+		}
+		n.pidNext, n.pidStop = first, first+producerIDBlock
+	}
+	id := n.pidNext
+	n.pidNext++
+	return id, nil
+}
+
+// txnCoordinator finds the node leading the transactional id's partition
+// of __transaction_state, creating the topic on first use as Kafka does.
+func (n *Node) txnCoordinator(ctx context.Context, id string) (int32, string, int32, int16) {
+	img := n.ctrl.Image()
+	t, ok := img.Topics[TxnStateTopic]
+	if !ok {
+		b := n.cfg.Broker
+		rf := int16(b.Int("transaction.state.log.replication.factor"))
+		spec := controller.TopicSpec{
+			Name:              TxnStateTopic,
+			Partitions:        int32(b.Int("transaction.state.log.num.partitions")),
+			ReplicationFactor: rf,
+			Internal:          true,
+			Configs:           map[string]string{"cleanup.policy": "compact"},
+		}
+		spec.Configs["segment.bytes"], _ = b.Get("transaction.state.log.segment.bytes")
+		// Kafka's transaction.state.log.min.isr, capped by what the
+		// cluster can give (the controller caps the replication factor
+		// of internal topics at the live brokers).
+		minISR := min(int16(b.Int("transaction.state.log.min.isr")), rf, int16(len(img.Brokers)))
+		spec.Configs["min.insync.replicas"] = strconv.Itoa(int(max(1, minISR)))
+		if _, err := n.ctrl.CreateTopic(ctx, spec, false); err != nil && !isExists(err) {
+			n.log.Warn("creating "+TxnStateTopic, "err", err)
+			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+		}
+		img = n.ctrl.Image()
+		if t, ok = img.Topics[TxnStateTopic]; !ok {
+			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+		}
+	}
+	p := txn.PartitionFor(id, int32(len(t.Partitions)))
+	leader := t.Partitions[p].Leader
+	b, ok := img.Broker(leader)
+	if leader < 0 || !ok || b.Fenced {
+		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+	}
+	return b.ID, b.Host, b.Port, 0
+}
+
+// txnLoad is a pending load or unload of a __transaction_state partition.
+type txnLoad struct {
+	partition int32
+	load      bool
+	epoch     int32
+	p         *partition
+}
+
+// applyTxnCoordination queues loads of the __transaction_state partitions
+// this node now leads and unloads of those it no longer leads. n.mu is
+// held: loading completes prepared transactions, which writes markers
+// through this node's own listener, so it runs on txnLoader, in order.
+func (n *Node) applyTxnCoordination(img *controller.Image) {
+	t := img.Topics[TxnStateTopic]
+	ps := n.parts[TxnStateTopic]
+	for i, p := range ps {
+		lead := p != nil && t != nil && i < len(t.Partitions) && t.Partitions[i].Leader == n.cfg.ID
+		var epoch int32
+		if lead {
+			epoch = t.Partitions[i].LeaderEpoch
+		}
+		cur, loaded := n.txnCoordinating[int32(i)]
+		switch {
+		case lead && (!loaded || cur != epoch):
+			n.txnCoordinating[int32(i)] = epoch
+			n.queueTxnLoad(txnLoad{partition: int32(i), load: true, epoch: epoch, p: p})
+		case !lead && loaded:
+			delete(n.txnCoordinating, int32(i))
+			n.queueTxnLoad(txnLoad{partition: int32(i)})
+		}
+	}
+}
+
+// queueTxnLoad queues a load or unload for txnLoader without blocking: it
+// is called under n.mu, which the loader's marker writes may need.
+func (n *Node) queueTxnLoad(l txnLoad) {
+	n.txnMu.Lock()
+	n.txnQueue = append(n.txnQueue, l)
+	n.txnMu.Unlock()
+	select {
+	case n.txnWake <- struct{}{}:
+	default:
+	}
+}
+
+// txnLoader applies queued loads and unloads in order until the node
+// stops.
+func (n *Node) txnLoader() {
+	defer n.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-n.stop
+		cancel()
+	}()
+	for {
+		n.txnMu.Lock()
+		var l txnLoad
+		ok := len(n.txnQueue) > 0
+		if ok {
+			l = n.txnQueue[0]
+			n.txnQueue = n.txnQueue[1:]
+		}
+		n.txnMu.Unlock()
+		switch {
+		case !ok:
+			select {
+			case <-n.stop:
+				return
+			case <-n.txnWake:
+			}
+		case !l.load:
+			n.txns.Unload(l.partition)
+		default:
+			if err := n.txns.Load(ctx, l.partition, l.epoch, txnStore{p: l.p}, replayRecords(l.p)); err != nil {
+				n.log.Error("loading transactions", "partition", l.partition, "err", err)
+			}
+		}
+	}
+}
+
+// replayRecords returns a replay of the records of p's data batches, in
+// log order, for a coordinator loading its state from an internal topic.
+func replayRecords(p *partition) func(fn func(key, value []byte) error) error {
+	return func(fn func(key, value []byte) error) error {
+		return p.log.Scan(p.log.StartOffset(), func(b []byte) error {
+			h, err := batch.ParseHeader(b)
+			if err != nil || h.Control() {
+				return err
+			}
+			var ferr error
+			err = batch.ForEachRecord(b, func(r batch.Record) bool {
+				ferr = fn(r.Key, r.Value)
+				return ferr == nil
+			})
+			if err != nil {
+				return err
+			}
+			return ferr
+		})
+	}
+}
+
+// txnStore writes the transaction coordinator's records to its partition
+// of __transaction_state, acknowledged like an acks=all produce.
+type txnStore struct{ p *partition }
+
+func (s txnStore) Append(ctx context.Context, recs []txn.KV) error {
+	rs := make([]batch.Record, len(recs))
+	for i, kv := range recs {
+		rs[i] = batch.Record{Key: kv.Key, Value: kv.Value}
+	}
+	return appendCommitted(ctx, s.p, rs)
+}
+
+// appendCommitted appends records the broker built itself to p, which it
+// must lead, and waits until they are committed (the high watermark passed
+// them) as for an acks=all produce.
+func appendCommitted(ctx context.Context, p *partition, rs []batch.Record) error {
+	b := batch.Build(batch.BuildOptions{Timestamp: time.Now().UnixMilli()}, rs...)
+	res, err := p.appendInternal(b)
+	if err != nil {
+		if code := errCode(err); code == kerr.NotLeaderForPartition.Code {
+			return kerr.NotLeaderForPartition
+		}
+		return kerr.KafkaStorageError
+	}
+	switch p.waitCommitted(ctx, res.lastOffset+1, res.epoch, time.Now().Add(30*time.Second)) {
+	case commitLostLeadership:
+		return kerr.NotLeaderForPartition
+	case commitTimeout:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return kerr.RequestTimedOut
+	}
+	return nil
+}
+
+// markerWriter sends the coordinator's markers to the partitions' leaders
+// with WriteTxnMarkers, as Kafka's TransactionMarkerChannelManager does.
+type markerWriter struct{ n *Node }
+
+func (w markerWriter) WriteMarkers(ctx context.Context, m txn.Markers) error {
+	img := w.n.ctrl.Image()
+	byLeader := map[int32]map[string][]int32{}
+	for topic, ps := range m.Partitions {
+		for _, p := range ps {
+			_, st, ok := img.Partition(topic, p)
+			if !ok {
+				continue // deleted: nothing to mark (Kafka skips it too)
+			}
+			if st.Leader < 0 {
+				return fmt.Errorf("%s[%d]: %w", topic, p, kerr.LeaderNotAvailable)
+			}
+			if byLeader[st.Leader] == nil {
+				byLeader[st.Leader] = map[string][]int32{}
+			}
+			byLeader[st.Leader][topic] = append(byLeader[st.Leader][topic], p)
+		}
+	}
+	var errs []error
+	for leader, parts := range byLeader {
+		if err := w.send(ctx, img, leader, m, parts); err != nil {
+			errs = append(errs, fmt.Errorf("markers to node %d: %w", leader, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (w markerWriter) send(ctx context.Context, img *controller.Image, leader int32, m txn.Markers, parts map[string][]int32) error {
+	b, ok := img.Broker(leader)
+	if !ok || b.Fenced {
+		return kerr.LeaderNotAvailable
+	}
+	c, err := dialReplica(net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), w.n.cfg.ID)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	c.nc.SetDeadline(time.Now().Add(markerTimeout + 5*time.Second)) // the leader waits up to markerTimeout
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Now()) })
+	defer stop()
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	req.SetVersion(1)
+	mk := kmsg.NewWriteTxnMarkersRequestMarker()
+	mk.ProducerID, mk.ProducerEpoch, mk.Committed, mk.CoordinatorEpoch = m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch
+	for topic, ps := range parts {
+		t := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		t.Topic, t.Partitions = topic, ps
+		mk.Topics = append(mk.Topics, t)
+	}
+	req.Markers = append(req.Markers, mk)
+	r, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, rm := range r.(*kmsg.WriteTxnMarkersResponse).Markers {
+		for _, t := range rm.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					errs = append(errs, fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, kerr.ErrorForCode(p.ErrorCode)))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
