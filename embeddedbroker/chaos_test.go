@@ -106,47 +106,7 @@ func TestChaos(t *testing.T) {
 		}()
 	}
 
-	// Faults: one action at a time on a random node.
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	actions := map[string]int{}
-	end := time.Now().Add(duration)
-	inSync := func() bool {
-		for p := range int32(partitions) {
-			if len(c.ISR(topic, p)) != 3 {
-				return false
-			}
-		}
-		return true
-	}
-	for time.Now().Before(end) {
-		// One fault at a time: a kill loses what a node had not
-		// fsynced (by default, everything since its segments last
-		// rolled, as in Kafka), so two overlapping kills could destroy
-		// the only copies of a record, in Kafka as here.
-		waitFor(t, "every replica in sync", 30*time.Second, inSync)
-		id := int32(rng.IntN(3))
-		pause := time.Duration(150+rng.IntN(250)) * time.Millisecond
-		var act string
-		switch rng.IntN(3) {
-		case 0:
-			act = "kill"
-			must(t, c.KillNode(ctx, id))
-			time.Sleep(pause)
-			must(t, c.RestartNode(ctx, id))
-		case 1:
-			act = "stop"
-			must(t, c.StopNode(ctx, id))
-			time.Sleep(pause)
-			must(t, c.RestartNode(ctx, id))
-		case 2:
-			act = "isolate"
-			must(t, c.IsolateNode(ctx, id))
-			time.Sleep(pause)
-			must(t, c.HealNode(ctx, id))
-		}
-		actions[act]++
-		time.Sleep(time.Duration(100+rng.IntN(200)) * time.Millisecond)
-	}
+	actions := injectFaults(t, ctx, c, duration, map[string]int32{topic: partitions})
 	close(stop)
 	wg.Wait()
 	for _, cl := range clients {
@@ -212,6 +172,58 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos for %v: %v; %d records sent, %d acknowledged, %d failed %v, %d read back, all acknowledged present once and in order",
 		duration, actions, len(sent), len(acked), fails, errs, read)
+}
+
+// injectFaults kills and restarts, stops and restarts, or isolates and
+// heals a random node of the 3-node cluster c every few hundred
+// milliseconds for duration, one fault at a time, each after every replica
+// of the topics' partitions (name to partition count) is back in sync. It
+// returns how often each fault was injected.
+func injectFaults(t *testing.T, ctx context.Context, c *embeddedbroker.Cluster, duration time.Duration, topics map[string]int32) map[string]int {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	actions := map[string]int{}
+	end := time.Now().Add(duration)
+	inSync := func() bool {
+		for topic, partitions := range topics {
+			for p := range partitions {
+				if len(c.ISR(topic, p)) != 3 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for time.Now().Before(end) {
+		// One fault at a time: a kill loses what a node had not
+		// fsynced (by default, everything since its segments last
+		// rolled, as in Kafka), so two overlapping kills could destroy
+		// the only copies of a record, in Kafka as here.
+		waitFor(t, "every replica in sync", 30*time.Second, inSync)
+		id := int32(rng.IntN(3))
+		pause := time.Duration(150+rng.IntN(250)) * time.Millisecond
+		var act string
+		switch rng.IntN(3) {
+		case 0:
+			act = "kill"
+			must(t, c.KillNode(ctx, id))
+			time.Sleep(pause)
+			must(t, c.RestartNode(ctx, id))
+		case 1:
+			act = "stop"
+			must(t, c.StopNode(ctx, id))
+			time.Sleep(pause)
+			must(t, c.RestartNode(ctx, id))
+		case 2:
+			act = "isolate"
+			must(t, c.IsolateNode(ctx, id))
+			time.Sleep(pause)
+			must(t, c.HealNode(ctx, id))
+		}
+		actions[act]++
+		time.Sleep(time.Duration(100+rng.IntN(200)) * time.Millisecond)
+	}
+	return actions
 }
 
 func must(t testing.TB, err error) {
