@@ -54,6 +54,7 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		maxMessages   = fs.Int("max-messages", 0, "exit after printing `N` records (default: no limit)")
 		idle          = fs.Duration("timeout", 0, "exit when no record came for this long (default: no timeout)")
 		format        = fs.String("format", `%v\n`, "print each record by this template (see above)")
+		isolation     = fs.String("isolation-level", "read_uncommitted", "`L`: read_committed shows only committed transactions' records, read_uncommitted all")
 	)
 	cf.register(fs)
 	if err := fs.parse(args, stdout); err != nil {
@@ -97,6 +98,13 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	}
 
 	opts := cf.opts()
+	switch *isolation {
+	case "read_committed":
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	case "read_uncommitted":
+	default:
+		return usageErrorf(fs.cmd, "--isolation-level %q: want read_committed or read_uncommitted", *isolation)
+	}
 	switch {
 	case *group != "":
 		opts = append(opts,

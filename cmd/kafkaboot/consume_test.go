@@ -13,7 +13,39 @@ import (
 
 func TestProduceConsume(t *testing.T) {
 	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3),
-		embeddedbroker.Topics(1, "events", "codecs", "acks"), embeddedbroker.Topics(3, "keyed"))
+		embeddedbroker.Topics(1, "events", "codecs", "acks", "txn"), embeddedbroker.Topics(3, "keyed"))
+
+	t.Run("isolation level", func(t *testing.T) {
+		// An aborted transaction, then a committed one.
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.TransactionalID("cli"), kgo.DefaultProduceTopic("txn"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		for _, v := range []string{"aborted", "committed"} {
+			if err := cl.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.ProduceSync(t.Context(), &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.EndTransaction(t.Context(), kgo.TransactionEndTry(v == "committed")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := kbc(t, c, "", "consume", "--topic", "txn", "--from-beginning", "--max-messages", "1", "--isolation-level", "read_committed").ok(t)
+		if r.stdout != "committed\n" {
+			t.Fatalf("read_committed printed %q", r.stdout)
+		}
+		r = kbc(t, c, "", "consume", "--topic", "txn", "--from-beginning", "--max-messages", "2").ok(t)
+		if r.stdout != "aborted\ncommitted\n" {
+			t.Fatalf("read_uncommitted printed %q", r.stdout)
+		}
+		r = kbc(t, c, "", "consume", "--topic", "txn", "--isolation-level", "sometimes")
+		if r.code != 2 || !strings.Contains(r.stderr, `--isolation-level "sometimes"`) {
+			t.Fatalf("bad isolation level: exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
 
 	t.Run("keys and headers", func(t *testing.T) {
 		in := "k1:v1\nk2:v2 has : a colon\r\nk3:\n:v4\nk5:v5" // last line without newline
