@@ -30,17 +30,7 @@ import (
 // so a killed node comes back without its unflushed tail and must
 // re-replicate it.
 func TestChaos(t *testing.T) {
-	duration := 3 * time.Second
-	if testing.Short() {
-		duration = time.Second
-	}
-	if v := os.Getenv("KAFKABOOT_CHAOS_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		duration = d
-	}
+	duration := chaosDuration(t)
 	const (
 		topic      = "chaos"
 		partitions = 6
@@ -172,6 +162,23 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos for %v: %v; %d records sent, %d acknowledged, %d failed %v, %d read back, all acknowledged present once and in order",
 		duration, actions, len(sent), len(acked), fails, errs, read)
+}
+
+// chaosDuration is how long the chaos tests inject faults: 3 s, 1 s with
+// -short, or KAFKABOOT_CHAOS_DURATION.
+func chaosDuration(t *testing.T) time.Duration {
+	t.Helper()
+	if v := os.Getenv("KAFKABOOT_CHAOS_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if testing.Short() {
+		return time.Second
+	}
+	return 3 * time.Second
 }
 
 // injectFaults kills and restarts, stops and restarts, or isolates and

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/groups"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/txn"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
@@ -202,29 +203,40 @@ func (n *Node) handleFindCoordinator(ctx context.Context, req *kmsg.FindCoordina
 // groupCoordinator finds the node leading the group's partition of
 // __consumer_offsets, creating the topic on first use as Kafka does.
 func (n *Node) groupCoordinator(ctx context.Context, group string) (int32, string, int32, int16) {
+	b := n.cfg.Broker
+	spec := controller.TopicSpec{
+		Name:              OffsetsTopic,
+		Partitions:        int32(b.Int("offsets.topic.num.partitions")),
+		ReplicationFactor: int16(b.Int("offsets.topic.replication.factor")),
+		Internal:          true,
+		Configs:           map[string]string{"cleanup.policy": "compact"},
+	}
+	spec.Configs["segment.bytes"], _ = b.Get("offsets.topic.segment.bytes")
+	return n.coordinatorFor(ctx, spec, coordkey.Partition(group, spec.Partitions), group)
+}
+
+// coordinatorFor finds the node leading the partition of the internal
+// topic spec.Name that holds key (a group or transactional id), creating
+// the topic from spec on first use, as Kafka does. partition is key's
+// partition under spec's partition count; an existing topic's own count
+// is used instead.
+func (n *Node) coordinatorFor(ctx context.Context, spec controller.TopicSpec, partition int32, key string) (int32, string, int32, int16) {
 	img := n.ctrl.Image()
-	t, ok := img.Topics[OffsetsTopic]
+	t, ok := img.Topics[spec.Name]
 	if !ok {
-		b := n.cfg.Broker
-		spec := controller.TopicSpec{
-			Name:              OffsetsTopic,
-			Partitions:        int32(b.Int("offsets.topic.num.partitions")),
-			ReplicationFactor: int16(b.Int("offsets.topic.replication.factor")),
-			Internal:          true,
-			Configs:           map[string]string{"cleanup.policy": "compact"},
-		}
-		spec.Configs["segment.bytes"], _ = b.Get("offsets.topic.segment.bytes")
 		if _, err := n.ctrl.CreateTopic(ctx, spec, false); err != nil && !isExists(err) {
-			n.log.Warn("creating "+OffsetsTopic, "err", err)
+			n.log.Warn("creating "+spec.Name, "err", err)
 			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 		}
 		img = n.ctrl.Image()
-		if t, ok = img.Topics[OffsetsTopic]; !ok {
+		if t, ok = img.Topics[spec.Name]; !ok {
 			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 		}
 	}
-	p := groups.PartitionFor(group, int32(len(t.Partitions)))
-	leader := t.Partitions[p].Leader
+	if int32(len(t.Partitions)) != spec.Partitions {
+		partition = coordkey.Partition(key, int32(len(t.Partitions)))
+	}
+	leader := t.Partitions[partition].Leader
 	b, ok := img.Broker(leader)
 	if leader < 0 || !ok || b.Fenced {
 		return -1, "", -1, kerr.CoordinatorNotAvailable.Code

@@ -53,40 +53,22 @@ func (n *Node) allocateProducerID(ctx context.Context) (int64, error) {
 // txnCoordinator finds the node leading the transactional id's partition
 // of __transaction_state, creating the topic on first use as Kafka does.
 func (n *Node) txnCoordinator(ctx context.Context, id string) (int32, string, int32, int16) {
-	img := n.ctrl.Image()
-	t, ok := img.Topics[TxnStateTopic]
-	if !ok {
-		b := n.cfg.Broker
-		rf := int16(b.Int("transaction.state.log.replication.factor"))
-		spec := controller.TopicSpec{
-			Name:              TxnStateTopic,
-			Partitions:        int32(b.Int("transaction.state.log.num.partitions")),
-			ReplicationFactor: rf,
-			Internal:          true,
-			Configs:           map[string]string{"cleanup.policy": "compact"},
-		}
-		spec.Configs["segment.bytes"], _ = b.Get("transaction.state.log.segment.bytes")
-		// Kafka's transaction.state.log.min.isr, capped by what the
-		// cluster can give (the controller caps the replication factor
-		// of internal topics at the live brokers).
-		minISR := min(int16(b.Int("transaction.state.log.min.isr")), rf, int16(len(img.Brokers)))
-		spec.Configs["min.insync.replicas"] = strconv.Itoa(int(max(1, minISR)))
-		if _, err := n.ctrl.CreateTopic(ctx, spec, false); err != nil && !isExists(err) {
-			n.log.Warn("creating "+TxnStateTopic, "err", err)
-			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
-		}
-		img = n.ctrl.Image()
-		if t, ok = img.Topics[TxnStateTopic]; !ok {
-			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
-		}
+	b := n.cfg.Broker
+	rf := int16(b.Int("transaction.state.log.replication.factor"))
+	spec := controller.TopicSpec{
+		Name:              TxnStateTopic,
+		Partitions:        int32(b.Int("transaction.state.log.num.partitions")),
+		ReplicationFactor: rf,
+		Internal:          true,
+		Configs:           map[string]string{"cleanup.policy": "compact"},
 	}
-	p := txn.PartitionFor(id, int32(len(t.Partitions)))
-	leader := t.Partitions[p].Leader
-	b, ok := img.Broker(leader)
-	if leader < 0 || !ok || b.Fenced {
-		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
-	}
-	return b.ID, b.Host, b.Port, 0
+	spec.Configs["segment.bytes"], _ = b.Get("transaction.state.log.segment.bytes")
+	// Kafka's transaction.state.log.min.isr, capped by what the cluster
+	// can give (the controller caps the replication factor of internal
+	// topics at the live brokers).
+	minISR := min(int16(b.Int("transaction.state.log.min.isr")), rf, int16(len(n.ctrl.Image().Brokers)))
+	spec.Configs["min.insync.replicas"] = strconv.Itoa(int(max(1, minISR)))
+	return n.coordinatorFor(ctx, spec, txn.PartitionFor(id, spec.Partitions), id)
 }
 
 // txnLoad is a pending load or unload of a __transaction_state partition.

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf16"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -254,36 +254,13 @@ func New(cfg Config, logger *slog.Logger) *Coordinator {
 }
 
 // PartitionFor returns the partition of __consumer_offsets that holds the
-// group: abs(javaHashCode(groupID)) % numPartitions, exactly as Kafka's
-// GroupMetadataManager.partitionFor does it. The hash is Java's
-// String.hashCode over UTF-16 code units, and abs is Kafka's Utils.abs,
-// which maps math.MinInt32 to 0 (it is not x & 0x7fffffff, which Kafka uses
-// for record keys and which gives different partitions for negative hashes).
+// group, as Kafka's GroupMetadataManager.partitionFor (see
+// coordkey.Partition).
 func PartitionFor(groupID string, numPartitions int32) int32 {
 	if numPartitions <= 0 {
 		numPartitions = DefaultNumPartitions
 	}
-	h := javaHashCode(groupID)
-	if h == math.MinInt32 {
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % numPartitions
-}
-
-func javaHashCode(s string) int32 {
-	var h int32
-	for _, r := range s {
-		if r >= 0x10000 {
-			r1, r2 := utf16.EncodeRune(r)
-			h = 31*h + r1
-			h = 31*h + r2
-			continue
-		}
-		h = 31*h + r // invalid UTF-8 decodes to U+FFFD, as Java's decoder does
-	}
-	return h
+	return coordkey.Partition(groupID, numPartitions)
 }
 
 // PartitionFor returns the partition of __consumer_offsets that holds the

@@ -13,36 +13,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// TestPartitionFor: the partition is coordkey's (tested there against
+// Java's hashes), under the configured partition count.
 func TestPartitionFor(t *testing.T) {
-	// Java's String.hashCode is s[0]*31^(n-1) + s[1]*31^(n-2) + ... + s[n-1]
-	// over UTF-16 code units, in int32 arithmetic; Kafka's Utils.abs maps
-	// MinInt32 to 0 and negates other negatives.
-	for _, tc := range []struct {
-		group string
-		hash  int32 // Java's "group".hashCode()
-		n     int32
-		want  int32
-	}{
-		{"", 0, 50, 0},
-		{"a", 97, 50, 47},   // 'a' = 97
-		{"ab", 3105, 50, 5}, // 97*31 + 98 = 3105
-		{"test-group", 627841412, 50, 12},
-		// Negative hash: Utils.abs gives 1906497762 % 50 = 12, where
-		// hash & 0x7fffffff would give 241013886 % 50 = 36.
-		{"my-group", -1906497762, 50, 12},
-		{"__consumer_offsets_group", -19928297, 50, 47},
-		// The famous string whose hashCode is Integer.MIN_VALUE.
-		{"polygenelubricants", -2147483648, 50, 0},
-		// U+1F600 is the surrogate pair D83D DE00 in UTF-16.
-		{"gröup-😀", 78051146, 50, 46},
-		{"connect-cluster", 1440343063, 7, 5},
-	} {
-		if h := javaHashCode(tc.group); h != tc.hash {
-			t.Errorf("javaHashCode(%q) = %d, want %d", tc.group, h, tc.hash)
-		}
-		if p := PartitionFor(tc.group, tc.n); p != tc.want {
-			t.Errorf("PartitionFor(%q, %d) = %d, want %d", tc.group, tc.n, p, tc.want)
-		}
+	if p := PartitionFor("my-group", 50); p != 12 {
+		t.Fatalf("PartitionFor(my-group, 50) = %d, want 12", p)
+	}
+	c := New(Config{NumPartitions: 7}, nil)
+	defer c.Close()
+	if p := c.PartitionFor("connect-cluster"); p != 5 {
+		t.Fatalf("PartitionFor(connect-cluster) with 7 partitions = %d, want 5", p)
 	}
 }
 

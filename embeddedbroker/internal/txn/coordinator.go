@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
-	"unicode/utf16"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -205,36 +204,13 @@ func New(cfg Config, logger *slog.Logger) *Coordinator {
 }
 
 // PartitionFor returns the partition of __transaction_state that holds the
-// transactional ID: abs(javaHashCode(id)) % numPartitions, as Kafka's
-// TransactionStateManager.partitionFor. It is the hash groups.PartitionFor
-// uses, duplicated rather than imported so that the groups package may
-// depend on this one. The hash is Java's String.hashCode over UTF-16 code
-// units, and abs is Kafka's Utils.abs, which maps math.MinInt32 to 0.
+// transactional ID, as Kafka's TransactionStateManager.partitionFor (see
+// coordkey.Partition).
 func PartitionFor(transactionalID string, numPartitions int32) int32 {
 	if numPartitions <= 0 {
 		numPartitions = DefaultNumPartitions
 	}
-	h := javaHashCode(transactionalID)
-	if h == math.MinInt32 {
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % numPartitions
-}
-
-func javaHashCode(s string) int32 {
-	var h int32
-	for _, r := range s {
-		if r >= 0x10000 {
-			r1, r2 := utf16.EncodeRune(r)
-			h = 31*h + r1
-			h = 31*h + r2
-			continue
-		}
-		h = 31*h + r // invalid UTF-8 decodes to U+FFFD, as Java's decoder does
-	}
-	return h
+	return coordkey.Partition(transactionalID, numPartitions)
 }
 
 // PartitionFor returns the partition of __transaction_state that holds the
