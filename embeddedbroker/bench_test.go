@@ -143,3 +143,55 @@ func randomValue(n int) []byte {
 	}
 	return v
 }
+
+// BenchmarkTransactions runs transactions of 100 records of 100 B (begin,
+// produce over the 6 partitions, flush, commit) with a franz-go
+// transactional producer; ns/op is per transaction, coordinator round
+// trips and markers included. The topic has replication factor 1, like
+// kfake's, and so has __transaction_state in the embedded cluster, except
+// in the rf3 variant: there its default replication factor 3 (min.insync
+// 2) puts a follower round trip into each of the coordinator's three
+// writes per transaction (AddPartitions, PrepareCommit, CompleteCommit).
+func BenchmarkTransactions(b *testing.B) {
+	rf1 := embeddedbroker.BrokerConfig("transaction.state.log.replication.factor", "1")
+	targets := []benchTarget{benchTargets[0],
+		{"embedded-memory", func(b *testing.B) []string {
+			return embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3), embeddedbroker.Topics(6, "bench"), rf1).Addrs()
+		}},
+		{"embedded-disk", func(b *testing.B) []string {
+			return embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3), embeddedbroker.Topics(6, "bench"), rf1,
+				embeddedbroker.DataDir(b.TempDir())).Addrs()
+		}},
+		{"embedded-memory-rf3", func(b *testing.B) []string {
+			return embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3), embeddedbroker.Topics(6, "bench")).Addrs()
+		}},
+	}
+	for _, tg := range targets {
+		b.Run(tg.name, func(b *testing.B) {
+			addrs := tg.start(b)
+			cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("bench"),
+				kgo.TransactionalID("bench-"+tg.name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			ctx := context.Background()
+			value := randomValue(100)
+			txn := func() {
+				if err := cl.BeginTransaction(); err != nil {
+					b.Fatal(err)
+				}
+				produceN(b, cl, 100, value)
+				if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					b.Fatal(err)
+				}
+			}
+			txn() // warm up: coordinator, producer id, metadata
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				txn()
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
@@ -232,12 +233,24 @@ func (w markerWriter) WriteMarkers(ctx context.Context, m txn.Markers) error {
 			byLeader[st.Leader][topic] = append(byLeader[st.Leader][topic], p)
 		}
 	}
-	var errs []error
+	// One request per leader, all at once.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
 	for leader, parts := range byLeader {
-		if err := w.send(ctx, img, leader, m, parts); err != nil {
-			errs = append(errs, fmt.Errorf("markers to node %d: %w", leader, err))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.send(ctx, img, leader, m, parts); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("markers to node %d: %w", leader, err))
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -246,14 +259,48 @@ func (w markerWriter) send(ctx context.Context, img *controller.Image, leader in
 	if !ok || b.Fenced {
 		return kerr.LeaderNotAvailable
 	}
-	c, err := dialReplica(net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), w.n.cfg.ID)
+	addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+	r, err := w.roundTrip(ctx, addr, m, parts, true)
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	var errs []error
+	for _, rm := range r.Markers {
+		for _, t := range rm.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					errs = append(errs, fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, kerr.ErrorForCode(p.ErrorCode)))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// roundTrip sends the markers of m on parts to the node at addr over a
+// pooled connection. An idle connection may have died with its peer (a
+// restart): if a reused one fails, a fresh one is tried once.
+func (w markerWriter) roundTrip(ctx context.Context, addr string, m txn.Markers, parts map[string][]int32, reuse bool) (*kmsg.WriteTxnMarkersResponse, error) {
+	c, reused, err := w.n.peers.get(addr, w.n.cfg.ID, reuse)
+	if err != nil {
+		return nil, err
+	}
 	c.nc.SetDeadline(time.Now().Add(markerTimeout + 5*time.Second)) // the leader waits up to markerTimeout
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Now()) })
-	defer stop()
+	r, err := w.do(c, m, parts)
+	if !stop() || err != nil {
+		c.close() // cut short or broken: not reusable
+		if err != nil && reused && ctx.Err() == nil {
+			return w.roundTrip(ctx, addr, m, parts, false)
+		}
+	} else {
+		w.n.peers.put(addr, c)
+	}
+	return r, err
+}
+
+// do sends one WriteTxnMarkers request for the markers of m on parts.
+func (w markerWriter) do(c *replicaConn, m txn.Markers, parts map[string][]int32) (*kmsg.WriteTxnMarkersResponse, error) {
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	req.SetVersion(1)
 	mk := kmsg.NewWriteTxnMarkersRequestMarker()
@@ -266,17 +313,64 @@ func (w markerWriter) send(ctx context.Context, img *controller.Image, leader in
 	req.Markers = append(req.Markers, mk)
 	r, err := c.do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var errs []error
-	for _, rm := range r.(*kmsg.WriteTxnMarkersResponse).Markers {
-		for _, t := range rm.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					errs = append(errs, fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, kerr.ErrorForCode(p.ErrorCode)))
-				}
-			}
+	return r.(*kmsg.WriteTxnMarkersResponse), nil
+}
+
+// peerConns keeps idle connections to other nodes for the transaction
+// coordinator's WriteTxnMarkers requests, so that a transaction's markers
+// do not pay for a TCP handshake each (Kafka's marker channel manager
+// keeps its connections too).
+type peerConns struct {
+	mu     sync.Mutex
+	idle   map[string][]*replicaConn // by address
+	closed bool
+}
+
+// maxIdlePeerConns bounds the idle connections kept per peer.
+const maxIdlePeerConns = 4
+
+// get returns an idle connection to addr (reused true) if reuse allows
+// and there is one, or dials one.
+func (p *peerConns) get(addr string, self int32, reuse bool) (c *replicaConn, reused bool, err error) {
+	if reuse {
+		p.mu.Lock()
+		if cs := p.idle[addr]; len(cs) > 0 {
+			c = cs[len(cs)-1]
+			p.idle[addr] = cs[:len(cs)-1]
+			p.mu.Unlock()
+			return c, true, nil
+		}
+		p.mu.Unlock()
+	}
+	c, err = dialReplica(addr, self)
+	return c, false, err
+}
+
+// put returns a healthy connection to the pool.
+func (p *peerConns) put(addr string, c *replicaConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.idle[addr]) >= maxIdlePeerConns {
+		c.close()
+		return
+	}
+	if p.idle == nil {
+		p.idle = map[string][]*replicaConn{}
+	}
+	p.idle[addr] = append(p.idle[addr], c)
+}
+
+// close closes the idle connections; connections put later are closed.
+func (p *peerConns) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, cs := range p.idle {
+		for _, c := range cs {
+			c.close()
 		}
 	}
-	return errors.Join(errs...)
+	p.idle = nil
 }

@@ -71,6 +71,7 @@ type Node struct {
 	txnMu           sync.Mutex
 	txnQueue        []txnLoad
 	txnWake         chan struct{}
+	peers           peerConns // the coordinator's connections to leaders
 
 	pidMu            sync.Mutex
 	pidNext, pidStop int64
@@ -213,6 +214,7 @@ func (n *Node) shutdown(crash bool) error {
 	n.fetchers.stop()
 	n.groups.Close()
 	n.txns.Close()
+	n.peers.close()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	// Every goroutine that could append is stopped by now, so a crash

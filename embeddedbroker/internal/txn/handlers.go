@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -461,8 +462,34 @@ func (c *Coordinator) endTxn(ctx context.Context, id string, pid int64, epoch in
 	if !started {
 		return code
 	}
-	return wait(ctx, res)
+	if code = wait(ctx, res); code != 0 {
+		return code
+	}
+	// The outcome is decided and durable (Prepare* is persisted), which
+	// is when Kafka answers. Answering once the markers are written too
+	// (they take a round trip to each leader) spares the producer's next
+	// transaction the CONCURRENT_TRANSACTIONS retries, and their client
+	// backoff, that its first AddPartitionsToTxn would otherwise meet
+	// while the markers are in flight. The wait is bounded: a partition
+	// whose leader is down does not hold the answer.
+	t.mu.Lock()
+	done := t.completing
+	t.mu.Unlock()
+	if done != nil {
+		timer := time.NewTimer(endTxnCompletionWait)
+		defer timer.Stop()
+		select {
+		case <-done:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+	return 0
 }
+
+// endTxnCompletionWait bounds how long EndTxn waits for the markers after
+// the outcome is persisted; see endTxn.
+const endTxnCompletionWait = time.Second
 
 func (c *Coordinator) endLocked(t *txn, pid int64, epoch int16, commit bool, res chan<- int16) (int16, bool) {
 	switch {

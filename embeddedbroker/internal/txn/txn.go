@@ -98,6 +98,10 @@ type txn struct {
 	// pendingState). Requests that would change the state answer
 	// CONCURRENT_TRANSACTIONS while it is set.
 	pending *meta
+	// completing is closed when the markers of the last ended
+	// transaction are written and its completion persisted (or the
+	// attempt gave up); nil before the first end.
+	completing chan struct{}
 }
 
 func newTxn(id string, part *partition, pid int64, timeoutMs int32) *txn {
@@ -211,14 +215,18 @@ func (c *Coordinator) startCompleteLocked(t *txn) {
 		Partitions:       t.parts.sorted(),
 	}
 	part := t.part
+	done := make(chan struct{})
+	t.completing = done
+	finished := sync.OnceFunc(func() { close(done) })
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		c.writeMarkers(part, t.id, m)
 		if part.ctx.Err() != nil {
+			finished()
 			return
 		}
-		c.persistComplete(t, tr, c.cfg.RetryBackoff)
+		c.persistComplete(t, tr, c.cfg.RetryBackoff, finished)
 	}()
 }
 
@@ -249,15 +257,18 @@ func (c *Coordinator) writeMarkers(part *partition, id string, m Markers) {
 }
 
 // persistComplete persists the completion tr once the markers are
-// written, retrying failed writes until the partition is unloaded.
-func (c *Coordinator) persistComplete(t *txn, tr *meta, backoff time.Duration) {
+// written, retrying failed writes until the partition is unloaded; finished
+// is called once it is persisted or abandoned.
+func (c *Coordinator) persistComplete(t *txn, tr *meta, backoff time.Duration, finished func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.removed || t.pending != tr {
+		finished()
 		return
 	}
 	c.persist(t, tr, func(code int16) {
 		if code == 0 || t.removed {
+			finished()
 			return
 		}
 		// Kafka retries the completion record on COORDINATOR_NOT_AVAILABLE;
@@ -268,7 +279,9 @@ func (c *Coordinator) persistComplete(t *txn, tr *meta, backoff time.Duration) {
 		go func() {
 			defer c.wg.Done()
 			if sleep(t.part.ctx, backoff) {
-				c.persistComplete(t, tr, nextBackoff(backoff))
+				c.persistComplete(t, tr, nextBackoff(backoff), finished)
+			} else {
+				finished()
 			}
 		}()
 	})
