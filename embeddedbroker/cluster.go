@@ -20,6 +20,13 @@
 // whose heartbeats stop (broker.session.timeout.ms, 600 ms here), elects
 // new leaders from the ISR and publishes the change to every node.
 //
+// Consumer groups and transactions are Kafka's too: group coordinators
+// keep their state in a replicated __consumer_offsets, transaction
+// coordinators theirs in a replicated __transaction_state, both reloaded by
+// the node that takes a partition over; commit and abort markers reach the
+// partitions' leaders with WriteTxnMarkers, and read_committed consumers
+// read up to the last stable offset and skip aborted transactions.
+//
 // Fault injection (StopNode, KillNode, RestartNode, IsolateNode, HealNode)
 // lets tests and users see what their service does when a broker dies.
 package embeddedbroker
