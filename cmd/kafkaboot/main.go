@@ -1,14 +1,15 @@
 // Command kafkaboot is kafkaboot's command line: it runs an embedded Kafka
 // cluster and talks to any Kafka cluster, in the spirit of Apache Kafka's
 // kafka-server-start, kafka-topics, kafka-console-producer,
-// kafka-console-consumer and kafka-consumer-groups scripts, as one binary
-// without a JVM.
+// kafka-console-consumer, kafka-consumer-groups and kafka-transactions
+// scripts, as one binary without a JVM.
 //
 //	kafkaboot broker --nodes 3                   # cluster on 127.0.0.1:9092-9094
 //	kafkaboot topics create --topic orders --partitions 6
 //	printf 'k1:v1\nk2:v2\n' | kafkaboot produce --topic orders --key-separator :
 //	kafkaboot consume --topic orders --from-beginning --format '%k=%v\n'
 //	kafkaboot groups describe --group billing
+//	kafkaboot transactions describe --transactional-id payments-1
 //
 // Every client subcommand takes --bootstrap-server (default localhost:9092,
 // or $KAFKABOOT_BOOTSTRAP_SERVER) and --command-timeout, and works against
@@ -70,6 +71,7 @@ func subcommands() []subcommand {
 		{"produce", "write stdin lines as records (like kafka-console-producer)", runProduce},
 		{"consume", "print records (like kafka-console-consumer)", runConsume},
 		{"groups", "list, describe and delete consumer groups (like kafka-consumer-groups)", runGroups},
+		{"transactions", "list and describe transactions (like kafka-transactions)", runTransactions},
 		{"version", "print the version", runVersion},
 		{"help", "print this help", nil},
 	}
@@ -118,7 +120,7 @@ func printUsage(w io.Writer) {
 	b.WriteString("kafkaboot runs an embedded Kafka cluster and talks to any Kafka cluster.\n\n")
 	b.WriteString("Usage:\n  kafkaboot <subcommand> [flags]\n\nSubcommands:\n")
 	for _, sc := range subcommands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", sc.name, sc.summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", sc.name, sc.summary)
 	}
 	b.WriteString(`
 Client subcommands take --bootstrap-server host:port[,host:port] (default
