@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // runTransactions is `kafkaboot transactions`.
@@ -14,6 +16,7 @@ func runTransactions(ctx context.Context, args []string, stdin io.Reader, stdout
 	return dispatch(ctx, "transactions", []action{
 		{"list", "list transactional ids with their coordinator, producer id and state", transactionsList},
 		{"describe", "show a transactional id's producer, state, timeout and open partitions", transactionsDescribe},
+		{"describe-producers", "show the producers a partition's leader knows, and their open transactions", transactionsDescribeProducers},
 	}, args, stdin, stdout, stderr)
 }
 
@@ -105,6 +108,72 @@ func transactionsDescribe(ctx context.Context, args []string, _ io.Reader, stdou
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", d.TxnID, d.Coordinator, d.ProducerID, d.ProducerEpoch,
 			d.State, d.TimeoutMillis, start, dur, dash(strings.Join(parts, ",")))
+	}
+	return tw.Flush()
+}
+
+const describeProducersDoc = `
+Prints, like kafka-transactions --describe-producers, one row per producer
+the leader of each partition of the topic (or of --partition) remembers:
+
+  TOPIC  PARTITION  PRODUCER-ID  PRODUCER-EPOCH  LAST-SEQUENCE  LAST-TIMESTAMP  COORDINATOR-EPOCH  TXN-START-OFFSET
+
+TXN-START-OFFSET is the first offset of the producer's open transaction
+there ("-" when none is open): a transaction open for long holds the last
+stable offset, and so every read_committed consumer, back (a hanging
+transaction).`
+
+func transactionsDescribeProducers(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
+	fs := newFlagSet("transactions describe-producers", "kafkaboot transactions describe-producers --topic T [--partition N]", describeProducersDoc)
+	var cf clientFlags
+	cf.register(fs)
+	topic := fs.String("topic", "", "topic `name` (required)")
+	partition := fs.Int("partition", -1, "only partition `N` (default: all)")
+	if err := fs.parse(args, stdout); err != nil {
+		return err
+	}
+	if *topic == "" {
+		return usageErrorf(fs.cmd, "--topic is required")
+	}
+	adm, ctx, done, err := cf.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	set := kadm.TopicsSet{}
+	if *partition >= 0 {
+		set.Add(*topic, int32(*partition))
+	} else {
+		details, err := adm.ListTopics(ctx, *topic)
+		if err != nil {
+			return cf.explain("describing topic "+*topic, err)
+		}
+		d, ok := details[*topic]
+		if !ok || d.Err != nil {
+			return fmt.Errorf("topic %q: %v", *topic, d.Err)
+		}
+		for p := range d.Partitions {
+			set.Add(*topic, p)
+		}
+	}
+	described, err := adm.DescribeProducers(ctx, set)
+	if err != nil {
+		return cf.explain("describing producers", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tPRODUCER-ID\tPRODUCER-EPOCH\tLAST-SEQUENCE\tLAST-TIMESTAMP\tCOORDINATOR-EPOCH\tTXN-START-OFFSET")
+	for _, dp := range described.SortedPartitions() {
+		if dp.Err != nil {
+			return fmt.Errorf("describing producers of %s[%d]: %w", dp.Topic, dp.Partition, dp.Err)
+		}
+		for _, pr := range dp.ActiveProducers.Sorted() {
+			start := "-"
+			if pr.CurrentTxnStartOffset >= 0 {
+				start = fmt.Sprint(pr.CurrentTxnStartOffset)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", pr.Topic, pr.Partition, pr.ProducerID, pr.ProducerEpoch,
+				pr.LastSequence, pr.LastTimestamp, pr.CoordinatorEpoch, start)
+		}
 	}
 	return tw.Flush()
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // TestTransactions: list and describe show an open transaction (franz-go's
-// default timeout, 40 s) with its partition, then its completion; an
-// unknown id is an error.
+// default timeout, 40 s) with its partition, then its completion, and
+// describe-producers the producer's open transaction at offset 0 on the
+// partition's leader, then none; an unknown id is an error.
 func TestTransactions(t *testing.T) {
 	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.Topics(1, "ledger"))
 	if r := kbc(t, c, "", "transactions", "list").ok(t); r.stdout != "" {
@@ -29,7 +30,13 @@ func TestTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := kbc(t, c, "", "transactions", "list").ok(t)
+	r := kbc(t, c, "", "transactions", "describe-producers", "--topic", "ledger").ok(t)
+	if f := strings.Fields(strings.Split(strings.TrimSpace(r.stdout), "\n")[1]); len(f) != 8 || f[0] != "ledger" ||
+		f[1] != "0" || f[4] != "0" || f[7] != "0" {
+		t.Fatalf("describe-producers with a transaction open at offset 0 printed %q", r.stdout)
+	}
+
+	r = kbc(t, c, "", "transactions", "list").ok(t)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "TRANSACTIONAL-ID") || !strings.HasPrefix(lines[1], "cli-tx") ||
 		!strings.HasSuffix(lines[1], "Ongoing") {
@@ -46,6 +53,10 @@ func TestTransactions(t *testing.T) {
 	r = kbc(t, c, "", "transactions", "describe", "--transactional-id", "cli-tx").ok(t)
 	if f := strings.Fields(strings.Split(strings.TrimSpace(r.stdout), "\n")[1]); len(f) != 9 || f[4] != "CompleteCommit" || f[6] != "-" || f[8] != "-" {
 		t.Fatalf("describe after the commit printed %q", r.stdout)
+	}
+	r = kbc(t, c, "", "transactions", "describe-producers", "--topic", "ledger", "--partition", "0").ok(t)
+	if f := strings.Fields(strings.Split(strings.TrimSpace(r.stdout), "\n")[1]); len(f) != 8 || f[7] != "-" {
+		t.Fatalf("describe-producers after the commit printed %q", r.stdout)
 	}
 	r = kbc(t, c, "", "transactions", "describe", "--transactional-id", "nope")
 	if r.code != 1 || !strings.Contains(r.stderr, `"nope"`) {

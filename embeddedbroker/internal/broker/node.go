@@ -536,6 +536,8 @@ func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire
 		return done(n.handleFindCoordinator(ctx, body))
 	case *kmsg.WriteTxnMarkersRequest:
 		return n.handleWriteTxnMarkers(ctx, body)
+	case *kmsg.DescribeProducersRequest:
+		return done(n.handleDescribeProducers(body))
 	}
 	return n.handleGroupRequest(ctx, c, req)
 }

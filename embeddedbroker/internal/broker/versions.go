@@ -46,6 +46,7 @@ var served = map[kmsg.Key]apiRange{
 	kmsg.EndTxn:                  {0, 3},
 	kmsg.DescribeTransactions:    {0, 0},
 	kmsg.ListTransactions:        {0, 0},
+	kmsg.DescribeProducers:       {0, 0},
 	kmsg.TxnOffsetCommit:         {0, 4}, // v5+ expects the broker to add the partition itself (KIP-890)
 }
 
