@@ -368,10 +368,11 @@ func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay fun
 // producer committed in the transaction to any group of the partition
 // become the groups' committed offsets (each unless the group committed the
 // partition again later in the log, as Kafka keeps the commit with the
-// larger log position); on abort they are dropped. Offsets of the producer
-// whose write had not completed when the marker came are left pending:
-// their records follow the marker in the log and belong to the producer's
-// next transaction.
+// larger log position); on abort they are dropped. That includes offsets
+// whose write is still waiting for replication: their records precede the
+// marker in the log (a well-behaved producer ends its transaction only
+// after its TxnOffsetCommit was answered, so this happens only when the
+// coordinator aborts or fences a transaction under it).
 //
 // For a partition that is not loaded it does nothing; for one that is
 // loading, the completion is applied when the load completes.

@@ -849,38 +849,38 @@ func (g *group) maybeDropUnused() {
 }
 
 // completeTxn is Kafka's completePendingTxnOffsetCommit: the producer's
-// pending offsets become committed offsets (commit) or are dropped (abort).
-// Offsets still being written stay pending (see Coordinator.CompleteTxn).
-// It reports whether the group had pending offsets of the producer. The
-// group must be locked.
+// pending offsets become committed offsets (commit) or are dropped (abort),
+// all of them. An offset whose write is still waiting for replication when
+// the marker comes was appended before the marker (the broker appends, then
+// waits), so it belongs to the transaction the marker ends; it takes the
+// marker's place in the commit order, and its write, when it completes,
+// finds nothing left to update (see txnCommitWrite). It reports whether the
+// group had pending offsets of the producer. The group must be locked.
 func (g *group) completeTxn(producerID int64, commit bool) bool {
 	os := g.pendingTxn[producerID]
 	if os == nil {
 		return false
 	}
+	delete(g.pendingTxn, producerID)
 	applied := 0
 	for t, o := range os {
-		if o.pos == 0 {
-			continue
-		}
-		delete(os, t)
 		if !commit {
 			continue
+		}
+		if o.pos == 0 {
+			o.pos = g.c.pos.Add(1)
 		}
 		if cur := g.offsets[t]; cur == nil || cur.pos < o.pos {
 			g.offsets[t] = o
 			applied++
 		}
 	}
-	if len(os) == 0 {
-		delete(g.pendingTxn, producerID)
-	}
 	verb := "aborted"
 	if commit {
 		verb = "committed"
 	}
 	g.c.log.Debug("transactional offset commit "+verb, "group", g.id, "producer", producerID,
-		"applied", applied, "still_pending", len(os))
+		"offsets", len(os), "applied", applied)
 	return true
 }
 

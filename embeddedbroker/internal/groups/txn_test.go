@@ -293,26 +293,39 @@ func TestTxnOffsetCommitStoreFailures(t *testing.T) {
 	}
 }
 
-// TestTxnMarkerDuringWrite: a marker that comes while the commit is still
-// being written ends an earlier transaction; the commit stays pending.
+// TestTxnMarkerDuringWrite: a marker that comes while the producer's
+// TxnOffsetCommit is still being written (appended, not yet replicated)
+// resolves it too, as in Kafka, since its record precedes the marker in the
+// log: an abort drops it for good (a later commit of the same producer
+// must not resurrect it), a commit applies it.
 func TestTxnMarkerDuringWrite(t *testing.T) {
-	e := newEnv(t, testConfig())
-	block := make(chan struct{})
-	e.store("g").setBlock(block)
-	done := make(chan map[tp]int16, 1)
-	go func() { done <- e.txnCommit("g", noMember(1), map[tp]int64{{"t", 0}: 5}) }()
-	eventually(t, "the commit to be pending", 5*time.Second, func() bool {
+	for _, commit := range []bool{false, true} {
+		e := newEnv(t, testConfig())
+		block := make(chan struct{})
+		e.store("g").setBlock(block)
+		done := make(chan map[tp]int16, 1)
+		go func() { done <- e.txnCommit("g", noMember(1), map[tp]int64{{"t", 0}: 5}) }()
+		eventually(t, "the commit to be pending", 5*time.Second, func() bool {
+			_, f := e.fetch("g", true, map[string][]int32{"t": {0}})
+			return f[tp{"t", 0}].code == kerr.UnstableOffsetCommit.Code
+		})
+		e.c.CompleteTxn(e.c.PartitionFor("g"), 1, commit)
+		e.store("g").setBlock(nil)
+		close(block)
+		wantCode(t, "txn commit", recv(t, "txn commit", done)[tp{"t", 0}], 0)
+		wantUnstable(t, e, "g", map[tp]bool{{"t", 0}: false})
+		want := int64(-1)
+		if commit {
+			want = 5
+		}
 		_, f := e.fetch("g", true, map[string][]int32{"t": {0}})
-		return f[tp{"t", 0}].code == kerr.UnstableOffsetCommit.Code
-	})
-	e.c.CompleteTxn(e.c.PartitionFor("g"), 1, true)
-	e.store("g").setBlock(nil)
-	close(block)
-	wantCode(t, "txn commit", recv(t, "txn commit", done)[tp{"t", 0}], 0)
-	wantUnstable(t, e, "g", map[tp]bool{{"t", 0}: true})
-	e.endTxn("g", 1, true)
-	_, f := e.fetch("g", true, map[string][]int32{"t": {0}})
-	wantOffsets(t, "after the next marker", f, map[tp]int64{{"t", 0}: 5})
+		wantOffsets(t, "after the marker", f, map[tp]int64{{"t", 0}: want})
+		// The producer's next transaction commits something else.
+		e.txnCommit("g", noMember(1), map[tp]int64{{"t", 1}: 7})
+		e.endTxn("g", 1, true)
+		_, f = e.fetch("g", true, map[string][]int32{"t": {0, 1}})
+		wantOffsets(t, "after the next transaction", f, map[tp]int64{{"t", 0}: want, {"t", 1}: 7})
+	}
 }
 
 // TestTxnOffsetCommitReplay loads logs with transactional offsets followed
