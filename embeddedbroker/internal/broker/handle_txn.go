@@ -72,10 +72,10 @@ func (n *Node) txnCoordinator(ctx context.Context, id string) (int32, string, in
 	return n.coordinatorFor(ctx, spec, txn.PartitionFor(id, spec.Partitions), id)
 }
 
-// txnLoad is a pending load or unload of a __transaction_state partition.
+// txnLoad is a pending load of a __transaction_state partition, led at
+// epoch.
 type txnLoad struct {
 	partition int32
-	load      bool
 	epoch     int32
 	p         *partition
 }
@@ -94,19 +94,28 @@ func (n *Node) applyTxnCoordination(img *controller.Image) {
 			epoch = t.Partitions[i].LeaderEpoch
 		}
 		cur, loaded := n.txnCoordinating[int32(i)]
+		// Unloads happen here, at once (Unload never blocks), so that the
+		// old state stops serving before anything else; loads are queued,
+		// and txnLoader skips one whose epoch is no longer current.
 		switch {
 		case lead && (!loaded || cur != epoch):
+			if loaded {
+				// Leadership moved away and back while this node
+				// missed images: the state loaded at the old epoch is
+				// stale.
+				n.txns.Unload(int32(i))
+			}
 			n.txnCoordinating[int32(i)] = epoch
-			n.queueTxnLoad(txnLoad{partition: int32(i), load: true, epoch: epoch, p: p})
+			n.queueTxnLoad(txnLoad{partition: int32(i), epoch: epoch, p: p})
 		case !lead && loaded:
 			delete(n.txnCoordinating, int32(i))
-			n.queueTxnLoad(txnLoad{partition: int32(i)})
+			n.txns.Unload(int32(i))
 		}
 	}
 }
 
-// queueTxnLoad queues a load or unload for txnLoader without blocking: it
-// is called under n.mu, which the loader's marker writes may need.
+// queueTxnLoad queues a load for txnLoader without blocking: it is called
+// under n.mu, which the loader's marker writes may need.
 func (n *Node) queueTxnLoad(l txnLoad) {
 	n.txnMu.Lock()
 	n.txnQueue = append(n.txnQueue, l)
@@ -117,8 +126,8 @@ func (n *Node) queueTxnLoad(l txnLoad) {
 	}
 }
 
-// txnLoader applies queued loads and unloads in order until the node
-// stops.
+// txnLoader applies queued loads in order until the node stops, skipping
+// those whose partition was unloaded or reloaded at another epoch since.
 func (n *Node) txnLoader() {
 	defer n.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -136,19 +145,25 @@ func (n *Node) txnLoader() {
 			n.txnQueue = n.txnQueue[1:]
 		}
 		n.txnMu.Unlock()
-		switch {
-		case !ok:
+		if !ok {
 			select {
 			case <-n.stop:
 				return
 			case <-n.txnWake:
 			}
-		case !l.load:
-			n.txns.Unload(l.partition)
-		default:
-			if err := n.txns.Load(ctx, l.partition, l.epoch, txnStore{p: l.p}, replayRecords(l.p)); err != nil {
-				n.log.Error("loading transactions", "partition", l.partition, "err", err)
-			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.mu.RLock()
+		epoch, current := n.txnCoordinating[l.partition]
+		n.mu.RUnlock()
+		if !current || epoch != l.epoch {
+			continue
+		}
+		if err := n.txns.Load(ctx, l.partition, l.epoch, txnStore{p: l.p, epoch: l.epoch}, replayRecords(l.p)); err != nil {
+			n.log.Error("loading transactions", "partition", l.partition, "err", err)
 		}
 	}
 }
@@ -176,23 +191,34 @@ func replayRecords(p *partition) func(fn func(key, value []byte) error) error {
 }
 
 // txnStore writes the transaction coordinator's records to its partition
-// of __transaction_state, acknowledged like an acks=all produce.
-type txnStore struct{ p *partition }
+// of __transaction_state, loaded at leader epoch epoch, acknowledged like an
+// acks=all produce.
+type txnStore struct {
+	p     *partition
+	epoch int32
+}
 
 func (s txnStore) Append(ctx context.Context, recs []txn.KV) error {
 	rs := make([]batch.Record, len(recs))
 	for i, kv := range recs {
 		rs[i] = batch.Record{Key: kv.Key, Value: kv.Value}
 	}
-	return appendCommitted(ctx, s.p, rs)
+	return appendCommitted(ctx, s.p, s.epoch, rs)
 }
 
 // appendCommitted appends records the broker built itself to p, which it
-// must lead, and waits until they are committed (the high watermark passed
-// them) as for an acks=all produce.
-func appendCommitted(ctx context.Context, p *partition, rs []batch.Record) error {
+// must lead at epoch, and waits until they are committed (the high
+// watermark passed them) as for an acks=all produce, min.insync.replicas
+// included.
+func appendCommitted(ctx context.Context, p *partition, epoch int32, rs []batch.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.isrSize.Load() < p.settings.Load().minInsync {
+		return kerr.NotEnoughReplicas
+	}
 	b := batch.Build(batch.BuildOptions{Timestamp: time.Now().UnixMilli()}, rs...)
-	res, err := p.appendInternal(b)
+	res, err := p.appendInternalAt(b, epoch)
 	if err != nil {
 		if code := errCode(err); code == kerr.NotLeaderForPartition.Code {
 			return kerr.NotLeaderForPartition
@@ -207,6 +233,9 @@ func appendCommitted(ctx context.Context, p *partition, rs []batch.Record) error
 			return ctx.Err()
 		}
 		return kerr.RequestTimedOut
+	}
+	if p.isrSize.Load() < p.settings.Load().minInsync {
+		return kerr.NotEnoughReplicasAfterAppend
 	}
 	return nil
 }

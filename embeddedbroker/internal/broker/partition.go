@@ -285,9 +285,17 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 // appendInternal appends a batch the broker built itself (consumer
 // offsets); it must be the leader.
 func (p *partition) appendInternal(b []byte) (appendResult, error) {
+	return p.appendInternalAt(b, -1)
+}
+
+// appendInternalAt is appendInternal for a coordinator that loaded the
+// partition at leader epoch epoch (-1: any): a node that lost leadership
+// and regained it at a newer epoch must not append for the state it had
+// before (Kafka's coordinator epoch check in appendTransactionToLog).
+func (p *partition) appendInternalAt(b []byte, epoch int32) (appendResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.leader.Load() {
+	if !p.leader.Load() || (epoch >= 0 && p.leaderEpoch.Load() != epoch) {
 		return appendResult{}, errNotLeader
 	}
 	h, err := batch.ParseHeader(b)
