@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -246,64 +245,92 @@ type markerWriter struct{ n *Node }
 
 func (w markerWriter) WriteMarkers(ctx context.Context, m txn.Markers) error {
 	img := w.n.ctrl.Image()
+	failed := txn.PartitionErrors{}
+	fail := func(topic string, p int32, err error) {
+		if failed[topic] == nil {
+			failed[topic] = map[int32]error{}
+		}
+		failed[topic][p] = err
+	}
 	byLeader := map[int32]map[string][]int32{}
 	for topic, ps := range m.Partitions {
 		for _, p := range ps {
 			_, st, ok := img.Partition(topic, p)
-			if !ok {
-				continue // deleted: nothing to mark (Kafka skips it too)
+			switch {
+			case !ok:
+				// Deleted: nothing to mark (Kafka skips it too).
+			case st.Leader < 0:
+				fail(topic, p, kerr.LeaderNotAvailable)
+			default:
+				if byLeader[st.Leader] == nil {
+					byLeader[st.Leader] = map[string][]int32{}
+				}
+				byLeader[st.Leader][topic] = append(byLeader[st.Leader][topic], p)
 			}
-			if st.Leader < 0 {
-				return fmt.Errorf("%s[%d]: %w", topic, p, kerr.LeaderNotAvailable)
-			}
-			if byLeader[st.Leader] == nil {
-				byLeader[st.Leader] = map[string][]int32{}
-			}
-			byLeader[st.Leader][topic] = append(byLeader[st.Leader][topic], p)
 		}
 	}
 	// One request per leader, all at once.
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
+		wg sync.WaitGroup
+		mu sync.Mutex
 	)
 	for leader, parts := range byLeader {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := w.send(ctx, img, leader, m, parts); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("markers to node %d: %w", leader, err))
-				mu.Unlock()
+			errs := w.send(ctx, img, leader, m, parts)
+			mu.Lock()
+			defer mu.Unlock()
+			for topic, ps := range errs {
+				for p, err := range ps {
+					fail(topic, p, fmt.Errorf("on node %d: %w", leader, err))
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if len(failed) == 0 {
+		return nil
+	}
+	return failed
 }
 
-func (w markerWriter) send(ctx context.Context, img *controller.Image, leader int32, m txn.Markers, parts map[string][]int32) error {
+// send writes the markers of m on parts, all led by leader, and returns
+// the partitions that failed.
+func (w markerWriter) send(ctx context.Context, img *controller.Image, leader int32, m txn.Markers, parts map[string][]int32) txn.PartitionErrors {
+	all := func(err error) txn.PartitionErrors {
+		out := txn.PartitionErrors{}
+		for topic, ps := range parts {
+			out[topic] = map[int32]error{}
+			for _, p := range ps {
+				out[topic][p] = err
+			}
+		}
+		return out
+	}
 	b, ok := img.Broker(leader)
 	if !ok || b.Fenced {
-		return kerr.LeaderNotAvailable
+		return all(kerr.LeaderNotAvailable)
 	}
 	addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
 	r, err := w.roundTrip(ctx, addr, m, parts, true)
 	if err != nil {
-		return err
+		return all(err)
 	}
-	var errs []error
+	out := txn.PartitionErrors{}
 	for _, rm := range r.Markers {
 		for _, t := range rm.Topics {
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 {
-					errs = append(errs, fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, kerr.ErrorForCode(p.ErrorCode)))
+					if out[t.Topic] == nil {
+						out[t.Topic] = map[int32]error{}
+					}
+					out[t.Topic][p.Partition] = kerr.ErrorForCode(p.ErrorCode)
 				}
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return out
 }
 
 // roundTrip sends the markers of m on parts to the node at addr over a

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,14 +118,68 @@ func (cfg Config) withDefaults() Config {
 type MarkerWriter interface {
 	// WriteMarkers appends a commit or abort marker for the producer to
 	// every partition of m and returns once all are written and
-	// replicated, or an error: the coordinator then retries the whole call,
-	// with a backoff, until it succeeds or the partition of
-	// __transaction_state is unloaded or the coordinator closed (which
-	// cancel ctx). Writing a marker twice is harmless, so retries may
-	// repeat partitions that succeeded. Like Kafka, an implementation should
-	// treat partitions whose topic was deleted as written; otherwise the
-	// transactional ID stays stuck retrying.
+	// replicated, or an error: the coordinator then retries, with a
+	// backoff, until it succeeds or the partition of __transaction_state
+	// is unloaded or the coordinator closed (which cancel ctx). If the
+	// error is (or wraps) a PartitionErrors, only its partitions are
+	// retried, except those refused because the producer or the
+	// coordinator epoch moved on (INVALID_PRODUCER_EPOCH,
+	// TRANSACTION_COORDINATOR_FENCED), which are given up, as Kafka does;
+	// any other error retries every partition. Like Kafka, an
+	// implementation should treat partitions whose topic was deleted as
+	// written; otherwise the transactional ID stays stuck retrying.
 	WriteMarkers(ctx context.Context, m Markers) error
+}
+
+// PartitionErrors is the error of a MarkerWriter that wrote the markers of
+// some partitions only: those failed, with the error of each.
+type PartitionErrors map[string]map[int32]error
+
+// Error lists the failed partitions.
+func (e PartitionErrors) Error() string {
+	var b strings.Builder
+	b.WriteString("transaction markers failed:")
+	topics := make([]string, 0, len(e))
+	for t := range e {
+		topics = append(topics, t)
+	}
+	slices.Sort(topics)
+	for _, t := range topics {
+		ps := make([]int32, 0, len(e[t]))
+		for p := range e[t] {
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+		for _, p := range ps {
+			fmt.Fprintf(&b, " %s[%d]: %v;", t, p, e[t][p])
+		}
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+// retry returns the partitions of m to write again after err, nil when
+// none is left.
+func retryPartitions(m map[string][]int32, err error) map[string][]int32 {
+	var pe PartitionErrors
+	if !errors.As(err, &pe) {
+		return m
+	}
+	out := map[string][]int32{}
+	for t, ps := range pe {
+		for p, perr := range ps {
+			if errors.Is(perr, kerr.InvalidProducerEpoch) || errors.Is(perr, kerr.TransactionCoordinatorFenced) {
+				continue // the transaction moved on without this coordinator
+			}
+			out[t] = append(out[t], p)
+		}
+	}
+	for t := range out {
+		slices.Sort(out[t])
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // Markers is one WriteMarkers call.

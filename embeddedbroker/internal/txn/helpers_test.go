@@ -150,11 +150,13 @@ func statesOf(t *testing.T, s *memStore, id string) []string {
 	return out
 }
 
-// fakeMarkers is a MarkerWriter recording its calls. It fails while fail >
-// 0 and blocks while gate is non-nil until it is closed.
+// fakeMarkers is a MarkerWriter recording its calls. It returns the errors
+// of errs first, one per call, then fails while fail > 0, and blocks while
+// gate is non-nil until it is closed.
 type fakeMarkers struct {
 	mu    sync.Mutex
 	calls []Markers
+	errs  []error
 	fail  int
 	gate  chan struct{}
 }
@@ -163,6 +165,12 @@ func (m *fakeMarkers) WriteMarkers(ctx context.Context, mk Markers) error {
 	m.mu.Lock()
 	m.calls = append(m.calls, mk)
 	gate := m.gate
+	if len(m.errs) > 0 {
+		err := m.errs[0]
+		m.errs = m.errs[1:]
+		m.mu.Unlock()
+		return err
+	}
 	fail := m.fail > 0
 	if fail {
 		m.fail--

@@ -246,6 +246,11 @@ func (c *Coordinator) writeMarkers(part *partition, id string, m Markers) {
 		if err == nil || part.ctx.Err() != nil {
 			return
 		}
+		if m.Partitions = retryPartitions(m.Partitions, err); m.Partitions == nil {
+			c.log.Warn("transaction markers refused as fenced; giving up on them", "transactional_id", id,
+				"producer_id", m.ProducerID, "producer_epoch", m.ProducerEpoch, "err", err)
+			return
+		}
 		c.log.Warn("writing transaction markers failed; retrying", "transactional_id", id,
 			"producer_id", m.ProducerID, "producer_epoch", m.ProducerEpoch, "commit", m.Commit,
 			"backoff", backoff, "err", err)

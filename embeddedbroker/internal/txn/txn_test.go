@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -479,6 +480,36 @@ func TestMarkerRetry(t *testing.T) {
 		if !reflect.DeepEqual(c, calls[0]) || !c.Commit {
 			t.Fatalf("marker calls differ: %+v", calls)
 		}
+	}
+}
+
+// TestMarkerPartialRetry: after a marker write that failed on some
+// partitions only, just those are retried, and those refused as fenced
+// (the producer or coordinator epoch moved on) are given up.
+func TestMarkerPartialRetry(t *testing.T) {
+	e := newEnv(t, nil)
+	e.loadAll()
+	e.markers.errs = []error{PartitionErrors{
+		"t": {1: kerr.NotLeaderForPartition},
+		"u": {0: fmt.Errorf("on node 2: %w", kerr.InvalidProducerEpoch)},
+	}}
+	const id = "partial"
+	pid, epoch := e.init(id)
+	wantErr(t, "add", e.addCode(id, pid, epoch, map[string][]int32{"t": {0, 1}, "u": {0}}), nil)
+	wantErr(t, "commit", e.end(3, id, pid, epoch, true), nil)
+	e.waitState(id, "CompleteCommit")
+	calls := e.markers.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("%d marker calls, want 2: %+v", len(calls), calls)
+	}
+	if want := map[string][]int32{"t": {0, 1}, "u": {0}}; !reflect.DeepEqual(calls[0].Partitions, want) {
+		t.Fatalf("first call %v, want %v", calls[0].Partitions, want)
+	}
+	if want := map[string][]int32{"t": {1}}; !reflect.DeepEqual(calls[1].Partitions, want) {
+		t.Fatalf("retry %v, want %v", calls[1].Partitions, want)
+	}
+	if s := (PartitionErrors{"t": {1: kerr.NotLeaderForPartition}}).Error(); !strings.Contains(s, "t[1]") {
+		t.Fatalf("PartitionErrors.Error() = %q", s)
 	}
 }
 
