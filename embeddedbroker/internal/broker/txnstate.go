@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"cmp"
+	"slices"
 	"sync/atomic"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
@@ -167,8 +169,11 @@ func (t *txnState) dropBelow(start int64) {
 // collectAbortedTxns). It is safe without the partition's lock.
 func (t *txnState) abortedIn(from, upTo int64) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
 	out := []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
-	for _, r := range *t.aborted.Load() {
-		if r.last >= from && r.first < upTo {
+	all := *t.aborted.Load()
+	// In marker order, so by last offset: skip those ended before from.
+	i, _ := slices.BinarySearchFunc(all, from, func(r txnRange, off int64) int { return cmp.Compare(r.last, off) })
+	for _, r := range all[i:] {
+		if r.first < upTo {
 			a := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
 			a.ProducerID, a.FirstOffset = r.producerID, r.first
 			out = append(out, a)
