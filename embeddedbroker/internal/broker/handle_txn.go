@@ -25,6 +25,7 @@ func (n *Node) newTxnCoordinator() *txn.Coordinator {
 		NumPartitions:      int32(b.Int("transaction.state.log.num.partitions")),
 		MaxTimeout:         b.Millis("transaction.max.timeout.ms"),
 		AbortInterval:      b.Millis("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+		IDExpiration:       b.Millis("transactional.id.expiration.ms"),
 		OffsetsPartitions:  int32(b.Int("offsets.topic.num.partitions")),
 		AllocateProducerID: n.allocateProducerID,
 		PartitionExists:    topicsView{n.ctrl}.PartitionExists,

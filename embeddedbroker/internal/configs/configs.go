@@ -182,6 +182,7 @@ var brokerDefs = []Def{
 	{Name: "transaction.state.log.num.partitions", Type: kmsg.ConfigTypeInt, Default: "50", Min: minOf(1)},
 	{Name: "transaction.state.log.replication.factor", Type: kmsg.ConfigTypeShort, Default: "3", Min: minOf(1), Doc: "Capped at what the cluster can provide."},
 	{Name: "transaction.state.log.segment.bytes", Type: kmsg.ConfigTypeInt, Default: "104857600", Min: minOf(14)},
+	{Name: "transactional.id.expiration.ms", Type: kmsg.ConfigTypeInt, Default: "604800000", Min: minOf(1)},
 	{Name: "unclean.leader.election.enable", Type: kmsg.ConfigTypeBoolean, Default: "false"},
 }
 

@@ -32,6 +32,7 @@ const (
 	DefaultNumPartitions     = 50
 	DefaultMaxTimeout        = 15 * time.Minute
 	DefaultAbortInterval     = time.Second
+	DefaultIDExpiration      = 7 * 24 * time.Hour
 	DefaultOffsetsPartitions = 50
 	DefaultRetryBackoff      = 100 * time.Millisecond
 )
@@ -62,6 +63,14 @@ type Config struct {
 	// (transaction.abort.timed.out.transaction.cleanup.interval.ms; Kafka's
 	// default is 10s, this package's 1s).
 	AbortInterval time.Duration
+
+	// IDExpiration is transactional.id.expiration.ms (7 days): a
+	// transactional ID without a transaction in progress whose state has
+	// not changed for this long is forgotten (a tombstone in
+	// __transaction_state), so that applications that make up a new ID per
+	// process do not grow the coordinator forever. Checked with the
+	// timeouts, every AbortInterval.
+	IDExpiration time.Duration
 
 	// OffsetsPartitions is the number of partitions of __consumer_offsets,
 	// which AddOffsetsToTxn needs to find the group's partition (default 50).
@@ -100,6 +109,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.AbortInterval <= 0 {
 		cfg.AbortInterval = DefaultAbortInterval
+	}
+	if cfg.IDExpiration <= 0 {
+		cfg.IDExpiration = DefaultIDExpiration
 	}
 	if cfg.OffsetsPartitions <= 0 {
 		cfg.OffsetsPartitions = DefaultOffsetsPartitions

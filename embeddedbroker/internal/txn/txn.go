@@ -339,9 +339,59 @@ func (c *Coordinator) abortTimedOut() {
 					c.log.Warn("aborting timed out transaction failed", "transactional_id", id, "err", kerr.ErrorForCode(code))
 				}
 			})
+		} else if c.expiredLocked(t, now) {
+			c.expireLocked(t)
 		}
 		t.mu.Unlock()
 	}
+}
+
+// expiredLocked reports whether t has no transaction in progress and has
+// not changed for IDExpiration (Kafka's TransactionStateManager
+// timedOutTransactionalIds). t must be locked.
+func (c *Coordinator) expiredLocked(t *txn, nowMs int64) bool {
+	switch {
+	case t.removed, t.pending != nil, t.lastUpdateMs < 0:
+		return false
+	case t.state != stateEmpty && t.state != stateCompleteCommit && t.state != stateCompleteAbort:
+		return false
+	}
+	return t.lastUpdateMs+c.cfg.IDExpiration.Milliseconds() < nowMs
+}
+
+// expireLocked forgets t: a tombstone for it is written to its partition
+// of __transaction_state, then it is removed (Kafka's prepareDead and
+// removeExpiredTransactionalIds). Requests for the ID meanwhile answer
+// CONCURRENT_TRANSACTIONS; afterwards it is a new ID. t must be locked.
+func (c *Coordinator) expireLocked(t *txn) {
+	tr := t.next()
+	tr.state = stateDead
+	t.pending = tr
+	c.log.Info("expiring transactional ID", "transactional_id", t.id, "producer_id", t.producerID,
+		"last_update_ms", t.lastUpdateMs)
+	c.write(t.part, []KV{{Key: txnKey(t.id)}}, func(err error) {
+		t.mu.Lock()
+		removed := false
+		if t.pending == tr {
+			t.pending = nil
+			if err == nil && !t.removed {
+				t.meta = *tr
+				t.removed = true // requests holding t look the ID up again
+				removed = true
+			}
+		}
+		t.mu.Unlock()
+		if err != nil {
+			c.log.Warn("expiring transactional ID failed", "transactional_id", t.id, "err", err)
+		}
+		if removed {
+			c.mu.Lock()
+			if c.txns[t.id] == t {
+				delete(c.txns, t.id)
+			}
+			c.mu.Unlock()
+		}
+	})
 }
 
 // loader rebuilds the transactional IDs of one partition from its records,

@@ -513,6 +513,47 @@ func TestMarkerPartialRetry(t *testing.T) {
 	}
 }
 
+// TestIDExpiration: a transactional ID without a transaction in progress
+// is forgotten after IDExpiration without a change (a tombstone is written
+// and survives a reload), a more recently used one is not, and an expired
+// ID starts afresh with a new producer ID.
+func TestIDExpiration(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.IDExpiration = time.Hour })
+	e.loadAll()
+	pid, epoch := e.init("idle")
+	wantErr(t, "add", e.addCode("idle", pid, epoch, map[string][]int32{"t": {0}}), nil)
+	wantErr(t, "commit", e.end(3, "idle", pid, epoch, true), nil)
+	e.waitState("idle", "CompleteCommit")
+	e.clock.advance(45 * time.Minute)
+	e.init("fresh")
+	e.clock.advance(20 * time.Minute)
+	e.c.abortTimedOut()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.describe("idle").ErrorCode != kerr.TransactionalIDNotFound.Code {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle ID not expired: %+v", e.describe("idle"))
+		}
+		time.Sleep(time.Millisecond) // polling a condition
+	}
+	if st := e.describe("fresh"); st.ErrorCode != 0 || st.State != "Empty" {
+		t.Fatalf("fresh ID: %+v", st)
+	}
+	if got := statesOf(t, e.storeFor("idle"), "idle"); got[len(got)-1] != "tombstone" {
+		t.Fatalf("idle records %v, want a final tombstone", got)
+	}
+	p := e.c.PartitionFor("idle")
+	e.c.Unload(p)
+	if err := e.c.Load(context.Background(), p, testEpoch+1, e.store(p), e.store(p).replay); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.describe("idle"); st.ErrorCode != kerr.TransactionalIDNotFound.Code {
+		t.Fatalf("idle after reload: %+v", st)
+	}
+	if p2, e2 := e.init("idle"); p2 == pid || e2 != 0 {
+		t.Fatalf("expired ID restarted with producer %d epoch %d, want a new producer at epoch 0 (was %d)", p2, e2, pid)
+	}
+}
+
 func TestStoreFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name string
