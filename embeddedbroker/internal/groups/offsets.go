@@ -25,21 +25,8 @@ func (c *Coordinator) handleOffsetCommit(ctx context.Context, req *kmsg.OffsetCo
 			}
 		}
 	}
-	if done, apply := c.commit(req, codes, fillAll); done != nil {
-		select {
-		case <-done:
-			apply()
-		case <-ctx.Done():
-			// The commit may still be written; the client retries.
-			for i := range codes {
-				for j := range codes[i] {
-					if codes[i][j] == pendingCode {
-						codes[i][j] = kerr.RequestTimedOut.Code
-					}
-				}
-			}
-		}
-	}
+	done, apply := c.commit(req, codes, fillAll)
+	awaitCommit(ctx, codes, done, apply)
 	for i, t := range req.Topics {
 		rt := kmsg.NewOffsetCommitResponseTopic()
 		rt.Topic = t.Topic
@@ -55,8 +42,50 @@ func (c *Coordinator) handleOffsetCommit(ctx context.Context, req *kmsg.OffsetCo
 	return resp
 }
 
+// commitTopic is the topic a commit's topic entry names: by ID when byID
+// (the request versions that carry topic IDs; false if the ID is unknown),
+// else by name.
+func (c *Coordinator) commitTopic(name string, id [16]byte, byID bool) (string, bool) {
+	if !byID {
+		return name, true
+	}
+	if c.cfg.Topics == nil {
+		return "", false
+	}
+	return c.cfg.Topics.TopicName(id)
+}
+
+// partitionExists reports whether a commit may name the partition: always
+// without a Topics view.
+func (c *Coordinator) partitionExists(topic string, p int32) bool {
+	return c.cfg.Topics == nil || c.cfg.Topics.PartitionExists(topic, p)
+}
+
 // pendingCode marks, in codes, a partition whose commit is being written.
 const pendingCode = int16(-32768)
+
+// awaitCommit waits for a commit's write (done; nil if nothing was
+// written) and then fills codes with apply. If ctx ends first, the
+// partitions still being written answer REQUEST_TIMED_OUT: the write may
+// still land, and the client retries (or, for a transactional commit,
+// aborts).
+func awaitCommit(ctx context.Context, codes [][]int16, done <-chan struct{}, apply func()) {
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+		apply()
+	case <-ctx.Done():
+		for i := range codes {
+			for j := range codes[i] {
+				if codes[i][j] == pendingCode {
+					codes[i][j] = kerr.RequestTimedOut.Code
+				}
+			}
+		}
+	}
+}
 
 // commit validates the commit, fills codes for the partitions it rejects
 // and issues the write of the others. If it wrote anything it returns a
@@ -105,23 +134,16 @@ func (c *Coordinator) commit(req *kmsg.OffsetCommitRequest, codes [][]int16, fil
 	var writes []staged
 	now := c.nowMs()
 	for i, t := range req.Topics {
-		topic := t.Topic
-		if req.Version >= 10 {
-			name, ok := "", false
-			if c.cfg.Topics != nil {
-				name, ok = c.cfg.Topics.TopicName(t.TopicID)
+		topic, ok := c.commitTopic(t.Topic, t.TopicID, req.Version >= 10)
+		if !ok {
+			for j := range t.Partitions {
+				codes[i][j] = kerr.UnknownTopicID.Code
 			}
-			if !ok {
-				for j := range t.Partitions {
-					codes[i][j] = kerr.UnknownTopicID.Code
-				}
-				continue
-			}
-			topic = name
+			continue
 		}
 		for j, p := range t.Partitions {
 			switch {
-			case c.cfg.Topics != nil && !c.cfg.Topics.PartitionExists(topic, p.Partition):
+			case !c.partitionExists(topic, p.Partition):
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
 			case p.Metadata != nil && len(*p.Metadata) > c.cfg.MaxMetadataSize:
 				codes[i][j] = kerr.OffsetMetadataTooLarge.Code

@@ -25,22 +25,9 @@ func (c *Coordinator) handleTxnOffsetCommit(ctx context.Context, req *kmsg.TxnOf
 	for i, t := range req.Topics {
 		codes[i] = make([]int16, len(t.Partitions))
 	}
-	if done, apply := c.txnCommit(req, codes); done != nil {
-		select {
-		case <-done:
-			apply()
-		case <-ctx.Done():
-			// The commit may still be written (and then stays pending
-			// for the producer); the client retries or aborts.
-			for i := range codes {
-				for j := range codes[i] {
-					if codes[i][j] == pendingCode {
-						codes[i][j] = kerr.RequestTimedOut.Code
-					}
-				}
-			}
-		}
-	}
+	// A commit written after ctx ended stays pending for the producer.
+	done, apply := c.txnCommit(req, codes)
+	awaitCommit(ctx, codes, done, apply)
 	for i, t := range req.Topics {
 		rt := kmsg.NewTxnOffsetCommitResponseTopic()
 		rt.Topic = t.Topic
@@ -70,23 +57,16 @@ func (c *Coordinator) txnCommit(req *kmsg.TxnOffsetCommitRequest, codes [][]int1
 	var cands []staged
 	for i := range req.Topics {
 		t := &req.Topics[i]
-		topic := t.Topic
-		if req.Version >= 6 {
-			name, ok := "", false
-			if c.cfg.Topics != nil {
-				name, ok = c.cfg.Topics.TopicName(t.TopicID)
+		topic, ok := c.commitTopic(t.Topic, t.TopicID, req.Version >= 6)
+		if !ok {
+			for j := range t.Partitions {
+				codes[i][j] = kerr.UnknownTopicID.Code
 			}
-			if !ok {
-				for j := range t.Partitions {
-					codes[i][j] = kerr.UnknownTopicID.Code
-				}
-				continue
-			}
-			topic = name
+			continue
 		}
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
-			if c.cfg.Topics != nil && !c.cfg.Topics.PartitionExists(topic, p.Partition) {
+			if !c.partitionExists(topic, p.Partition) {
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
 				continue
 			}
