@@ -142,34 +142,7 @@ func (s offsetsStore) AppendTxn(ctx context.Context, producerID int64, producerE
 }
 
 func (s offsetsStore) append(ctx context.Context, opts batch.BuildOptions, recs []groups.KV) error {
-	rs := make([]batch.Record, len(recs))
-	for i, kv := range recs {
-		rs[i] = batch.Record{Key: kv.Key, Value: kv.Value}
-	}
-	b := batch.Build(opts, rs...)
-	res, err := s.p.appendInternal(b)
-	if err != nil {
-		switch code := errCode(err); code {
-		case kerr.NotLeaderForPartition.Code:
-			return kerr.NotLeaderForPartition
-		case kerr.InvalidProducerEpoch.Code, kerr.ProducerFenced.Code, kerr.InvalidTxnState.Code,
-			kerr.InvalidProducerIDMapping.Code, kerr.TransactionCoordinatorFenced.Code:
-			if opts.Transactional {
-				return kerr.ErrorForCode(code)
-			}
-		}
-		return kerr.KafkaStorageError
-	}
-	switch s.p.waitCommitted(ctx, res.lastOffset+1, res.epoch, time.Now().Add(30*time.Second)) {
-	case commitLostLeadership:
-		return kerr.NotLeaderForPartition
-	case commitTimeout:
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return kerr.RequestTimedOut
-	}
-	return nil
+	return appendCommitted(ctx, s.p, -1, opts, kvRecords(recs))
 }
 
 func (n *Node) handleFindCoordinator(ctx context.Context, req *kmsg.FindCoordinatorRequest) kmsg.Response {

@@ -77,15 +77,8 @@ func (n *Node) handleWriteTxnMarkers(ctx context.Context, req *kmsg.WriteTxnMark
 	deadline := time.Now().Add(markerTimeout)
 	return func() kmsg.Response {
 		for _, w := range waits {
-			switch w.p.waitCommitted(ctx, w.last+1, w.epoch, deadline) {
-			case commitTimeout:
-				w.out.ErrorCode = kerr.RequestTimedOut.Code
-			case commitLostLeadership:
-				w.out.ErrorCode = kerr.NotLeaderForPartition.Code
-			default:
-				if w.p.isrSize.Load() < w.p.settings.Load().minInsync {
-					w.out.ErrorCode = kerr.NotEnoughReplicasAfterAppend.Code
-				}
+			if code := w.p.awaitAcks(ctx, w.last, w.epoch, deadline); code != 0 {
+				w.out.ErrorCode = code
 			}
 		}
 		return resp

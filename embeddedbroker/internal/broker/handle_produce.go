@@ -111,19 +111,31 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 	deadline := time.Now().Add(time.Duration(req.TimeoutMillis) * time.Millisecond)
 	return func() kmsg.Response {
 		for _, w := range waits {
-			switch w.p.waitCommitted(ctx, w.last+1, w.epoch, deadline) {
-			case commitTimeout:
-				w.rp.ErrorCode = kerr.RequestTimedOut.Code
-			case commitLostLeadership:
-				w.rp.ErrorCode = kerr.NotLeaderForPartition.Code
-			default:
-				if w.p.isrSize.Load() < w.p.settings.Load().minInsync {
-					w.rp.ErrorCode = kerr.NotEnoughReplicasAfterAppend.Code
-				}
+			if code := w.p.awaitAcks(ctx, w.last, w.epoch, deadline); code != 0 {
+				w.rp.ErrorCode = code
 			}
 		}
 		return resp
 	}
+}
+
+// awaitAcks waits, as an acks=all produce does, until the batches ending
+// at offset last, appended at leader epoch epoch, are committed, and returns
+// the error code to answer: 0; REQUEST_TIMED_OUT at the deadline or when
+// ctx ends; NOT_LEADER_OR_FOLLOWER if leadership was lost meanwhile; or
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below
+// min.insync.replicas.
+func (p *partition) awaitAcks(ctx context.Context, last int64, epoch int32, deadline time.Time) int16 {
+	switch p.waitCommitted(ctx, last+1, epoch, deadline) {
+	case commitTimeout:
+		return kerr.RequestTimedOut.Code
+	case commitLostLeadership:
+		return kerr.NotLeaderForPartition.Code
+	}
+	if p.isrSize.Load() < p.settings.Load().minInsync {
+		return kerr.NotEnoughReplicasAfterAppend.Code
+	}
+	return 0
 }
 
 // hasTransactional reports whether any batch of a produce request has the

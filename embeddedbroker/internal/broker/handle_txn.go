@@ -199,45 +199,52 @@ type txnStore struct {
 }
 
 func (s txnStore) Append(ctx context.Context, recs []txn.KV) error {
-	rs := make([]batch.Record, len(recs))
-	for i, kv := range recs {
-		rs[i] = batch.Record{Key: kv.Key, Value: kv.Value}
-	}
-	return appendCommitted(ctx, s.p, s.epoch, rs)
+	return appendCommitted(ctx, s.p, s.epoch, batch.BuildOptions{Timestamp: time.Now().UnixMilli()}, kvRecords(recs))
 }
 
-// appendCommitted appends records the broker built itself to p, which it
-// must lead at epoch, and waits until they are committed (the high
-// watermark passed them) as for an acks=all produce, min.insync.replicas
-// included.
-func appendCommitted(ctx context.Context, p *partition, epoch int32, rs []batch.Record) error {
+// appendCommitted appends a batch of records the broker built itself
+// (opts describes it) to p, which it must lead at epoch (-1: any), and
+// waits until it is committed, as for an acks=all produce,
+// min.insync.replicas included. For a transactional batch, the producer's
+// errors (a fenced epoch, ...) are returned as they are, for the client.
+func appendCommitted(ctx context.Context, p *partition, epoch int32, opts batch.BuildOptions, rs []batch.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if p.isrSize.Load() < p.settings.Load().minInsync {
 		return kerr.NotEnoughReplicas
 	}
-	b := batch.Build(batch.BuildOptions{Timestamp: time.Now().UnixMilli()}, rs...)
-	res, err := p.appendInternalAt(b, epoch)
+	res, err := p.appendInternalAt(batch.Build(opts, rs...), epoch)
 	if err != nil {
-		if code := errCode(err); code == kerr.NotLeaderForPartition.Code {
+		switch code := errCode(err); code {
+		case kerr.NotLeaderForPartition.Code:
 			return kerr.NotLeaderForPartition
+		case kerr.InvalidProducerEpoch.Code, kerr.ProducerFenced.Code, kerr.InvalidTxnState.Code,
+			kerr.InvalidProducerIDMapping.Code, kerr.TransactionCoordinatorFenced.Code:
+			if opts.Transactional {
+				return kerr.ErrorForCode(code)
+			}
 		}
 		return kerr.KafkaStorageError
 	}
-	switch p.waitCommitted(ctx, res.lastOffset+1, res.epoch, time.Now().Add(30*time.Second)) {
-	case commitLostLeadership:
-		return kerr.NotLeaderForPartition
-	case commitTimeout:
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return kerr.RequestTimedOut
-	}
-	if p.isrSize.Load() < p.settings.Load().minInsync {
-		return kerr.NotEnoughReplicasAfterAppend
+	switch code := p.awaitAcks(ctx, res.lastOffset, res.epoch, time.Now().Add(30*time.Second)); {
+	case code == kerr.RequestTimedOut.Code && ctx.Err() != nil:
+		return ctx.Err()
+	case code != 0:
+		return kerr.ErrorForCode(code)
 	}
 	return nil
+}
+
+// kvRecords turns a coordinator's records (groups.KV, txn.KV) into batch
+// records.
+func kvRecords[KV ~struct{ Key, Value []byte }](recs []KV) []batch.Record {
+	rs := make([]batch.Record, len(recs))
+	for i, kv := range recs {
+		r := struct{ Key, Value []byte }(kv)
+		rs[i] = batch.Record{Key: r.Key, Value: r.Value}
+	}
+	return rs
 }
 
 // markerWriter sends the coordinator's markers to the partitions' leaders
