@@ -186,7 +186,7 @@ func TestTransactionsFencing(t *testing.T) {
 		t.Fatal("fenced producer committed")
 	}
 	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
-		t.Logf("fenced producer's commit failed with %v", err)
+		t.Fatalf("fenced producer's commit failed with %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", err)
 	}
 	vals := txnConsume(t, ctx, c.Addrs(), "txn", true, 3)
 	if slices.Contains(vals, "zombie") {
