@@ -219,23 +219,34 @@ func (c *Coordinator) initLocked(t *txn, timeoutMs int32, exp expectedPID, pid *
 // addPartitions adds partitions to the ID's transaction (Kafka's
 // handleAddPartitionsToTransaction) and returns the code for all of them.
 func (c *Coordinator) addPartitions(ctx context.Context, id string, pid int64, epoch int16, add map[string][]int32) int16 {
+	code, _ := c.transition(ctx, id, func(t *txn, res chan<- int16) (int16, bool) {
+		return c.addLocked(t, pid, epoch, add, res)
+	})
+	return code
+}
+
+// transition runs step on the state of an existing transactional ID, with
+// it locked, and waits (bounded by ctx) for the transition step started,
+// if any: the shape of AddPartitionsToTxn and EndTxn. It returns the code
+// to answer and the ID's state.
+func (c *Coordinator) transition(ctx context.Context, id string, step func(t *txn, res chan<- int16) (code int16, started bool)) (int16, *txn) {
 	if id == "" {
-		return kerr.InvalidRequest.Code
+		return kerr.InvalidRequest.Code, nil
 	}
 	t, code := c.acquire(id)
 	if code != 0 {
-		return code
+		return code, nil
 	}
 	if t == nil {
-		return kerr.InvalidProducerIDMapping.Code
+		return kerr.InvalidProducerIDMapping.Code, nil
 	}
 	res := make(chan int16, 1)
-	code, started := c.addLocked(t, pid, epoch, add, res)
+	code, started := step(t, res)
 	t.mu.Unlock()
 	if !started {
-		return code
+		return code, t
 	}
-	return wait(ctx, res)
+	return wait(ctx, res), t
 }
 
 func (c *Coordinator) addLocked(t *txn, pid int64, epoch int16, add map[string][]int32, res chan<- int16) (int16, bool) {
@@ -442,27 +453,17 @@ func (c *Coordinator) handleEndTxn(ctx context.Context, r *kmsg.EndTxnRequest) k
 	return resp
 }
 
-// endTxn is Kafka's endTransaction for a client request: it answers once
-// PrepareCommit or PrepareAbort is persisted, and completes the
-// transaction in the background.
+// endTxn is Kafka's endTransaction for a client request: it moves the
+// transaction to PrepareCommit or PrepareAbort, completes it in the
+// background, and answers once the markers are written (see below).
 func (c *Coordinator) endTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) int16 {
-	if id == "" {
-		return kerr.InvalidRequest.Code
-	}
-	t, code := c.acquire(id)
-	if code != 0 {
-		return code
-	}
-	if t == nil {
-		return kerr.InvalidProducerIDMapping.Code
-	}
-	res := make(chan int16, 1)
-	code, started := c.endLocked(t, pid, epoch, commit, res)
-	t.mu.Unlock()
-	if !started {
-		return code
-	}
-	if code = wait(ctx, res); code != 0 {
+	started := false
+	code, t := c.transition(ctx, id, func(t *txn, res chan<- int16) (int16, bool) {
+		code, ok := c.endLocked(t, pid, epoch, commit, res)
+		started = ok
+		return code, ok
+	})
+	if code != 0 || !started {
 		return code
 	}
 	// The outcome is decided and durable (Prepare* is persisted), which
