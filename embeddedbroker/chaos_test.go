@@ -36,11 +36,7 @@ func TestChaos(t *testing.T) {
 		partitions = 6
 		producers  = 2
 	)
-	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.DataDir(t.TempDir()),
-		embeddedbroker.Logger(testLogger(t)),
-		embeddedbroker.BrokerConfig("replica.lag.time.max.ms", "2000"),
-		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 3,
-			Configs: map[string]string{"min.insync.replicas": "2"}}))
+	c := chaosCluster(t, topic, partitions)
 	ctx, cancel := context.WithTimeout(context.Background(), duration+2*time.Minute)
 	defer cancel()
 
@@ -162,6 +158,18 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos for %v: %v; %d records sent, %d acknowledged, %d failed %v, %d read back, all acknowledged present once and in order",
 		duration, actions, len(sent), len(acked), fails, errs, read)
+}
+
+// chaosCluster starts the chaos tests' cluster: 3 nodes on disk, followers
+// out of the ISR after 2 s behind, and topic with partitions, replication
+// factor 3 and min.insync.replicas 2.
+func chaosCluster(t *testing.T, topic string, partitions int32) *embeddedbroker.Cluster {
+	t.Helper()
+	return embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.DataDir(t.TempDir()),
+		embeddedbroker.Logger(testLogger(t)),
+		embeddedbroker.BrokerConfig("replica.lag.time.max.ms", "2000"),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 3,
+			Configs: map[string]string{"min.insync.replicas": "2"}}))
 }
 
 // chaosDuration is how long the chaos tests inject faults: 3 s, 1 s with

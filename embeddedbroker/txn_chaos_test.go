@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 )
 
 // TestTxnChaos runs transactions of a franz-go transactional producer (20
@@ -33,11 +31,7 @@ func TestTxnChaos(t *testing.T) {
 		partitions = 6
 		per        = 20
 	)
-	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.DataDir(t.TempDir()),
-		embeddedbroker.Logger(testLogger(t)),
-		embeddedbroker.BrokerConfig("replica.lag.time.max.ms", "2000"),
-		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 3,
-			Configs: map[string]string{"min.insync.replicas": "2"}}))
+	c := chaosCluster(t, topic, partitions)
 	ctx, cancel := context.WithTimeout(context.Background(), duration+2*time.Minute)
 	defer cancel()
 
