@@ -45,6 +45,7 @@ import (
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/broker"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/dirlock"
 )
 
 // ErrClosed is returned by operations on a closed cluster.
@@ -59,6 +60,7 @@ type Cluster struct {
 	bcfg   *configs.Broker
 	ctrl   *controller.Local
 	logger *slog.Logger
+	lock   *dirlock.Lock // held on the data directory; nil in memory
 
 	mu     sync.Mutex
 	nodes  []*broker.Node // nil while a node is stopped
@@ -84,8 +86,14 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embeddedbroker: %w", err)
 	}
+	var lock *dirlock.Lock
 	if s.dataDir != "" {
 		if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("embeddedbroker: %w", err)
+		}
+		// One process per data directory, as Kafka's .lock: a second
+		// broker on the same files would corrupt them.
+		if lock, err = dirlock.Acquire(s.dataDir); err != nil {
 			return nil, fmt.Errorf("embeddedbroker: %w", err)
 		}
 	}
@@ -95,10 +103,11 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		HeartbeatInterval: bcfg.Millis("broker.heartbeat.interval.ms"),
 	})
 	if err != nil {
+		lock.Release()
 		return nil, fmt.Errorf("embeddedbroker: %w", err)
 	}
 	ctrl.Start()
-	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
+	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, lock: lock, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
 	for i := range c.memory {
 		c.memory[i] = broker.NewMemoryStore()
 	}
@@ -109,14 +118,13 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		}
 		c.addrs[i] = net.JoinHostPort(s.host, strconv.Itoa(port))
 		if err := c.startNode(ctx, int32(i)); err != nil {
-			c.ctrl.Close()
 			c.Close()
 			return nil, err
 		}
 	}
 	img := ctrl.Image()
 	for _, t := range s.topics {
-		if _, ok := img.Topics[t.Name]; ok {
+		if _, ok := img.Topic(t.Name); ok {
 			continue
 		}
 		spec := controller.TopicSpec{Name: t.Name, Partitions: t.Partitions, ReplicationFactor: t.ReplicationFactor, Configs: t.Configs}
@@ -276,7 +284,6 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.ctrl.Close()
 	var errs []error
 	for i, n := range c.nodes {
 		if n != nil {
@@ -284,5 +291,9 @@ func (c *Cluster) Close() error {
 			c.nodes[i] = nil
 		}
 	}
+	// The controller closes after the nodes, so that their last
+	// changes (none on a clean stop, but ISR changes in flight) land
+	// before its final checkpoint.
+	errs = append(errs, c.ctrl.Close(), c.lock.Release())
 	return errors.Join(errs...)
 }

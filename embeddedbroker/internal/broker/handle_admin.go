@@ -65,8 +65,8 @@ func (n *Node) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsReq
 			continue
 		}
 		out.TopicID = t.ID
-		out.NumPartitions = int32(len(t.Partitions))
-		out.ReplicationFactor = int16(len(t.Partitions[0].Replicas))
+		out.NumPartitions = t.NumPartitions()
+		out.ReplicationFactor = t.ReplicationFactor()
 		for _, v := range n.topicConfigs(t.Configs, nil) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			val := v.Value
@@ -118,10 +118,10 @@ func (n *Node) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsReq
 		var name string
 		if tg.name != nil {
 			name = *tg.name
-			if t, ok := img.Topics[name]; ok {
+			if t, ok := img.Topic(name); ok {
 				out.TopicID = t.ID
 			}
-		} else if t, ok := img.ByID[controller.TopicID(tg.id)]; ok {
+		} else if t, ok := img.TopicByID(controller.TopicID(tg.id)); ok {
 			name = t.Name
 			out.Topic = &t.Name
 		} else {
@@ -179,7 +179,7 @@ func (n *Node) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Resp
 		}
 		switch rr.ResourceType {
 		case resourceTopic:
-			t, ok := img.Topics[rr.ResourceName]
+			t, ok := img.Topic(rr.ResourceName)
 			if !ok {
 				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				break
@@ -285,7 +285,7 @@ func (n *Node) handleIncrementalAlterConfigs(ctx context.Context, req *kmsg.Incr
 			if rr.ResourceType != resourceTopic {
 				return errBrokerConfigsStatic
 			}
-			t, ok := img.Topics[rr.ResourceName]
+			t, ok := img.Topic(rr.ResourceName)
 			if !ok {
 				return fmt.Errorf("%w: %q", controller.ErrUnknownTopic, rr.ResourceName)
 			}

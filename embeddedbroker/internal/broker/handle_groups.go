@@ -61,7 +61,7 @@ func (v topicsView) PartitionExists(topic string, p int32) bool {
 }
 
 func (v topicsView) TopicName(id [16]byte) (string, bool) {
-	t, ok := v.ctrl.Image().ByID[controller.TopicID(id)]
+	t, ok := v.ctrl.Image().TopicByID(controller.TopicID(id))
 	if !ok {
 		return "", false
 	}
@@ -69,7 +69,7 @@ func (v topicsView) TopicName(id [16]byte) (string, bool) {
 }
 
 func (v topicsView) TopicID(name string) ([16]byte, bool) {
-	t, ok := v.ctrl.Image().Topics[name]
+	t, ok := v.ctrl.Image().Topic(name)
 	if !ok {
 		return [16]byte{}, false
 	}
@@ -79,10 +79,10 @@ func (v topicsView) TopicID(name string) ([16]byte, bool) {
 // applyCoordination loads the groups of the __consumer_offsets partitions
 // this node leads and unloads those it no longer leads. n.mu is held.
 func (n *Node) applyCoordination(img *controller.Image) {
-	t := img.Topics[OffsetsTopic]
+	t, _ := img.Topic(OffsetsTopic)
 	ps := n.parts[OffsetsTopic]
 	for i, p := range ps {
-		lead := p != nil && t != nil && i < len(t.Partitions) && t.Partitions[i].Leader == n.cfg.ID
+		lead := p != nil && t != nil && leads(t, int32(i), n.cfg.ID)
 		switch {
 		case lead && !n.coordinating[int32(i)]:
 			n.coordinating[int32(i)] = true
@@ -195,21 +195,22 @@ func (n *Node) groupCoordinator(ctx context.Context, group string) (int32, strin
 // is used instead.
 func (n *Node) coordinatorFor(ctx context.Context, spec controller.TopicSpec, partition int32, key string) (int32, string, int32, int16) {
 	img := n.ctrl.Image()
-	t, ok := img.Topics[spec.Name]
+	t, ok := img.Topic(spec.Name)
 	if !ok {
 		if _, err := n.ctrl.CreateTopic(ctx, spec, false); err != nil && !isExists(err) {
 			n.log.Warn("creating "+spec.Name, "err", err)
 			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 		}
 		img = n.ctrl.Image()
-		if t, ok = img.Topics[spec.Name]; !ok {
+		if t, ok = img.Topic(spec.Name); !ok {
 			return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 		}
 	}
-	if int32(len(t.Partitions)) != spec.Partitions {
-		partition = coordkey.Partition(key, int32(len(t.Partitions)))
+	if t.NumPartitions() != spec.Partitions {
+		partition = coordkey.Partition(key, t.NumPartitions())
 	}
-	leader := t.Partitions[partition].Leader
+	st, _ := t.Partition(partition)
+	leader := st.Leader
 	b, ok := img.Broker(leader)
 	if leader < 0 || !ok || b.Fenced {
 		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
@@ -227,4 +228,10 @@ func (n *Node) handleGroupRequest(ctx context.Context, c *wire.Conn, req *wire.R
 	host, _, _ := net.SplitHostPort(c.RemoteAddr())
 	gctx := groups.WithClient(ctx, req.ClientID, "/"+host)
 	return func() kmsg.Response { return n.groups.Handle(gctx, req.Body) }
+}
+
+// leads reports whether broker id leads partition i of t.
+func leads(t *controller.Topic, i, id int32) bool {
+	st, ok := t.Partition(i)
+	return ok && st.Leader == id
 }

@@ -47,10 +47,10 @@ func (n *Node) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 	var names []string
 	switch {
 	case req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0):
-		for name := range img.Topics {
-			names = append(names, name)
+		names = make([]string, 0, img.NumTopics())
+		for t := range img.Topics() {
+			names = append(names, t.Name)
 		}
-		slices.Sort(names)
 	default:
 		for _, t := range req.Topics {
 			switch {
@@ -70,13 +70,14 @@ func (n *Node) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 	}
 	autoCreate := n.cfg.Broker.Bool("auto.create.topics.enable") && (req.Version < 4 || req.AllowAutoTopicCreation) && req.Topics != nil
 	for _, name := range names {
-		t, ok := img.Topics[name]
+		t, ok := img.Topic(name)
 		if !ok && autoCreate && controller.ValidateTopicName(name) == nil {
 			created, err := n.ctrl.CreateTopic(ctx, controller.TopicSpec{Name: name, Partitions: -1, ReplicationFactor: -1}, false)
 			if err == nil || errors.Is(err, controller.ErrTopicExists) {
 				img = n.ctrl.Image()
-				t, ok = img.Topics[name], true
-				if t == nil {
+				t, ok = img.Topic(name)
+				if !ok {
+					ok = true
 					t = created
 				}
 			}
@@ -94,9 +95,9 @@ func (n *Node) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 		}
 		mt.TopicID = t.ID
 		mt.IsInternal = t.Internal
-		mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(t.Partitions))
-		for i := range t.Partitions {
-			mt.Partitions = append(mt.Partitions, metadataPartition(img, int32(i), &t.Partitions[i]))
+		mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, t.NumPartitions())
+		for i, st := range t.Partitions() {
+			mt.Partitions = append(mt.Partitions, metadataPartition(img, i, &st))
 		}
 		resp.Topics = append(resp.Topics, mt)
 	}
@@ -122,7 +123,7 @@ func metadataPartition(img *controller.Image, i int32, st *controller.Partition)
 }
 
 func (n *Node) topicNameIn(img *controller.Image, id [16]byte) (string, bool) {
-	t, ok := img.ByID[controller.TopicID(id)]
+	t, ok := img.TopicByID(controller.TopicID(id))
 	if !ok {
 		return "", false
 	}

@@ -85,13 +85,14 @@ type txnLoad struct {
 // held: loading completes prepared transactions, which writes markers
 // through this node's own listener, so it runs on txnLoader, in order.
 func (n *Node) applyTxnCoordination(img *controller.Image) {
-	t := img.Topics[TxnStateTopic]
+	t, _ := img.Topic(TxnStateTopic)
 	ps := n.parts[TxnStateTopic]
 	for i, p := range ps {
-		lead := p != nil && t != nil && i < len(t.Partitions) && t.Partitions[i].Leader == n.cfg.ID
+		lead := p != nil && t != nil && leads(t, int32(i), n.cfg.ID)
 		var epoch int32
 		if lead {
-			epoch = t.Partitions[i].LeaderEpoch
+			st, _ := t.Partition(int32(i))
+			epoch = st.LeaderEpoch
 		}
 		cur, loaded := n.txnCoordinating[int32(i)]
 		// Unloads happen here, at once (Unload never blocks), so that the

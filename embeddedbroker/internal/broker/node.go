@@ -76,6 +76,11 @@ type Node struct {
 	pidMu            sync.Mutex
 	pidNext, pidStop int64
 
+	// ISR changes waiting for isrSender.
+	isrMu    sync.Mutex
+	isrQueue []isrRequest
+	isrWake  chan struct{}
+
 	fetchers *fetchers
 	isolated atomic.Bool
 	srvMu    sync.Mutex // guards server, replaced when an isolation heals
@@ -124,6 +129,7 @@ func New(cfg Config) (*Node, error) {
 		coordinating:    map[int32]bool{},
 		txnCoordinating: map[int32]int32{},
 		txnWake:         make(chan struct{}, 1),
+		isrWake:         make(chan struct{}, 1),
 	}
 	n.groups = n.newGroupCoordinator()
 	n.txns = n.newTxnCoordinator()
@@ -167,11 +173,11 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("broker %d: %w", n.cfg.ID, err)
 	}
 	var applyErr error
-	n.unsub = n.ctrl.Subscribe(func(img *controller.Image) {
+	n.unsub = n.ctrl.Subscribe(func(img *controller.Image, d *controller.Delta) {
 		if n.isolated.Load() {
 			return // partitioned away: the node learns nothing until healed
 		}
-		if err := n.apply(img); err != nil {
+		if err := n.apply(img, d); err != nil {
 			n.log.Error("applying metadata", "err", err)
 			if applyErr == nil {
 				applyErr = err
@@ -182,10 +188,11 @@ func (n *Node) Start(ctx context.Context) error {
 		n.unsub()
 		return fmt.Errorf("broker %d: %w", n.cfg.ID, applyErr)
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.heartbeats()
 	go n.housekeeping()
 	go n.txnLoader()
+	go n.isrSender()
 	n.serve(n.server)
 	return nil
 }
@@ -296,7 +303,8 @@ func (n *Node) Heal() error {
 	if !n.isolated.Load() {
 		return nil
 	}
-	if err := n.apply(n.ctrl.Image()); err != nil {
+	img := n.ctrl.Image()
+	if err := n.apply(img, controller.FullDelta(img)); err != nil {
 		n.log.Error("applying metadata", "err", err)
 	}
 	ln, err := net.Listen("tcp", n.Addr())
@@ -386,70 +394,119 @@ func (n *Node) settingsFor(t *controller.Topic) *partitionSettings {
 	}
 }
 
-// apply makes the node's replicas match the metadata image: it opens
+// apply makes the node's replicas match a metadata change: it opens the
 // replicas newly assigned here, deletes those of deleted topics, and
-// updates leadership and configs.
-func (n *Node) apply(img *controller.Image) error {
+// updates leadership and configs, looking only at what the delta names (a
+// full delta names everything).
+func (n *Node) apply(img *controller.Image, d *controller.Delta) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var errs []error
-	// Deleted (or re-created) topics first.
-	for name, ps := range n.parts {
-		t, ok := img.Topics[name]
-		if ok && len(ps) > 0 && firstNonNil(ps) != nil && firstNonNil(ps).topicID == t.ID {
-			continue
-		}
-		for _, p := range ps {
-			if p != nil {
-				if n.cfg.Memory != nil {
-					n.cfg.Memory.remove(fmt.Sprintf("%s-%d", p.topic, p.id))
-				} else if err := p.log.Delete(); err != nil {
-					errs = append(errs, err)
-				}
-				p.setState(&controller.Partition{Leader: -1, LeaderEpoch: -1}, n.cfg.Now())
-				n.fetchers.follow(p, -1)
-			}
-		}
-		delete(n.parts, name)
-	}
-	for id, name := range n.byID {
-		if t, ok := img.Topics[name]; !ok || t.ID != id {
-			delete(n.byID, id)
-		}
-	}
-	for name, t := range img.Topics {
-		n.byID[t.ID] = name
-		ps := n.parts[name]
-		for len(ps) < len(t.Partitions) {
-			ps = append(ps, nil)
-		}
-		var settings *partitionSettings
-		for i := range t.Partitions {
-			st := &t.Partitions[i]
-			if !hosts(st, n.cfg.ID) {
+	if d.Full {
+		// Topics deleted (or re-created) while this node was not
+		// listening.
+		for name, ps := range n.parts {
+			if t, ok := img.Topic(name); ok && firstNonNil(ps) != nil && firstNonNil(ps).topicID == t.ID {
 				continue
 			}
-			if settings == nil {
-				settings = n.settingsFor(t)
-			}
-			p := ps[i]
-			if p == nil {
-				var err error
-				if p, err = n.openPartition(t, int32(i), settings); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				ps[i] = p
-			} else if !p.settings.Load().equal(settings) {
-				p.reconfigure(settings)
-			}
-			p.setState(st, n.cfg.Now())
-			n.fetchers.follow(p, st.Leader)
+			errs = append(errs, n.dropTopic(name))
 		}
-		n.parts[name] = ps
+		for id, name := range n.byID {
+			if t, ok := img.Topic(name); !ok || t.ID != id {
+				delete(n.byID, id)
+			}
+		}
 	}
-	n.applyCoordination(img)
-	n.applyTxnCoordination(img)
+	coordination := d.Full
+	for _, td := range d.Topics {
+		name := ""
+		if td.Topic != nil {
+			name = td.Topic.Name
+		} else {
+			name = td.Old.Name
+		}
+		coordination = coordination || name == OffsetsTopic || name == TxnStateTopic
+		if td.Old != nil && (td.Topic == nil || td.Topic.ID != td.Old.ID) {
+			if p := firstNonNil(n.parts[td.Old.Name]); p != nil && p.topicID == td.Old.ID {
+				errs = append(errs, n.dropTopic(td.Old.Name))
+			}
+			delete(n.byID, td.Old.ID)
+		}
+		if td.Topic != nil {
+			errs = append(errs, n.applyTopic(td))
+		}
+	}
+	if coordination {
+		n.applyCoordination(img)
+		n.applyTxnCoordination(img)
+	}
+	return errors.Join(errs...)
+}
+
+// applyTopic applies the change of one topic that exists after it. n.mu
+// is held.
+func (n *Node) applyTopic(td *controller.TopicDelta) error {
+	t := td.Topic
+	n.byID[t.ID] = t.Name
+	ps := n.parts[t.Name]
+	for int32(len(ps)) < t.NumPartitions() {
+		ps = append(ps, nil)
+	}
+	n.parts[t.Name] = ps
+	var errs []error
+	var settings *partitionSettings
+	settingsNow := func() *partitionSettings {
+		if settings == nil {
+			settings = n.settingsFor(t)
+		}
+		return settings
+	}
+	if td.Configs && !td.Created() {
+		for _, p := range ps {
+			if p != nil && !p.settings.Load().equal(settingsNow()) {
+				p.reconfigure(settingsNow())
+			}
+		}
+	}
+	now := n.cfg.Now()
+	for _, i := range td.Partitions {
+		st, ok := t.Partition(i)
+		if !ok || !st.Hosts(n.cfg.ID) {
+			continue
+		}
+		p := ps[i]
+		if p == nil {
+			var err error
+			if p, err = n.openPartition(t, i, settingsNow()); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			ps[i] = p
+		} else if td.Configs && !p.settings.Load().equal(settingsNow()) {
+			p.reconfigure(settingsNow())
+		}
+		p.setState(&st, now)
+		n.fetchers.follow(p, st.Leader)
+	}
+	return errors.Join(errs...)
+}
+
+// dropTopic deletes the replicas of a topic held here. n.mu is held.
+func (n *Node) dropTopic(name string) error {
+	var errs []error
+	for _, p := range n.parts[name] {
+		if p == nil {
+			continue
+		}
+		if n.cfg.Memory != nil {
+			n.cfg.Memory.remove(fmt.Sprintf("%s-%d", p.topic, p.id))
+		} else if err := p.log.Delete(); err != nil {
+			errs = append(errs, err)
+		}
+		p.setState(&controller.Partition{Leader: -1, LeaderEpoch: -1}, n.cfg.Now())
+		n.fetchers.follow(p, -1)
+	}
+	delete(n.parts, name)
 	return errors.Join(errs...)
 }
 
@@ -460,15 +517,6 @@ func firstNonNil(ps []*partition) *partition {
 		}
 	}
 	return nil
-}
-
-func hosts(p *controller.Partition, id int32) bool {
-	for _, r := range p.Replicas {
-		if r == id {
-			return true
-		}
-	}
-	return false
 }
 
 func (n *Node) openPartition(t *controller.Topic, id int32, s *partitionSettings) (*partition, error) {

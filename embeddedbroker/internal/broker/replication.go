@@ -100,28 +100,88 @@ func (p *partition) laggingISR(now time.Time, lag time.Duration) []int32 {
 	return isr
 }
 
-// changeISR asks the controller for a new ISR on behalf of this leader. It
-// must be called without locks: the controller publishes the change to
-// every node, this one included, before returning.
-func (n *Node) changeISR(ctx context.Context, p *partition, isr []int32) {
-	if n.isolated.Load() {
-		p.mu.Lock()
-		p.isrPending = false
-		p.mu.Unlock()
-		return // the controller is out of reach
+// isrRequest is an ISR change a leader queued for the controller.
+type isrRequest struct {
+	p   *partition
+	isr []int32
+}
+
+// changeISR queues a new ISR for p, which this node leads; isrSender sends
+// what is queued to the controller in one AlterPartitions call, as Kafka's
+// AlterPartitionManager batches them, so that a restarted follower
+// rejoining thousands of ISRs costs a handful of metadata changes, not one
+// each. p.isrPending is set (by the caller, under p.mu) until the answer.
+// It never blocks.
+func (n *Node) changeISR(_ context.Context, p *partition, isr []int32) {
+	n.isrMu.Lock()
+	n.isrQueue = append(n.isrQueue, isrRequest{p, isr})
+	n.isrMu.Unlock()
+	select {
+	case n.isrWake <- struct{}{}:
+	default:
 	}
-	p.mu.Lock()
-	leader, epoch, pe := p.leaderID, p.leaderEpoch.Load(), p.partEpoch
-	p.mu.Unlock()
-	err := n.ctrl.AlterISR(ctx, p.topic, p.id, leader, epoch, pe, isr)
-	p.mu.Lock()
-	p.isrPending = false
-	p.mu.Unlock()
-	if err != nil {
-		n.log.Debug("ISR change refused", "topic", p.topic, "partition", p.id, "isr", isr, "err", err)
+}
+
+// isrSender sends queued ISR changes until the node stops. Changes queued
+// while a call is in flight go together in the next one.
+func (n *Node) isrSender() {
+	defer n.wg.Done()
+	ctx := context.Background()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.isrWake:
+		}
+		n.isrMu.Lock()
+		queue := n.isrQueue
+		n.isrQueue = nil
+		n.isrMu.Unlock()
+		if len(queue) > 0 {
+			n.sendISRChanges(ctx, queue)
+		}
+	}
+}
+
+// sendISRChanges sends one batch of ISR changes. It holds no lock while the
+// controller works: the controller publishes the change to every node,
+// this one included, before it answers.
+func (n *Node) sendISRChanges(ctx context.Context, queue []isrRequest) {
+	done := func(r isrRequest) {
+		r.p.mu.Lock()
+		r.p.isrPending = false
+		r.p.mu.Unlock()
+	}
+	if n.isolated.Load() {
+		for _, r := range queue {
+			done(r) // the controller is out of reach
+		}
 		return
 	}
-	n.log.Info("ISR changed", "topic", p.topic, "partition", p.id, "isr", isr)
+	changes := make([]controller.ISRChange, len(queue))
+	for i, r := range queue {
+		r.p.mu.Lock()
+		changes[i] = controller.ISRChange{Topic: r.p.topicID, Partition: r.p.id, LeaderEpoch: r.p.leaderEpoch.Load(), PartitionEpoch: r.p.partEpoch, ISR: r.isr}
+		r.p.mu.Unlock()
+	}
+	errs, err := n.ctrl.AlterPartitions(ctx, n.cfg.ID, changes)
+	changed := 0
+	for i, r := range queue {
+		done(r)
+		switch {
+		case err != nil:
+		case errs[i] != nil:
+			n.log.Debug("ISR change refused", "topic", r.p.topic, "partition", r.p.id, "isr", r.isr, "err", errs[i])
+		default:
+			changed++
+			n.log.Debug("ISR changed", "topic", r.p.topic, "partition", r.p.id, "isr", r.isr)
+		}
+	}
+	if err != nil {
+		n.log.Warn("ISR changes failed", "partitions", len(queue), "err", err)
+		return
+	}
+	n.log.Info("ISRs changed", "partitions", changed, "refused", len(queue)-changed)
 }
 
 // checkISRs shrinks the ISR of the partitions this node leads by the

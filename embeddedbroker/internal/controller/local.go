@@ -2,12 +2,8 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +13,9 @@ import (
 
 // LocalConfig configures a Local controller.
 type LocalConfig struct {
-	// Dir, when set, is where the metadata is persisted (one JSON file,
-	// replaced atomically on every change); empty keeps it in memory.
+	// Dir, when set, is where the metadata log and its checkpoints are
+	// kept (in Dir/__cluster_metadata-0); empty keeps the metadata in
+	// memory.
 	Dir       string
 	ClusterID string
 	Broker    *configs.Broker
@@ -30,22 +27,37 @@ type LocalConfig struct {
 	// controller checks (broker.heartbeat.interval.ms).
 	SessionTimeout    time.Duration
 	HeartbeatInterval time.Duration
+	// SnapshotBytes is how many bytes of metadata records are written
+	// between checkpoints (metadata.log.max.record.bytes.between.snapshots).
+	SnapshotBytes int64
 	// Now is the clock; nil means time.Now.
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
+	// NewTopicID makes topic ids; nil means random UUIDs.
+	NewTopicID func() TopicID
+	Logger     *slog.Logger
 }
 
-// Local is the in-process controller: one mutex serializes every change, and
-// every subscriber has applied a change before the call that made it returns,
-// so a client that created a topic can produce to it at once.
+// Local is the in-process controller. One mutex serializes changes; a
+// change is decided on the current image, appended (and fsynced) to the
+// metadata log, applied, and published to every subscriber before the call
+// that made it returns, so a client that created a topic can produce to it
+// at once. Each change costs what it touches: images share structure, and
+// subscribers get a Delta. Heartbeats take no lock that a change holds, so
+// a long change never fences a live broker.
 type Local struct {
-	cfg LocalConfig
-	img atomic.Pointer[Image]
+	cfg    LocalConfig
+	dc     decider
+	img    atomic.Pointer[Image]
+	logger *slog.Logger
 
-	mu       sync.Mutex // serializes changes and publication
-	subs     map[int]func(*Image)
-	nextID   int
-	lastSeen map[int32]time.Time // brokers' last heartbeats; under mu
+	mu      sync.Mutex // serializes changes and publication
+	journal *journal   // nil in memory
+	subs    map[int]func(*Image, *Delta)
+	nextSub int
+	closed  bool
+
+	hbMu     sync.Mutex
+	lastSeen map[int32]time.Time // brokers' last heartbeats
 
 	stop chan struct{}
 	done chan struct{}
@@ -53,14 +65,7 @@ type Local struct {
 
 var _ Controller = (*Local)(nil)
 
-// persisted is the on-disk form of the metadata.
-type persisted struct {
-	ClusterID      string   `json:"cluster_id"`
-	NextProducerID int64    `json:"next_producer_id"`
-	Topics         []*Topic `json:"topics"`
-}
-
-// NewLocal returns a controller, loading persisted metadata from cfg.Dir.
+// NewLocal returns a controller, loading the metadata persisted in cfg.Dir.
 func NewLocal(cfg LocalConfig) (*Local, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -77,51 +82,57 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.NewTopicID == nil {
+		cfg.NewTopicID = NewTopicID
+	}
 	if cfg.Broker == nil {
 		cfg.Broker, _ = configs.NewBroker(nil)
 	}
-	img := &Image{ClusterID: cfg.ClusterID, ControllerID: -1, Topics: map[string]*Topic{}, ByID: map[TopicID]*Topic{}}
+	if cfg.SnapshotBytes <= 0 {
+		cfg.SnapshotBytes = cfg.Broker.Int("metadata.log.max.record.bytes.between.snapshots")
+	}
+	l := &Local{
+		cfg:      cfg,
+		dc:       decider{broker: cfg.Broker, maxRF: cfg.MaxReplicationFactor, newID: cfg.NewTopicID, logger: cfg.Logger},
+		logger:   cfg.Logger,
+		subs:     map[int]func(*Image, *Delta){},
+		lastSeen: map[int32]time.Time{},
+	}
+	img := emptyImage(cfg.ClusterID)
 	if cfg.Dir != "" {
-		b, err := os.ReadFile(filepath.Join(cfg.Dir, metadataFile))
-		switch {
-		case err == nil:
-			var p persisted
-			if err := json.Unmarshal(b, &p); err != nil {
-				return nil, fmt.Errorf("controller: reading %s: %w", metadataFile, err)
-			}
-			img.ClusterID = p.ClusterID
-			img.NextProducerID = p.NextProducerID
-			for _, t := range p.Topics {
-				img.Topics[t.Name] = t
-				img.ByID[t.ID] = t
-			}
-		case !os.IsNotExist(err):
-			return nil, fmt.Errorf("controller: %w", err)
+		j, loaded, err := openJournal(cfg.Dir, cfg.SnapshotBytes, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		l.journal, img = j, loaded
+	}
+	l.img.Store(img)
+	if img.ClusterID == "" {
+		id := cfg.ClusterID
+		if id == "" {
+			id = encodeClusterID(NewTopicID())
+		}
+		if err := l.commit([]record{{Cluster: &clusterRecord{ID: id}}}); err != nil {
+			l.Close()
+			return nil, err
 		}
 	}
-	if img.ClusterID == "" {
-		id := NewTopicID()
-		img.ClusterID = encodeClusterID(id)
-	}
-	l := &Local{cfg: cfg, subs: map[int]func(*Image){}, lastSeen: map[int32]time.Time{}}
-	l.img.Store(img)
 	return l, nil
 }
-
-const metadataFile = "cluster-metadata.json"
 
 // Image returns the current metadata.
 func (l *Local) Image() *Image { return l.img.Load() }
 
-// Subscribe registers fn; it is called with the current image at once and
-// with every later one before the change that made it returns.
-func (l *Local) Subscribe(fn func(*Image)) func() {
+// Subscribe registers fn; it is called with the current image and a full
+// delta at once, and with every later change before the call that made it
+// returns.
+func (l *Local) Subscribe(fn func(*Image, *Delta)) func() {
 	l.mu.Lock()
-	id := l.nextID
-	l.nextID++
+	id := l.nextSub
+	l.nextSub++
 	l.subs[id] = fn
 	img := l.img.Load()
-	fn(img)
+	fn(img, FullDelta(img))
 	l.mu.Unlock()
 	return func() {
 		l.mu.Lock()
@@ -130,344 +141,256 @@ func (l *Local) Subscribe(fn func(*Image)) func() {
 	}
 }
 
-// commit persists and publishes a new image. l.mu must be held.
-func (l *Local) commit(img *Image) error {
-	if l.cfg.Dir != "" {
-		if err := l.persist(img); err != nil {
+// commit appends a change to the metadata log, applies it and publishes
+// it. l.mu must be held.
+func (l *Local) commit(recs []record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if l.closed {
+		return ErrClosed
+	}
+	cur := l.img.Load()
+	next, delta, err := cur.apply(recs)
+	if err != nil {
+		return err
+	}
+	if l.journal != nil {
+		if err := l.journal.append(next.Version, recs); err != nil {
 			return err
 		}
 	}
-	l.img.Store(img)
-	ids := make([]int, 0, len(l.subs))
-	for id := range l.subs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		l.subs[id](img)
+	l.img.Store(next)
+	l.publish(next, delta)
+	if l.journal != nil {
+		l.journal.maybeSnapshot(next)
 	}
 	return nil
 }
 
-func (l *Local) persist(img *Image) error {
-	p := persisted{ClusterID: img.ClusterID, NextProducerID: img.NextProducerID}
-	for _, t := range img.Topics {
-		p.Topics = append(p.Topics, t)
-	}
-	slices.SortFunc(p.Topics, func(a, b *Topic) int {
-		if a.Name < b.Name {
-			return -1
+// publish hands a change to every subscriber and waits until all have
+// applied it. Subscribers are nodes, independent of each other, so they
+// apply it in parallel (opening thousands of logs for a new topic is real
+// I/O); each one still gets its changes one at a time, in order.
+func (l *Local) publish(img *Image, d *Delta) {
+	switch len(l.subs) {
+	case 0:
+		return
+	case 1:
+		for _, fn := range l.subs {
+			fn(img, d)
 		}
-		return 1
-	})
-	b, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("controller: %w", err)
+		return
 	}
-	return writeFileAtomic(filepath.Join(l.cfg.Dir, metadataFile), b)
+	var wg sync.WaitGroup
+	for _, fn := range l.subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(img, d)
+		}()
+	}
+	wg.Wait()
 }
 
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+// change decides and commits one change under the lock.
+func (l *Local) change(decide func(*Image) ([]record, error)) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recs, err := decide(l.img.Load())
 	if err != nil {
-		return fmt.Errorf("controller: %w", err)
+		return err
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("controller: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("controller: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("controller: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("controller: %w", err)
-	}
-	return nil
+	return l.commit(recs)
 }
 
 // RegisterBroker adds or updates a broker, unfenced.
 func (l *Local) RegisterBroker(_ context.Context, b Broker) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	img := l.img.Load().clone()
-	b.Fenced = false
-	i, found := slices.BinarySearchFunc(img.Brokers, b.ID, func(x Broker, id int32) int { return int(x.ID - id) })
-	if found {
-		// A new incarnation of a known broker: whatever it had may be
-		// gone (a crash loses what was not fsynced), so first take it
-		// out of every ISR and leadership, as if fenced, even when it
-		// came back before its session expired. It rejoins ISRs by
-		// catching up.
-		img.Brokers[i].Fenced = true
-		l.reconcile(img)
-		img.Brokers[i] = b
-	} else {
-		img.Brokers = slices.Insert(img.Brokers, i, b)
-	}
-	if img.ControllerID < 0 || !found && b.ID < img.ControllerID {
-		img.ControllerID = img.Brokers[0].ID
-	}
+	l.hbMu.Lock()
 	l.lastSeen[b.ID] = l.cfg.Now()
-	l.reconcile(img)
-	return l.commit(img)
+	l.hbMu.Unlock()
+	return l.change(func(im *Image) ([]record, error) { return l.dc.registerBroker(im, b), nil })
 }
 
 // SetBrokerFenced fences or unfences a broker and moves leadership.
 func (l *Local) SetBrokerFenced(_ context.Context, id int32, fenced bool) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	img := l.img.Load().clone()
-	i, found := slices.BinarySearchFunc(img.Brokers, id, func(x Broker, id int32) int { return int(x.ID - id) })
-	if !found {
-		return fmt.Errorf("%w: broker %d is not registered", ErrBrokerNotAvailable, id)
-	}
-	if img.Brokers[i].Fenced == fenced {
-		return nil
-	}
-	img.Brokers[i].Fenced = fenced
-	if fenced && img.ControllerID == id {
-		img.ControllerID = -1
-		for _, b := range img.Brokers {
-			if !b.Fenced {
-				img.ControllerID = b.ID
-				break
-			}
-		}
-	} else if !fenced && img.ControllerID < 0 {
-		img.ControllerID = id
-	}
 	if !fenced {
+		l.hbMu.Lock()
 		l.lastSeen[id] = l.cfg.Now()
+		l.hbMu.Unlock()
 	}
-	l.reconcile(img)
-	return l.commit(img)
-}
-
-func (t *Topic) clone() *Topic {
-	n := *t
-	n.Partitions = slices.Clone(t.Partitions)
-	return &n
+	return l.change(func(im *Image) ([]record, error) { return l.dc.setFenced(im, id, fenced) })
 }
 
 // CreateTopic creates a topic.
 func (l *Local) CreateTopic(_ context.Context, spec TopicSpec, validateOnly bool) (*Topic, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cur := l.img.Load()
-	if err := ValidateTopicName(spec.Name); err != nil {
+	t, recs, err := l.dc.createTopic(l.img.Load(), spec)
+	if err != nil || validateOnly {
+		return t, err
+	}
+	if err := l.commit(recs); err != nil {
 		return nil, err
 	}
-	if _, ok := cur.Topics[spec.Name]; ok {
-		return nil, fmt.Errorf("%w: %q", ErrTopicExists, spec.Name)
-	}
-	if err := configs.ValidateTopic(spec.Configs); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	var parts []Partition
-	if len(spec.Assignment) > 0 {
-		if spec.Partitions > 0 || spec.ReplicationFactor > 0 {
-			return nil, fmt.Errorf("%w: both a replica assignment and partitions or replication factor", ErrInvalidReplicaAssign)
-		}
-		var err error
-		if parts, err = l.assigned(cur, spec.Assignment, 0); err != nil {
-			return nil, err
-		}
-	} else {
-		n := spec.Partitions
-		if n == -1 {
-			n = int32(l.cfg.Broker.Int("num.partitions"))
-		}
-		if n <= 0 {
-			return nil, fmt.Errorf("%w: %d", ErrInvalidPartitions, n)
-		}
-		rf := spec.ReplicationFactor
-		if rf == -1 {
-			rf = int16(l.cfg.Broker.Int("default.replication.factor"))
-		}
-		if spec.Internal {
-			// Internal topics take what the cluster can give, as Kafka
-			// caps offsets.topic.replication.factor at the live brokers.
-			rf = max(1, min(rf, int16(len(cur.Brokers)), l.cfg.MaxReplicationFactor))
-		}
-		var err error
-		if parts, err = l.place(cur, n, rf, 0, len(cur.Topics)); err != nil {
-			return nil, err
-		}
-	}
-	t := &Topic{Name: spec.Name, ID: NewTopicID(), Internal: spec.Internal, Configs: spec.Configs, Partitions: parts}
-	if t.Configs == nil {
-		t.Configs = map[string]string{}
-	}
-	if validateOnly {
-		return t, nil
-	}
-	img := cur.clone()
-	img.Topics[t.Name] = t
-	img.ByID[t.ID] = t
-	if err := l.commit(img); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// place assigns replicas for n partitions starting at partition index first,
-// spreading leaders round robin over the unfenced brokers from start.
-func (l *Local) place(img *Image, n int32, rf int16, first int32, start int) ([]Partition, error) {
-	var live []int32
-	for _, b := range img.Brokers {
-		if !b.Fenced {
-			live = append(live, b.ID)
-		}
-	}
-	if rf <= 0 {
-		return nil, fmt.Errorf("%w: %d", ErrInvalidReplication, rf)
-	}
-	if rf > l.cfg.MaxReplicationFactor {
-		return nil, fmt.Errorf("%w: %d; this cluster supports at most %d", ErrInvalidReplication, rf, l.cfg.MaxReplicationFactor)
-	}
-	if int(rf) > len(live) {
-		return nil, fmt.Errorf("%w: %d is larger than the %d available brokers", ErrInvalidReplication, rf, len(live))
-	}
-	parts := make([]Partition, n)
-	for i := range parts {
-		reps := make([]int32, rf)
-		for j := range reps {
-			reps[j] = live[(start+int(first)+i+j)%len(live)]
-		}
-		parts[i] = Partition{Replicas: reps, ISR: slices.Clone(reps), Leader: reps[0]}
-	}
-	return parts, nil
-}
-
-func (l *Local) assigned(img *Image, a [][]int32, first int32) ([]Partition, error) {
-	parts := make([]Partition, len(a))
-	for i, reps := range a {
-		if len(reps) == 0 || (i > 0 && len(reps) != len(a[0])) {
-			return nil, fmt.Errorf("%w: partition %d has %d replicas", ErrInvalidReplicaAssign, int(first)+i, len(reps))
-		}
-		if len(reps) > int(l.cfg.MaxReplicationFactor) {
-			return nil, fmt.Errorf("%w: %d replicas; this cluster supports at most %d", ErrInvalidReplication, len(reps), l.cfg.MaxReplicationFactor)
-		}
-		seen := map[int32]bool{}
-		for _, r := range reps {
-			if _, ok := img.Broker(r); !ok || seen[r] {
-				return nil, fmt.Errorf("%w: partition %d: broker %d unknown or repeated", ErrInvalidReplicaAssign, int(first)+i, r)
-			}
-			seen[r] = true
-		}
-		parts[i] = Partition{Replicas: slices.Clone(reps), ISR: slices.Clone(reps), Leader: -1}
-	}
-	tmp := &Image{Brokers: img.Brokers, Topics: map[string]*Topic{"": {Partitions: parts}}, ByID: map[TopicID]*Topic{}}
-	for i := range parts {
-		parts[i].LeaderEpoch = -1
-		parts[i].Epoch = -1
-	}
-	l.reconcile(tmp)
-	return tmp.Topics[""].Partitions, nil
+	published, _ := l.img.Load().TopicByID(t.ID)
+	return published, nil
 }
 
 // DeleteTopic deletes a topic.
 func (l *Local) DeleteTopic(_ context.Context, name string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	cur := l.img.Load()
-	t, ok := cur.Topics[name]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
-	}
-	if t.Internal {
-		return fmt.Errorf("%w: %q", ErrInternalTopicReadOnly, name)
-	}
-	img := cur.clone()
-	delete(img.Topics, name)
-	delete(img.ByID, t.ID)
-	return l.commit(img)
+	return l.change(func(im *Image) ([]record, error) { return l.dc.deleteTopic(im, name) })
 }
 
 // CreatePartitions grows a topic.
 func (l *Local) CreatePartitions(_ context.Context, name string, count int32, assignment [][]int32, validateOnly bool) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	cur := l.img.Load()
-	t, ok := cur.Topics[name]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
-	}
-	have := int32(len(t.Partitions))
-	if count <= have {
-		return fmt.Errorf("%w: topic %q has %d partitions; the new count %d must be larger", ErrInvalidPartitions, name, have, count)
-	}
-	var add []Partition
-	var err error
-	if len(assignment) > 0 {
-		if int32(len(assignment)) != count-have {
-			return fmt.Errorf("%w: %d assignments for %d new partitions", ErrInvalidReplicaAssign, len(assignment), count-have)
+	return l.change(func(im *Image) ([]record, error) {
+		recs, err := l.dc.createPartitions(im, name, count, assignment)
+		if validateOnly {
+			return nil, err
 		}
-		add, err = l.assigned(cur, assignment, have)
-	} else {
-		add, err = l.place(cur, count-have, int16(len(t.Partitions[0].Replicas)), have, 0)
-	}
-	if err != nil {
-		return err
-	}
-	if validateOnly {
-		return nil
-	}
-	img := cur.clone()
-	nt := t.clone()
-	nt.Partitions = append(nt.Partitions, add...)
-	img.Topics[name] = nt
-	img.ByID[nt.ID] = nt
-	return l.commit(img)
+		return recs, err
+	})
 }
 
 // AlterTopicConfigs replaces a topic's dynamic configs.
 func (l *Local) AlterTopicConfigs(_ context.Context, name string, cfg map[string]string, validateOnly bool) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	cur := l.img.Load()
-	t, ok := cur.Topics[name]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
-	}
-	if err := configs.ValidateTopic(cfg); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	if validateOnly {
-		return nil
-	}
-	img := cur.clone()
-	nt := t.clone()
-	nt.Configs = cfg
-	img.Topics[name] = nt
-	img.ByID[nt.ID] = nt
-	return l.commit(img)
+	return l.change(func(im *Image) ([]record, error) {
+		recs, err := l.dc.alterConfigs(im, name, cfg)
+		if validateOnly {
+			return nil, err
+		}
+		return recs, err
+	})
 }
 
 // AllocateProducerIDs reserves n producer ids.
 func (l *Local) AllocateProducerIDs(_ context.Context, n int64) (int64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	img := l.img.Load().clone()
-	first := img.NextProducerID
-	img.NextProducerID += n
-	return first, l.commit(img)
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: %d producer ids", ErrInvalidConfig, n)
+	}
+	var first int64
+	err := l.change(func(im *Image) ([]record, error) {
+		first = im.NextProducerID
+		return []record{{ProducerIDs: &producerIDsRecord{Next: first + n}}}, nil
+	})
+	return first, err
 }
 
-// ValidateTopicName checks a topic name the way Kafka does.
-func ValidateTopicName(name string) error {
-	if name == "" || name == "." || name == ".." || len(name) > 249 {
-		return fmt.Errorf("%w: %q", ErrInvalidTopic, name)
+// AlterPartitions changes the ISRs of partitions leader leads, in one
+// change.
+func (l *Local) AlterPartitions(_ context.Context, leader int32, changes []ISRChange) ([]error, error) {
+	var errs []error
+	err := l.change(func(im *Image) ([]record, error) {
+		var recs []record
+		recs, errs = l.dc.alterPartitions(im, leader, changes)
+		return recs, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: %q contains %q; legal characters are ASCII alphanumerics, '.', '_' and '-'", ErrInvalidTopic, name, c)
-		}
+	return errs, nil
+}
+
+// ElectLeaders runs a preferred or unclean leader election on the given
+// partitions (nil: every partition) and returns each one's outcome.
+func (l *Local) ElectLeaders(_ context.Context, typ int8, parts []TopicPartition) (map[TopicPartition]error, error) {
+	var out map[TopicPartition]error
+	err := l.change(func(im *Image) ([]record, error) {
+		recs, res, err := l.dc.electLeaders(im, typ, parts)
+		out = res
+		return recs, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Start starts the liveness loop that fences brokers whose heartbeats
+// stopped. Close stops it.
+func (l *Local) Start() {
+	l.stop = make(chan struct{})
+	l.done = make(chan struct{})
+	go l.livenessLoop()
+}
+
+// Close stops the liveness loop and closes the metadata log, writing a
+// final checkpoint. Later changes fail with ErrClosed.
+func (l *Local) Close() error {
+	if l.stop != nil {
+		close(l.stop)
+		<-l.done
+		l.stop = nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	if l.journal != nil {
+		return l.journal.close(l.img.Load())
 	}
 	return nil
+}
+
+func (l *Local) livenessLoop() {
+	defer close(l.done)
+	t := time.NewTicker(l.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			l.checkLiveness()
+		}
+	}
+}
+
+// checkLiveness fences brokers whose session expired. It looks at the
+// brokers only; a fence changes the partitions of the fenced broker.
+func (l *Local) checkLiveness() {
+	now := l.cfg.Now()
+	var expired []int32
+	l.hbMu.Lock()
+	for _, b := range l.img.Load().Brokers {
+		if !b.Fenced && now.Sub(l.lastSeen[b.ID]) > l.cfg.SessionTimeout {
+			expired = append(expired, b.ID)
+		}
+	}
+	l.hbMu.Unlock()
+	for _, id := range expired {
+		err := l.change(func(im *Image) ([]record, error) {
+			// Checked again under the lock: a heartbeat may have come.
+			l.hbMu.Lock()
+			seen := l.lastSeen[id]
+			l.hbMu.Unlock()
+			if b, ok := im.Broker(id); !ok || b.Fenced || now.Sub(seen) <= l.cfg.SessionTimeout {
+				return nil, nil
+			}
+			l.logger.Warn("fencing broker: session expired", "broker", id, "timeout", l.cfg.SessionTimeout)
+			return l.dc.setFenced(im, id, true)
+		})
+		if err != nil && err != ErrClosed {
+			l.logger.Error("fencing broker", "broker", id, "err", err)
+		}
+	}
+}
+
+// Heartbeat records that a broker is alive; a fenced broker that
+// heartbeats again is unfenced (its replicas rejoin ISRs as they catch up).
+func (l *Local) Heartbeat(_ context.Context, id int32) error {
+	b, ok := l.img.Load().Broker(id)
+	if !ok {
+		return fmt.Errorf("%w: broker %d is not registered", ErrBrokerNotAvailable, id)
+	}
+	l.hbMu.Lock()
+	l.lastSeen[id] = l.cfg.Now()
+	l.hbMu.Unlock()
+	if !b.Fenced {
+		return nil
+	}
+	return l.change(func(im *Image) ([]record, error) { return l.dc.setFenced(im, id, false) })
 }

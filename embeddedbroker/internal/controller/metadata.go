@@ -1,19 +1,36 @@
 // Package controller owns the cluster's metadata: which brokers exist, which
 // topics, and for every partition its replicas, leader, leader epoch and
-// in-sync replicas. Every change produces a new immutable Image, published to
-// the nodes, which act on the difference (open a log, become leader, delete a
-// topic's data).
+// in-sync replicas.
 //
-// Controller is an interface so that the in-process controller here (Local)
-// can be replaced by a Raft-replicated one later without touching the nodes.
+// The metadata is a log of records, as in Kafka's KRaft: a topic created,
+// a partition's state changed, configs replaced, a topic removed, producer
+// ids allocated, a broker registered or fenced. Every change is one batch of
+// records, appended to the metadata log (on disk when the controller has a
+// directory) and then applied to the current Image, which yields the next
+// Image and a Delta naming what changed. Nodes receive both and act on the
+// Delta only (open a log, become leader, delete a topic's data), so the cost
+// of a change is the size of the change, not of the cluster: images are
+// persistent (copy-on-write trees sharing everything a change does not
+// touch), and a change to one partition of a 50 000-partition cluster
+// copies a few tree nodes.
+//
+// The decisions (which records an operation produces, given an image) are
+// pure functions of the image and the broker configs (decide.go), and
+// applying records is deterministic (records.go); Local adds what needs
+// clocks, locks and files: the metadata log and its snapshots (journal.go),
+// broker liveness, and publication to subscribers. Controller is an
+// interface so that a Raft-replicated controller can replace Local later
+// without touching the nodes.
 package controller
 
 import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"maps"
+	"iter"
 	"slices"
+
+	"github.com/benbjohnson/immutable"
 )
 
 // Sentinel errors; the broker maps them to Kafka error codes.
@@ -28,7 +45,16 @@ var (
 	ErrClosed                = errors.New("controller: closed")
 	ErrBrokerNotAvailable    = errors.New("controller: no broker available")
 	ErrInternalTopicReadOnly = errors.New("controller: internal topics cannot be deleted")
+	// ErrPolicyViolation refuses a request larger than the controller
+	// takes in one change (POLICY_VIOLATION), as Kafka refuses creating
+	// more than MaxPartitionsPerRequest partitions at once (KAFKA-17870).
+	ErrPolicyViolation = errors.New("controller: policy violation")
 )
+
+// MaxPartitionsPerRequest is the most partitions one CreateTopics or
+// CreatePartitions request may create, over all its topics: Kafka's limit
+// (KAFKA-17870, KAFKA-19673), which keeps every change one bounded batch.
+const MaxPartitionsPerRequest = 10_000
 
 // TopicID is a topic's UUID (KIP-516).
 type TopicID [16]byte
@@ -53,7 +79,8 @@ type Broker struct {
 	Fenced bool
 }
 
-// Partition is one partition's replication state.
+// Partition is one partition's replication state. Its slices are shared
+// between images: never modify them.
 type Partition struct {
 	Replicas    []int32
 	ISR         []int32
@@ -64,27 +91,104 @@ type Partition struct {
 	Epoch int32
 }
 
-// Topic is a topic's metadata.
+// Hosts reports whether broker id holds a replica of the partition.
+func (p *Partition) Hosts(id int32) bool { return slices.Contains(p.Replicas, id) }
+
+// Topic is a topic's metadata. Topics are immutable once published: a
+// change makes a new Topic that shares what did not change.
 type Topic struct {
-	Name       string
-	ID         TopicID
-	Internal   bool
-	Configs    map[string]string
-	Partitions []Partition
+	Name     string
+	ID       TopicID
+	Internal bool
+	// Configs are the topic's dynamic configs; never modify the map.
+	Configs map[string]string
+	parts   *immutable.List[Partition]
+}
+
+// NumPartitions is the topic's partition count.
+func (t *Topic) NumPartitions() int32 {
+	if t.parts == nil {
+		return 0
+	}
+	return int32(t.parts.Len())
+}
+
+// Partition returns partition i's state.
+func (t *Topic) Partition(i int32) (Partition, bool) {
+	if i < 0 || i >= t.NumPartitions() {
+		return Partition{}, false
+	}
+	return t.parts.Get(int(i)), true
+}
+
+// Partitions yields every partition's index and state, in order.
+func (t *Topic) Partitions() iter.Seq2[int32, Partition] {
+	return func(yield func(int32, Partition) bool) {
+		if t.parts == nil {
+			return
+		}
+		it := t.parts.Iterator()
+		for !it.Done() {
+			i, p := it.Next()
+			if !yield(int32(i), p) {
+				return
+			}
+		}
+	}
+}
+
+// ReplicationFactor is the replica count of the topic's first partition.
+func (t *Topic) ReplicationFactor() int16 {
+	p, ok := t.Partition(0)
+	if !ok {
+		return 0
+	}
+	return int16(len(p.Replicas))
+}
+
+// withPartition returns a copy of t with partition i set to p (appended
+// when i is the partition count).
+func (t *Topic) withPartition(i int32, p Partition) *Topic {
+	n := *t
+	if i == t.NumPartitions() {
+		n.parts = t.parts.Append(p)
+	} else {
+		n.parts = t.parts.Set(int(i), p)
+	}
+	return &n
 }
 
 // Image is an immutable snapshot of the cluster metadata. Never modify one:
-// the controller shares them between goroutines.
+// the controller shares them between goroutines, and successive images
+// share structure.
 type Image struct {
-	// Version increases with every change.
+	// Version increases with every change; it is the offset of the last
+	// batch of the metadata log applied.
 	Version      int64
 	ClusterID    string
 	ControllerID int32
-	Brokers      []Broker // sorted by ID
-	Topics       map[string]*Topic
-	ByID         map[TopicID]*Topic
+	Brokers      []Broker // sorted by ID; never modify
 	// NextProducerID is the next unallocated producer id.
 	NextProducerID int64
+
+	topics *immutable.SortedMap[string, *Topic]
+	byID   *immutable.Map[TopicID, *Topic]
+	// collisions maps a topic name with '.' replaced by '_' to the topic
+	// holding it: Kafka refuses names that differ only there, as they
+	// collide in metric names.
+	collisions *immutable.Map[string, string]
+	partitions int
+}
+
+// emptyImage returns the image of a cluster without topics or brokers.
+func emptyImage(clusterID string) *Image {
+	return &Image{
+		ClusterID:    clusterID,
+		ControllerID: -1,
+		topics:       immutable.NewSortedMap[string, *Topic](nil),
+		byID:         immutable.NewMap[TopicID, *Topic](topicIDHasher{}),
+		collisions:   immutable.NewMap[string, string](nil),
+	}
 }
 
 // Broker returns a broker by id.
@@ -96,23 +200,56 @@ func (im *Image) Broker(id int32) (Broker, bool) {
 	return im.Brokers[i], true
 }
 
-// Partition returns a partition's state.
-func (im *Image) Partition(topic string, p int32) (*Topic, *Partition, bool) {
-	t, ok := im.Topics[topic]
-	if !ok || p < 0 || int(p) >= len(t.Partitions) {
-		return t, nil, false
-	}
-	return t, &t.Partitions[p], true
+// alive reports whether broker id is registered and not fenced.
+func (im *Image) alive(id int32) bool {
+	b, ok := im.Broker(id)
+	return ok && !b.Fenced
 }
 
-func (im *Image) clone() *Image {
-	n := *im
-	n.Version++
-	n.Brokers = slices.Clone(im.Brokers)
-	n.Topics = maps.Clone(im.Topics)
-	n.ByID = maps.Clone(im.ByID)
-	return &n
+// Topic returns a topic by name.
+func (im *Image) Topic(name string) (*Topic, bool) { return im.topics.Get(name) }
+
+// TopicByID returns a topic by id.
+func (im *Image) TopicByID(id TopicID) (*Topic, bool) { return im.byID.Get(id) }
+
+// Topics yields every topic, sorted by name.
+func (im *Image) Topics() iter.Seq[*Topic] {
+	return func(yield func(*Topic) bool) {
+		it := im.topics.Iterator()
+		for !it.Done() {
+			_, t, _ := it.Next()
+			if !yield(t) {
+				return
+			}
+		}
+	}
 }
+
+// NumTopics is the number of topics.
+func (im *Image) NumTopics() int { return im.topics.Len() }
+
+// NumPartitions is the number of partitions over all topics.
+func (im *Image) NumPartitions() int { return im.partitions }
+
+// Partition returns a partition's state and its topic.
+func (im *Image) Partition(topic string, p int32) (*Topic, Partition, bool) {
+	t, ok := im.topics.Get(topic)
+	if !ok {
+		return nil, Partition{}, false
+	}
+	st, ok := t.Partition(p)
+	return t, st, ok
+}
+
+// topicIDHasher hashes topic ids for the persistent map.
+type topicIDHasher struct{}
+
+func (topicIDHasher) Hash(id TopicID) uint32 {
+	// The ids are random: their first bytes are as good as any hash.
+	return uint32(id[0])<<24 | uint32(id[1])<<16 | uint32(id[2])<<8 | uint32(id[3])
+}
+
+func (topicIDHasher) Equal(a, b TopicID) bool { return a == b }
 
 // TopicSpec asks for a topic.
 type TopicSpec struct {
@@ -125,13 +262,34 @@ type TopicSpec struct {
 	Internal   bool
 }
 
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// ISRChange is one partition's ISR change asked for by its leader (one
+// entry of Kafka's AlterPartition request). The leader names the topic by
+// id, its leader epoch and the partition epoch it read: a stale one is
+// refused, so two leaders can never both change the ISR, nor a request for
+// a deleted topic change its namesake.
+type ISRChange struct {
+	Topic          TopicID
+	Partition      int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	ISR            []int32
+}
+
 // Controller is the cluster metadata authority.
 type Controller interface {
 	// Image returns the current metadata.
 	Image() *Image
-	// Subscribe calls fn with every new image, in order, from a single
-	// goroutine, starting with the current one; the returned func stops it.
-	Subscribe(fn func(*Image)) (cancel func())
+	// Subscribe calls fn with every new image and the delta that made it,
+	// in order, one call at a time, starting with the current image and a
+	// full delta; every subscriber has applied a change before the call
+	// that made it returns. The returned func stops it.
+	Subscribe(fn func(*Image, *Delta)) (cancel func())
 	// CreateTopic creates a topic (or only validates the request).
 	CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (*Topic, error)
 	// DeleteTopic deletes a topic.
@@ -145,10 +303,15 @@ type Controller interface {
 	// RegisterBroker adds a broker, or updates its address, unfenced.
 	RegisterBroker(ctx context.Context, b Broker) error
 	// Heartbeat tells the controller a broker is alive; brokers that stop
-	// heartbeating are fenced after the session timeout.
+	// heartbeating are fenced after the session timeout. It never waits
+	// for other metadata work, except to unfence a fenced broker.
 	Heartbeat(ctx context.Context, id int32) error
-	// AlterISR changes a partition's ISR at its leader's request.
-	AlterISR(ctx context.Context, topic string, partition, leader, leaderEpoch, partitionEpoch int32, isr []int32) error
+	// AlterPartitions changes the ISRs of partitions led by leader, all in
+	// one metadata change (Kafka's AlterPartition), and returns each
+	// change's outcome in order: nil, or an error wrapping
+	// ErrStaleLeader, ErrStalePartitionEpoch, ErrIneligibleReplica or
+	// ErrUnknownTopic.
+	AlterPartitions(ctx context.Context, leader int32, changes []ISRChange) ([]error, error)
 	// ElectLeaders runs a preferred or unclean election (KIP-460).
 	ElectLeaders(ctx context.Context, typ int8, parts []TopicPartition) (map[TopicPartition]error, error)
 	// SetBrokerFenced fences or unfences a broker: fenced brokers lead
