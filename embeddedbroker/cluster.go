@@ -65,6 +65,7 @@ type Cluster struct {
 	mu     sync.Mutex
 	nodes  []*broker.Node // nil while a node is stopped
 	addrs  []string
+	ibAddr []string              // the nodes' inter-broker listeners, kept across restarts
 	memory []*broker.MemoryStore // the nodes' "disks" without DataDir
 	closed bool
 }
@@ -107,7 +108,7 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		return nil, fmt.Errorf("embeddedbroker: %w", err)
 	}
 	ctrl.Start()
-	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, lock: lock, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
+	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, lock: lock, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes), ibAddr: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
 	for i := range c.memory {
 		c.memory[i] = broker.NewMemoryStore()
 	}
@@ -148,13 +149,24 @@ func (c *Cluster) startNode(ctx context.Context, id int32) error {
 		return fmt.Errorf("embeddedbroker: node %d: %w", id, err)
 	}
 	c.addrs[id] = ln.Addr().String() // keep the port for restarts
+	ibAddr := c.ibAddr[id]
+	if ibAddr == "" {
+		ibAddr = net.JoinHostPort(c.s.host, "0")
+	}
+	ib, err := net.Listen("tcp", ibAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("embeddedbroker: node %d: inter-broker listener: %w", id, err)
+	}
+	c.ibAddr[id] = ib.Addr().String()
 	dir := ""
 	if c.s.dataDir != "" {
 		dir = filepath.Join(c.s.dataDir, fmt.Sprintf("node-%d", id))
 	}
-	n, err := broker.New(broker.Config{ID: id, Listener: ln, DataDir: dir, Memory: c.memory[id], Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger})
+	n, err := broker.New(broker.Config{ID: id, Listener: ln, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger})
 	if err != nil {
 		ln.Close()
+		ib.Close()
 		return err
 	}
 	if err := n.Start(ctx); err != nil {

@@ -268,7 +268,7 @@ func consumeAll(t testing.TB, addrs []string, topic string, iso kgo.IsolationLev
 // the committed records.
 func TestTxnPartitionInterleaved(t *testing.T) {
 	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(1, "txn"))
-	tc := &txnClient{t: t, rc: dialRaw(t, c.Addrs()[0]), topic: "txn"}
+	tc := &txnClient{t: t, rc: dialRaw(t, c.InterBrokerAddr(0)), topic: "txn"}
 	a, b := tc.initProducer(), tc.initProducer()
 
 	if off := tc.mustProduce(-1, 0, 0, false, "plain0"); off != 0 {
@@ -350,7 +350,7 @@ func TestTxnPartitionInterleaved(t *testing.T) {
 // nothing.
 func TestTxnPartitionRefusals(t *testing.T) {
 	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(1, "txnref"))
-	tc := &txnClient{t: t, rc: dialRaw(t, c.Addrs()[0]), topic: "txnref"}
+	tc := &txnClient{t: t, rc: dialRaw(t, c.InterBrokerAddr(0)), topic: "txnref"}
 	a := tc.initProducer()
 	txn := "txn"
 
@@ -405,7 +405,7 @@ func TestTxnPartitionRefusals(t *testing.T) {
 // its wait.
 func TestTxnPartitionLongPoll(t *testing.T) {
 	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(1, "txnpoll"))
-	tc := &txnClient{t: t, rc: dialRaw(t, c.Addrs()[0]), topic: "txnpoll"}
+	tc := &txnClient{t: t, rc: dialRaw(t, c.InterBrokerAddr(0)), topic: "txnpoll"}
 	a := tc.initProducer()
 	tc.mustProduce(a, 0, 0, true, "a1", "a2")
 	type answer struct {
@@ -414,7 +414,7 @@ func TestTxnPartitionLongPoll(t *testing.T) {
 		took time.Duration
 	}
 	got := make(chan answer, 1)
-	poller := &txnClient{t: t, rc: dialRaw(t, c.Addrs()[0]), topic: "txnpoll"}
+	poller := &txnClient{t: t, rc: dialRaw(t, c.InterBrokerAddr(0)), topic: "txnpoll"}
 	go func() {
 		start := time.Now()
 		p, recs := poller.fetchWait(0, 1, 20*time.Second)
@@ -450,7 +450,7 @@ func TestTxnPartitionRestart(t *testing.T) {
 				opts = append(opts, embeddedbroker.DataDir(dir))
 			}
 			c := embeddedbroker.StartForTest(t, opts...)
-			tc := &txnClient{t: t, rc: dialRaw(t, c.Addrs()[0]), topic: "txnrs"}
+			tc := &txnClient{t: t, rc: dialRaw(t, c.InterBrokerAddr(0)), topic: "txnrs"}
 			a, b := tc.initProducer(), tc.initProducer()
 			tc.mustProduce(b, 0, 0, true, "b1") // 0
 			tc.mustProduce(a, 0, 0, true, "a1") // 1
@@ -466,7 +466,7 @@ func TestTxnPartitionRestart(t *testing.T) {
 				must(t, c.StopNode(ctx, 0))
 				must(t, c.RestartNode(ctx, 0))
 			}
-			tc.rc = dialRaw(t, c.Addrs()[0])
+			tc.rc = dialRaw(t, c.InterBrokerAddr(0))
 			waitFor(t, "the partition to lead again", 10*time.Second, func() bool {
 				p, _ := tc.fetch(0, 1)
 				return p.ErrorCode == 0
@@ -501,7 +501,7 @@ func TestTxnPartitionFailover(t *testing.T) {
 	ctx := context.Background()
 	waitFor(t, "full ISR", 10*time.Second, func() bool { return len(c.ISR("txnfo", 0)) == 3 })
 	old := c.Leader("txnfo", 0)
-	tc := &txnClient{t: t, rc: dialRaw(t, c.Addrs()[old]), topic: "txnfo"}
+	tc := &txnClient{t: t, rc: dialRaw(t, c.InterBrokerAddr(old)), topic: "txnfo"}
 	a, b := tc.initProducer(), tc.initProducer()
 	tc.mustProduce(b, 0, 0, true, "b1")       // 0
 	tc.mustMarker(b, 0, false)                // 1
@@ -514,7 +514,7 @@ func TestTxnPartitionFailover(t *testing.T) {
 	must(t, c.KillNode(ctx, old))
 	waitFor(t, "a new leader", 10*time.Second, func() bool { l := c.Leader("txnfo", 0); return l >= 0 && l != old })
 	leader := c.Leader("txnfo", 0)
-	tc.rc = dialRaw(t, c.Addrs()[leader])
+	tc.rc = dialRaw(t, c.InterBrokerAddr(leader))
 	// The new leader's high watermark reaches its log end once the other
 	// follower fetches from it.
 	waitFor(t, "the new leader's high watermark", 10*time.Second, func() bool {

@@ -50,6 +50,8 @@ func errCode(err error) int16 {
 		return kerr.InvalidReplicaAssignment.Code
 	case errors.Is(err, controller.ErrInvalidConfig), errors.Is(err, configs.ErrInvalid), errors.Is(err, configs.ErrUnknown):
 		return kerr.InvalidConfig.Code
+	case errors.Is(err, controller.ErrPolicyViolation):
+		return kerr.PolicyViolation.Code
 	case errors.Is(err, controller.ErrInternalTopicReadOnly):
 		return kerr.TopicAuthorizationFailed.Code
 	case errors.Is(err, logstore.ErrClosed):

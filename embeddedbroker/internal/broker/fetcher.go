@@ -263,7 +263,7 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 		if !ok || b.Fenced {
 			return fmt.Errorf("leader %d is not available", f.leader)
 		}
-		c, err := dialReplica(net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), f.n.cfg.ID)
+		c, err := dialReplica(interBrokerAddr(b), f.n.cfg.ID)
 		if err != nil {
 			return err
 		}

@@ -23,8 +23,27 @@ const (
 func (n *Node) handleCreateTopics(ctx context.Context, req *kmsg.CreateTopicsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
+	var total int64
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
+		if rt.NumPartitions > 0 {
+			total += int64(rt.NumPartitions)
+		} else {
+			total += int64(len(rt.ReplicaAssignment))
+		}
+	}
+	if total > controller.MaxPartitionsPerRequest {
+		// Kafka fails the whole request (KAFKA-17870): no topic of it
+		// is created.
+		err := fmt.Errorf("%w: excessively large number of partitions per request: %d, at most %d", controller.ErrPolicyViolation, total, controller.MaxPartitionsPerRequest)
+		for _, rt := range req.Topics {
+			out := kmsg.NewCreateTopicsResponseTopic()
+			out.Topic = rt.Topic
+			out.NumPartitions, out.ReplicationFactor = -1, -1
+			out.ErrorCode, out.ErrorMessage = errCode(err), errMessage(err)
+			resp.Topics = append(resp.Topics, out)
+		}
+		return resp
 	}
 	for _, rt := range req.Topics {
 		out := kmsg.NewCreateTopicsResponseTopic()
@@ -140,7 +159,22 @@ func (n *Node) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsReq
 
 func (n *Node) handleCreatePartitions(ctx context.Context, req *kmsg.CreatePartitionsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	var total int64
+	img := n.ctrl.Image()
 	for _, rt := range req.Topics {
+		if t, ok := img.Topic(rt.Topic); ok && rt.Count > t.NumPartitions() {
+			total += int64(rt.Count - t.NumPartitions())
+		}
+	}
+	for _, rt := range req.Topics {
+		if total > controller.MaxPartitionsPerRequest {
+			out := kmsg.NewCreatePartitionsResponseTopic()
+			out.Topic = rt.Topic
+			err := fmt.Errorf("%w: excessively large number of partitions per request: %d, at most %d", controller.ErrPolicyViolation, total, controller.MaxPartitionsPerRequest)
+			out.ErrorCode, out.ErrorMessage = errCode(err), errMessage(err)
+			resp.Topics = append(resp.Topics, out)
+			continue
+		}
 		out := kmsg.NewCreatePartitionsResponseTopic()
 		out.Topic = rt.Topic
 		var assign [][]int32

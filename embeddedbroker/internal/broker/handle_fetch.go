@@ -33,6 +33,13 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 	if req.Version >= 15 {
 		replica = req.ReplicaState.ID
 	}
+	if replica >= 0 && !fromBroker(ctx) {
+		// A replica fetch moves the follower's position and the high
+		// watermark: only brokers may send one, on their own listener
+		// (Kafka authorizes it as CLUSTER_ACTION and answers
+		// TOPIC_AUTHORIZATION_FAILED otherwise).
+		return done(refuseFetch(req, resp, kerr.TopicAuthorizationFailed.Code))
+	}
 	var parts []fetchPart
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
 	for i := range req.Topics {
@@ -72,8 +79,8 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 				continue
 			}
 			if replica >= 0 {
-				if isr := p.followerFetched(replica, rp.FetchOffset, n.cfg.Now()); isr != nil {
-					go n.changeISR(context.Background(), p, isr)
+				if p.followerFetched(replica, rp.FetchOffset, n.cfg.Now()) {
+					n.changeISR(p)
 				}
 			}
 			parts = append(parts, fetchPart{p, rp, out})
@@ -213,3 +220,22 @@ func (n *Node) readFetch(parts []fetchPart, replica int32, readCommitted bool, m
 // non-flexible fetch versions (kafka-go, sarama) reject a null one as a
 // size mismatch.
 func noRecords() []byte { return []byte{} }
+
+// refuseFetch answers every partition of a fetch with code.
+func refuseFetch(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, code int16) *kmsg.FetchResponse {
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		t := &resp.Topics[i]
+		*t = kmsg.NewFetchResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			out := kmsg.NewFetchResponseTopicPartition()
+			out.Partition = rp.Partition
+			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+			out.RecordBatches = noRecords()
+			out.ErrorCode = code
+			t.Partitions = append(t.Partitions, out)
+		}
+	}
+	return resp
+}

@@ -176,6 +176,12 @@ func (n *Node) handleFindCoordinator(ctx context.Context, req *kmsg.FindCoordina
 // groupCoordinator finds the node leading the group's partition of
 // __consumer_offsets, creating the topic on first use as Kafka does.
 func (n *Node) groupCoordinator(ctx context.Context, group string) (int32, string, int32, int16) {
+	spec := n.offsetsTopicSpec()
+	return n.coordinatorFor(ctx, spec, coordkey.Partition(group, spec.Partitions), group)
+}
+
+// offsetsTopicSpec is how __consumer_offsets is created.
+func (n *Node) offsetsTopicSpec() controller.TopicSpec {
 	b := n.cfg.Broker
 	spec := controller.TopicSpec{
 		Name:              OffsetsTopic,
@@ -185,7 +191,20 @@ func (n *Node) groupCoordinator(ctx context.Context, group string) (int32, strin
 		Configs:           map[string]string{"cleanup.policy": "compact"},
 	}
 	spec.Configs["segment.bytes"], _ = b.Get("offsets.topic.segment.bytes")
-	return n.coordinatorFor(ctx, spec, coordkey.Partition(group, spec.Partitions), group)
+	return spec
+}
+
+// internalTopicSpec is how an internal topic is created, also when a
+// client's metadata request names it first (Kafka's auto-creation makes
+// internal topics with their own settings, never as plain topics).
+func (n *Node) internalTopicSpec(name string) (controller.TopicSpec, bool) {
+	switch name {
+	case OffsetsTopic:
+		return n.offsetsTopicSpec(), true
+	case TxnStateTopic:
+		return n.txnStateTopicSpec(), true
+	}
+	return controller.TopicSpec{}, false
 }
 
 // coordinatorFor finds the node leading the partition of the internal

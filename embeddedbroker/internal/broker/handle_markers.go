@@ -24,6 +24,27 @@ const markerTimeout = 30 * time.Second
 // hears of it.
 func (n *Node) handleWriteTxnMarkers(ctx context.Context, req *kmsg.WriteTxnMarkersRequest) wire.Pending {
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	if !fromBroker(ctx) {
+		// Markers end other producers' transactions: only transaction
+		// coordinators may send them, on the inter-broker listener
+		// (Kafka authorizes WriteTxnMarkers as CLUSTER_ACTION).
+		for _, m := range req.Markers {
+			rm := kmsg.NewWriteTxnMarkersResponseMarker()
+			rm.ProducerID = m.ProducerID
+			for _, mt := range m.Topics {
+				rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+				rt.Topic = mt.Topic
+				for _, p := range mt.Partitions {
+					rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+					rp.Partition, rp.ErrorCode = p, kerr.ClusterAuthorizationFailed.Code
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				rm.Topics = append(rm.Topics, rt)
+			}
+			resp.Markers = append(resp.Markers, rm)
+		}
+		return done(resp)
+	}
 	now := n.cfg.Now()
 	type waitFor struct {
 		p     *partition

@@ -72,7 +72,11 @@ func (n *Node) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) km
 	for _, name := range names {
 		t, ok := img.Topic(name)
 		if !ok && autoCreate && controller.ValidateTopicName(name) == nil {
-			created, err := n.ctrl.CreateTopic(ctx, controller.TopicSpec{Name: name, Partitions: -1, ReplicationFactor: -1}, false)
+			spec, internal := n.internalTopicSpec(name)
+			if !internal {
+				spec = controller.TopicSpec{Name: name, Partitions: -1, ReplicationFactor: -1}
+			}
+			created, err := n.ctrl.CreateTopic(ctx, spec, false)
 			if err == nil || errors.Is(err, controller.ErrTopicExists) {
 				img = n.ctrl.Image()
 				t, ok = img.Topic(name)

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
@@ -71,8 +72,10 @@ func (n *Node) handleProduce(ctx context.Context, req *kmsg.ProduceRequest) wire
 			out := &t.Partitions[j]
 			*out = kmsg.NewProduceResponseTopicPartition()
 			out.Partition = rp.Partition
-			if topic == OffsetsTopic {
+			if internalTopic(topic) {
+				// Only the coordinators write there, as in Kafka.
 				out.ErrorCode = kerr.InvalidTopicException.Code
+				out.ErrorMessage = errMessage(fmt.Errorf("cannot append to internal topic %s", topic))
 				continue
 			}
 			p := n.partition(topic, rp.Partition)
@@ -217,3 +220,7 @@ func (n *Node) setCurrentLeader(topic string, partition int32, cl *kmsg.ProduceR
 		cl.LeaderEpoch = st.LeaderEpoch
 	}
 }
+
+// internalTopic reports whether topic is one of the broker's own, which
+// clients may read but never write (Kafka's Topic.isInternal).
+func internalTopic(topic string) bool { return topic == OffsetsTopic || topic == TxnStateTopic }

@@ -54,6 +54,12 @@ func (n *Node) allocateProducerID(ctx context.Context) (int64, error) {
 // txnCoordinator finds the node leading the transactional id's partition
 // of __transaction_state, creating the topic on first use as Kafka does.
 func (n *Node) txnCoordinator(ctx context.Context, id string) (int32, string, int32, int16) {
+	spec := n.txnStateTopicSpec()
+	return n.coordinatorFor(ctx, spec, txn.PartitionFor(id, spec.Partitions), id)
+}
+
+// txnStateTopicSpec is how __transaction_state is created.
+func (n *Node) txnStateTopicSpec() controller.TopicSpec {
 	b := n.cfg.Broker
 	rf := int16(b.Int("transaction.state.log.replication.factor"))
 	spec := controller.TopicSpec{
@@ -69,7 +75,7 @@ func (n *Node) txnCoordinator(ctx context.Context, id string) (int32, string, in
 	// topics at the live brokers).
 	minISR := min(int16(b.Int("transaction.state.log.min.isr")), rf, int16(len(n.ctrl.Image().Brokers)))
 	spec.Configs["min.insync.replicas"] = strconv.Itoa(int(max(1, minISR)))
-	return n.coordinatorFor(ctx, spec, txn.PartitionFor(id, spec.Partitions), id)
+	return spec
 }
 
 // txnLoad is a pending load of a __transaction_state partition, led at
@@ -321,8 +327,7 @@ func (w markerWriter) send(ctx context.Context, img *controller.Image, leader in
 	if !ok || b.Fenced {
 		return all(kerr.LeaderNotAvailable)
 	}
-	addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
-	r, err := w.roundTrip(ctx, addr, m, parts, true)
+	r, err := w.roundTrip(ctx, interBrokerAddr(b), m, parts, true)
 	if err != nil {
 		return all(err)
 	}
@@ -438,4 +443,13 @@ func (p *peerConns) close() {
 		}
 	}
 	p.idle = nil
+}
+
+// interBrokerAddr is where a node reaches broker b: its inter-broker
+// listener.
+func interBrokerAddr(b controller.Broker) string {
+	if b.InterBroker != "" {
+		return b.InterBroker
+	}
+	return net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
 }

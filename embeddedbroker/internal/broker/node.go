@@ -32,6 +32,12 @@ type Config struct {
 	// Listener is where the node serves clients; its address is what the
 	// node advertises.
 	Listener net.Listener
+	// InterBrokerListener is where the node serves the other nodes: their
+	// replica fetches and the transaction coordinators' markers, which
+	// client connections may not send (Kafka's inter-broker listener). It
+	// is registered with the controller, never shown to clients. Nil opens
+	// one on the client listener's host, on a port the system chooses.
+	InterBrokerListener net.Listener
 	// DataDir is the node's own storage directory; empty keeps logs in
 	// Memory.
 	DataDir string
@@ -54,6 +60,9 @@ type Node struct {
 	server *wire.Server
 	host   string
 	port   int32
+	// ibServer serves the inter-broker listener at ibAddr.
+	ibServer *wire.Server
+	ibAddr   string
 
 	mu    sync.RWMutex
 	parts map[string][]*partition // by topic; nil entries are not hosted here
@@ -78,12 +87,12 @@ type Node struct {
 
 	// ISR changes waiting for isrSender.
 	isrMu    sync.Mutex
-	isrQueue []isrRequest
+	isrQueue []*partition
 	isrWake  chan struct{}
 
 	fetchers *fetchers
 	isolated atomic.Bool
-	srvMu    sync.Mutex // guards server, replaced when an isolation heals
+	srvMu    sync.Mutex // guards server and ibServer, replaced when an isolation heals
 
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -111,6 +120,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("broker %d: %w", cfg.ID, err)
 	}
 	port, _ := strconv.Atoi(portStr)
+	if cfg.InterBrokerListener == nil {
+		if cfg.InterBrokerListener, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return nil, fmt.Errorf("broker %d: inter-broker listener: %w", cfg.ID, err)
+		}
+	}
 	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("broker %d: %w", cfg.ID, err)
@@ -138,6 +152,8 @@ func New(cfg Config) (*Node, error) {
 		n.cfg.Memory = NewMemoryStore()
 	}
 	n.server = n.newServer(cfg.Listener)
+	n.ibAddr = cfg.InterBrokerListener.Addr().String()
+	n.ibServer = n.newInterBrokerServer(cfg.InterBrokerListener)
 	return n, nil
 }
 
@@ -147,6 +163,34 @@ func (n *Node) newServer(ln net.Listener) *wire.Server {
 		Versions:       versions,
 		Logger:         n.log,
 	})
+}
+
+// newInterBrokerServer serves the other nodes: no connection limits, and
+// every request is marked as coming from a broker.
+func (n *Node) newInterBrokerServer(ln net.Listener) *wire.Server {
+	return wire.NewServer(ln, interBrokerHandler{n}, wire.ServerConfig{
+		MaxRequestSize: int32(n.cfg.Broker.Int("socket.request.max.bytes")),
+		Versions:       versions,
+		Logger:         n.log.With("listener", "inter-broker"),
+	})
+}
+
+// interBrokerHandler serves the inter-broker listener.
+type interBrokerHandler struct{ n *Node }
+
+type interBrokerKey struct{}
+
+// Handle implements wire.Handler.
+func (h interBrokerHandler) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {
+	return h.n.Handle(context.WithValue(ctx, interBrokerKey{}, true), c, req)
+}
+
+// fromBroker reports whether a request came in on the inter-broker
+// listener: only there are replica fetches and transaction markers
+// accepted, as Kafka authorizes them as CLUSTER_ACTION.
+func fromBroker(ctx context.Context) bool {
+	v, _ := ctx.Value(interBrokerKey{}).(bool)
+	return v
 }
 
 // serve runs a server until it closes.
@@ -166,10 +210,13 @@ func (n *Node) ID() int32 { return n.cfg.ID }
 // Addr is the node's host:port.
 func (n *Node) Addr() string { return net.JoinHostPort(n.host, strconv.Itoa(int(n.port))) }
 
+// InterBrokerAddr is the host:port of the node's inter-broker listener.
+func (n *Node) InterBrokerAddr() string { return n.ibAddr }
+
 // Start registers the node with the controller, opens the replicas it
 // hosts and starts serving.
 func (n *Node) Start(ctx context.Context) error {
-	if err := n.ctrl.RegisterBroker(ctx, controller.Broker{ID: n.cfg.ID, Host: n.host, Port: n.port}); err != nil {
+	if err := n.ctrl.RegisterBroker(ctx, controller.Broker{ID: n.cfg.ID, Host: n.host, Port: n.port, InterBroker: n.ibAddr}); err != nil {
 		return fmt.Errorf("broker %d: %w", n.cfg.ID, err)
 	}
 	var applyErr error
@@ -194,6 +241,7 @@ func (n *Node) Start(ctx context.Context) error {
 	go n.txnLoader()
 	go n.isrSender()
 	n.serve(n.server)
+	n.serve(n.ibServer)
 	return nil
 }
 
@@ -215,7 +263,7 @@ func (n *Node) shutdown(crash bool) error {
 		n.unsub()
 	}
 	n.srvMu.Lock()
-	err := n.server.Close()
+	err := errors.Join(n.server.Close(), n.ibServer.Close())
 	n.srvMu.Unlock()
 	n.wg.Wait()
 	n.fetchers.stop()
@@ -295,6 +343,7 @@ func (n *Node) Isolate() {
 	n.srvMu.Lock()
 	defer n.srvMu.Unlock()
 	n.server.Close()
+	n.ibServer.Close()
 }
 
 // Heal reconnects an isolated node: it hears the latest metadata,
@@ -311,9 +360,16 @@ func (n *Node) Heal() error {
 	if err != nil {
 		return fmt.Errorf("broker %d: listening again: %w", n.cfg.ID, err)
 	}
+	ib, err := net.Listen("tcp", n.ibAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("broker %d: listening again on the inter-broker listener: %w", n.cfg.ID, err)
+	}
 	n.srvMu.Lock()
 	n.server = n.newServer(ln)
+	n.ibServer = n.newInterBrokerServer(ib)
 	n.serve(n.server)
+	n.serve(n.ibServer)
 	n.srvMu.Unlock()
 	n.isolated.Store(false)
 	return nil

@@ -77,13 +77,17 @@ type partition struct {
 	// Replication state, under mu: who leads, the replica set and ISR as
 	// the controller last published them, and on the leader what each
 	// follower has fetched.
-	self       int32
-	leaderID   int32
-	replicas   []int32
-	isr        []int32
-	partEpoch  int32
-	followers  map[int32]*followerState
+	self      int32
+	leaderID  int32
+	replicas  []int32
+	isr       []int32
+	partEpoch int32
+	followers map[int32]*followerState
+	// isrPending says an ISR change was asked of the controller and not
+	// yet answered; proposal is that change, with the epochs it was
+	// decided at.
 	isrPending bool
+	proposal   isrProposal
 	// isrSize mirrors len(isr) for the produce path's min.insync.replicas
 	// checks.
 	isrSize atomic.Int32
@@ -398,15 +402,22 @@ func (p *partition) advanceHighWatermark() bool {
 		return false
 	}
 	hw := p.log.EndOffset()
-	for _, r := range p.isr {
-		if r == p.self {
-			continue
+	// Kafka's maximal ISR: a member being added counts from the moment it
+	// is proposed, because the controller may commit the expansion and
+	// elect it leader before this node hears of the commit; what is
+	// acknowledged must be on it. (A member being removed keeps counting
+	// until the removal is applied.)
+	for _, set := range [2][]int32{p.isr, p.proposal.isr} {
+		for _, r := range set {
+			if r == p.self {
+				continue
+			}
+			f := p.followers[r]
+			if f == nil || f.leo < 0 {
+				return false
+			}
+			hw = min(hw, f.leo)
 		}
-		f := p.followers[r]
-		if f == nil || f.leo < 0 {
-			return false
-		}
-		hw = min(hw, f.leo)
 	}
 	if hw <= p.hwm.Load() {
 		return false

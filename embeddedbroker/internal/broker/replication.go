@@ -49,16 +49,31 @@ func (p *partition) setState(st *controller.Partition, now time.Time) {
 	p.notify()
 }
 
+// isrProposal is an ISR change a leader asked the controller for, with
+// the leader and partition epochs it was decided at: the controller refuses
+// it if the partition changed since.
+type isrProposal struct {
+	isr            []int32
+	leaderEpoch    int32
+	partitionEpoch int32
+}
+
+// propose records an ISR change to ask for. p.mu must be held.
+func (p *partition) propose(isr []int32) {
+	p.isrPending = true
+	p.proposal = isrProposal{isr: isr, leaderEpoch: p.leaderEpoch.Load(), partitionEpoch: p.partEpoch}
+}
+
 // followerFetched records a follower's fetch at offset: its log end
-// offset. It returns a new ISR to ask the controller for when the follower
-// is out of the ISR and has caught up (to the high watermark and into the
-// current leader epoch), or nil.
-func (p *partition) followerFetched(replica int32, offset int64, now time.Time) (expand []int32) {
+// offset. It reports whether it proposed an ISR expansion, for the node to
+// send (changeISR): when the follower is out of the ISR and has caught up
+// (to the high watermark and into the current leader epoch).
+func (p *partition) followerFetched(replica int32, offset int64, now time.Time) (expand bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.followers[replica]
 	if f == nil || !p.leader.Load() {
-		return nil
+		return false
 	}
 	f.leo = offset
 	if offset >= p.log.EndOffset() {
@@ -66,7 +81,7 @@ func (p *partition) followerFetched(replica int32, offset int64, now time.Time) 
 	}
 	p.advanceHighWatermark()
 	if slices.Contains(p.isr, replica) || p.isrPending {
-		return nil
+		return false
 	}
 	epochStart := int64(0)
 	if n := len(p.epochs); n > 0 {
@@ -75,46 +90,39 @@ func (p *partition) followerFetched(replica int32, offset int64, now time.Time) 
 	if offset >= p.hwm.Load() && offset >= epochStart {
 		isr := append(slices.Clone(p.isr), replica)
 		slices.Sort(isr)
-		p.isrPending = true
-		return isr
+		p.propose(isr)
+		return true
 	}
-	return nil
+	return false
 }
 
-// laggingISR returns the ISR without the followers that have not caught up
-// within lag, or nil when nothing changes.
-func (p *partition) laggingISR(now time.Time, lag time.Duration) []int32 {
+// laggingISR proposes the ISR without the followers that have not caught
+// up within lag, and reports whether it did.
+func (p *partition) laggingISR(now time.Time, lag time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.leader.Load() || p.isrPending || len(p.isr) <= 1 {
-		return nil
+		return false
 	}
 	isr := slices.DeleteFunc(slices.Clone(p.isr), func(r int32) bool {
 		f := p.followers[r]
 		return r != p.self && f != nil && now.Sub(f.lastCaughtUp) > lag
 	})
 	if len(isr) == len(p.isr) {
-		return nil
+		return false
 	}
-	p.isrPending = true
-	return isr
+	p.propose(isr)
+	return true
 }
 
-// isrRequest is an ISR change a leader queued for the controller.
-type isrRequest struct {
-	p   *partition
-	isr []int32
-}
-
-// changeISR queues a new ISR for p, which this node leads; isrSender sends
+// changeISR queues p's proposed ISR change (see propose); isrSender sends
 // what is queued to the controller in one AlterPartitions call, as Kafka's
 // AlterPartitionManager batches them, so that a restarted follower
 // rejoining thousands of ISRs costs a handful of metadata changes, not one
-// each. p.isrPending is set (by the caller, under p.mu) until the answer.
-// It never blocks.
-func (n *Node) changeISR(_ context.Context, p *partition, isr []int32) {
+// each. It never blocks.
+func (n *Node) changeISR(p *partition) {
 	n.isrMu.Lock()
-	n.isrQueue = append(n.isrQueue, isrRequest{p, isr})
+	n.isrQueue = append(n.isrQueue, p)
 	n.isrMu.Unlock()
 	select {
 	case n.isrWake <- struct{}{}:
@@ -145,36 +153,39 @@ func (n *Node) isrSender() {
 
 // sendISRChanges sends one batch of ISR changes. It holds no lock while the
 // controller works: the controller publishes the change to every node,
-// this one included, before it answers.
-func (n *Node) sendISRChanges(ctx context.Context, queue []isrRequest) {
-	done := func(r isrRequest) {
-		r.p.mu.Lock()
-		r.p.isrPending = false
-		r.p.mu.Unlock()
+// this one included, before it answers, so when a proposal is cleared its
+// outcome is already applied.
+func (n *Node) sendISRChanges(ctx context.Context, queue []*partition) {
+	done := func(p *partition) {
+		p.mu.Lock()
+		p.isrPending = false
+		p.proposal = isrProposal{}
+		p.mu.Unlock()
 	}
 	if n.isolated.Load() {
-		for _, r := range queue {
-			done(r) // the controller is out of reach
+		for _, p := range queue {
+			done(p) // the controller is out of reach
 		}
 		return
 	}
 	changes := make([]controller.ISRChange, len(queue))
-	for i, r := range queue {
-		r.p.mu.Lock()
-		changes[i] = controller.ISRChange{Topic: r.p.topicID, Partition: r.p.id, LeaderEpoch: r.p.leaderEpoch.Load(), PartitionEpoch: r.p.partEpoch, ISR: r.isr}
-		r.p.mu.Unlock()
+	for i, p := range queue {
+		p.mu.Lock()
+		pr := p.proposal
+		p.mu.Unlock()
+		changes[i] = controller.ISRChange{Topic: p.topicID, Partition: p.id, LeaderEpoch: pr.leaderEpoch, PartitionEpoch: pr.partitionEpoch, ISR: pr.isr}
 	}
 	errs, err := n.ctrl.AlterPartitions(ctx, n.cfg.ID, changes)
 	changed := 0
-	for i, r := range queue {
-		done(r)
+	for i, p := range queue {
+		done(p)
 		switch {
 		case err != nil:
 		case errs[i] != nil:
-			n.log.Debug("ISR change refused", "topic", r.p.topic, "partition", r.p.id, "isr", r.isr, "err", errs[i])
+			n.log.Debug("ISR change refused", "topic", p.topic, "partition", p.id, "isr", changes[i].ISR, "err", errs[i])
 		default:
 			changed++
-			n.log.Debug("ISR changed", "topic", r.p.topic, "partition", r.p.id, "isr", r.isr)
+			n.log.Debug("ISR changed", "topic", p.topic, "partition", p.id, "isr", changes[i].ISR)
 		}
 	}
 	if err != nil {
@@ -190,8 +201,8 @@ func (n *Node) checkISRs(ctx context.Context) {
 	lag := n.cfg.Broker.Millis("replica.lag.time.max.ms")
 	now := n.cfg.Now()
 	for _, p := range n.allPartitions() {
-		if isr := p.laggingISR(now, lag); isr != nil {
-			n.changeISR(ctx, p, isr)
+		if p.laggingISR(now, lag) {
+			n.changeISR(p)
 		}
 	}
 }

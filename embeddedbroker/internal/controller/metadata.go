@@ -74,6 +74,10 @@ type Broker struct {
 	Host string
 	Port int32
 	Rack *string
+	// InterBroker is the host:port of the broker's inter-broker listener,
+	// where the other brokers fetch from it and send it transaction
+	// markers; clients never see it.
+	InterBroker string
 	// Fenced brokers are registered but not alive: they lead nothing and
 	// clients are not sent to them.
 	Fenced bool

@@ -1,0 +1,170 @@
+package embeddedbroker_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestScale measures a 3-node cluster at replication factor 3 with many
+// partitions: creation, a record in every partition, a killed and
+// restarted node regaining every ISR, a controlled shutdown moving every
+// leadership, and the idle cluster's CPU and memory. It reports figures and
+// asserts no timing (BENCHMARKS.md has them); it fails only when something
+// never completes.
+//
+//	KAFKABOOT_SCALE=1000,10000,50000 KAFKABOOT_SCALE_DISK=1 go test -run TestScale -v -timeout 30m ./embeddedbroker/
+//
+// Without KAFKABOOT_SCALE it runs once with 2000 partitions in memory in
+// the normal test run, so the path stays tested.
+func TestScale(t *testing.T) {
+	sizes := []int{2000}
+	if v := os.Getenv("KAFKABOOT_SCALE"); v != "" {
+		sizes = nil
+		for _, s := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, n)
+		}
+	} else if testing.Short() {
+		t.Skip("scale test skipped in -short")
+	}
+	disk := os.Getenv("KAFKABOOT_SCALE_DISK") != ""
+	for _, n := range sizes {
+		t.Run(fmt.Sprintf("partitions=%d", n), func(t *testing.T) { scaleRun(t, n, disk) })
+	}
+}
+
+func scaleRun(t *testing.T, n int, disk bool) {
+	opts := []embeddedbroker.Option{embeddedbroker.Nodes(3), embeddedbroker.Logger(testLogger(t))}
+	where := "memory"
+	if disk {
+		opts = append(opts, embeddedbroker.DataDir(t.TempDir()))
+		where = "disk"
+	}
+	c := embeddedbroker.StartForTest(t, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(n+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+
+	var ms0 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+
+	// Topics of at most 10 000 partitions, one CreateTopics each (Kafka's
+	// limit per request).
+	start := time.Now()
+	topics := map[string]int32{}
+	for i, left := 0, n; left > 0; i++ {
+		p := min(left, 10_000)
+		name := fmt.Sprintf("scale-%d", i)
+		resp, err := adm.CreateTopic(ctx, int32(p), 3, nil, name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		topics[name] = int32(p)
+		left -= p
+	}
+	created := time.Since(start)
+
+	start = time.Now()
+	for name, p := range topics {
+		for i := range p {
+			cl.Produce(ctx, &kgo.Record{Topic: name, Partition: i, Value: []byte("x")}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	produced := time.Since(start)
+
+	fullISR := func() bool {
+		for name, p := range topics {
+			for i := range p {
+				if len(c.ISR(name, i)) != 3 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	waitFor(t, "every ISR full", 5*time.Minute, fullISR)
+
+	runtime.GC()
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	cpu := idleCPU(t, 5*time.Second)
+
+	must(t, c.KillNode(ctx, 1))
+	waitFor(t, "node 1 out of every ISR", 5*time.Minute, func() bool {
+		for name, p := range topics {
+			for i := range p {
+				if len(c.ISR(name, i)) == 3 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	start = time.Now()
+	must(t, c.RestartNode(ctx, 1))
+	waitFor(t, "every ISR full after the restart", 10*time.Minute, fullISR)
+	rejoined := time.Since(start)
+
+	start = time.Now()
+	must(t, c.StopNode(ctx, 2))
+	stopped := time.Since(start)
+	for name, p := range topics {
+		for i := range p {
+			if c.Leader(name, i) == 2 {
+				t.Fatalf("%s-%d still led by the stopped node", name, i)
+			}
+		}
+	}
+
+	heap := float64(ms1.HeapInuse) - float64(ms0.HeapInuse)
+	t.Logf("%d partitions, RF 3, 3 nodes, %s: created in %v; one record in each in %v; killed node regained full ISR in %v after restart; controlled shutdown moved all leadership in %v; idle CPU %.2f%% of one core; heap %.0f MiB, %.1f KiB per partition (%.1f KiB per replica)",
+		n, where, created.Round(time.Millisecond), produced.Round(time.Millisecond), rejoined.Round(time.Millisecond), stopped.Round(time.Millisecond),
+		cpu*100, heap/(1<<20), heap/float64(n)/1024, heap/float64(3*n)/1024)
+}
+
+// idleCPU is the process's CPU time (user and system) over d as a fraction
+// of one core.
+func idleCPU(t *testing.T, d time.Duration) float64 {
+	t.Helper()
+	usage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	u0, w0 := usage(), time.Now()
+	time.Sleep(d) // measuring an interval of idleness, not waiting for state
+	return float64(usage()-u0) / float64(time.Since(w0))
+}
