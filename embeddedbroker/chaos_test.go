@@ -17,7 +17,7 @@ import (
 )
 
 // TestChaos writes sequenced records with idempotent acks=all producers to
-// a topic of 6 partitions with replication factor 3 and
+// a topic of 6 partitions (KAFKABOOT_CHAOS_PARTITIONS) with replication factor 3 and
 // min.insync.replicas 2, while a random node is killed and restarted,
 // stopped and restarted, or isolated and healed every few hundred
 // milliseconds. Then it reads everything back and checks that every
@@ -25,17 +25,18 @@ import (
 // keep their order within a partition, and that nothing appears that was
 // not sent.
 //
-// The short run is part of go test; KAFKABOOT_CHAOS_DURATION=2m runs
-// longer. The nodes keep their logs on disk with the default fsync policy,
-// so a killed node comes back without its unflushed tail and must
-// re-replicate it.
+// The short run is part of go test; the long form runs longer and with
+// more partitions, e.g. KAFKABOOT_CHAOS_DURATION=2m
+// KAFKABOOT_CHAOS_PARTITIONS=2000. The nodes keep their logs on disk with
+// the default fsync policy, so a killed node comes back without its
+// unflushed tail and must re-replicate it.
 func TestChaos(t *testing.T) {
 	duration := chaosDuration(t)
 	const (
-		topic      = "chaos"
-		partitions = 6
-		producers  = 2
+		topic     = "chaos"
+		producers = 2
 	)
+	partitions := chaosPartitions(t)
 	c := chaosCluster(t, topic, partitions)
 	ctx, cancel := context.WithTimeout(context.Background(), duration+2*time.Minute)
 	defer cancel()
@@ -74,7 +75,7 @@ func TestChaos(t *testing.T) {
 				mu.Lock()
 				sent[k] = true
 				mu.Unlock()
-				r := &kgo.Record{Partition: int32(seq % partitions), Value: []byte(fmt.Sprintf("%d-%d", pi, seq))}
+				r := &kgo.Record{Partition: int32(seq % int(partitions)), Value: []byte(fmt.Sprintf("%d-%d", pi, seq))}
 				cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -170,6 +171,20 @@ func chaosCluster(t *testing.T, topic string, partitions int32) *embeddedbroker.
 		embeddedbroker.BrokerConfig("replica.lag.time.max.ms", "2000"),
 		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 3,
 			Configs: map[string]string{"min.insync.replicas": "2"}}))
+}
+
+// chaosPartitions is the chaos topic's partition count: 6, or
+// KAFKABOOT_CHAOS_PARTITIONS.
+func chaosPartitions(t *testing.T) int32 {
+	t.Helper()
+	if v := os.Getenv("KAFKABOOT_CHAOS_PARTITIONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("KAFKABOOT_CHAOS_PARTITIONS=%q", v)
+		}
+		return int32(n)
+	}
+	return 6
 }
 
 // chaosDuration is how long the chaos tests inject faults: 3 s, 1 s with

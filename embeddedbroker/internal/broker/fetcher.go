@@ -282,6 +282,7 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 		id    int32
 	}
 	index := map[key]*partition{}
+	epochs := map[key]int32{} // the leader epoch each partition was fetched at
 	for _, p := range parts {
 		i, ok := byTopic[p.topic]
 		if !ok {
@@ -294,6 +295,7 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = p.id
 		rp.CurrentLeaderEpoch = p.leaderEpoch.Load()
+		epochs[key{p.topic, p.id}] = rp.CurrentLeaderEpoch
 		rp.FetchOffset = p.log.EndOffset()
 		rp.LastFetchedEpoch = p.lastFetchedEpoch()
 		rp.LogStartOffset = p.log.StartOffset()
@@ -330,9 +332,9 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 				end := p.log.EndOffset()
 				switch {
 				case rp.LogStartOffset > end:
-					err = p.truncateTo(rp.LogStartOffset, true)
+					err = p.truncateTo(rp.LogStartOffset, true, epochs[key{t.Topic, rp.Partition}])
 				case rp.HighWatermark >= 0 && end > rp.HighWatermark:
-					err = p.truncateTo(rp.HighWatermark, false)
+					err = p.truncateTo(rp.HighWatermark, false, epochs[key{t.Topic, rp.Partition}])
 				default:
 					f.delay(p) // nothing to repair here yet
 				}
@@ -349,11 +351,17 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 					target = min(target, mine)
 				}
 				f.n.log.Info("truncating diverged replica", "topic", p.topic, "partition", p.id, "to", target, "epoch", rp.DivergingEpoch.Epoch)
-				err = p.truncateTo(target, false)
+				err = p.truncateTo(target, false, epochs[key{t.Topic, rp.Partition}])
 			default:
-				err = p.appendReplica(rp.RecordBatches, rp.HighWatermark, rp.LogStartOffset)
+				err = p.appendReplica(rp.RecordBatches, rp.HighWatermark, rp.LogStartOffset, epochs[key{t.Topic, rp.Partition}])
 			}
-			if err != nil {
+			switch {
+			case err == nil:
+			case errors.Is(err, errNotLeader), errors.Is(err, errStaleFetch):
+				// The answer crossed a leadership change: the new
+				// metadata decides what this replica does next.
+				f.n.log.Debug("replica answer dropped", "topic", p.topic, "partition", p.id, "err", err)
+			default:
 				f.n.log.Warn("replica append", "topic", p.topic, "partition", p.id, "err", err)
 			}
 		}

@@ -79,7 +79,13 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 				continue
 			}
 			if replica >= 0 {
-				if p.followerFetched(replica, rp.FetchOffset, n.cfg.Now()) {
+				// A follower whose log diverged from this leader's
+				// has not fetched anything yet: it truncates first
+				// (Kafka updates follower state only for fetches
+				// without a diverging epoch). Counting it would let a
+				// replica holding different records at the same
+				// offsets join the ISR, and be elected.
+				if _, _, diverged := p.divergence(rp.LastFetchedEpoch, rp.FetchOffset); !diverged && p.followerFetched(replica, rp.FetchOffset, n.cfg.Now()) {
 					n.changeISR(p)
 				}
 			}
@@ -178,12 +184,10 @@ func (n *Node) readFetch(parts []fetchPart, replica int32, readCommitted bool, m
 		case readCommitted:
 			upTo = lso
 		}
-		if rp.LastFetchedEpoch >= 0 {
-			if e, end := p.endOffsetForEpoch(rp.LastFetchedEpoch); e != rp.LastFetchedEpoch || end < rp.FetchOffset {
-				out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = e, end
-				stop = true
-				continue
-			}
+		if e, end, diverged := p.divergence(rp.LastFetchedEpoch, rp.FetchOffset); diverged {
+			out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = e, end
+			stop = true
+			continue
 		}
 		if rp.FetchOffset >= upTo && rp.FetchOffset <= p.log.EndOffset() {
 			continue // nothing new yet

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -64,6 +65,18 @@ func (p *partition) propose(isr []int32) {
 	p.proposal = isrProposal{isr: isr, leaderEpoch: p.leaderEpoch.Load(), partitionEpoch: p.partEpoch}
 }
 
+// divergence compares a follower's fetch position with this leader's log
+// (KIP-320): the follower's last fetched epoch must end, here, at or after
+// its fetch offset. When it does not, the follower must truncate to the
+// returned epoch's end offset before its fetch offset means anything.
+func (p *partition) divergence(lastFetchedEpoch int32, fetchOffset int64) (epoch int32, end int64, diverged bool) {
+	if lastFetchedEpoch < 0 {
+		return 0, 0, false
+	}
+	epoch, end = p.endOffsetForEpoch(lastFetchedEpoch)
+	return epoch, end, epoch != lastFetchedEpoch || end < fetchOffset
+}
+
 // followerFetched records a follower's fetch at offset: its log end
 // offset. It reports whether it proposed an ISR expansion, for the node to
 // send (changeISR): when the follower is out of the ISR and has caught up
@@ -72,8 +85,8 @@ func (p *partition) followerFetched(replica int32, offset int64, now time.Time) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.followers[replica]
-	if f == nil || !p.leader.Load() {
-		return false
+	if f == nil || !p.leader.Load() || offset > p.log.EndOffset() {
+		return false // an offset beyond this log is out of range, not progress
 	}
 	f.leo = offset
 	if offset >= p.log.EndOffset() {
@@ -221,14 +234,35 @@ func (p *partition) lastFetchedEpoch() int32 {
 	return -1
 }
 
-// appendReplica appends batches fetched from the leader, as they are (the
-// leader assigned their offsets and epochs), and moves the follower's high
-// watermark and log start offset up to the leader's.
-func (p *partition) appendReplica(data []byte, leaderHWM, leaderStart int64) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// errStaleFetch refuses applying a fetch answer to a replica whose
+// leadership changed since the fetch was sent.
+var errStaleFetch = errors.New("fetch answer from an earlier leader epoch")
+
+// checkFetchEpoch checks, under p.mu, that a fetch answer sent at leader
+// epoch epoch may still change this replica: it follows, at that epoch.
+// An answer that crossed a leadership change (this replica became leader,
+// or follows another leader now) must not append nor truncate: a leader
+// that truncated itself on a stale divergence would drop what it
+// acknowledged.
+func (p *partition) checkFetchEpoch(epoch int32) error {
 	if p.leader.Load() {
 		return errNotLeader
+	}
+	if cur := p.leaderEpoch.Load(); cur != epoch {
+		return fmt.Errorf("%w: sent at %d, now %d", errStaleFetch, epoch, cur)
+	}
+	return nil
+}
+
+// appendReplica appends batches fetched from the leader at leader epoch
+// epoch, as they are (the leader assigned their offsets and epochs), and
+// moves the follower's high watermark and log start offset up to the
+// leader's.
+func (p *partition) appendReplica(data []byte, leaderHWM, leaderStart int64, epoch int32) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkFetchEpoch(epoch); err != nil {
+		return err
 	}
 	for rest := data; len(rest) > 0; {
 		b, r, err := batch.Next(rest)
@@ -265,10 +299,14 @@ func (p *partition) appendReplica(data []byte, leaderHWM, leaderStart int64) err
 }
 
 // truncateTo removes the log from off on (a divergence found through the
-// leader epochs, KIP-101/KIP-279) and rebuilds the state derived from it.
-func (p *partition) truncateTo(off int64, fully bool) error {
+// leader epochs, KIP-101/KIP-279, in a fetch answer sent at leader epoch
+// epoch) and rebuilds the state derived from it.
+func (p *partition) truncateTo(off int64, fully bool, epoch int32) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.checkFetchEpoch(epoch); err != nil {
+		return err
+	}
 	var err error
 	if fully {
 		err = p.log.TruncateFully(off)
