@@ -219,21 +219,9 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.ctrl.RegisterBroker(ctx, controller.Broker{ID: n.cfg.ID, Host: n.host, Port: n.port, InterBroker: n.ibAddr}); err != nil {
 		return fmt.Errorf("broker %d: %w", n.cfg.ID, err)
 	}
-	var applyErr error
-	n.unsub = n.ctrl.Subscribe(func(img *controller.Image, d *controller.Delta) {
-		if n.isolated.Load() {
-			return // partitioned away: the node learns nothing until healed
-		}
-		if err := n.apply(img, d); err != nil {
-			n.log.Error("applying metadata", "err", err)
-			if applyErr == nil {
-				applyErr = err
-			}
-		}
-	})
-	if applyErr != nil {
+	if err := n.subscribe(); err != nil {
 		n.unsub()
-		return fmt.Errorf("broker %d: %w", n.cfg.ID, applyErr)
+		return fmt.Errorf("broker %d: %w", n.cfg.ID, err)
 	}
 	n.wg.Add(4)
 	go n.heartbeats()
@@ -243,6 +231,24 @@ func (n *Node) Start(ctx context.Context) error {
 	n.serve(n.server)
 	n.serve(n.ibServer)
 	return nil
+}
+
+// subscribe makes the node hear every metadata change from now on, starting
+// with the whole current image, which it applies before subscribe returns
+// (the error is that first application's).
+func (n *Node) subscribe() error {
+	var first error
+	firstCall := true
+	n.unsub = n.ctrl.Subscribe(func(img *controller.Image, d *controller.Delta) {
+		err := n.apply(img, d)
+		if err != nil {
+			n.log.Error("applying metadata", "err", err)
+		}
+		if firstCall { // called under the controller's lock, like the rest
+			first, firstCall = err, false
+		}
+	})
+	return first
 }
 
 // Kill stops the node as a machine crash would: no leadership moves first,
@@ -340,6 +346,7 @@ func (n *Node) Isolate() {
 	if n.isolated.Swap(true) {
 		return
 	}
+	n.unsub() // partitioned away: the node learns nothing until healed
 	n.srvMu.Lock()
 	defer n.srvMu.Unlock()
 	n.server.Close()
@@ -351,10 +358,6 @@ func (n *Node) Isolate() {
 func (n *Node) Heal() error {
 	if !n.isolated.Load() {
 		return nil
-	}
-	img := n.ctrl.Image()
-	if err := n.apply(img, controller.FullDelta(img)); err != nil {
-		n.log.Error("applying metadata", "err", err)
 	}
 	ln, err := net.Listen("tcp", n.Addr())
 	if err != nil {
@@ -371,6 +374,12 @@ func (n *Node) Heal() error {
 	n.serve(n.server)
 	n.serve(n.ibServer)
 	n.srvMu.Unlock()
+	// Subscribing again delivers the whole current image, atomically
+	// with the subscription: no change falls between what the node
+	// applies now and the first change it hears.
+	if err := n.subscribe(); err != nil {
+		n.log.Error("applying metadata after healing", "err", err)
+	}
 	n.isolated.Store(false)
 	return nil
 }
