@@ -296,6 +296,7 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.ctrl.StopLiveness()
 	var errs []error
 	for i, n := range c.nodes {
 		if n != nil {

@@ -315,14 +315,22 @@ func (l *Local) Start() {
 	go l.livenessLoop()
 }
 
-// Close stops the liveness loop and closes the metadata log, writing a
-// final checkpoint. Later changes fail with ErrClosed.
-func (l *Local) Close() error {
+// StopLiveness stops the liveness loop, so that no broker is fenced for
+// silence from now on: a cluster shutting down stops its nodes one by one
+// without the controller moving their partitions to the others meanwhile.
+// Start and StopLiveness are not safe for concurrent use.
+func (l *Local) StopLiveness() {
 	if l.stop != nil {
 		close(l.stop)
 		<-l.done
 		l.stop = nil
 	}
+}
+
+// Close stops the liveness loop and closes the metadata log, writing a
+// final checkpoint. Later changes fail with ErrClosed.
+func (l *Local) Close() error {
+	l.StopLiveness()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
