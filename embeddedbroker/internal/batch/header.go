@@ -72,6 +72,10 @@ var (
 	// ErrInvalidRecord means the batch is well formed but its records break a
 	// rule of the topic, such as a null key on a compacted topic (INVALID_RECORD).
 	ErrInvalidRecord = errors.New("batch: invalid record")
+	// ErrInvalidTimestamp means a record's timestamp breaks the topic's
+	// bounds (message.timestamp.before.max.ms, message.timestamp.after.max.ms)
+	// or a producer marked a batch LogAppendTime (INVALID_TIMESTAMP).
+	ErrInvalidTimestamp = errors.New("batch: invalid timestamp")
 )
 
 // Header is the decoded fixed-size header of a v2 record batch.
