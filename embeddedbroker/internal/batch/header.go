@@ -1,11 +1,13 @@
 // Package batch reads, validates and rewrites Kafka record batches (message
 // format v2, magic 2) as they travel on the wire and sit on disk.
 //
-// The broker never re-encodes a batch: it validates the bytes a producer sent,
-// then rewrites the few header fields it owns (base offset, partition leader
-// epoch, and for LogAppendTime topics the timestamp type and max timestamp)
-// in place. Base offset, length, partition leader epoch and magic lie outside
-// the CRC, so assigning offsets costs no checksum work.
+// The broker never re-encodes records: it validates the bytes a producer
+// sent, then rewrites the few header fields it owns (base offset, partition
+// leader epoch, and for LogAppendTime topics the timestamp type and max
+// timestamp) in place. Base offset, length, partition leader epoch and magic
+// lie outside the CRC, so assigning offsets costs no checksum work. Only a
+// topic whose compression.type names another codec than the batch's costs
+// more: Recompress rewraps the same records in that codec.
 package batch
 
 import (
