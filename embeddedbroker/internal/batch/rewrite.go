@@ -93,7 +93,11 @@ func Recompress(b []byte, c Codec, maxUncompressed int) ([]byte, error) {
 			return nil, err
 		}
 	}
-	out := make([]byte, HeaderSize, HeaderSize+len(payload)/2+64)
+	size := len(payload) // uncompressed, exactly; a codec's output is a guess
+	if c != CodecNone {
+		size = size/2 + 64
+	}
+	out := make([]byte, HeaderSize, HeaderSize+size)
 	copy(out, b[:HeaderSize])
 	out = Compress(c, out, payload)
 	if len(out)-LengthOverhead > math.MaxInt32 {
