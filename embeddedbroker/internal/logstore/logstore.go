@@ -5,9 +5,10 @@
 // Two implementations share one engine and therefore one set of semantics:
 // OpenDisk keeps the log in segment files laid out as Kafka lays them out,
 // and NewMemory keeps the same segments in memory for tests and for brokers
-// that do not need durability. Both roll segments by size and age, apply
-// retention by size and time, honour DeleteRecords (SetStartOffset) and the
-// truncations replication needs.
+// that do not need durability. Both roll segments by size, by age (less a
+// per-segment jitter) and when an index is full, apply retention by size and
+// time, honour DeleteRecords (SetStartOffset) and the truncations
+// replication needs.
 //
 // # On-disk layout
 //
