@@ -50,7 +50,9 @@ func TestSettingsFor(t *testing.T) {
 		{"index bytes", map[string]string{"log.index.size.max.bytes": "4096"}, nil,
 			func(s *partitionSettings) bool { return s.log.IndexBytes == 4096 }},
 		{"flush.messages 1", nil, map[string]string{"flush.messages": "1"},
-			func(s *partitionSettings) bool { return s.log.Fsync == logstore.FsyncAlways && s.log.FlushMessages == 0 }},
+			func(s *partitionSettings) bool {
+				return s.log.Fsync == logstore.FsyncAlways && s.log.FlushMessages == 0
+			}},
 		{"flush.messages 100", nil, map[string]string{"flush.messages": "100", "flush.ms": "1000"},
 			func(s *partitionSettings) bool {
 				return s.log.FlushMessages == 100 && s.log.Fsync == logstore.FsyncInterval(time.Second)
@@ -60,9 +62,13 @@ func TestSettingsFor(t *testing.T) {
 				return s.log.RetentionMs == logstore.RetainNothing && s.log.RetentionBytes == logstore.RetainNothing
 			}},
 		{"retention", nil, map[string]string{"retention.ms": "1000", "retention.bytes": "5000"},
-			func(s *partitionSettings) bool { return s.log.RetentionMs == time.Second && s.log.RetentionBytes == 5000 }},
+			func(s *partitionSettings) bool {
+				return s.log.RetentionMs == time.Second && s.log.RetentionBytes == 5000
+			}},
 		{"compact keeps everything", nil, map[string]string{"cleanup.policy": "compact", "retention.ms": "1", "retention.bytes": "0"},
-			func(s *partitionSettings) bool { return s.requireKeys && s.log.RetentionMs == -1 && s.log.RetentionBytes == -1 }},
+			func(s *partitionSettings) bool {
+				return s.requireKeys && s.log.RetentionMs == -1 && s.log.RetentionBytes == -1
+			}},
 		{"compact from broker keeps everything", map[string]string{"log.cleanup.policy": "compact", "log.retention.ms": "1"}, nil,
 			func(s *partitionSettings) bool { return s.requireKeys && s.log.RetentionMs == -1 }},
 		{"compact,delete", nil, map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "1"},
