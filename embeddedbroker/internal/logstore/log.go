@@ -53,9 +53,8 @@ type segLog struct {
 	syncDone chan struct{}
 
 	// wmu serializes mutations and guards cfg, dirty and the jitter
-	// fields. A goroutine
-	// holding wmu may read segs and segment fields without mu: only
-	// holders of wmu change them.
+	// fields. A goroutine holding wmu may read segs and segment fields
+	// without mu: only holders of wmu change them.
 	wmu   sync.Mutex
 	cfg   Config
 	dirty bool // appended since the last fsync
