@@ -84,6 +84,19 @@ func checkBatch(t *testing.T, b []byte, requireKeys bool) {
 	if err != nil || len(batch) != len(b) || len(rest) != 0 {
 		t.Fatalf("Next on a valid batch: %d, %d, %v", len(batch), len(rest), err)
 	}
+	// A valid batch recompresses to one that validates and holds the same
+	// records.
+	to := Codec((int(h.Codec()) + 1) % 5)
+	rc, err := Recompress(b, to, fuzzMaxUncompressed)
+	if err != nil {
+		t.Fatalf("Recompress of a valid batch to %v: %v", to, err)
+	}
+	if h2, err := Validate(rc, opts); err != nil || h2.Codec() != to || h2.NumRecords != h.NumRecords {
+		t.Fatalf("after Recompress to %v: %+v, %v", to, h2, err)
+	}
+	if recs2, err := Records(rc); err != nil || len(recs2) != len(recs) {
+		t.Fatalf("Records after Recompress: %d, %v", len(recs2), err)
+	}
 	c := slices.Clone(b)
 	SetLogAppendTime(c, 42)
 	if h2, err := Validate(c, opts); err != nil || !h2.LogAppendTime() || h2.MaxTimestamp != 42 {

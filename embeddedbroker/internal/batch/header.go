@@ -1,11 +1,13 @@
 // Package batch reads, validates and rewrites Kafka record batches (message
 // format v2, magic 2) as they travel on the wire and sit on disk.
 //
-// The broker never re-encodes a batch: it validates the bytes a producer sent,
-// then rewrites the few header fields it owns (base offset, partition leader
-// epoch, and for LogAppendTime topics the timestamp type and max timestamp)
-// in place. Base offset, length, partition leader epoch and magic lie outside
-// the CRC, so assigning offsets costs no checksum work.
+// The broker never re-encodes records: it validates the bytes a producer
+// sent, then rewrites the few header fields it owns (base offset, partition
+// leader epoch, and for LogAppendTime topics the timestamp type and max
+// timestamp) in place. Base offset, length, partition leader epoch and magic
+// lie outside the CRC, so assigning offsets costs no checksum work. Only a
+// topic whose compression.type names another codec than the batch's costs
+// more: Recompress rewraps the same records in that codec.
 package batch
 
 import (
@@ -72,6 +74,10 @@ var (
 	// ErrInvalidRecord means the batch is well formed but its records break a
 	// rule of the topic, such as a null key on a compacted topic (INVALID_RECORD).
 	ErrInvalidRecord = errors.New("batch: invalid record")
+	// ErrInvalidTimestamp means a record's timestamp breaks the topic's
+	// bounds (message.timestamp.before.max.ms, message.timestamp.after.max.ms)
+	// or a producer marked a batch LogAppendTime (INVALID_TIMESTAMP).
+	ErrInvalidTimestamp = errors.New("batch: invalid timestamp")
 )
 
 // Header is the decoded fixed-size header of a v2 record batch.

@@ -2,7 +2,9 @@ package batch
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
+	"math"
 )
 
 // AttrDeleteHorizon marks a batch whose FirstTimestamp is the delete horizon
@@ -48,4 +50,62 @@ func SetLogAppendTime(b []byte, ts int64) {
 	binary.BigEndian.PutUint16(b[offAttributes:], attrs|AttrTimestampType)
 	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
 	SetCRC(b)
+}
+
+// Recompress returns the one batch that occupies exactly b with its records
+// compressed with codec c: every header field but the length, the codec bits
+// of the attributes and the CRC stays as it was (offsets, timestamps,
+// producer id, epoch and base sequence, the transactional and timestamp-type
+// bits), and so do the records, byte for byte: in message format v2 the
+// records payload is the same whatever the codec, which only wraps it. This
+// is what Kafka's broker does when a topic's compression.type names a codec
+// other than the batch's, except that Kafka re-encodes the records (the
+// result is the same but for FirstTimestamp, which Kafka takes from the
+// first record and which producers set to it anyway).
+//
+// b must have passed Validate (Recompress does not check the records or the
+// CRC) and c must be known. When b already uses c, b itself is returned.
+// Otherwise the result is a new slice with a correct CRC; decompression is
+// bounded by maxUncompressed as in Decompress. Control batches should not be
+// recompressed (Kafka leaves uncompressed ones alone): the caller decides.
+func Recompress(b []byte, c Codec, maxUncompressed int) ([]byte, error) {
+	h, err := parseExact(b)
+	if err != nil {
+		return nil, err
+	}
+	from := h.Codec()
+	if from == c {
+		return b, nil
+	}
+	if !c.Known() {
+		return nil, fmt.Errorf("batch: recompressing to unknown codec %d", int8(c))
+	}
+	payload := b[HeaderSize:]
+	if from != CodecNone {
+		bp := scratch.Get().(*[]byte)
+		defer func() {
+			if cap(payload) <= maxScratch {
+				*bp = payload[:0]
+			}
+			scratch.Put(bp)
+		}()
+		if payload, err = Decompress(from, (*bp)[:0], payload, maxUncompressed); err != nil {
+			return nil, err
+		}
+	}
+	size := len(payload) // uncompressed, exactly; a codec's output is a guess
+	if c != CodecNone {
+		size = size/2 + 64
+	}
+	out := make([]byte, HeaderSize, HeaderSize+size)
+	copy(out, b[:HeaderSize])
+	out = Compress(c, out, payload)
+	if len(out)-LengthOverhead > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: batch of %d bytes after recompression", ErrCorrupt, len(out))
+	}
+	binary.BigEndian.PutUint32(out[offLength:], uint32(len(out)-LengthOverhead))
+	attrs := binary.BigEndian.Uint16(out[offAttributes:])
+	binary.BigEndian.PutUint16(out[offAttributes:], attrs&^AttrCompressionMask|uint16(c))
+	SetCRC(out)
+	return out, nil
 }

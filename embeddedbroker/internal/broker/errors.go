@@ -32,6 +32,8 @@ func errCode(err error) int16 {
 		return kerr.UnsupportedForMessageFormat.Code
 	case errors.Is(err, batch.ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
+	case errors.Is(err, batch.ErrInvalidTimestamp):
+		return kerr.InvalidTimestamp.Code
 	case errors.Is(err, batch.ErrCorrupt), errors.Is(err, batch.ErrShort):
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, logstore.ErrOffsetOutOfRange):

@@ -114,8 +114,20 @@ func (n *Node) topicConfigs(cfg map[string]string, names []string) []configs.Val
 	return out
 }
 
+// errDeletionDisabled refuses DeleteTopics with delete.topic.enable=false.
+var errDeletionDisabled = errors.New("topic deletion is disabled (delete.topic.enable=false)")
+
 func (n *Node) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	// Kafka refuses the whole request: TOPIC_DELETION_DISABLED, or
+	// INVALID_REQUEST for versions before 3, which lack that error.
+	disabled := int16(0)
+	if !n.cfg.Broker.Bool("delete.topic.enable") {
+		disabled = kerr.TopicDeletionDisabled.Code
+		if req.Version < 3 {
+			disabled = kerr.InvalidRequest.Code
+		}
+	}
 	type target struct {
 		name *string
 		id   [16]byte
@@ -133,6 +145,11 @@ func (n *Node) handleDeleteTopics(ctx context.Context, req *kmsg.DeleteTopicsReq
 	for _, tg := range targets {
 		out := kmsg.NewDeleteTopicsResponseTopic()
 		out.Topic, out.TopicID = tg.name, tg.id
+		if disabled != 0 {
+			out.ErrorCode, out.ErrorMessage = disabled, errMessage(errDeletionDisabled)
+			resp.Topics = append(resp.Topics, out)
+			continue
+		}
 		img := n.ctrl.Image()
 		var name string
 		if tg.name != nil {

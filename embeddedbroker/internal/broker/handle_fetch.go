@@ -93,8 +93,8 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 		}
 	}
 	maxBytes := int(req.MaxBytes)
-	if req.Version < 3 || maxBytes <= 0 {
-		maxBytes = int(n.cfg.Broker.Int("fetch.max.bytes"))
+	if limit := int(n.cfg.Broker.Int("fetch.max.bytes")); req.Version < 3 || maxBytes <= 0 || maxBytes > limit {
+		maxBytes = limit // Kafka: min(request's max bytes, fetch.max.bytes)
 	}
 	// The wait counts from the request's arrival, as in Kafka, not from
 	// when the answer's turn on the connection comes.

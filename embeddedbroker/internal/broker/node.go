@@ -427,33 +427,59 @@ func (n *Node) topicName(id [16]byte) (string, bool) {
 	return name, ok
 }
 
-// settingsFor derives a partition's settings from its topic's configs.
+// settingsFor derives a partition's settings from its topic's configs (or
+// the broker's synonyms where the topic sets none): every config the
+// embedded broker accepts takes effect here or in the controller.
 func (n *Node) settingsFor(t *controller.Topic) *partitionSettings {
 	b := n.cfg.Broker
 	c := t.Configs
 	fsync := logstore.FsyncNever
-	if b.TopicInt(c, "flush.messages") == 1 {
+	flushMessages := b.TopicInt(c, "flush.messages")
+	if flushMessages == 1 {
 		fsync = logstore.FsyncAlways
 	} else if ms := b.TopicInt(c, "flush.ms"); ms < 1<<62 {
 		fsync = logstore.FsyncInterval(configs.Millis(ms))
 	}
-	retMs := b.TopicInt(c, "retention.ms")
-	ret := configs.Millis(retMs)
-	if retMs < 0 {
-		ret = -1
+	if flushMessages == 1 || flushMessages >= 1<<62 {
+		flushMessages = 0 // FsyncAlways, or never by count
 	}
+	// Retention by time and size applies only with delete in
+	// cleanup.policy; a compacted topic keeps everything until compaction
+	// exists. Kafka's 0 is RetainNothing (a zero field is the default).
+	retention := func(v int64) int64 {
+		switch {
+		case !b.Deletes(c), v < 0:
+			return -1
+		case v == 0:
+			return logstore.RetainNothing
+		}
+		return v
+	}
+	retMs := retention(b.TopicInt(c, "retention.ms"))
+	ret := time.Duration(retMs) // -1 and RetainNothing as they are
+	if retMs > 0 {
+		ret = configs.Millis(retMs)
+	}
+	codec, recompress := compressionCodec(b.TopicString(c, "compression.type"))
 	return &partitionSettings{
-		maxMessageBytes: int(b.TopicInt(c, "max.message.bytes")),
-		minInsync:       int32(b.TopicInt(c, "min.insync.replicas")),
-		requireKeys:     b.Compacted(c),
-		logAppendTime:   b.TopicString(c, "message.timestamp.type") == "LogAppendTime",
+		maxMessageBytes:      int(b.TopicInt(c, "max.message.bytes")),
+		minInsync:            int32(b.TopicInt(c, "min.insync.replicas")),
+		requireKeys:          b.Compacted(c),
+		logAppendTime:        b.TopicString(c, "message.timestamp.type") == "LogAppendTime",
+		recompress:           recompress,
+		codec:                codec,
+		timestampBeforeMaxMs: b.TopicInt(c, "message.timestamp.before.max.ms"),
+		timestampAfterMaxMs:  b.TopicInt(c, "message.timestamp.after.max.ms"),
 		log: logstore.Config{
 			SegmentBytes:       b.TopicInt(c, "segment.bytes"),
 			SegmentMs:          configs.Millis(b.TopicInt(c, "segment.ms")),
-			RetentionBytes:     b.TopicInt(c, "retention.bytes"),
+			SegmentJitter:      configs.Millis(b.TopicInt(c, "segment.jitter.ms")),
+			IndexBytes:         int(b.TopicInt(c, "segment.index.bytes")),
+			RetentionBytes:     retention(b.TopicInt(c, "retention.bytes")),
 			RetentionMs:        ret,
 			IndexIntervalBytes: int(b.TopicInt(c, "index.interval.bytes")),
 			Fsync:              fsync,
+			FlushMessages:      flushMessages,
 			Clock:              n.cfg.Now,
 		},
 	}

@@ -31,17 +31,44 @@ type partitionSettings struct {
 	minInsync       int32
 	requireKeys     bool
 	logAppendTime   bool
-	log             logstore.Config
+	// recompress says that produced batches in another codec than codec
+	// are recompressed to it (compression.type other than producer).
+	recompress bool
+	codec      batch.Codec
+	// timestampBeforeMaxMs and timestampAfterMaxMs bound CreateTime
+	// record timestamps (message.timestamp.before.max.ms, ...after...).
+	timestampBeforeMaxMs, timestampAfterMaxMs int64
+	log                                       logstore.Config
 }
 
 func (s *partitionSettings) equal(o *partitionSettings) bool {
 	a, b := *s, *o
-	a.log.Clock, b.log.Clock = nil, nil
 	return a.maxMessageBytes == b.maxMessageBytes && a.minInsync == b.minInsync && a.requireKeys == b.requireKeys &&
-		a.logAppendTime == b.logAppendTime && a.log.SegmentBytes == b.log.SegmentBytes &&
-		a.log.SegmentMs == b.log.SegmentMs && a.log.RetentionBytes == b.log.RetentionBytes &&
-		a.log.RetentionMs == b.log.RetentionMs && a.log.IndexIntervalBytes == b.log.IndexIntervalBytes &&
-		a.log.Fsync == b.log.Fsync
+		a.logAppendTime == b.logAppendTime && a.recompress == b.recompress && a.codec == b.codec &&
+		a.timestampBeforeMaxMs == b.timestampBeforeMaxMs && a.timestampAfterMaxMs == b.timestampAfterMaxMs &&
+		a.log.SegmentBytes == b.log.SegmentBytes && a.log.SegmentMs == b.log.SegmentMs &&
+		a.log.SegmentJitter == b.log.SegmentJitter && a.log.IndexBytes == b.log.IndexBytes &&
+		a.log.RetentionBytes == b.log.RetentionBytes && a.log.RetentionMs == b.log.RetentionMs &&
+		a.log.IndexIntervalBytes == b.log.IndexIntervalBytes && a.log.Fsync == b.log.Fsync &&
+		a.log.FlushMessages == b.log.FlushMessages
+}
+
+// compressionCodec maps a compression.type to the codec produced batches
+// are stored in; recompress is false for producer (stored as sent).
+func compressionCodec(compressionType string) (c batch.Codec, recompress bool) {
+	switch compressionType {
+	case "uncompressed":
+		return batch.CodecNone, true
+	case "gzip":
+		return batch.CodecGzip, true
+	case "snappy":
+		return batch.CodecSnappy, true
+	case "lz4":
+		return batch.CodecLZ4, true
+	case "zstd":
+		return batch.CodecZstd, true
+	}
+	return batch.CodecNone, false
 }
 
 // epochEntry says that leader epoch Epoch appended from offset Start on
@@ -199,12 +226,26 @@ type appendResult struct {
 }
 
 // appendRecords validates and appends the batches of a produce request's
-// records field. It rewrites the batches in place: records must not be used
-// by the caller afterwards. All batches are validated before any is
+// records field, as Kafka's LogValidator does: framing and CRC, keys on
+// compacted topics, record timestamps against message.timestamp.before.max.ms
+// and message.timestamp.after.max.ms, and max.message.bytes, before and,
+// when compression.type asks for another codec than a batch's, after
+// recompressing it. It rewrites the batches in place: records must not be
+// used by the caller afterwards. All batches are validated before any is
 // appended, so a bad batch appends nothing.
 func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, error) {
 	s := p.settings.Load()
 	res := appendResult{baseOffset: -1, logAppendTime: -1}
+	opts := batch.ValidateOptions{
+		RequireKeys: s.requireKeys,
+		Timestamps: batch.TimestampRule{
+			Check:         true,
+			LogAppendTime: s.logAppendTime,
+			Now:           now.UnixMilli(),
+			BeforeMaxMs:   s.timestampBeforeMaxMs,
+			AfterMaxMs:    s.timestampAfterMaxMs,
+		},
+	}
 	type item struct {
 		b []byte
 		h batch.Header
@@ -220,7 +261,7 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 		if len(b) > s.maxMessageBytes {
 			return res, fmt.Errorf("%w: %d bytes, max.message.bytes is %d", errMessageTooLarge, len(b), s.maxMessageBytes)
 		}
-		h, err := batch.Validate(b, batch.ValidateOptions{RequireKeys: s.requireKeys})
+		h, err := batch.Validate(b, opts)
 		if err != nil {
 			return res, err
 		}
@@ -229,6 +270,18 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 		}
 		if h.Transactional() && !h.Idempotent() {
 			return res, fmt.Errorf("%w: a transactional batch must carry a producer id", kerr.InvalidRecord)
+		}
+		if s.recompress && h.Codec() != s.codec {
+			if b, err = batch.Recompress(b, s.codec, 0); err != nil {
+				return res, err
+			}
+			if len(b) > s.maxMessageBytes {
+				return res, fmt.Errorf("%w: %d bytes after recompression to %s (compression.type), max.message.bytes is %d",
+					errMessageTooLarge, len(b), s.codec, s.maxMessageBytes)
+			}
+			if h, err = batch.ParseHeader(b); err != nil {
+				return res, err
+			}
 		}
 		list = append(list, item{b, h})
 	}

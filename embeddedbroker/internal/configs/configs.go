@@ -3,6 +3,59 @@
 // topic config falls back to, and how values are validated. DescribeConfigs,
 // CreateTopics, AlterConfigs and the log storage all read from here, so a
 // config means the same thing everywhere.
+//
+// Every config defined here either works as in Kafka or is refused, unless
+// it has a value that means what the embedded broker does anyway, with an
+// error that names it and says why (ErrUnsupported; INVALID_CONFIG for a
+// client, a failed start for a broker config). A name not defined here is
+// ErrUnknown. The state of each config:
+//
+//	Topic config (broker synonym)                   State
+//	cleanup.policy (log.cleanup.policy)             honoured: retention applies only with delete in the list;
+//	                                                compact makes keys mandatory (compaction itself: see below)
+//	compression.type (compression.type)             honoured: a batch in another codec is recompressed on append
+//	delete.retention.ms (log.cleaner.delete.retention.ms)       refused unless default: log compaction is not implemented yet
+//	file.delete.delay.ms (log.segment.delete.delay.ms)          refused unless default or 0: segment files are deleted at once
+//	flush.messages (log.flush.interval.messages)    honoured: fsync once that many records are unsynced
+//	flush.ms (log.flush.interval.ms)                honoured: background fsync at that interval
+//	index.interval.bytes (log.index.interval.bytes) honoured
+//	max.compaction.lag.ms (log.cleaner.max.compaction.lag.ms)   refused unless default: log compaction is not implemented yet
+//	max.message.bytes (message.max.bytes)           honoured, also after recompression
+//	message.timestamp.after.max.ms (log.…)          honoured (KIP-937): INVALID_TIMESTAMP
+//	message.timestamp.before.max.ms (log.…)         honoured (KIP-937): INVALID_TIMESTAMP
+//	message.timestamp.type (log.…)                  honoured
+//	min.cleanable.dirty.ratio (log.cleaner.min.cleanable.ratio) refused unless default: log compaction is not implemented yet
+//	min.compaction.lag.ms (log.cleaner.min.compaction.lag.ms)   refused unless default: log compaction is not implemented yet
+//	min.insync.replicas (min.insync.replicas)       honoured
+//	preallocate (log.preallocate)                   refused unless false: segment files are not preallocated
+//	retention.bytes (log.retention.bytes)           honoured with cleanup.policy delete (0 keeps only the active segment)
+//	retention.ms (log.retention.ms)                 honoured with cleanup.policy delete (0 keeps only the active segment)
+//	segment.bytes (log.segment.bytes)               honoured
+//	segment.index.bytes (log.index.size.max.bytes)  honoured: a segment rolls when its offset or time index is full
+//	segment.jitter.ms (log.roll.jitter.ms)          honoured: a random jitter per segment is taken off segment.ms
+//	segment.ms (log.roll.ms)                        honoured
+//	unclean.leader.election.enable (same name)      honoured
+//
+//	Broker config                                   State
+//	auto.create.topics.enable                       honoured (Metadata requests)
+//	auto.leader.rebalance.enable                    honoured (controller)
+//	broker.heartbeat.interval.ms                    honoured
+//	broker.session.timeout.ms                       honoured
+//	connections.max.idle.ms                         honoured by the connection-limit work of issue 10
+//	default.replication.factor, num.partitions      honoured (CreateTopics without them, auto-creation)
+//	delete.topic.enable                             honoured: false answers DeleteTopics with TOPIC_DELETION_DISABLED
+//	fetch.max.bytes                                 honoured: caps every fetch response
+//	group.*                                         honoured (group coordinator)
+//	log.* synonyms above, compression.type,
+//	message.max.bytes, min.insync.replicas,
+//	unclean.leader.election.enable                  as their topic configs, for topics that do not set them
+//	log.retention.check.interval.ms                 honoured
+//	max.connections, max.connections.per.ip         honoured by the connection-limit work of issue 10
+//	metadata.log.max.record.bytes.between.snapshots honoured by the metadata-log work of issue 10
+//	offsets.*, transaction.*, transactional.id.*    honoured (group and transaction coordinators)
+//	producer.id.expiration.*                        honoured by the producer-state work of issue 10
+//	replica.lag.time.max.ms                         honoured
+//	socket.request.max.bytes                        honoured
 package configs
 
 import (
@@ -23,6 +76,11 @@ var ErrUnknown = errors.New("configs: unknown config")
 // ErrInvalid is returned for a value a config does not accept.
 var ErrInvalid = errors.New("configs: invalid value")
 
+// ErrUnsupported is returned, wrapped, for a valid Kafka value of a config
+// whose feature the embedded broker does not have (see the package
+// documentation). It wraps ErrInvalid.
+var ErrUnsupported = fmt.Errorf("%w: not supported by the embedded broker", ErrInvalid)
+
 // Def defines one config.
 type Def struct {
 	Name    string
@@ -36,6 +94,12 @@ type Def struct {
 	Enum []string
 	// Min bounds numeric values from below.
 	Min *float64
+	// Only, when not nil, lists the only values the embedded broker
+	// accepts (compared as numbers for numeric types): the default, and
+	// perhaps a value that means what the broker does anyway. Refused
+	// says why the others are refused, for the error.
+	Only    []string
+	Refused string
 }
 
 func minOf(v float64) *float64 { return &v }
@@ -51,7 +115,7 @@ func (d *Def) Validate(v string) error {
 		if v != "true" && v != "false" {
 			return bad("must be true or false")
 		}
-		return nil
+		return d.supported(v)
 	case kmsg.ConfigTypeInt, kmsg.ConfigTypeShort:
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 		if err != nil {
@@ -78,17 +142,46 @@ func (d *Def) Validate(v string) error {
 				}
 			}
 		}
-		return nil
+		return d.supported(v)
 	default:
 		if len(d.Enum) > 0 && !slices.Contains(d.Enum, v) {
 			return bad("must be one of " + strings.Join(d.Enum, ", "))
 		}
-		return nil
+		return d.supported(v)
 	}
 	if d.Min != nil && num < *d.Min {
 		return bad(fmt.Sprintf("must be at least %v", *d.Min))
 	}
-	return nil
+	return d.supported(v)
+}
+
+// supported checks v against Only.
+func (d *Def) supported(v string) error {
+	if d.Only == nil {
+		return nil
+	}
+	for _, o := range d.Only {
+		if sameValue(d.Type, o, v) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s=%q: %s, so it accepts only %s", ErrUnsupported, d.Name, v, d.Refused, strings.Join(d.Only, " or "))
+}
+
+// sameValue compares two valid values of a config type.
+func sameValue(t kmsg.ConfigType, a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	switch t {
+	case kmsg.ConfigTypeInt, kmsg.ConfigTypeShort, kmsg.ConfigTypeLong:
+		x, errX := strconv.ParseInt(a, 10, 64)
+		y, errY := strconv.ParseInt(b, 10, 64)
+		return errX == nil && errY == nil && x == y
+	case kmsg.ConfigTypeDouble:
+		x, errX := strconv.ParseFloat(a, 64)
+		y, errY := strconv.ParseFloat(b, 64)
+		return errX == nil && errY == nil && x == y
+	}
+	return a == b
 }
 
 // SplitList splits a comma-separated list value, trimming blanks.
@@ -107,28 +200,35 @@ const (
 	week    = "604800000"
 )
 
+// Why configs are refused (Def.Refused).
+const (
+	noCompaction = "log compaction is not implemented yet"
+	noPrealloc   = "the embedded broker does not preallocate segment files"
+	noDelay      = "the embedded broker deletes segment files at once (as 0 says)"
+)
+
 var topicDefs = []Def{
-	{Name: "cleanup.policy", Type: kmsg.ConfigTypeList, Default: "delete", Broker: "log.cleanup.policy", Enum: []string{"delete", "compact"}, Doc: "delete: segments past retention are removed; compact: records need keys."},
-	{Name: "compression.type", Type: kmsg.ConfigTypeString, Default: "producer", Broker: "compression.type", Enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, Doc: "Only producer is honoured: batches are stored as the producer compressed them."},
-	{Name: "delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000", Broker: "log.cleaner.delete.retention.ms", Min: minOf(0)},
-	{Name: "file.delete.delay.ms", Type: kmsg.ConfigTypeLong, Default: "60000", Broker: "log.segment.delete.delay.ms", Min: minOf(0)},
-	{Name: "flush.messages", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.flush.interval.messages", Min: minOf(1), Doc: "1 fsyncs every append; any other value leaves it to flush.ms."},
+	{Name: "cleanup.policy", Type: kmsg.ConfigTypeList, Default: "delete", Broker: "log.cleanup.policy", Enum: []string{"delete", "compact"}, Doc: "A list: with delete, segments past retention.ms or retention.bytes are removed; with compact, records need keys (compaction itself is not implemented yet, so a compacted topic keeps everything)."},
+	{Name: "compression.type", Type: kmsg.ConfigTypeString, Default: "producer", Broker: "compression.type", Enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, Doc: "producer stores batches as the producer compressed them; a codec recompresses every produced batch in another codec on append."},
+	{Name: "delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000", Broker: "log.cleaner.delete.retention.ms", Min: minOf(0), Only: []string{"86400000"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "file.delete.delay.ms", Type: kmsg.ConfigTypeLong, Default: "60000", Broker: "log.segment.delete.delay.ms", Min: minOf(0), Only: []string{"60000", "0"}, Refused: noDelay, Doc: "Only the default or 0: segment files are deleted at once."},
+	{Name: "flush.messages", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.flush.interval.messages", Min: minOf(1), Doc: "fsync once this many records are not yet fsynced; 1 fsyncs every append."},
 	{Name: "flush.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.flush.interval.ms", Min: minOf(0), Doc: "fsync interval; the maximum means never (the OS decides)."},
 	{Name: "index.interval.bytes", Type: kmsg.ConfigTypeInt, Default: "4096", Broker: "log.index.interval.bytes", Min: minOf(0)},
-	{Name: "max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.cleaner.max.compaction.lag.ms", Min: minOf(1)},
+	{Name: "max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.cleaner.max.compaction.lag.ms", Min: minOf(1), Only: []string{maxLong}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
 	{Name: "max.message.bytes", Type: kmsg.ConfigTypeInt, Default: "1048588", Broker: "message.max.bytes", Min: minOf(0)},
 	{Name: "message.timestamp.type", Type: kmsg.ConfigTypeString, Default: "CreateTime", Broker: "log.message.timestamp.type", Enum: []string{"CreateTime", "LogAppendTime"}},
-	{Name: "message.timestamp.before.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.message.timestamp.before.max.ms", Min: minOf(0)},
-	{Name: "message.timestamp.after.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.message.timestamp.after.max.ms", Min: minOf(0)},
-	{Name: "min.cleanable.dirty.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5", Broker: "log.cleaner.min.cleanable.ratio", Min: minOf(0)},
-	{Name: "min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0", Broker: "log.cleaner.min.compaction.lag.ms", Min: minOf(0)},
+	{Name: "message.timestamp.before.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.message.timestamp.before.max.ms", Min: minOf(0), Doc: "With CreateTime, a batch holding a record timestamp more than this before the broker's time is refused (INVALID_TIMESTAMP)."},
+	{Name: "message.timestamp.after.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.message.timestamp.after.max.ms", Min: minOf(0), Doc: "With CreateTime, a batch holding a record timestamp more than this after the broker's time is refused (INVALID_TIMESTAMP)."},
+	{Name: "min.cleanable.dirty.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5", Broker: "log.cleaner.min.cleanable.ratio", Min: minOf(0), Only: []string{"0.5"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0", Broker: "log.cleaner.min.compaction.lag.ms", Min: minOf(0), Only: []string{"0"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
 	{Name: "min.insync.replicas", Type: kmsg.ConfigTypeInt, Default: "1", Broker: "min.insync.replicas", Min: minOf(1)},
-	{Name: "preallocate", Type: kmsg.ConfigTypeBoolean, Default: "false", Broker: "log.preallocate"},
-	{Name: "retention.bytes", Type: kmsg.ConfigTypeLong, Default: "-1", Broker: "log.retention.bytes"},
-	{Name: "retention.ms", Type: kmsg.ConfigTypeLong, Default: week, Broker: "log.retention.ms", Min: minOf(-1)},
+	{Name: "preallocate", Type: kmsg.ConfigTypeBoolean, Default: "false", Broker: "log.preallocate", Only: []string{"false"}, Refused: noPrealloc, Doc: "Only false: " + noPrealloc + "."},
+	{Name: "retention.bytes", Type: kmsg.ConfigTypeLong, Default: "-1", Broker: "log.retention.bytes", Doc: "With cleanup.policy delete, the oldest segments go while the rest still hold this much; -1 means no limit."},
+	{Name: "retention.ms", Type: kmsg.ConfigTypeLong, Default: week, Broker: "log.retention.ms", Min: minOf(-1), Doc: "With cleanup.policy delete, a segment whose newest timestamp is older than this goes; -1 means no limit."},
 	{Name: "segment.bytes", Type: kmsg.ConfigTypeInt, Default: "1073741824", Broker: "log.segment.bytes", Min: minOf(14)},
-	{Name: "segment.index.bytes", Type: kmsg.ConfigTypeInt, Default: "10485760", Broker: "log.index.size.max.bytes", Min: minOf(4)},
-	{Name: "segment.jitter.ms", Type: kmsg.ConfigTypeLong, Default: "0", Broker: "log.roll.jitter.ms", Min: minOf(0)},
+	{Name: "segment.index.bytes", Type: kmsg.ConfigTypeInt, Default: "10485760", Broker: "log.index.size.max.bytes", Min: minOf(4), Doc: "A segment rolls when its offset index (8 bytes an entry) or time index (12 bytes an entry, one kept for the roll) would outgrow this."},
+	{Name: "segment.jitter.ms", Type: kmsg.ConfigTypeLong, Default: "0", Broker: "log.roll.jitter.ms", Min: minOf(0), Doc: "Each segment rolls by time a random amount below this (and below segment.ms) early."},
 	{Name: "segment.ms", Type: kmsg.ConfigTypeLong, Default: week, Broker: "log.roll.ms", Min: minOf(1)},
 	{Name: "unclean.leader.election.enable", Type: kmsg.ConfigTypeBoolean, Default: "false", Broker: "unclean.leader.election.enable"},
 }
@@ -141,32 +241,32 @@ var brokerDefs = []Def{
 	{Name: "compression.type", Type: kmsg.ConfigTypeString, Default: "producer", Enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}},
 	{Name: "connections.max.idle.ms", Type: kmsg.ConfigTypeLong, Default: "600000", Min: minOf(-1), Doc: "A connection silent this long is closed; -1 never closes idle connections."},
 	{Name: "default.replication.factor", Type: kmsg.ConfigTypeInt, Default: "1", Min: minOf(1)},
-	{Name: "delete.topic.enable", Type: kmsg.ConfigTypeBoolean, Default: "true"},
-	{Name: "fetch.max.bytes", Type: kmsg.ConfigTypeInt, Default: "57671680", Min: minOf(1024)},
+	{Name: "delete.topic.enable", Type: kmsg.ConfigTypeBoolean, Default: "true", Doc: "false refuses every DeleteTopics (TOPIC_DELETION_DISABLED)."},
+	{Name: "fetch.max.bytes", Type: kmsg.ConfigTypeInt, Default: "57671680", Min: minOf(1024), Doc: "The most a fetch response holds, whatever the request asks (at least one batch)."},
 	{Name: "group.initial.rebalance.delay.ms", Type: kmsg.ConfigTypeInt, Default: "0", Min: minOf(0), Doc: "0 here (Kafka: 3000) so that tests rebalance at once."},
 	{Name: "group.max.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "1800000", Min: minOf(0)},
 	{Name: "group.max.size", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(1)},
 	{Name: "group.min.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "6000", Min: minOf(0)},
-	{Name: "log.cleaner.delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000"},
-	{Name: "log.cleaner.max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong},
-	{Name: "log.cleaner.min.cleanable.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5"},
-	{Name: "log.cleaner.min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0"},
+	{Name: "log.cleaner.delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000", Min: minOf(0), Only: []string{"86400000"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "log.cleaner.max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(1), Only: []string{maxLong}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "log.cleaner.min.cleanable.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5", Min: minOf(0), Only: []string{"0.5"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "log.cleaner.min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0", Min: minOf(0), Only: []string{"0"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
 	{Name: "log.cleanup.policy", Type: kmsg.ConfigTypeList, Default: "delete", Enum: []string{"delete", "compact"}},
 	{Name: "log.flush.interval.messages", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(1)},
 	{Name: "log.flush.interval.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(0)},
 	{Name: "log.index.interval.bytes", Type: kmsg.ConfigTypeInt, Default: "4096", Min: minOf(0)},
 	{Name: "log.index.size.max.bytes", Type: kmsg.ConfigTypeInt, Default: "10485760", Min: minOf(4)},
-	{Name: "log.message.timestamp.after.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong},
-	{Name: "log.message.timestamp.before.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong},
+	{Name: "log.message.timestamp.after.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(0)},
+	{Name: "log.message.timestamp.before.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(0)},
 	{Name: "log.message.timestamp.type", Type: kmsg.ConfigTypeString, Default: "CreateTime", Enum: []string{"CreateTime", "LogAppendTime"}},
-	{Name: "log.preallocate", Type: kmsg.ConfigTypeBoolean, Default: "false"},
+	{Name: "log.preallocate", Type: kmsg.ConfigTypeBoolean, Default: "false", Only: []string{"false"}, Refused: noPrealloc, Doc: "Only false: " + noPrealloc + "."},
 	{Name: "log.retention.bytes", Type: kmsg.ConfigTypeLong, Default: "-1"},
 	{Name: "log.retention.check.interval.ms", Type: kmsg.ConfigTypeLong, Default: "300000", Min: minOf(1)},
 	{Name: "log.retention.ms", Type: kmsg.ConfigTypeLong, Default: week, Min: minOf(-1)},
-	{Name: "log.roll.jitter.ms", Type: kmsg.ConfigTypeLong, Default: "0"},
+	{Name: "log.roll.jitter.ms", Type: kmsg.ConfigTypeLong, Default: "0", Min: minOf(0)},
 	{Name: "log.roll.ms", Type: kmsg.ConfigTypeLong, Default: week, Min: minOf(1)},
 	{Name: "log.segment.bytes", Type: kmsg.ConfigTypeInt, Default: "1073741824", Min: minOf(14)},
-	{Name: "log.segment.delete.delay.ms", Type: kmsg.ConfigTypeLong, Default: "60000"},
+	{Name: "log.segment.delete.delay.ms", Type: kmsg.ConfigTypeLong, Default: "60000", Min: minOf(0), Only: []string{"60000", "0"}, Refused: noDelay, Doc: "Only the default or 0: segment files are deleted at once."},
 	{Name: "max.connections", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(0), Doc: "Client connections a node accepts at once; connections beyond it are closed at once. The nodes' own replication connections do not count."},
 	{Name: "max.connections.per.ip", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(0), Doc: "Client connections a node accepts at once from one IP address; connections beyond it are closed at once."},
 	{Name: "message.max.bytes", Type: kmsg.ConfigTypeInt, Default: "1048588", Min: minOf(0)},
@@ -271,7 +371,7 @@ func (b *Broker) Int(name string) int64 {
 	if _, ok := BrokerDef(name); !ok {
 		panic("configs: undefined broker config " + name)
 	}
-	n, _ := strconv.ParseInt(v, 10, 64)
+	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	return n
 }
 
@@ -318,7 +418,7 @@ func (b *Broker) Topic(topicCfg map[string]string, name string) Value {
 
 // TopicInt resolves a numeric topic config.
 func (b *Broker) TopicInt(topicCfg map[string]string, name string) int64 {
-	n, _ := strconv.ParseInt(b.Topic(topicCfg, name).Value, 10, 64)
+	n, _ := strconv.ParseInt(strings.TrimSpace(b.Topic(topicCfg, name).Value), 10, 64)
 	return n
 }
 
@@ -327,7 +427,14 @@ func (b *Broker) TopicString(topicCfg map[string]string, name string) string {
 	return b.Topic(topicCfg, name).Value
 }
 
-// Compacted reports whether a topic's cleanup.policy includes compact.
+// Compacted reports whether a topic's cleanup.policy includes compact:
+// its records need keys.
 func (b *Broker) Compacted(topicCfg map[string]string) bool {
 	return slices.Contains(SplitList(b.TopicString(topicCfg, "cleanup.policy")), "compact")
+}
+
+// Deletes reports whether a topic's cleanup.policy includes delete: only
+// then do retention.ms and retention.bytes remove its old segments.
+func (b *Broker) Deletes(topicCfg map[string]string) bool {
+	return slices.Contains(SplitList(b.TopicString(topicCfg, "cleanup.policy")), "delete")
 }

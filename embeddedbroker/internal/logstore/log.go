@@ -52,12 +52,17 @@ type segLog struct {
 	stopSync chan struct{}
 	syncDone chan struct{}
 
-	// wmu serializes mutations and guards cfg and dirty. A goroutine
-	// holding wmu may read segs and segment fields without mu: only
-	// holders of wmu change them.
+	// wmu serializes mutations and guards cfg, dirty and the jitter
+	// fields. A goroutine holding wmu may read segs and segment fields
+	// without mu: only holders of wmu change them.
 	wmu   sync.Mutex
 	cfg   Config
 	dirty bool // appended since the last fsync
+
+	// jitter is the roll jitter (Config.SegmentJitter) drawn for the
+	// segment jitterOf, the active one when it was drawn.
+	jitterOf *segment
+	jitter   time.Duration
 
 	// The memory log runs no syncer goroutine under FsyncInterval: it
 	// works out lazily whether one of its ticks, every interval from
@@ -165,13 +170,16 @@ func (l *segLog) Append(b []byte) error {
 
 	l.dirty = true
 	l.lastAppend = now
-	if l.cfg.Fsync < 0 {
+	if l.cfg.Fsync < 0 || (l.cfg.FlushMessages > 0 && f.next()-act.syncedNext >= l.cfg.FlushMessages) {
 		return l.syncLocked()
 	}
 	return nil
 }
 
-// shouldRoll reports whether f must go to a new segment rather than s.
+// shouldRoll reports whether f must go to a new segment rather than s, the
+// active segment, as Kafka's LogSegment.shouldRoll decides: by size, by
+// relative offset overflow, when an index is full, and by time less the
+// segment's jitter. An empty segment never rolls. Called with wmu held.
 func (l *segLog) shouldRoll(s *segment, f frame, now time.Time) bool {
 	switch {
 	case s.size == 0:
@@ -180,11 +188,26 @@ func (l *segLog) shouldRoll(s *segment, f frame, now time.Time) bool {
 		return true
 	case f.last-s.base > math.MaxInt32: // relative offsets are 32-bit
 		return true
-	case f.maxTs >= 0 && s.firstTs >= 0:
-		return f.maxTs-s.firstTs > l.cfg.SegmentMs.Milliseconds()
-	default:
-		return now.Sub(s.firstAppend) > l.cfg.SegmentMs
+	case len(s.index) >= l.cfg.IndexBytes/offsetEntrySize, len(s.tindex) >= l.cfg.IndexBytes/timeEntrySize-1:
+		return true
 	}
+	rollMs := l.cfg.SegmentMs - l.rollJitter(s)
+	if f.maxTs >= 0 && s.firstTs >= 0 {
+		return f.maxTs-s.firstTs > rollMs.Milliseconds()
+	}
+	return now.Sub(s.firstAppend) > rollMs
+}
+
+// rollJitter returns the roll jitter of the active segment s, drawing it
+// the first time s is asked about. Called with wmu held.
+func (l *segLog) rollJitter(s *segment) time.Duration {
+	if l.jitterOf != s {
+		l.jitterOf, l.jitter = s, 0
+		if n := min(l.cfg.SegmentJitter, l.cfg.SegmentMs).Milliseconds(); n > 0 {
+			l.jitter = time.Duration(l.cfg.Rand(n)) * time.Millisecond
+		}
+	}
+	return l.jitter
 }
 
 // roll seals old and starts a new active segment at the log end offset.
@@ -605,14 +628,14 @@ func (l *segLog) ApplyRetention(now time.Time) (int, error) {
 	}
 	last := len(l.segs) - 1
 	n := 0
-	if l.cfg.RetentionMs >= 0 {
-		limit := now.Add(-l.cfg.RetentionMs).UnixMilli()
+	if ms := l.cfg.RetentionMs; ms >= 0 || ms == RetainNothing {
+		limit := now.Add(-max(ms, 0)).UnixMilli()
 		for n < last && l.segs[n].retentionTs() < limit {
 			n++
 		}
 	}
-	if l.cfg.RetentionBytes >= 0 {
-		diff := l.size.Load() - l.cfg.RetentionBytes
+	if rb := l.cfg.RetentionBytes; rb >= 0 || rb == RetainNothing {
+		diff := l.size.Load() - max(rb, 0)
 		for _, s := range l.segs[:n] {
 			diff -= s.size
 		}
@@ -646,6 +669,7 @@ func (l *segLog) Reconfigure(cfg Config) {
 	l.tickLocked(l.cfg.Clock()) // ticks of the old policy up to now
 	old := l.cfg.Fsync
 	l.cfg = cfg
+	l.jitterOf = nil // the next roll check draws with the new settings
 	if old != cfg.Fsync {
 		l.tickBase = cfg.Clock()
 	}

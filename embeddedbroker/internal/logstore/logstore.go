@@ -5,9 +5,10 @@
 // Two implementations share one engine and therefore one set of semantics:
 // OpenDisk keeps the log in segment files laid out as Kafka lays them out,
 // and NewMemory keeps the same segments in memory for tests and for brokers
-// that do not need durability. Both roll segments by size and age, apply
-// retention by size and time, honour DeleteRecords (SetStartOffset) and the
-// truncations replication needs.
+// that do not need durability. Both roll segments by size, by age (less a
+// per-segment jitter) and when an index is full, apply retention by size and
+// time, honour DeleteRecords (SetStartOffset) and the truncations
+// replication needs.
 //
 // # On-disk layout
 //
@@ -89,6 +90,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"time"
 )
 
@@ -114,7 +116,14 @@ const (
 	DefaultSegmentMs          = 7 * 24 * time.Hour
 	DefaultRetentionMs        = 7 * 24 * time.Hour
 	DefaultIndexIntervalBytes = 4096
+	DefaultIndexBytes         = 10 << 20
 )
+
+// RetainNothing, as Config.RetentionMs or Config.RetentionBytes, makes
+// ApplyRetention delete every sealed segment: Kafka's retention.ms=0 and
+// retention.bytes=0, which zero cannot say since a zero field takes the
+// default.
+const RetainNothing = math.MinInt64
 
 // FsyncPolicy says when the disk log forces appended data to stable
 // storage. The zero value is FsyncNever. Build one with FsyncNever,
@@ -175,26 +184,49 @@ type Config struct {
 	// are 32-bit. Zero means DefaultSegmentBytes.
 	SegmentBytes int64
 	// SegmentMs rolls the active segment when the incoming batch's max
-	// timestamp is more than SegmentMs past that of the segment's first
-	// batch, or, when either has no timestamp (-1), when the segment's first
-	// batch was appended more than SegmentMs ago by Clock (segment.ms; Kafka's
-	// rule). Zero means DefaultSegmentMs.
+	// timestamp is more than SegmentMs (less the segment's jitter, see
+	// SegmentJitter) past that of the segment's first batch, or, when
+	// either has no timestamp (-1), when the segment's first batch was
+	// appended more than that long ago by Clock (segment.ms; Kafka's rule).
+	// Zero means DefaultSegmentMs.
 	SegmentMs time.Duration
+	// SegmentJitter makes each segment roll by time early by a random
+	// whole number of milliseconds below min(SegmentJitter, SegmentMs),
+	// drawn once per segment with Rand, so that partitions created together
+	// do not all roll at once (segment.jitter.ms; Kafka's rule). Zero means
+	// none.
+	SegmentJitter time.Duration
+	// Rand returns a uniformly random number in [0, n), n > 0, for
+	// SegmentJitter; nil means math/rand/v2's. Tests inject a deterministic
+	// one.
+	Rand func(n int64) int64
+	// IndexBytes is the largest the offset and time indexes of a segment
+	// may grow (segment.index.bytes): the active segment rolls when its
+	// offset index holds IndexBytes/8 entries or its time index
+	// IndexBytes/12-1 (the last slot is kept for the entry sealing adds), as
+	// Kafka's full indexes make it roll. Zero means DefaultIndexBytes.
+	IndexBytes int
 	// RetentionBytes is the size ApplyRetention shrinks the log towards by
 	// deleting the oldest sealed segments, keeping at least RetentionBytes
 	// as Kafka does: a segment goes only if the rest still holds
-	// RetentionBytes (retention.bytes). Negative or zero means unlimited.
+	// RetentionBytes (retention.bytes). Negative or zero means unlimited;
+	// RetainNothing means Kafka's 0.
 	RetentionBytes int64
 	// RetentionMs makes ApplyRetention delete the oldest sealed segments
 	// whose largest timestamp (or, without timestamps, last append time) is
 	// more than RetentionMs before now (retention.ms). Negative means
-	// unlimited; zero means DefaultRetentionMs.
+	// unlimited; zero means DefaultRetentionMs; RetainNothing means Kafka's
+	// 0.
 	RetentionMs time.Duration
 	// IndexIntervalBytes is the number of bytes between sparse index entries
 	// (index.interval.bytes). Zero means DefaultIndexIntervalBytes.
 	IndexIntervalBytes int
 	// Fsync says when appended data is fsynced (disk log only).
 	Fsync FsyncPolicy
+	// FlushMessages, when positive, also fsyncs the active segment after an
+	// Append leaves at least that many records (offsets) not yet fsynced
+	// (flush.messages; 1 is FsyncAlways).
+	FlushMessages int64
 	// Clock returns the current time; nil means time.Now. Tests inject a
 	// fake clock to drive roll by time.
 	Clock func() time.Time
@@ -220,6 +252,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IndexIntervalBytes <= 0 {
 		c.IndexIntervalBytes = DefaultIndexIntervalBytes
+	}
+	if c.IndexBytes <= 0 {
+		c.IndexBytes = DefaultIndexBytes
+	}
+	if c.SegmentJitter < 0 {
+		c.SegmentJitter = 0
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Int64N
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -322,7 +363,8 @@ type Log interface {
 	// under FsyncAlways loses nothing).
 	//
 	// What counts as synced is the same for both: every append under
-	// FsyncAlways, the background syncer's ticks under FsyncInterval, a
+	// FsyncAlways, an append that reaches FlushMessages, the background
+	// syncer's ticks under FsyncInterval, a
 	// Sync, Close, a roll (which fsyncs the segment it seals), a Truncate
 	// (which fsyncs the segment it cuts), and, for the disk log, whatever
 	// the files held when it was opened. The log start offset moved by
