@@ -188,7 +188,10 @@ func (n *Node) offsetsTopicSpec() controller.TopicSpec {
 		Partitions:        int32(b.Int("offsets.topic.num.partitions")),
 		ReplicationFactor: int16(b.Int("offsets.topic.replication.factor")),
 		Internal:          true,
-		Configs:           map[string]string{"cleanup.policy": "compact"},
+		// As Kafka: compression.type set on the topic, so that a
+		// broker-wide compression.type does not reach the
+		// coordinator's own writes.
+		Configs: map[string]string{"cleanup.policy": "compact", "compression.type": "producer"},
 	}
 	spec.Configs["segment.bytes"], _ = b.Get("offsets.topic.segment.bytes")
 	return spec

@@ -67,7 +67,9 @@ func (n *Node) txnStateTopicSpec() controller.TopicSpec {
 		Partitions:        int32(b.Int("transaction.state.log.num.partitions")),
 		ReplicationFactor: rf,
 		Internal:          true,
-		Configs:           map[string]string{"cleanup.policy": "compact"},
+		// Kafka creates __transaction_state uncompressed, whatever the
+		// broker's compression.type.
+		Configs: map[string]string{"cleanup.policy": "compact", "compression.type": "uncompressed"},
 	}
 	spec.Configs["segment.bytes"], _ = b.Get("transaction.state.log.segment.bytes")
 	// Kafka's transaction.state.log.min.isr, capped by what the cluster
