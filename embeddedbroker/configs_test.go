@@ -594,3 +594,35 @@ func TestConfigFetchMaxBytes(t *testing.T) {
 		n += fs.NumRecords()
 	}
 }
+
+// TestConfigDeleteRecordsNeedsDeletePolicy: DeleteRecords on a topic whose
+// cleanup.policy lacks delete is refused with POLICY_VIOLATION, as Kafka
+// refuses it, and allowed with compact,delete.
+func TestConfigDeleteRecordsNeedsDeletePolicy(t *testing.T) {
+	c := embeddedbroker.StartForTest(t,
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "compacted", Partitions: 1, Configs: map[string]string{"cleanup.policy": "compact"}}),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "both", Partitions: 1, Configs: map[string]string{"cleanup.policy": "compact,delete"}}))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, topic := range []string{"compacted", "both"} {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("k"), Value: []byte("v")}, &kgo.Record{Topic: topic, Key: []byte("k"), Value: []byte("w")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	res, err := adm.DeleteRecords(ctx, kadm.OffsetsFromRecords(kgo.Record{Topic: "compacted", Offset: 0}, kgo.Record{Topic: "both", Offset: 0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := res.Lookup("compacted", 0); !errors.Is(r.Err, kerr.PolicyViolation) {
+		t.Fatalf("compacted: %v", r.Err)
+	}
+	if r, _ := res.Lookup("both", 0); r.Err != nil || r.LowWatermark != 1 {
+		t.Fatalf("compact,delete: low watermark %d, %v", r.LowWatermark, r.Err)
+	}
+}

@@ -470,6 +470,7 @@ func (n *Node) settingsFor(t *controller.Topic) *partitionSettings {
 		codec:                codec,
 		timestampBeforeMaxMs: b.TopicInt(c, "message.timestamp.before.max.ms"),
 		timestampAfterMaxMs:  b.TopicInt(c, "message.timestamp.after.max.ms"),
+		deletable:            b.Deletes(c),
 		log: logstore.Config{
 			SegmentBytes:       b.TopicInt(c, "segment.bytes"),
 			SegmentMs:          configs.Millis(b.TopicInt(c, "segment.ms")),

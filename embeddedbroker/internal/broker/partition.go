@@ -38,7 +38,10 @@ type partitionSettings struct {
 	// timestampBeforeMaxMs and timestampAfterMaxMs bound CreateTime
 	// record timestamps (message.timestamp.before.max.ms, ...after...).
 	timestampBeforeMaxMs, timestampAfterMaxMs int64
-	log                                       logstore.Config
+	// deletable says delete is in cleanup.policy: DeleteRecords is
+	// refused without it, as Kafka refuses it on compacted-only topics.
+	deletable bool
+	log       logstore.Config
 }
 
 func (s *partitionSettings) equal(o *partitionSettings) bool {
@@ -50,7 +53,7 @@ func (s *partitionSettings) equal(o *partitionSettings) bool {
 		a.log.SegmentJitter == b.log.SegmentJitter && a.log.IndexBytes == b.log.IndexBytes &&
 		a.log.RetentionBytes == b.log.RetentionBytes && a.log.RetentionMs == b.log.RetentionMs &&
 		a.log.IndexIntervalBytes == b.log.IndexIntervalBytes && a.log.Fsync == b.log.Fsync &&
-		a.log.FlushMessages == b.log.FlushMessages
+		a.log.FlushMessages == b.log.FlushMessages && a.deletable == b.deletable
 }
 
 // compressionCodec maps a compression.type to the codec produced batches
@@ -552,6 +555,9 @@ func (p *partition) epochAt(off int64) int32 {
 func (p *partition) deleteRecordsBefore(off int64) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.settings.Load().deletable {
+		return -1, fmt.Errorf("%w: records of %s-%d cannot be deleted: cleanup.policy has no delete", controller.ErrPolicyViolation, p.topic, p.id)
+	}
 	hwm := p.hwm.Load()
 	if off == -1 {
 		off = hwm
