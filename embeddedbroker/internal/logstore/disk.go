@@ -39,18 +39,39 @@ const (
 //
 // OpenDisk removes leftover temporary files and index files without a log
 // file. It does not lock the directory: opening it twice corrupts it.
-func OpenDisk(dir string, cfg Config, logger *slog.Logger) (Log, error) {
+//
+// A directory OpenDisk creates gets its first segment file without any
+// fsync: the directory entries are made durable by the first fsync of the
+// log's data (see Log.Sync), as Kafka's LocalLog.flush does. An empty log
+// lost in a crash comes back empty, or not at all and is created again.
+//
+// Segment files are opened through a FilePool (WithFilePool), on demand:
+// opening a log opens none of its sealed segments' files.
+func OpenDisk(dir string, cfg Config, logger *slog.Logger, opts ...DiskOption) (Log, error) {
 	if logger == nil {
 		logger = discardLogger()
 	}
 	logger = logger.With("dir", dir)
 	cfg = cfg.withDefaults()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	var o diskOptions
+	for _, opt := range opts {
+		opt.applyDisk(&o)
+	}
+	if o.files == nil {
+		o.files = NewFilePool(0)
+	}
+	created, err := makeDir(dir)
+	if err != nil {
 		return nil, fmt.Errorf("logstore: %w", err)
 	}
-	be := &diskBackend{dir: dir}
+	be := &diskBackend{dir: dir, files: o.files, parentDirty: created}
 	l := newLog(be, cfg, logger)
-	if err := be.load(l); err != nil {
+	if created {
+		err = be.initEmpty(l)
+	} else {
+		err = be.load(l)
+	}
+	if err != nil {
 		for _, s := range l.segs {
 			_ = s.data.close()
 		}
@@ -62,10 +83,52 @@ func OpenDisk(dir string, cfg Config, logger *slog.Logger) (Log, error) {
 	return l, nil
 }
 
+// DiskOption configures OpenDisk.
+type DiskOption interface{ applyDisk(*diskOptions) }
+
+type diskOptions struct{ files *FilePool }
+
+type diskOptionFunc func(*diskOptions)
+
+func (f diskOptionFunc) applyDisk(o *diskOptions) { f(o) }
+
+// WithFilePool opens the log's segment files through p, which bounds the
+// files open at once across every log sharing it. Nil (the default) gives
+// the log a pool of its own, of DefaultFilePoolLimit files.
+func WithFilePool(p *FilePool) DiskOption {
+	return diskOptionFunc(func(o *diskOptions) { o.files = p })
+}
+
+// makeDir creates dir if it does not exist, reporting whether it did.
+func makeDir(dir string) (created bool, err error) {
+	err = os.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, err
+}
+
 // diskBackend stores a log in the files of one directory. Its fields
 // change under the log's wmu.
 type diskBackend struct {
-	dir string
+	dir   string
+	files *FilePool
+
+	// dirDirty says files were created in dir since it was last fsynced;
+	// parentDirty that OpenDisk created dir and its entry in the parent
+	// directory was not fsynced yet. The next fsync of the log's data
+	// fsyncs them first (syncEntries), so that no fsynced byte sits in a
+	// file whose name a crash can lose.
+	dirDirty    bool
+	parentDirty bool
 
 	// savedStart is the log start offset the log-start-offset file durably
 	// holds, when hasSavedStart; startDirty says a saveStart failed after it
@@ -82,32 +145,86 @@ func (d *diskBackend) path(base int64, ext string) string {
 
 func (d *diskBackend) durable() bool { return true }
 
-func (d *diskBackend) create(base int64) (segData, error) {
-	// Index files of an older segment with the same base must not outlive it.
-	for _, ext := range []string{indexExt, timeIndexExt} {
-		if err := os.Remove(d.path(base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+func (d *diskBackend) create(base int64) (segData, error) { return d.createSeg(base, false) }
+
+// createSeg creates the empty .log file of a new segment at base, without
+// fsyncing the directory: syncEntries does at the first fsync that counts.
+// In a directory known to be empty (fresh), there are no stale index files
+// to remove first.
+func (d *diskBackend) createSeg(base int64, fresh bool) (segData, error) {
+	if !fresh {
+		// Index files of an older segment with the same base must not outlive it.
+		for _, ext := range []string{indexExt, timeIndexExt} {
+			if err := os.Remove(d.path(base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
 		}
 	}
-	f, err := os.OpenFile(d.path(base, logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	s := &fileSeg{d: d, base: base}
+	s.h.init(d.files, d.path(base, logExt), true)
+	d.dirDirty = true
+	if err := s.pin(); err != nil { // creates the file; the handle stays open, idle
 		return nil, err
 	}
-	if err := syncDir(d.dir); err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	return &fileSeg{f: f, d: d, base: base}, nil
+	s.unpin()
+	return s, nil
 }
 
-// sealed fsyncs the segment's data, then writes and fsyncs its index files,
-// all before the next segment exists, so that after a crash a sealed
-// segment is complete and its index files can be trusted.
-func (d *diskBackend) sealed(s *segment) error {
-	if err := s.data.sync(); err != nil {
+// openSeg returns the data of the existing segment at base, not opened yet.
+func (d *diskBackend) openSeg(base int64) *fileSeg {
+	s := &fileSeg{d: d, base: base}
+	s.h.init(d.files, d.path(base, logExt), false)
+	return s
+}
+
+// initEmpty sets up the empty log of a directory OpenDisk just created:
+// nothing to list, recover or read.
+func (d *diskBackend) initEmpty(l *segLog) error {
+	data, err := d.createSeg(0, true)
+	if err != nil {
+		return fmt.Errorf("logstore: creating segment 0: %w", err)
+	}
+	l.segs = []*segment{newSegment(0, data)}
+	return nil
+}
+
+// syncEntries fsyncs the directory if files were created in it since its
+// last fsync, and its parent if OpenDisk created it, as Kafka's
+// LocalLog.flush fsyncs the partition directory when a flush first covers
+// a new segment.
+func (d *diskBackend) syncEntries() error {
+	if d.parentDirty {
+		if err := syncDir(filepath.Dir(d.dir)); err != nil {
+			return err
+		}
+		d.parentDirty = false
+	}
+	if !d.dirDirty {
+		return nil
+	}
+	if err := syncDir(d.dir); err != nil {
 		return err
 	}
-	return d.writeIndexes(s, true)
+	d.dirDirty = false
+	return nil
+}
+
+// sealed fsyncs the segment's data, then writes and fsyncs its index files
+// and the directory, all before the next segment exists, so that after a
+// crash a sealed segment is complete and its index files can be trusted.
+func (d *diskBackend) sealed(s *segment) error {
+	seg := s.data.(*fileSeg)
+	if err := seg.syncData(); err != nil {
+		return err
+	}
+	if err := d.writeIndexes(s, true); err != nil {
+		return err
+	}
+	if err := d.syncEntries(); err != nil {
+		seg.indexSynced = false
+		return err
+	}
+	return nil
 }
 
 func (d *diskBackend) closing(s *segment) error { return d.writeIndexes(s, false) }
@@ -119,6 +236,7 @@ func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
 		seg.indexSynced = false
 		defer func() { seg.indexSynced = err == nil && fsync }()
 	}
+	d.dirDirty = true // writeFile may create the files
 	buf := make([]byte, 0, offsetEntrySize*len(s.index))
 	for _, e := range s.index {
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
@@ -155,7 +273,8 @@ func (d *diskBackend) writeStart(off int64) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	return syncDir(d.dir)
+	d.dirDirty = true
+	return d.syncEntries()
 }
 
 // loadStart reads the saved log start offset; ok=false when there is none.
@@ -212,16 +331,11 @@ func (d *diskBackend) load(l *segLog) error {
 	}
 
 	for _, base := range bases {
-		f, err := os.OpenFile(d.path(base, logExt), os.O_RDWR, 0)
+		st, err := os.Stat(d.path(base, logExt))
 		if err != nil {
 			return fmt.Errorf("logstore: %w", err)
 		}
-		st, err := f.Stat()
-		if err != nil {
-			_ = f.Close()
-			return fmt.Errorf("logstore: %w", err)
-		}
-		s := newSegment(base, &fileSeg{f: f, d: d, base: base})
+		s := newSegment(base, d.openSeg(base))
 		s.size = st.Size()
 		s.modified = st.ModTime()
 		l.segs = append(l.segs, s)
@@ -403,10 +517,11 @@ func parseBase(s string) (int64, bool) {
 	return n, err == nil && n >= 0
 }
 
-// fileSeg is a segment's .log file. Writes go to explicit positions, so a
-// failed partial write is simply overwritten by the next one.
+// fileSeg is a segment's .log file, opened through the log's FilePool on
+// demand. Writes go to explicit positions, so a failed partial write is
+// simply overwritten by the next one.
 type fileSeg struct {
-	f    *os.File
+	h    pooledFile
 	d    *diskBackend
 	base int64
 	// indexSynced says the segment's index files were last written with
@@ -414,13 +529,30 @@ type fileSeg struct {
 	indexSynced bool
 }
 
+func (s *fileSeg) pin() error {
+	_, err := s.h.acquire()
+	return err
+}
+
+func (s *fileSeg) unpin() { s.h.release() }
+
 func (s *fileSeg) write(b []byte, pos int64) error {
-	_, err := s.f.WriteAt(b, pos)
+	f, err := s.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.h.release()
+	_, err = f.WriteAt(b, pos)
 	return err
 }
 
 func (s *fileSeg) readAt(p []byte, pos int64) error {
-	n, err := s.f.ReadAt(p, pos)
+	f, err := s.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.h.release()
+	n, err := f.ReadAt(p, pos)
 	if n == len(p) {
 		return nil
 	}
@@ -431,12 +563,39 @@ func (s *fileSeg) readAt(p []byte, pos int64) error {
 }
 
 func (s *fileSeg) view(int64, int64) ([]byte, bool) { return nil, false }
-func (s *fileSeg) truncate(size int64) error        { return s.f.Truncate(size) }
-func (s *fileSeg) sync() error                      { return s.f.Sync() }
-func (s *fileSeg) close() error                     { return s.f.Close() }
+
+func (s *fileSeg) truncate(size int64) error {
+	f, err := s.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.h.release()
+	return f.Truncate(size)
+}
+
+// syncData fsyncs the file's data, not its directory entry.
+func (s *fileSeg) syncData() error {
+	f, err := s.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.h.release()
+	return f.Sync()
+}
+
+// sync fsyncs the data and, first time round, the directory entries that
+// make the file reachable.
+func (s *fileSeg) sync() error {
+	if err := s.syncData(); err != nil {
+		return err
+	}
+	return s.d.syncEntries()
+}
+
+func (s *fileSeg) close() error { return s.h.close() }
 
 func (s *fileSeg) remove() error {
-	errs := []error{s.f.Close()}
+	errs := []error{s.h.close()}
 	for _, ext := range []string{logExt, indexExt, timeIndexExt} {
 		if err := os.Remove(s.d.path(s.base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
