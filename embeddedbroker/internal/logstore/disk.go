@@ -194,7 +194,7 @@ func (d *diskBackend) initEmpty(l *segLog) error {
 // a new segment.
 func (d *diskBackend) syncEntries() error {
 	if d.parentDirty {
-		if err := syncDir(filepath.Dir(d.dir)); err != nil {
+		if err := syncDirVia(d.files, filepath.Dir(d.dir)); err != nil {
 			return err
 		}
 		d.parentDirty = false
@@ -202,7 +202,7 @@ func (d *diskBackend) syncEntries() error {
 	if !d.dirDirty {
 		return nil
 	}
-	if err := syncDir(d.dir); err != nil {
+	if err := syncDirVia(d.files, d.dir); err != nil {
 		return err
 	}
 	d.dirDirty = false
@@ -242,7 +242,7 @@ func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
 		buf = binary.BigEndian.AppendUint32(buf, e.pos)
 	}
-	if err := writeFile(d.path(s.base, indexExt), buf, fsync); err != nil {
+	if err := writeFileVia(d.files, d.path(s.base, indexExt), buf, fsync); err != nil {
 		return err
 	}
 	buf = make([]byte, 0, timeEntrySize*len(s.tindex))
@@ -250,7 +250,7 @@ func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
 		buf = binary.BigEndian.AppendUint64(buf, uint64(e.ts))
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
 	}
-	return writeFile(d.path(s.base, timeIndexExt), buf, fsync)
+	return writeFileVia(d.files, d.path(s.base, timeIndexExt), buf, fsync)
 }
 
 // saveStart writes the log start offset through a temporary file and a
@@ -267,7 +267,7 @@ func (d *diskBackend) saveStart(off int64) error {
 func (d *diskBackend) writeStart(off int64) error {
 	final := filepath.Join(d.dir, StartOffsetFile)
 	tmp := final + tmpExt
-	if err := writeFile(tmp, []byte(strconv.FormatInt(off, 10)+"\n"), true); err != nil {
+	if err := writeFileVia(d.files, tmp, []byte(strconv.FormatInt(off, 10)+"\n"), true); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -604,9 +604,14 @@ func (s *fileSeg) remove() error {
 	return errors.Join(errs...)
 }
 
-// writeFile writes b to name, replacing it, optionally fsyncing.
-func writeFile(name string, b []byte, fsync bool) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// writeFile writes b to name, replacing it, optionally fsyncing, outside
+// any FilePool (see writeFileVia).
+func writeFile(name string, b []byte, fsync bool) error { return writeFileVia(nil, name, b, fsync) }
+
+// writeFileVia is writeFile with the file counted against pool p (nil:
+// none) while open.
+func writeFileVia(p *FilePool, name string, b []byte, fsync bool) error {
+	f, err := p.openTransient(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -614,16 +619,20 @@ func writeFile(name string, b []byte, fsync bool) error {
 	if err == nil && fsync {
 		err = f.Sync()
 	}
-	return errors.Join(err, f.Close())
+	return errors.Join(err, p.closeTransient(f))
 }
 
 // syncDir fsyncs a directory so that created, renamed and removed entries
-// are durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
+// are durable, outside any FilePool (see syncDirVia).
+func syncDir(dir string) error { return syncDirVia(nil, dir) }
+
+// syncDirVia is syncDir with the directory counted against pool p (nil:
+// none) while open.
+func syncDirVia(p *FilePool, dir string) error {
+	f, err := p.openTransient(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
 	err = f.Sync()
-	return errors.Join(err, f.Close())
+	return errors.Join(err, p.closeTransient(f))
 }

@@ -391,3 +391,42 @@ func appendBytes(t *testing.T, path string, extra []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestDiskCreateDefersDirSync checks that creating a log fsyncs no
+// directory: the first fsync of data makes the entries durable, as
+// Kafka's LocalLog.flush does; a roll makes the sealed segment's durable.
+func TestDiskCreateDefersDirSync(t *testing.T) {
+	dirty := func(l Log) (dir, parent bool) {
+		be := l.(*segLog).be.(*diskBackend)
+		return be.dirDirty, be.parentDirty
+	}
+	want := func(l Log, what string, dir, parent bool) {
+		t.Helper()
+		if d, p := dirty(l); d != dir || p != parent {
+			t.Fatalf("%s: directory unsynced %v, parent unsynced %v; want %v, %v", what, d, p, dir, parent)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "topic-0")
+	cfg := Config{SegmentBytes: 2 * S}
+	l := openDiskIn(t, dir, cfg, nil)
+	want(l, "created", true, true)
+	f := &fixture{t: t, l: l}
+	f.add(3, 1000)
+	want(l, "after an append", true, true)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want(l, "after Sync", false, false)
+	f.addN(2, 3, 1000) // rolls: the sealed segment's files are synced, the new one is not
+	want(l, "after a roll", true, false)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openDiskIn(t, dir, cfg, nil)
+	want(l, "reopened", false, false)
+
+	l = openDiskIn(t, filepath.Join(t.TempDir(), "topic-1"), Config{Fsync: FsyncAlways}, nil)
+	want(l, "created", true, true)
+	(&fixture{t: t, l: l}).add(3, 1000)
+	want(l, "after an append under FsyncAlways", false, false)
+}

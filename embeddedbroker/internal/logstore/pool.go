@@ -30,9 +30,13 @@ import (
 // an idle handle and retries, as long as it has one to close; otherwise the
 // error is returned, wrapped (errors.Is(err, syscall.EMFILE) holds).
 //
-// Only the .log files of segments go through the pool. Index files, the
-// log-start-offset file and directories are opened, used and closed within
-// one operation, outside the bound.
+// The .log files of segments stay open in the pool between uses. Index
+// files, the log-start-offset file and the directory fsynced after a
+// creation are opened for one operation and closed at once; they count
+// against the limit while open (evicting an idle handle if the pool is
+// full) and get the same EMFILE retry. Only the files OpenDisk reads to
+// recover a log (the directory listing, index and log-start-offset files)
+// are opened outside the pool.
 //
 // A FilePool is safe for concurrent use. It holds no goroutine and needs
 // no closing: when every log using it is closed, it holds no file.
@@ -201,7 +205,7 @@ func (h *pooledFile) acquire() (*os.File, error) {
 	if victim != nil {
 		p.closeFile(victim)
 	}
-	f, err := p.openRetry(h.path, h.flag)
+	f, err := p.openRetry(h.path, h.flag, 0o644)
 	p.mu.Lock()
 	h.opening = false
 	if err != nil {
@@ -309,11 +313,48 @@ func (p *FilePool) reserveLocked() *os.File {
 	}
 }
 
+// openTransient opens a file for the duration of one operation, counted
+// against the limit like a pooled handle, with the EMFILE retry; the caller
+// closes it with closeTransient. A nil pool opens and closes directly.
+func (p *FilePool) openTransient(name string, flag int, perm os.FileMode) (*os.File, error) {
+	if p == nil {
+		return os.OpenFile(name, flag, perm)
+	}
+	p.mu.Lock()
+	victim := p.reserveLocked()
+	p.mu.Unlock()
+	if victim != nil {
+		_ = p.closeFile(victim)
+	}
+	f, err := p.openRetry(name, flag, perm)
+	if err != nil {
+		p.mu.Lock()
+		p.open--
+		p.wakeLocked()
+		p.mu.Unlock()
+		return nil, err
+	}
+	return f, nil
+}
+
+// closeTransient closes a file openTransient opened.
+func (p *FilePool) closeTransient(f *os.File) error {
+	if p == nil {
+		return f.Close()
+	}
+	err := p.closeFile(f)
+	p.mu.Lock()
+	p.open--
+	p.wakeLocked()
+	p.mu.Unlock()
+	return err
+}
+
 // openRetry opens a file; after EMFILE or ENFILE it closes an idle handle
 // and tries again, while there is one.
-func (p *FilePool) openRetry(path string, flag int) (*os.File, error) {
+func (p *FilePool) openRetry(path string, flag int, perm os.FileMode) (*os.File, error) {
 	for {
-		f, err := p.openFile(path, flag, 0o644)
+		f, err := p.openFile(path, flag, perm)
 		if err == nil {
 			p.opens.Add(1)
 			if n := p.live.Add(1); n > p.peak.Load() {
