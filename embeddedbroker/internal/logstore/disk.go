@@ -40,10 +40,11 @@ const (
 // OpenDisk removes leftover temporary files and index files without a log
 // file. It does not lock the directory: opening it twice corrupts it.
 //
-// A directory OpenDisk creates gets its first segment file without any
-// fsync: the directory entries are made durable by the first fsync of the
-// log's data (see Log.Sync), as Kafka's LocalLog.flush does. An empty log
-// lost in a crash comes back empty, or not at all and is created again.
+// Creating a log fsyncs nothing and creates no file but its directory: a
+// new segment's .log file appears with its first write, and the directory
+// entries are made durable by the first fsync of the log's data (see
+// Log.Sync), as Kafka's LocalLog.flush does. An empty log lost in a crash
+// comes back empty, or not at all and is created again.
 //
 // Segment files are opened through a FilePool (WithFilePool), on demand:
 // opening a log opens none of its sealed segments' files.
@@ -147,10 +148,11 @@ func (d *diskBackend) durable() bool { return true }
 
 func (d *diskBackend) create(base int64) (segData, error) { return d.createSeg(base, false) }
 
-// createSeg creates the empty .log file of a new segment at base, without
-// fsyncing the directory: syncEntries does at the first fsync that counts.
-// In a directory known to be empty (fresh), there are no stale index files
-// to remove first.
+// createSeg starts a new, empty segment at base. Its .log file is created
+// by its first write (an empty segment is never read), and the directory
+// is fsynced by syncEntries at the first fsync that counts: a log created
+// and left empty costs its directory and nothing more. In a directory known
+// to be empty (fresh), there are no stale index files to remove first.
 func (d *diskBackend) createSeg(base int64, fresh bool) (segData, error) {
 	if !fresh {
 		// Index files of an older segment with the same base must not outlive it.
@@ -161,19 +163,15 @@ func (d *diskBackend) createSeg(base int64, fresh bool) (segData, error) {
 		}
 	}
 	s := &fileSeg{d: d, base: base}
-	s.h.init(d.files, d.path(base, logExt), true)
+	s.h.init(d.files, s, true)
 	d.dirDirty = true
-	if err := s.pin(); err != nil { // creates the file; the handle stays open, idle
-		return nil, err
-	}
-	s.unpin()
 	return s, nil
 }
 
 // openSeg returns the data of the existing segment at base, not opened yet.
 func (d *diskBackend) openSeg(base int64) *fileSeg {
-	s := &fileSeg{d: d, base: base}
-	s.h.init(d.files, d.path(base, logExt), false)
+	s := &fileSeg{d: d, base: base, indexFiles: true}
+	s.h.init(d.files, s, false)
 	return s
 }
 
@@ -227,13 +225,21 @@ func (d *diskBackend) sealed(s *segment) error {
 	return nil
 }
 
-func (d *diskBackend) closing(s *segment) error { return d.writeIndexes(s, false) }
+// closing writes the active segment's index files at Close, except for an
+// empty segment that has none: a log created and closed empty leaves only
+// its .log file.
+func (d *diskBackend) closing(s *segment) error {
+	if seg, ok := s.data.(*fileSeg); ok && s.size == 0 && !seg.indexFiles {
+		return nil
+	}
+	return d.writeIndexes(s, false)
+}
 
 // writeIndexes writes the segment's index files, recording whether they
 // are durable (Crash removes those that are not).
 func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
 	if seg, ok := s.data.(*fileSeg); ok {
-		seg.indexSynced = false
+		seg.indexSynced, seg.indexFiles = false, true
 		defer func() { seg.indexSynced = err == nil && fsync }()
 	}
 	d.dirDirty = true // writeFile may create the files
@@ -525,9 +531,14 @@ type fileSeg struct {
 	d    *diskBackend
 	base int64
 	// indexSynced says the segment's index files were last written with
-	// an fsync (or were found at open). Changed under the log's wmu.
-	indexSynced bool
+	// an fsync (or were found at open); indexFiles that index files may
+	// exist (not for a segment created empty since). Changed under the
+	// log's wmu.
+	indexSynced, indexFiles bool
 }
+
+// name implements namer: the .log file's name, for the pool.
+func (s *fileSeg) name() string { return s.d.path(s.base, logExt) }
 
 func (s *fileSeg) pin() error {
 	_, err := s.h.acquire()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -429,4 +430,58 @@ func TestDiskCreateDefersDirSync(t *testing.T) {
 	want(l, "created", true, true)
 	(&fixture{t: t, l: l}).add(3, 1000)
 	want(l, "after an append under FsyncAlways", false, false)
+}
+
+// TestDiskEmptyLogHasNoFile checks that an empty segment's .log file is
+// created by its first write: a new log, or one emptied by DeleteRecords,
+// is its directory (and log-start-offset file) alone, and opens again as
+// the same empty log.
+func TestDiskEmptyLogHasNoFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "topic-0")
+	l := openDiskIn(t, dir, Config{}, nil)
+	names := func() []string {
+		t.Helper()
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if got := names(); len(got) != 0 {
+		t.Fatalf("new log: files %v", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 0 {
+		t.Fatalf("new log closed: files %v", got)
+	}
+	l = openDiskIn(t, dir, Config{}, nil)
+	f := &fixture{t: t, l: l}
+	f.add(3, 1000)
+	if got := names(); !slices.Equal(got, []string{"00000000000000000000.log"}) {
+		t.Fatalf("after an append: files %v", got)
+	}
+	if err := l.SetStartOffset(3); err != nil { // to the end: a fresh, empty segment at 3
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{StartOffsetFile}) {
+		t.Fatalf("after DeleteRecords to the end: files %v", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openDiskIn(t, dir, Config{}, nil)
+	if l.StartOffset() != 3 || l.EndOffset() != 3 {
+		t.Fatalf("reopened [%d, %d], want [3, 3]", l.StartOffset(), l.EndOffset())
+	}
+	f.l = l
+	f.add(3, 1000)
+	if got := mustRead(t, l, 3, math.MaxInt32, math.MaxInt64); !bytes.Equal(got, f.batches[1]) {
+		t.Fatal("append after reopening does not read back")
+	}
 }

@@ -134,8 +134,8 @@ func (p *FilePool) Stats() FilePoolStats {
 // each use (acquire, release) and closes it for good with close.
 type pooledFile struct {
 	pool *FilePool
-	path string
-	flag int // flags of the next open: O_CREATE|O_TRUNC until the first succeeds
+	file namer // the file's name, worked out when needed rather than kept
+	flag int   // flags of the next open: O_CREATE|O_TRUNC until the first succeeds
 
 	// f is the open file, nil when closed or evicted; pins counts its
 	// current users. f changes only while pins is 0 or while the
@@ -151,10 +151,18 @@ type pooledFile struct {
 	prev, next *pooledFile
 }
 
-// init makes h a handle of p for path, not open yet. create makes the
-// first open create (or truncate) the file.
-func (h *pooledFile) init(p *FilePool, path string, create bool) {
-	h.pool, h.path, h.flag = p, path, os.O_RDWR
+// namer names a pooled file.
+type namer interface{ name() string }
+
+// fileName is a namer that holds the name.
+type fileName string
+
+func (n fileName) name() string { return string(n) }
+
+// init makes h a handle of p for the file named by file, not open yet.
+// create makes the first open create (or truncate) the file.
+func (h *pooledFile) init(p *FilePool, file namer, create bool) {
+	h.pool, h.file, h.flag = p, file, os.O_RDWR
 	if create {
 		h.flag |= os.O_CREATE | os.O_TRUNC
 	}
@@ -182,7 +190,7 @@ func (h *pooledFile) acquire() (*os.File, error) {
 		switch {
 		case h.closed:
 			p.mu.Unlock()
-			return nil, fmt.Errorf("logstore: %s: %w", h.path, os.ErrClosed)
+			return nil, fmt.Errorf("logstore: %s: %w", h.file.name(), os.ErrClosed)
 		case h.opening:
 			p.waitLocked()
 			continue
@@ -205,7 +213,7 @@ func (h *pooledFile) acquire() (*os.File, error) {
 	if victim != nil {
 		p.closeFile(victim)
 	}
-	f, err := p.openRetry(h.path, h.flag, 0o644)
+	f, err := p.openRetry(h.file.name(), h.flag, 0o644)
 	p.mu.Lock()
 	h.opening = false
 	if err != nil {
@@ -213,7 +221,7 @@ func (h *pooledFile) acquire() (*os.File, error) {
 		p.open--
 		p.wakeLocked()
 		p.mu.Unlock()
-		return nil, fmt.Errorf("logstore: opening %s: %w", h.path, err)
+		return nil, err // openRetry's *PathError names the file
 	}
 	h.flag &^= os.O_CREATE | os.O_TRUNC
 	h.f.Store(f)

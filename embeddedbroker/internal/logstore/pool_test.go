@@ -25,7 +25,7 @@ func poolFiles(t *testing.T, p *FilePool, n int) []*pooledFile {
 			t.Fatal(err)
 		}
 		hs[i] = &pooledFile{}
-		hs[i].init(p, path, false)
+		hs[i].init(p, fileName(path), false)
 	}
 	t.Cleanup(func() {
 		for _, h := range hs {
@@ -277,7 +277,7 @@ func TestFilePoolEMFILE(t *testing.T) {
 func TestFilePoolOpenError(t *testing.T) {
 	p := NewFilePool(2)
 	hs := poolFiles(t, p, 2)
-	if err := os.Remove(hs[1].path); err != nil {
+	if err := os.Remove(hs[1].file.name()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := hs[1].acquire()
