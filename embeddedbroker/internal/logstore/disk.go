@@ -65,7 +65,10 @@ func OpenDisk(dir string, cfg Config, logger *slog.Logger, opts ...DiskOption) (
 	if err != nil {
 		return nil, fmt.Errorf("logstore: %w", err)
 	}
-	be := &diskBackend{dir: dir, files: o.files, parentDirty: created}
+	be := &diskBackend{dir: dir, files: o.files}
+	if created {
+		be.parentTicket = o.files.dirs.created(filepath.Dir(dir))
+	}
 	l := newLog(be, cfg, logger)
 	if created {
 		err = be.initEmpty(l)
@@ -124,12 +127,12 @@ type diskBackend struct {
 	files *FilePool
 
 	// dirDirty says files were created in dir since it was last fsynced;
-	// parentDirty that OpenDisk created dir and its entry in the parent
-	// directory was not fsynced yet. The next fsync of the log's data
-	// fsyncs them first (syncEntries), so that no fsynced byte sits in a
-	// file whose name a crash can lose.
-	dirDirty    bool
-	parentDirty bool
+	// parentTicket, when not 0, that OpenDisk created dir and its entry in
+	// the parent directory may not be durable yet (see dirSyncs). The next
+	// fsync of the log's data fsyncs them (syncEntries), so that no fsynced
+	// byte sits in a file whose name a crash can lose.
+	dirDirty     bool
+	parentTicket uint64
 
 	// savedStart is the log start offset the log-start-offset file durably
 	// holds, when hasSavedStart; startDirty says a saveStart failed after it
@@ -187,15 +190,16 @@ func (d *diskBackend) initEmpty(l *segLog) error {
 }
 
 // syncEntries fsyncs the directory if files were created in it since its
-// last fsync, and its parent if OpenDisk created it, as Kafka's
-// LocalLog.flush fsyncs the partition directory when a flush first covers
-// a new segment.
+// last fsync, as Kafka's LocalLog.flush fsyncs the partition directory when
+// a flush first covers a new segment, and its parent if OpenDisk created
+// it and no fsync of the parent has covered that yet (one fsync of the
+// parent covers every log created in it before, see dirSyncs).
 func (d *diskBackend) syncEntries() error {
-	if d.parentDirty {
-		if err := syncDirVia(d.files, filepath.Dir(d.dir)); err != nil {
+	if d.parentTicket != 0 {
+		if err := d.files.dirs.sync(d.files, filepath.Dir(d.dir), d.parentTicket); err != nil {
 			return err
 		}
-		d.parentDirty = false
+		d.parentTicket = 0
 	}
 	if !d.dirDirty {
 		return nil

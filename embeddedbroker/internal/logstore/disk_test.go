@@ -399,7 +399,7 @@ func appendBytes(t *testing.T, path string, extra []byte) {
 func TestDiskCreateDefersDirSync(t *testing.T) {
 	dirty := func(l Log) (dir, parent bool) {
 		be := l.(*segLog).be.(*diskBackend)
-		return be.dirDirty, be.parentDirty
+		return be.dirDirty, be.parentTicket != 0
 	}
 	want := func(l Log, what string, dir, parent bool) {
 		t.Helper()
@@ -484,4 +484,34 @@ func TestDiskEmptyLogHasNoFile(t *testing.T) {
 	if got := mustRead(t, l, 3, math.MaxInt32, math.MaxInt64); !bytes.Equal(got, f.batches[1]) {
 		t.Fatal("append after reopening does not read back")
 	}
+}
+
+// TestDiskParentDirSyncCoalesced checks that the logs created in one
+// directory share the fsync that makes their entries durable there.
+func TestDiskParentDirSyncCoalesced(t *testing.T) {
+	pool := NewFilePool(0)
+	parent := t.TempDir()
+	open := func(name string) *fixture {
+		l := openDiskIn(t, filepath.Join(parent, name), Config{}, nil, pool)
+		f := &fixture{t: t, l: l}
+		f.add(3, 1000)
+		return f
+	}
+	sync := func(f *fixture, fsyncs int64) {
+		t.Helper()
+		if err := f.l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if got := pool.dirs.fsyncs.Load(); got != fsyncs {
+			t.Fatalf("%d fsyncs of the parent directory, want %d", got, fsyncs)
+		}
+	}
+	a, b, c := open("a"), open("b"), open("c")
+	sync(a, 1)
+	sync(b, 1) // covered by a's
+	sync(c, 1)
+	d := open("d") // created after that fsync
+	sync(d, 2)
+	a.add(3, 1000)
+	sync(a, 2)
 }

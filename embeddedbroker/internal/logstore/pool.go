@@ -57,6 +57,10 @@ type FilePool struct {
 	idle  pooledFile // sentinel: idle.next is the front, idle.prev the back
 	nidle int
 
+	// dirs coalesces the fsyncs of the directories holding the logs'
+	// directories.
+	dirs dirSyncs
+
 	live      atomic.Int64 // files open right now (the descriptors held)
 	peak      atomic.Int64 // the largest live seen
 	opens     atomic.Int64
@@ -434,4 +438,60 @@ func (p *FilePool) unlinkLocked(h *pooledFile) {
 	h.prev.next, h.next.prev = h.next, h.prev
 	h.prev, h.next = nil, nil
 	p.nidle--
+}
+
+// dirSyncs coalesces the fsyncs that make new log directories' entries in
+// their parent durable. Every directory OpenDisk creates takes a ticket
+// from its parent's counter; a log that needs its entry durable fsyncs the
+// parent unless a fsync that began after its ticket was taken has
+// completed, and concurrent callers wait for one fsync rather than each
+// running theirs. Closing thousands of new logs costs one fsync of their
+// parent, not one each.
+type dirSyncs struct {
+	mu     sync.Mutex
+	dirs   map[string]*dirSync
+	fsyncs atomic.Int64 // fsyncs run, for tests
+}
+
+// dirSync is the state of one parent directory.
+type dirSync struct {
+	mu      sync.Mutex // held during a fsync
+	tickets atomic.Uint64
+	synced  uint64 // under mu: tickets up to this one are durable
+}
+
+func (s *dirSyncs) get(dir string) *dirSync {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dirs[dir]
+	if d == nil {
+		if s.dirs == nil {
+			s.dirs = map[string]*dirSync{}
+		}
+		d = &dirSync{}
+		s.dirs[dir] = d
+	}
+	return d
+}
+
+// created records that an entry was created in dir and returns its ticket
+// (never 0).
+func (s *dirSyncs) created(dir string) uint64 { return s.get(dir).tickets.Add(1) }
+
+// sync makes the entry of the given ticket in dir durable, fsyncing dir
+// (through p) unless a fsync covering it has completed.
+func (s *dirSyncs) sync(p *FilePool, dir string, ticket uint64) error {
+	d := s.get(dir)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.synced >= ticket {
+		return nil
+	}
+	upTo := d.tickets.Load() // entries created so far: the fsync covers them all
+	s.fsyncs.Add(1)
+	if err := syncDirVia(p, dir); err != nil {
+		return err
+	}
+	d.synced = upTo
+	return nil
 }

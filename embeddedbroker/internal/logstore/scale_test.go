@@ -12,10 +12,10 @@ import (
 	"time"
 )
 
-// TestManyLogs measures what many empty disk logs sharing one FilePool
-// cost: the time to create them (new directories), close them, and open
-// them again (existing directories), the heap in use per open log and the
-// file descriptors in use. It takes seconds and gigabytes of inodes, so it
+// TestManyLogs measures what many disk logs sharing one FilePool cost: the
+// time to create them empty (new directories), append one batch to each,
+// close them, and open them again (existing directories), the heap in use
+// per open log and the file descriptors in use. It takes seconds and gigabytes of inodes, so it
 // runs only when LOGSTORE_MANY_LOGS lists the counts to measure:
 //
 //	LOGSTORE_MANY_LOGS=30000,150000 go test -run TestManyLogs -v ./embeddedbroker/internal/logstore/
@@ -89,12 +89,14 @@ func manyLogs(t *testing.T, n, workers int) {
 	heap0, fds0 := heapInUse(), openFDs()
 	created := each(open)
 	heap1, fds1 := heapInUse(), openFDs()
+	appended := each(func(i int) error { return logs[i].Append(encodeBatch(0, 1, 1000, 100)) })
+	heap2, fds2 := heapInUse(), openFDs()
 	peak := pool.Stats().Peak
 	closed := each(closeLog)
 	clear(logs)
-	heap2 := heapInUse()
+	heap3 := heapInUse()
 	reopened := each(open)
-	heap3, fds3 := heapInUse(), openFDs()
+	heap4, fds4 := heapInUse(), openFDs()
 	each(closeLog)
 	floor = min(floor, mkdirs())
 
@@ -103,9 +105,11 @@ func manyLogs(t *testing.T, n, workers int) {
 	t.Logf("mkdir of %d bare directories (the floor, best of two): %v", n, floor.Round(time.Millisecond))
 	t.Logf("create: %v (%.1f µs/log, %.2fx the floor), heap in use %.0f B/log, descriptors in use %d (were %d)",
 		created.Round(time.Millisecond), float64(created.Microseconds())/float64(n), float64(created)/float64(floor), perLog(heap0, heap1), fds1, fds0)
+	t.Logf("append one batch to each: %v (%.1f µs/log), heap in use +%.0f B/log, descriptors in use %d",
+		appended.Round(time.Millisecond), float64(appended.Microseconds())/float64(n), perLog(heap1, heap2), fds2)
 	t.Logf("close:  %v", closed.Round(time.Millisecond))
 	t.Logf("reopen: %v (%.1f µs/log), heap in use %.0f B/log, descriptors in use %d",
-		reopened.Round(time.Millisecond), float64(reopened.Microseconds())/float64(n), perLog(heap2, heap3), fds3)
+		reopened.Round(time.Millisecond), float64(reopened.Microseconds())/float64(n), perLog(heap3, heap4), fds4)
 	if peak > pool.Limit() {
 		t.Fatalf("pool of %d had %d files open at once", pool.Limit(), peak)
 	}
