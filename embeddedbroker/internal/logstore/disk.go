@@ -43,8 +43,10 @@ const (
 // Creating a log fsyncs nothing and creates no file but its directory: a
 // new segment's .log file appears with its first write, and the directory
 // entries are made durable by the first fsync of the log's data (see
-// Log.Sync), as Kafka's LocalLog.flush does. An empty log lost in a crash
-// comes back empty, or not at all and is created again.
+// Log.Sync), as Kafka's LocalLog.flush does; opening an existing log does
+// the same, since the process that wrote it may have crashed before. An
+// empty log lost in a crash comes back empty, or not at all and is created
+// again.
 //
 // Segment files are opened through a FilePool (WithFilePool), on demand:
 // opening a log opens none of its sealed segments' files.
@@ -65,10 +67,11 @@ func OpenDisk(dir string, cfg Config, logger *slog.Logger, opts ...DiskOption) (
 	if err != nil {
 		return nil, fmt.Errorf("logstore: %w", err)
 	}
-	be := &diskBackend{dir: dir, files: o.files}
-	if created {
-		be.parentTicket = o.files.dirs.created(filepath.Dir(dir))
-	}
+	// The directory's entries, and its own in its parent, are taken as
+	// not durable yet, whether OpenDisk created it or a process that
+	// crashed did: the first fsync of data will fsync them.
+	be := &diskBackend{dir: dir, files: o.files, dirDirty: true}
+	be.parentTicket = o.files.dirs.created(filepath.Dir(dir))
 	l := newLog(be, cfg, logger)
 	if created {
 		err = be.initEmpty(l)
@@ -126,11 +129,11 @@ type diskBackend struct {
 	dir   string
 	files *FilePool
 
-	// dirDirty says files were created in dir since it was last fsynced;
-	// parentTicket, when not 0, that OpenDisk created dir and its entry in
-	// the parent directory may not be durable yet (see dirSyncs). The next
-	// fsync of the log's data fsyncs them (syncEntries), so that no fsynced
-	// byte sits in a file whose name a crash can lose.
+	// dirDirty says files may have been created in dir since it was last
+	// fsynced; parentTicket, when not 0, that dir's entry in its parent may
+	// not be durable yet (see dirSyncs). The next fsync of the log's data
+	// fsyncs them (syncEntries), so that no fsynced byte sits in a file
+	// whose name a crash can lose.
 	dirDirty     bool
 	parentTicket uint64
 

@@ -393,8 +393,8 @@ func appendBytes(t *testing.T, path string, extra []byte) {
 	}
 }
 
-// TestDiskCreateDefersDirSync checks that creating a log fsyncs no
-// directory: the first fsync of data makes the entries durable, as
+// TestDiskCreateDefersDirSync checks that creating or opening a log fsyncs
+// no directory: the first fsync of data makes the entries durable, as
 // Kafka's LocalLog.flush does; a roll makes the sealed segment's durable.
 func TestDiskCreateDefersDirSync(t *testing.T) {
 	dirty := func(l Log) (dir, parent bool) {
@@ -424,7 +424,12 @@ func TestDiskCreateDefersDirSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	l = openDiskIn(t, dir, cfg, nil)
-	want(l, "reopened", false, false)
+	want(l, "reopened", true, true) // the previous process may have crashed
+	(&fixture{t: t, l: l}).add(3, 1000)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want(l, "reopened, after Sync", false, false)
 
 	l = openDiskIn(t, filepath.Join(t.TempDir(), "topic-1"), Config{Fsync: FsyncAlways}, nil)
 	want(l, "created", true, true)

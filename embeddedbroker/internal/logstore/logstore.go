@@ -47,8 +47,11 @@
 // the first fsync of data after them (an append under FsyncAlways, a Sync,
 // a roll), as Kafka's LocalLog.flush fsyncs the partition directory when a
 // flush first covers a new segment; a log lost before that held nothing
-// durable. A rename (of the log-start-offset file) is followed by a
-// directory fsync at once.
+// durable. The first fsync after OpenDisk does the same, since the process
+// that wrote the files may have crashed before fsyncing their directory.
+// The fsync of the directory holding the partition directories is shared
+// by every log of a FilePool created before it. A rename (of the
+// log-start-offset file) is followed by a directory fsync at once.
 //
 // # Recovery
 //

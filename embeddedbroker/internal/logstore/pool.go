@@ -38,8 +38,12 @@ import (
 // recover a log (the directory listing, index and log-start-offset files)
 // are opened outside the pool.
 //
-// A FilePool is safe for concurrent use. It holds no goroutine and needs
-// no closing: when every log using it is closed, it holds no file.
+// The pool also coalesces the fsyncs that make new log directories durable
+// in their parent: one fsync covers every log created there before it.
+//
+// Create a FilePool with NewFilePool. It is safe for concurrent use, holds
+// no goroutine and needs no closing: when every log using it is closed, it
+// holds no file.
 type FilePool struct {
 	limit int
 
