@@ -249,7 +249,12 @@ func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
 		seg.indexSynced, seg.indexFiles = false, true
 		defer func() { seg.indexSynced = err == nil && fsync }()
 	}
-	d.dirDirty = true // writeFile may create the files
+	if fsync {
+		// Their entries must be durable too (the caller syncs them); those
+		// of the active segment's files written at Close need not be, as
+		// recovery never trusts them.
+		d.dirDirty = true
+	}
 	buf := make([]byte, 0, offsetEntrySize*len(s.index))
 	for _, e := range s.index {
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
