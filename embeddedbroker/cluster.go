@@ -46,6 +46,7 @@ import (
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/dirlock"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
 )
 
 // ErrClosed is returned by operations on a closed cluster.
@@ -67,6 +68,7 @@ type Cluster struct {
 	addrs  []string
 	ibAddr []string              // the nodes' inter-broker listeners, kept across restarts
 	memory []*broker.MemoryStore // the nodes' "disks" without DataDir
+	files  *logstore.FilePool    // the segment files open, shared by the nodes
 	closed bool
 }
 
@@ -109,6 +111,7 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 	}
 	ctrl.Start()
 	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, lock: lock, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes), ibAddr: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
+	c.files = logstore.NewFilePool(s.maxOpenFiles)
 	for i := range c.memory {
 		c.memory[i] = broker.NewMemoryStore()
 	}
@@ -163,7 +166,7 @@ func (c *Cluster) startNode(ctx context.Context, id int32) error {
 	if c.s.dataDir != "" {
 		dir = filepath.Join(c.s.dataDir, fmt.Sprintf("node-%d", id))
 	}
-	n, err := broker.New(broker.Config{ID: id, Listener: ln, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger})
+	n, err := broker.New(broker.Config{ID: id, Listener: ln, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger})
 	if err != nil {
 		ln.Close()
 		ib.Close()

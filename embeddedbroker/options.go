@@ -35,6 +35,8 @@ type settings struct {
 	topics    []TopicSpec
 	broker    map[string]string
 	logger    *slog.Logger
+
+	maxOpenFiles int
 }
 
 func defaults() settings {
@@ -90,3 +92,13 @@ func BrokerConfigs(cfg map[string]string) Option {
 // Logger sets the logger (default: discard). Each node logs with a "node"
 // attribute.
 func Logger(l *slog.Logger) Option { return optionFunc(func(s *settings) { s.logger = l }) }
+
+// MaxOpenFiles bounds the log segment files an on-disk cluster (DataDir)
+// keeps open at once, across all its nodes. A segment file is opened when
+// a produce, fetch or fsync needs it and stays open until the bound makes
+// the cluster close the least recently used idle one; n <= 0 (the default)
+// means half the process's RLIMIT_NOFILE soft limit, leaving the other
+// half to connections. This is not a Kafka config: a Kafka broker keeps
+// every segment open and needs a file limit above its segment count, which
+// tens of thousands of partitions in one process would exceed.
+func MaxOpenFiles(n int) Option { return optionFunc(func(s *settings) { s.maxOpenFiles = n }) }

@@ -44,7 +44,12 @@ type Config struct {
 	// Memory holds the logs of a node without DataDir, so that a node
 	// stopped and started again finds them (a new store is an empty
 	// disk). Nil means a fresh store.
-	Memory     *MemoryStore
+	Memory *MemoryStore
+	// Files bounds the segment files the node's disk logs keep open at
+	// once; the nodes of an embedded cluster share one. Not a Kafka config
+	// (Kafka keeps every segment open). Nil gives each log a pool of its
+	// own, which bounds nothing across logs.
+	Files      *logstore.FilePool
 	Broker     *configs.Broker
 	Controller controller.Controller
 	Logger     *slog.Logger
@@ -620,7 +625,7 @@ func (n *Node) openPartition(t *controller.Topic, id int32, s *partitionSettings
 		l = n.cfg.Memory.open(fmt.Sprintf("%s-%d", t.Name, id), s.log)
 	} else {
 		dir := filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", t.Name, id))
-		if l, err = logstore.OpenDisk(dir, s.log, n.log); err != nil {
+		if l, err = logstore.OpenDisk(dir, s.log, n.log, logstore.WithFilePool(n.cfg.Files)); err != nil {
 			return nil, err
 		}
 	}

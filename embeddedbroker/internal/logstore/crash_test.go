@@ -422,3 +422,73 @@ func TestCrashDiskFiles(t *testing.T) {
 	f.l = l
 	checkContents(t, l, f, 7)
 }
+
+// segFilesOpen counts the segments of l whose file is open in its pool.
+func segFilesOpen(l Log) int {
+	sl := l.(*segLog)
+	sl.mu.RLock()
+	defer sl.mu.RUnlock()
+	n := 0
+	for _, s := range sl.segs {
+		if s.data.(*fileSeg).h.f.Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCrashEvictedHandles runs a disk log whose segment files another log,
+// sharing a pool of one file, evicts between every two steps: it appends,
+// reads, syncs, crashes and recovers as it does with its files open.
+func TestCrashEvictedHandles(t *testing.T) {
+	pool := NewFilePool(1)
+	cfg := Config{SegmentBytes: 3 * S, IndexIntervalBytes: 1}
+	dir := t.TempDir()
+	l := openDiskIn(t, dir, cfg, nil, pool)
+	other := &fixture{t: t, l: openDiskIn(t, t.TempDir(), Config{}, nil, pool)}
+	evict := func() {
+		t.Helper()
+		other.add(1, 1)
+		if n := segFilesOpen(l); n != 0 {
+			t.Fatalf("%d segment files of the log still open in a pool of one", n)
+		}
+	}
+	f := &fixture{t: t, l: l}
+	for range 4 { // [0: b0 b1 b2] sealed, [9: b3]
+		f.add(3, 1000)
+		evict()
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	evict()
+	f.add(3, 1000) // b4, unsynced
+	evict()
+	checkContents(t, l, f, 5)
+	evict()
+	if b, found, err := l.FindTimestamp(1000); err != nil || !found || !bytes.Equal(b, f.batches[0]) {
+		t.Fatalf("FindTimestamp: found %v, %v", found, err)
+	}
+	evict()
+
+	l = crashAndReopen(t, l, func(cfg Config) Log { return openDiskIn(t, dir, cfg, nil, pool) }, cfg)
+	f.l = l
+	f.batches = f.batches[:4]
+	evict()
+	checkContents(t, l, f, 4)
+	evict()
+	f.addN(3, 3, 2000) // b4' b5' roll to [18: b6']
+	evict()
+	if err := l.Truncate(15); err != nil { // fsyncs what it keeps: b4'
+		t.Fatal(err)
+	}
+	f.rewind(15)
+	evict()
+	l = crashAndReopen(t, l, func(cfg Config) Log { return openDiskIn(t, dir, cfg, nil, pool) }, cfg)
+	f.l = l
+	evict()
+	checkContents(t, l, f, 5)
+	if st := pool.Stats(); st.Peak > 1 || st.Evictions == 0 {
+		t.Fatalf("pool of one: %+v", st)
+	}
+}

@@ -39,18 +39,46 @@ const (
 //
 // OpenDisk removes leftover temporary files and index files without a log
 // file. It does not lock the directory: opening it twice corrupts it.
-func OpenDisk(dir string, cfg Config, logger *slog.Logger) (Log, error) {
+//
+// Creating a log fsyncs nothing and creates no file but its directory: a
+// new segment's .log file appears with its first write, and the directory
+// entries are made durable by the first fsync of the log's data (see
+// Log.Sync), as Kafka's LocalLog.flush does; opening an existing log does
+// the same, since the process that wrote it may have crashed before. An
+// empty log lost in a crash comes back empty, or not at all and is created
+// again.
+//
+// Segment files are opened through a FilePool (WithFilePool), on demand:
+// opening a log opens none of its sealed segments' files.
+func OpenDisk(dir string, cfg Config, logger *slog.Logger, opts ...DiskOption) (Log, error) {
 	if logger == nil {
 		logger = discardLogger()
 	}
 	logger = logger.With("dir", dir)
 	cfg = cfg.withDefaults()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	var o diskOptions
+	for _, opt := range opts {
+		opt.applyDisk(&o)
+	}
+	if o.files == nil {
+		o.files = NewFilePool(0)
+	}
+	created, err := makeDir(dir)
+	if err != nil {
 		return nil, fmt.Errorf("logstore: %w", err)
 	}
-	be := &diskBackend{dir: dir}
+	// The directory's entries, and its own in its parent, are taken as
+	// not durable yet, whether OpenDisk created it or a process that
+	// crashed did: the first fsync of data will fsync them.
+	be := &diskBackend{dir: dir, files: o.files, dirDirty: true}
+	be.parentTicket = o.files.dirs.created(filepath.Dir(dir))
 	l := newLog(be, cfg, logger)
-	if err := be.load(l); err != nil {
+	if created {
+		err = be.initEmpty(l)
+	} else {
+		err = be.load(l)
+	}
+	if err != nil {
 		for _, s := range l.segs {
 			_ = s.data.close()
 		}
@@ -62,10 +90,52 @@ func OpenDisk(dir string, cfg Config, logger *slog.Logger) (Log, error) {
 	return l, nil
 }
 
+// DiskOption configures OpenDisk.
+type DiskOption interface{ applyDisk(*diskOptions) }
+
+type diskOptions struct{ files *FilePool }
+
+type diskOptionFunc func(*diskOptions)
+
+func (f diskOptionFunc) applyDisk(o *diskOptions) { f(o) }
+
+// WithFilePool opens the log's segment files through p, which bounds the
+// files open at once across every log sharing it. Nil (the default) gives
+// the log a pool of its own, of DefaultFilePoolLimit files.
+func WithFilePool(p *FilePool) DiskOption {
+	return diskOptionFunc(func(o *diskOptions) { o.files = p })
+}
+
+// makeDir creates dir if it does not exist, reporting whether it did.
+func makeDir(dir string) (created bool, err error) {
+	err = os.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, err
+}
+
 // diskBackend stores a log in the files of one directory. Its fields
 // change under the log's wmu.
 type diskBackend struct {
-	dir string
+	dir   string
+	files *FilePool
+
+	// dirDirty says files may have been created in dir since it was last
+	// fsynced; parentTicket, when not 0, that dir's entry in its parent may
+	// not be durable yet (see dirSyncs). The next fsync of the log's data
+	// fsyncs them (syncEntries), so that no fsynced byte sits in a file
+	// whose name a crash can lose.
+	dirDirty     bool
+	parentTicket uint64
 
 	// savedStart is the log start offset the log-start-offset file durably
 	// holds, when hasSavedStart; startDirty says a saveStart failed after it
@@ -82,49 +152,115 @@ func (d *diskBackend) path(base int64, ext string) string {
 
 func (d *diskBackend) durable() bool { return true }
 
-func (d *diskBackend) create(base int64) (segData, error) {
-	// Index files of an older segment with the same base must not outlive it.
-	for _, ext := range []string{indexExt, timeIndexExt} {
-		if err := os.Remove(d.path(base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+func (d *diskBackend) create(base int64) (segData, error) { return d.createSeg(base, false) }
+
+// createSeg starts a new, empty segment at base. Its .log file is created
+// by its first write (an empty segment is never read), and the directory
+// is fsynced by syncEntries at the first fsync that counts: a log created
+// and left empty costs its directory and nothing more. In a directory known
+// to be empty (fresh), there are no stale index files to remove first.
+func (d *diskBackend) createSeg(base int64, fresh bool) (segData, error) {
+	if !fresh {
+		// Index files of an older segment with the same base must not outlive it.
+		for _, ext := range []string{indexExt, timeIndexExt} {
+			if err := os.Remove(d.path(base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
 		}
 	}
-	f, err := os.OpenFile(d.path(base, logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syncDir(d.dir); err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	return &fileSeg{f: f, d: d, base: base}, nil
+	s := &fileSeg{d: d, base: base}
+	s.h.init(d.files, s, true)
+	d.dirDirty = true
+	return s, nil
 }
 
-// sealed fsyncs the segment's data, then writes and fsyncs its index files,
-// all before the next segment exists, so that after a crash a sealed
-// segment is complete and its index files can be trusted.
-func (d *diskBackend) sealed(s *segment) error {
-	if err := s.data.sync(); err != nil {
+// openSeg returns the data of the existing segment at base, not opened yet.
+func (d *diskBackend) openSeg(base int64) *fileSeg {
+	s := &fileSeg{d: d, base: base, indexFiles: true}
+	s.h.init(d.files, s, false)
+	return s
+}
+
+// initEmpty sets up the empty log of a directory OpenDisk just created:
+// nothing to list, recover or read.
+func (d *diskBackend) initEmpty(l *segLog) error {
+	data, err := d.createSeg(0, true)
+	if err != nil {
+		return fmt.Errorf("logstore: creating segment 0: %w", err)
+	}
+	l.segs = []*segment{newSegment(0, data)}
+	return nil
+}
+
+// syncEntries fsyncs the directory if files were created in it since its
+// last fsync, as Kafka's LocalLog.flush fsyncs the partition directory when
+// a flush first covers a new segment, and its parent if OpenDisk created
+// it and no fsync of the parent has covered that yet (one fsync of the
+// parent covers every log created in it before, see dirSyncs).
+func (d *diskBackend) syncEntries() error {
+	if d.parentTicket != 0 {
+		if err := d.files.dirs.sync(d.files, filepath.Dir(d.dir), d.parentTicket); err != nil {
+			return err
+		}
+		d.parentTicket = 0
+	}
+	if !d.dirDirty {
+		return nil
+	}
+	if err := syncDirVia(d.files, d.dir); err != nil {
 		return err
 	}
-	return d.writeIndexes(s, true)
+	d.dirDirty = false
+	return nil
 }
 
-func (d *diskBackend) closing(s *segment) error { return d.writeIndexes(s, false) }
+// sealed fsyncs the segment's data, then writes and fsyncs its index files
+// and the directory, all before the next segment exists, so that after a
+// crash a sealed segment is complete and its index files can be trusted.
+func (d *diskBackend) sealed(s *segment) error {
+	seg := s.data.(*fileSeg)
+	if err := seg.syncData(); err != nil {
+		return err
+	}
+	if err := d.writeIndexes(s, true); err != nil {
+		return err
+	}
+	if err := d.syncEntries(); err != nil {
+		seg.indexSynced = false
+		return err
+	}
+	return nil
+}
+
+// closing writes the active segment's index files at Close, except for an
+// empty segment that has none: a log created and closed empty leaves only
+// its .log file.
+func (d *diskBackend) closing(s *segment) error {
+	if seg, ok := s.data.(*fileSeg); ok && s.size == 0 && !seg.indexFiles {
+		return nil
+	}
+	return d.writeIndexes(s, false)
+}
 
 // writeIndexes writes the segment's index files, recording whether they
 // are durable (Crash removes those that are not).
 func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
 	if seg, ok := s.data.(*fileSeg); ok {
-		seg.indexSynced = false
+		seg.indexSynced, seg.indexFiles = false, true
 		defer func() { seg.indexSynced = err == nil && fsync }()
+	}
+	if fsync {
+		// Their entries must be durable too (the caller syncs them); those
+		// of the active segment's files written at Close need not be, as
+		// recovery never trusts them.
+		d.dirDirty = true
 	}
 	buf := make([]byte, 0, offsetEntrySize*len(s.index))
 	for _, e := range s.index {
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
 		buf = binary.BigEndian.AppendUint32(buf, e.pos)
 	}
-	if err := writeFile(d.path(s.base, indexExt), buf, fsync); err != nil {
+	if err := writeFileVia(d.files, d.path(s.base, indexExt), buf, fsync); err != nil {
 		return err
 	}
 	buf = make([]byte, 0, timeEntrySize*len(s.tindex))
@@ -132,7 +268,7 @@ func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
 		buf = binary.BigEndian.AppendUint64(buf, uint64(e.ts))
 		buf = binary.BigEndian.AppendUint32(buf, e.rel)
 	}
-	return writeFile(d.path(s.base, timeIndexExt), buf, fsync)
+	return writeFileVia(d.files, d.path(s.base, timeIndexExt), buf, fsync)
 }
 
 // saveStart writes the log start offset through a temporary file and a
@@ -149,13 +285,14 @@ func (d *diskBackend) saveStart(off int64) error {
 func (d *diskBackend) writeStart(off int64) error {
 	final := filepath.Join(d.dir, StartOffsetFile)
 	tmp := final + tmpExt
-	if err := writeFile(tmp, []byte(strconv.FormatInt(off, 10)+"\n"), true); err != nil {
+	if err := writeFileVia(d.files, tmp, []byte(strconv.FormatInt(off, 10)+"\n"), true); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	return syncDir(d.dir)
+	d.dirDirty = true
+	return d.syncEntries()
 }
 
 // loadStart reads the saved log start offset; ok=false when there is none.
@@ -212,16 +349,11 @@ func (d *diskBackend) load(l *segLog) error {
 	}
 
 	for _, base := range bases {
-		f, err := os.OpenFile(d.path(base, logExt), os.O_RDWR, 0)
+		st, err := os.Stat(d.path(base, logExt))
 		if err != nil {
 			return fmt.Errorf("logstore: %w", err)
 		}
-		st, err := f.Stat()
-		if err != nil {
-			_ = f.Close()
-			return fmt.Errorf("logstore: %w", err)
-		}
-		s := newSegment(base, &fileSeg{f: f, d: d, base: base})
+		s := newSegment(base, d.openSeg(base))
 		s.size = st.Size()
 		s.modified = st.ModTime()
 		l.segs = append(l.segs, s)
@@ -403,24 +535,47 @@ func parseBase(s string) (int64, bool) {
 	return n, err == nil && n >= 0
 }
 
-// fileSeg is a segment's .log file. Writes go to explicit positions, so a
-// failed partial write is simply overwritten by the next one.
+// fileSeg is a segment's .log file, opened through the log's FilePool on
+// demand. Writes go to explicit positions, so a failed partial write is
+// simply overwritten by the next one.
 type fileSeg struct {
-	f    *os.File
+	h    pooledFile
 	d    *diskBackend
 	base int64
 	// indexSynced says the segment's index files were last written with
-	// an fsync (or were found at open). Changed under the log's wmu.
-	indexSynced bool
+	// an fsync (or were found at open); indexFiles that index files may
+	// exist (not for a segment created empty since). Changed under the
+	// log's wmu.
+	indexSynced, indexFiles bool
 }
 
+// name implements namer: the .log file's name, for the pool.
+func (s *fileSeg) name() string { return s.d.path(s.base, logExt) }
+
+func (s *fileSeg) pin() error {
+	_, err := s.h.acquire()
+	return err
+}
+
+func (s *fileSeg) unpin() { s.h.release() }
+
 func (s *fileSeg) write(b []byte, pos int64) error {
-	_, err := s.f.WriteAt(b, pos)
+	f, err := s.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.h.release()
+	_, err = f.WriteAt(b, pos)
 	return err
 }
 
 func (s *fileSeg) readAt(p []byte, pos int64) error {
-	n, err := s.f.ReadAt(p, pos)
+	f, err := s.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.h.release()
+	n, err := f.ReadAt(p, pos)
 	if n == len(p) {
 		return nil
 	}
@@ -431,12 +586,39 @@ func (s *fileSeg) readAt(p []byte, pos int64) error {
 }
 
 func (s *fileSeg) view(int64, int64) ([]byte, bool) { return nil, false }
-func (s *fileSeg) truncate(size int64) error        { return s.f.Truncate(size) }
-func (s *fileSeg) sync() error                      { return s.f.Sync() }
-func (s *fileSeg) close() error                     { return s.f.Close() }
+
+func (s *fileSeg) truncate(size int64) error {
+	f, err := s.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.h.release()
+	return f.Truncate(size)
+}
+
+// syncData fsyncs the file's data, not its directory entry.
+func (s *fileSeg) syncData() error {
+	f, err := s.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.h.release()
+	return f.Sync()
+}
+
+// sync fsyncs the data and, first time round, the directory entries that
+// make the file reachable.
+func (s *fileSeg) sync() error {
+	if err := s.syncData(); err != nil {
+		return err
+	}
+	return s.d.syncEntries()
+}
+
+func (s *fileSeg) close() error { return s.h.close() }
 
 func (s *fileSeg) remove() error {
-	errs := []error{s.f.Close()}
+	errs := []error{s.h.close()}
 	for _, ext := range []string{logExt, indexExt, timeIndexExt} {
 		if err := os.Remove(s.d.path(s.base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
@@ -445,9 +627,14 @@ func (s *fileSeg) remove() error {
 	return errors.Join(errs...)
 }
 
-// writeFile writes b to name, replacing it, optionally fsyncing.
-func writeFile(name string, b []byte, fsync bool) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// writeFile writes b to name, replacing it, optionally fsyncing, outside
+// any FilePool (see writeFileVia).
+func writeFile(name string, b []byte, fsync bool) error { return writeFileVia(nil, name, b, fsync) }
+
+// writeFileVia is writeFile with the file counted against pool p (nil:
+// none) while open.
+func writeFileVia(p *FilePool, name string, b []byte, fsync bool) error {
+	f, err := p.openTransient(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -455,16 +642,20 @@ func writeFile(name string, b []byte, fsync bool) error {
 	if err == nil && fsync {
 		err = f.Sync()
 	}
-	return errors.Join(err, f.Close())
+	return errors.Join(err, p.closeTransient(f))
 }
 
 // syncDir fsyncs a directory so that created, renamed and removed entries
-// are durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
+// are durable, outside any FilePool (see syncDirVia).
+func syncDir(dir string) error { return syncDirVia(nil, dir) }
+
+// syncDirVia is syncDir with the directory counted against pool p (nil:
+// none) while open.
+func syncDirVia(p *FilePool, dir string) error {
+	f, err := p.openTransient(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
 	err = f.Sync()
-	return errors.Join(err, f.Close())
+	return errors.Join(err, p.closeTransient(f))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -390,4 +391,132 @@ func appendBytes(t *testing.T, path string, extra []byte) {
 	if _, err := f.Write(extra); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDiskCreateDefersDirSync checks that creating or opening a log fsyncs
+// no directory: the first fsync of data makes the entries durable, as
+// Kafka's LocalLog.flush does; a roll makes the sealed segment's durable.
+func TestDiskCreateDefersDirSync(t *testing.T) {
+	dirty := func(l Log) (dir, parent bool) {
+		be := l.(*segLog).be.(*diskBackend)
+		return be.dirDirty, be.parentTicket != 0
+	}
+	want := func(l Log, what string, dir, parent bool) {
+		t.Helper()
+		if d, p := dirty(l); d != dir || p != parent {
+			t.Fatalf("%s: directory unsynced %v, parent unsynced %v; want %v, %v", what, d, p, dir, parent)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "topic-0")
+	cfg := Config{SegmentBytes: 2 * S}
+	l := openDiskIn(t, dir, cfg, nil)
+	want(l, "created", true, true)
+	f := &fixture{t: t, l: l}
+	f.add(3, 1000)
+	want(l, "after an append", true, true)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want(l, "after Sync", false, false)
+	f.addN(2, 3, 1000) // rolls: the sealed segment's files are synced, the new one is not
+	want(l, "after a roll", true, false)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openDiskIn(t, dir, cfg, nil)
+	want(l, "reopened", true, true) // the previous process may have crashed
+	(&fixture{t: t, l: l}).add(3, 1000)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want(l, "reopened, after Sync", false, false)
+
+	l = openDiskIn(t, filepath.Join(t.TempDir(), "topic-1"), Config{Fsync: FsyncAlways}, nil)
+	want(l, "created", true, true)
+	(&fixture{t: t, l: l}).add(3, 1000)
+	want(l, "after an append under FsyncAlways", false, false)
+}
+
+// TestDiskEmptyLogHasNoFile checks that an empty segment's .log file is
+// created by its first write: a new log, or one emptied by DeleteRecords,
+// is its directory (and log-start-offset file) alone, and opens again as
+// the same empty log.
+func TestDiskEmptyLogHasNoFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "topic-0")
+	l := openDiskIn(t, dir, Config{}, nil)
+	names := func() []string {
+		t.Helper()
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if got := names(); len(got) != 0 {
+		t.Fatalf("new log: files %v", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 0 {
+		t.Fatalf("new log closed: files %v", got)
+	}
+	l = openDiskIn(t, dir, Config{}, nil)
+	f := &fixture{t: t, l: l}
+	f.add(3, 1000)
+	if got := names(); !slices.Equal(got, []string{"00000000000000000000.log"}) {
+		t.Fatalf("after an append: files %v", got)
+	}
+	if err := l.SetStartOffset(3); err != nil { // to the end: a fresh, empty segment at 3
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, []string{StartOffsetFile}) {
+		t.Fatalf("after DeleteRecords to the end: files %v", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openDiskIn(t, dir, Config{}, nil)
+	if l.StartOffset() != 3 || l.EndOffset() != 3 {
+		t.Fatalf("reopened [%d, %d], want [3, 3]", l.StartOffset(), l.EndOffset())
+	}
+	f.l = l
+	f.add(3, 1000)
+	if got := mustRead(t, l, 3, math.MaxInt32, math.MaxInt64); !bytes.Equal(got, f.batches[1]) {
+		t.Fatal("append after reopening does not read back")
+	}
+}
+
+// TestDiskParentDirSyncCoalesced checks that the logs created in one
+// directory share the fsync that makes their entries durable there.
+func TestDiskParentDirSyncCoalesced(t *testing.T) {
+	pool := NewFilePool(0)
+	parent := t.TempDir()
+	open := func(name string) *fixture {
+		l := openDiskIn(t, filepath.Join(parent, name), Config{}, nil, pool)
+		f := &fixture{t: t, l: l}
+		f.add(3, 1000)
+		return f
+	}
+	sync := func(f *fixture, fsyncs int64) {
+		t.Helper()
+		if err := f.l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if got := pool.dirs.fsyncs.Load(); got != fsyncs {
+			t.Fatalf("%d fsyncs of the parent directory, want %d", got, fsyncs)
+		}
+	}
+	a, b, c := open("a"), open("b"), open("c")
+	sync(a, 1)
+	sync(b, 1) // covered by a's
+	sync(c, 1)
+	d := open("d") // created after that fsync
+	sync(d, 2)
+	a.add(3, 1000)
+	sync(a, 2)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
@@ -181,9 +182,34 @@ func openMemory(t *testing.T, cfg Config) (Log, func(Config) Log) {
 	return l, nil
 }
 
-func openDiskIn(t *testing.T, dir string, cfg Config, logger *slog.Logger) Log {
+// filePoolFlag runs every disk log of the package's tests through one
+// shared FilePool of that many files, for example
+// go test ./embeddedbroker/internal/logstore/ -args -filepool=2.
+var filePoolFlag = flag.Int("filepool", 0, "open every disk log through one shared FilePool of this size (0: each log its own)")
+
+var (
+	sharedPoolOnce sync.Once
+	sharedPool     *FilePool
+)
+
+// testPool returns the pool -filepool asks for, or nil.
+func testPool() *FilePool {
+	if *filePoolFlag <= 0 {
+		return nil
+	}
+	sharedPoolOnce.Do(func() { sharedPool = NewFilePool(*filePoolFlag) })
+	return sharedPool
+}
+
+// openDiskIn opens the log in dir through pool, or when pool is nil through
+// the pool of -filepool, if any.
+func openDiskIn(t *testing.T, dir string, cfg Config, logger *slog.Logger, pool ...*FilePool) Log {
 	t.Helper()
-	l, err := OpenDisk(dir, cfg, logger)
+	p := testPool()
+	if len(pool) > 0 && pool[0] != nil {
+		p = pool[0]
+	}
+	l, err := OpenDisk(dir, cfg, logger, WithFilePool(p))
 	if err != nil {
 		t.Fatalf("OpenDisk: %v", err)
 	}
@@ -192,22 +218,42 @@ func openDiskIn(t *testing.T, dir string, cfg Config, logger *slog.Logger) Log {
 }
 
 func openDisk(t *testing.T, cfg Config) (Log, func(Config) Log) {
+	return openDiskPool(t, cfg, nil)
+}
+
+// openDiskPool opens a fresh disk log through pool (see openDiskIn).
+func openDiskPool(t *testing.T, cfg Config, pool *FilePool) (Log, func(Config) Log) {
 	dir := t.TempDir()
-	l := openDiskIn(t, dir, cfg, nil)
+	l := openDiskIn(t, dir, cfg, nil, pool)
 	return l, func(cfg Config) Log {
 		t.Helper()
 		if err := l.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		l = openDiskIn(t, dir, cfg, nil)
+		l = openDiskIn(t, dir, cfg, nil, pool)
 		return l
 	}
 }
 
-// both runs fn against the memory and the disk log.
+// openDiskTinyPool opens disk logs through a pool of two files per test,
+// so that nearly every operation closes and reopens a file. The pool's
+// bound is checked when the test ends.
+func openDiskTinyPool(t *testing.T, cfg Config) (Log, func(Config) Log) {
+	pool := NewFilePool(2)
+	t.Cleanup(func() {
+		if st := pool.Stats(); st.Peak > 2 {
+			t.Errorf("pool of 2 had %d files open at once", st.Peak)
+		}
+	})
+	return openDiskPool(t, cfg, pool)
+}
+
+// both runs fn against the memory log, the disk log, and the disk log
+// through a pool of two files.
 func both(t *testing.T, fn func(t *testing.T, open opener)) {
 	t.Run("memory", func(t *testing.T) { fn(t, openMemory) })
 	t.Run("disk", func(t *testing.T) { fn(t, openDisk) })
+	t.Run("disk-pool2", func(t *testing.T) { fn(t, openDiskTinyPool) })
 }
 
 func wantErr(t testing.TB, err, target error) {

@@ -264,62 +264,22 @@ func (l *segLog) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 	)
 	for i := l.segIndex(offset); i < len(l.segs) && !done; i++ {
 		s := l.segs[i]
-		// Skip, reading headers only, from the indexed position to the
-		// batch holding offset (at most IndexIntervalBytes or so).
-		pos, budget := s.lookup(offset), limit-total
-		for pos < s.size {
-			f, err := s.frameAt(pos, hdr)
-			if err != nil {
-				return nil, err
-			}
-			if f.next() <= offset {
-				pos += f.size
-				continue
-			}
-			if f.next() > upTo {
-				done = true
-			}
-			if total == 0 {
-				budget = max(budget, f.size) // always the first batch
-			}
-			break
-		}
-		if done || pos >= s.size {
+		if s.size == 0 {
 			continue
 		}
-		// One read of as much as the budget allows, then frame it in
-		// memory, dropping a batch cut by the budget or beyond upTo.
-		chunk, err := s.bytes(pos, min(s.size-pos, budget))
+		if err := s.data.pin(); err != nil {
+			return nil, fmt.Errorf("logstore: segment %d: %w", s.base, err)
+		}
+		part, end, err := readSegment(s, offset, upTo, limit-total, total == 0, hdr)
+		s.data.unpin()
 		if err != nil {
 			return nil, err
 		}
-		n := int64(0)
-		for n < int64(len(chunk)) {
-			if int64(len(chunk))-n < batch.HeaderSize {
-				done = true
-				break
-			}
-			f, err := decodeFrame(chunk[n:])
-			if err != nil {
-				return nil, fmt.Errorf("%w: segment %d: batch at position %d: %v", ErrCorruptLog, s.base, pos+n, err)
-			}
-			if n+f.size > int64(len(chunk)) || f.next() > upTo {
-				done = true
-				break
-			}
-			n += f.size
-			if f.next() == upTo {
-				done = true
-				break
-			}
+		if len(part) > 0 {
+			parts = append(parts, part)
+			total += int64(len(part))
 		}
-		if n > 0 {
-			parts = append(parts, chunk[:n:n])
-			total += n
-		}
-		if total >= limit {
-			done = true
-		}
+		done = end || total >= limit
 	}
 
 	switch len(parts) {
@@ -333,6 +293,63 @@ func (l *segLog) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 		out = append(out, p...)
 	}
 	return out, nil
+}
+
+// readSegment reads from segment s, pinned by the caller, the batches Read
+// wants: from the one holding offset, within budget bytes (at least that
+// first batch when first), none ending past upTo. done says Read has
+// nothing more to take from later segments.
+func readSegment(s *segment, offset, upTo, budget int64, first bool, hdr []byte) (part []byte, done bool, err error) {
+	// Skip, reading headers only, from the indexed position to the batch
+	// holding offset (at most IndexIntervalBytes or so).
+	pos := s.lookup(offset)
+	for pos < s.size {
+		f, err := s.frameAt(pos, hdr)
+		if err != nil {
+			return nil, false, err
+		}
+		if f.next() <= offset {
+			pos += f.size
+			continue
+		}
+		if f.next() > upTo {
+			return nil, true, nil
+		}
+		if first {
+			budget = max(budget, f.size) // always the first batch
+		}
+		break
+	}
+	if pos >= s.size {
+		return nil, false, nil
+	}
+	// One read of as much as the budget allows, then frame it in memory,
+	// dropping a batch cut by the budget or beyond upTo.
+	chunk, err := s.bytes(pos, min(s.size-pos, budget))
+	if err != nil {
+		return nil, false, err
+	}
+	n := int64(0)
+	for n < int64(len(chunk)) {
+		if int64(len(chunk))-n < batch.HeaderSize {
+			done = true
+			break
+		}
+		f, err := decodeFrame(chunk[n:])
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: segment %d: batch at position %d: %v", ErrCorruptLog, s.base, pos+n, err)
+		}
+		if n+f.size > int64(len(chunk)) || f.next() > upTo {
+			done = true
+			break
+		}
+		n += f.size
+		if f.next() == upTo {
+			done = true
+			break
+		}
+	}
+	return chunk[:n:n], done, nil
 }
 
 // StartOffset implements Log.

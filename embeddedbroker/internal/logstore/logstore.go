@@ -16,7 +16,9 @@
 // <datadir>/<topic>-<partition>). It holds, as Kafka's does:
 //
 //   - 00000000000000000000.log: the segment's batches, concatenated, named
-//     by the segment's base offset (%020d);
+//     by the segment's base offset (%020d); created by the segment's first
+//     write, so that an empty log (new, or emptied by DeleteRecords or
+//     TruncateFully) may have none;
 //   - 00000000000000000000.index: the sparse offset index, 8-byte entries of
 //     (last offset of a batch - base offset: uint32, file position of the
 //     batch: uint32), big endian, one entry every IndexIntervalBytes;
@@ -34,6 +36,23 @@
 // together with the sealed .log, whatever the Fsync policy. Index files of
 // the active segment are written at Close for the benefit of tools but are
 // never trusted.
+//
+// # Open files and directory fsyncs
+//
+// A segment's .log file is opened when it is used, through a FilePool that
+// the logs of a broker (or of a whole embedded cluster) share and that
+// bounds the files open at once by closing the least recently used idle
+// ones: a log holds no descriptor while nobody uses it, so that tens of
+// thousands of logs fit in a process's RLIMIT_NOFILE. Creating a log
+// fsyncs nothing: the directory entries of new files become durable with
+// the first fsync of data after them (an append under FsyncAlways, a Sync,
+// a roll), as Kafka's LocalLog.flush fsyncs the partition directory when a
+// flush first covers a new segment; a log lost before that held nothing
+// durable. The first fsync after OpenDisk does the same, since the process
+// that wrote the files may have crashed before fsyncing their directory.
+// The fsync of the directory holding the partition directories is shared
+// by every log of a FilePool created before it. A rename (of the
+// log-start-offset file) is followed by a directory fsync at once.
 //
 // # Recovery
 //

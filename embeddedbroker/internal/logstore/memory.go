@@ -84,6 +84,8 @@ func (m *memSeg) compact() {
 	}
 }
 
+func (m *memSeg) pin() error    { return nil }
+func (m *memSeg) unpin()        {}
 func (m *memSeg) sync() error   { return nil }
 func (m *memSeg) close() error  { return nil }
 func (m *memSeg) remove() error { return nil }

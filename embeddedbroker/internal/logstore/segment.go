@@ -77,6 +77,11 @@ type segData interface {
 	view(pos, n int64) (b []byte, ok bool)
 	// truncate cuts the data to size bytes.
 	truncate(size int64) error
+	// pin keeps a file open across several readAt calls (which then
+	// skip the pool's lock) until unpin; memory does nothing. A goroutine
+	// pins one segment at a time (see FilePool).
+	pin() error
+	unpin()
 	sync() error
 	close() error
 	// remove closes and deletes the segment's storage.
@@ -194,6 +199,13 @@ var errDamage = errors.New("damaged batch")
 // Other errors are I/O errors.
 func (s *segment) rebuild(limit int64, verify bool, interval int) error {
 	s.reset()
+	if limit == 0 {
+		return nil
+	}
+	if err := s.data.pin(); err != nil {
+		return err
+	}
+	defer s.data.unpin()
 	var hdr [batch.HeaderSize]byte
 	var buf []byte
 	for pos := int64(0); pos < limit; {
@@ -298,6 +310,13 @@ func (s *segment) frameAt(pos int64, hdr []byte) (frame, error) {
 // find scans from pos for the first batch that satisfies stop, returning
 // its position and frame; ok=false when the segment ends first.
 func (s *segment) find(pos int64, hdr []byte, stop func(frame) bool) (int64, frame, bool, error) {
+	if pos >= s.size {
+		return 0, frame{}, false, nil
+	}
+	if err := s.data.pin(); err != nil {
+		return 0, frame{}, false, fmt.Errorf("logstore: segment %d: %w", s.base, err)
+	}
+	defer s.data.unpin()
 	for pos < s.size {
 		f, err := s.frameAt(pos, hdr)
 		if err != nil {
