@@ -2,6 +2,8 @@ package broker
 
 import (
 	"errors"
+	"io/fs"
+	"syscall"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
@@ -58,6 +60,10 @@ func errCode(err error) int16 {
 		return kerr.TopicAuthorizationFailed.Code
 	case errors.Is(err, logstore.ErrClosed):
 		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, logstore.ErrCorruptLog), isStorageError(err):
+		// The disk failed under the log (out of file handles, I/O
+		// error): the client retries elsewhere or later.
+		return kerr.KafkaStorageError.Code
 	}
 	return kerr.UnknownServerError.Code
 }
@@ -70,4 +76,11 @@ func errMessage(err error) *string {
 	}
 	s := err.Error()
 	return &s
+}
+
+// isStorageError reports whether err comes from the file system: a path
+// error, or running out of file handles or space.
+func isStorageError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO)
 }
