@@ -107,10 +107,11 @@ func (fr *frameReader) readErr(err error) error {
 // returns a frame once it is complete, leaving the bytes after it buffered;
 // otherwise it leaves the buffer empty.
 func (fr *frameReader) consume() ([]byte, error) {
-	if fr.buf == nil {
-		return nil, nil
+	var b []byte
+	if fr.buf != nil {
+		b = (*fr.buf)[fr.r:fr.w]
 	}
-	b := (*fr.buf)[fr.r:fr.w]
+	// With nothing buffered, a frame read straight into may be complete.
 	if fr.hdrN < 4 {
 		n := copy(fr.hdr[fr.hdrN:], b)
 		fr.hdrN += n

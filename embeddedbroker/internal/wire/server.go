@@ -32,6 +32,26 @@ type Handler interface {
 // ServerConfig configures a Server. Its zero value (apart from Versions)
 // serves without connection limits and never closes idle connections, as
 // a server for the brokers' own replication connections wants.
+//
+// The connection configs follow Kafka's SocketServer and ConnectionQuotas,
+// with these differences:
+//   - max.connections: Kafka stops accepting at the limit, leaving new
+//     connections waiting in the listen backlog until one closes; here a
+//     connection beyond it is accepted and closed at once, as Kafka does for
+//     max.connections.per.ip, so a client fails fast and retries instead of
+//     hanging until its own timeout. The per-listener
+//     listener.name.X.max.connections and max.connection.creation.rate are
+//     not implemented, nor max.connections.per.ip.overrides.
+//   - The limits count the connections of one Server (the client listener),
+//     where Kafka's per-IP count spans all listeners.
+//   - connections.max.idle.ms: Kafka closes a connection with no socket
+//     activity for that long even while a request waits on the broker; here
+//     a request in flight keeps it open (its own timeout bounds it), while a
+//     response the client does not read for that long (at least 1 s) closes
+//     it. Idle connections are found by a scan every quarter of the timeout
+//     (at most every second), so one is closed within about 1.25 timeouts.
+//   - A refusal is logged at most every 10 s, with the count of the ones not
+//     logged, where Kafka logs each at INFO.
 type ServerConfig struct {
 	// MaxRequestSize bounds a request frame (socket.request.max.bytes);
 	// 0 means 100 MiB, Kafka's default.
@@ -52,8 +72,10 @@ type ServerConfig struct {
 	// has read and written nothing for this long
 	// (connections.max.idle.ms). 0 or negative means never.
 	IdleTimeout time.Duration
-	Versions    Versions
-	Logger      *slog.Logger
+	// Versions reports the versions served for each API key.
+	Versions Versions
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
 }
 
 // ServerStats counts what a Server did with its connections.

@@ -497,6 +497,24 @@ func TestPipelinedFramesSplitAnywhere(t *testing.T) {
 	check()
 }
 
+// TestLargeFrameAlone: a frame larger than the read buffer, with nothing
+// sent after it, is answered (its end is read straight into the frame, with
+// no later bytes to prompt the reader).
+func TestLargeFrameAlone(t *testing.T) {
+	_, addr := startServer(t, echoHandler{}, ServerConfig{})
+	c := dial(t, addr)
+	for _, size := range []int{readBufSize, 3*readBufSize + 17, 1 << 20, 5 << 20} {
+		p := kmsg.NewPtrProduceRequest()
+		p.SetVersion(7)
+		p.Acks = 1
+		p.Topics = []kmsg.ProduceRequestTopic{{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Records: make([]byte, size)}}}}
+		corr := c.send(p)
+		if got, err := c.recv(); err != nil || got != corr {
+			t.Fatalf("%d bytes: response %d, %v", size, got, err)
+		}
+	}
+}
+
 // TestFrameBufferGrowsWithArrivals: for a frame announcing 100 MiB, the
 // reader's buffer holds what arrived, at most about twice that, never the
 // announced size.
