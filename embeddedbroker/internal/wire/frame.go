@@ -10,19 +10,27 @@ import (
 	"syscall"
 )
 
-// Frame buffers. A frame's buffer starts at what has arrived (at least
-// frameStart bytes) and doubles as more arrives, up to the size the frame
-// announced, so a client that announces a large frame and goes quiet holds
-// at most twice what it sent, never what it announced.
+// Frame buffers. A frame whose bytes have all arrived is copied at once
+// into a buffer of its size. One that arrives in parts is gathered in pooled
+// chunks of readBufSize as its bytes arrive, and copied into a buffer of its
+// size once complete, so a client that announces a large frame and goes
+// quiet holds what it sent (rounded up to a chunk), never what it announced.
 const (
-	frameStart = 4 << 10
-	// readBufSize is the size of the pooled buffer a connection reads
-	// into while bytes arrive; a frame's remainder at least this large
-	// is read straight into the frame.
+	// readBufSize is the size of the pooled buffers a connection reads
+	// into while bytes arrive (see frameReader).
 	readBufSize = 64 << 10
+	// frameStart is the first buffer ReadFrame reads a frame into.
+	frameStart = 4 << 10
 )
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+func getChunk() *[]byte { return readBufs.Get().(*[]byte) }
+
+func putChunk(p *[]byte) {
+	*p = (*p)[:cap(*p)]
+	readBufs.Put(p)
+}
 
 // growFrame returns frame with room for at least one more byte: twice its
 // capacity, at least need bytes beyond its length, at most size.
@@ -46,10 +54,11 @@ func checkSize(n, max int32) error {
 
 // frameReader reads a connection's request frames. It reads into a pooled
 // buffer, so many pipelined frames cost one read, and gives the buffer back
-// whenever a read would wait (on platforms where that can be known, see
-// waitingRead), so an idle connection holds no buffer. Buffered bytes are
-// always consumed into the frame being read, so when a read is needed the
-// buffer is empty and can be given back.
+// whenever a read would wait (where waitingRead is available), so an idle
+// connection holds no buffer. Buffered bytes are always consumed into the
+// frame being read, so when a read is needed the buffer is empty and can be
+// given back. The part of a frame still to come, when at least a buffer's
+// worth, is read straight into its chunks.
 type frameReader struct {
 	nc  net.Conn
 	raw syscall.RawConn // nil where waitingRead is not available
@@ -57,13 +66,14 @@ type frameReader struct {
 	// onRead is called after every read that returned bytes.
 	onRead func()
 
-	buf  *[]byte // the pooled buffer, nil while none is held
+	buf  *[]byte // the pooled read buffer, nil while none is held
 	r, w int     // the unread bytes are (*buf)[r:w]
 
 	hdr   [4]byte
 	hdrN  int
-	size  int    // the frame's announced size, once hdr is complete
-	frame []byte // the frame being read; nil until its size is known
+	size  int       // the frame's announced size once hdr is complete, else 0
+	got   int       // the bytes of the frame in parts
+	parts []*[]byte // pooled chunks holding the frame so far, all full but the last
 }
 
 // next returns the next frame, without its size prefix.
@@ -73,15 +83,15 @@ func (fr *frameReader) next() ([]byte, error) {
 		if frame != nil || err != nil {
 			return frame, err
 		}
-		if fr.frame != nil && fr.size-len(fr.frame) >= readBufSize {
-			// A large remainder: read it straight into the frame.
+		if fr.size-fr.got >= readBufSize {
+			// A large remainder: read it straight into the chunks.
 			fr.release()
-			if len(fr.frame) == cap(fr.frame) {
-				fr.frame = growFrame(fr.frame, 1, fr.size)
-			}
-			n, err := fr.nc.Read(fr.frame[len(fr.frame):cap(fr.frame)])
+			p := fr.chunk()
+			c := *p
+			n, err := fr.nc.Read(c[len(c):cap(c)])
 			if n > 0 {
-				fr.frame = fr.frame[:len(fr.frame)+n]
+				*p = c[:len(c)+n]
+				fr.got += n
 				fr.onRead()
 			}
 			if err != nil {
@@ -95,9 +105,20 @@ func (fr *frameReader) next() ([]byte, error) {
 	}
 }
 
+// chunk returns the last chunk of the frame, adding one if it is full.
+func (fr *frameReader) chunk() *[]byte {
+	if k := len(fr.parts); k > 0 && len(*fr.parts[k-1]) < cap(*fr.parts[k-1]) {
+		return fr.parts[k-1]
+	}
+	p := getChunk()
+	*p = (*p)[:0]
+	fr.parts = append(fr.parts, p)
+	return p
+}
+
 // readErr turns an end of stream inside a frame into io.ErrUnexpectedEOF.
 func (fr *frameReader) readErr(err error) error {
-	if errors.Is(err, io.EOF) && (fr.hdrN > 0 || fr.frame != nil) {
+	if errors.Is(err, io.EOF) && fr.hdrN > 0 {
 		return io.ErrUnexpectedEOF
 	}
 	return err
@@ -111,7 +132,6 @@ func (fr *frameReader) consume() ([]byte, error) {
 	if fr.buf != nil {
 		b = (*fr.buf)[fr.r:fr.w]
 	}
-	// With nothing buffered, a frame read straight into may be complete.
 	if fr.hdrN < 4 {
 		n := copy(fr.hdr[fr.hdrN:], b)
 		fr.hdrN += n
@@ -121,30 +141,48 @@ func (fr *frameReader) consume() ([]byte, error) {
 			return nil, nil
 		}
 	}
-	if fr.frame == nil {
+	if fr.size == 0 {
 		size := int32(binary.BigEndian.Uint32(fr.hdr[:]))
 		if err := checkSize(size, fr.max); err != nil {
 			return nil, err
 		}
 		fr.size = int(size)
-		fr.frame = make([]byte, 0, min(fr.size, max(frameStart, len(b))))
 	}
-	for len(b) > 0 && len(fr.frame) < fr.size {
-		if len(fr.frame) == cap(fr.frame) {
-			fr.frame = growFrame(fr.frame, len(b), fr.size)
-		}
-		n := min(len(b), cap(fr.frame)-len(fr.frame))
-		fr.frame = append(fr.frame, b[:n]...)
+	if fr.got == 0 && len(b) >= fr.size {
+		// All here: one copy, no chunks.
+		frame := make([]byte, fr.size)
+		copy(frame, b)
+		fr.r += fr.size
+		fr.hdrN, fr.size = 0, 0
+		return frame, nil
+	}
+	for len(b) > 0 && fr.got < fr.size {
+		p := fr.chunk()
+		c := *p
+		n := copy(c[len(c):min(cap(c), len(c)+fr.size-fr.got)], b)
+		*p = c[:len(c)+n]
+		fr.got += n
 		fr.r += n
 		b = b[n:]
 	}
-	if len(fr.frame) < fr.size {
+	if fr.got < fr.size {
 		return nil, nil
 	}
-	frame := fr.frame
-	fr.hdrN, fr.size, fr.frame = 0, 0, nil
+	// A frame with nothing buffered after it, read straight into its
+	// chunks, is complete here too.
+	frame := make([]byte, 0, fr.size)
+	for i, p := range fr.parts {
+		frame = append(frame, *p...)
+		putChunk(p)
+		fr.parts[i] = nil
+	}
+	fr.parts = fr.parts[:0]
+	fr.hdrN, fr.size, fr.got = 0, 0, 0
 	return frame, nil
 }
+
+// held is the memory the frame being read holds.
+func (fr *frameReader) held() int { return len(fr.parts) * readBufSize }
 
 // fill reads into the pooled buffer, which is empty.
 func (fr *frameReader) fill() error {
@@ -158,7 +196,7 @@ func (fr *frameReader) fill() error {
 		return err
 	}
 	if fr.buf == nil {
-		fr.buf = readBufs.Get().(*[]byte)
+		fr.buf = getChunk()
 	}
 	n, err := fr.nc.Read(*fr.buf)
 	if n > 0 {
@@ -171,16 +209,19 @@ func (fr *frameReader) fill() error {
 // release gives the pooled buffer back if it holds nothing unread.
 func (fr *frameReader) release() {
 	if fr.buf != nil && fr.r == fr.w {
-		readBufs.Put(fr.buf)
+		putChunk(fr.buf)
 		fr.buf, fr.r, fr.w = nil, 0, 0
 	}
 }
 
-// close gives the pooled buffer back and drops the frame being read.
+// close gives the pooled buffers back and drops the frame being read.
 func (fr *frameReader) close() {
 	if fr.buf != nil {
-		readBufs.Put(fr.buf)
+		putChunk(fr.buf)
 		fr.buf = nil
 	}
-	fr.frame = nil
+	for _, p := range fr.parts {
+		putChunk(p)
+	}
+	fr.parts = nil
 }

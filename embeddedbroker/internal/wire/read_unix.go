@@ -38,14 +38,14 @@ func waitingRead(rc syscall.RawConn, buf **[]byte) (int, error) {
 	err := rc.Read(func(fd uintptr) bool {
 		for {
 			if *buf == nil {
-				*buf = readBufs.Get().(*[]byte)
+				*buf = getChunk()
 			}
 			n, rerr = syscall.Read(int(fd), **buf)
 			switch rerr {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
-				readBufs.Put(*buf)
+				putChunk(*buf)
 				*buf = nil
 				return false // wait until readable, then call again
 			}
