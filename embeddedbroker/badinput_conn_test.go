@@ -198,9 +198,8 @@ func TestSilentHugeFrame(t *testing.T) {
 	growth := int64(peak) - int64(base)
 	t.Logf("live heap grew by at most %.1f MiB for a frame announcing %d MiB of which %d MiB arrived",
 		float64(growth)/(1<<20), announced>>20, sent>>20)
-	// A buffer that grows by doubling holds at most 2 x 8 MiB, and 3 x 8
-	// MiB while it is copied into the next; one sized from the
-	// announcement would be 100 MiB.
+	// The node gathers a frame in 64 KiB chunks as it arrives: about 8 MiB
+	// here. A buffer sized from the announcement would be 100 MiB.
 	if growth > 50<<20 {
 		t.Fatalf("the node held %d MiB for a silent frame", growth>>20)
 	}
