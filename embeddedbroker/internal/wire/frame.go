@@ -10,11 +10,12 @@ import (
 	"syscall"
 )
 
-// Frame buffers. A frame whose bytes have all arrived is copied at once
-// into a buffer of its size. One that arrives in parts is gathered in pooled
-// chunks of readBufSize as its bytes arrive, and copied into a buffer of its
-// size once complete, so a client that announces a large frame and goes
-// quiet holds what it sent (rounded up to a chunk), never what it announced.
+// Frame buffers. A frame gets a buffer of its announced size only once at
+// least half of it has arrived; until then its bytes are gathered in pooled
+// chunks of readBufSize. So a client that announces a large frame and goes
+// quiet holds at most twice what it sent (plus a chunk), never what it
+// announced, while a frame that arrives quickly is copied at most once and
+// its second half read straight into its buffer.
 const (
 	// readBufSize is the size of the pooled buffers a connection reads
 	// into while bytes arrive (see frameReader).
@@ -58,7 +59,7 @@ func checkSize(n, max int32) error {
 // connection holds no buffer. Buffered bytes are always consumed into the
 // frame being read, so when a read is needed the buffer is empty and can be
 // given back. The part of a frame still to come, when at least a buffer's
-// worth, is read straight into its chunks.
+// worth, is read straight into the frame's chunks or buffer.
 type frameReader struct {
 	nc  net.Conn
 	raw syscall.RawConn // nil where waitingRead is not available
@@ -69,11 +70,15 @@ type frameReader struct {
 	buf  *[]byte // the pooled read buffer, nil while none is held
 	r, w int     // the unread bytes are (*buf)[r:w]
 
-	hdr   [4]byte
-	hdrN  int
-	size  int       // the frame's announced size once hdr is complete, else 0
-	got   int       // the bytes of the frame in parts
-	parts []*[]byte // pooled chunks holding the frame so far, all full but the last
+	hdr  [4]byte
+	hdrN int
+	size int // the frame's announced size once hdr is complete, else 0
+	got  int // the bytes of the frame so far
+	// The frame's bytes are in parts (pooled chunks, all full but the
+	// last) until half of it has arrived, then in frame (len got, cap
+	// size).
+	parts []*[]byte
+	frame []byte
 }
 
 // next returns the next frame, without its size prefix.
@@ -84,14 +89,12 @@ func (fr *frameReader) next() ([]byte, error) {
 			return frame, err
 		}
 		if fr.size-fr.got >= readBufSize {
-			// A large remainder: read it straight into the chunks.
+			// A large remainder: read it straight into the frame.
 			fr.release()
-			p := fr.chunk()
-			c := *p
-			n, err := fr.nc.Read(c[len(c):cap(c)])
+			dst := fr.room()
+			n, err := fr.nc.Read(dst)
 			if n > 0 {
-				*p = c[:len(c)+n]
-				fr.got += n
+				fr.added(n)
 				fr.onRead()
 			}
 			if err != nil {
@@ -105,15 +108,44 @@ func (fr *frameReader) next() ([]byte, error) {
 	}
 }
 
-// chunk returns the last chunk of the frame, adding one if it is full.
-func (fr *frameReader) chunk() *[]byte {
-	if k := len(fr.parts); k > 0 && len(*fr.parts[k-1]) < cap(*fr.parts[k-1]) {
-		return fr.parts[k-1]
+// room returns where the frame's next bytes go: the free part of its buffer
+// or of its last chunk (a new one if that is full), at most what the frame
+// still lacks.
+func (fr *frameReader) room() []byte {
+	if fr.frame != nil {
+		return fr.frame[len(fr.frame):fr.size]
 	}
-	p := getChunk()
-	*p = (*p)[:0]
-	fr.parts = append(fr.parts, p)
-	return p
+	var p *[]byte
+	if k := len(fr.parts); k > 0 && len(*fr.parts[k-1]) < cap(*fr.parts[k-1]) {
+		p = fr.parts[k-1]
+	} else {
+		p = getChunk()
+		*p = (*p)[:0]
+		fr.parts = append(fr.parts, p)
+	}
+	c := *p
+	return c[len(c):min(cap(c), len(c)+fr.size-fr.got)]
+}
+
+// added records n bytes written into room(), and gives the frame its buffer
+// once half of it has arrived.
+func (fr *frameReader) added(n int) {
+	fr.got += n
+	if fr.frame != nil {
+		fr.frame = fr.frame[:fr.got]
+		return
+	}
+	p := fr.parts[len(fr.parts)-1]
+	*p = (*p)[:len(*p)+n]
+	if 2*fr.got >= fr.size {
+		fr.frame = make([]byte, 0, fr.size)
+		for i, p := range fr.parts {
+			fr.frame = append(fr.frame, *p...)
+			putChunk(p)
+			fr.parts[i] = nil
+		}
+		fr.parts = fr.parts[:0]
+	}
 }
 
 // readErr turns an end of stream inside a frame into io.ErrUnexpectedEOF.
@@ -147,42 +179,28 @@ func (fr *frameReader) consume() ([]byte, error) {
 			return nil, err
 		}
 		fr.size = int(size)
-	}
-	if fr.got == 0 && len(b) >= fr.size {
-		// All here: one copy, no chunks.
-		frame := make([]byte, fr.size)
-		copy(frame, b)
-		fr.r += fr.size
-		fr.hdrN, fr.size = 0, 0
-		return frame, nil
+		if 2*len(b) >= fr.size {
+			fr.frame = make([]byte, 0, fr.size) // half of it here already
+		}
 	}
 	for len(b) > 0 && fr.got < fr.size {
-		p := fr.chunk()
-		c := *p
-		n := copy(c[len(c):min(cap(c), len(c)+fr.size-fr.got)], b)
-		*p = c[:len(c)+n]
-		fr.got += n
+		n := copy(fr.room(), b)
+		fr.added(n)
 		fr.r += n
 		b = b[n:]
 	}
+	// A frame read straight into, with nothing buffered after it, is
+	// complete here too.
 	if fr.got < fr.size {
 		return nil, nil
 	}
-	// A frame with nothing buffered after it, read straight into its
-	// chunks, is complete here too.
-	frame := make([]byte, 0, fr.size)
-	for i, p := range fr.parts {
-		frame = append(frame, *p...)
-		putChunk(p)
-		fr.parts[i] = nil
-	}
-	fr.parts = fr.parts[:0]
-	fr.hdrN, fr.size, fr.got = 0, 0, 0
+	frame := fr.frame
+	fr.hdrN, fr.size, fr.got, fr.frame = 0, 0, 0, nil
 	return frame, nil
 }
 
 // held is the memory the frame being read holds.
-func (fr *frameReader) held() int { return len(fr.parts) * readBufSize }
+func (fr *frameReader) held() int { return len(fr.parts)*readBufSize + cap(fr.frame) }
 
 // fill reads into the pooled buffer, which is empty.
 func (fr *frameReader) fill() error {
@@ -223,5 +241,5 @@ func (fr *frameReader) close() {
 	for _, p := range fr.parts {
 		putChunk(p)
 	}
-	fr.parts = nil
+	fr.parts, fr.frame = nil, nil
 }
