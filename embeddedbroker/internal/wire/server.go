@@ -229,12 +229,13 @@ func (s *Server) admit(nc net.Conn) bool {
 	if config != "" {
 		open := len(s.conns)
 		s.mu.Unlock()
-		nc.Close()
+		// Counted and logged before the close the client sees.
 		s.refused.Add(1)
 		if ok, skipped := s.refusedLog.allow(s.now()); ok {
 			s.cfg.Logger.Warn("refused a connection: limit reached", "remote", ip.String(), "config", config, "limit", max(limit, 0),
 				"open", open, "refused_not_logged", skipped)
 		}
+		nc.Close()
 		return false
 	}
 	c := newConn(s, nc, ip)
