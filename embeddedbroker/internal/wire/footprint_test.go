@@ -85,6 +85,11 @@ func TestIdleConnectionFootprint(t *testing.T) {
 	clients := dialN(plain.Addr().String(), false)
 	b1, g1 := footprint()
 	conns := dialN(ln.Addr().String(), true)
+	// The writers end just after their responses are written.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine()-g1 > n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	b2, g2 := footprint()
 	perClient := float64(b1-b0) / n
 	perServer := float64(int64(b2-b1))/n - perClient
