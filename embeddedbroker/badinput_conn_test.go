@@ -89,15 +89,29 @@ func TestManyIdleConnections(t *testing.T) {
 	produceAndFetch(t, addr, "conns")
 }
 
-// TestAcceptsAgainAfterFileLimit exhausts the process's file handles so
-// that the node cannot accept a waiting connection (EMFILE), then frees
-// them: the node accepts it and answers its request, having logged the
+// TestAcceptsAgainAfterFileLimit exhausts the process's file handles (its
+// soft limit lowered to 4096 for the test) so that the node cannot accept a
+// waiting connection (EMFILE), then frees them: the node accepts it and answers its request, having logged the
 // failing accepts once rather than once per retry.
 func TestAcceptsAgainAfterFileLimit(t *testing.T) {
 	logs := &messages{}
 	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(1, "fds"), embeddedbroker.Logger(slog.New(logs)))
 	addr := c.Addrs()[0]
 
+	// Fill at most a few thousand handles: lower the soft limit for the
+	// test if it is higher.
+	if lim := fileLimit(t); lim.Cur > 4096 {
+		low := lim
+		low.Cur = 4096
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+				t.Errorf("restoring the file limit: %v", err)
+			}
+		})
+	}
 	var files []*os.File
 	free := func() {
 		for _, f := range files {
