@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -162,11 +163,34 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// newServer returns the server of the node's client listener, with the
+// broker's connection configs.
 func (n *Node) newServer(ln net.Listener) *wire.Server {
+	b := n.cfg.Broker
+	// Kafka's 0 for a connection limit admits no connection; a
+	// wire.ServerConfig says that with a negative limit (its 0 is none).
+	limit := func(name string) int {
+		if v := b.Int(name); v > 0 {
+			return int(min(v, math.MaxInt32))
+		}
+		return -1
+	}
+	// connections.max.idle.ms: -1 never closes an idle connection (a
+	// ServerConfig's 0); Kafka's 0 closes one as soon as it is idle.
+	idle := time.Duration(b.Int("connections.max.idle.ms")) * time.Millisecond
+	switch {
+	case idle < 0:
+		idle = 0
+	case idle == 0:
+		idle = time.Nanosecond
+	}
 	return wire.NewServer(ln, n, wire.ServerConfig{
-		MaxRequestSize: int32(n.cfg.Broker.Int("socket.request.max.bytes")),
-		Versions:       versions,
-		Logger:         n.log,
+		MaxRequestSize:      int32(b.Int("socket.request.max.bytes")),
+		MaxConnections:      limit("max.connections"),
+		MaxConnectionsPerIP: limit("max.connections.per.ip"),
+		IdleTimeout:         idle,
+		Versions:            versions,
+		Logger:              n.log,
 	})
 }
 

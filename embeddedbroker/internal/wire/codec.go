@@ -6,8 +6,15 @@
 //
 // Nothing here knows what a request means; the broker's handlers do. What
 // wire guarantees is that bad bytes never reach them: a frame larger than the
-// configured maximum is refused before any buffer of its size is allocated,
-// and a frame that does not decode closes that connection only.
+// configured maximum is refused before any buffer is allocated, a frame's
+// buffer grows with the bytes that arrive rather than from the size it
+// announces, and a frame that does not decode closes that connection only.
+//
+// Server also keeps connections from taking a node down: it refuses
+// connections beyond max.connections and max.connections.per.ip, closes
+// the ones idle for connections.max.idle.ms, keeps a connection at rest to
+// one goroutine and a few hundred bytes, and keeps accepting through
+// failed accepts (out of file handles) with a back-off. See ServerConfig.
 package wire
 
 import (
@@ -54,26 +61,31 @@ type Request struct {
 }
 
 // ReadFrame reads one size-prefixed frame from r. The size is checked
-// against max before the frame's buffer is allocated, so a client cannot make
-// the server allocate more than max bytes per connection.
+// against max first, and the frame's buffer then grows with the bytes that
+// arrive (doubling up to the announced size), so a client that announces a
+// large frame and sends little makes the server hold little.
 func ReadFrame(r io.Reader, max int32) ([]byte, error) {
 	var sz [4]byte
 	if _, err := io.ReadFull(r, sz[:]); err != nil {
 		return nil, err
 	}
 	n := int32(binary.BigEndian.Uint32(sz[:]))
-	if n < 0 || n > max {
-		return nil, fmt.Errorf("%w: %d bytes, maximum %d", ErrFrameTooLarge, n, max)
-	}
-	if n < 8 {
-		return nil, fmt.Errorf("%w: frame of %d bytes is shorter than a request header", ErrMalformed, n)
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	if err := checkSize(n, max); err != nil {
 		return nil, err
+	}
+	buf := make([]byte, 0, min(int(n), frameStart))
+	for len(buf) < int(n) {
+		if len(buf) == cap(buf) {
+			buf = growFrame(buf, 1, int(n))
+		}
+		k, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err != nil && len(buf) < int(n) {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
 	return buf, nil
 }

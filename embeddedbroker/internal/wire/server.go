@@ -1,13 +1,14 @@
 package wire
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -28,36 +29,94 @@ type Handler interface {
 	Handle(ctx context.Context, c *Conn, req *Request) Pending
 }
 
-// Conn is one client connection.
-type Conn struct {
-	nc     net.Conn
-	remote string
-}
-
-// RemoteAddr is the client's address.
-func (c *Conn) RemoteAddr() string { return c.remote }
-
-// ServerConfig configures a Server.
+// ServerConfig configures a Server. Its zero value (apart from Versions)
+// serves without connection limits and never closes idle connections, as
+// a server for the brokers' own replication connections wants.
+//
+// The connection configs follow Kafka's SocketServer and ConnectionQuotas,
+// with these differences:
+//   - max.connections: Kafka stops accepting at the limit, leaving new
+//     connections waiting in the listen backlog until one closes; here a
+//     connection beyond it is accepted and closed at once, as Kafka does for
+//     max.connections.per.ip, so a client fails fast and retries instead of
+//     hanging until its own timeout. The per-listener
+//     listener.name.X.max.connections and max.connection.creation.rate are
+//     not implemented, nor max.connections.per.ip.overrides.
+//   - The limits count the connections of one Server (the client listener),
+//     where Kafka's per-IP count spans all listeners.
+//   - connections.max.idle.ms: Kafka closes a connection with no socket
+//     activity for that long even while a request waits on the broker; here
+//     a request in flight keeps it open (its own timeout bounds it), while a
+//     response the client does not read for that long (at least 1 s) closes
+//     it. Idle connections are found by a scan every quarter of the timeout
+//     (at most every second), so one is closed within about 1.25 timeouts.
+//   - A refusal is logged at most every 10 s, with the count of the ones not
+//     logged, where Kafka logs each at INFO.
 type ServerConfig struct {
-	// MaxRequestSize bounds a request frame (socket.request.max.bytes).
+	// MaxRequestSize bounds a request frame (socket.request.max.bytes);
+	// 0 means 100 MiB, Kafka's default.
 	MaxRequestSize int32
 	// MaxInFlight bounds the requests read ahead of their responses on one
-	// connection; past it the server stops reading (backpressure).
+	// connection; past it the server stops reading (backpressure). 0 means
+	// 64.
 	MaxInFlight int
-	Versions    Versions
-	Logger      *slog.Logger
+	// MaxConnections bounds the connections served at once
+	// (max.connections); a connection accepted beyond it is closed at once.
+	// 0 means no limit; a negative value refuses every connection (Kafka's
+	// max.connections=0).
+	MaxConnections int
+	// MaxConnectionsPerIP bounds the connections served at once from one
+	// remote IP address (max.connections.per.ip), like MaxConnections.
+	MaxConnectionsPerIP int
+	// IdleTimeout closes a connection that has no request in flight and
+	// has read and written nothing for this long
+	// (connections.max.idle.ms). 0 or negative means never.
+	IdleTimeout time.Duration
+	// Versions reports the versions served for each API key.
+	Versions Versions
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// ServerStats counts what a Server did with its connections.
+type ServerStats struct {
+	// Open is the number of connections being served.
+	Open int
+	// Refused counts connections closed at once for a connection limit.
+	Refused int64
+	// IdleClosed counts connections closed for being idle.
+	IdleClosed int64
+	// AcceptErrors counts failed accepts (out of file handles, aborted
+	// handshakes), each followed by a back-off.
+	AcceptErrors int64
 }
 
 // Server accepts connections on a listener and serves them with a Handler.
+//
+// A connection at rest costs one goroutine (its reader, blocked in the
+// network poller) and a few hundred bytes: its read buffer is taken from a
+// pool only while bytes are arriving, and its writer goroutine and write
+// buffer exist only while responses are owed.
 type Server struct {
 	cfg     ServerConfig
 	ln      net.Listener
 	handler Handler
 	ctx     context.Context
 	cancel  context.CancelFunc
+	start   time.Time // the origin of the connections' monotonic clocks
+	// minWriteTimeout is the least time a response chunk gets to be
+	// written when an idle timeout is set.
+	minWriteTimeout time.Duration
+
+	refusedLog  logLimiter
+	acceptLog   logLimiter
+	refused     atomic.Int64
+	idleClosed  atomic.Int64
+	acceptFails atomic.Int64
 
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	conns  map[*Conn]struct{}
+	perIP  map[netip.Addr]int
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -70,42 +129,195 @@ func NewServer(ln net.Listener, h Handler, cfg ServerConfig) *Server {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 64
 	}
+	if cfg.IdleTimeout < 0 {
+		cfg.IdleTimeout = 0
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, ln: ln, handler: h, ctx: ctx, cancel: cancel, conns: make(map[net.Conn]struct{})}
+	return &Server{
+		cfg: cfg, ln: ln, handler: h, ctx: ctx, cancel: cancel, start: time.Now(), minWriteTimeout: minWriteTimeout,
+		refusedLog: logLimiter{every: logEvery}, acceptLog: logLimiter{every: logEvery},
+		conns: make(map[*Conn]struct{}), perIP: make(map[netip.Addr]int),
+	}
 }
 
-// Serve accepts connections until Close. It returns nil after Close.
+// logEvery is how often a repeated connection event (a refusal, an accept
+// failure) is logged; the ones in between are counted into the next line.
+const logEvery = 10 * time.Second
+
+// Accept back-off after a failed accept: it starts at acceptBackoffMin and
+// doubles up to acceptBackoffMax while accepts keep failing.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// Serve accepts connections until Close and returns nil after Close. No
+// accept error ends it: a temporary one, or running out of file handles
+// (EMFILE, ENFILE), is logged and retried after a back-off, so the node
+// accepts again once handles are free. It returns an error only if the
+// listener was closed by someone other than Close, as nothing can be
+// accepted any more.
 func (s *Server) Serve() error {
+	if s.cfg.IdleTimeout > 0 {
+		s.mu.Lock()
+		if !s.closed {
+			s.wg.Add(1)
+			go s.reapIdle()
+		}
+		s.mu.Unlock()
+	}
+	var backoff time.Duration
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
+			if s.isClosed() {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("wire: listener closed outside Server.Close: %w", err)
 			}
-			return err
+			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+			s.acceptFails.Add(1)
+			if ok, skipped := s.acceptLog.allow(s.now()); ok {
+				s.cfg.Logger.Error("accepting a connection failed; retrying", "err", err, "backoff", backoff, "failures_not_logged", skipped)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+			}
+			continue
 		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return nil
+		backoff = 0
+		if !s.admit(nc) {
+			if s.isClosed() {
+				return nil
+			}
 		}
-		s.conns[nc] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.serveConn(nc)
 	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// now is the time on the server's monotonic clock.
+func (s *Server) now() time.Duration { return time.Since(s.start) }
+
+// admit starts serving nc, or closes it at once when the server is closed
+// or a connection limit is reached, as Kafka's ConnectionQuotas refuses a
+// connection beyond max.connections.per.ip.
+func (s *Server) admit(nc net.Conn) bool {
+	ip := remoteIP(nc)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return false
+	}
+	limit, config := 0, ""
+	switch total, perIP := s.cfg.MaxConnections, s.cfg.MaxConnectionsPerIP; {
+	case total < 0 || total > 0 && len(s.conns) >= total:
+		limit, config = total, "max.connections"
+	case perIP < 0 || perIP > 0 && s.perIP[ip] >= perIP:
+		limit, config = perIP, "max.connections.per.ip"
+	}
+	if config != "" {
+		open := len(s.conns)
+		s.mu.Unlock()
+		// Counted and logged before the close the client sees.
+		s.refused.Add(1)
+		if ok, skipped := s.refusedLog.allow(s.now()); ok {
+			s.cfg.Logger.Warn("refused a connection: limit reached", "remote", ip.String(), "config", config, "limit", max(limit, 0),
+				"open", open, "refused_not_logged", skipped)
+		}
+		nc.Close()
+		return false
+	}
+	c := newConn(s, nc, ip)
+	s.conns[c] = struct{}{}
+	s.perIP[ip]++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go c.serve()
+	return true
+}
+
+// forget removes a closed connection from the counts.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if n := s.perIP[c.ip] - 1; n > 0 {
+		s.perIP[c.ip] = n
+	} else {
+		delete(s.perIP, c.ip)
+	}
+	s.mu.Unlock()
+}
+
+// remoteIP is the IP address a connection comes from (the zero Addr when
+// the address is not an IP one).
+func remoteIP(nc net.Conn) netip.Addr {
+	switch a := nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	case nil:
+		return netip.Addr{}
+	default:
+		ap, err := netip.ParseAddrPort(a.String())
+		if err != nil {
+			return netip.Addr{}
+		}
+		return ap.Addr().Unmap()
+	}
+}
+
+// reapIdle closes, until Close, the connections idle for the idle timeout,
+// checking a few times per timeout, so a connection is closed between one
+// and about one and a quarter timeouts after it went quiet.
+func (s *Server) reapIdle() {
+	defer s.wg.Done()
+	idle := s.cfg.IdleTimeout
+	t := time.NewTicker(min(max(idle/4, 5*time.Millisecond), time.Second))
+	defer t.Stop()
+	var expired []*Conn
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.now()
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.idleSince(now) >= idle {
+				expired = append(expired, c)
+			}
+		}
+		s.mu.Unlock()
+		for i, c := range expired {
+			// Check again: a request may have arrived since.
+			if c.idleSince(s.now()) >= idle && c.closeIdle() {
+				s.idleClosed.Add(1)
+				s.cfg.Logger.Debug("closing idle connection", "remote", c.RemoteAddr(), "idle_timeout", idle)
+			}
+			expired[i] = nil
+		}
+		expired = expired[:0]
+	}
+}
+
+// Stats reports the server's connection counts.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	open := len(s.conns)
+	s.mu.Unlock()
+	return ServerStats{Open: open, Refused: s.refused.Load(), IdleClosed: s.idleClosed.Load(), AcceptErrors: s.acceptFails.Load()}
 }
 
 // Close stops accepting, closes every connection, cancels the context of
@@ -119,8 +331,8 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	err := s.ln.Close()
-	for nc := range s.conns {
-		nc.Close()
+	for c := range s.conns {
+		c.nc.Close()
 	}
 	s.mu.Unlock()
 	s.cancel()
@@ -128,68 +340,11 @@ func (s *Server) Close() error {
 	return err
 }
 
-type inflight struct {
-	corr    int32
-	pending Pending
-}
-
-func (s *Server) serveConn(nc net.Conn) {
-	defer s.wg.Done()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, nc)
-		s.mu.Unlock()
-		nc.Close()
-	}()
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
-	c := &Conn{nc: nc, remote: nc.RemoteAddr().String()}
-	ctx, cancel := context.WithCancel(s.ctx)
-	queue := make(chan inflight, s.cfg.MaxInFlight)
-	writerDone := make(chan struct{})
-	go s.writeLoop(nc, queue, writerDone)
-	defer func() {
-		// The reader is done: the client closed, or sent bad bytes.
-		// Responses already owed still go out, but nothing waits on
-		// a client that is gone.
-		cancel()
-		close(queue)
-		<-writerDone
-	}()
-
-	r := bufio.NewReaderSize(nc, 64<<10)
-	log := s.cfg.Logger
-	for {
-		frame, err := ReadFrame(r, s.cfg.MaxRequestSize)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				log.Debug("closing connection", "remote", c.remote, "err", err)
-			}
-			return
-		}
-		req, err := Decode(frame, s.cfg.Versions)
-		if err != nil {
-			log.Warn("closing connection on bad request", "remote", c.remote, "err", err)
-			return
-		}
-		p := s.handle(ctx, c, req)
-		if p == nil {
-			continue
-		}
-		select {
-		case queue <- inflight{corr: req.CorrelationID, pending: p}:
-		case <-writerDone:
-			return
-		}
-	}
-}
-
 // handle calls the handler, turning a panic into a closed connection.
 func (s *Server) handle(ctx context.Context, c *Conn, req *Request) (p Pending) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.cfg.Logger.Error("handler panic; closing connection", "remote", c.remote, "api", kmsg.NameForKey(req.Key), "panic", r)
+			s.cfg.Logger.Error("handler panic; closing connection", "remote", c.RemoteAddr(), "api", kmsg.NameForKey(req.Key), "panic", r)
 			p = func() kmsg.Response { panic(errHandlerPanic) }
 		}
 	}()
@@ -197,42 +352,6 @@ func (s *Server) handle(ctx context.Context, c *Conn, req *Request) (p Pending) 
 }
 
 var errHandlerPanic = errors.New("wire: handler panic")
-
-func (s *Server) writeLoop(nc net.Conn, queue <-chan inflight, done chan<- struct{}) {
-	defer close(done)
-	w := bufio.NewWriterSize(nc, 64<<10)
-	var buf []byte
-	broken := false
-	for in := range queue {
-		if broken {
-			continue // drain so the reader never blocks
-		}
-		resp, ok := s.complete(in.pending)
-		if !ok {
-			broken = true
-			nc.Close()
-			continue
-		}
-		if resp == nil {
-			continue
-		}
-		buf = AppendResponse(buf[:0], in.corr, resp)
-		if _, err := w.Write(buf); err != nil {
-			broken = true
-			nc.Close()
-			continue
-		}
-		if len(queue) == 0 {
-			if err := w.Flush(); err != nil {
-				broken = true
-				nc.Close()
-			}
-		}
-		if cap(buf) > 1<<20 {
-			buf = nil // do not pin a large fetch's buffer
-		}
-	}
-}
 
 func (s *Server) complete(p Pending) (resp kmsg.Response, ok bool) {
 	defer func() {
@@ -244,4 +363,31 @@ func (s *Server) complete(p Pending) (resp kmsg.Response, ok bool) {
 		}
 	}()
 	return p(), true
+}
+
+// logLimiter lets an event that may repeat thousands of times a second (a
+// refused connection, a failed accept) be logged at most once per period;
+// the events it holds back are counted and reported with the next one
+// logged.
+type logLimiter struct {
+	every time.Duration
+
+	mu      sync.Mutex
+	logged  bool
+	last    time.Duration
+	skipped int64
+}
+
+// allow reports whether the event at now may be logged and, if so, how many
+// were held back since the last one logged.
+func (l *logLimiter) allow(now time.Duration) (ok bool, skipped int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.logged && now-l.last < l.every {
+		l.skipped++
+		return false, 0
+	}
+	l.logged, l.last = true, now
+	skipped, l.skipped = l.skipped, 0
+	return true, skipped
 }

@@ -1,0 +1,268 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Conn is one client connection.
+//
+// Its reader goroutine reads requests and calls the Handler; the responses
+// owed are queued for a writer goroutine that completes them in request
+// order. The writer exists only while responses are owed: the reader starts
+// it with the first one queued, and it ends once it has written everything
+// queued.
+type Conn struct {
+	s      *Server
+	nc     net.Conn
+	ip     netip.Addr
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// lastActive is when bytes were last read or written, on the
+	// server's clock; busy counts the requests read and not yet answered
+	// (handled, and their responses written). Together they say whether
+	// the connection is idle.
+	lastActive atomic.Int64
+	busy       atomic.Int32
+	reaped     atomic.Bool
+
+	mu      sync.Mutex
+	cond    sync.Cond // on mu: queue space, writer exit, broken
+	queue   []inflight
+	head    int
+	writing bool // a writer goroutine runs
+	broken  bool // a write failed or a request panicked: answer nothing more
+}
+
+type inflight struct {
+	corr    int32
+	pending Pending
+}
+
+func newConn(s *Server, nc net.Conn, ip netip.Addr) *Conn {
+	c := &Conn{s: s, nc: nc, ip: ip}
+	c.cond.L = &c.mu
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	c.touch()
+	return c
+}
+
+// RemoteAddr is the client's address.
+func (c *Conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
+
+// touch records activity now.
+func (c *Conn) touch() { c.lastActive.Store(int64(c.s.now())) }
+
+// idleSince is how long the connection has been idle at now: 0 while a
+// request is in flight.
+func (c *Conn) idleSince(now time.Duration) time.Duration {
+	if c.busy.Load() > 0 {
+		return 0
+	}
+	return now - time.Duration(c.lastActive.Load())
+}
+
+// closeIdle closes the connection for being idle; false if it was already.
+func (c *Conn) closeIdle() bool {
+	if c.reaped.Swap(true) {
+		return false
+	}
+	c.nc.Close()
+	return true
+}
+
+// serve is the connection's reader: it reads and handles requests until
+// the client closes, sends bad bytes, or the connection is closed.
+func (c *Conn) serve() {
+	s := c.s
+	fr := &frameReader{nc: c.nc, raw: rawConnOf(c.nc), max: s.cfg.MaxRequestSize, onRead: c.touch}
+	defer func() {
+		// The reader is done: the client closed, sent bad bytes, or the
+		// connection was closed. Responses already owed still go out,
+		// but nothing waits on a client that is gone.
+		c.cancel()
+		c.mu.Lock()
+		for c.writing {
+			c.cond.Wait()
+		}
+		c.mu.Unlock()
+		c.nc.Close()
+		fr.close()
+		s.forget(c)
+		s.wg.Done()
+	}()
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	log := s.cfg.Logger
+	for {
+		frame, err := fr.next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				log.Debug("closing connection", "remote", c.RemoteAddr(), "err", err)
+			}
+			return
+		}
+		c.busy.Add(1)
+		req, err := Decode(frame, s.cfg.Versions)
+		if err != nil {
+			log.Warn("closing connection on bad request", "remote", c.RemoteAddr(), "err", err)
+			return
+		}
+		p := s.handle(c.ctx, c, req)
+		if p == nil {
+			c.busy.Add(-1)
+			continue
+		}
+		if !c.enqueue(inflight{corr: req.CorrelationID, pending: p}) {
+			return
+		}
+	}
+}
+
+// enqueue queues a response owed, waiting while MaxInFlight are queued
+// (backpressure), and starts the writer if none runs. It returns false
+// once the connection is broken.
+func (c *Conn) enqueue(in inflight) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queue)-c.head >= c.s.cfg.MaxInFlight && !c.broken {
+		c.cond.Wait()
+	}
+	if c.broken {
+		return false
+	}
+	c.queue = append(c.queue, in)
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
+	return true
+}
+
+// Writer buffers. Responses are appended to one buffer and written when
+// nothing more is queued or the buffer passes flushAt; buffers up to
+// keepWriteBuf are pooled between bursts, larger ones (a big fetch) are
+// dropped.
+const (
+	flushAt      = 64 << 10
+	keepWriteBuf = 256 << 10
+	// writeChunk bounds one write under a deadline (see write).
+	writeChunk = 256 << 10
+	// minWriteTimeout is the least time a chunk gets to be written when
+	// an idle timeout is set (Server.minWriteTimeout, shorter in tests).
+	minWriteTimeout = time.Second
+)
+
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, flushAt); return &b }}
+
+// writeLoop completes the queued requests in order and writes their
+// responses, until the queue is empty and everything is written.
+func (c *Conn) writeLoop() {
+	bp := writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	unflushed := int32(0) // responses in buf
+	broken := false
+	flush := func() {
+		if err := c.write(buf); err != nil {
+			broken = true
+			c.breakConn()
+		}
+		c.busy.Add(-unflushed)
+		unflushed = 0
+		if cap(buf) > keepWriteBuf {
+			buf = nil
+		}
+		buf = buf[:0]
+	}
+	for {
+		c.mu.Lock()
+		if c.head == len(c.queue) {
+			if len(buf) == 0 || broken {
+				c.writing = false
+				if cap(c.queue) > 16 {
+					c.queue = nil
+				} else {
+					clear(c.queue)
+					c.queue = c.queue[:0]
+				}
+				c.head = 0
+				c.cond.Broadcast()
+				c.mu.Unlock()
+				if buf != nil {
+					*bp = buf[:0]
+					writeBufs.Put(bp)
+				}
+				return
+			}
+			c.mu.Unlock()
+			flush()
+			continue
+		}
+		in := c.queue[c.head]
+		c.queue[c.head] = inflight{}
+		c.head++
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if broken {
+			continue // drop what is owed to a broken connection
+		}
+		resp, ok := c.s.complete(in.pending)
+		if !ok {
+			broken = true
+			c.breakConn()
+			continue
+		}
+		if resp == nil {
+			c.busy.Add(-1)
+			continue
+		}
+		buf = AppendResponse(buf, in.corr, resp)
+		unflushed++
+		if len(buf) >= flushAt {
+			flush()
+		}
+	}
+}
+
+// breakConn closes a connection whose responses can no longer go out in
+// order, and wakes its reader.
+func (c *Conn) breakConn() {
+	c.nc.Close()
+	c.mu.Lock()
+	c.broken = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// write writes b. With an idle timeout, a client that reads nothing for
+// that long (at least minWriteTimeout) while a response waits for it is
+// idle too: b is written in chunks, each under that deadline.
+func (c *Conn) write(b []byte) error {
+	idle := c.s.cfg.IdleTimeout
+	if idle <= 0 {
+		_, err := c.nc.Write(b)
+		c.touch()
+		return err
+	}
+	timeout := max(idle, c.s.minWriteTimeout)
+	for len(b) > 0 {
+		n := min(len(b), writeChunk)
+		if err := c.nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+			return err
+		}
+		if _, err := c.nc.Write(b[:n]); err != nil {
+			return err
+		}
+		c.touch()
+		b = b[n:]
+	}
+	return nil
+}
