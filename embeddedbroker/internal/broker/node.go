@@ -235,7 +235,7 @@ func (n *Node) shutdown(crash bool) error {
 			case p == nil:
 			case crash:
 				err = errors.Join(err, p.log.Crash())
-			case n.cfg.Memory == nil:
+			case n.cfg.DataDir != "": // memory logs stay open in their store
 				err = errors.Join(err, p.log.Close())
 			}
 		}
