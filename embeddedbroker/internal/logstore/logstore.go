@@ -86,7 +86,10 @@
 // Scan run concurrently with each other under a read lock and block only
 // while a mutation publishes its result: not during Append's file write or
 // fsync, nor a roll's fsyncs, but during truncations, segment deletions and
-// the memory log's copies. Bytes returned by reads never change afterwards: the disk log
+// the memory log's copies. WriteSnapshot and LoadSnapshot serialize on a
+// lock of their own: a snapshot's file writes and fsyncs hold up neither
+// appends nor reads, and a truncation waits for a snapshot write in
+// progress. Bytes returned by reads never change afterwards: the disk log
 // returns fresh buffers, the memory log returns views of memory it never
 // writes again (a truncation makes the next append reallocate). Callers must
 // treat returned bytes as read-only.
@@ -284,12 +287,15 @@ type Log interface {
 	// truncation to a leader epoch boundary). off should be a batch
 	// boundary; if it falls inside a batch, that whole batch goes and
 	// EndOffset ends below off, as Kafka does. off at or beyond EndOffset
-	// is a no-op; below StartOffset it means TruncateFully(off).
+	// is a no-op; below StartOffset it means TruncateFully(off). State
+	// snapshots above the new end offset are deleted, and snapshot points
+	// taken before become stale.
 	Truncate(off int64) error
 
 	// TruncateFully removes everything and restarts the log empty at off,
 	// which becomes both StartOffset and EndOffset (a follower too far
-	// behind the leader's log start offset).
+	// behind the leader's log start offset). Every state snapshot is
+	// deleted.
 	TruncateFully(off int64) error
 
 	// FindTimestamp returns the first batch at or after StartOffset whose
