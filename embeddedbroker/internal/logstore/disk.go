@@ -58,8 +58,9 @@ func OpenDisk(dir string, cfg Config, logger *slog.Logger) (Log, error) {
 	}
 	be := &diskBackend{dir: dir}
 	l := newLog(be, cfg, logger)
-	l.snaps = dirSnapshots{dir: dir}
-	if err := be.load(l); err != nil {
+	snaps := &dirSnapshots{dir: dir}
+	l.snaps = snaps
+	if err := be.load(l, snaps); err != nil {
 		for _, s := range l.segs {
 			_ = s.data.close()
 		}
@@ -144,6 +145,7 @@ func (d *diskBackend) closing(s *segment) error {
 	}
 	m := cleanMarker{base: s.base, size: s.size, next: s.next, lastPos: -1,
 		maxTs: s.maxTs, maxTsOff: s.maxTsOff, firstTs: s.firstTs,
+		indexLen: uint32(len(ib)), timeIndexLen: uint32(len(tb)),
 		indexCRC: crc32.Checksum(ib, castagnoli), timeIndexCRC: crc32.Checksum(tb, castagnoli)}
 	if s.size > 0 {
 		hdr := make([]byte, batch.HeaderSize)
@@ -252,17 +254,23 @@ func (d *diskBackend) loadStart() (off int64, ok bool, err error) {
 
 func (d *diskBackend) destroy() error { return os.RemoveAll(d.dir) }
 
-// load lists, opens and recovers the segments of the directory into l.
-func (d *diskBackend) load(l *segLog) error {
+// load lists, opens and recovers the segments of the directory into l,
+// and hands snaps the snapshots it lists.
+func (d *diskBackend) load(l *segLog, snaps *dirSnapshots) error {
 	entries, err := os.ReadDir(d.dir)
 	if err != nil {
 		return fmt.Errorf("logstore: %w", err)
 	}
 	var bases []int64
 	var indexFiles []string
+	snaps.listed = true
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() {
+			continue
+		}
+		if off, ok := snapshotName(e); ok {
+			snaps.seen(off)
 			continue
 		}
 		if strings.HasSuffix(name, tmpExt) {
@@ -433,16 +441,20 @@ func (d *diskBackend) checkMarker(s *segment, m *cleanMarker) error {
 	case batch.CRC(last) != h.CRC:
 		return fmt.Errorf("last batch: CRC %#08x, computed %#08x", h.CRC, batch.CRC(last))
 	}
-	ib, err := os.ReadFile(d.path(s.base, indexExt))
-	if err != nil {
-		return err
-	}
-	tb, err := os.ReadFile(d.path(s.base, timeIndexExt))
-	if err != nil {
-		return err
-	}
-	if crc32.Checksum(ib, castagnoli) != m.indexCRC || crc32.Checksum(tb, castagnoli) != m.timeIndexCRC {
-		return errors.New("index files differ from those written at Close")
+	var ib, tb []byte
+	if m.indexLen > 0 || m.timeIndexLen > 0 {
+		// (Empty indexes, those of a small segment, need no reading.)
+		var err error
+		if ib, err = os.ReadFile(d.path(s.base, indexExt)); err != nil {
+			return err
+		}
+		if tb, err = os.ReadFile(d.path(s.base, timeIndexExt)); err != nil {
+			return err
+		}
+		if len(ib) != int(m.indexLen) || len(tb) != int(m.timeIndexLen) ||
+			crc32.Checksum(ib, castagnoli) != m.indexCRC || crc32.Checksum(tb, castagnoli) != m.timeIndexCRC {
+			return errors.New("index files differ from those written at Close")
+		}
 	}
 	if !d.parseIndexes(s, ib, tb, m.next) {
 		return errors.New("index files inconsistent with the segment")
@@ -459,23 +471,25 @@ func (d *diskBackend) checkMarker(s *segment, m *cleanMarker) error {
 // needs of the active segment, which it then need not read. Encoded big
 // endian as a version (int16, 1), base, size, next (end offset), lastPos
 // (position of the last batch, -1 when empty), maxTs, maxTsOff, firstTs
-// (int64 each), the CRC-32C of the .index and of the .timeindex file
-// (uint32 each) and a CRC-32C of all that (uint32).
+// (int64 each), the length and CRC-32C of the .index and of the
+// .timeindex file (uint32 each) and a CRC-32C of all that (uint32).
 type cleanMarker struct {
 	base, size, next, lastPos int64
 	maxTs, maxTsOff, firstTs  int64
+	indexLen, timeIndexLen    uint32
 	indexCRC, timeIndexCRC    uint32
 }
 
-const cleanMarkerSize = 2 + 7*8 + 3*4
+const cleanMarkerSize = 2 + 7*8 + 5*4
 
 func (m *cleanMarker) encode() []byte {
 	b := binary.BigEndian.AppendUint16(make([]byte, 0, cleanMarkerSize), 1)
 	for _, v := range []int64{m.base, m.size, m.next, m.lastPos, m.maxTs, m.maxTsOff, m.firstTs} {
 		b = binary.BigEndian.AppendUint64(b, uint64(v))
 	}
-	b = binary.BigEndian.AppendUint32(b, m.indexCRC)
-	b = binary.BigEndian.AppendUint32(b, m.timeIndexCRC)
+	for _, v := range []uint32{m.indexLen, m.timeIndexLen, m.indexCRC, m.timeIndexCRC} {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -493,8 +507,9 @@ func decodeCleanMarker(b []byte) (*cleanMarker, error) {
 	for i := range v {
 		v[i] = int64(binary.BigEndian.Uint64(b[2+8*i:]))
 	}
+	u := func(i int) uint32 { return binary.BigEndian.Uint32(b[58+4*i:]) }
 	return &cleanMarker{base: v[0], size: v[1], next: v[2], lastPos: v[3], maxTs: v[4], maxTsOff: v[5], firstTs: v[6],
-		indexCRC: binary.BigEndian.Uint32(b[58:]), timeIndexCRC: binary.BigEndian.Uint32(b[62:])}, nil
+		indexLen: u(0), timeIndexLen: u(1), indexCRC: u(2), timeIndexCRC: u(3)}, nil
 }
 
 // recover rebuilds what needs rebuilding and cuts the log at the first

@@ -217,33 +217,54 @@ func (l *segLog) closeSnapshots() {
 	l.snapMu.Unlock()
 }
 
-// dirSnapshots keeps snapshots as files in the log's directory.
-type dirSnapshots struct{ dir string }
+// dirSnapshots keeps snapshots as files in the log's directory. It lists
+// the directory once (OpenDisk hands it the listing it made anyway) and
+// then keeps the list itself: only this log changes the directory.
+type dirSnapshots struct {
+	dir  string
+	offs []int64 // ascending; valid when listed
+	// listed says offs holds the directory's snapshots.
+	listed bool
+}
 
-func (d dirSnapshots) path(off int64) string {
+func (d *dirSnapshots) path(off int64) string {
 	return filepath.Join(d.dir, fmt.Sprintf("%0*d%s", baseDigits, off, snapshotExt))
 }
 
-func (d dirSnapshots) list() ([]int64, error) {
-	entries, err := os.ReadDir(d.dir)
-	if err != nil {
-		return nil, err
+// seen records a snapshot file found by a listing of the directory.
+func (d *dirSnapshots) seen(off int64) {
+	if i, found := slices.BinarySearch(d.offs, off); !found {
+		d.offs = slices.Insert(d.offs, i, off)
 	}
-	var offs []int64
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, snapshotExt) {
-			continue
-		}
-		if off, ok := parseBase(strings.TrimSuffix(name, snapshotExt)); ok {
-			offs = append(offs, off)
-		}
-	}
-	slices.Sort(offs)
-	return offs, nil
 }
 
-func (d dirSnapshots) read(off int64) ([]byte, error) {
+func (d *dirSnapshots) list() ([]int64, error) {
+	if !d.listed {
+		entries, err := os.ReadDir(d.dir)
+		if err != nil {
+			return nil, err
+		}
+		d.offs = d.offs[:0]
+		for _, e := range entries {
+			if off, ok := snapshotName(e); ok {
+				d.seen(off)
+			}
+		}
+		d.listed = true
+	}
+	return slices.Clone(d.offs), nil
+}
+
+// snapshotName parses a directory entry's name as a snapshot's.
+func snapshotName(e fs.DirEntry) (int64, bool) {
+	name, ok := strings.CutSuffix(e.Name(), snapshotExt)
+	if !ok || e.IsDir() {
+		return 0, false
+	}
+	return parseBase(name)
+}
+
+func (d *dirSnapshots) read(off int64) ([]byte, error) {
 	b, err := os.ReadFile(d.path(off))
 	if err != nil {
 		return nil, err
@@ -251,7 +272,7 @@ func (d dirSnapshots) read(off int64) ([]byte, error) {
 	return decodeSnapshotFile(b, off)
 }
 
-func (d dirSnapshots) write(off int64, data []byte) error {
+func (d *dirSnapshots) write(off int64, data []byte) error {
 	final := d.path(off)
 	tmp := final + tmpExt
 	if err := writeFile(tmp, encodeSnapshotFile(off, data), true); err != nil {
@@ -262,6 +283,7 @@ func (d dirSnapshots) write(off int64, data []byte) error {
 		_ = os.Remove(tmp)
 		return err
 	}
+	d.seen(off)
 	return syncDir(d.dir)
 }
 
@@ -269,14 +291,17 @@ func (d dirSnapshots) write(off int64, data []byte) error {
 // pruned snapshot a crash brings back is still right (or below the log
 // start offset, and pruned again); removals that must last are followed
 // by sync.
-func (d dirSnapshots) remove(off int64) error {
+func (d *dirSnapshots) remove(off int64) error {
 	if err := os.Remove(d.path(off)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
+	}
+	if i, found := slices.BinarySearch(d.offs, off); found {
+		d.offs = slices.Delete(d.offs, i, i+1)
 	}
 	return nil
 }
 
-func (d dirSnapshots) sync() error { return syncDir(d.dir) }
+func (d *dirSnapshots) sync() error { return syncDir(d.dir) }
 
 // encodeSnapshotFile frames the owner's bytes with the file header.
 func encodeSnapshotFile(off int64, data []byte) []byte {
