@@ -128,19 +128,17 @@ func (d *diskBackend) sealed(s *segment) error {
 	return d.writeIndexes(s, true)
 }
 
-// closing leaves the active segment's index files and the clean-shutdown
-// marker behind (see cleanMarker), after fsyncing the segment's data.
-// Nothing is written when the marker found at open still describes the
-// files.
-func (d *diskBackend) closing(s *segment) error {
+// closing leaves the active segment's index files and, when its data is
+// durable, the clean-shutdown marker behind (see cleanMarker). Close
+// fsynced what was appended since the open; what the files held at open is
+// taken as durable, as everywhere in this package. Nothing is written when
+// the marker found at open still describes the files.
+func (d *diskBackend) closing(s *segment, synced bool) error {
 	if d.marker {
 		return nil
 	}
-	if err := s.data.sync(); err != nil {
-		return err
-	}
 	ib, tb := indexBytes(s)
-	if err := d.writeIndexFiles(s, ib, tb, false); err != nil {
+	if err := d.writeIndexFiles(s, ib, tb, false); err != nil || !synced {
 		return err
 	}
 	m := cleanMarker{base: s.base, size: s.size, next: s.next, lastPos: -1,

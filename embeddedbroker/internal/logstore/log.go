@@ -22,8 +22,10 @@ type backend interface {
 	// sealed makes a segment that stopped being active durable: its data
 	// and its index files.
 	sealed(s *segment) error
-	// closing leaves the active segment's index files behind at Close.
-	closing(s *segment) error
+	// closing leaves the active segment's index files behind at Close,
+	// and with synced (its data is durable) the disk log's clean-shutdown
+	// marker.
+	closing(s *segment, synced bool) error
 	// saveStart persists the log start offset.
 	saveStart(off int64) error
 	// destroy removes everything, after Close.
@@ -765,11 +767,12 @@ func (l *segLog) Close() error {
 		return nil
 	}
 	var errs []error
-	if err := l.be.closing(l.active()); err != nil {
-		errs = append(errs, fmt.Errorf("logstore: writing indexes of segment %d: %w", l.active().base, err))
+	serr := l.syncLocked()
+	if serr != nil {
+		errs = append(errs, serr)
 	}
-	if err := l.syncLocked(); err != nil {
-		errs = append(errs, err)
+	if err := l.be.closing(l.active(), serr == nil); err != nil {
+		errs = append(errs, fmt.Errorf("logstore: writing indexes of segment %d: %w", l.active().base, err))
 	}
 	l.mu.Lock()
 	for _, s := range l.segs {

@@ -51,7 +51,8 @@
 // after a crash; this is the same bet Kafka makes with its recovery point.
 //
 // After Close the active segment is not read (Kafka's clean shutdown
-// file): Close fsyncs it, writes its index files and then the
+// file): Close fsyncs it (what was appended since the open; what the files
+// held at open is taken as durable), writes its index files and then the
 // clean-shutdown marker, which records the segment's base offset, size,
 // end offset, the position of its last batch, its timestamps and the
 // CRC-32C of its index files. OpenDisk trusts the segment as the marker

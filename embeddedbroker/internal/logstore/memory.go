@@ -35,7 +35,7 @@ type memBackend struct{}
 
 func (memBackend) create(int64) (segData, error) { return &memSeg{}, nil }
 func (memBackend) sealed(*segment) error         { return nil }
-func (memBackend) closing(*segment) error        { return nil }
+func (memBackend) closing(*segment, bool) error  { return nil }
 func (memBackend) saveStart(int64) error         { return nil }
 func (memBackend) destroy() error                { return nil }
 func (memBackend) durable() bool                 { return false }
