@@ -169,6 +169,9 @@ func (l *segLog) LoadSnapshot(load func(offset int64, data []byte) error) (int64
 			return 0, false, fmt.Errorf("logstore: removing snapshot %d: %w", off, err)
 		}
 	}
+	if end > start {
+		l.logger.Debug("logstore: no usable state snapshot; its owner reads the whole log", "startOffset", start, "endOffset", end)
+	}
 	return 0, false, nil
 }
 
