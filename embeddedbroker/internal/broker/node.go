@@ -308,14 +308,24 @@ func (n *Node) shutdown(crash bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	// Every goroutine that could append is stopped by now, so a crash
-	// loses exactly what was not synced.
+	// loses exactly what was not synced. A clean stop first snapshots the
+	// producer state (snapshot.go).
+	var hosted []*partition
+	for _, ps := range n.parts {
+		for _, p := range ps {
+			if p != nil {
+				hosted = append(hosted, p)
+			}
+		}
+	}
+	stopSnapshots(hosted, !crash)
 	for _, ps := range n.parts {
 		for _, p := range ps {
 			switch {
 			case p == nil:
 			case crash:
 				err = errors.Join(err, p.log.Crash())
-			case n.cfg.Memory == nil:
+			case n.cfg.DataDir != "": // memory logs stay open in their store
 				err = errors.Join(err, p.log.Close())
 			}
 		}
@@ -324,11 +334,15 @@ func (n *Node) shutdown(crash bool) error {
 	return err
 }
 
-// housekeeping applies retention and shrinks lagging ISRs periodically.
+// housekeeping applies retention, expires producer ids and shrinks
+// lagging ISRs periodically.
 func (n *Node) housekeeping() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.Broker.Millis("log.retention.check.interval.ms"))
 	defer t.Stop()
+	pids := time.NewTicker(n.cfg.Broker.Millis("producer.id.expiration.check.interval.ms"))
+	defer pids.Stop()
+	n.expireProducers() // state loaded from snapshots may have expired while stopped
 	isr := time.NewTicker(max(n.cfg.Broker.Millis("replica.lag.time.max.ms")/4, 10*time.Millisecond))
 	defer isr.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -339,6 +353,8 @@ func (n *Node) housekeeping() {
 			return
 		case <-t.C:
 			n.applyRetention()
+		case <-pids.C:
+			n.expireProducers()
 		case <-isr.C:
 			if !n.isolated.Load() {
 				n.checkISRs(ctx)
@@ -619,7 +635,7 @@ func (n *Node) dropTopic(name string) error {
 		if p == nil {
 			continue
 		}
-		if n.cfg.Memory != nil {
+		if n.cfg.DataDir == "" {
 			n.cfg.Memory.remove(fmt.Sprintf("%s-%d", p.topic, p.id))
 		} else if err := p.log.Delete(); err != nil {
 			errs = append(errs, err)

@@ -104,6 +104,14 @@ type partition struct {
 	txns      *txnState
 	epochs    []epochEntry
 
+	// snaps writes the snapshots of producers, txns and epochs taken at
+	// segment rolls (snapshot.go); tailBytes counts the bytes of batches
+	// the state took in since it last matched a snapshot (under mu); a
+	// clean stop writes a snapshot when it reaches snapMinTail.
+	snaps       snapshotWriter
+	tailBytes   int64
+	snapMinTail int64
+
 	// Replication state, under mu: who leads, the replica set and ISR as
 	// the controller last published them, and on the leader what each
 	// follower has fetched.
@@ -131,8 +139,10 @@ func newPartition(self int32, topic string, id int32, topicID controller.TopicID
 		waiters: map[chan struct{}]struct{}{}, leaderID: -1, followers: map[int32]*followerState{}}
 	p.settings.Store(s)
 	p.leaderEpoch.Store(-1)
+	p.snaps.log, p.snapMinTail = log, snapshotMinTail
+	log.OnRoll(p.rolled)
 	// Rebuild producer state, transaction state and the epoch cache from
-	// the log, as Kafka does from its snapshots and the log tail.
+	// the newest snapshot and the log after it, as Kafka does.
 	if err := p.rescan(true); err != nil {
 		return nil, fmt.Errorf("recovering %s-%d: %w", topic, id, err)
 	}
@@ -140,13 +150,37 @@ func newPartition(self int32, topic string, id int32, topicID controller.TopicID
 	return p, nil
 }
 
-// rescan rebuilds the producer and transaction state from the log, and
-// with epochs the leader epoch cache too. p.mu must be held (or p not yet
-// shared).
+// rescan rebuilds the producer and transaction state, and with epochs the
+// leader epoch cache too, from the newest usable snapshot and the log after
+// its offset, or from the whole log when there is none (see snapshot.go).
+// Without epochs (after a truncation) the epoch cache is left as it is. p.mu
+// must be held (or p not yet shared).
 func (p *partition) rescan(epochs bool) error {
 	p.producers = producers{}
 	p.txns.reset()
-	return p.log.Scan(p.log.StartOffset(), func(b []byte) error {
+	from := p.log.StartOffset()
+	off, ok, err := p.log.LoadSnapshot(func(_ int64, data []byte) error {
+		s, err := decodeStateSnapshot(data)
+		if err != nil {
+			return err
+		}
+		p.producers = s.producers
+		p.txns.load(s)
+		if epochs {
+			p.epochs = s.epochs
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if ok {
+		from = off
+	} else if epochs {
+		p.epochs = nil
+	}
+	p.tailBytes = 0
+	err = p.log.Scan(from, func(b []byte) error {
 		h, err := batch.ParseHeader(b)
 		if err != nil {
 			return err
@@ -158,6 +192,10 @@ func (p *partition) rescan(epochs bool) error {
 		}
 		return nil
 	})
+	// A snapshot may list aborted transactions that retention removed
+	// since.
+	p.txns.dropBelow(p.log.StartOffset())
+	return err
 }
 
 // observe updates producer state, transaction state and the epoch cache
@@ -172,6 +210,7 @@ func (p *partition) observe(b []byte, h *batch.Header) {
 // observeProducer updates producer and transaction state for an appended
 // batch.
 func (p *partition) observeProducer(b []byte, h *batch.Header) {
+	p.tailBytes += int64(len(b))
 	if !h.Idempotent() {
 		return
 	}

@@ -34,6 +34,11 @@ type producerState struct {
 	// coordinatorEpoch is the transaction coordinator epoch of the
 	// producer's last marker here (-1 before any).
 	coordinatorEpoch int32
+	// lastTimestamp is the max timestamp of the producer's last batch or
+	// marker here, what producer.id.expiration.ms counts from (Kafka's
+	// ProducerStateEntry.lastTimestamp): the producer's clock under
+	// CreateTime, the broker's under LogAppendTime.
+	lastTimestamp int64
 }
 
 // producers tracks idempotent producers on a partition (Kafka's
@@ -43,12 +48,16 @@ type producers map[int64]*producerState
 // check decides what to do with an idempotent batch: a duplicate of a
 // remembered batch (dup set, no error), a batch to append (nil), or an
 // error. It does not change state; record does, after the append.
+//
+// The rules are those of Kafka's ProducerAppendInfo.checkSequence (since
+// KIP-360): a producer the partition has no state for (a new one, or one
+// whose batches retention or DeleteRecords removed before a restart, or
+// whose state expired) may start at any sequence; a newer epoch than the
+// partition's must start at 0, and so must the first batch of an epoch a
+// marker started; otherwise the batch must follow the last one.
 func (ps producers) check(h *batch.Header) (dup *batchMeta, err error) {
 	st := ps[h.ProducerID]
 	if st == nil {
-		if h.BaseSequence != 0 {
-			return nil, fmt.Errorf("%w: producer %d has no state here; its first batch has sequence %d, expected 0", errOutOfOrderSequence, h.ProducerID, h.BaseSequence)
-		}
 		return nil, nil
 	}
 	switch {
@@ -111,6 +120,7 @@ func (ps producers) record(h *batch.Header) {
 		st.epoch = h.ProducerEpoch
 		st.batches = st.batches[:0]
 	}
+	st.lastTimestamp = h.MaxTimestamp
 	if h.BaseSequence < 0 {
 		return // transaction markers carry no sequence
 	}
@@ -126,4 +136,24 @@ func nextSeq(s int32) int32 {
 		return 0
 	}
 	return s + 1
+}
+
+// expire forgets the producers with no batch or marker for at least
+// expirationMs before nowMs (by their last timestamp) and no open transaction
+// in txns, as Kafka's ProducerStateManager.removeExpiredProducers does for
+// producer.id.expiration.ms. A producer forgotten this way that writes
+// again is accepted at whatever sequence it sends (KIP-360). It returns
+// how many it forgot.
+func (ps producers) expire(nowMs, expirationMs int64, txns *txnState) int {
+	n := 0
+	for pid, st := range ps {
+		if txns.isOpen(pid) {
+			continue
+		}
+		if nowMs-st.lastTimestamp >= expirationMs {
+			delete(ps, pid)
+			n++
+		}
+	}
+	return n
 }

@@ -318,8 +318,9 @@ func (p *partition) truncateTo(off int64, fully bool, epoch int32) error {
 	}
 	end := p.log.EndOffset()
 	p.epochs = slices.DeleteFunc(p.epochs, func(e epochEntry) bool { return e.Start >= end })
-	// Producer and transaction state are rebuilt from the whole log:
-	// truncations are rare, and a rescan is right by construction.
+	// Producer and transaction state are rebuilt from the newest snapshot
+	// at or below the new end and the log after it: truncations are
+	// rare, and a rescan is right by construction.
 	err = p.rescan(false)
 	p.setHWM(min(p.hwm.Load(), end))
 	p.notify()

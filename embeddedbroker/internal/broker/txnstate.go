@@ -24,7 +24,8 @@ type txnRange struct {
 }
 
 // txnState is what a partition knows of the transactions written to it,
-// rebuilt from the log on open and on truncation (Kafka keeps the same in
+// rebuilt on open and on truncation from the newest snapshot and the log
+// after it (see snapshot.go; Kafka keeps the same in
 // its ProducerStateManager and aborted transaction index):
 //
 //   - the open transactions, one per producer id;
@@ -55,6 +56,14 @@ func (t *txnState) reset() {
 	t.open = map[int64]openTxn{}
 	t.unstable = nil
 	t.aborted.Store(&[]txnRange{})
+}
+
+// load replaces the state with a snapshot's.
+func (t *txnState) load(s *stateSnapshot) {
+	t.open = s.open
+	t.unstable = s.unstable
+	aborted := s.aborted
+	t.aborted.Store(&aborted)
 }
 
 // marker is a decoded transaction marker (the one control record of a

@@ -21,7 +21,11 @@ func (l *segLog) Crash() error {
 	if l.closed {
 		return nil
 	}
-	return l.be.crash(l)
+	err := l.be.crash(l)
+	if l.closed {
+		l.closeSnapshots()
+	}
+	return err
 }
 
 // tickLocked plays the memory log's FsyncInterval syncer, which runs no
@@ -93,15 +97,20 @@ func (memBackend) crash(l *segLog) error {
 		// moved into bytes now lost: start empty there, as recovery does.
 		err = errors.Join(err, l.resetLocked(start))
 	}
-	return err
+	// Snapshots survive like fsynced data, but not those of lost data.
+	return errors.Join(err, l.dropSnapshotsAbove(l.end.Load()))
 }
 
 // crash leaves the directory as a machine crash would have, given what was
 // fsynced, and closes the files without syncing. The first segment with
 // unsynced bytes is truncated to its synced size and the segments after it
 // are removed; index files not known to be durable, and those of the last
-// segment left (which recovery never trusts), are removed, as is a log start
-// offset a failed save may have left undurable. Removals of segment files
+// segment left (which recovery only trusts along with a clean-shutdown
+// marker), are removed, as is a log start offset a failed save may have
+// left undurable. A clean-shutdown marker found at open stays when nothing
+// changed since: the files are still what it describes, and the next open
+// trusts them as it would after a real crash. Snapshots above the
+// surviving end are left for the next open to delete. Removals of segment files
 // by retention or DeleteRecords are taken as durable although the
 // directory was not fsynced after them: OpenDisk finishes such deletions
 // anyway. The torn tail a real crash can leave is not simulated; recovery
@@ -125,7 +134,7 @@ func (d *diskBackend) crash(l *segLog) error {
 		}
 	}
 	for j, s := range keep {
-		if seg, ok := s.data.(*fileSeg); ok && (j == len(keep)-1 || !seg.indexSynced) {
+		if seg, ok := s.data.(*fileSeg); ok && ((j == len(keep)-1 && !d.marker) || !seg.indexSynced) {
 			for _, ext := range []string{indexExt, timeIndexExt} {
 				if err := os.Remove(d.path(s.base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					errs = append(errs, err)

@@ -153,6 +153,28 @@ func TestCrash(t *testing.T) {
 					l = reopen(cfg)
 					f.l = l
 					checkContents(t, l, f, kept+4)
+					if !l.(*segLog).be.(*diskBackend).trustedActive {
+						t.Fatal("the open after Close read the active segment")
+					}
+					// A crash that changed nothing since leaves the
+					// clean-shutdown marker valid; one after an append
+					// does not.
+					l = crashAndReopen(t, l, reopen, cfg)
+					f.l = l
+					checkContents(t, l, f, kept+4)
+					if !l.(*segLog).be.(*diskBackend).trustedActive {
+						t.Fatal("files unchanged since a clean open, yet recovered")
+					}
+					f.add(3, 3000)
+					if err := l.Sync(); err != nil {
+						t.Fatal(err)
+					}
+					l = crashAndReopen(t, l, reopen, cfg)
+					f.l = l
+					checkContents(t, l, f, kept+5)
+					if l.(*segLog).be.(*diskBackend).trustedActive {
+						t.Fatal("the open after a crash trusted the active segment")
+					}
 				}
 			})
 		})

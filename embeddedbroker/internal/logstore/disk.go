@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
 )
 
 // File names in a partition directory.
@@ -22,6 +25,11 @@ const (
 	tmpExt       = ".tmp"
 	// StartOffsetFile is the name of the file holding the log start offset.
 	StartOffsetFile = "log-start-offset"
+	// CleanShutdownFile is the name of the clean-shutdown marker Close
+	// leaves in the directory (Kafka keeps one .kafka_cleanshutdown per log
+	// directory; this log keeps one per partition). See the package
+	// documentation.
+	CleanShutdownFile = "clean-shutdown"
 
 	offsetEntrySize = 8
 	timeEntrySize   = 12
@@ -73,10 +81,13 @@ func OpenDisk(dir string, cfg Config, logger *slog.Logger, opts ...DiskOption) (
 	be := &diskBackend{dir: dir, files: o.files, dirDirty: true}
 	be.parentTicket = o.files.dirs.created(filepath.Dir(dir))
 	l := newLog(be, cfg, logger)
+	snaps := &dirSnapshots{dir: dir}
+	l.snaps = snaps
 	if created {
+		snaps.listed = true // a new directory holds no snapshot
 		err = be.initEmpty(l)
 	} else {
-		err = be.load(l)
+		err = be.load(l, snaps)
 	}
 	if err != nil {
 		for _, s := range l.segs {
@@ -144,6 +155,14 @@ type diskBackend struct {
 	savedStart    int64
 	hasSavedStart bool
 	startDirty    bool
+
+	// marker says a clean-shutdown marker is in the directory and
+	// describes the files: it was found valid at open and nothing changed
+	// since. changing removes it, durably, before the first change.
+	marker bool
+	// trustedActive says the open took the active segment from the marker
+	// instead of reading it (for tests).
+	trustedActive bool
 }
 
 func (d *diskBackend) path(base int64, ext string) string {
@@ -232,19 +251,73 @@ func (d *diskBackend) sealed(s *segment) error {
 	return nil
 }
 
-// closing writes the active segment's index files at Close, except for an
-// empty segment that has none: a log created and closed empty leaves only
-// its .log file.
-func (d *diskBackend) closing(s *segment) error {
-	if seg, ok := s.data.(*fileSeg); ok && s.size == 0 && !seg.indexFiles {
+// closing leaves the active segment's index files and, when its data is
+// durable, the clean-shutdown marker behind (see cleanMarker). Close
+// fsynced what was appended since the open; what the files held at open is
+// taken as durable, as everywhere in this package. Nothing is written when
+// the marker found at open still describes the files.
+func (d *diskBackend) closing(s *segment, synced bool) error {
+	if d.marker {
 		return nil
 	}
-	return d.writeIndexes(s, false)
+	ib, tb := indexBytes(s)
+	if seg, ok := s.data.(*fileSeg); !ok || s.size > 0 || seg.indexFiles {
+		// (An empty segment that never had index files, and has no
+		// .log file either, gets none: the marker alone says it is
+		// empty.)
+		if err := d.writeIndexFiles(s, ib, tb, false); err != nil {
+			return err
+		}
+	}
+	if !synced || (s.size == 0 && s.base == 0) {
+		// (A log never written to opens as fast without a marker:
+		// its directory holds nothing to recover.)
+		return nil
+	}
+	m := cleanMarker{base: s.base, size: s.size, next: s.next, lastPos: -1,
+		maxTs: s.maxTs, maxTsOff: s.maxTsOff, firstTs: s.firstTs,
+		indexLen: uint32(len(ib)), timeIndexLen: uint32(len(tb)),
+		indexCRC: crc32.Checksum(ib, castagnoli), timeIndexCRC: crc32.Checksum(tb, castagnoli)}
+	if s.size > 0 {
+		hdr := make([]byte, batch.HeaderSize)
+		pos, _, ok, err := s.find(s.lookup(s.next-1), hdr, func(f frame) bool { return f.next() == s.next })
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: segment %d: no batch ends at offset %d", ErrCorruptLog, s.base, s.next)
+		}
+		m.lastPos = pos
+	}
+	// Not fsynced, nor the index files: what a power loss leaves fails
+	// the marker's checks and the next open recovers as after a crash.
+	return writeFileVia(d.files, filepath.Join(d.dir, CleanShutdownFile), m.encode(), false)
+}
+
+// changing removes the clean-shutdown marker, durably, before the files
+// change.
+func (d *diskBackend) changing() error {
+	if !d.marker {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(d.dir, CleanShutdownFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the clean-shutdown marker: %w", err)
+	}
+	if err := syncDirVia(d.files, d.dir); err != nil {
+		return fmt.Errorf("removing the clean-shutdown marker: %w", err)
+	}
+	d.marker = false
+	return nil
 }
 
 // writeIndexes writes the segment's index files, recording whether they
 // are durable (Crash removes those that are not).
-func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
+func (d *diskBackend) writeIndexes(s *segment, fsync bool) error {
+	ib, tb := indexBytes(s)
+	return d.writeIndexFiles(s, ib, tb, fsync)
+}
+
+func (d *diskBackend) writeIndexFiles(s *segment, ib, tb []byte, fsync bool) (err error) {
 	if seg, ok := s.data.(*fileSeg); ok {
 		seg.indexSynced, seg.indexFiles = false, true
 		defer func() { seg.indexSynced = err == nil && fsync }()
@@ -255,20 +328,26 @@ func (d *diskBackend) writeIndexes(s *segment, fsync bool) (err error) {
 		// recovery never trusts them.
 		d.dirDirty = true
 	}
-	buf := make([]byte, 0, offsetEntrySize*len(s.index))
-	for _, e := range s.index {
-		buf = binary.BigEndian.AppendUint32(buf, e.rel)
-		buf = binary.BigEndian.AppendUint32(buf, e.pos)
-	}
-	if err := writeFileVia(d.files, d.path(s.base, indexExt), buf, fsync); err != nil {
+	if err := writeFileVia(d.files, d.path(s.base, indexExt), ib, fsync); err != nil {
 		return err
 	}
-	buf = make([]byte, 0, timeEntrySize*len(s.tindex))
-	for _, e := range s.tindex {
-		buf = binary.BigEndian.AppendUint64(buf, uint64(e.ts))
-		buf = binary.BigEndian.AppendUint32(buf, e.rel)
+	return writeFileVia(d.files, d.path(s.base, timeIndexExt), tb, fsync)
+}
+
+// indexBytes encodes the segment's offset and time indexes as their files
+// hold them.
+func indexBytes(s *segment) (ib, tb []byte) {
+	ib = make([]byte, 0, offsetEntrySize*len(s.index))
+	for _, e := range s.index {
+		ib = binary.BigEndian.AppendUint32(ib, e.rel)
+		ib = binary.BigEndian.AppendUint32(ib, e.pos)
 	}
-	return writeFileVia(d.files, d.path(s.base, timeIndexExt), buf, fsync)
+	tb = make([]byte, 0, timeEntrySize*len(s.tindex))
+	for _, e := range s.tindex {
+		tb = binary.BigEndian.AppendUint64(tb, uint64(e.ts))
+		tb = binary.BigEndian.AppendUint32(tb, e.rel)
+	}
+	return ib, tb
 }
 
 // saveStart writes the log start offset through a temporary file and a
@@ -313,17 +392,23 @@ func (d *diskBackend) loadStart() (off int64, ok bool, err error) {
 
 func (d *diskBackend) destroy() error { return os.RemoveAll(d.dir) }
 
-// load lists, opens and recovers the segments of the directory into l.
-func (d *diskBackend) load(l *segLog) error {
+// load lists, opens and recovers the segments of the directory into l,
+// and hands snaps the snapshots it lists.
+func (d *diskBackend) load(l *segLog, snaps *dirSnapshots) error {
 	entries, err := os.ReadDir(d.dir)
 	if err != nil {
 		return fmt.Errorf("logstore: %w", err)
 	}
 	var bases []int64
 	var indexFiles []string
+	snaps.listed = true
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() {
+			continue
+		}
+		if off, ok := snapshotName(e); ok {
+			snaps.seen(off)
 			continue
 		}
 		if strings.HasSuffix(name, tmpExt) {
@@ -358,7 +443,11 @@ func (d *diskBackend) load(l *segLog) error {
 		s.modified = st.ModTime()
 		l.segs = append(l.segs, s)
 	}
-	if err := d.recover(l); err != nil {
+	clean, err := d.useMarker(l)
+	if err != nil {
+		return err
+	}
+	if err := d.recover(l, clean); err != nil {
 		return err
 	}
 	for _, s := range l.segs {
@@ -394,6 +483,9 @@ func (d *diskBackend) load(l *segLog) error {
 		// Everything below the saved start offset is gone (DeleteRecords
 		// to the end, or data lost in a crash): start empty there.
 		l.logger.Warn("logstore: log start offset is at or past the recovered end; starting empty", "startOffset", start, "endOffset", end)
+		if err := d.changing(); err != nil {
+			return fmt.Errorf("logstore: %w", err)
+		}
 		if err := l.resetLocked(start); err != nil {
 			return err
 		}
@@ -403,22 +495,179 @@ func (d *diskBackend) load(l *segLog) error {
 		for n < len(l.segs)-1 && l.segs[n].next <= start {
 			n++
 		}
+		if n > 0 {
+			if err := d.changing(); err != nil {
+				return fmt.Errorf("logstore: %w", err)
+			}
+		}
 		if err := removeSegments(l.detachLocked(n, nil)); err != nil {
 			return err
 		}
 	}
+	// Snapshots of data a crash lost describe a log that is no more.
+	return l.removeSnapshotsAboveLocked(l.end.Load())
+}
+
+// useMarker reads the clean-shutdown marker and checks it against the
+// last segment: the segment's base, size and index files, and its last
+// batch (framing, offsets and CRC), which is all it reads of the data.
+// It returns the marker when the open can trust it, and otherwise
+// removes it, durably, before recovery changes anything. A marker that
+// does not match is logged as a warning.
+func (d *diskBackend) useMarker(l *segLog) (*cleanMarker, error) {
+	path := filepath.Join(d.dir, CleanShutdownFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var m *cleanMarker
+	if err == nil {
+		m, err = decodeCleanMarker(b)
+	}
+	if err == nil {
+		switch {
+		case len(l.segs) > 0:
+			err = d.checkMarker(l.active(), m)
+		case m.size != 0 || m.next != m.base:
+			err = errors.New("no segment")
+		default:
+			// An empty active segment has no file (its .log is created
+			// by its first write): the marker says it is all there is.
+			d.trustedActive = true
+		}
+	}
+	if err == nil {
+		d.marker = true
+		return m, nil
+	}
+	l.logger.Warn("logstore: clean-shutdown marker does not match the files; recovering as after a crash", "err", err)
+	d.marker = true // there: remove it
+	if err := d.changing(); err != nil {
+		return nil, fmt.Errorf("logstore: %w", err)
+	}
+	return nil, nil
+}
+
+// checkMarker checks the marker m against the last segment s, whose size
+// is that of its file, and loads the segment's state from m and its index
+// files when they match.
+func (d *diskBackend) checkMarker(s *segment, m *cleanMarker) error {
+	if s.base != m.base || s.size != m.size {
+		return fmt.Errorf("marker for segment %d of %d bytes; last segment %d has %d", m.base, m.size, s.base, s.size)
+	}
+	if m.size == 0 {
+		if m.next != m.base {
+			return fmt.Errorf("empty segment %d ending at offset %d", m.base, m.next)
+		}
+		return nil
+	}
+	if m.lastPos < 0 || m.lastPos+batch.HeaderSize > m.size || m.next <= m.base {
+		return fmt.Errorf("last batch at position %d, end offset %d: impossible for segment %d of %d bytes", m.lastPos, m.next, m.base, m.size)
+	}
+	last := make([]byte, m.size-m.lastPos)
+	if err := s.data.readAt(last, m.lastPos); err != nil {
+		return fmt.Errorf("reading the last batch: %w", err)
+	}
+	h, err := batch.ParseHeader(last)
+	switch {
+	case err != nil:
+		return fmt.Errorf("last batch: %w", err)
+	case h.Size() != len(last):
+		return fmt.Errorf("last batch of %d bytes at position %d, segment ends %d bytes after", h.Size(), m.lastPos, len(last))
+	case h.NextOffset() != m.next:
+		return fmt.Errorf("last batch ends at offset %d, marker says %d", h.NextOffset(), m.next)
+	case batch.CRC(last) != h.CRC:
+		return fmt.Errorf("last batch: CRC %#08x, computed %#08x", h.CRC, batch.CRC(last))
+	}
+	var ib, tb []byte
+	if m.indexLen > 0 || m.timeIndexLen > 0 {
+		// (Empty indexes, those of a small segment, need no reading.)
+		var err error
+		if ib, err = os.ReadFile(d.path(s.base, indexExt)); err != nil {
+			return err
+		}
+		if tb, err = os.ReadFile(d.path(s.base, timeIndexExt)); err != nil {
+			return err
+		}
+		if len(ib) != int(m.indexLen) || len(tb) != int(m.timeIndexLen) ||
+			crc32.Checksum(ib, castagnoli) != m.indexCRC || crc32.Checksum(tb, castagnoli) != m.timeIndexCRC {
+			return errors.New("index files differ from those written at Close")
+		}
+	}
+	if !d.parseIndexes(s, ib, tb, m.next) {
+		return errors.New("index files inconsistent with the segment")
+	}
+	s.maxTs, s.maxTsOff, s.firstTs = m.maxTs, m.maxTsOff, m.firstTs
+	s.sinceIndex = s.size
+	if n := len(s.index); n > 0 {
+		s.sinceIndex = s.size - int64(s.index[n-1].pos)
+	}
 	return nil
 }
 
+// cleanMarker is the content of the clean-shutdown marker: what the open
+// needs of the active segment, which it then need not read. Encoded big
+// endian as a version (int16, 1), base, size, next (end offset), lastPos
+// (position of the last batch, -1 when empty), maxTs, maxTsOff, firstTs
+// (int64 each), the length and CRC-32C of the .index and of the
+// .timeindex file (uint32 each) and a CRC-32C of all that (uint32).
+type cleanMarker struct {
+	base, size, next, lastPos int64
+	maxTs, maxTsOff, firstTs  int64
+	indexLen, timeIndexLen    uint32
+	indexCRC, timeIndexCRC    uint32
+}
+
+const cleanMarkerSize = 2 + 7*8 + 5*4
+
+func (m *cleanMarker) encode() []byte {
+	b := binary.BigEndian.AppendUint16(make([]byte, 0, cleanMarkerSize), 1)
+	for _, v := range []int64{m.base, m.size, m.next, m.lastPos, m.maxTs, m.maxTsOff, m.firstTs} {
+		b = binary.BigEndian.AppendUint64(b, uint64(v))
+	}
+	for _, v := range []uint32{m.indexLen, m.timeIndexLen, m.indexCRC, m.timeIndexCRC} {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func decodeCleanMarker(b []byte) (*cleanMarker, error) {
+	if len(b) != cleanMarkerSize {
+		return nil, fmt.Errorf("marker of %d bytes, want %d", len(b), cleanMarkerSize)
+	}
+	if crc := crc32.Checksum(b[:cleanMarkerSize-4], castagnoli); crc != binary.BigEndian.Uint32(b[cleanMarkerSize-4:]) {
+		return nil, fmt.Errorf("marker CRC %#08x, computed %#08x", binary.BigEndian.Uint32(b[cleanMarkerSize-4:]), crc)
+	}
+	if v := binary.BigEndian.Uint16(b); v != 1 {
+		return nil, fmt.Errorf("marker version %d", v)
+	}
+	var v [7]int64
+	for i := range v {
+		v[i] = int64(binary.BigEndian.Uint64(b[2+8*i:]))
+	}
+	u := func(i int) uint32 { return binary.BigEndian.Uint32(b[58+4*i:]) }
+	return &cleanMarker{base: v[0], size: v[1], next: v[2], lastPos: v[3], maxTs: v[4], maxTsOff: v[5], firstTs: v[6],
+		indexLen: u(0), timeIndexLen: u(1), indexCRC: u(2), timeIndexCRC: u(3)}, nil
+}
+
 // recover rebuilds what needs rebuilding and cuts the log at the first
-// damage, as the package documentation describes.
-func (d *diskBackend) recover(l *segLog) error {
+// damage, as the package documentation describes. With clean, the
+// clean-shutdown marker checkMarker accepted, the last segment is taken as
+// it describes.
+func (d *diskBackend) recover(l *segLog, clean *cleanMarker) error {
 	interval := l.cfg.IndexIntervalBytes
 	now := l.cfg.Clock()
 	for i := 0; i < len(l.segs); i++ {
 		s := l.segs[i]
 		last := i == len(l.segs)-1
 		if !last && d.loadIndexes(s, l.segs[i+1].base) {
+			continue
+		}
+		if last && clean != nil {
+			d.trustedActive = true
+			if s.size > 0 {
+				s.firstAppend = now // unknown: restart the roll-by-time clock, as Kafka does
+			}
 			continue
 		}
 		fileSize := s.size
@@ -446,6 +695,9 @@ func (d *diskBackend) recover(l *segLog) error {
 			continue
 		}
 
+		if err := d.changing(); err != nil {
+			return fmt.Errorf("logstore: %w", err)
+		}
 		var later []*segment
 		if dropLater {
 			later = l.segs[i+1:]
@@ -482,11 +734,20 @@ func (d *diskBackend) recover(l *segLog) error {
 // with its data and with nextBase, the next segment's base offset.
 func (d *diskBackend) loadIndexes(s *segment, nextBase int64) bool {
 	ib, err := os.ReadFile(d.path(s.base, indexExt))
-	if err != nil || len(ib)%offsetEntrySize != 0 {
+	if err != nil {
 		return false
 	}
 	tb, err := os.ReadFile(d.path(s.base, timeIndexExt))
-	if err != nil || len(tb)%timeEntrySize != 0 {
+	if err != nil {
+		return false
+	}
+	return d.parseIndexes(s, ib, tb, nextBase)
+}
+
+// parseIndexes loads a segment's index files' bytes ib and tb if they are
+// consistent with its data and with nextBase, the offset after it.
+func (d *diskBackend) parseIndexes(s *segment, ib, tb []byte, nextBase int64) bool {
+	if len(ib)%offsetEntrySize != 0 || len(tb)%timeEntrySize != 0 {
 		return false
 	}
 	span := nextBase - s.base

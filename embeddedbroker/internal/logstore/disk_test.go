@@ -57,7 +57,7 @@ func TestDiskLayoutAndReopen(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	wantNames := []string{StartOffsetFile}
+	wantNames := []string{StartOffsetFile, CleanShutdownFile}
 	for _, b := range []int64{6, 12, 18, 24} {
 		for _, ext := range []string{logExt, indexExt, timeIndexExt} {
 			wantNames = append(wantNames, fmt.Sprintf("%020d%s", b, ext))
@@ -72,6 +72,9 @@ func TestDiskLayoutAndReopen(t *testing.T) {
 	}
 
 	l = openDiskIn(t, dir, cfg, nil)
+	if !l.(*segLog).be.(*diskBackend).trustedActive {
+		t.Fatal("the open after Close did not trust the clean-shutdown marker")
+	}
 	if l.StartOffset() != 7 || l.EndOffset() != 27 || l.Size() != 7*S {
 		t.Fatalf("reopened [%d, %d] size %d", l.StartOffset(), l.EndOffset(), l.Size())
 	}

@@ -22,8 +22,10 @@ type backend interface {
 	// sealed makes a segment that stopped being active durable: its data
 	// and its index files.
 	sealed(s *segment) error
-	// closing leaves the active segment's index files behind at Close.
-	closing(s *segment) error
+	// closing leaves the active segment's index files behind at Close,
+	// and with synced (its data is durable) the disk log's clean-shutdown
+	// marker.
+	closing(s *segment, synced bool) error
 	// saveStart persists the log start offset.
 	saveStart(off int64) error
 	// destroy removes everything, after Close.
@@ -34,6 +36,9 @@ type backend interface {
 	// crash implements Log.Crash, called with wmu held after the background
 	// syncer stopped (see crash.go).
 	crash(l *segLog) error
+	// changing is called with wmu held before a mutation changes the
+	// stored data: the disk log removes its clean-shutdown marker.
+	changing() error
 }
 
 // compacter is implemented by segment storage that can give back spare
@@ -79,6 +84,16 @@ type segLog struct {
 	start atomic.Int64
 	end   atomic.Int64
 	size  atomic.Int64
+
+	// State snapshots (see snapshot.go). snapMu serializes their writes,
+	// reads and deletions; taken after wmu, never before it. snapGen
+	// changes, under wmu and snapMu, with every truncation, making the
+	// points taken before stale. onRoll is the roll hook, under wmu.
+	snaps      snapshotStore
+	snapMu     sync.Mutex
+	snapGen    atomic.Uint64
+	snapClosed bool
+	onRoll     func(SnapshotPoint)
 }
 
 var _ Log = (*segLog)(nil)
@@ -133,12 +148,18 @@ func (l *segLog) Append(b []byte) error {
 	if end := l.end.Load(); f.base != end {
 		return fmt.Errorf("%w: base offset %d, log end offset %d", ErrOffsetMismatch, f.base, end)
 	}
+	if err := l.be.changing(); err != nil {
+		return fmt.Errorf("logstore: append: %w", err)
+	}
 	now := l.cfg.Clock()
 	l.tickLocked(now)
 	act := l.active()
 	if l.shouldRoll(act, f, now) {
 		if act, err = l.roll(act); err != nil {
 			return err
+		}
+		if l.onRoll != nil {
+			l.onRoll(SnapshotPoint{Offset: act.base, gen: l.snapGen.Load()})
 		}
 	}
 
@@ -406,6 +427,9 @@ func (l *segLog) SetStartOffset(off int64) error {
 	if off <= start {
 		return nil
 	}
+	if err := l.be.changing(); err != nil {
+		return fmt.Errorf("logstore: %w", err)
+	}
 	if err := l.be.saveStart(off); err != nil {
 		return fmt.Errorf("logstore: saving log start offset %d: %w", off, err)
 	}
@@ -447,6 +471,9 @@ func (l *segLog) Truncate(off int64) error {
 	if off < start {
 		return l.truncateFullyLocked(off)
 	}
+	if err := l.be.changing(); err != nil {
+		return fmt.Errorf("logstore: %w", err)
+	}
 
 	i := l.segIndex(off)
 	s := l.segs[i]
@@ -484,6 +511,9 @@ func (l *segLog) Truncate(off int64) error {
 	} else {
 		s.markSynced()
 	}
+	if err := l.dropSnapshotsAbove(s.next); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -500,6 +530,13 @@ func (l *segLog) TruncateFully(off int64) error {
 func (l *segLog) truncateFullyLocked(off int64) error {
 	if off < 0 {
 		return outOfRange(off, l.start.Load(), l.end.Load())
+	}
+	if err := l.be.changing(); err != nil {
+		return fmt.Errorf("logstore: %w", err)
+	}
+	// Every snapshot describes data that goes.
+	if err := l.dropSnapshotsAbove(-1); err != nil {
+		return err
 	}
 	if err := l.be.saveStart(off); err != nil {
 		return fmt.Errorf("logstore: saving log start offset %d: %w", off, err)
@@ -664,6 +701,9 @@ func (l *segLog) ApplyRetention(now time.Time) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
+	if err := l.be.changing(); err != nil {
+		return 0, fmt.Errorf("logstore: %w", err)
+	}
 	l.mu.Lock()
 	removed := l.detachLocked(n, nil)
 	if b := l.segs[0].base; b > l.start.Load() {
@@ -768,11 +808,12 @@ func (l *segLog) Close() error {
 		return nil
 	}
 	var errs []error
-	if err := l.be.closing(l.active()); err != nil {
-		errs = append(errs, fmt.Errorf("logstore: writing indexes of segment %d: %w", l.active().base, err))
+	serr := l.syncLocked()
+	if serr != nil {
+		errs = append(errs, serr)
 	}
-	if err := l.syncLocked(); err != nil {
-		errs = append(errs, err)
+	if err := l.be.closing(l.active(), serr == nil); err != nil {
+		errs = append(errs, fmt.Errorf("logstore: writing indexes of segment %d: %w", l.active().base, err))
 	}
 	l.mu.Lock()
 	for _, s := range l.segs {
@@ -783,6 +824,7 @@ func (l *segLog) Close() error {
 	l.segs = nil
 	l.closed = true
 	l.mu.Unlock()
+	l.closeSnapshots()
 	return errors.Join(errs...)
 }
 

@@ -28,14 +28,18 @@
 //     the offset index plus one final entry when the segment is sealed;
 //   - log-start-offset: the log start offset in decimal, rewritten through a
 //     temporary file and a rename when DeleteRecords (SetStartOffset) or
-//     TruncateFully moves it, so that they survive a restart.
+//     TruncateFully moves it, so that they survive a restart;
+//   - clean-shutdown: the clean-shutdown marker (see Recovery);
+//   - 00000000000000000000.snapshot: state snapshots of the log's owner
+//     (see State snapshots in snapshot.go), named by the offset they
+//     describe the log up to.
 //
 // Unlike Kafka, index files are not preallocated or memory-mapped: every
 // index lives in memory (a few bytes per IndexIntervalBytes of data) and is
 // written out whole when its segment is sealed (on roll), then fsynced
 // together with the sealed .log, whatever the Fsync policy. Index files of
-// the active segment are written at Close for the benefit of tools but are
-// never trusted.
+// the active segment are written at Close and trusted only along with the
+// clean-shutdown marker.
 //
 // # Open files and directory fsyncs
 //
@@ -58,14 +62,29 @@
 //
 // OpenDisk trusts a sealed segment's index files after sanity checks
 // (entry sizes, monotonicity, bounds) and otherwise rebuilds them from the
-// .log. The last (active) segment is always scanned batch by batch, reading
-// every byte: at the first batch that is cut short, has a bad length or magic,
-// a bad CRC or an offset out of sequence, the file is truncated there, the
-// number of dropped bytes is logged as a warning, and any later segments are
-// deleted. Because sealed segments were fsynced when they were rolled, only
-// the active segment can hold a torn write after a crash; this is the same
-// bet Kafka makes with its recovery point. There is no clean-shutdown marker,
-// so opening a large active segment costs one sequential read of it.
+// .log. After a crash the last (active) segment is scanned batch by batch,
+// reading every byte: at the first batch that is cut short, has a bad
+// length or magic, a bad CRC or an offset out of sequence, the file is
+// truncated there, the number of dropped bytes is logged as a warning, and
+// any later segments are deleted. Because sealed segments were fsynced
+// when they were rolled, only the active segment can hold a torn write
+// after a crash; this is the same bet Kafka makes with its recovery point.
+//
+// After Close the active segment is not read (Kafka's clean shutdown
+// file): Close fsyncs it (what was appended since the open; what the files
+// held at open is taken as durable), writes its index files and then the
+// clean-shutdown marker, which records the segment's base offset, size,
+// end offset, the position of its last batch, its timestamps and the
+// CRC-32C of its index files. OpenDisk trusts the segment as the marker
+// describes it when the file's size, its index files and its last batch
+// (framing, offsets and CRC, the only bytes read) match, and otherwise
+// logs a warning and recovers as after a crash. The marker stays while the
+// files are what it describes, so that a crash (or Crash) of a log nothing
+// was written to is still a clean open; the first change (an append, a
+// truncation, a deletion) removes it and fsyncs the directory first.
+// Neither the marker nor the index files written at Close are fsynced:
+// a power loss that loses or tears them fails the checks, and the open
+// recovers.
 //
 // # Reads
 //
@@ -88,7 +107,10 @@
 // Scan run concurrently with each other under a read lock and block only
 // while a mutation publishes its result: not during Append's file write or
 // fsync, nor a roll's fsyncs, but during truncations, segment deletions and
-// the memory log's copies. Bytes returned by reads never change afterwards: the disk log
+// the memory log's copies. WriteSnapshot and LoadSnapshot serialize on a
+// lock of their own: a snapshot's file writes and fsyncs hold up neither
+// appends nor reads, and a truncation waits for a snapshot write in
+// progress. Bytes returned by reads never change afterwards: the disk log
 // returns fresh buffers, the memory log returns views of memory it never
 // writes again (a truncation makes the next append reallocate). Callers must
 // treat returned bytes as read-only.
@@ -326,12 +348,15 @@ type Log interface {
 	// truncation to a leader epoch boundary). off should be a batch
 	// boundary; if it falls inside a batch, that whole batch goes and
 	// EndOffset ends below off, as Kafka does. off at or beyond EndOffset
-	// is a no-op; below StartOffset it means TruncateFully(off).
+	// is a no-op; below StartOffset it means TruncateFully(off). State
+	// snapshots above the new end offset are deleted, and snapshot points
+	// taken before become stale.
 	Truncate(off int64) error
 
 	// TruncateFully removes everything and restarts the log empty at off,
 	// which becomes both StartOffset and EndOffset (a follower too far
-	// behind the leader's log start offset).
+	// behind the leader's log start offset). Every state snapshot is
+	// deleted.
 	TruncateFully(off int64) error
 
 	// FindTimestamp returns the first batch at or after StartOffset whose
@@ -371,6 +396,40 @@ type Log interface {
 
 	// Sync fsyncs appended data not yet fsynced (disk log).
 	Sync() error
+
+	// SnapshotPoint returns the point for a snapshot of state derived from
+	// the log as it is now, up to EndOffset. The caller must keep appends
+	// out between reading its state and taking the point.
+	SnapshotPoint() SnapshotPoint
+
+	// OnRoll sets fn (nil: none) to be called by Append each time it
+	// starts a new segment, before it writes the batch that goes there,
+	// with the point of the new segment's base offset: state the caller
+	// derived from every batch appended so far describes the log up to
+	// that point, as Kafka's producer state snapshot at a roll does. fn
+	// runs inside Append with the log's mutation lock held: it must not
+	// call the Log, and should only copy state (to write it with
+	// WriteSnapshot later, from another goroutine or after Append
+	// returns).
+	OnRoll(fn func(SnapshotPoint))
+
+	// WriteSnapshot stores data, the caller's state derived from the log up
+	// to p.Offset, durably (see the package documentation): the disk log
+	// writes it through a temporary file, an fsync and a rename, with a
+	// checksum. It then deletes the snapshots below StartOffset and all
+	// but the newest two. A point taken before a truncation, or one below
+	// StartOffset, is refused with ErrSnapshotStale, as is any write after
+	// Close or Crash. Writes do not hold up appends or reads.
+	WriteSnapshot(p SnapshotPoint, data []byte) error
+
+	// LoadSnapshot calls load with the newest snapshot at or above
+	// StartOffset whose bytes are intact, returning its offset and
+	// ok=true when load accepts it (returns nil). A snapshot that is
+	// unreadable, fails its checksum or that load refuses is deleted and
+	// logged, and the next older one is tried; ok=false means none was
+	// usable and the caller rebuilds its state from StartOffset. load
+	// must not keep or modify data, nor call the Log.
+	LoadSnapshot(load func(offset int64, data []byte) error) (offset int64, ok bool, err error)
 
 	// Crash closes the log as a machine crash would: data appended since
 	// the last fsync is lost. The disk log truncates each segment file to

@@ -24,6 +24,7 @@ import (
 // ApplyRetention.
 func NewMemory(cfg Config) Log {
 	l := newLog(memBackend{}, cfg.withDefaults(), discardLogger())
+	l.snaps = &memSnapshots{}
 	l.segs = []*segment{newSegment(0, &memSeg{})}
 	l.tickBase = l.cfg.Clock()
 	return l
@@ -34,10 +35,11 @@ type memBackend struct{}
 
 func (memBackend) create(int64) (segData, error) { return &memSeg{}, nil }
 func (memBackend) sealed(*segment) error         { return nil }
-func (memBackend) closing(*segment) error        { return nil }
+func (memBackend) closing(*segment, bool) error  { return nil }
 func (memBackend) saveStart(int64) error         { return nil }
 func (memBackend) destroy() error                { return nil }
 func (memBackend) durable() bool                 { return false }
+func (memBackend) changing() error               { return nil }
 
 // memSeg is a segment's data in memory. buf is replaced, never written
 // below its length, so slices handed out stay immutable.
