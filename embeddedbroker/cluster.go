@@ -198,10 +198,11 @@ func (c *Cluster) node(id int32) (*broker.Node, error) {
 	return c.nodes[id], nil
 }
 
-// StopNode stops a node gracefully, as a controlled shutdown: the
-// controller first fences it, which moves the leadership of its partitions
-// to other in-sync replicas, then the node closes its connections and its
-// logs. Its data stays for RestartNode.
+// StopNode stops a node gracefully, as a controlled shutdown: the node
+// stops heartbeating, the controller fences it, which moves the leadership
+// of its partitions to other in-sync replicas, then the node closes its
+// connections and its logs (writing their producer-state snapshots and
+// clean-shutdown markers). Its data stays for RestartNode.
 func (c *Cluster) StopNode(ctx context.Context, id int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -209,6 +210,7 @@ func (c *Cluster) StopNode(ctx context.Context, id int32) error {
 	if err != nil || n == nil {
 		return err
 	}
+	n.StopHeartbeats()
 	err = c.ctrl.SetBrokerFenced(ctx, id, true)
 	c.nodes[id] = nil
 	return errors.Join(err, n.Close())

@@ -96,6 +96,10 @@ type Node struct {
 	isrQueue []*partition
 	isrWake  chan struct{}
 
+	// hbMu is held while a heartbeat is sent; hbStopped ends them.
+	hbMu      sync.Mutex
+	hbStopped bool
+
 	fetchers *fetchers
 	isolated atomic.Bool
 	srvMu    sync.Mutex // guards server and ibServer, replaced when an isolation heals
@@ -374,13 +378,26 @@ func (n *Node) heartbeats() {
 		case <-n.stop:
 			return
 		case <-t.C:
-			if !n.isolated.Load() {
+			n.hbMu.Lock()
+			if !n.isolated.Load() && !n.hbStopped {
 				if err := n.ctrl.Heartbeat(ctx, n.cfg.ID); err != nil {
 					n.log.Warn("heartbeat", "err", err)
 				}
 			}
+			n.hbMu.Unlock()
 		}
 	}
+}
+
+// StopHeartbeats stops the node's heartbeats for good, waiting for one in
+// flight: the first step of a controlled shutdown, so that the controller,
+// which then fences the node, does not unfence it again on a heartbeat
+// sent before the node closed (Kafka's broker asks to shut down in its
+// heartbeats instead).
+func (n *Node) StopHeartbeats() {
+	n.hbMu.Lock()
+	n.hbStopped = true
+	n.hbMu.Unlock()
 }
 
 // Isolate cuts the node off from the cluster and from clients, as a
