@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 )
 
@@ -12,8 +13,9 @@ import (
 // 3: the decision, the new image and the delta, with one subscriber. It
 // should not grow with the cluster (images are persistent trees, so a
 // change copies O(log n) nodes), where rewriting the whole metadata made
-// it linear. With -benchdisk the metadata log is on disk too, which adds
-// an fsync per change, the same at every size.
+// it linear. With KAFKABOOT_BENCH_DISK=1 the metadata log is on disk too,
+// which adds one small frame and an fsync per change, the same at every
+// size.
 //
 //	go test -run '^$' -bench BenchmarkChange -benchmem ./embeddedbroker/internal/controller/
 func BenchmarkChange(b *testing.B) {
@@ -53,7 +55,11 @@ func BenchmarkChange(b *testing.B) {
 // partitions, and one subscriber that reads each delta.
 func benchCluster(b *testing.B, n int) *Local {
 	b.Helper()
-	l := newLocal(b, "", 3, nil)
+	dir := ""
+	if os.Getenv("KAFKABOOT_BENCH_DISK") != "" {
+		dir = b.TempDir()
+	}
+	l := newLocal(b, dir, 3, nil)
 	for i := 0; n > 0; i++ {
 		p := min(n, MaxPartitionsPerRequest)
 		if _, err := l.CreateTopic(context.Background(), TopicSpec{Name: fmt.Sprintf("t%d", i), Partitions: int32(p), ReplicationFactor: 3}, false); err != nil {
