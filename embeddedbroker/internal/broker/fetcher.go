@@ -28,14 +28,24 @@ const (
 // follows partitions from, each fetching over the Kafka protocol with the
 // node's replica id, as Kafka's ReplicaFetcherThread does.
 type fetchers struct {
-	n        *Node
+	n *Node
+	// sessions is the node's fetch session cache: the leader side of
+	// fetch sessions, kept here, beside the follower side, because both
+	// live as long as the node.
+	sessions *sessionCache
+
 	mu       sync.Mutex
 	byLeader map[int32]*fetcher
 	follows  map[*partition]int32
 }
 
 func newFetchers(n *Node) *fetchers {
-	return &fetchers{n: n, byLeader: map[int32]*fetcher{}, follows: map[*partition]int32{}}
+	return &fetchers{
+		n:        n,
+		sessions: newSessionCache(func() int { return int(n.cfg.Broker.Int("max.incremental.fetch.session.cache.slots")) }),
+		byLeader: map[int32]*fetcher{},
+		follows:  map[*partition]int32{},
+	}
 }
 
 // follow makes p fetch from leader, or from nobody when this node leads it
