@@ -37,7 +37,7 @@ import (
 // waits on the session alone; so an idle fetch and each wake-up cost what
 // changed, not the session's size. Kafka instead reads every partition of
 // the session on every fetch. Two things still need the whole session,
-// rarely: every sessionSweepEvery (or a quarter of replica.lag.time.max.ms
+// rarely: every sessionSweepEvery (or a third of replica.lag.time.max.ms
 // for a follower, whichever is less) a fetch re-reads every partition,
 // which refreshes the leader's view of an idle follower as caught up (the
 // ISR check needs it) and catches the changes that do not wake waiters (a
@@ -75,8 +75,9 @@ const (
 	// a node (a few hundred bytes each).
 	maxSessionPartitions = 1 << 20
 	// sessionSweepEvery is how often an incremental fetch re-reads every
-	// partition of its session.
-	sessionSweepEvery = 5 * time.Second
+	// partition of its session (a follower's: at least every third of
+	// replica.lag.time.max.ms).
+	sessionSweepEvery = 10 * time.Second
 )
 
 // Session epochs (Kafka's FetchMetadata).

@@ -109,6 +109,7 @@ func (n *Node) fullFetch(op *fetchOp, req *kmsg.FetchRequest, id, epoch int32, n
 		op.expect = s.epoch
 	}
 	op.s, op.full = s, true
+	op.res = make(map[*sessionPart]*partResult, len(op.order))
 }
 
 // incrementalFetch prepares an incremental fetch of session id at epoch:
@@ -214,6 +215,7 @@ type fetchOp struct {
 
 	order     []*sessionPart // the partitions the request names
 	res       map[*sessionPart]*partResult
+	slab      []partResult   // for newResult
 	evaluated []*sessionPart // the partitions read, in order
 	total     int            // bytes read
 	// stop: an answer must go out at once (an error, a divergence).
@@ -222,6 +224,17 @@ type fetchOp struct {
 	// watching: the fetch registered its partitions as waiters itself,
 	// for its wait only (a fetch without a live session).
 	watching bool
+}
+
+// newResult returns a zero partResult, from a slab: a full fetch or a
+// sweep reads thousands.
+func (op *fetchOp) newResult() *partResult {
+	if len(op.slab) == 0 {
+		op.slab = make([]partResult, min(max(len(op.order), 16), 1024))
+	}
+	r := &op.slab[0]
+	op.slab = op.slab[1:]
+	return r
 }
 
 // partResult is what a fetch read for one partition.
@@ -319,7 +332,7 @@ func (op *fetchOp) readFirst() {
 	now := time.Now()
 	every := sessionSweepEvery
 	if op.replica >= 0 {
-		every = min(every, op.n.cfg.Broker.Millis("replica.lag.time.max.ms")/4)
+		every = min(every, op.n.cfg.Broker.Millis("replica.lag.time.max.ms")/3)
 	}
 	var rest []*sessionPart
 	if now.Sub(s.lastSweep) >= every {
@@ -329,8 +342,16 @@ func (op *fetchOp) readFirst() {
 		// catches the changes that wake no waiter (a log start offset
 		// moved by retention or DeleteRecords).
 		s.lastSweep = now
+		rest = make([]*sessionPart, 0, len(s.parts))
 		for _, sp := range s.parts {
 			rest = append(rest, sp)
+		}
+		if len(op.res) < len(s.parts) {
+			res := make(map[*sessionPart]*partResult, len(s.parts))
+			for k, v := range op.res {
+				res[k] = v
+			}
+			op.res = res
 		}
 	} else {
 		for sp := range s.sticky {
@@ -367,7 +388,7 @@ func (op *fetchOp) readMarked(sp *sessionPart) {
 	s := op.s
 	r, seen := op.res[sp]
 	if !seen {
-		r = &partResult{}
+		r = op.newResult()
 		op.res[sp] = r
 		op.evaluated = append(op.evaluated, sp)
 	} else {
