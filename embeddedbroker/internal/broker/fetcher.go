@@ -37,6 +37,17 @@ type fetchers struct {
 	mu       sync.Mutex
 	byLeader map[int32]*fetcher
 	follows  map[*partition]int32
+
+	// trace, when set (by tests), is told of each answered fetch.
+	trace atomic.Pointer[func(fetchTrace)]
+}
+
+// fetchTrace describes one answered replica fetch: how many partitions it
+// named and forgot, and how many its answer carried.
+type fetchTrace struct {
+	leader                     int32
+	full                       bool
+	named, forgotten, answered int
 }
 
 func newFetchers(n *Node) *fetchers {
@@ -71,7 +82,7 @@ func (fs *fetchers) follow(p *partition, leader int32) {
 	}
 	f := fs.byLeader[leader]
 	if f == nil {
-		f = newFetcher(fs.n, leader)
+		f = newFetcher(fs, leader)
 		fs.byLeader[leader] = f
 		go f.run()
 	}
@@ -110,6 +121,7 @@ func (fs *fetchers) stop() {
 // without one, and the fetcher keeps sending full fetches.
 type fetcher struct {
 	n      *Node
+	fs     *fetchers
 	leader int32
 
 	mu    sync.Mutex
@@ -181,8 +193,8 @@ type followed struct {
 
 func (w *followed) wake() { w.f.markChanged(w.p) }
 
-func newFetcher(n *Node, leader int32) *fetcher {
-	return &fetcher{n: n, leader: leader, parts: map[*partition]*followed{}, delayed: map[*partition]time.Time{},
+func newFetcher(fs *fetchers, leader int32) *fetcher {
+	return &fetcher{n: fs.n, fs: fs, leader: leader, parts: map[*partition]*followed{}, delayed: map[*partition]time.Time{},
 		changed: map[*partition]struct{}{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -568,6 +580,13 @@ func (f *fetcher) fetchOnce() error {
 			return fmt.Errorf("%w: %w", errSessionReset, err)
 		}
 		return err
+	}
+	if tr := f.fs.trace.Load(); tr != nil {
+		ans := 0
+		for _, t := range resp.Topics {
+			ans += len(t.Partitions)
+		}
+		(*tr)(fetchTrace{leader: f.leader, full: full, named: len(named), forgotten: len(forgotten), answered: ans})
 	}
 	// The session now holds what this fetch named, less what it forgot.
 	switch {
