@@ -55,8 +55,11 @@ import (
 //     incremental fetch that would pass it closes its session with
 //     FETCH_SESSION_ID_NOT_FOUND, so that the client falls back to full
 //     fetches. Sessions unused for sessionEvictionAge are dropped whenever
-//     a session is created, not only when the cache is full, so that the
-//     sessions of followers that restarted do not linger.
+//     a session is created, not only when the cache is full, and a
+//     follower's new session replaces the one that follower had (a node
+//     has one replica fetcher per leader), so that the sessions of
+//     followers that restarted, or whose full fetch was cut short before
+//     they learned its session id, do not linger.
 //   - Eviction when the cache is full is Kafka's rule: a stale session
 //     first; otherwise a follower's new session evicts the smallest
 //     consumer session (or follower session older than sessionEvictionAge),
@@ -165,7 +168,7 @@ func (c *sessionCache) reserve(k int) bool {
 
 // create makes room for and caches a new session of size partitions for
 // replica (-1: a consumer), or returns nil when the cache has no room for
-// it. The caller adds the partitions and then counts them (count), which
+// it. A follower's new session replaces any it had. The caller adds the partitions and then counts them (count), which
 // may still refuse them.
 func (c *sessionCache) create(replica int32, usesIDs bool, size int, now time.Time) *fetchSession {
 	slots := c.slots()
@@ -176,7 +179,7 @@ func (c *sessionCache) create(replica int32, usesIDs bool, size int, now time.Ti
 	var evicted []*fetchSession
 	c.mu.Lock()
 	for id, s := range c.sessions {
-		if now.Sub(s.lastUsedTime()) > sessionEvictionAge {
+		if now.Sub(s.lastUsedTime()) > sessionEvictionAge || (privileged && s.replica == replica) {
 			delete(c.sessions, id)
 			evicted = append(evicted, s)
 		}

@@ -50,12 +50,13 @@ func TestSessionCacheEviction(t *testing.T) {
 		{"room", 2, []existing{{consumer, 5}}, young, false, consumer, 1, true, -1},
 		{"consumer cannot evict a young consumer", 1, []existing{{consumer, 5}}, young, false, consumer, 50, false, -1},
 		{"follower evicts the smallest young consumer", 2, []existing{{consumer, 5}, {consumer, 3}}, young, false, follower, 1, true, 1},
-		{"follower cannot evict a young follower", 1, []existing{{follower, 5}}, young, false, follower, 50, false, -1},
-		{"follower evicts a smaller old follower", 1, []existing{{follower, 5}}, old, false, follower, 6, true, 0},
+		{"follower cannot evict another young follower", 1, []existing{{2, 5}}, young, false, follower, 50, false, -1},
+		{"follower evicts another smaller old follower", 1, []existing{{2, 5}}, old, false, follower, 6, true, 0},
 		{"consumer evicts a smaller old consumer", 1, []existing{{consumer, 5}}, old, false, consumer, 6, true, 0},
 		{"consumer does not evict an old consumer as large", 1, []existing{{consumer, 5}}, old, false, consumer, 5, false, -1},
 		{"consumer cannot evict an old follower", 1, []existing{{follower, 1}}, old, false, consumer, 9, false, -1},
 		{"a stale session goes even with room", 5, []existing{{follower, 5}}, old, true, consumer, 1, true, 0},
+		{"a follower's new session replaces its old one", 5, []existing{{consumer, 5}, {follower, 5}, {2, 5}}, young, false, follower, 1, true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newSessionCache(func() int { return tc.slots })

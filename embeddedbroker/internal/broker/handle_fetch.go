@@ -477,7 +477,7 @@ func (op *fetchOp) readPartition(sp *sessionPart, r *partResult, first bool) (st
 	}
 	if sp.fetchOffset >= upTo && sp.fetchOffset <= end {
 		// Nothing new yet.
-		return op.replica >= 0 && !p.inISR(op.replica)
+		return op.replica >= 0 && s.live() && !p.inISR(op.replica)
 	}
 	limit := int(sp.maxBytes)
 	if rem := op.maxBytes - op.total; rem < limit {
