@@ -28,14 +28,35 @@ const (
 // follows partitions from, each fetching over the Kafka protocol with the
 // node's replica id, as Kafka's ReplicaFetcherThread does.
 type fetchers struct {
-	n        *Node
+	n *Node
+	// sessions is the node's fetch session cache: the leader side of
+	// fetch sessions, kept here, beside the follower side, because both
+	// live as long as the node.
+	sessions *sessionCache
+
 	mu       sync.Mutex
 	byLeader map[int32]*fetcher
 	follows  map[*partition]int32
+
+	// trace, when set (by tests), is told of each answered fetch.
+	trace atomic.Pointer[func(fetchTrace)]
+}
+
+// fetchTrace describes one answered replica fetch: how many partitions it
+// named and forgot, and how many its answer carried.
+type fetchTrace struct {
+	leader                     int32
+	full                       bool
+	named, forgotten, answered int
 }
 
 func newFetchers(n *Node) *fetchers {
-	return &fetchers{n: n, byLeader: map[int32]*fetcher{}, follows: map[*partition]int32{}}
+	return &fetchers{
+		n:        n,
+		sessions: newSessionCache(func() int { return int(n.cfg.Broker.Int("max.incremental.fetch.session.cache.slots")) }),
+		byLeader: map[int32]*fetcher{},
+		follows:  map[*partition]int32{},
+	}
 }
 
 // follow makes p fetch from leader, or from nobody when this node leads it
@@ -61,7 +82,7 @@ func (fs *fetchers) follow(p *partition, leader int32) {
 	}
 	f := fs.byLeader[leader]
 	if f == nil {
-		f = &fetcher{n: fs.n, leader: leader, parts: map[*partition]struct{}{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		f = newFetcher(fs, leader)
 		fs.byLeader[leader] = f
 		go f.run()
 	}
@@ -85,20 +106,38 @@ func (fs *fetchers) stop() {
 	}
 }
 
-// fetcher fetches the partitions a node follows from one leader.
+// fetcher fetches the partitions a node follows from one leader, in a
+// fetch session (KIP-227) as Kafka's replica fetcher does: the first fetch
+// names every partition; the following ones name only the partitions
+// whose fetch position, leader epoch or last fetched epoch changed, and
+// forget those the node stopped following (or holds back after an error),
+// so an idle fetch names none. What changed is tracked, not searched for:
+// each followed partition is a waiter that marks itself changed when its
+// replica changes (new leadership, truncation), and the fetcher marks what
+// its answers touched; every fetcherResync the whole set is compared
+// anyway, as a safety net. A session error (the leader restarted, evicted
+// the session, or lost a request) and any failed request fall back to a
+// full fetch; a leader without room for a session answers every full fetch
+// without one, and the fetcher keeps sending full fetches.
 type fetcher struct {
 	n      *Node
+	fs     *fetchers
 	leader int32
 
 	mu    sync.Mutex
-	parts map[*partition]struct{}
+	parts map[*partition]*followed
 	// delayed holds partitions whose last answer was an error (not
 	// leader, fenced or unknown epoch: metadata not yet agreed) until the
 	// time given, as Kafka's replica fetcher delays failed partitions by
 	// replica.fetch.backoff.ms. Without it, a partition erroring next to
 	// healthy ones would make every fetch return at once, in a busy loop,
-	// until the metadata converged.
+	// until the metadata converged. A delayed partition leaves the
+	// session until it is fetched again.
 	delayed map[*partition]time.Time
+	// changed holds the partitions whose fetch parameters may differ
+	// from what the session holds: added, removed, delayed or undelayed,
+	// touched by the last answer, or changed on this node.
+	changed map[*partition]struct{}
 
 	wake chan struct{}
 	stop chan struct{}
@@ -111,19 +150,61 @@ type fetcher struct {
 	inflight    atomic.Pointer[replicaConn]
 	interrupted atomic.Bool
 	// added is set when a partition joins the set, and cleared by the
-	// snapshot a fetch is built from. A fetch checks it after publishing
-	// inflight, and add sets it before looking at inflight: with both
-	// sequentially consistent, either the fetch sees the new partition and
-	// is not sent, or add sees the fetch and interrupts it. Without it, a
-	// partition added between the snapshot and the fetch's start waited
-	// out the whole long poll (500 ms), holding the partition's high
-	// watermark, and every acks=all and group write to it, that long.
+	// build of a fetch. A fetch checks it after publishing inflight, and
+	// add sets it before looking at inflight: with both sequentially
+	// consistent, either the fetch sees the new partition and is not sent,
+	// or add sees the fetch and interrupts it. Without it, a partition
+	// added between the build and the fetch's start waited out the whole
+	// long poll (500 ms), holding the partition's high watermark, and
+	// every acks=all and group write to it, that long.
 	added atomic.Bool
+	// lastAdd is when a partition last joined the set (unix nanoseconds).
+	lastAdd atomic.Int64
+
+	// The session, owned by run: its id and the epoch of the next fetch
+	// (0: a full fetch, which closes session id if it is not 0), what the
+	// leader's session holds, and when the whole set was last compared.
+	sessionID    int32
+	sessionEpoch int32
+	sent         map[partKey]sentPart
+	lastResync   time.Time
+}
+
+// fetcherResync is how often a fetcher compares every partition it
+// follows with what its session holds, whatever was marked changed.
+const fetcherResync = 10 * time.Second
+
+// sentPart is what a fetcher's session holds for a partition: the fetch
+// parameters last sent for it.
+type sentPart struct {
+	p                *partition
+	fetchOffset      int64
+	logStart         int64
+	leaderEpoch      int32
+	lastFetchedEpoch int32
+}
+
+// followed is a partition a fetcher follows; as a waiter on it, it marks
+// the partition changed.
+type followed struct {
+	f *fetcher
+	p *partition
+}
+
+func (w *followed) wake() { w.f.markChanged(w.p) }
+
+func newFetcher(fs *fetchers, leader int32) *fetcher {
+	return &fetcher{n: fs.n, fs: fs, leader: leader, parts: map[*partition]*followed{}, delayed: map[*partition]time.Time{},
+		changed: map[*partition]struct{}{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // errSetChanged aborts a fetch built from a partition set that has since
 // grown; the fetcher refetches at once.
 var errSetChanged = errors.New("partition set changed")
+
+// errSessionReset aborts a fetch whose session the leader refused; the
+// fetcher refetches at once with a full fetch.
+var errSessionReset = errors.New("fetch session reset")
 
 // interrupt cuts short the fetch in progress, if any.
 func (f *fetcher) interrupt() {
@@ -133,11 +214,17 @@ func (f *fetcher) interrupt() {
 	}
 }
 
+// add makes f follow p; the caller serializes add, remove and undelay
+// (fetchers.mu).
 func (f *fetcher) add(p *partition) {
+	w := &followed{f: f, p: p}
 	f.mu.Lock()
-	f.parts[p] = struct{}{}
+	f.parts[p] = w
 	delete(f.delayed, p)
+	f.changed[p] = struct{}{}
 	f.mu.Unlock()
+	p.watch(w) // outside f.mu: wake takes f.mu inside the partition's locks
+	f.lastAdd.Store(time.Now().UnixNano())
 	f.added.Store(true)
 	f.poke()
 	f.interrupt()
@@ -145,28 +232,44 @@ func (f *fetcher) add(p *partition) {
 
 func (f *fetcher) remove(p *partition) {
 	f.mu.Lock()
+	w := f.parts[p]
 	delete(f.parts, p)
 	delete(f.delayed, p)
+	f.changed[p] = struct{}{}
 	f.mu.Unlock()
+	if w != nil {
+		p.unwatch(w)
+	}
 	f.poke()
+}
+
+// markChanged notes that p's fetch parameters may have changed.
+func (f *fetcher) markChanged(p *partition) {
+	f.mu.Lock()
+	f.changed[p] = struct{}{}
+	f.mu.Unlock()
 }
 
 // delay holds p out of fetches for replicaBackoff.
 func (f *fetcher) delay(p *partition) {
 	f.mu.Lock()
-	if f.delayed == nil {
-		f.delayed = map[*partition]time.Time{}
-	}
 	f.delayed[p] = time.Now().Add(replicaBackoff)
+	f.changed[p] = struct{}{}
 	f.mu.Unlock()
 }
 
 // undelay lets p be fetched again at once.
 func (f *fetcher) undelay(p *partition) {
 	f.mu.Lock()
-	delete(f.delayed, p)
+	_, was := f.delayed[p]
+	if was {
+		delete(f.delayed, p)
+		f.changed[p] = struct{}{}
+	}
 	f.mu.Unlock()
-	f.poke()
+	if was {
+		f.poke()
+	}
 }
 
 func (f *fetcher) poke() {
@@ -176,29 +279,84 @@ func (f *fetcher) poke() {
 	}
 }
 
-// snapshot returns the partitions to fetch now, and how long until the
-// first delayed one may be fetched again (0: none is delayed).
-func (f *fetcher) snapshot() ([]*partition, time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.added.Store(false)
-	out := make([]*partition, 0, len(f.parts))
-	now := time.Now()
-	var next time.Duration
-	for p := range f.parts {
-		if until, ok := f.delayed[p]; ok {
-			if d := until.Sub(now); d > 0 {
-				if next == 0 || d < next {
-					next = d
-				}
-				continue
-			}
-			delete(f.delayed, p)
-		}
-		out = append(out, p)
-	}
-	return out, next
+// candidate is a partition whose part in the session must be looked at
+// for the next fetch, and whether it is to be fetched (not removed nor
+// delayed).
+type candidate struct {
+	p     *partition
+	fetch bool
 }
+
+// candidates returns the partitions whose part in the session must be
+// looked at for the next fetch, and clears the changed marks; all of them
+// when all is set. It also returns how many partitions are to be fetched,
+// and how long until the first delayed one may be fetched again (0: none is
+// delayed). It holds f.mu briefly: add waits on it, inside the node's
+// metadata apply.
+func (f *fetcher) candidates(all bool) (cand []candidate, active int, next time.Duration) {
+	f.mu.Lock()
+	f.added.Store(false)
+	now := time.Now()
+	for p, until := range f.delayed {
+		if d := until.Sub(now); d > 0 {
+			if next == 0 || d < next {
+				next = d
+			}
+			continue
+		}
+		delete(f.delayed, p)
+		f.changed[p] = struct{}{}
+	}
+	active = len(f.parts) - len(f.delayed)
+	changed := f.changed
+	if len(changed) > 0 {
+		f.changed = map[*partition]struct{}{}
+	}
+	if all {
+		cand = make([]candidate, 0, len(f.parts))
+		for p := range f.parts {
+			_, held := f.delayed[p]
+			cand = append(cand, candidate{p, !held})
+		}
+		for p := range changed {
+			if _, ok := f.parts[p]; !ok {
+				cand = append(cand, candidate{p, false})
+			}
+		}
+	} else {
+		cand = make([]candidate, 0, len(changed))
+		for p := range changed {
+			_, following := f.parts[p]
+			_, held := f.delayed[p]
+			cand = append(cand, candidate{p, following && !held})
+		}
+	}
+	f.mu.Unlock()
+	return cand, active, next
+}
+
+// settle waits until no partition has been added for addQuiet, so that a
+// fetch is not rebuilt for each of the many partitions one metadata change
+// adds (a topic's creation, a failover); it reports false on stop.
+func (f *fetcher) settle() bool {
+	for {
+		d := addQuiet - time.Since(time.Unix(0, f.lastAdd.Load()))
+		if d <= 0 {
+			return true
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-f.stop:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// addQuiet is how long a fetcher waits after a partition joins its set
+// before it rebuilds its fetch.
+const addQuiet = 2 * time.Millisecond
 
 // sleep waits for d, a wake-up or the stop; it reports false on stop.
 func (f *fetcher) sleep(d time.Duration) bool {
@@ -214,6 +372,13 @@ func (f *fetcher) sleep(d time.Duration) bool {
 	}
 }
 
+// resetSession makes the next fetch a full one, which closes the current
+// session on the leader.
+func (f *fetcher) resetSession() {
+	f.sessionEpoch = 0
+	f.sent = nil
+}
+
 func (f *fetcher) run() {
 	defer close(f.done)
 	defer func() {
@@ -227,37 +392,76 @@ func (f *fetcher) run() {
 			return
 		default:
 		}
-		parts, next := f.snapshot()
-		if len(parts) == 0 || f.n.isolated.Load() {
+		err := f.fetchOnce()
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, errSetChanged):
+			// Nothing was sent: the connection is still good.
+			if !f.settle() {
+				return
+			}
+			continue
+		case errors.Is(err, errIdle):
 			wait := time.Second
-			if next > 0 && next < wait && !f.n.isolated.Load() {
+			if next := err.(idleError).next; next > 0 && next < wait && !f.n.isolated.Load() {
 				wait = next
 			}
 			if !f.sleep(wait) {
 				return
 			}
 			continue
+		case errors.Is(err, errSessionReset):
+			f.n.log.Debug("replica fetch session reset", "leader", f.leader, "err", err)
+			continue // a full fetch, at once, on the same connection
 		}
-		if err := f.fetchOnce(parts); err != nil {
-			if errors.Is(err, errSetChanged) {
-				continue // nothing was sent: the connection is still good
-			}
-			if f.conn != nil {
-				f.conn.close()
-				f.conn = nil
-			}
-			if f.interrupted.Swap(false) {
-				continue // refetch at once with the new partition set
-			}
-			f.n.log.Debug("replica fetch", "leader", f.leader, "err", err)
-			if !f.sleep(replicaBackoff) {
+		f.resetSession()
+		if f.conn != nil {
+			f.conn.close()
+			f.conn = nil
+		}
+		if f.interrupted.Swap(false) {
+			// Refetch with the new partition set, once the
+			// additions settle.
+			if !f.settle() {
 				return
 			}
+			continue
+		}
+		f.n.log.Debug("replica fetch", "leader", f.leader, "err", err)
+		if !f.sleep(replicaBackoff) {
+			return
 		}
 	}
 }
 
-func (f *fetcher) fetchOnce(parts []*partition) error {
+// errIdle says there is nothing to fetch now (idleError says until when).
+var errIdle = errors.New("nothing to fetch")
+
+type idleError struct{ next time.Duration }
+
+func (idleError) Error() string        { return errIdle.Error() }
+func (idleError) Is(target error) bool { return target == errIdle }
+
+// fetchOnce builds and sends one fetch and applies its answer.
+func (f *fetcher) fetchOnce() error {
+	full := f.sessionEpoch == 0
+	now := time.Now()
+	resync := !full && now.Sub(f.lastResync) >= fetcherResync
+	cand, active, next := f.candidates(full || resync)
+	if full || resync {
+		f.lastResync = now
+	}
+	if f.n.isolated.Load() {
+		if !full {
+			f.remark(cand) // for when it heals
+		}
+		return idleError{next}
+	}
+	if active == 0 {
+		f.closeSession()
+		return idleError{next}
+	}
 	if f.conn == nil {
 		b, ok := f.n.ctrl.Image().Broker(f.leader)
 		if !ok || b.Fenced {
@@ -275,15 +479,24 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 	req.MaxWaitMillis = int32(replicaFetchWait / time.Millisecond)
 	req.MinBytes = 1
 	req.MaxBytes = replicaFetchMaxBytes
-	req.SessionEpoch = -1
+	req.SessionID = f.sessionID
+	req.SessionEpoch = f.sessionEpoch
+	// named: the partitions this fetch names (added or changed), by key.
+	named := map[partKey]sentPart{}
 	byTopic := map[string]int{}
-	type key struct {
-		topic string
-		id    int32
-	}
-	index := map[key]*partition{}
-	epochs := map[key]int32{} // the leader epoch each partition was fetched at
-	for _, p := range parts {
+	for _, c := range cand {
+		if !c.fetch {
+			continue
+		}
+		p := c.p
+		key := partKey{topic: p.topic, partition: p.id}
+		sp := sentPart{p: p, fetchOffset: p.log.EndOffset(), logStart: p.log.StartOffset(), leaderEpoch: p.leaderEpoch.Load(), lastFetchedEpoch: p.lastFetchedEpoch()}
+		if !full {
+			if old, ok := f.sent[key]; ok && old == sp {
+				continue // the session has it as it is
+			}
+		}
+		named[key] = sp
 		i, ok := byTopic[p.topic]
 		if !ok {
 			i = len(req.Topics)
@@ -294,14 +507,53 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 		}
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = p.id
-		rp.CurrentLeaderEpoch = p.leaderEpoch.Load()
-		epochs[key{p.topic, p.id}] = rp.CurrentLeaderEpoch
-		rp.FetchOffset = p.log.EndOffset()
-		rp.LastFetchedEpoch = p.lastFetchedEpoch()
-		rp.LogStartOffset = p.log.StartOffset()
+		rp.CurrentLeaderEpoch = sp.leaderEpoch
+		rp.FetchOffset = sp.fetchOffset
+		rp.LastFetchedEpoch = sp.lastFetchedEpoch
+		rp.LogStartOffset = sp.logStart
 		rp.PartitionMaxBytes = replicaPartitionBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
-		index[key{p.topic, p.id}] = p
+	}
+	// forgotten: the session's partitions no longer fetched (a partition
+	// named anew under the same name, a re-created topic, is not).
+	var forgotten []partKey
+	if !full {
+		forget := func(key partKey) {
+			if _, ok := named[key]; ok {
+				return
+			}
+			forgotten = append(forgotten, key)
+		}
+		if resync {
+			fetched := make(map[*partition]bool, len(cand))
+			for _, c := range cand {
+				fetched[c.p] = c.fetch
+			}
+			for key, sp := range f.sent {
+				if !fetched[sp.p] {
+					forget(key)
+				}
+			}
+		} else {
+			for _, c := range cand {
+				key := partKey{topic: c.p.topic, partition: c.p.id}
+				if old, ok := f.sent[key]; !c.fetch && ok && old.p == c.p {
+					forget(key)
+				}
+			}
+		}
+		byForgotten := map[string]int{}
+		for _, key := range forgotten {
+			i, ok := byForgotten[key.topic]
+			if !ok {
+				i = len(req.ForgottenTopics)
+				byForgotten[key.topic] = i
+				t := kmsg.NewFetchRequestForgottenTopic()
+				t.Topic = key.topic
+				req.ForgottenTopics = append(req.ForgottenTopics, t)
+			}
+			req.ForgottenTopics[i].Partitions = append(req.ForgottenTopics[i].Partitions, key.partition)
+		}
 	}
 	// The deadline is set before inflight is published, so that an
 	// interrupt's earlier deadline is never overwritten.
@@ -310,6 +562,9 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 	if f.added.Load() {
 		f.inflight.Store(nil)
 		f.interrupted.Store(false)
+		if !full {
+			f.remark(cand)
+		}
 		return errSetChanged
 	}
 	r, err := f.conn.do(req)
@@ -319,54 +574,134 @@ func (f *fetcher) fetchOnce(parts []*partition) error {
 	}
 	resp := r.(*kmsg.FetchResponse)
 	if resp.ErrorCode != 0 {
-		return kerr.ErrorForCode(resp.ErrorCode)
+		err := kerr.ErrorForCode(resp.ErrorCode)
+		f.resetSession()
+		if !full {
+			return fmt.Errorf("%w: %w", errSessionReset, err)
+		}
+		return err
+	}
+	if tr := f.fs.trace.Load(); tr != nil {
+		ans := 0
+		for _, t := range resp.Topics {
+			ans += len(t.Partitions)
+		}
+		(*tr)(fetchTrace{leader: f.leader, full: full, named: len(named), forgotten: len(forgotten), answered: ans})
+	}
+	// The session now holds what this fetch named, less what it forgot.
+	switch {
+	case resp.SessionID == 0:
+		// No session (the leader had no room, or closed it): the next
+		// fetch is a full one again.
+		f.sessionID = 0
+		f.resetSession()
+	case full || resp.SessionID != f.sessionID:
+		f.sessionID, f.sessionEpoch, f.sent = resp.SessionID, nextEpoch(initialEpoch), named
+	default:
+		f.sessionEpoch = nextEpoch(f.sessionEpoch)
+		for key, sp := range named {
+			f.sent[key] = sp
+		}
+		for _, key := range forgotten {
+			delete(f.sent, key)
+		}
 	}
 	for _, t := range resp.Topics {
 		for _, rp := range t.Partitions {
-			p := index[key{t.Topic, rp.Partition}]
-			if p == nil {
+			key := partKey{topic: t.Topic, partition: rp.Partition}
+			sp, ok := named[key]
+			if !ok {
+				sp, ok = f.sent[key]
+			}
+			if !ok {
 				continue
 			}
-			switch {
-			case rp.ErrorCode == kerr.OffsetOutOfRange.Code:
-				end := p.log.EndOffset()
-				switch {
-				case rp.LogStartOffset > end:
-					err = p.truncateTo(rp.LogStartOffset, true, epochs[key{t.Topic, rp.Partition}])
-				case rp.HighWatermark >= 0 && end > rp.HighWatermark:
-					err = p.truncateTo(rp.HighWatermark, false, epochs[key{t.Topic, rp.Partition}])
-				default:
-					f.delay(p) // nothing to repair here yet
-				}
-			case rp.ErrorCode != 0:
-				// Not leader, fenced or unknown epoch: the metadata
-				// that fixes it is on its way; until then (or the
-				// backoff) the partition sits out.
-				f.delay(p)
-				continue
-			case rp.DivergingEpoch.EndOffset >= 0:
-				_, mine := p.endOffsetForEpoch(rp.DivergingEpoch.Epoch)
-				target := rp.DivergingEpoch.EndOffset
-				if mine >= 0 {
-					target = min(target, mine)
-				}
-				f.n.log.Info("truncating diverged replica", "topic", p.topic, "partition", p.id, "to", target, "epoch", rp.DivergingEpoch.Epoch)
-				err = p.truncateTo(target, false, epochs[key{t.Topic, rp.Partition}])
-			default:
-				err = p.appendReplica(rp.RecordBatches, rp.HighWatermark, rp.LogStartOffset, epochs[key{t.Topic, rp.Partition}])
-			}
-			switch {
-			case err == nil:
-			case errors.Is(err, errNotLeader), errors.Is(err, errStaleFetch):
-				// The answer crossed a leadership change: the new
-				// metadata decides what this replica does next.
-				f.n.log.Debug("replica answer dropped", "topic", p.topic, "partition", p.id, "err", err)
-			default:
-				f.n.log.Warn("replica append", "topic", p.topic, "partition", p.id, "err", err)
-			}
+			f.apply(sp.p, &rp, sp.leaderEpoch)
 		}
 	}
 	return nil
+}
+
+// remark marks the partitions of a fetch that was not sent changed again.
+func (f *fetcher) remark(cand []candidate) {
+	f.mu.Lock()
+	for _, c := range cand {
+		f.changed[c.p] = struct{}{}
+	}
+	f.mu.Unlock()
+}
+
+// apply applies one partition's answer: records to append, a truncation
+// (divergence, or an offset out of range) or an error that holds the
+// partition back for a while. The partition's fetch parameters may have
+// changed: it is marked so.
+//
+// epoch is the leader epoch the partition was fetched at: an answer that
+// crossed a leadership change is dropped (errStaleFetch), and the new
+// metadata decides what this replica does next.
+func (f *fetcher) apply(p *partition, rp *kmsg.FetchResponseTopicPartition, epoch int32) {
+	var err error
+	switch {
+	case rp.ErrorCode == kerr.OffsetOutOfRange.Code:
+		end := p.log.EndOffset()
+		switch {
+		case rp.LogStartOffset > end:
+			err = p.truncateTo(rp.LogStartOffset, true, epoch)
+		case rp.HighWatermark >= 0 && end > rp.HighWatermark:
+			err = p.truncateTo(rp.HighWatermark, false, epoch)
+		default:
+			f.delay(p) // nothing to repair here yet
+		}
+	case rp.ErrorCode != 0:
+		// Not leader, fenced or unknown epoch: the metadata that fixes
+		// it is on its way; until then (or the backoff) the partition
+		// sits out.
+		f.delay(p)
+		return
+	case rp.DivergingEpoch.EndOffset >= 0:
+		_, mine := p.endOffsetForEpoch(rp.DivergingEpoch.Epoch)
+		target := rp.DivergingEpoch.EndOffset
+		if mine >= 0 {
+			target = min(target, mine)
+		}
+		f.n.log.Info("truncating diverged replica", "topic", p.topic, "partition", p.id, "to", target, "epoch", rp.DivergingEpoch.Epoch)
+		err = p.truncateTo(target, false, epoch)
+	default:
+		err = p.appendReplica(rp.RecordBatches, rp.HighWatermark, rp.LogStartOffset, epoch)
+	}
+	f.markChanged(p)
+	switch {
+	case err == nil:
+	case errors.Is(err, errNotLeader), errors.Is(err, errStaleFetch):
+		f.n.log.Debug("replica answer dropped", "topic", p.topic, "partition", p.id, "err", err)
+	default:
+		f.n.log.Warn("replica append", "topic", p.topic, "partition", p.id, "err", err)
+	}
+}
+
+// closeSession closes the session on the leader, when there is one and
+// nothing is left to fetch, so that the leader does not keep it: a full
+// fetch naming it with the final epoch and no partitions, answered at
+// once.
+func (f *fetcher) closeSession() {
+	if f.sessionID == 0 || f.conn == nil {
+		f.sessionID = 0
+		f.resetSession()
+		return
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(12)
+	req.ReplicaID = f.n.cfg.ID
+	req.MaxBytes = replicaFetchMaxBytes
+	req.SessionID = f.sessionID
+	req.SessionEpoch = finalEpoch
+	f.sessionID = 0
+	f.resetSession()
+	f.conn.nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := f.conn.do(req); err != nil {
+		f.conn.close()
+		f.conn = nil
+	}
 }
 
 // replicaConn is a follower's connection to a leader: one request at a

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
@@ -11,24 +12,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// fetchPart is one partition of a fetch being served.
-type fetchPart struct {
-	p    *partition
-	req  *kmsg.FetchRequestTopicPartition
-	resp *kmsg.FetchResponseTopicPartition
-}
-
-// handleFetch answers a fetch. Fetch sessions (KIP-227) are declined: every
-// answer carries session id 0, which tells the client to keep sending full
-// fetches. The read and the long poll happen in the pending answer, so a
+// handleFetch answers a fetch, with Kafka's fetch sessions (KIP-227; see
+// fetchsession.go). The session bookkeeping (which session, which
+// partitions it adds and forgets, its epoch) is done here, in request
+// order; the reads and the long poll happen in the pending answer, so a
 // waiting fetch holds only its own connection's later responses, as in
 // Kafka.
 func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pending {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	if req.SessionID != 0 || req.SessionEpoch > 0 {
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return done(resp)
-	}
+	now := time.Now()
 	replica := req.ReplicaID
 	if req.Version >= 15 {
 		replica = req.ReplicaState.ID
@@ -40,111 +32,597 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 		// TOPIC_AUTHORIZATION_FAILED otherwise).
 		return done(refuseFetch(req, resp, kerr.TopicAuthorizationFailed.Code))
 	}
-	var parts []fetchPart
-	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
-	for i := range req.Topics {
-		rt := &req.Topics[i]
-		t := &resp.Topics[i]
-		*t = kmsg.NewFetchResponseTopic()
-		t.Topic, t.TopicID = rt.Topic, rt.TopicID
-		topic := rt.Topic
-		unknownID := false
-		if req.Version >= 13 {
-			var ok bool
-			topic, ok = n.topicName(rt.TopicID)
-			unknownID = !ok
-		}
-		t.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
-		for j := range rt.Partitions {
-			rp := &rt.Partitions[j]
-			out := &t.Partitions[j]
-			*out = kmsg.NewFetchResponseTopicPartition()
-			out.Partition = rp.Partition
-			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
-			out.RecordBatches = noRecords()
-			if unknownID {
-				out.ErrorCode = kerr.UnknownTopicID.Code
-				continue
-			}
-			p := n.partition(topic, rp.Partition)
-			if p == nil {
-				out.ErrorCode = n.missingPartitionCode(topic, rp.Partition)
-				continue
-			}
-			if code := p.checkLeader(rp.CurrentLeaderEpoch); code != 0 {
-				out.ErrorCode = code
-				if _, st, ok := n.ctrl.Image().Partition(topic, rp.Partition); ok {
-					out.CurrentLeader.LeaderID, out.CurrentLeader.LeaderEpoch = st.Leader, st.LeaderEpoch
-				}
-				continue
-			}
-			if replica >= 0 {
-				// A follower whose log diverged from this leader's
-				// has not fetched anything yet: it truncates first
-				// (Kafka updates follower state only for fetches
-				// without a diverging epoch). Counting it would let a
-				// replica holding different records at the same
-				// offsets join the ISR, and be elected.
-				if _, _, diverged := p.divergence(rp.LastFetchedEpoch, rp.FetchOffset); !diverged && p.followerFetched(replica, rp.FetchOffset, n.cfg.Now()) {
-					n.changeISR(p)
-				}
-			}
-			parts = append(parts, fetchPart{p, rp, out})
-		}
-	}
 	maxBytes := int(req.MaxBytes)
 	if limit := int(n.cfg.Broker.Int("fetch.max.bytes")); req.Version < 3 || maxBytes <= 0 || maxBytes > limit {
 		maxBytes = limit // Kafka: min(request's max bytes, fetch.max.bytes)
 	}
-	// The wait counts from the request's arrival, as in Kafka, not from
-	// when the answer's turn on the connection comes.
-	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
-	// A partition error answers at once, as in Kafka (whose delayed fetch
-	// completes on any partition error): the client, or a follower whose
-	// leader has not yet applied the metadata that makes it leader, must
-	// learn it now, not after the long poll. A follower parked for the
-	// whole wait would hold the partition's high watermark, and with it
-	// every acks=all write and group write, for that long.
-	failed := anyPartitionError(resp)
-	// Only consumers read committed; followers read the whole log.
-	readCommitted := req.IsolationLevel == 1 && replica < 0
-	return func() kmsg.Response {
-		var ch chan struct{}
-		for {
-			total, stop := n.readFetch(parts, replica, readCommitted, maxBytes)
-			if stop || failed || total >= int(req.MinBytes) || !time.Now().Before(deadline) {
+	op := &fetchOp{
+		n:        n,
+		resp:     resp,
+		replica:  replica,
+		minBytes: int(req.MinBytes),
+		maxBytes: maxBytes,
+		// The wait counts from the request's arrival, as in Kafka, not
+		// from when the answer's turn on the connection comes.
+		deadline: now.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond),
+		// Only consumers read committed; followers read the whole log.
+		readCommitted: req.IsolationLevel == 1 && replica < 0,
+		res:           map[*sessionPart]*partResult{},
+		topics:        map[partKey]int{},
+	}
+	id, epoch := req.SessionID, req.SessionEpoch
+	if req.Version < 7 {
+		id, epoch = 0, finalEpoch // no sessions before v7
+	}
+	if epoch == initialEpoch || epoch == finalEpoch {
+		n.fullFetch(op, req, id, epoch, now)
+	} else if code := n.incrementalFetch(op, req, id, epoch, now); code != 0 {
+		resp.ErrorCode = code
+		return done(resp)
+	}
+	return func() kmsg.Response { return op.run(ctx) }
+}
+
+// fetchSessions is the node's fetch session cache.
+func (n *Node) fetchSessions() *sessionCache { return n.fetchers.sessions }
+
+// fullFetch prepares a full fetch: it closes the session the request names
+// (Kafka closes it whatever the epoch), and opens a new one for epoch 0 when
+// the cache has room; otherwise the fetch is served by a session of its own
+// that ends with it (session id 0 in the answer).
+func (n *Node) fullFetch(op *fetchOp, req *kmsg.FetchRequest, id, epoch int32, now time.Time) {
+	cache := n.fetchSessions()
+	if id != 0 {
+		cache.remove(id)
+	}
+	usesIDs := req.Version >= 13
+	size := 0
+	for i := range req.Topics {
+		size += len(req.Topics[i].Partitions)
+	}
+	var s *fetchSession
+	if epoch == initialEpoch && cache.reserve(size) {
+		if s = cache.create(op.replica, usesIDs, size, now); s == nil {
+			cache.parts.Add(-int64(size))
+		}
+	}
+	if s == nil {
+		s = newFetchSession(0, op.replica, usesIDs, now)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			key := requestKey(usesIDs, rt.Topic, rt.TopicID, rp.Partition)
+			if s.cache == nil {
+				// Without a session every entry is answered, as
+				// named, even a partition named twice.
+				op.order = append(op.order, s.newPart(key, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch))
+				continue
+			}
+			// In a session a partition named twice is one
+			// partition, with the last parameters, as in Kafka.
+			if sp, added := s.add(key, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch); added {
+				op.order = append(op.order, sp)
+			}
+		}
+	}
+	if s.cache != nil {
+		// Partitions named twice were reserved twice.
+		s.counted = len(s.parts)
+		cache.parts.Add(int64(len(s.parts) - size))
+		op.expect = s.epoch
+	}
+	op.s, op.full = s, true
+	op.res = make(map[*sessionPart]*partResult, len(op.order))
+}
+
+// incrementalFetch prepares an incremental fetch of session id at epoch:
+// it checks the session and applies the request's added, changed and
+// forgotten partitions. It returns the session error to answer, or 0.
+func (n *Node) incrementalFetch(op *fetchOp, req *kmsg.FetchRequest, id, epoch int32, now time.Time) int16 {
+	cache := n.fetchSessions()
+	s := cache.get(id)
+	if s == nil {
+		return kerr.FetchSessionIDNotFound.Code
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed || s.replica != op.replica:
+		s.mu.Unlock()
+		return kerr.FetchSessionIDNotFound.Code
+	case s.epoch != epoch:
+		s.mu.Unlock()
+		return kerr.InvalidFetchSessionEpoch.Code
+	case s.usesIDs != (req.Version >= 13):
+		s.mu.Unlock()
+		return kerr.FetchSessionTopicIDError.Code
+	}
+	added := 0
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		for j := range rt.Partitions {
+			if _, ok := s.parts[requestKey(s.usesIDs, rt.Topic, rt.TopicID, rt.Partitions[j].Partition)]; !ok {
+				added++
+			}
+		}
+	}
+	if !s.count(added) {
+		// Past maxSessionPartitions: the session ends, and the client
+		// falls back to full fetches.
+		s.mu.Unlock()
+		cache.removeSession(s)
+		return kerr.FetchSessionIDNotFound.Code
+	}
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp, isNew := s.add(requestKey(s.usesIDs, rt.Topic, rt.TopicID, rp.Partition), rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch)
+			if isNew {
+				added--
+			}
+			op.order = append(op.order, sp)
+		}
+	}
+	if added > 0 { // partitions named twice were counted twice
+		s.counted -= added
+		cache.parts.Add(-int64(added))
+	}
+	// As in Kafka, the forgotten partitions go after the added ones: a
+	// partition both named and forgotten is forgotten.
+	for i := range req.ForgottenTopics {
+		ft := &req.ForgottenTopics[i]
+		for _, p := range ft.Partitions {
+			s.forget(requestKey(s.usesIDs, ft.Topic, ft.TopicID, p))
+		}
+	}
+	if len(s.parts) == 0 {
+		// Nothing left: the session ends and the fetch is answered
+		// at once, without a session, as Kafka does.
+		s.mu.Unlock()
+		cache.removeSession(s)
+		op.s, op.full, op.order = newFetchSession(0, op.replica, s.usesIDs, now), true, nil
+		return 0
+	}
+	s.epoch = nextEpoch(s.epoch)
+	op.expect = s.epoch
+	s.lastUsed.Store(now.UnixNano())
+	s.mu.Unlock()
+	op.s = s
+	return 0
+}
+
+// requestKey is the session key of a partition named in a request.
+func requestKey(usesIDs bool, topic string, id [16]byte, partition int32) partKey {
+	if usesIDs {
+		return partKey{id: id, partition: partition}
+	}
+	return partKey{topic: topic, partition: partition}
+}
+
+// fetchOp is one fetch being served.
+type fetchOp struct {
+	n    *Node
+	resp *kmsg.FetchResponse
+	s    *fetchSession
+	// full: the answer carries every partition of the request, in order
+	// (a full fetch); otherwise only those with something new.
+	full bool
+	// expect is the session epoch this fetch set; when the session's
+	// epoch moves on, a newer fetch has superseded this one.
+	expect        int32
+	replica       int32
+	readCommitted bool
+	minBytes      int
+	maxBytes      int
+	deadline      time.Time
+
+	order     []*sessionPart // the partitions the request names
+	res       map[*sessionPart]*partResult
+	slab      []partResult   // for newResult
+	evaluated []*sessionPart // the partitions read, in order
+	total     int            // bytes read
+	// stop: an answer must go out at once (an error, a divergence).
+	stop   bool
+	topics map[partKey]int // answer topic indexes, by topic
+	// watching: the fetch registered its partitions as waiters itself,
+	// for its wait only (a fetch without a live session).
+	watching bool
+}
+
+// newResult returns a zero partResult, from a slab: a full fetch or a
+// sweep reads thousands.
+func (op *fetchOp) newResult() *partResult {
+	if len(op.slab) == 0 {
+		op.slab = make([]partResult, min(max(len(op.order), 16), 1024))
+	}
+	r := &op.slab[0]
+	op.slab = op.slab[1:]
+	return r
+}
+
+// partResult is what a fetch read for one partition.
+type partResult struct {
+	resp  kmsg.FetchResponseTopicPartition
+	bytes int
+}
+
+// run reads, waits and answers. A partition error answers at once, as in
+// Kafka (whose delayed fetch completes on any partition error): the
+// client, or a follower whose leader has not yet applied the metadata that
+// makes it leader, must learn it now, not after the long poll. A follower
+// parked for the whole wait would hold the partition's high watermark, and
+// with it every acks=all write and group write, for that long.
+func (op *fetchOp) run(ctx context.Context) kmsg.Response {
+	s := op.s
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for pass := 0; ; pass++ {
+		s.mu.Lock()
+		if !op.full && (s.closed || s.epoch != op.expect) {
+			resp := op.lost()
+			s.mu.Unlock()
+			return resp
+		}
+		if pass == 0 {
+			op.readFirst()
+		} else {
+			op.readPending()
+		}
+		if op.ready(ctx) {
+			resp := op.finish()
+			s.mu.Unlock()
+			return resp
+		}
+		if !s.live() && !op.watching {
+			// A sessionless fetch (or a full fetch whose new session was
+			// evicted meanwhile) registers its partitions only now that
+			// it waits, and reads them all again, so that no change
+			// between the read and the registration is missed.
+			op.watching = true
+			for _, sp := range op.order {
+				sp.watch()
+			}
+			for _, sp := range op.order {
+				op.read(sp)
+			}
+			if op.ready(ctx) {
+				resp := op.finish()
+				s.mu.Unlock()
 				return resp
 			}
-			if ch == nil {
-				ch = make(chan struct{}, 1)
-				for _, fp := range parts {
-					defer fp.p.wait(ch)()
-				}
-				continue // re-read once registered, so no wake-up is missed
-			}
-			t := time.NewTimer(time.Until(deadline))
-			select {
-			case <-ch:
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return resp
-			}
-			t.Stop()
+		}
+		s.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(time.Until(op.deadline))
+		}
+		select {
+		case <-s.wakeCh:
+		case <-timer.C:
+		case <-ctx.Done():
 		}
 	}
 }
 
-// anyPartitionError reports whether a fetch answer has a partition error.
-func anyPartitionError(resp *kmsg.FetchResponse) bool {
-	for i := range resp.Topics {
-		for j := range resp.Topics[i].Partitions {
-			if resp.Topics[i].Partitions[j].ErrorCode != 0 {
-				return true
+// ready reports whether the answer goes out now: an error or divergence,
+// enough bytes, nothing to fetch, the wait over or the connection gone.
+func (op *fetchOp) ready(ctx context.Context) bool {
+	empty := len(op.order) == 0
+	if !op.full {
+		empty = len(op.s.parts) == 0
+	}
+	return op.stop || op.total >= op.minBytes || empty || !time.Now().Before(op.deadline) || ctx.Err() != nil
+}
+
+// readFirst is the first read of a fetch: every partition of a full fetch;
+// for an incremental one, the partitions the request names, those that
+// changed since the last fetch and the sticky ones, or, once per sweep
+// interval, all of them. op.s.mu must be held.
+func (op *fetchOp) readFirst() {
+	s := op.s
+	for _, sp := range op.order {
+		if _, seen := op.res[sp]; !seen && (op.full || !sp.removed) {
+			op.read(sp)
+		}
+	}
+	if op.full {
+		return
+	}
+	op.readPending()
+	now := time.Now()
+	every := sessionSweepEvery
+	if op.replica >= 0 {
+		every = min(every, op.n.cfg.Broker.Millis("replica.lag.time.max.ms")/3)
+	}
+	var rest []*sessionPart
+	if now.Sub(s.lastSweep) >= every {
+		// Every partition, now and then: for a follower, this tells the
+		// leader that it is still caught up on its idle partitions
+		// (followerFetched), which the ISR check needs; for all, it
+		// catches the changes that wake no waiter (a log start offset
+		// moved by retention or DeleteRecords).
+		s.lastSweep = now
+		rest = make([]*sessionPart, 0, len(s.parts))
+		for _, sp := range s.parts {
+			rest = append(rest, sp)
+		}
+		if len(op.res) < len(s.parts) {
+			res := make(map[*sessionPart]*partResult, len(s.parts))
+			for k, v := range op.res {
+				res[k] = v
+			}
+			op.res = res
+		}
+	} else {
+		for sp := range s.sticky {
+			rest = append(rest, sp)
+		}
+	}
+	for _, sp := range rest {
+		if _, seen := op.res[sp]; !seen && !sp.removed {
+			op.read(sp)
+		}
+	}
+}
+
+// readPending reads the partitions that changed since they were last read.
+// op.s.mu must be held.
+func (op *fetchOp) readPending() {
+	for _, sp := range op.s.takePending() {
+		if op.full || !sp.removed {
+			op.readMarked(sp)
+		}
+	}
+}
+
+// read reads one partition of the session into the fetch's answer,
+// replacing what an earlier read in the same fetch found. op.s.mu must be
+// held.
+func (op *fetchOp) read(sp *sessionPart) {
+	sp.clean()
+	op.readMarked(sp)
+}
+
+// readMarked is read for a partition whose pending mark is already clear.
+func (op *fetchOp) readMarked(sp *sessionPart) {
+	s := op.s
+	r, seen := op.res[sp]
+	if !seen {
+		r = op.newResult()
+		op.res[sp] = r
+		op.evaluated = append(op.evaluated, sp)
+	} else {
+		op.total -= r.bytes
+		r.bytes = 0
+	}
+	out := &r.resp
+	*out = kmsg.NewFetchResponseTopicPartition()
+	out.Partition = sp.key.partition
+	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+	out.RecordBatches = noRecords()
+	sticky := op.readPartition(sp, r, !seen)
+	if s.cache != nil && !s.closed {
+		if sticky {
+			if s.sticky == nil {
+				s.sticky = map[*sessionPart]struct{}{}
+			}
+			s.sticky[sp] = struct{}{}
+		} else {
+			delete(s.sticky, sp)
+		}
+	}
+}
+
+// readPartition fills r for sp; it reports whether the partition must be
+// read again at the session's next fetch even if nothing changes (sticky):
+// after an error, while records are left at the cached position, and while
+// a follower is out of the ISR (so that its fetches keep asking for the
+// ISR to grow). A consumer reading committed reads up to the last stable
+// offset and learns the aborted transactions among what it read; other
+// consumers read up to the high watermark, followers up to the log end.
+// A follower's first read of a partition in a fetch records its position
+// (followerFetched).
+func (op *fetchOp) readPartition(sp *sessionPart, r *partResult, first bool) (sticky bool) {
+	n, s, out := op.n, op.s, &r.resp
+	topic := sp.key.topic
+	if s.usesIDs {
+		name, ok := n.topicName(sp.key.id)
+		if !ok {
+			op.resolve(sp, nil)
+			out.ErrorCode = kerr.UnknownTopicID.Code
+			op.stop = true
+			return true
+		}
+		topic = name
+	}
+	sp.topic = topic
+	p := n.partition(topic, sp.key.partition)
+	op.resolve(sp, p)
+	if p == nil {
+		out.ErrorCode = n.missingPartitionCode(topic, sp.key.partition)
+		op.stop = true
+		return true
+	}
+	if code := p.checkLeader(sp.leaderEpoch); code != 0 {
+		out.ErrorCode = code
+		if _, st, ok := n.ctrl.Image().Partition(topic, sp.key.partition); ok {
+			out.CurrentLeader.LeaderID, out.CurrentLeader.LeaderEpoch = st.Leader, st.LeaderEpoch
+		}
+		op.stop = true
+		return true
+	}
+	// A follower whose log diverged from this leader's has not fetched
+	// anything yet: it truncates first (Kafka updates follower state only
+	// for fetches without a diverging epoch). Counting it would let a
+	// replica holding different records at the same offsets join the ISR,
+	// and be elected.
+	divEpoch, divEnd, diverged := p.divergence(sp.lastFetchedEpoch, sp.fetchOffset)
+	if op.replica >= 0 && first && !diverged && p.followerFetched(op.replica, sp.fetchOffset, n.cfg.Now()) {
+		n.changeISR(p)
+	}
+	lso, hwm := p.lastStable()
+	out.HighWatermark = hwm
+	out.LastStableOffset = lso
+	out.LogStartOffset = p.log.StartOffset()
+	end := p.log.EndOffset()
+	upTo := hwm
+	switch {
+	case op.replica >= 0:
+		upTo = end
+	case op.readCommitted:
+		upTo = lso
+	}
+	if diverged {
+		out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = divEpoch, divEnd
+		op.stop = true
+		return true
+	}
+	if sp.fetchOffset >= upTo && sp.fetchOffset <= end {
+		// Nothing new yet.
+		return op.replica >= 0 && s.live() && !p.inISR(op.replica)
+	}
+	limit := int(sp.maxBytes)
+	if rem := op.maxBytes - op.total; rem < limit {
+		limit = rem
+	}
+	if limit <= 0 && op.total > 0 {
+		return true // no room left in this answer
+	}
+	data, err := p.log.Read(sp.fetchOffset, max(limit, 1), upTo)
+	if err != nil {
+		out.ErrorCode = errCode(err)
+		if !errors.Is(err, logstore.ErrOffsetOutOfRange) {
+			n.log.Warn("fetch read", "topic", p.topic, "partition", p.id, "err", err)
+		}
+		op.stop = true
+		return true
+	}
+	if data != nil {
+		out.RecordBatches = data
+	}
+	if op.readCommitted && len(data) > 0 {
+		out.AbortedTransactions = p.txns.abortedIn(sp.fetchOffset, fetchedUpTo(data))
+	}
+	r.bytes = len(data)
+	op.total += len(data)
+	return true
+}
+
+// finish builds the answer: every partition of a full fetch, or the
+// partitions of an incremental one with something new; a live session
+// remembers what each answered partition said. A fetch without a live
+// session drops its waiters. op.s.mu must be held.
+func (op *fetchOp) finish() kmsg.Response {
+	s := op.s
+	live := s.cache != nil && !s.closed
+	if live {
+		op.resp.SessionID = s.id
+	}
+	if op.full {
+		for _, sp := range op.order {
+			r := op.res[sp]
+			op.emit(sp, &r.resp)
+			if live {
+				sp.remember(&r.resp)
+			}
+		}
+	} else {
+		for _, sp := range op.evaluated {
+			if r := op.res[sp]; !sp.removed && sp.changed(&r.resp) {
+				op.emit(sp, &r.resp)
+				sp.remember(&r.resp)
 			}
 		}
 	}
-	return false
+	if op.watching {
+		for _, sp := range op.order {
+			sp.unwatch()
+		}
+	}
+	return op.resp
+}
+
+// resolve points sp at replica p (nil: none here), moving its waiter
+// registration: a part of a live session is watched for the session's
+// life, the parts of a fetch without one while it waits. op.s.mu must be
+// held.
+func (op *fetchOp) resolve(sp *sessionPart, p *partition) {
+	if sp.p == p {
+		return
+	}
+	sp.unwatch()
+	sp.p = p
+	if op.watching || (op.s.live() && !sp.removed) {
+		sp.watch()
+	}
+}
+
+// lost answers an incremental fetch whose session closed (evicted, or
+// closed by a full fetch) or was taken over by a newer fetch while it
+// waited; what it read is marked pending again for that newer fetch.
+// op.s.mu must be held.
+func (op *fetchOp) lost() kmsg.Response {
+	s := op.s
+	if s.closed {
+		op.resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return op.resp
+	}
+	for _, sp := range op.evaluated {
+		if !sp.removed {
+			sp.wake()
+		}
+	}
+	op.resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+	op.resp.SessionID = s.id
+	return op.resp
+}
+
+// emit adds a partition's answer to the response, under its topic.
+func (op *fetchOp) emit(sp *sessionPart, out *kmsg.FetchResponseTopicPartition) {
+	tk := sp.key
+	tk.partition = 0
+	i, ok := op.topics[tk]
+	if !ok {
+		i = len(op.resp.Topics)
+		op.topics[tk] = i
+		t := kmsg.NewFetchResponseTopic()
+		t.Topic, t.TopicID = sp.topic, sp.key.id
+		op.resp.Topics = append(op.resp.Topics, t)
+	}
+	t := &op.resp.Topics[i]
+	t.Partitions = append(t.Partitions, *out)
+}
+
+// changed reports whether an incremental fetch answers the partition, as
+// Kafka's CachedPartition.maybeUpdateResponseData decides, with the last
+// stable offset too: records, an error, a divergence, or a high watermark,
+// last stable offset or log start offset other than the last answer said.
+func (sp *sessionPart) changed(out *kmsg.FetchResponseTopicPartition) bool {
+	return len(out.RecordBatches) > 0 || out.ErrorCode != 0 ||
+		out.DivergingEpoch.Epoch >= 0 || out.DivergingEpoch.EndOffset >= 0 ||
+		out.HighWatermark != sp.hwm || out.LastStableOffset != sp.lso || out.LogStartOffset != sp.logStart
+}
+
+// remember records what an answer said of the partition.
+func (sp *sessionPart) remember(out *kmsg.FetchResponseTopicPartition) {
+	sp.hwm, sp.lso, sp.logStart = out.HighWatermark, out.LastStableOffset, out.LogStartOffset
+	if out.ErrorCode != 0 {
+		sp.hwm = -1
+	}
+}
+
+// inISR reports whether replica is in the partition's ISR.
+func (p *partition) inISR(replica int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.isr, replica)
 }
 
 // checkLeader validates that this replica leads at the client's epoch
@@ -160,63 +638,6 @@ func (p *partition) checkLeader(clientEpoch int32) int16 {
 		return kerr.UnknownLeaderEpoch.Code
 	}
 	return 0
-}
-
-// readFetch fills the answers of parts; it returns the bytes read, and
-// stop when an answer must go out at once (an error, a divergence). A
-// read_committed consumer reads up to the last stable offset and learns the
-// aborted transactions among what it read; other consumers read up to the
-// high watermark, followers up to the log end.
-func (n *Node) readFetch(parts []fetchPart, replica int32, readCommitted bool, maxBytes int) (total int, stop bool) {
-	for _, fp := range parts {
-		out, rp, p := fp.resp, fp.req, fp.p
-		out.RecordBatches = noRecords()
-		out.AbortedTransactions = nil
-		out.ErrorCode = 0
-		lso, hwm := p.lastStable()
-		out.HighWatermark = hwm
-		out.LastStableOffset = lso
-		out.LogStartOffset = p.log.StartOffset()
-		upTo := hwm
-		switch {
-		case replica >= 0:
-			upTo = p.log.EndOffset()
-		case readCommitted:
-			upTo = lso
-		}
-		if e, end, diverged := p.divergence(rp.LastFetchedEpoch, rp.FetchOffset); diverged {
-			out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = e, end
-			stop = true
-			continue
-		}
-		if rp.FetchOffset >= upTo && rp.FetchOffset <= p.log.EndOffset() {
-			continue // nothing new yet
-		}
-		limit := int(rp.PartitionMaxBytes)
-		if rem := maxBytes - total; rem < limit {
-			limit = rem
-		}
-		if limit <= 0 && total > 0 {
-			continue
-		}
-		data, err := p.log.Read(rp.FetchOffset, max(limit, 1), upTo)
-		if err != nil {
-			out.ErrorCode = errCode(err)
-			if !errors.Is(err, logstore.ErrOffsetOutOfRange) {
-				n.log.Warn("fetch read", "topic", p.topic, "partition", p.id, "err", err)
-			}
-			stop = true
-			continue
-		}
-		if data != nil {
-			out.RecordBatches = data
-		}
-		if readCommitted && len(data) > 0 {
-			out.AbortedTransactions = p.txns.abortedIn(rp.FetchOffset, fetchedUpTo(data))
-		}
-		total += len(data)
-	}
-	return total, stop
 }
 
 // noRecords is the records field of a partition answer without data: empty,

@@ -131,12 +131,12 @@ type partition struct {
 	isrSize atomic.Int32
 
 	waitMu  sync.Mutex
-	waiters map[chan struct{}]struct{}
+	waiters map[waiter]struct{}
 }
 
 func newPartition(self int32, topic string, id int32, topicID controller.TopicID, log logstore.Log, s *partitionSettings) (*partition, error) {
 	p := &partition{self: self, topic: topic, id: id, topicID: topicID, log: log, producers: producers{}, txns: newTxnState(),
-		waiters: map[chan struct{}]struct{}{}, leaderID: -1, followers: map[int32]*followerState{}}
+		waiters: map[waiter]struct{}{}, leaderID: -1, followers: map[int32]*followerState{}}
 	p.settings.Store(s)
 	p.leaderEpoch.Store(-1)
 	p.snaps.log, p.snapMinTail = log, snapshotMinTail
@@ -522,26 +522,51 @@ func (p *partition) advanceHighWatermark() bool {
 	return true
 }
 
+// waiter is woken at every change of a partition it watches: an append,
+// a move of the high watermark or last stable offset, a change of
+// leadership, a truncation. wake is called with the partition's locks held:
+// it must be quick and must not call back into the partition.
+type waiter interface{ wake() }
+
+// chanWaiter wakes by a non-blocking send on its channel, which should
+// have room for one value.
+type chanWaiter chan struct{}
+
+func (c chanWaiter) wake() {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 // wait registers a waiter woken at the next change of the partition
 // (append, high watermark, leadership); call the returned func to remove it.
 func (p *partition) wait(ch chan struct{}) func() {
+	w := chanWaiter(ch)
+	p.watch(w)
+	return func() { p.unwatch(w) }
+}
+
+// watch registers w until unwatch; a waiter registered twice is held once.
+// Fetch sessions register each of their partitions once, for the session's
+// life, so that a long poll costs nothing per partition.
+func (p *partition) watch(w waiter) {
 	p.waitMu.Lock()
-	p.waiters[ch] = struct{}{}
+	p.waiters[w] = struct{}{}
 	p.waitMu.Unlock()
-	return func() {
-		p.waitMu.Lock()
-		delete(p.waiters, ch)
-		p.waitMu.Unlock()
-	}
+}
+
+// unwatch removes w.
+func (p *partition) unwatch(w waiter) {
+	p.waitMu.Lock()
+	delete(p.waiters, w)
+	p.waitMu.Unlock()
 }
 
 func (p *partition) notify() {
 	p.waitMu.Lock()
-	for ch := range p.waiters {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
+	for w := range p.waiters {
+		w.wake()
 	}
 	p.waitMu.Unlock()
 }

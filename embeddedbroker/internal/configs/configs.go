@@ -269,6 +269,7 @@ var brokerDefs = []Def{
 	{Name: "log.segment.delete.delay.ms", Type: kmsg.ConfigTypeLong, Default: "60000", Min: minOf(0), Only: []string{"60000", "0"}, Refused: noDelay, Doc: "Only the default or 0: segment files are deleted at once."},
 	{Name: "max.connections", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(0), Doc: "Client connections a node accepts at once; connections beyond it are closed at once. The nodes' own replication connections do not count."},
 	{Name: "max.connections.per.ip", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(0), Doc: "Client connections a node accepts at once from one IP address; connections beyond it are closed at once."},
+	{Name: "max.incremental.fetch.session.cache.slots", Type: kmsg.ConfigTypeInt, Default: "1000", Min: minOf(0), Doc: "Fetch sessions (KIP-227) a node keeps at once; 0 declines every session, so that clients send full fetches."},
 	{Name: "message.max.bytes", Type: kmsg.ConfigTypeInt, Default: "1048588", Min: minOf(0)},
 	{Name: "metadata.log.max.record.bytes.between.snapshots", Type: kmsg.ConfigTypeLong, Default: "20971520", Min: minOf(1), Doc: "The controller writes a snapshot of the cluster metadata after this many bytes of metadata records, so that a restart replays only the records since."},
 	{Name: "min.insync.replicas", Type: kmsg.ConfigTypeInt, Default: "1", Min: minOf(1)},
