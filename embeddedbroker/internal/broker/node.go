@@ -323,19 +323,46 @@ func (n *Node) shutdown(crash bool) error {
 		}
 	}
 	stopSnapshots(hosted, !crash)
-	for _, ps := range n.parts {
-		for _, p := range ps {
-			switch {
-			case p == nil:
-			case crash:
-				err = errors.Join(err, p.log.Crash())
-			case n.cfg.DataDir != "": // memory logs stay open in their store
-				err = errors.Join(err, p.log.Close())
-			}
+	switch {
+	case crash:
+		for _, p := range hosted {
+			err = errors.Join(err, p.log.Crash())
 		}
+	case n.cfg.DataDir != "": // memory logs stay open in their store
+		err = errors.Join(err, closeLogs(hosted))
 	}
 	n.parts = map[string][]*partition{}
 	return err
+}
+
+// closeParallelism is how many logs a stopping node closes at once. Each
+// close fsyncs what the log has not synced yet; fsyncs issued together
+// share the file system's journal commits, so 10 000 logs close in a
+// fraction of the time one after the other takes (Kafka likewise shuts
+// its logs down on a pool of threads).
+const closeParallelism = 16
+
+// closeLogs closes the logs of ps, closeParallelism at a time.
+func closeLogs(ps []*partition) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(closeParallelism, len(ps)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(ps)); i = next.Add(1) - 1 {
+				if err := ps[i].log.Close(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("closing %s-%d: %w", ps[i].topic, ps[i].id, err))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // housekeeping applies retention, expires producer ids and shrinks

@@ -381,13 +381,13 @@ func TestCrashDiskFiles(t *testing.T) {
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	f.addN(2, 3, 1000)                // b5 fills and seals [9], [18: b6]
-	if err := l.Close(); err != nil { // writes the index files of [18], unsynced
+	f.addN(3, 3, 1000)                // b5 fills and seals [9], [18: b6 b7]
+	if err := l.Close(); err != nil { // writes the index files of [18] (one entry), unsynced
 		t.Fatal(err)
 	}
 	l = openDiskIn(t, dir, cfg, nil)
 	f.l = l
-	f.add(3, 1000) // b7, unsynced
+	f.add(3, 1000) // b8, unsynced
 	for _, ext := range []string{indexExt, timeIndexExt} {
 		if _, err := os.Stat(segPath(dir, 18, ext)); err != nil {
 			t.Fatalf("before the crash: %v", err)
@@ -419,7 +419,7 @@ func TestCrashDiskFiles(t *testing.T) {
 	want := map[string]int64{
 		"00000000000000000000.log": 3 * S,
 		"00000000000000000009.log": 3 * S,
-		"00000000000000000018.log": S,
+		"00000000000000000018.log": 2 * S,
 	}
 	for name, size := range want {
 		if got, ok := sizes[name]; !ok || got != size {
@@ -442,7 +442,7 @@ func TestCrashDiskFiles(t *testing.T) {
 
 	l = openDiskIn(t, dir, cfg, nil)
 	f.l = l
-	checkContents(t, l, f, 7)
+	checkContents(t, l, f, 8)
 }
 
 // segFilesOpen counts the segments of l whose file is open in its pool.

@@ -261,10 +261,12 @@ func (d *diskBackend) closing(s *segment, synced bool) error {
 		return nil
 	}
 	ib, tb := indexBytes(s)
-	if seg, ok := s.data.(*fileSeg); !ok || s.size > 0 || seg.indexFiles {
-		// (An empty segment that never had index files, and has no
-		// .log file either, gets none: the marker alone says it is
-		// empty.)
+	if seg, ok := s.data.(*fileSeg); !ok || len(ib) > 0 || len(tb) > 0 || seg.indexFiles {
+		// (A segment whose indexes are empty, a small one, and that
+		// never had index files gets none: the marker says they are
+		// empty, and an open after a crash rebuilds them anyway. On a
+		// slow file system two file creations per log are most of what
+		// closing thousands of small logs costs.)
 		if err := d.writeIndexFiles(s, ib, tb, false); err != nil {
 			return err
 		}

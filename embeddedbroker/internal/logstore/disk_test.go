@@ -60,6 +60,9 @@ func TestDiskLayoutAndReopen(t *testing.T) {
 	wantNames := []string{StartOffsetFile, CleanShutdownFile}
 	for _, b := range []int64{6, 12, 18, 24} {
 		for _, ext := range []string{logExt, indexExt, timeIndexExt} {
+			if b == 24 && ext != logExt {
+				continue // one batch: empty indexes, which Close does not write
+			}
 			wantNames = append(wantNames, fmt.Sprintf("%020d%s", b, ext))
 		}
 	}
