@@ -349,3 +349,94 @@ func keys(m map[int32]kmsg.FetchResponseTopicPartition) []int32 {
 	}
 	return out
 }
+
+// TestIdleFollowersStayInSync checks that followers fetching in sessions
+// stay in the ISR of idle partitions for many lag periods, though their
+// idle fetches name no partition and the leader re-reads none (the
+// session's fetches count as caught up), and that a follower that stops
+// fetching still leaves the ISR within the lag.
+func TestIdleFollowersStayInSync(t *testing.T) {
+	const (
+		topic = "idle"
+		parts = 20
+		lag   = 300 * time.Millisecond
+	)
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3),
+		embeddedbroker.BrokerConfig("replica.lag.time.max.ms", "300"),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: parts, ReplicationFactor: 3}))
+	for p := range int32(parts) {
+		produceTo(t, c, topic, p)
+	}
+	full := func() bool {
+		for p := range int32(parts) {
+			if len(c.ISR(topic, p)) != 3 {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "every ISR full", 15*time.Second, full)
+	// Ten lag periods of idleness: any ISR that shrinks fails.
+	for end := time.Now().Add(10 * lag); time.Now().Before(end); {
+		if !full() {
+			t.Fatal("an idle follower left an ISR")
+		}
+		time.Sleep(10 * time.Millisecond) // sampling an interval, not waiting for state
+	}
+	must(t, c.KillNode(context.Background(), 2))
+	waitFor(t, "node 2 out of every ISR", 15*time.Second, func() bool {
+		for p := range int32(parts) {
+			for _, r := range c.ISR(topic, p) {
+				if r == 2 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// TestFetchSessionAnswersDeleteRecords checks that an incremental fetch
+// answers a partition whose log start offset DeleteRecords moved, though
+// it has no new records: the move marks the partition changed in every
+// session, so the answer does not wait for the session's next full
+// re-read. (As in Kafka, the move does not end a long poll early: it is
+// no data.)
+func TestFetchSessionAnswersDeleteRecords(t *testing.T) {
+	const topic = "deleted"
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(1, topic))
+	produceTo(t, c, topic, 0)
+	produceTo(t, c, topic, 0)
+	rc := dialRaw(t, c.Addrs()[0])
+	full := rc.do(sessionFetch(0, 0, topic, map[int32]int64{0: 2}, nil, 100)).(*kmsg.FetchResponse)
+	if full.ErrorCode != 0 || full.SessionID == 0 {
+		t.Fatalf("full fetch: error %v, session %d", kerr.ErrorForCode(full.ErrorCode), full.SessionID)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Offset = 1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10_000
+	dr, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := dr.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("DeleteRecords: %v", kerr.ErrorForCode(code))
+	}
+	resp := rc.do(sessionFetch(full.SessionID, 1, topic, nil, nil, 100)).(*kmsg.FetchResponse)
+	got := answered(t, resp)
+	if resp.ErrorCode != 0 || len(got) != 1 || got[0].LogStartOffset != 1 {
+		t.Fatalf("after DeleteRecords: error %v, partitions %v, log start %d; want partition 0 with log start 1", kerr.ErrorForCode(resp.ErrorCode), keys(got), got[0].LogStartOffset)
+	}
+}

@@ -172,7 +172,7 @@ type fetcher struct {
 
 // fetcherResync is how often a fetcher compares every partition it
 // follows with what its session holds, whatever was marked changed.
-const fetcherResync = 10 * time.Second
+const fetcherResync = 30 * time.Second
 
 // sentPart is what a fetcher's session holds for a partition: the fetch
 // parameters last sent for it.
@@ -476,7 +476,10 @@ func (f *fetcher) fetchOnce() error {
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(12)
 	req.ReplicaID = f.n.cfg.ID
-	req.MaxWaitMillis = int32(replicaFetchWait / time.Millisecond)
+	// An idle fetch must come back within the lag, or the leader's ISR
+	// check sees an idle follower as lagging (Kafka requires
+	// replica.fetch.wait.max.ms below replica.lag.time.max.ms).
+	req.MaxWaitMillis = int32(min(replicaFetchWait, f.n.cfg.Broker.Millis("replica.lag.time.max.ms")/3) / time.Millisecond)
 	req.MinBytes = 1
 	req.MaxBytes = replicaFetchMaxBytes
 	req.SessionID = f.sessionID

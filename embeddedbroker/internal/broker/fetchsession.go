@@ -37,11 +37,11 @@ import (
 // waits on the session alone; so an idle fetch and each wake-up cost what
 // changed, not the session's size. Kafka instead reads every partition of
 // the session on every fetch. Two things still need the whole session,
-// rarely: every sessionSweepEvery (or a third of replica.lag.time.max.ms
-// for a follower, whichever is less) a fetch re-reads every partition,
-// which refreshes the leader's view of an idle follower as caught up (the
-// ISR check needs it) and catches the changes that do not wake waiters (a
-// log start offset moved by retention or DeleteRecords).
+// rarely: every sessionSweepEvery a fetch re-reads every partition, as a
+// safety net for a change that woke no waiter. An idle follower needs no
+// re-read to stay in the ISR: a partition its session's fetch leaves out
+// is at the position the follower last fetched from, so when that is the
+// log's end the follower is caught up as of that fetch (caughtUp).
 //
 // Where it deviates from Kafka, deliberately:
 //   - The cache slot is taken when the full fetch arrives, not when it is
@@ -78,9 +78,8 @@ const (
 	// a node (a few hundred bytes each).
 	maxSessionPartitions = 1 << 20
 	// sessionSweepEvery is how often an incremental fetch re-reads every
-	// partition of its session (a follower's: at least every third of
-	// replica.lag.time.max.ms).
-	sessionSweepEvery = 10 * time.Second
+	// partition of its session.
+	sessionSweepEvery = 30 * time.Second
 )
 
 // Session epochs (Kafka's FetchMetadata).
@@ -252,6 +251,10 @@ type fetchSession struct {
 	cache *sessionCache
 
 	lastUsed atomic.Int64 // unix nanoseconds
+	// seen is when the follower that opened the session last fetched in
+	// it, by the node's clock (Config.Now), in unix nanoseconds: an idle
+	// partition it left out of that fetch was caught up then (caughtUp).
+	seen atomic.Int64
 	size     atomic.Int32 // len(parts), for eviction without mu
 
 	// mu guards what follows; a fetch holds it while it reads the
@@ -330,6 +333,9 @@ type sessionPart struct {
 
 	dirty   bool // under s.pendMu: in s.pending
 	removed bool // under s.mu: forgotten, or its session closed
+	// gone is removed, readable without s.mu: the leader's ISR check
+	// (caughtUp) reads it under the partition's lock.
+	gone atomic.Bool
 }
 
 // wake marks the partition pending in its session and wakes the
@@ -426,6 +432,7 @@ func (s *fetchSession) forget(key partKey) bool {
 	delete(s.sticky, sp)
 	s.size.Store(int32(len(s.parts)))
 	sp.removed = true
+	sp.gone.Store(true)
 	sp.unwatch()
 	return true
 }
@@ -465,6 +472,7 @@ func (s *fetchSession) close() {
 	for _, sp := range s.parts {
 		sp.unwatch()
 		sp.removed = true
+		sp.gone.Store(true)
 	}
 	if s.cache != nil {
 		s.cache.parts.Add(-int64(s.counted))

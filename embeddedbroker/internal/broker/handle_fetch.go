@@ -60,6 +60,9 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 		resp.ErrorCode = code
 		return done(resp)
 	}
+	if replica >= 0 {
+		op.s.seen.Store(n.cfg.Now().UnixNano())
+	}
 	return func() kmsg.Response { return op.run(ctx) }
 }
 
@@ -337,17 +340,12 @@ func (op *fetchOp) readFirst() {
 	}
 	op.readPending()
 	now := time.Now()
-	every := sessionSweepEvery
-	if op.replica >= 0 {
-		every = min(every, op.n.cfg.Broker.Millis("replica.lag.time.max.ms")/3)
-	}
 	var rest []*sessionPart
-	if now.Sub(s.lastSweep) >= every {
-		// Every partition, now and then: for a follower, this tells the
-		// leader that it is still caught up on its idle partitions
-		// (followerFetched), which the ISR check needs; for all, it
-		// catches the changes that wake no waiter (a log start offset
-		// moved by retention or DeleteRecords).
+	if now.Sub(s.lastSweep) >= sessionSweepEvery {
+		// Every partition, now and then, as a safety net: every change
+		// a fetch answers wakes the partition's waiters, and an idle
+		// follower counts as caught up through its session's fetches
+		// (caughtUp), so a sweep should find nothing new.
 		s.lastSweep = now
 		rest = make([]*sessionPart, 0, len(s.parts))
 		for _, sp := range s.parts {
@@ -464,7 +462,11 @@ func (op *fetchOp) readPartition(sp *sessionPart, r *partResult, first bool) (st
 	// replica holding different records at the same offsets join the ISR,
 	// and be elected.
 	divEpoch, divEnd, diverged := p.divergence(sp.lastFetchedEpoch, sp.fetchOffset)
-	if op.replica >= 0 && first && !diverged && p.followerFetched(op.replica, sp.fetchOffset, n.cfg.Now()) {
+	var inSession *sessionPart
+	if s.live() {
+		inSession = sp
+	}
+	if op.replica >= 0 && first && !diverged && p.followerFetched(op.replica, sp.fetchOffset, n.cfg.Now(), inSession) {
 		n.changeISR(p)
 	}
 	lso, hwm := p.lastStable()

@@ -477,8 +477,12 @@ func (n *Node) Heal() error {
 func (n *Node) applyRetention() {
 	now := n.cfg.Now()
 	for _, p := range n.allPartitions() {
-		if _, err := p.log.ApplyRetention(now); err != nil {
+		deleted, err := p.log.ApplyRetention(now)
+		if err != nil {
 			n.log.Warn("retention", "topic", p.topic, "partition", p.id, "err", err)
+		}
+		if deleted > 0 {
+			p.notify() // fetch sessions answer the new log start offset
 		}
 	}
 }

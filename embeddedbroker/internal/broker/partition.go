@@ -634,6 +634,7 @@ func (p *partition) deleteRecordsBefore(off int64) (int64, error) {
 			return -1, err
 		}
 		p.txns.dropBelow(p.log.StartOffset())
+		p.notify() // fetch sessions answer the new log start offset
 	}
 	return p.log.StartOffset(), nil
 }

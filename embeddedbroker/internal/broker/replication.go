@@ -15,6 +15,26 @@ import (
 type followerState struct {
 	leo          int64     // the follower's log end offset, -1 until it fetches
 	lastCaughtUp time.Time // when the follower last had everything the leader had
+	// part is the partition in the follower's fetch session, when it
+	// fetches in one: each of the session's fetches leaves out the
+	// partitions whose position did not change, so while the follower
+	// fetches and its position is this log's end, it is caught up as of
+	// its session's last fetch (caughtUp), without re-reading the
+	// partition.
+	part *sessionPart
+}
+
+// caughtUp is when the follower last had everything the leader had,
+// counting its session's fetches that left the partition out. p.mu must be
+// held.
+func (p *partition) caughtUp(f *followerState) time.Time {
+	t := f.lastCaughtUp
+	if sp := f.part; sp != nil && !sp.gone.Load() && f.leo >= p.log.EndOffset() {
+		if seen := time.Unix(0, sp.s.seen.Load()); seen.After(t) {
+			t = seen
+		}
+	}
+	return t
 }
 
 // setState applies the controller's view of the partition: leadership,
@@ -81,14 +101,17 @@ func (p *partition) divergence(lastFetchedEpoch int32, fetchOffset int64) (epoch
 // offset. It reports whether it proposed an ISR expansion, for the node to
 // send (changeISR): when the follower is out of the ISR and has caught up
 // (to the high watermark and into the current leader epoch).
-func (p *partition) followerFetched(replica int32, offset int64, now time.Time) (expand bool) {
+//
+// sp is the partition in the follower's live fetch session (nil: it
+// fetches without one).
+func (p *partition) followerFetched(replica int32, offset int64, now time.Time, sp *sessionPart) (expand bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.followers[replica]
 	if f == nil || !p.leader.Load() || offset > p.log.EndOffset() {
 		return false // an offset beyond this log is out of range, not progress
 	}
-	f.leo = offset
+	f.leo, f.part = offset, sp
 	if offset >= p.log.EndOffset() {
 		f.lastCaughtUp = now
 	}
@@ -117,14 +140,14 @@ func (p *partition) laggingISR(now time.Time, lag time.Duration) bool {
 	if !p.leader.Load() || p.isrPending || len(p.isr) <= 1 {
 		return false
 	}
-	isr := slices.DeleteFunc(slices.Clone(p.isr), func(r int32) bool {
+	lagging := func(r int32) bool {
 		f := p.followers[r]
-		return r != p.self && f != nil && now.Sub(f.lastCaughtUp) > lag
-	})
-	if len(isr) == len(p.isr) {
-		return false
+		return r != p.self && f != nil && now.Sub(p.caughtUp(f)) > lag
 	}
-	p.propose(isr)
+	if !slices.ContainsFunc(p.isr, lagging) {
+		return false // the common case, without allocating
+	}
+	p.propose(slices.DeleteFunc(slices.Clone(p.isr), lagging))
 	return true
 }
 
