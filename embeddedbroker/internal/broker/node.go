@@ -374,7 +374,8 @@ func (n *Node) housekeeping() {
 	pids := time.NewTicker(n.cfg.Broker.Millis("producer.id.expiration.check.interval.ms"))
 	defer pids.Stop()
 	n.expireProducers() // state loaded from snapshots may have expired while stopped
-	isr := time.NewTicker(max(n.cfg.Broker.Millis("replica.lag.time.max.ms")/4, 10*time.Millisecond))
+	// Every half lag, as Kafka's isr-expiration task.
+	isr := time.NewTicker(max(n.cfg.Broker.Millis("replica.lag.time.max.ms")/2, 10*time.Millisecond))
 	defer isr.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
