@@ -255,7 +255,7 @@ type fetchSession struct {
 	// it, by the node's clock (Config.Now), in unix nanoseconds: an idle
 	// partition it left out of that fetch was caught up then (caughtUp).
 	seen atomic.Int64
-	size     atomic.Int32 // len(parts), for eviction without mu
+	size atomic.Int32 // len(parts), for eviction without mu
 
 	// mu guards what follows; a fetch holds it while it reads the
 	// session's partitions, never while it waits.
