@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
 )
@@ -30,6 +31,13 @@ const (
 	// directory; this log keeps one per partition). See the package
 	// documentation.
 	CleanShutdownFile = "clean-shutdown"
+	// SwapFile records a segment rewrite being swapped in (see Rewrite in
+	// the package documentation): "base end", the replacement's base
+	// offset and the offset the replaced segments end at.
+	SwapFile = "rewrite-swap"
+	// cleanedExt suffixes the files of a replacement segment until the
+	// swap gives them their final names.
+	cleanedExt = ".cleaned"
 
 	offsetEntrySize = 8
 	timeEntrySize   = 12
@@ -397,6 +405,9 @@ func (d *diskBackend) destroy() error { return os.RemoveAll(d.dir) }
 // load lists, opens and recovers the segments of the directory into l,
 // and hands snaps the snapshots it lists.
 func (d *diskBackend) load(l *segLog, snaps *dirSnapshots) error {
+	if err := d.recoverSwap(l.logger); err != nil {
+		return fmt.Errorf("logstore: finishing an interrupted rewrite: %w", err)
+	}
 	entries, err := os.ReadDir(d.dir)
 	if err != nil {
 		return fmt.Errorf("logstore: %w", err)
@@ -682,6 +693,12 @@ func (d *diskBackend) recover(l *segLog, clean *cleanMarker) error {
 		}
 		damage := err
 		dropLater := damage != nil
+		if !last && damage == nil && s.next < l.segs[i+1].base {
+			// A gap before the next segment: a rewrite (compaction)
+			// removed the last batches; the segment still covers the
+			// offsets up to the next one.
+			s.next = l.segs[i+1].base
+		}
 		if !last && s.next != l.segs[i+1].base {
 			dropLater = true
 			if damage == nil {
@@ -805,6 +822,9 @@ type fileSeg struct {
 	h    pooledFile
 	d    *diskBackend
 	base int64
+	// cleaned says the file still has its replacement name (a Rewrite's
+	// segment before its swap; see rewrite_disk.go).
+	cleaned atomic.Bool
 	// indexSynced says the segment's index files were last written with
 	// an fsync (or were found at open); indexFiles that index files may
 	// exist (not for a segment created empty since). Changed under the
@@ -813,7 +833,12 @@ type fileSeg struct {
 }
 
 // name implements namer: the .log file's name, for the pool.
-func (s *fileSeg) name() string { return s.d.path(s.base, logExt) }
+func (s *fileSeg) name() string {
+	if s.cleaned.Load() {
+		return s.d.path(s.base, logExt+cleanedExt)
+	}
+	return s.d.path(s.base, logExt)
+}
 
 func (s *fileSeg) pin() error {
 	_, err := s.h.acquire()

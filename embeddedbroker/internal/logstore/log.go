@@ -39,6 +39,21 @@ type backend interface {
 	// changing is called with wmu held before a mutation changes the
 	// stored data: the disk log removes its clean-shutdown marker.
 	changing() error
+
+	// The segment rewrite (Rewrite, rewrite.go). createCleaned makes the
+	// storage of a replacement segment at base, apart from the log's
+	// segments; sealCleaned makes it and its index files durable;
+	// discardCleaned removes it. Under wmu, beginSwap records durably
+	// that the segments in [base, end) are being replaced (the commit
+	// point), finishSwap (also under mu) gives the replacement its final
+	// names once the replaced segments' storage is gone, and endSwap
+	// makes that durable and ends the record.
+	createCleaned(base int64) (segData, error)
+	sealCleaned(s *segment) error
+	discardCleaned(s *segment) error
+	beginSwap(base, end int64) error
+	finishSwap(s *segment) error
+	endSwap() error
 }
 
 // compacter is implemented by segment storage that can give back spare
@@ -94,6 +109,12 @@ type segLog struct {
 	snapGen    atomic.Uint64
 	snapClosed bool
 	onRoll     func(SnapshotPoint)
+
+	// rewriteMu serializes Rewrite calls (taken before wmu). rewriteHook,
+	// set by tests, is called at each step of a swap; an error stops the
+	// swap there, as a crash would.
+	rewriteMu   sync.Mutex
+	rewriteHook func(step string) error
 }
 
 var _ Log = (*segLog)(nil)

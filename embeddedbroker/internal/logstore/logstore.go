@@ -86,6 +86,19 @@
 // a power loss that loses or tears them fails the checks, and the open
 // recovers.
 //
+// # Rewrites
+//
+// Rewrite (the log cleaner's compaction) replaces groups of sealed segments
+// by new ones holding what the caller keeps of their batches, at their
+// original offsets: a segment may then start after its base offset, hold
+// gaps between batches and end before the next segment's base, which reads
+// and recovery take as normal (a read at an offset in a gap returns the
+// next batch, as Kafka's fetch does). A sealed segment always covers the
+// offsets up to the next segment's base. On disk the replacement is
+// written as .cleaned files and swapped in through a record file,
+// rewrite-swap, that makes the swap atomic across a crash (see
+// rewrite_disk.go).
+//
 // # Reads
 //
 // Read finds the segment by binary search over base offsets and a starting
@@ -430,6 +443,28 @@ type Log interface {
 	// usable and the caller rebuilds its state from StartOffset. load
 	// must not keep or modify data, nor call the Log.
 	LoadSnapshot(load func(offset int64, data []byte) error) (offset int64, ok bool, err error)
+
+	// Segments returns the sealed segments (all but the active one),
+	// oldest first, for the log cleaner.
+	Segments() []SegmentInfo
+
+	// Rewrite replaces the sealed segments whose base offsets lie in
+	// [from, to) (never the active segment) by what fn makes of their
+	// batches, keeping every offset where it is: fn gets each batch in
+	// order and returns its replacement (nil to drop it), which must
+	// start at or after the original batch's base offset, after the
+	// previous replacement, and end before the next segment's base. The
+	// segments are taken in groups, as Kafka's cleaner groups them
+	// (consecutive segments whose sizes add up to at most SegmentBytes and
+	// whose offsets and indexes fit one segment), and each group becomes
+	// one segment, written apart and then swapped in atomically: on disk a
+	// crash at any point leaves either the old segments or the new one
+	// (see rewrite_disk.go). Appends and reads carry on meanwhile; fn runs
+	// outside the log's locks and may call it. If a group's segments
+	// change meanwhile (truncation, retention, DeleteRecords, Close), its
+	// replacement is discarded and Rewrite returns ErrRewriteAborted;
+	// groups swapped before stay. Calls on one log are serialized.
+	Rewrite(from, to int64, fn func(b []byte) ([]byte, error)) (RewriteStats, error)
 
 	// Crash closes the log as a machine crash would: data appended since
 	// the last fsync is lost. The disk log truncates each segment file to

@@ -41,6 +41,13 @@ func (memBackend) destroy() error                { return nil }
 func (memBackend) durable() bool                 { return false }
 func (memBackend) changing() error               { return nil }
 
+func (memBackend) createCleaned(int64) (segData, error) { return &memSeg{}, nil }
+func (memBackend) sealCleaned(*segment) error           { return nil }
+func (memBackend) discardCleaned(*segment) error        { return nil }
+func (memBackend) beginSwap(int64, int64) error         { return nil }
+func (memBackend) finishSwap(*segment) error            { return nil }
+func (memBackend) endSwap() error                       { return nil }
+
 // memSeg is a segment's data in memory. buf is replaced, never written
 // below its length, so slices handed out stay immutable.
 type memSeg struct{ buf []byte }
