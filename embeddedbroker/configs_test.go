@@ -316,10 +316,6 @@ func TestConfigRefused(t *testing.T) {
 	refused := []struct{ name, value, why string }{
 		{"preallocate", "true", "does not preallocate"},
 		{"file.delete.delay.ms", "1000", "deletes segment files at once"},
-		{"delete.retention.ms", "1000", "log compaction is not implemented yet"},
-		{"min.cleanable.dirty.ratio", "0.1", "log compaction is not implemented yet"},
-		{"min.compaction.lag.ms", "1000", "log compaction is not implemented yet"},
-		{"max.compaction.lag.ms", "60000", "log compaction is not implemented yet"},
 	}
 	check := func(what, name, why string, err error, msg string) {
 		t.Helper()
@@ -379,10 +375,6 @@ func TestConfigRefused(t *testing.T) {
 	for _, bc := range []struct{ name, value, why string }{
 		{"log.preallocate", "true", "does not preallocate"},
 		{"log.segment.delete.delay.ms", "5", "deletes segment files at once"},
-		{"log.cleaner.delete.retention.ms", "5", "log compaction is not implemented yet"},
-		{"log.cleaner.min.cleanable.ratio", "0.9", "log compaction is not implemented yet"},
-		{"log.cleaner.min.compaction.lag.ms", "5", "log compaction is not implemented yet"},
-		{"log.cleaner.max.compaction.lag.ms", "5", "log compaction is not implemented yet"},
 	} {
 		c, err := embeddedbroker.Start(ctx, embeddedbroker.BrokerConfig(bc.name, bc.value))
 		if err == nil {

@@ -1,9 +1,26 @@
 package embeddedbroker
 
+import "fmt"
+
 // InterBrokerAddr is node id's inter-broker listener, for tests that speak
 // as a broker (transaction markers, replica fetches).
 func (c *Cluster) InterBrokerAddr(id int32) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ibAddr[id]
+}
+
+// ScanReplica calls fn with every batch of node id's replica of
+// topic/partition, from its log start, for tests that compare replicas.
+func (c *Cluster) ScanReplica(id int32, topic string, partition int32, fn func(b []byte) error) error {
+	c.mu.Lock()
+	n, err := c.node(id)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		return fmt.Errorf("node %d is stopped", id)
+	}
+	return n.ScanReplica(topic, partition, fn)
 }

@@ -673,6 +673,10 @@ func (f *fetcher) apply(p *partition, rp *kmsg.FetchResponseTopicPartition, epoc
 		err = p.appendReplica(rp.RecordBatches, rp.HighWatermark, rp.LogStartOffset, epoch)
 	}
 	f.markChanged(p)
+	if err == nil && (rp.ErrorCode == kerr.OffsetOutOfRange.Code || rp.DivergingEpoch.EndOffset >= 0) {
+		// A truncation: what is fetched again from there is dirty.
+		f.n.cleaner.truncated(p, p.log.EndOffset())
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, errNotLeader), errors.Is(err, errStaleFetch):

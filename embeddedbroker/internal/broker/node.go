@@ -60,12 +60,13 @@ type Config struct {
 
 // Node is one broker.
 type Node struct {
-	cfg    Config
-	ctrl   controller.Controller
-	log    *slog.Logger
-	server *wire.Server
-	host   string
-	port   int32
+	cfg     Config
+	cleaner *logCleaner
+	ctrl    controller.Controller
+	log     *slog.Logger
+	server  *wire.Server
+	host    string
+	port    int32
 	// ibServer serves the inter-broker listener at ibAddr.
 	ibServer *wire.Server
 	ibAddr   string
@@ -158,6 +159,9 @@ func New(cfg Config) (*Node, error) {
 	n.groups = n.newGroupCoordinator()
 	n.txns = n.newTxnCoordinator()
 	n.fetchers = newFetchers(n)
+	if n.cleaner, err = newLogCleaner(n); err != nil {
+		return nil, fmt.Errorf("broker %d: log cleaner: %w", cfg.ID, err)
+	}
 	if cfg.DataDir == "" && cfg.Memory == nil {
 		n.cfg.Memory = NewMemoryStore()
 	}
@@ -237,6 +241,20 @@ func (n *Node) serve(s *wire.Server) {
 	}()
 }
 
+// ScanReplica calls fn with every batch of this node's replica of
+// topic/partition, from its log start offset (tests and tools that compare
+// replicas). fn must not keep or modify the bytes.
+func (n *Node) ScanReplica(topic string, partition int32, fn func(b []byte) error) error {
+	p := n.partition(topic, partition)
+	if p == nil {
+		return fmt.Errorf("broker %d: %w: %s-%d is not hosted here", n.cfg.ID, errUnknownPartition, topic, partition)
+	}
+	return p.log.Scan(0, fn)
+}
+
+// errUnknownPartition is ScanReplica's error for a partition not hosted.
+var errUnknownPartition = errors.New("unknown partition")
+
 // ID is the node's broker id.
 func (n *Node) ID() int32 { return n.cfg.ID }
 
@@ -261,6 +279,7 @@ func (n *Node) Start(ctx context.Context) error {
 	go n.housekeeping()
 	go n.txnLoader()
 	go n.isrSender()
+	n.cleaner.start()
 	n.serve(n.server)
 	n.serve(n.ibServer)
 	return nil
@@ -305,6 +324,7 @@ func (n *Node) shutdown(crash bool) error {
 	err := errors.Join(n.server.Close(), n.ibServer.Close())
 	n.srvMu.Unlock()
 	n.wg.Wait()
+	n.cleaner.close()
 	n.fetchers.stop()
 	n.groups.Close()
 	n.txns.Close()
@@ -538,8 +558,8 @@ func (n *Node) settingsFor(t *controller.Topic) *partitionSettings {
 		flushMessages = 0 // FsyncAlways, or never by count
 	}
 	// Retention by time and size applies only with delete in
-	// cleanup.policy; a compacted topic keeps everything until compaction
-	// exists. Kafka's 0 is RetainNothing (a zero field is the default).
+	// cleanup.policy: a compacted-only topic loses records only to the
+	// log cleaner. Kafka's 0 is RetainNothing (a zero field is the default).
 	retention := func(v int64) int64 {
 		switch {
 		case !b.Deletes(c), v < 0:
@@ -565,6 +585,11 @@ func (n *Node) settingsFor(t *controller.Topic) *partitionSettings {
 		timestampBeforeMaxMs: b.TopicInt(c, "message.timestamp.before.max.ms"),
 		timestampAfterMaxMs:  b.TopicInt(c, "message.timestamp.after.max.ms"),
 		deletable:            b.Deletes(c),
+		compact:              b.Compacted(c),
+		minCompactionLagMs:   b.TopicInt(c, "min.compaction.lag.ms"),
+		maxCompactionLagMs:   b.TopicInt(c, "max.compaction.lag.ms"),
+		deleteRetentionMs:    b.TopicInt(c, "delete.retention.ms"),
+		minCleanableRatio:    b.TopicFloat(c, "min.cleanable.dirty.ratio"),
 		log: logstore.Config{
 			SegmentBytes:       b.TopicInt(c, "segment.bytes"),
 			SegmentMs:          configs.Millis(b.TopicInt(c, "segment.ms")),
@@ -691,6 +716,7 @@ func (n *Node) dropTopic(name string) error {
 		}
 		p.setState(&controller.Partition{Leader: -1, LeaderEpoch: -1}, n.cfg.Now())
 		n.fetchers.follow(p, -1)
+		n.cleaner.forget(p.topic, p.id)
 	}
 	delete(n.parts, name)
 	return errors.Join(errs...)

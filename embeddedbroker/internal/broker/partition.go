@@ -41,7 +41,13 @@ type partitionSettings struct {
 	// deletable says delete is in cleanup.policy: DeleteRecords is
 	// refused without it, as Kafka refuses it on compacted-only topics.
 	deletable bool
-	log       logstore.Config
+	// compact says compact is in cleanup.policy: the log cleaner
+	// compacts the log, under the compaction configs that follow.
+	compact                                bool
+	minCompactionLagMs, maxCompactionLagMs int64
+	deleteRetentionMs                      int64
+	minCleanableRatio                      float64
+	log                                    logstore.Config
 }
 
 func (s *partitionSettings) equal(o *partitionSettings) bool {
@@ -53,7 +59,10 @@ func (s *partitionSettings) equal(o *partitionSettings) bool {
 		a.log.SegmentJitter == b.log.SegmentJitter && a.log.IndexBytes == b.log.IndexBytes &&
 		a.log.RetentionBytes == b.log.RetentionBytes && a.log.RetentionMs == b.log.RetentionMs &&
 		a.log.IndexIntervalBytes == b.log.IndexIntervalBytes && a.log.Fsync == b.log.Fsync &&
-		a.log.FlushMessages == b.log.FlushMessages && a.deletable == b.deletable
+		a.log.FlushMessages == b.log.FlushMessages && a.deletable == b.deletable &&
+		a.compact == b.compact && a.minCompactionLagMs == b.minCompactionLagMs &&
+		a.maxCompactionLagMs == b.maxCompactionLagMs && a.deleteRetentionMs == b.deleteRetentionMs &&
+		a.minCleanableRatio == b.minCleanableRatio
 }
 
 // compressionCodec maps a compression.type to the codec produced batches

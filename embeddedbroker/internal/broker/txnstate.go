@@ -191,6 +191,20 @@ func (t *txnState) abortedIn(from, upTo int64) []kmsg.FetchResponseTopicPartitio
 	return out
 }
 
+// abortedRanges lists the aborted transactions that overlap [from, upTo),
+// as abortedIn does, with their markers' offsets, for the log cleaner.
+func (t *txnState) abortedRanges(from, upTo int64) []txnRange {
+	all := *t.aborted.Load()
+	i, _ := slices.BinarySearchFunc(all, from, func(r txnRange, off int64) int { return cmp.Compare(r.last, off) })
+	var out []txnRange
+	for _, r := range all[i:] {
+		if r.first < upTo {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // fetchedUpTo is the offset after the data of a fetch answer: the next
 // offset of its last batch, counting a partial batch at the end when its
 // header is there (or its base offset + 1 when only that is).

@@ -12,20 +12,20 @@
 //
 //	Topic config (broker synonym)                   State
 //	cleanup.policy (log.cleanup.policy)             honoured: retention applies only with delete in the list;
-//	                                                compact makes keys mandatory (compaction itself: see below)
+//	                                                compact makes keys mandatory and the log cleaner compacts
 //	compression.type (compression.type)             honoured: a batch in another codec is recompressed on append
-//	delete.retention.ms (log.cleaner.delete.retention.ms)       refused unless default: log compaction is not implemented yet
+//	delete.retention.ms (log.cleaner.delete.retention.ms)       honoured by the log cleaner
 //	file.delete.delay.ms (log.segment.delete.delay.ms)          refused unless default or 0: segment files are deleted at once
 //	flush.messages (log.flush.interval.messages)    honoured: fsync once that many records are unsynced
 //	flush.ms (log.flush.interval.ms)                honoured: background fsync at that interval
 //	index.interval.bytes (log.index.interval.bytes) honoured
-//	max.compaction.lag.ms (log.cleaner.max.compaction.lag.ms)   refused unless default: log compaction is not implemented yet
+//	max.compaction.lag.ms (log.cleaner.max.compaction.lag.ms)   honoured by the log cleaner
 //	max.message.bytes (message.max.bytes)           honoured, also after recompression
 //	message.timestamp.after.max.ms (log.…)          honoured (KIP-937): INVALID_TIMESTAMP
 //	message.timestamp.before.max.ms (log.…)         honoured (KIP-937): INVALID_TIMESTAMP
 //	message.timestamp.type (log.…)                  honoured
-//	min.cleanable.dirty.ratio (log.cleaner.min.cleanable.ratio) refused unless default: log compaction is not implemented yet
-//	min.compaction.lag.ms (log.cleaner.min.compaction.lag.ms)   refused unless default: log compaction is not implemented yet
+//	min.cleanable.dirty.ratio (log.cleaner.min.cleanable.ratio) honoured by the log cleaner
+//	min.compaction.lag.ms (log.cleaner.min.compaction.lag.ms)   honoured by the log cleaner
 //	min.insync.replicas (min.insync.replicas)       honoured
 //	preallocate (log.preallocate)                   refused unless false: segment files are not preallocated
 //	retention.bytes (log.retention.bytes)           honoured with cleanup.policy delete (0 keeps only the active segment)
@@ -49,6 +49,8 @@
 //	log.* synonyms above, compression.type,
 //	message.max.bytes, min.insync.replicas,
 //	unclean.leader.election.enable                  as their topic configs, for topics that do not set them
+//	log.cleaner.* (enable, threads, backoff.ms,
+//	dedupe.buffer.size, io.max.bytes.per.second)     honoured by the log cleaner
 //	log.retention.check.interval.ms                 honoured
 //	max.connections, max.connections.per.ip         honoured by the connection-limit work of issue 10
 //	metadata.log.max.record.bytes.between.snapshots honoured by the metadata-log work of issue 10
@@ -92,8 +94,8 @@ type Def struct {
 	Doc    string
 	// Enum, when set, lists the accepted values (each element of a list).
 	Enum []string
-	// Min bounds numeric values from below.
-	Min *float64
+	// Min and Max bound numeric values.
+	Min, Max *float64
 	// Only, when not nil, lists the only values the embedded broker
 	// accepts (compared as numbers for numeric types): the default, and
 	// perhaps a value that means what the broker does anyway. Refused
@@ -103,6 +105,9 @@ type Def struct {
 }
 
 func minOf(v float64) *float64 { return &v }
+
+// maxOf is minOf's counterpart, for Def.Max.
+func maxOf(v float64) *float64 { return &v }
 
 // Validate checks a value against the definition.
 func (d *Def) Validate(v string) error {
@@ -151,6 +156,9 @@ func (d *Def) Validate(v string) error {
 	}
 	if d.Min != nil && num < *d.Min {
 		return bad(fmt.Sprintf("must be at least %v", *d.Min))
+	}
+	if d.Max != nil && num > *d.Max {
+		return bad(fmt.Sprintf("must be at most %v", *d.Max))
 	}
 	return d.supported(v)
 }
@@ -202,26 +210,25 @@ const (
 
 // Why configs are refused (Def.Refused).
 const (
-	noCompaction = "log compaction is not implemented yet"
-	noPrealloc   = "the embedded broker does not preallocate segment files"
-	noDelay      = "the embedded broker deletes segment files at once (as 0 says)"
+	noPrealloc = "the embedded broker does not preallocate segment files"
+	noDelay    = "the embedded broker deletes segment files at once (as 0 says)"
 )
 
 var topicDefs = []Def{
-	{Name: "cleanup.policy", Type: kmsg.ConfigTypeList, Default: "delete", Broker: "log.cleanup.policy", Enum: []string{"delete", "compact"}, Doc: "A list: with delete, segments past retention.ms or retention.bytes are removed; with compact, records need keys (compaction itself is not implemented yet, so a compacted topic keeps everything)."},
+	{Name: "cleanup.policy", Type: kmsg.ConfigTypeList, Default: "delete", Broker: "log.cleanup.policy", Enum: []string{"delete", "compact"}, Doc: "A list: with delete, segments past retention.ms or retention.bytes are removed; with compact, records need keys and the log cleaner keeps the latest record of each key."},
 	{Name: "compression.type", Type: kmsg.ConfigTypeString, Default: "producer", Broker: "compression.type", Enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, Doc: "producer stores batches as the producer compressed them; a codec recompresses every produced batch in another codec on append."},
-	{Name: "delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000", Broker: "log.cleaner.delete.retention.ms", Min: minOf(0), Only: []string{"86400000"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000", Broker: "log.cleaner.delete.retention.ms", Min: minOf(0), Doc: "How long the cleaner keeps tombstones (and the markers of transactions it removed) after the cleaning that first kept them, for consumers to see them."},
 	{Name: "file.delete.delay.ms", Type: kmsg.ConfigTypeLong, Default: "60000", Broker: "log.segment.delete.delay.ms", Min: minOf(0), Only: []string{"60000", "0"}, Refused: noDelay, Doc: "Only the default or 0: segment files are deleted at once."},
 	{Name: "flush.messages", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.flush.interval.messages", Min: minOf(1), Doc: "fsync once this many records are not yet fsynced; 1 fsyncs every append."},
 	{Name: "flush.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.flush.interval.ms", Min: minOf(0), Doc: "fsync interval; the maximum means never (the OS decides)."},
 	{Name: "index.interval.bytes", Type: kmsg.ConfigTypeInt, Default: "4096", Broker: "log.index.interval.bytes", Min: minOf(0)},
-	{Name: "max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.cleaner.max.compaction.lag.ms", Min: minOf(1), Only: []string{maxLong}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.cleaner.max.compaction.lag.ms", Min: minOf(1), Doc: "A compacted log whose oldest uncleaned record is older than this is cleaned whatever its dirty ratio."},
 	{Name: "max.message.bytes", Type: kmsg.ConfigTypeInt, Default: "1048588", Broker: "message.max.bytes", Min: minOf(0)},
 	{Name: "message.timestamp.type", Type: kmsg.ConfigTypeString, Default: "CreateTime", Broker: "log.message.timestamp.type", Enum: []string{"CreateTime", "LogAppendTime"}},
 	{Name: "message.timestamp.before.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.message.timestamp.before.max.ms", Min: minOf(0), Doc: "With CreateTime, a batch holding a record timestamp more than this before the broker's time is refused (INVALID_TIMESTAMP)."},
 	{Name: "message.timestamp.after.max.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Broker: "log.message.timestamp.after.max.ms", Min: minOf(0), Doc: "With CreateTime, a batch holding a record timestamp more than this after the broker's time is refused (INVALID_TIMESTAMP)."},
-	{Name: "min.cleanable.dirty.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5", Broker: "log.cleaner.min.cleanable.ratio", Min: minOf(0), Only: []string{"0.5"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
-	{Name: "min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0", Broker: "log.cleaner.min.compaction.lag.ms", Min: minOf(0), Only: []string{"0"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "min.cleanable.dirty.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5", Broker: "log.cleaner.min.cleanable.ratio", Min: minOf(0), Max: maxOf(1), Doc: "A compacted log is cleaned once its uncleaned bytes are at least this share of its cleanable bytes."},
+	{Name: "min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0", Broker: "log.cleaner.min.compaction.lag.ms", Min: minOf(0), Doc: "Records younger than this are never compacted."},
 	{Name: "min.insync.replicas", Type: kmsg.ConfigTypeInt, Default: "1", Broker: "min.insync.replicas", Min: minOf(1)},
 	{Name: "preallocate", Type: kmsg.ConfigTypeBoolean, Default: "false", Broker: "log.preallocate", Only: []string{"false"}, Refused: noPrealloc, Doc: "Only false: " + noPrealloc + "."},
 	{Name: "retention.bytes", Type: kmsg.ConfigTypeLong, Default: "-1", Broker: "log.retention.bytes", Doc: "With cleanup.policy delete, the oldest segments go while the rest still hold this much; -1 means no limit."},
@@ -247,10 +254,15 @@ var brokerDefs = []Def{
 	{Name: "group.max.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "1800000", Min: minOf(0)},
 	{Name: "group.max.size", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(1)},
 	{Name: "group.min.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "6000", Min: minOf(0)},
-	{Name: "log.cleaner.delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000", Min: minOf(0), Only: []string{"86400000"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
-	{Name: "log.cleaner.max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(1), Only: []string{maxLong}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
-	{Name: "log.cleaner.min.cleanable.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5", Min: minOf(0), Only: []string{"0.5"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
-	{Name: "log.cleaner.min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0", Min: minOf(0), Only: []string{"0"}, Refused: noCompaction, Doc: "Only the default: " + noCompaction + "."},
+	{Name: "log.cleaner.backoff.ms", Type: kmsg.ConfigTypeLong, Default: "15000", Min: minOf(0), Doc: "How long an idle cleaner goroutine sleeps before it looks for dirty logs again."},
+	{Name: "log.cleaner.dedupe.buffer.size", Type: kmsg.ConfigTypeLong, Default: "134217728", Min: minOf(1024), Doc: "Memory for the cleaners' offset maps, shared by the log.cleaner.threads goroutines: how many keys one cleaning can deduplicate."},
+	{Name: "log.cleaner.delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000", Min: minOf(0)},
+	{Name: "log.cleaner.enable", Type: kmsg.ConfigTypeBoolean, Default: "true", Doc: "false runs no cleaner: compacted topics keep everything."},
+	{Name: "log.cleaner.io.max.bytes.per.second", Type: kmsg.ConfigTypeDouble, Default: "1.7976931348623157E308", Min: minOf(1), Doc: "The cleaners' read rate, over all their goroutines."},
+	{Name: "log.cleaner.max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(1)},
+	{Name: "log.cleaner.min.cleanable.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5", Min: minOf(0), Max: maxOf(1)},
+	{Name: "log.cleaner.min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0", Min: minOf(0)},
+	{Name: "log.cleaner.threads", Type: kmsg.ConfigTypeInt, Default: "1", Min: minOf(0), Doc: "Cleaner goroutines per node."},
 	{Name: "log.cleanup.policy", Type: kmsg.ConfigTypeList, Default: "delete", Enum: []string{"delete", "compact"}},
 	{Name: "log.flush.interval.messages", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(1)},
 	{Name: "log.flush.interval.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(0)},
@@ -374,6 +386,22 @@ func (b *Broker) Int(name string) int64 {
 	}
 	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	return n
+}
+
+// Float returns a numeric broker config as a float64 (a DOUBLE).
+func (b *Broker) Float(name string) float64 {
+	v, _ := b.Get(name)
+	if _, ok := BrokerDef(name); !ok {
+		panic("configs: undefined broker config " + name)
+	}
+	f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	return f
+}
+
+// TopicFloat returns a numeric topic config as a float64.
+func (b *Broker) TopicFloat(topicCfg map[string]string, name string) float64 {
+	f, _ := strconv.ParseFloat(strings.TrimSpace(b.Topic(topicCfg, name).Value), 64)
+	return f
 }
 
 // Bool returns a boolean broker config.

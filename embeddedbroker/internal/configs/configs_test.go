@@ -66,17 +66,20 @@ func TestRefusedValues(t *testing.T) {
 		{"file.delete.delay.ms", "1000", false, "deletes segment files at once"},
 		{"log.segment.delete.delay.ms", "1", false, "deletes segment files at once"},
 		{"delete.retention.ms", "86400000", true, ""},
-		{"delete.retention.ms", "1000", false, "log compaction is not implemented yet"},
-		{"min.cleanable.dirty.ratio", "0.50", true, ""},
-		{"min.cleanable.dirty.ratio", "0.1", false, "log compaction is not implemented yet"},
+		{"delete.retention.ms", "1000", true, ""},
+		{"min.cleanable.dirty.ratio", "0.1", true, ""},
+		{"min.cleanable.dirty.ratio", "1.01", false, "at most 1"},
+		{"min.cleanable.dirty.ratio", "-0.1", false, "at least 0"},
 		{"min.compaction.lag.ms", "0", true, ""},
-		{"min.compaction.lag.ms", "100", false, "log compaction is not implemented yet"},
+		{"min.compaction.lag.ms", "100", true, ""},
 		{"max.compaction.lag.ms", "9223372036854775807", true, ""},
-		{"max.compaction.lag.ms", "1000", false, "log compaction is not implemented yet"},
-		{"log.cleaner.delete.retention.ms", "5", false, "log compaction is not implemented yet"},
-		{"log.cleaner.min.cleanable.ratio", "0.9", false, "log compaction is not implemented yet"},
-		{"log.cleaner.min.compaction.lag.ms", "5", false, "log compaction is not implemented yet"},
-		{"log.cleaner.max.compaction.lag.ms", "5", false, "log compaction is not implemented yet"},
+		{"max.compaction.lag.ms", "1000", true, ""},
+		{"max.compaction.lag.ms", "0", false, "at least 1"},
+		{"log.cleaner.delete.retention.ms", "5", true, ""},
+		{"log.cleaner.min.cleanable.ratio", "0.9", true, ""},
+		{"log.cleaner.threads", "2", true, ""},
+		{"log.cleaner.backoff.ms", "-1", false, "at least 0"},
+		{"log.cleaner.io.max.bytes.per.second", "1048576", true, ""},
 		{"cleanup.policy", "compact,delete", true, ""},
 		{"cleanup.policy", "delete, compact", true, ""},
 		{"cleanup.policy", "compact,remove", false, "elements must be among"},
@@ -120,9 +123,13 @@ func TestNewBrokerRefuses(t *testing.T) {
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "log.preallocate") {
 		t.Fatalf("NewBroker: %v", err)
 	}
-	err = ValidateTopic(map[string]string{"min.compaction.lag.ms": "10"})
-	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "min.compaction.lag.ms") {
+	err = ValidateTopic(map[string]string{"preallocate": "true"})
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "preallocate") {
 		t.Fatalf("ValidateTopic: %v", err)
+	}
+	err = ValidateTopic(map[string]string{"min.cleanable.dirty.ratio": "1.5"})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "at most 1") {
+		t.Fatalf("ValidateTopic(min.cleanable.dirty.ratio=1.5): %v", err)
 	}
 }
 
