@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
@@ -291,5 +294,142 @@ func TestCompactionCrash(t *testing.T) {
 		if err != nil {
 			t.Fatalf("node %d: %v", id, err)
 		}
+	}
+}
+
+// TestOffsetsTopicCompacted commits offsets for 10 partitions many times
+// (20 000, KAFKABOOT_OFFSET_COMMITS for more) to one group and checks
+// that the cleaner leaves __consumer_offsets holding about one record per
+// partition committed (plus the small active segment), and that the
+// group's latest offsets are what a new coordinator would load.
+func TestOffsetsTopicCompacted(t *testing.T) {
+	commits := 20_000
+	if v, err := strconv.Atoi(os.Getenv("KAFKABOOT_OFFSET_COMMITS")); err == nil && v > 0 {
+		commits = v
+	}
+	const parts = 10
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(1),
+		embeddedbroker.BrokerConfig("log.cleaner.backoff.ms", "20"),
+		embeddedbroker.BrokerConfig("offsets.topic.num.partitions", "1"),
+		embeddedbroker.BrokerConfig("offsets.topic.segment.bytes", "4096"),
+		embeddedbroker.Topics(parts, "committed"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	start := time.Now()
+	const workers = 8
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := w; i < commits; i += workers {
+				req := kmsg.NewPtrOffsetCommitRequest()
+				req.Group, req.Generation, req.MemberID = "compacted-group", -1, ""
+				rt := kmsg.NewOffsetCommitRequestTopic()
+				rt.Topic = "committed"
+				rp := kmsg.NewOffsetCommitRequestTopicPartition()
+				rp.Partition, rp.Offset = int32(i%parts), int64(i)
+				rt.Partitions = append(rt.Partitions, rp)
+				req.Topics = append(req.Topics, rt)
+				resp, err := req.RequestWith(ctx, cl)
+				if err == nil {
+					err = kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	// A last commit per partition, in order, so that the latest offset of
+	// each is known (the concurrent ones land in any order).
+	final := kadm.Offsets{}
+	for p := range int32(parts) {
+		final.Add(kadm.Offset{Topic: "committed", Partition: p, At: int64(commits) + int64(p), LeaderEpoch: -1})
+	}
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, "compacted-group", final); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		if err := c.ScanReplica(0, "__consumer_offsets", 0, func(b []byte) error {
+			h, err := batch.ParseHeader(b)
+			if err == nil && h.Attributes&batch.AttrControl == 0 {
+				n += int(h.NumRecords)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// The active segment (4 KiB, a few dozen records) is never cleaned.
+	waitFor(t, "__consumer_offsets compacted", 60*time.Second, func() bool { return count() <= parts+100 })
+	t.Logf("%d commits in %v; __consumer_offsets-0 holds %d records after cleaning", commits, took.Round(time.Millisecond), count())
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "compacted-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(parts) {
+		o, _ := offs.Lookup("committed", p)
+		if want := int64(commits) + int64(p); o.At != want {
+			t.Fatalf("partition %d: committed %d, want %d", p, o.At, want)
+		}
+	}
+}
+
+// TestRetentionOnlyWithDelete: with retention.ms=1000, a compact,delete
+// topic loses its old segments to time retention, while a compact-only
+// topic keeps the latest value of every key.
+func TestRetentionOnlyWithDelete(t *testing.T) {
+	cfg := func(policy string) map[string]string {
+		return map[string]string{"cleanup.policy": policy, "retention.ms": "1000", "segment.ms": "100", "segment.bytes": "1024"}
+	}
+	c := embeddedbroker.StartForTest(t,
+		embeddedbroker.BrokerConfig("log.retention.check.interval.ms", "50"),
+		embeddedbroker.BrokerConfig("log.cleaner.backoff.ms", "20"),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "compact-only", Partitions: 1, Configs: cfg("compact")}),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "compact-delete", Partitions: 1, Configs: cfg("compact,delete")}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	want := map[string]string{}
+	for i := range 200 {
+		k, v := fmt.Sprintf("k%02d", i%50), fmt.Sprintf("v%d", i)
+		want[k] = v
+		for _, topic := range []string{"compact-only", "compact-delete"} {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(k), Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(150 * time.Millisecond) // letting segment.ms pass, not waiting for state
+	for _, topic := range []string{"compact-only", "compact-delete"} {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("roll"), Value: []byte("r")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want["roll"] = "r"
+	// Time retention ran: the compact,delete topic lost every key but the
+	// one in its active segment.
+	waitFor(t, "retention of compact,delete", 15*time.Second, func() bool {
+		return maps.Equal(latestByKey(replicaKeys(t, c, 0, "compact-delete")), map[string]string{"roll": "r"})
+	})
+	if got := latestByKey(replicaKeys(t, c, 0, "compact-only")); !maps.Equal(got, want) {
+		t.Fatalf("compact-only lost keys to retention: %d keys, want %d", len(got), len(want))
 	}
 }
