@@ -238,7 +238,7 @@ func TestCompactionCrash(t *testing.T) {
 			"cleanup.policy": "compact", "segment.bytes": "4096", "segment.ms": "50",
 			"min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "100000",
 		}}))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+time.Duration(rounds)*15*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic(topic),
 		kgo.RecordRetries(1000), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond }))
