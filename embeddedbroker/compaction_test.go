@@ -433,3 +433,57 @@ func TestRetentionOnlyWithDelete(t *testing.T) {
 		t.Fatalf("compact-only lost keys to retention: %d keys, want %d", len(got), len(want))
 	}
 }
+
+// TestFollowerCatchesUpThroughCleanedLog stops a follower, writes and
+// cleans (on the replicas still up) well past where it stopped, and
+// restarts it: it fetches the cleaned range, gaps and all, and ends with
+// the same latest value per key, back in the ISR.
+func TestFollowerCatchesUpThroughCleanedLog(t *testing.T) {
+	const topic = "catch-up"
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.DataDir(t.TempDir()),
+		embeddedbroker.BrokerConfig("log.cleaner.backoff.ms", "20"),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: 3, Configs: map[string]string{
+			"cleanup.policy": "compact", "segment.bytes": "2048", "segment.ms": "50", "min.cleanable.dirty.ratio": "0.01",
+		}}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	want := map[string]string{}
+	// One record a batch, so that cleaning removes whole batches and
+	// leaves gaps between the ones it keeps.
+	produce := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			k, v := fmt.Sprintf("k%02d", i%20), fmt.Sprintf("v%d", i)
+			want[k] = v
+			if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(k), Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce(0, 100)
+	follower := int32(0)
+	if c.Leader(topic, 0) == follower {
+		follower = 1
+	}
+	must(t, c.StopNode(ctx, follower))
+	produce(100, 600)
+	time.Sleep(60 * time.Millisecond) // letting segment.ms pass, not waiting for state
+	produce(600, 601)
+	leader := c.Leader(topic, 0)
+	waitFor(t, "the leader's log cleaned", 30*time.Second, func() bool {
+		n := 0
+		for _, rs := range replicaKeys(t, c, leader, topic) {
+			n += len(rs)
+		}
+		return n < 100
+	})
+	must(t, c.RestartNode(ctx, follower))
+	waitFor(t, "the follower back in the ISR with every latest value", 30*time.Second, func() bool {
+		return len(c.ISR(topic, 0)) == 3 && maps.Equal(latestByKey(replicaKeys(t, c, follower, topic)), want)
+	})
+}

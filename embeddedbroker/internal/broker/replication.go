@@ -301,10 +301,12 @@ func (p *partition) appendReplica(data []byte, leaderHWM, leaderStart int64, epo
 		if h.NextOffset() <= end {
 			continue // already have it
 		}
-		if h.BaseOffset != end {
+		if h.BaseOffset < end {
 			return fmt.Errorf("replica of %s-%d: batch at %d, log ends at %d", p.topic, p.id, h.BaseOffset, end)
 		}
-		if err := p.log.Append(b); err != nil {
+		// (A batch beyond the end follows offsets the leader's cleaner
+		// removed.)
+		if err := p.log.AppendReplica(b); err != nil {
 			return err
 		}
 		p.observe(b, &h)

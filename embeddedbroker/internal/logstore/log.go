@@ -148,7 +148,14 @@ func (l *segLog) segIndex(off int64) int {
 func (l *segLog) active() *segment { return l.segs[len(l.segs)-1] }
 
 // Append implements Log.
-func (l *segLog) Append(b []byte) error {
+func (l *segLog) Append(b []byte) error { return l.append(b, false) }
+
+// AppendReplica implements Log.
+func (l *segLog) AppendReplica(b []byte) error { return l.append(b, true) }
+
+// append appends one batch at the log end offset, or, with gap, at or after
+// it.
+func (l *segLog) append(b []byte, gap bool) error {
 	h, err := batch.ParseHeader(b)
 	if err != nil {
 		return fmt.Errorf("logstore: append: %w", err)
@@ -166,7 +173,7 @@ func (l *segLog) Append(b []byte) error {
 	if l.closed {
 		return ErrClosed
 	}
-	if end := l.end.Load(); f.base != end {
+	if end := l.end.Load(); f.base != end && (!gap || f.base < end) {
 		return fmt.Errorf("%w: base offset %d, log end offset %d", ErrOffsetMismatch, f.base, end)
 	}
 	if err := l.be.changing(); err != nil {

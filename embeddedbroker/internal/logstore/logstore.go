@@ -333,6 +333,12 @@ type Log interface {
 	// reuse b. Under FsyncAlways, Append returns after the fsync.
 	Append(b []byte) error
 
+	// AppendReplica is Append for a follower copying its leader's log:
+	// the base offset may also be beyond EndOffset, as after batches the
+	// leader's cleaner removed (Kafka's appendAsFollower), and the log end
+	// offset then jumps past the gap.
+	AppendReplica(b []byte) error
+
 	// Read returns whole batches, concatenated, starting with the batch
 	// that contains offset, up to maxBytes in total, but always at least
 	// that first batch even if it alone exceeds maxBytes, and never a batch

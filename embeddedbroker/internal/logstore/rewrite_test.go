@@ -300,3 +300,32 @@ func mustHeader(t *testing.T, b []byte) batch.Header {
 	}
 	return h
 }
+
+// TestAppendReplicaGap: a follower's append may start past the log end
+// (offsets its leader's cleaner removed), never before it; reads and a
+// reopen see the gap as in a cleaned segment.
+func TestAppendReplicaGap(t *testing.T) {
+	both(t, func(t *testing.T, open opener) {
+		l, reopen := open(t, Config{})
+		f := &fixture{t: t, l: l}
+		f.add(3, 1000)
+		wantErr(t, l.Append(encodeBatch(10, 3, 1000, 40)), ErrOffsetMismatch)
+		wantErr(t, l.AppendReplica(encodeBatch(2, 3, 1000, 40)), ErrOffsetMismatch)
+		b := encodeBatch(10, 3, 1000, 40)
+		if err := l.AppendReplica(b); err != nil {
+			t.Fatal(err)
+		}
+		f.batches = append(f.batches, b)
+		check := func(l Log) {
+			t.Helper()
+			if l.EndOffset() != 13 {
+				t.Fatalf("EndOffset %d, want 13", l.EndOffset())
+			}
+			checkGaps(t, l, f.batches)
+		}
+		check(l)
+		if reopen != nil {
+			check(reopen(Config{}))
+		}
+	})
+}
