@@ -417,7 +417,7 @@ func TestConfigDeleteTopicDisabled(t *testing.T) {
 
 // TestConfigCleanupPolicyRetention: retention.ms and retention.bytes
 // remove old segments only where cleanup.policy has delete: a compacted
-// topic keeps every record (compaction is not implemented yet), one with
+// topic keeps every record (all keys differ, so the cleaner keeps them), one with
 // compact,delete both needs keys and loses old segments; the broker's
 // log.cleanup.policy applies to topics without their own.
 func TestConfigCleanupPolicyRetention(t *testing.T) {

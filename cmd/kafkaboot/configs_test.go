@@ -11,7 +11,7 @@ import (
 func TestBrokerRefusesUnsupportedConfig(t *testing.T) {
 	for _, tt := range []struct{ config, why string }{
 		{"log.preallocate=true", "does not preallocate"},
-		{"log.cleaner.min.compaction.lag.ms=1000", "log compaction is not implemented yet"},
+		{"log.cleaner.min.cleanable.ratio=2", "at most 1"},
 		{"log.segment.delete.delay.ms=10", "deletes segment files at once"},
 	} {
 		r := kb(t, "", "broker", "--port", "0", "--config", tt.config)

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/compaction"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/cleaner"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
 )
 
@@ -34,11 +34,11 @@ const CleanerCheckpointFile = "cleaner-offset-checkpoint"
 // What is dirty: the offsets from the cleaner's checkpoint for the log (or
 // its start) up to the first uncleanable offset, the smallest of the
 // active segment's base, the base of the first segment holding records
-// younger than min.compaction.lag.ms, and the base of the segment holding
+// younger than min.cleaner.lag.ms, and the base of the segment holding
 // the last stable offset (undecided transactions stay as they are). A log
 // is cleaned when its dirty bytes are at least min.cleanable.dirty.ratio of
 // its cleanable bytes, when its oldest dirty record is older than
-// max.compaction.lag.ms, or when tombstones it kept at its last cleaning
+// max.cleaner.lag.ms, or when tombstones it kept at its last cleaning
 // have passed their delete horizon.
 type logCleaner struct {
 	n       *Node
@@ -277,9 +277,13 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 	defer func() { run.Took = time.Since(began) }()
 	set := p.settings.Load()
 
-	// The offset map of the dirty section, as far as it fits.
-	m := compaction.NewOffsetMap(int(c.n.cfg.Broker.Int("log.cleaner.dedupe.buffer.size")) / max(1, int(c.n.cfg.Broker.Int("log.cleaner.threads"))))
-	mapTx := compaction.NewTxnState(p.abortedTxns(plan.firstDirty, plan.uncleanable))
+	// The offset map of the dirty section, as far as it fits: this
+	// goroutine's share of log.cleaner.dedupe.buffer.size, but no more
+	// than the dirty bytes can use (a record takes at least 7 bytes, a key
+	// 24 in the map): a small log does not clear a 128 MiB table.
+	share := c.n.cfg.Broker.Int("log.cleaner.dedupe.buffer.size") / max(1, c.n.cfg.Broker.Int("log.cleaner.threads"))
+	m := cleaner.NewOffsetMap(int(min(share, 4*plan.dirtyBytes+4096)))
+	mapTx := cleaner.NewTxnState(p.abortedTxns(plan.firstDirty, plan.uncleanable))
 	end := plan.uncleanable
 	errFull := errors.New("offset map full")
 	err := p.log.Scan(plan.firstDirty, func(b []byte) error {
@@ -294,30 +298,44 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 		if err != nil {
 			return err
 		}
+		run.BytesRead += int64(len(b))
 		if !fit {
-			end = batchBase(b)
+			// As Kafka: the cleaning ends after the last key the map
+			// took, inside this batch, so that it always progresses.
+			end = m.LatestOffset() + 1
 			return errFull
 		}
-		run.BytesRead += int64(len(b))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errFull) {
 		return run, fmt.Errorf("building the offset map: %w", err)
 	}
+	if end == plan.uncleanable {
+		// Everything up to the uncleanable offset is mapped: the
+		// records between the last key and it are clean too (Kafka's
+		// updateLatestOffset at each mapped segment's end).
+		m.UpdateLatestOffset(end - 1)
+	}
 	if end <= p.log.StartOffset() {
-		return run, nil
+		return run, nil // the map could not take even the first batch's first key
 	}
 
-	lastData := p.lastDataOffsets()
-	opts := compaction.FilterOptions{
+	lastData, epochs := p.producerEnds()
+	opts := cleaner.FilterOptions{
 		Map:               m,
-		Txn:               compaction.NewTxnState(p.abortedTxns(0, end)),
+		Txn:               cleaner.NewTxnState(p.abortedTxns(0, end)),
 		Now:               now.UnixMilli(),
 		DeleteRetentionMs: set.deleteRetentionMs,
 		IsLastBatchOfProducer: func(pid, last int64) bool {
 			off, ok := lastData[pid]
 			return ok && off == last
 		},
+		IsLastMarkerOfProducer: func(pid int64, epoch int16) bool {
+			e, ok := epochs[pid]
+			_, hasData := lastData[pid]
+			return ok && !hasData && e == epoch
+		},
+		FirstUncleanableOffset: end,
 	}
 	keptTombstones := false
 	st, err := p.log.Rewrite(0, end, func(b []byte) ([]byte, error) {
@@ -325,7 +343,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 			return nil, err
 		}
 		c.limiter.wait(len(b))
-		res, err := compaction.Filter(b, opts)
+		res, err := cleaner.Filter(b, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -482,28 +500,32 @@ func (l *ioLimiter) wait(n int) {
 
 // abortedTxns lists the aborted transactions whose data lies in [from,
 // upTo), for the cleaner.
-func (p *partition) abortedTxns(from, upTo int64) []compaction.AbortedTxn {
-	var out []compaction.AbortedTxn
+func (p *partition) abortedTxns(from, upTo int64) []cleaner.AbortedTxn {
+	var out []cleaner.AbortedTxn
 	for _, r := range p.txns.abortedRanges(from, upTo) {
-		out = append(out, compaction.AbortedTxn{ProducerID: r.producerID, FirstOffset: r.first, LastOffset: r.last})
+		out = append(out, cleaner.AbortedTxn{ProducerID: r.producerID, FirstOffset: r.first, LastOffset: r.last})
 	}
 	return out
 }
 
-// lastDataOffsets maps each producer with state here to the last offset of
-// its last data batch, which the cleaner keeps (Kafka keeps it so that the
-// producer's sequence numbers survive cleaning).
-func (p *partition) lastDataOffsets() map[int64]int64 {
+// producerEnds maps each producer with state here to the last offset of
+// its last data batch (when it has one), which the cleaner keeps, and to
+// its epoch (Kafka keeps a producer's last batch, or its last marker when
+// it has no data left, so that its sequence numbers and epoch survive
+// cleaning).
+func (p *partition) producerEnds() (lastData map[int64]int64, epochs map[int64]int16) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[int64]int64, len(p.producers))
+	lastData = make(map[int64]int64, len(p.producers))
+	epochs = make(map[int64]int16, len(p.producers))
 	for pid, st := range p.producers {
+		epochs[pid] = st.epoch
 		if n := len(st.batches); n > 0 {
 			b := st.batches[n-1]
-			out[pid] = b.baseOffset + int64(b.lastSeq-b.firstSeq)
+			lastData[pid] = b.baseOffset + int64(b.lastSeq-b.firstSeq)
 		}
 	}
-	return out
+	return lastData, epochs
 }
 
 // batchBase is a batch's base offset.

@@ -1,6 +1,7 @@
-package compaction
+package cleaner
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -17,7 +18,7 @@ import (
 // then every sealed segment rewritten through Filter (logstore.Rewrite).
 // MB/s is of the log cleaned.
 //
-//	go test -run '^$' -bench BenchmarkClean -benchtime 3x ./embeddedbroker/internal/compaction/
+//	go test -run '^$' -bench BenchmarkClean -benchtime 3x ./embeddedbroker/internal/cleaner/
 func BenchmarkClean(b *testing.B) {
 	for _, codec := range []batch.Codec{batch.CodecNone, batch.CodecSnappy} {
 		b.Run(codec.String(), func(b *testing.B) {
@@ -73,7 +74,8 @@ func BenchmarkClean(b *testing.B) {
 				}); err != nil && err != errStop {
 					b.Fatal(err)
 				}
-				o := FilterOptions{Map: m, Txn: NewTxnState(nil), Now: 0, DeleteRetentionMs: math.MaxInt32}
+				m.UpdateLatestOffset(end - 1)
+				o := FilterOptions{Map: m, Txn: NewTxnState(nil), Now: 0, DeleteRetentionMs: math.MaxInt32, FirstUncleanableOffset: end}
 				st, err := l.Rewrite(0, end, func(bb []byte) ([]byte, error) {
 					r, err := Filter(bb, o)
 					return r.Batch, err
@@ -93,4 +95,4 @@ func BenchmarkClean(b *testing.B) {
 	}
 }
 
-var errStop = fmt.Errorf("stop")
+var errStop = errors.New("stop")
