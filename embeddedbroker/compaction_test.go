@@ -194,7 +194,20 @@ func TestCompactionTransactions(t *testing.T) {
 		}
 		return out
 	}
+	aborted := func() int {
+		rc := dialRaw(t, c.Addrs()[c.Leader(topic, 0)])
+		req := sessionFetch(0, -1, topic, map[int32]int64{0: 0}, nil, 0)
+		req.IsolationLevel = 1
+		resp := rc.do(req).(*kmsg.FetchResponse)
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 {
+			t.Fatal(kerr.ErrorForCode(p.ErrorCode))
+		}
+		return len(p.AbortedTransactions)
+	}
 	before := readCommitted()
+	t.Logf("before cleaning, a read_committed fetch lists %d aborted transactions", aborted())
+
 	want := map[string]string{"roll": "roll"}
 	for i, k := range all {
 		want[k] = "committed-4"
@@ -219,6 +232,9 @@ func TestCompactionTransactions(t *testing.T) {
 	if after := readCommitted(); !maps.Equal(after, want) {
 		t.Fatalf("read_committed after cleaning: %v, want %v", after, want)
 	}
+	// Once the aborted data is gone, read_committed fetches stop listing
+	// those aborted transactions (the cleaner trims the index).
+	waitFor(t, "the aborted transactions index trimmed", 30*time.Second, func() bool { return aborted() == 0 })
 }
 
 // TestCompactionCrash kills nodes at random points while their cleaners
@@ -487,3 +503,4 @@ func TestFollowerCatchesUpThroughCleanedLog(t *testing.T) {
 		return len(c.ISR(topic, 0)) == 3 && maps.Equal(latestByKey(replicaKeys(t, c, follower, topic)), want)
 	})
 }
+

@@ -338,6 +338,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 		FirstUncleanableOffset: end,
 	}
 	keptTombstones := false
+	keptAborted := map[txnRange]bool{}
 	st, err := p.log.Rewrite(0, end, func(b []byte) ([]byte, error) {
 		if err := c.stopped(); err != nil {
 			return nil, err
@@ -350,6 +351,9 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 		if res.KeptTombstones {
 			keptTombstones = true
 		}
+		if a := res.AbortedTxn; a != nil {
+			keptAborted[txnRange{producerID: a.ProducerID, first: a.FirstOffset, last: a.LastOffset}] = true
+		}
 		return res.Batch, nil
 	})
 	run.BytesRead += st.BytesRead
@@ -360,6 +364,9 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 	if keptTombstones {
 		run.KeptTombstonesUntil = now.UnixMilli() + set.deleteRetentionMs
 	}
+	p.mu.Lock()
+	p.txns.trimAborted(end, keptAborted)
+	p.mu.Unlock()
 	key := partKey{topic: p.topic, partition: p.id}
 	c.mu.Lock()
 	c.checkpoint[key] = end

@@ -191,6 +191,24 @@ func (t *txnState) abortedIn(from, upTo int64) []kmsg.FetchResponseTopicPartitio
 	return out
 }
 
+// trimAborted drops, after a cleaning of the offsets below end, the aborted
+// transactions whose marker lies below end and that the cleaner did not
+// keep: their data is gone, so read_committed fetches need not list them
+// (Kafka rebuilds the cleaned segments' aborted transaction index the same
+// way). p.mu must be held.
+func (t *txnState) trimAborted(end int64, kept map[txnRange]bool) {
+	old := *t.aborted.Load()
+	next := make([]txnRange, 0, len(old))
+	for _, r := range old {
+		if r.last >= end || kept[r] {
+			next = append(next, r)
+		}
+	}
+	if len(next) < len(old) {
+		t.aborted.Store(&next)
+	}
+}
+
 // abortedRanges lists the aborted transactions that overlap [from, upTo),
 // as abortedIn does, with their markers' offsets, for the log cleaner.
 func (t *txnState) abortedRanges(from, upTo int64) []txnRange {
