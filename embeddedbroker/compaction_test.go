@@ -503,4 +503,3 @@ func TestFollowerCatchesUpThroughCleanedLog(t *testing.T) {
 		return len(c.ISR(topic, 0)) == 3 && maps.Equal(latestByKey(replicaKeys(t, c, follower, topic)), want)
 	})
 }
-
