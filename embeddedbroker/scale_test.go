@@ -144,8 +144,10 @@ func scaleRun(t *testing.T, n int, disk bool, idle time.Duration) {
 	})
 	start = time.Now()
 	must(t, c.RestartNode(ctx, 1))
+	restarted := time.Since(start)
 	waitFor(t, "every ISR full after the restart", 10*time.Minute, fullISR)
 	rejoined := time.Since(start)
+	t.Logf("node 1 restarted (logs open) in %v, back in every ISR %v after", restarted.Round(time.Millisecond), (rejoined - restarted).Round(time.Millisecond))
 
 	// A controlled shutdown moves every leadership away first, then the
 	// node flushes and closes its logs: the first is what clients wait

@@ -424,7 +424,8 @@ func (d *diskBackend) load(l *segLog, snaps *dirSnapshots) error {
 			snaps.seen(off)
 			continue
 		}
-		if strings.HasSuffix(name, tmpExt) {
+		if strings.HasSuffix(name, tmpExt) || strings.HasSuffix(name, cleanedExt) {
+			// A temporary file, or a rewrite's that never committed.
 			_ = os.Remove(filepath.Join(d.dir, name))
 			continue
 		}

@@ -155,40 +155,42 @@ func (d *diskBackend) readSwapRecord() (base, end int64, ok bool, err error) {
 	return 0, 0, false, fmt.Errorf("%w: malformed %s %q", ErrCorruptLog, SwapFile, b)
 }
 
-// recoverSwap finishes or undoes a rewrite a crash interrupted, before
-// the open lists the segments (see the steps above).
+// recoverSwap finishes a committed rewrite a crash interrupted, before the
+// open lists the segments (see the steps above); load removes the files of
+// uncommitted ones.
 func (d *diskBackend) recoverSwap(logger *slog.Logger) error {
 	base, end, ok, err := d.readSwapRecord()
-	if err != nil {
+	if err != nil || !ok {
+		// Without a record, leftover .cleaned files (a rewrite that
+		// never committed) are removed by load's listing: an open costs
+		// nothing more than before rewrites existed.
 		return err
 	}
-	if ok {
-		if _, err := os.Stat(d.cleanedPath(base, logExt)); err == nil {
-			// Committed: the replaced segments go, the replacement takes
-			// their place.
-			entries, err := os.ReadDir(d.dir)
-			if err != nil {
-				return err
+	if _, err := os.Stat(d.cleanedPath(base, logExt)); err == nil {
+		// Committed: the replaced segments go, the replacement takes
+		// their place.
+		entries, err := os.ReadDir(d.dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			name := e.Name()
+			ext := filepath.Ext(name)
+			if ext != logExt && ext != indexExt && ext != timeIndexExt {
+				continue
 			}
-			for _, e := range entries {
-				name := e.Name()
-				ext := filepath.Ext(name)
-				if ext != logExt && ext != indexExt && ext != timeIndexExt {
-					continue
-				}
-				if b, ok := parseBase(strings.TrimSuffix(name, ext)); ok && b >= base && b < end {
-					if err := os.Remove(filepath.Join(d.dir, name)); err != nil {
-						return err
-					}
-				}
-			}
-			for _, ext := range []string{indexExt, timeIndexExt, logExt} {
-				if err := os.Rename(d.cleanedPath(base, ext), d.path(base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if b, ok := parseBase(strings.TrimSuffix(name, ext)); ok && b >= base && b < end {
+				if err := os.Remove(filepath.Join(d.dir, name)); err != nil {
 					return err
 				}
 			}
-			logger.Info("logstore: finished a segment rewrite interrupted by a crash", "dir", d.dir, "base", base, "end", end)
 		}
+		for _, ext := range []string{indexExt, timeIndexExt, logExt} {
+			if err := os.Rename(d.cleanedPath(base, ext), d.path(base, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		logger.Info("logstore: finished a segment rewrite interrupted by a crash", "dir", d.dir, "base", base, "end", end)
 	}
 	// Whatever .cleaned files remain belong to a rewrite that never
 	// committed.
