@@ -1,7 +1,6 @@
 package embeddedbroker_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -35,28 +34,11 @@ func BenchmarkProduceCompacted(b *testing.B) {
 			}
 			defer cl.Close()
 			value := randomValue(1000)
-			ctx := context.Background()
-			errs := make(chan error, 1)
 			b.SetBytes(1000)
 			b.ResetTimer()
-			for i := range b.N {
-				cl.Produce(ctx, &kgo.Record{Key: fmt.Appendf(nil, "key-%05d", i%10_000), Value: value}, func(_ *kgo.Record, err error) {
-					if err != nil {
-						select {
-						case errs <- err:
-						default:
-						}
-					}
-				})
-			}
-			if err := cl.Flush(ctx); err != nil {
-				b.Fatal(err)
-			}
-			select {
-			case err := <-errs:
-				b.Fatal(err)
-			default:
-			}
+			produceEach(b, cl, b.N, func(i int) *kgo.Record {
+				return &kgo.Record{Key: fmt.Appendf(nil, "key-%05d", i%10_000), Value: value}
+			})
 		})
 	}
 }

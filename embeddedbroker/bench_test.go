@@ -44,10 +44,16 @@ var benchTargets = []benchTarget{
 }
 
 func produceN(b *testing.B, cl *kgo.Client, n int, value []byte) {
+	produceEach(b, cl, n, func(int) *kgo.Record { return &kgo.Record{Value: value} })
+}
+
+// produceEach produces the n records rec makes, asynchronously, and fails
+// b on the first error.
+func produceEach(b *testing.B, cl *kgo.Client, n int, rec func(i int) *kgo.Record) {
 	ctx := context.Background()
 	errs := make(chan error, 1)
 	for i := 0; i < n; i++ {
-		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+		cl.Produce(ctx, rec(i), func(_ *kgo.Record, err error) {
 			if err != nil {
 				select {
 				case errs <- err:
