@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkaboot/kafkaboot/config"
+	"github.com/kafkaboot/kafkaboot/internal/connwatch"
 )
 
 // ErrClosed is returned by a closed [ProducerFactory].
@@ -31,6 +32,9 @@ type ProducerFactory struct {
 	kafka  config.Kafka
 	extra  []kgo.Opt
 	logger *slog.Logger
+	// watch follows the shared client's broker connections: it logs
+	// outages and names their cause in the errors of sends that give up.
+	watch *connwatch.Watcher
 
 	mu     sync.Mutex
 	shared *kgo.Client
@@ -71,7 +75,12 @@ func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFac
 	if err != nil {
 		return nil, fmt.Errorf("template: producer factory: %w", err)
 	}
-	cl, err := kgo.NewClient(f.clientOpts(base)...)
+	logger := f.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	f.watch = connwatch.New("producer", logger)
+	cl, err := kgo.NewClient(append(f.clientOpts(base), kgo.WithHooks(f.watch))...)
 	if err != nil {
 		return nil, fmt.Errorf("template: producer factory: %w", err)
 	}
@@ -94,7 +103,7 @@ func (f *ProducerFactory) Client() *kgo.Client { return f.shared }
 // Template returns a template on the shared client, with the default topic
 // from kafka.template.default-topic; opts are applied after that.
 func (f *ProducerFactory) Template(opts ...Option) *Template {
-	return New(f.shared, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic)}, opts...)...)
+	return New(f.shared, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(f.watch)}, opts...)...)
 }
 
 // NewTransactional creates a transactional producer client with the
@@ -152,7 +161,7 @@ func (f *ProducerFactory) Close(ctx context.Context) error {
 
 	var err error
 	if ferr := f.shared.Flush(ctx); ferr != nil {
-		err = fmt.Errorf("template: close: flush: %w", ferr)
+		err = fmt.Errorf("template: close: flush: %w", withCause(ferr, f.watch.LastError()))
 	}
 	for _, cl := range txs {
 		cl.Close()

@@ -39,6 +39,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafkaboot/kafkaboot/internal/connwatch"
 	"github.com/kafkaboot/kafkaboot/serde"
 )
 
@@ -117,7 +118,10 @@ type Template struct {
 
 	explicitOK    bool // client uses Partitioner
 	transactional bool
-	txMu          sync.Mutex // serializes transactions on this template
+	// watch, for a template of a ProducerFactory, follows the client's
+	// broker connections: a send that gives up names the last error.
+	watch *connwatch.Watcher
+	txMu  sync.Mutex // serializes transactions on this template
 }
 
 // Option configures a Template.
@@ -184,6 +188,11 @@ func New(client *kgo.Client, opts ...Option) *Template {
 		t.transactional, _ = vs[1].(bool)
 	}
 	return t
+}
+
+// withWatcher sets the connection watcher of the factory's client.
+func withWatcher(w *connwatch.Watcher) Option {
+	return optFunc(func(t *Template) { t.watch = w })
 }
 
 // Client returns the underlying franz-go client.
@@ -331,7 +340,7 @@ func (a *asyncSend) promise(r *kgo.Record, err error) {
 // Flush waits until all buffered records are acknowledged or ctx is done.
 func (t *Template) Flush(ctx context.Context) error {
 	if err := t.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("template: flush: %w", err)
+		return fmt.Errorf("template: flush: %w", withCause(err, t.watch.LastError()))
 	}
 	return nil
 }
@@ -398,9 +407,55 @@ func (t *Template) intercept(ctx context.Context, rec *kgo.Record) error {
 	return nil
 }
 
+// sendSync produces rec and waits for its outcome. It returns by ctx's
+// deadline: franz-go keeps a record it may have sent
+// until it knows its fate (an idempotent producer cannot forget it), so
+// when ctx ends first the error wraps ctx's error and the last connection
+// error, and says that the record may still be delivered; the outcome then
+// still reaches the listener and the OnComplete callback.
 func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOptions) (Result, error) {
-	err := t.cl.ProduceSync(ctx, rec).FirstErr()
-	return t.complete(rec, rec.Topic, err, so)
+	w := &syncWait{done: make(chan struct{})}
+	t.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
+		w.err = err
+		if w.abandoned.CompareAndSwap(false, true) {
+			close(w.done) // the caller still waits: it completes
+			return
+		}
+		t.complete(r, r.Topic, err, so) // the caller gave up: complete here
+	})
+	select {
+	case <-w.done:
+		return t.complete(rec, rec.Topic, w.err, so)
+	case <-ctx.Done():
+	}
+	if !w.abandoned.CompareAndSwap(false, true) {
+		<-w.done // the outcome arrived meanwhile
+		return t.complete(rec, rec.Topic, w.err, so)
+	}
+	err := fmt.Errorf("template: send to %q: %w; the record may still be delivered, its outcome goes to the listener", rec.Topic, withCause(ctx.Err(), t.watch.LastError()))
+	if t.logger != nil {
+		t.logger.Warn("kafka send gave up waiting", slog.String("topic", rec.Topic), slog.Any("error", err))
+	}
+	return Result{}, err
+}
+
+// syncWait is a sync send's rendezvous with its promise: whichever of the
+// promise and a caller giving up sets abandoned first decides who
+// completes the send.
+type syncWait struct {
+	done      chan struct{}
+	err       error
+	abandoned atomic.Bool
+}
+
+// withCause wraps err with cause, the last broker-side error, when there
+// is one: "context deadline exceeded (last error: dial tcp ...)", both
+// reachable with errors.Is and errors.As.
+func withCause(err, cause error) error {
+	if cause == nil || errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w (last error: %w)", err, cause)
 }
 
 // complete wraps err, notifies the listener, logger and callback, and
