@@ -462,6 +462,11 @@ func withCause(err, cause error) error {
 // returns the outcome.
 func (t *Template) complete(rec *kgo.Record, topic string, err error, so *sendOptions) (Result, error) {
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			// franz-go gave the record up with its context: say why
+			// it had not been sent.
+			err = withCause(err, t.watch.LastError())
+		}
 		err = fmt.Errorf("template: send to %q: %w", topic, err)
 		if t.listener != nil {
 			t.listener.OnError(rec, err)
