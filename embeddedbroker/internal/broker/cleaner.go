@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -43,7 +44,6 @@ const CleanerCheckpointFile = "cleaner-offset-checkpoint"
 type logCleaner struct {
 	n       *Node
 	stop    chan struct{}
-	wake    chan struct{}
 	wg      sync.WaitGroup
 	path    string // the checkpoint file, "" in memory
 	limiter *ioLimiter
@@ -51,24 +51,15 @@ type logCleaner struct {
 	mu         sync.Mutex
 	checkpoint map[partKey]int64 // clean up to, by topic and partition
 	busy       map[*partition]bool
-	last       map[partKey]CleanerRun
-}
-
-// CleanerRun describes a log's last cleaning, for DescribeConfigs-style
-// reports (kafkaboot topics describe).
-type CleanerRun struct {
-	At                      time.Time
-	Took                    time.Duration
-	BytesRead, BytesWritten int64
-	// KeptTombstonesUntil is when tombstones this run kept may go (0:
-	// none kept).
-	KeptTombstonesUntil int64
-	Err                 string
+	// keptUntil is, per log whose last cleaning kept tombstones or
+	// markers due to go, when they may go (unix ms): the log is cleaned
+	// again then, dirty or not.
+	keptUntil map[partKey]int64
 }
 
 func newLogCleaner(n *Node) (*logCleaner, error) {
-	c := &logCleaner{n: n, stop: make(chan struct{}), wake: make(chan struct{}, 1),
-		checkpoint: map[partKey]int64{}, busy: map[*partition]bool{}, last: map[partKey]CleanerRun{}}
+	c := &logCleaner{n: n, stop: make(chan struct{}),
+		checkpoint: map[partKey]int64{}, busy: map[*partition]bool{}, keptUntil: map[partKey]int64{}}
 	rate := n.cfg.Broker.Float("log.cleaner.io.max.bytes.per.second")
 	c.limiter = newIOLimiter(rate)
 	if n.cfg.DataDir != "" {
@@ -85,7 +76,7 @@ func (c *logCleaner) start() {
 	if !c.n.cfg.Broker.Bool("log.cleaner.enable") {
 		return
 	}
-	for range max(1, int(c.n.cfg.Broker.Int("log.cleaner.threads"))) {
+	for range int(c.n.cfg.Broker.Int("log.cleaner.threads")) { // 0: none, as in Kafka
 		c.wg.Go(c.run)
 	}
 }
@@ -114,14 +105,6 @@ func (c *logCleaner) stopped() error {
 	}
 }
 
-// kick makes an idle cleaner goroutine look for work now.
-func (c *logCleaner) kick() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
 func (c *logCleaner) run() {
 	backoff := c.n.cfg.Broker.Millis("log.cleaner.backoff.ms")
 	t := time.NewTimer(backoff)
@@ -137,7 +120,6 @@ func (c *logCleaner) run() {
 		select {
 		case <-c.stop:
 			return
-		case <-c.wake:
 		case <-t.C:
 			t.Reset(backoff)
 		}
@@ -183,17 +165,10 @@ func (c *logCleaner) cleanOne() bool {
 		delete(c.busy, best)
 		c.mu.Unlock()
 	}()
-	run, err := c.clean(best, bestPlan, now)
-	key := partKey{topic: best.topic, partition: best.id}
-	if err != nil {
-		run.Err = err.Error()
-		if !errors.Is(err, logstore.ErrRewriteAborted) && !errors.Is(err, logstore.ErrClosed) && !errors.Is(err, errCleanerStopped) {
-			c.n.log.Warn("log cleaner", "topic", best.topic, "partition", best.id, "err", err)
-		}
+	err := c.clean(best, bestPlan, now)
+	if err != nil && !errors.Is(err, logstore.ErrRewriteAborted) && !errors.Is(err, logstore.ErrClosed) && !errors.Is(err, errCleanerStopped) {
+		c.n.log.Warn("log cleaner", "topic", best.topic, "partition", best.id, "err", err)
 	}
-	c.mu.Lock()
-	c.last[key] = run
-	c.mu.Unlock()
 	return true
 }
 
@@ -214,7 +189,7 @@ func (c *logCleaner) plan(p *partition, now time.Time) (cleanPlan, bool) {
 	key := partKey{topic: p.topic, partition: p.id}
 	c.mu.Lock()
 	done, hasDone := c.checkpoint[key]
-	lastRun := c.last[key]
+	keptUntil := c.keptUntil[key]
 	c.mu.Unlock()
 	start := p.log.StartOffset()
 	firstDirty := start
@@ -251,7 +226,7 @@ func (c *logCleaner) plan(p *partition, now time.Time) (cleanPlan, bool) {
 	if firstDirty >= uncleanable || plan.dirtyBytes == 0 {
 		// Nothing new, but tombstones kept at the last cleaning may be
 		// past their horizon.
-		if lastRun.KeptTombstonesUntil > 0 && nowMs >= lastRun.KeptTombstonesUntil && uncleanable > start {
+		if keptUntil > 0 && nowMs >= keptUntil && uncleanable > start {
 			plan.firstDirty = min(firstDirty, uncleanable)
 			return plan, true
 		}
@@ -271,10 +246,7 @@ func segmentTime(s logstore.SegmentInfo) int64 {
 }
 
 // clean compacts p's log as plan says and moves the checkpoint.
-func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (CleanerRun, error) {
-	run := CleanerRun{At: now}
-	began := time.Now()
-	defer func() { run.Took = time.Since(began) }()
+func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) error {
 	set := p.settings.Load()
 
 	// The offset map of the dirty section, as far as it fits: this
@@ -298,7 +270,6 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 		if err != nil {
 			return err
 		}
-		run.BytesRead += int64(len(b))
 		if !fit {
 			// As Kafka: the cleaning ends after the last key the map
 			// took, inside this batch, so that it always progresses.
@@ -308,7 +279,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 		return nil
 	})
 	if err != nil && !errors.Is(err, errFull) {
-		return run, fmt.Errorf("building the offset map: %w", err)
+		return fmt.Errorf("building the offset map: %w", err)
 	}
 	if end == plan.uncleanable {
 		// Everything up to the uncleanable offset is mapped: the
@@ -317,7 +288,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 		m.UpdateLatestOffset(end - 1)
 	}
 	if end <= p.log.StartOffset() {
-		return run, nil // the map could not take even the first batch's first key
+		return nil // the map could not take even the first batch's first key
 	}
 
 	lastData, epochs := p.producerEnds()
@@ -339,7 +310,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 	}
 	keptTombstones := false
 	keptAborted := map[txnRange]bool{}
-	st, err := p.log.Rewrite(0, end, func(b []byte) ([]byte, error) {
+	_, err = p.log.Rewrite(0, end, func(b []byte) ([]byte, error) {
 		if err := c.stopped(); err != nil {
 			return nil, err
 		}
@@ -356,13 +327,8 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 		}
 		return res.Batch, nil
 	})
-	run.BytesRead += st.BytesRead
-	run.BytesWritten = st.BytesWritten
 	if err != nil {
-		return run, err
-	}
-	if keptTombstones {
-		run.KeptTombstonesUntil = now.UnixMilli() + set.deleteRetentionMs
+		return err
 	}
 	p.mu.Lock()
 	p.txns.trimAborted(end, keptAborted)
@@ -370,8 +336,13 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (Cleaner
 	key := partKey{topic: p.topic, partition: p.id}
 	c.mu.Lock()
 	c.checkpoint[key] = end
+	if keptTombstones {
+		c.keptUntil[key] = now.UnixMilli() + set.deleteRetentionMs
+	} else {
+		delete(c.keptUntil, key)
+	}
 	c.mu.Unlock()
-	return run, c.save()
+	return c.save()
 }
 
 // truncated clamps p's checkpoint to off after a truncation of its log:
@@ -389,17 +360,8 @@ func (c *logCleaner) truncated(p *partition, off int64) {
 func (c *logCleaner) forget(topic string, partition int32) {
 	c.mu.Lock()
 	delete(c.checkpoint, partKey{topic: topic, partition: partition})
-	delete(c.last, partKey{topic: topic, partition: partition})
+	delete(c.keptUntil, partKey{topic: topic, partition: partition})
 	c.mu.Unlock()
-}
-
-// dirtyRatio reports a hosted partition's dirty ratio and its last run.
-func (c *logCleaner) dirtyRatio(p *partition) (float64, CleanerRun, bool) {
-	plan, _ := c.plan(p, c.n.cfg.Now())
-	c.mu.Lock()
-	run, ok := c.last[partKey{topic: p.topic, partition: p.id}]
-	c.mu.Unlock()
-	return plan.ratio, run, ok
 }
 
 // save writes the checkpoint file (through a temporary file, an fsync and
@@ -540,6 +502,5 @@ func batchBase(b []byte) int64 {
 	if len(b) < 8 {
 		return -1
 	}
-	return int64(uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7]))
+	return int64(binary.BigEndian.Uint64(b))
 }

@@ -262,7 +262,7 @@ var brokerDefs = []Def{
 	{Name: "log.cleaner.max.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(1)},
 	{Name: "log.cleaner.min.cleanable.ratio", Type: kmsg.ConfigTypeDouble, Default: "0.5", Min: minOf(0), Max: maxOf(1)},
 	{Name: "log.cleaner.min.compaction.lag.ms", Type: kmsg.ConfigTypeLong, Default: "0", Min: minOf(0)},
-	{Name: "log.cleaner.threads", Type: kmsg.ConfigTypeInt, Default: "1", Min: minOf(0), Doc: "Cleaner goroutines per node."},
+	{Name: "log.cleaner.threads", Type: kmsg.ConfigTypeInt, Default: "1", Min: minOf(0), Doc: "Cleaner goroutines per node; 0 runs none."},
 	{Name: "log.cleanup.policy", Type: kmsg.ConfigTypeList, Default: "delete", Enum: []string{"delete", "compact"}},
 	{Name: "log.flush.interval.messages", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(1)},
 	{Name: "log.flush.interval.ms", Type: kmsg.ConfigTypeLong, Default: maxLong, Min: minOf(0)},
