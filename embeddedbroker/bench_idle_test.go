@@ -130,10 +130,10 @@ func waitFullISRs(ctx context.Context, b *testing.B, c *embeddedbroker.Cluster, 
 }
 
 // cpuTime is the process's user and system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
+func cpuTime(tb testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -195,13 +194,6 @@ func scaleRun(t *testing.T, n int, disk bool, idle time.Duration) {
 // of one core.
 func idleCPU(t *testing.T, d time.Duration) float64 {
 	t.Helper()
-	usage := func() time.Duration {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-			t.Fatal(err)
-		}
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
 	if path := os.Getenv("KAFKABOOT_SCALE_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -218,9 +210,9 @@ func idleCPU(t *testing.T, d time.Duration) float64 {
 	// long has done so. Done here, at once, so that the window measures
 	// the steady idle state, not the runtime's clean-up.
 	debug.FreeOSMemory()
-	u0, w0 := usage(), time.Now()
+	u0, w0 := cpuTime(t), time.Now()
 	time.Sleep(d) // measuring an interval of idleness, not waiting for state
-	return float64(usage()-u0) / float64(time.Since(w0))
+	return float64(cpuTime(t)-u0) / float64(time.Since(w0))
 }
 
 // mkdirFloor is the time 3 goroutines, one per node, take to create n bare
