@@ -70,6 +70,7 @@ type Cluster struct {
 	memory []*broker.MemoryStore // the nodes' "disks" without DataDir
 	files  *logstore.FilePool    // the segment files open, shared by the nodes
 	closed bool
+	admin  *adminServer // nil without AdminAddr
 }
 
 // Start starts a cluster and returns once every node accepts connections
@@ -112,6 +113,13 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 	ctrl.Start()
 	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, lock: lock, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes), ibAddr: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
 	c.files = logstore.NewFilePool(s.maxOpenFiles)
+	if s.adminAddr != "" {
+		// Before the nodes, which advertise its address.
+		if err := c.startAdmin(); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	for i := range c.memory {
 		c.memory[i] = broker.NewMemoryStore()
 	}
@@ -166,7 +174,7 @@ func (c *Cluster) startNode(ctx context.Context, id int32) error {
 	if c.s.dataDir != "" {
 		dir = filepath.Join(c.s.dataDir, fmt.Sprintf("node-%d", id))
 	}
-	n, err := broker.New(broker.Config{ID: id, Listener: ln, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger})
+	n, err := broker.New(broker.Config{ID: id, Listener: ln, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger, AdminURL: c.AdminURL()})
 	if err != nil {
 		ln.Close()
 		ib.Close()
@@ -295,6 +303,8 @@ func (c *Cluster) Leader(topic string, partition int32) int32 {
 
 // Close stops every node. It is safe to call more than once.
 func (c *Cluster) Close() error {
+	// Before the lock, which the admin API's handlers take.
+	adminErr := c.admin.close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -312,6 +322,6 @@ func (c *Cluster) Close() error {
 	// The controller closes after the nodes, so that their last
 	// changes (none on a clean stop, but ISR changes in flight) land
 	// before its final checkpoint.
-	errs = append(errs, c.ctrl.Close(), c.lock.Release())
+	errs = append(errs, adminErr, c.ctrl.Close(), c.lock.Release())
 	return errors.Join(errs...)
 }

@@ -2,9 +2,11 @@ package embeddedbroker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -63,7 +65,7 @@ func TestCompaction(t *testing.T) {
 		keys     = 100
 		versions = 20
 	)
-	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3),
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.AdminAddr("127.0.0.1:0"),
 		embeddedbroker.BrokerConfig("log.cleaner.backoff.ms", "20"),
 		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: 3, Configs: map[string]string{
 			"cleanup.policy":            "compact",
@@ -117,6 +119,32 @@ func TestCompaction(t *testing.T) {
 			delete(got, "roll")
 			return maps.EqualFunc(got, want, slices.Equal)
 		})
+	}
+
+	// The admin API shows each replica's cleaning.
+	resp, err := http.Get(c.AdminURL() + "/v1/cleaner?topic=" + topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep embeddedbroker.CleanerReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Nodes) != 3 {
+		t.Fatalf("cleaner report of %d nodes", len(rep.Nodes))
+	}
+	for _, n := range rep.Nodes {
+		if len(n.Logs) != 1 {
+			t.Fatalf("node %d: %d logs", n.Node, len(n.Logs))
+		}
+		l := n.Logs[0]
+		if l.Topic != topic || l.LastRun == nil || l.LastRun.Error != "" || l.LastRun.BytesWritten >= l.LastRun.BytesRead ||
+			l.FirstDirtyOffset > l.FirstUncleanableOffset || l.DirtyRatio < 0 || l.DirtyRatio > 1 {
+			t.Fatalf("node %d: %+v (last run %+v)", n.Node, l, l.LastRun)
+		}
+		t.Logf("node %d: dirty ratio %.2f, first dirty %d, uncleanable from %d; last run read %d bytes, wrote %d in %v",
+			n.Node, l.DirtyRatio, l.FirstDirtyOffset, l.FirstUncleanableOffset, l.LastRun.BytesRead, l.LastRun.BytesWritten, l.LastRun.Duration)
 	}
 }
 

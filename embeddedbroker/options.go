@@ -35,6 +35,7 @@ type settings struct {
 	topics    []TopicSpec
 	broker    map[string]string
 	logger    *slog.Logger
+	adminAddr string
 
 	maxOpenFiles int
 }

@@ -37,6 +37,7 @@ func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		dataDir  = fs.String("data-dir", "", "keep the cluster's data in `DIR` (default: in memory)")
 		inMemory = fs.Bool("in-memory", false, "keep all data in memory (the default)")
 		logLevel = fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
+		admin    = fs.String("admin-addr", "127.0.0.1:0", "serve the admin API (the log cleaner's state, for topics describe) on `host:port`; \"\" for none")
 		topics   stringsFlag
 		configs  keyValuesFlag
 	)
@@ -59,11 +60,15 @@ func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return usageErrorf(fs.cmd, "--log-level: %v", err)
 	}
 
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := []embeddedbroker.Option{
 		embeddedbroker.Nodes(*nodes),
 		embeddedbroker.FirstPort(*port),
 		embeddedbroker.BrokerConfigs(configs.asMap()),
-		embeddedbroker.Logger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))),
+		embeddedbroker.Logger(logger),
+	}
+	if *admin != "" {
+		opts = append(opts, embeddedbroker.AdminAddr(*admin))
 	}
 	where := "in memory"
 	if *dataDir != "" {
@@ -87,6 +92,9 @@ func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	noun := "nodes"
 	if *nodes == 1 {
 		noun = "node"
+	}
+	if u := c.AdminURL(); u != "" {
+		logger.Info("admin API serving", "url", u)
 	}
 	fmt.Fprintf(stdout, "kafkaboot broker ready: %d %s at %s (%s)\n", *nodes, noun, strings.Join(c.Addrs(), ","), where)
 

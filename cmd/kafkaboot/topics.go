@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 )
 
 // runTopics is `kafkaboot topics`.
@@ -130,7 +132,14 @@ in the broker's config), sorted by name, then one line per partition:
   <TAB>Topic: T<TAB>Partition: P<TAB>Leader: L<TAB>LeaderEpoch: E<TAB>Replicas: 0,1<TAB>Isr: 0,1
 
 Leader is "none" when the partition has no leader; an "<TAB>Offline: ..."
-column follows Isr when replicas are offline.`
+column follows Isr when replicas are offline. On a kafkaboot embedded
+cluster (which advertises its admin API as the broker config
+kafkaboot.admin.url), the partitions of compacted topics also show their
+leader's log cleaner:
+
+  ...<TAB>DirtyRatio: 0.42<TAB>LastClean: 2026-12-04T10:18:57Z (208µs, 3.5 KiB -> 259 B)
+
+(LastClean is "never" before the first cleaning since the node started).`
 
 func topicsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
 	fs := newFlagSet("topics describe", "kafkaboot topics describe [--topic T]... [--exclude-internal]", describeDoc)
@@ -179,16 +188,19 @@ func topicsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, _ i
 		}
 		configs[rc.Name] = rc.Configs
 	}
+	cleaning := cleanerStates(ctx, adm, names, configs)
 	var b strings.Builder
 	for _, name := range names {
-		writeTopicDescription(&b, details[name], configs[name])
+		writeTopicDescription(&b, details[name], configs[name], cleaning)
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err
 }
 
 // writeTopicDescription writes one topic in kafka-topics --describe form.
-func writeTopicDescription(b *strings.Builder, d kadm.TopicDetail, configs []kadm.Config) {
+// For compacted topics on an embedded cluster, each partition also shows
+// its leader's log cleaner: DirtyRatio and LastClean.
+func writeTopicDescription(b *strings.Builder, d kadm.TopicDetail, configs []kadm.Config, cleaning map[partitionKey]embeddedbroker.CleanerLog) {
 	var cfgs []string
 	for _, c := range configs {
 		if c.Source == kmsg.ConfigSourceDefaultConfig || c.Source == kmsg.ConfigSourceUnknown {
@@ -220,6 +232,9 @@ func writeTopicDescription(b *strings.Builder, d kadm.TopicDetail, configs []kad
 		}
 		if p.Err != nil {
 			fmt.Fprintf(b, "\tError: %v", p.Err)
+		}
+		if l, ok := cleaning[partitionKey{d.Topic, p.Partition, p.Leader}]; ok {
+			fmt.Fprintf(b, "\tDirtyRatio: %.2f\tLastClean: %s", l.DirtyRatio, describeRun(l.LastRun))
 		}
 		b.WriteByte('\n')
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -134,4 +136,67 @@ func TestParseTopicSpec(t *testing.T) {
 			t.Errorf("parseTopicSpec(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
+}
+
+// TestTopicsDescribeCleaner: on an embedded cluster with an admin API, the
+// partitions of a compacted topic show their leader's log cleaner.
+func TestTopicsDescribeCleaner(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.AdminAddr("127.0.0.1:0"),
+		embeddedbroker.BrokerConfig("log.cleaner.backoff.ms", "20"))
+	kbc(t, c, "", "topics", "create", "--topic", "state", "--partitions", "2", "--replication-factor", "3",
+		"--config", "cleanup.policy=compact", "--config", "segment.bytes=2048", "--config", "min.cleanable.dirty.ratio=0.01").ok(t)
+	kbc(t, c, "", "topics", "create", "--topic", "events", "--partitions", "1").ok(t)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("state"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for v := range 20 { // partition 0 only: 20 keys, 20 versions, a batch each, many segments
+		var rs []*kgo.Record
+		for k := range 20 {
+			rs = append(rs, &kgo.Record{Key: fmt.Appendf(nil, "key-%02d", k), Value: fmt.Appendf(nil, "value-%03d", v)})
+		}
+		if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "partition 0 cleaned on every replica", 30*time.Second, func() bool {
+		rep, err := c.CleanerReport("state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range rep.Nodes {
+			if len(n.Logs) != 2 || n.Logs[0].LastRun == nil {
+				return false
+			}
+		}
+		return true
+	})
+
+	r := kbc(t, c, "", "topics", "describe").ok(t)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	clean := regexp.MustCompile(`\tDirtyRatio: (\d\.\d\d)\tLastClean: (never|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\S+, [\d.]+ (B|KiB) -> [\d.]+ (B|KiB)\))$`)
+	var stateLines int
+	for _, l := range lines {
+		m := clean.FindStringSubmatch(l)
+		switch {
+		case strings.Contains(l, "Topic: state\tPartition: 0"):
+			if m == nil || m[2] == "never" {
+				t.Errorf("partition 0 does not show its cleaning: %q", l)
+			}
+			stateLines++
+		case strings.Contains(l, "Topic: state\tPartition: 1"):
+			if m == nil || m[1] != "0.00" || m[2] != "never" {
+				t.Errorf("empty partition 1 shows %q", l)
+			}
+			stateLines++
+		case m != nil:
+			t.Errorf("a partition of a topic that is not compacted shows the cleaner: %q", l)
+		}
+	}
+	if stateLines != 2 {
+		t.Fatalf("describe printed\n%s", r.stdout)
+	}
+	t.Logf("describe printed\n%s", r.stdout)
 }

@@ -55,11 +55,44 @@ type logCleaner struct {
 	// markers due to go, when they may go (unix ms): the log is cleaned
 	// again then, dirty or not.
 	keptUntil map[partKey]int64
+	// lastRun is each log's last cleaning, for CleanerStates.
+	lastRun map[partKey]CleanerRun
+}
+
+// CleanerRun is one cleaning of a log.
+type CleanerRun struct {
+	// Start is when it began, Duration how long it took.
+	Start    time.Time
+	Duration time.Duration
+	// BytesRead and BytesWritten are the batch bytes of the segments
+	// rewritten, before and after.
+	BytesRead, BytesWritten int64
+	// Err is why it failed, "" when it did not.
+	Err string
+}
+
+// CleanerState is the log cleaner's view of one compacted log on a node:
+// each replica cleans its own log, as in Kafka.
+type CleanerState struct {
+	Topic     string
+	Partition int32
+	// FirstDirtyOffset is where the next cleaning starts (the checkpoint),
+	// FirstUncleanableOffset where cleaning stops now (the active
+	// segment, the last stable offset, min.compaction.lag.ms).
+	FirstDirtyOffset, FirstUncleanableOffset int64
+	// CleanableBytes are the bytes below FirstUncleanableOffset, DirtyBytes
+	// those of them not yet cleaned, and DirtyRatio the one over the other,
+	// compared with min.cleanable.dirty.ratio.
+	CleanableBytes, DirtyBytes int64
+	DirtyRatio                 float64
+	// LastRun is the last cleaning since the node started, nil before one.
+	LastRun *CleanerRun
 }
 
 func newLogCleaner(n *Node) (*logCleaner, error) {
 	c := &logCleaner{n: n, stop: make(chan struct{}),
-		checkpoint: map[partKey]int64{}, busy: map[*partition]bool{}, keptUntil: map[partKey]int64{}}
+		checkpoint: map[partKey]int64{}, busy: map[*partition]bool{}, keptUntil: map[partKey]int64{},
+		lastRun: map[partKey]CleanerRun{}}
 	rate := n.cfg.Broker.Float("log.cleaner.io.max.bytes.per.second")
 	c.limiter = newIOLimiter(rate)
 	if n.cfg.DataDir != "" {
@@ -165,7 +198,18 @@ func (c *logCleaner) cleanOne() bool {
 		delete(c.busy, best)
 		c.mu.Unlock()
 	}()
-	err := c.clean(best, bestPlan, now)
+	run := CleanerRun{Start: time.Now()}
+	stats, err := c.clean(best, bestPlan, now)
+	run.Duration = time.Since(run.Start)
+	run.BytesRead, run.BytesWritten = stats.BytesRead, stats.BytesWritten
+	if err != nil && !errors.Is(err, errCleanerStopped) {
+		run.Err = err.Error()
+	}
+	if !errors.Is(err, errCleanerStopped) {
+		c.mu.Lock()
+		c.lastRun[partKey{topic: best.topic, partition: best.id}] = run
+		c.mu.Unlock()
+	}
 	if err != nil && !errors.Is(err, logstore.ErrRewriteAborted) && !errors.Is(err, logstore.ErrClosed) && !errors.Is(err, errCleanerStopped) {
 		c.n.log.Warn("log cleaner", "topic", best.topic, "partition", best.id, "err", err)
 	}
@@ -246,7 +290,7 @@ func segmentTime(s logstore.SegmentInfo) int64 {
 }
 
 // clean compacts p's log as plan says and moves the checkpoint.
-func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) error {
+func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) (logstore.RewriteStats, error) {
 	set := p.settings.Load()
 
 	// The offset map of the dirty section, as far as it fits: this
@@ -279,7 +323,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) error {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errFull) {
-		return fmt.Errorf("building the offset map: %w", err)
+		return logstore.RewriteStats{}, fmt.Errorf("building the offset map: %w", err)
 	}
 	if end == plan.uncleanable {
 		// Everything up to the uncleanable offset is mapped: the
@@ -288,7 +332,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) error {
 		m.UpdateLatestOffset(end - 1)
 	}
 	if end <= p.log.StartOffset() {
-		return nil // the map could not take even the first batch's first key
+		return logstore.RewriteStats{}, nil // the map could not take even the first batch's first key
 	}
 
 	lastData, epochs := p.producerEnds()
@@ -310,7 +354,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) error {
 	}
 	keptTombstones := false
 	keptAborted := map[txnRange]bool{}
-	_, err = p.log.Rewrite(0, end, func(b []byte) ([]byte, error) {
+	stats, err := p.log.Rewrite(0, end, func(b []byte) ([]byte, error) {
 		if err := c.stopped(); err != nil {
 			return nil, err
 		}
@@ -328,7 +372,7 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) error {
 		return res.Batch, nil
 	})
 	if err != nil {
-		return err
+		return stats, err
 	}
 	p.mu.Lock()
 	p.txns.trimAborted(end, keptAborted)
@@ -342,7 +386,36 @@ func (c *logCleaner) clean(p *partition, plan cleanPlan, now time.Time) error {
 		delete(c.keptUntil, key)
 	}
 	c.mu.Unlock()
-	return c.save()
+	return stats, c.save()
+}
+
+// states returns the state of every compacted log on the node, sorted by
+// topic and partition.
+func (c *logCleaner) states() []CleanerState {
+	now := c.n.cfg.Now()
+	var out []CleanerState
+	for _, p := range c.n.allPartitions() {
+		if !p.settings.Load().compact {
+			continue
+		}
+		plan, _ := c.plan(p, now)
+		st := CleanerState{Topic: p.topic, Partition: p.id,
+			FirstDirtyOffset: plan.firstDirty, FirstUncleanableOffset: plan.uncleanable,
+			CleanableBytes: plan.totalBytes, DirtyBytes: plan.dirtyBytes, DirtyRatio: plan.ratio}
+		c.mu.Lock()
+		if r, ok := c.lastRun[partKey{topic: p.topic, partition: p.id}]; ok {
+			st.LastRun = &r
+		}
+		c.mu.Unlock()
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b CleanerState) int {
+		if a.Topic != b.Topic {
+			return strings.Compare(a.Topic, b.Topic)
+		}
+		return int(a.Partition) - int(b.Partition)
+	})
+	return out
 }
 
 // truncated clamps p's checkpoint to off after a truncation of its log:
@@ -361,6 +434,7 @@ func (c *logCleaner) forget(topic string, partition int32) {
 	c.mu.Lock()
 	delete(c.checkpoint, partKey{topic: topic, partition: partition})
 	delete(c.keptUntil, partKey{topic: topic, partition: partition})
+	delete(c.lastRun, partKey{topic: topic, partition: partition})
 	c.mu.Unlock()
 }
 
@@ -504,3 +578,7 @@ func batchBase(b []byte) int64 {
 	}
 	return int64(binary.BigEndian.Uint64(b))
 }
+
+// CleanerStates returns the log cleaner's state of every compacted log on
+// this node, sorted by topic and partition.
+func (n *Node) CleanerStates() []CleanerState { return n.cleaner.states() }

@@ -268,6 +268,11 @@ func (n *Node) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Resp
 				}
 				add(d.Name, v, src, &d, []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{synonym(d.Name, v, src)})
 			}
+			if u := n.cfg.AdminURL; u != "" && (rr.ConfigNames == nil || slices.Contains(rr.ConfigNames, AdminURLConfig)) {
+				d := configs.Def{Name: AdminURLConfig, Type: kmsg.ConfigTypeString, Doc: "The embedded cluster's admin API (kafkaboot, not Kafka); read-only."}
+				add(d.Name, u, kmsg.ConfigSourceStaticBrokerConfig, &d, []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{synonym(d.Name, u, kmsg.ConfigSourceStaticBrokerConfig)})
+				out.Configs[len(out.Configs)-1].ReadOnly = true
+			}
 		default:
 			out.ErrorCode = kerr.InvalidRequest.Code
 			out.ErrorMessage = errMessage(fmt.Errorf("resource type %d is not supported", rr.ResourceType))
@@ -276,6 +281,10 @@ func (n *Node) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Resp
 	}
 	return resp
 }
+
+// AdminURLConfig is the read-only broker config naming the embedded
+// cluster's admin API, when it has one.
+const AdminURLConfig = "kafkaboot.admin.url"
 
 func synonym(name, value string, src kmsg.ConfigSource) kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
 	s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()

@@ -56,6 +56,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AdminURL, when set, is the embedded cluster's admin API, shown to
+	// DescribeConfigs of a broker as the read-only AdminURLConfig.
+	AdminURL string
 }
 
 // Node is one broker.
