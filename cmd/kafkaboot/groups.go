@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -15,7 +16,7 @@ import (
 func runGroups(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return dispatch(ctx, "groups", []action{
 		{"list", "list consumer groups with their state and protocol type", groupsList},
-		{"describe", "show a group's committed offsets, log end offsets, lag and members", groupsDescribe},
+		{"describe", "show a group's committed offsets, log end offsets, lag in records and in time, and members", groupsDescribe},
 		{"delete", "delete an empty group and its committed offsets", groupsDelete},
 	}, args, stdin, stdout, stderr)
 }
@@ -55,13 +56,26 @@ const groupsDescribeDoc = `
 Prints, like kafka-consumer-groups --describe, one row per partition the
 group has an offset for or a member consumes:
 
-  GROUP  TOPIC  PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  CONSUMER-ID  HOST  CLIENT-ID
+  GROUP  TOPIC  PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  LAG-TIME  CONSUMER-ID  HOST  CLIENT-ID
 
 sorted by topic and partition. CURRENT-OFFSET is the committed offset, LAG
 the log end offset minus it; both are "-" where nothing is committed, and
 the member columns are "-" where no member has the partition. A group
 without members is noted on stderr; a group that does not exist is an
-error.`
+error.
+
+LAG-TIME is lag in time: how long the oldest record the group has not
+consumed has been waiting, the time since the timestamp of the record at
+CURRENT-OFFSET (or of the first record after it, where retention deleted
+it), to the second from 1s up ("1m23s") and to the millisecond below
+("850ms"). It is "0s" where LAG is 0, or where only transaction markers,
+which no consumer receives, are left before the log end. The timestamps
+are the producers' unless the topic uses LogAppendTime, so clocks that
+disagree skew it; one in the future counts as now. To date the records,
+describe reads the first record at each lagging partition's committed
+offset, all partitions at once, and waits at most 5s (and
+--command-timeout) for them: LAG-TIME is "-" where no record came by then,
+and wherever LAG is "-".`
 
 func groupsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("groups describe", "kafkaboot groups describe --group G [--group G]...", groupsDescribeDoc)
@@ -86,9 +100,8 @@ func groupsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if err != nil {
 		return cf.explain("describing groups", err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tCONSUMER-ID\tHOST\tCLIENT-ID")
-	for _, g := range groups {
+	groupLags := make([]kadm.GroupLag, len(groups))
+	for i, g := range groups {
 		l, ok := lags[g]
 		if !ok {
 			return fmt.Errorf("describing group %q: no answer", g)
@@ -102,14 +115,25 @@ func groupsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, std
 		if len(l.Members) == 0 {
 			fmt.Fprintf(stderr, "Consumer group '%s' has no active members.\n", g)
 		}
-		writeGroupLag(tw, g, l.Lag)
+		groupLags[i] = l.Lag
+	}
+	ages, err := lagAges(ctx, cf.opts(), groupLags...)
+	if err != nil {
+		return fmt.Errorf("describing groups: %w", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tLAG-TIME\tCONSUMER-ID\tHOST\tCLIENT-ID")
+	for i, g := range groups {
+		writeGroupLag(tw, g, groupLags[i], ages)
 	}
 	return tw.Flush()
 }
 
-func writeGroupLag(w io.Writer, group string, lag kadm.GroupLag) {
+// writeGroupLag writes the rows of groups describe for group, taking
+// LAG-TIME from ages (see lagAges).
+func writeGroupLag(w io.Writer, group string, lag kadm.GroupLag, ages map[partitionOffset]time.Duration) {
 	for _, ml := range lag.Sorted() {
-		cur, end, lg := "-", "-", "-"
+		cur, end, lg, lagTime := "-", "-", "-", "-"
 		if ml.Commit.At >= 0 {
 			cur = strconv.FormatInt(ml.Commit.At, 10)
 		}
@@ -118,12 +142,17 @@ func writeGroupLag(w io.Writer, group string, lag kadm.GroupLag) {
 		}
 		if ml.Commit.At >= 0 && ml.Err == nil {
 			lg = strconv.FormatInt(ml.Lag, 10)
+			if ml.Lag <= 0 {
+				lagTime = "0s"
+			} else if age, ok := ages[partitionOffset{ml.Topic, ml.Partition, ml.Commit.At}]; ok {
+				lagTime = formatLagTime(age)
+			}
 		}
 		member, host, client := "-", "-", "-"
 		if !ml.IsEmpty() {
 			member, host, client = dash(ml.Member.MemberID), dash(ml.Member.ClientHost), dash(ml.Member.ClientID)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", group, ml.Topic, ml.Partition, cur, end, lg, member, host, client)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", group, ml.Topic, ml.Partition, cur, end, lg, lagTime, member, host, client)
 	}
 }
 

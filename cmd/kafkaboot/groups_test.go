@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -58,7 +59,7 @@ func describeRows(t *testing.T, r result) [][]string {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	header := strings.Fields(lines[0])
-	want := []string{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"}
+	want := []string{"GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "LAG-TIME", "CONSUMER-ID", "HOST", "CLIENT-ID"}
 	if !slices.Equal(header, want) {
 		t.Fatalf("header %q", lines[0])
 	}
@@ -67,6 +68,46 @@ func describeRows(t *testing.T, r result) [][]string {
 		rows = append(rows, strings.Fields(l))
 	}
 	return rows
+}
+
+// lagTimeCol is the index of LAG-TIME in a row of describeRows.
+const lagTimeCol = 6
+
+// checkRow checks a row of describeRows against want, whose LAG-TIME is
+// either exact or a range "min..max" of durations that the row's LAG-TIME
+// must parse into, since the age of a record depends on timing.
+func checkRow(t *testing.T, row, want []string) {
+	t.Helper()
+	if len(row) != len(want) {
+		t.Errorf("row %q, want %q", row, want)
+		return
+	}
+	from, to, isRange := strings.Cut(want[lagTimeCol], "..")
+	for i := range want {
+		if i == lagTimeCol && isRange {
+			continue
+		}
+		if row[i] != want[i] {
+			t.Errorf("row %q, want %q", row, want)
+			return
+		}
+	}
+	if !isRange {
+		return
+	}
+	got, err := time.ParseDuration(row[lagTimeCol])
+	if err != nil {
+		t.Errorf("row %q: LAG-TIME: %v", row, err)
+		return
+	}
+	lo, err1 := time.ParseDuration(from)
+	hi, err2 := time.ParseDuration(to)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("bad LAG-TIME range %q: %v", want[lagTimeCol], err)
+	}
+	if got < lo || got > hi {
+		t.Errorf("row %q: LAG-TIME %v not within [%v, %v]", row, got, lo, hi)
+	}
 }
 
 func TestGroups(t *testing.T) {
@@ -87,9 +128,13 @@ func TestGroups(t *testing.T) {
 	}
 
 	r = kbc(t, c, "", "groups", "describe", "--group", "g1").ok(t)
-	if rows := describeRows(t, r); !slices.Equal(rows[0], []string{"g1", "gt", "0", "3", "5", "2", "-", "-", "-"}) || len(rows) != 1 {
+	// The records were produced moments ago: LAG-TIME is some positive
+	// time.
+	rows := describeRows(t, r)
+	if len(rows) != 1 {
 		t.Fatalf("describe printed\n%s", r.stdout)
 	}
+	checkRow(t, rows[0], []string{"g1", "gt", "0", "3", "5", "2", "1ns..1h", "-", "-", "-"})
 	if !strings.Contains(r.stderr, "Consumer group 'g1' has no active members.") {
 		t.Errorf("describe stderr %q", r.stderr)
 	}
@@ -101,7 +146,7 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("second group consume printed %q", r.stdout)
 	}
 	r = kbc(t, c, "", "groups", "describe", "--group", "g1").ok(t)
-	if rows := describeRows(t, r); !slices.Equal(rows[0], []string{"g1", "gt", "0", "5", "5", "0", "-", "-", "-"}) {
+	if rows := describeRows(t, r); !slices.Equal(rows[0], []string{"g1", "gt", "0", "5", "5", "0", "0s", "-", "-", "-"}) {
 		t.Fatalf("describe after second consume printed\n%s", r.stdout)
 	}
 
@@ -117,7 +162,7 @@ func TestGroups(t *testing.T) {
 	waitFor(t, "five records", 15*time.Second, func() bool { return out.String() == "v1\nv2\nv3\nv4\nv5\n" })
 	// While it runs, the group is Stable and the member shows up.
 	r = kbc(t, c, "", "groups", "describe", "--group", "g2").ok(t)
-	if rows := describeRows(t, r); len(rows) != 1 || rows[0][6] == "-" || rows[0][8] != "kafkaboot" {
+	if rows := describeRows(t, r); len(rows) != 1 || rows[0][7] == "-" || rows[0][9] != "kafkaboot" {
 		t.Fatalf("describe of active group printed\n%s", r.stdout)
 	}
 	cancel()
@@ -130,7 +175,7 @@ func TestGroups(t *testing.T) {
 		t.Fatal("group consumer did not stop")
 	}
 	r = kbc(t, c, "", "groups", "describe", "--group", "g2").ok(t)
-	if rows := describeRows(t, r); !slices.Equal(rows[0][:6], []string{"g2", "gt", "0", "5", "5", "0"}) {
+	if rows := describeRows(t, r); !slices.Equal(rows[0][:7], []string{"g2", "gt", "0", "5", "5", "0", "0s"}) {
 		t.Fatalf("describe after interrupt printed\n%s", r.stdout)
 	}
 
@@ -148,5 +193,162 @@ func TestGroups(t *testing.T) {
 	r = kbc(t, c, "", "groups", "delete", "--group", "nope")
 	if r.code != 1 || !strings.Contains(r.stderr, "GROUP_ID_NOT_FOUND") {
 		t.Fatalf("delete of unknown group: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestGroupsLagTime: LAG-TIME dates the record at the committed offset by
+// its timestamp, or the first record after it when retention deleted it;
+// is 0s when only a transaction marker is left; and is found for two
+// groups at different offsets of one partition in one describe.
+func TestGroupsLagTime(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(4, "lt"))
+	skipWithoutGroups(t, c)
+	ctx := t.Context()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID("lt-tx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+
+	// One transaction writes records stamped 2h, 1h and 1h ago to
+	// partition 0, two fresh ones to partition 1, ones stamped 3h, 2h and
+	// 30m ago to partition 2 (retention then deletes the first two), and
+	// one to partition 3; each partition ends with the commit marker.
+	now := time.Now()
+	var recs []*kgo.Record
+	for _, r := range []struct {
+		partition int32
+		age       time.Duration
+	}{{0, 2 * time.Hour}, {0, time.Hour}, {0, time.Hour}, {1, 0}, {1, 0}, {2, 3 * time.Hour}, {2, 2 * time.Hour}, {2, 30 * time.Minute}} {
+		recs = append(recs, &kgo.Record{Topic: "lt", Partition: r.partition, Value: []byte("v"), Timestamp: now.Add(-r.age)})
+	}
+	recs = append(recs, &kgo.Record{Topic: "lt", Partition: 3, Value: []byte("v")})
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the transaction markers", 10*time.Second, func() bool {
+		ends, err := adm.ListEndOffsets(ctx, "lt")
+		if err != nil {
+			return false
+		}
+		want := map[int32]int64{0: 4, 1: 3, 2: 4, 3: 2}
+		for p, end := range want {
+			if o, ok := ends.Lookup("lt", p); !ok || o.Err != nil || o.Offset != end {
+				return false
+			}
+		}
+		return true
+	})
+	before := make(kadm.Offsets)
+	before.AddOffset("lt", 2, 2, -1)
+	deleted, err := adm.DeleteRecords(ctx, before)
+	if err == nil {
+		err = deleted.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	commit := func(group string, offsets map[int32]int64) {
+		t.Helper()
+		offs := make(kadm.Offsets)
+		for p, o := range offsets {
+			offs.AddOffset("lt", p, o, -1)
+		}
+		resp, err := adm.CommitOffsets(ctx, group, offs)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatalf("committing for %s: %v", group, err)
+		}
+	}
+	commit("lt1", map[int32]int64{0: 1, 1: 3, 2: 0, 3: 1})
+	commit("lt2", map[int32]int64{0: 0, 2: 0})
+
+	r := kbc(t, c, "", "groups", "describe", "--group", "lt1", "--group", "lt2").ok(t)
+	rows := describeRows(t, r)
+	want := [][]string{
+		{"lt1", "lt", "0", "1", "4", "3", "59m..61m", "-", "-", "-"},   // the record at 1, not the older one at 0
+		{"lt1", "lt", "1", "3", "3", "0", "0s", "-", "-", "-"},         // caught up
+		{"lt1", "lt", "2", "0", "4", "4", "29m..31m", "-", "-", "-"},   // the first record left, at 2
+		{"lt1", "lt", "3", "1", "2", "1", "0s", "-", "-", "-"},         // only the marker is left
+		{"lt2", "lt", "0", "0", "4", "4", "119m..121m", "-", "-", "-"}, // the record at 0, read beside lt1's at 1
+		{"lt2", "lt", "1", "-", "3", "-", "-", "-", "-", "-"},          // nothing committed
+		{"lt2", "lt", "2", "0", "4", "4", "29m..31m", "-", "-", "-"},
+		{"lt2", "lt", "3", "-", "2", "-", "-", "-", "-", "-"},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("describe printed\n%s", r.stdout)
+	}
+	for i := range want {
+		checkRow(t, rows[i], want[i])
+	}
+	if t.Failed() {
+		t.Logf("describe printed\n%s", r.stdout)
+	}
+}
+
+// TestLagAgesDeadline: a partition that gives no record by the deadline is
+// left out of the ages (LAG-TIME "-") and does not hold up another read
+// beside it.
+func TestLagAgesDeadline(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(2, "ld"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ts := time.Now().Add(-time.Minute)
+	if err := cl.ProduceSync(t.Context(),
+		&kgo.Record{Topic: "ld", Partition: 0, Value: []byte("v"), Timestamp: ts},
+		&kgo.Record{Topic: "ld", Partition: 1, Value: []byte("v"), Timestamp: ts},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	behind := func(p int32, at, end int64) kadm.GroupMemberLag {
+		return kadm.GroupMemberLag{Topic: "ld", Partition: p, Commit: kadm.Offset{Topic: "ld", Partition: p, At: at},
+			End: kadm.ListedOffset{Topic: "ld", Partition: p, Offset: end}, Lag: end - at}
+	}
+	// Partition 1 claims records behind offset 1, where its log ends.
+	lag := kadm.GroupLag{"ld": {0: behind(0, 0, 1), 1: behind(1, 1, 3)}}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	ages, err := lagAges(ctx, []kgo.Opt{kgo.SeedBrokers(c.Addrs()...)}, lag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age, ok := ages[partitionOffset{"ld", 0, 0}]; !ok || age < 59*time.Second || age > 61*time.Second {
+		t.Errorf("age of ld[0] at 0: %v (found %v), want about 1m", age, ok)
+	}
+	if age, ok := ages[partitionOffset{"ld", 1, 1}]; ok {
+		t.Errorf("ld[1] at 1, where nothing can be read, has age %v", age)
+	}
+}
+
+func TestFormatLagTime(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{-2 * time.Second, "0s"}, // a timestamp in the future
+		{400 * time.Microsecond, "0s"},
+		{850*time.Millisecond + 300*time.Microsecond, "850ms"},
+		{999*time.Millisecond + 600*time.Microsecond, "1s"},
+		{83*time.Second + 400*time.Millisecond, "1m23s"},
+		{time.Hour + 600*time.Millisecond, "1h0m1s"},
+	} {
+		if got := formatLagTime(tt.d); got != tt.want {
+			t.Errorf("formatLagTime(%v) = %q, want %q", tt.d, got, tt.want)
+		}
 	}
 }
