@@ -14,6 +14,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/config"
 	"github.com/kafkaboot/kafkaboot/container"
+	"github.com/kafkaboot/kafkaboot/internal/kgolog"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/kafkaboot/kafkaboot/template"
 )
@@ -63,6 +64,13 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 	if err != nil {
 		return nil, fmt.Errorf("kafkaboot: kafka.listener.ack-mode: %w", err)
 	}
+	level, err := kgolog.ParseLevel(k.Client.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaboot: %w", err)
+	}
+	if o := kgolog.Opt(logger, level); o != nil {
+		base = append(base, o)
+	}
 	for _, ep := range lr.Endpoints() {
 		if ep.Concurrency == 0 {
 			ep.Concurrency = k.Listener.Concurrency
@@ -74,6 +82,9 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 		container.WithAckMode(mode),
 		container.WithPublisher(producer.Client()),
 		container.WithLogger(logger),
+	}
+	if d := k.Listener.MonitorInterval; d > 0 {
+		all = append(all, container.WithMonitorInterval(d))
 	}
 	if k.Listener.AckCount > 0 {
 		all = append(all, container.WithAckCount(k.Listener.AckCount))

@@ -2,6 +2,7 @@ package kafkaboot
 
 import (
 	"context"
+	"log/slog"
 
 	"go.uber.org/fx"
 
@@ -22,8 +23,21 @@ func NewProducerFactory(cfg *config.Config, opts ...template.FactoryOption) (*te
 	return template.NewProducerFactory(cfg, opts...)
 }
 
-func provideProducerFactory(lc fx.Lifecycle, cfg *config.Config) (*template.ProducerFactory, error) {
-	f, err := NewProducerFactory(cfg)
+// ProducerParams are the inputs of the producer factory under fx.
+type ProducerParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    *config.Config
+	Logger    *slog.Logger `optional:"true"`
+}
+
+func provideProducerFactory(p ProducerParams) (*template.ProducerFactory, error) {
+	lc, cfg := p.Lifecycle, p.Config
+	var opts []template.FactoryOption
+	if p.Logger != nil {
+		opts = append(opts, template.WithClientLogger(p.Logger))
+	}
+	f, err := NewProducerFactory(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,43 @@ type Kafka struct {
 	Admin Admin `koanf:"admin"`
 	// Template (kafka.template) configures the KafkaTemplate.
 	Template Template `koanf:"template"`
+	// Client (kafka.client) configures what every franz-go client shares.
+	Client Client `koanf:"client"`
+	// Health (kafka.health) configures kafkaboot.Health's readiness.
+	Health Health `koanf:"health"`
+}
+
+// Client log levels accepted by kafka.client.log-level.
+const (
+	LogLevelNone  = "none"
+	LogLevelError = "error"
+	LogLevelWarn  = "warn"
+	LogLevelInfo  = "info"
+	LogLevelDebug = "debug"
+)
+
+// Client is kafka.client.
+type Client struct {
+	// LogLevel (kafka.client.log-level) is the level from which franz-go's
+	// own client logs go to the application's slog logger (with
+	// component=franz-go): none, error, warn, info or debug. Default
+	// error: at warn, franz-go logs every failed connection attempt, which
+	// during an outage repeats what the framework says once (an outage is
+	// logged once per client, then at most every 30 s, whatever this
+	// level).
+	LogLevel string `koanf:"log-level" validate:"oneof=none error warn info debug"`
+}
+
+// Health is kafka.health: when kafkaboot.Health reports a listener ready.
+type Health struct {
+	// MaxLag (kafka.health.max-lag) is the most records any partition of
+	// a listener may be behind for the application to be ready; 0 (the
+	// default) does not check.
+	MaxLag int64 `koanf:"max-lag" validate:"gte=0"`
+	// MaxLagTime (kafka.health.max-lag-time) is the oldest a record
+	// waiting in a listener may be for the application to be ready; 0
+	// (the default) does not check.
+	MaxLagTime time.Duration `koanf:"max-lag-time" validate:"gte=0"`
 }
 
 // Security protocols accepted by kafka.security.protocol.
@@ -302,6 +339,11 @@ type Listener struct {
 	// MissingTopicsFatal (kafka.listener.missing-topics-fatal) makes a
 	// container fail to start when a topic does not exist. Default false.
 	MissingTopicsFatal bool `koanf:"missing-topics-fatal"`
+	// MonitorInterval (kafka.listener.monitor-interval) is how often a
+	// container checks for handler calls stuck on one record, and how long
+	// one may run before it is reported (a WARN and a NonResponsiveEvent).
+	// Default 30s, like Spring's monitorInterval.
+	MonitorInterval time.Duration `koanf:"monitor-interval" validate:"gt=0"`
 }
 
 // Admin is kafka.admin.
@@ -349,12 +391,14 @@ func DefaultKafka() Kafka {
 			MaxPollRecords:  500,
 		},
 		Listener: Listener{
-			Concurrency: 1,
-			AckMode:     AckModeBatch,
-			AckCount:    1,
-			AckTime:     5 * time.Second,
-			PollTimeout: 5 * time.Second,
+			Concurrency:     1,
+			AckMode:         AckModeBatch,
+			AckCount:        1,
+			AckTime:         5 * time.Second,
+			PollTimeout:     5 * time.Second,
+			MonitorInterval: 30 * time.Second,
 		},
+		Client: Client{LogLevel: LogLevelError},
 		Admin: Admin{
 			AutoCreate:       true,
 			OperationTimeout: 30 * time.Second,

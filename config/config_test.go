@@ -144,6 +144,7 @@ func TestLoadFile(t *testing.T) {
 		Listener: Listener{
 			Concurrency: 3, AckMode: AckModeManualImmediate, AckCount: 1, AckTime: 5 * time.Second,
 			PollTimeout: 5 * time.Second, IdleInterval: time.Minute, MissingTopicsFatal: true,
+			MonitorInterval: 30 * time.Second,
 		},
 		Admin: Admin{
 			AutoCreate: false,
@@ -154,6 +155,7 @@ func TestLoadFile(t *testing.T) {
 			OperationTimeout: 30 * time.Second,
 		},
 		Template: Template{DefaultTopic: "orders"},
+		Client:   Client{LogLevel: LogLevelError},
 	}
 	if !reflect.DeepEqual(k, want) {
 		t.Fatalf("got  %+v\nwant %+v", k, want)

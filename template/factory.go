@@ -11,6 +11,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/config"
 	"github.com/kafkaboot/kafkaboot/internal/connwatch"
+	"github.com/kafkaboot/kafkaboot/internal/kgolog"
 )
 
 // ErrClosed is returned by a closed [ProducerFactory].
@@ -29,9 +30,10 @@ var ErrClosed = errors.New("producer factory closed")
 // option) and the kafka.producer.* settings; extra kgo options given with
 // [WithClientOpts] are applied last and win.
 type ProducerFactory struct {
-	kafka  config.Kafka
-	extra  []kgo.Opt
-	logger *slog.Logger
+	kafka    config.Kafka
+	extra    []kgo.Opt
+	logger   *slog.Logger
+	logLevel kgo.LogLevel // kafka.client.log-level
 	// watch follows the shared client's broker connections: it logs
 	// outages and names their cause in the errors of sends that give up.
 	watch *connwatch.Watcher
@@ -55,8 +57,9 @@ func WithClientOpts(opts ...kgo.Opt) FactoryOption {
 	return factoryFunc(func(p *ProducerFactory) { p.extra = append(p.extra, opts...) })
 }
 
-// WithClientLogger routes franz-go's client logs to l, at warn level and
-// above unless l is enabled for lower levels (info, debug).
+// WithClientLogger sets the factory's logger (default slog.Default()):
+// where outages are said, and where franz-go's client logs go from
+// kafka.client.log-level up.
 func WithClientLogger(l *slog.Logger) FactoryOption {
 	return factoryFunc(func(p *ProducerFactory) { p.logger = l })
 }
@@ -75,11 +78,13 @@ func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFac
 	if err != nil {
 		return nil, fmt.Errorf("template: producer factory: %w", err)
 	}
-	logger := f.logger
-	if logger == nil {
-		logger = slog.Default()
+	if f.logger == nil {
+		f.logger = slog.Default()
 	}
-	f.watch = connwatch.New("producer", logger)
+	if f.logLevel, err = kgolog.ParseLevel(f.kafka.Client.LogLevel); err != nil {
+		return nil, fmt.Errorf("template: producer factory: %w", err)
+	}
+	f.watch = connwatch.New("producer", f.logger)
 	cl, err := kgo.NewClient(append(f.clientOpts(base), kgo.WithHooks(f.watch))...)
 	if err != nil {
 		return nil, fmt.Errorf("template: producer factory: %w", err)
@@ -90,8 +95,8 @@ func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFac
 
 func (f *ProducerFactory) clientOpts(base []kgo.Opt) []kgo.Opt {
 	opts := append(base, kgo.RecordPartitioner(Partitioner(nil)))
-	if f.logger != nil {
-		opts = append(opts, kgo.WithLogger(newKgoLogger(f.logger)))
+	if o := kgolog.Opt(f.logger, f.logLevel); o != nil {
+		opts = append(opts, o)
 	}
 	return append(opts, f.extra...)
 }
@@ -170,39 +175,11 @@ func (f *ProducerFactory) Close(ctx context.Context) error {
 	return err
 }
 
-// kgoLogger adapts slog to kgo.Logger.
-type kgoLogger struct {
-	l     *slog.Logger
-	level kgo.LogLevel
-}
-
-func newKgoLogger(l *slog.Logger) *kgoLogger {
-	ctx := context.Background()
-	level := kgo.LogLevelWarn
-	switch {
-	case l.Enabled(ctx, slog.LevelDebug):
-		level = kgo.LogLevelDebug
-	case l.Enabled(ctx, slog.LevelInfo):
-		level = kgo.LogLevelInfo
-	}
-	return &kgoLogger{l: l.With(slog.String("component", "franz-go")), level: level}
-}
-
-// Level implements kgo.Logger.
-func (k *kgoLogger) Level() kgo.LogLevel { return k.level }
-
-// Log implements kgo.Logger.
-func (k *kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	var sl slog.Level
-	switch level {
-	case kgo.LogLevelError:
-		sl = slog.LevelError
-	case kgo.LogLevelWarn:
-		sl = slog.LevelWarn
-	case kgo.LogLevelInfo:
-		sl = slog.LevelInfo
-	default:
-		sl = slog.LevelDebug
-	}
-	k.l.Log(context.Background(), sl, msg, keyvals...)
+// Connectivity reports whether the shared client's last attempt to
+// connect to a broker succeeded and, when not, the error it met. A client
+// that has not needed a new connection lately reports its last state:
+// kafkaboot.Health confirms an outage with a request.
+func (f *ProducerFactory) Connectivity() (reachable bool, lastErr error) {
+	down, _ := f.watch.Down()
+	return !down, f.watch.LastError()
 }

@@ -569,21 +569,6 @@ func TestLogging(t *testing.T) {
 	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "topic=logged") {
 		t.Fatalf("log output: %q", out)
 	}
-
-	kl := newKgoLogger(logger)
-	if kl.Level() != kgo.LogLevelInfo {
-		t.Fatalf("kgo level = %v", kl.Level())
-	}
-	kl.Log(kgo.LogLevelWarn, "from franz", "broker", 1)
-	mu.Lock()
-	out = buf.String()
-	mu.Unlock()
-	if !strings.Contains(out, `level=WARN msg="from franz" component=franz-go broker=1`) {
-		t.Fatalf("kgo log output: %q", out)
-	}
-	if newKgoLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelError}))).Level() != kgo.LogLevelWarn {
-		t.Fatal("quiet logger should map to warn")
-	}
 }
 
 type lockedWriter struct {
