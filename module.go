@@ -8,7 +8,8 @@ import (
 )
 
 // Module is the fx module of kafkaboot: configuration, producer factory,
-// template, admin and listener containers, with lifecycle hooks. The
+// template, admin, listener containers with lifecycle hooks, and Health
+// (also as the http.Handler named HealthHandler). The
 // containers are always built (an application without listeners has an
 // empty registry), so that a bad listener tag fails the application at
 // start.
@@ -19,7 +20,9 @@ var Module = fx.Module("kafkaboot",
 		provideTemplate,
 		provideAdmin,
 		provideContainers,
+		provideHealth,
 	),
+	healthHandler,
 	fx.Invoke(func(*Containers) {}),
 )
 

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/internal/connwatch"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/kafkaboot/kafkaboot/serde"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,6 +68,9 @@ type Container struct {
 	pausedParts map[string]map[int32]bool
 
 	lastRecord atomic.Int64 // unix nanos of the last non-empty poll
+
+	state   atomic.Int32 // a State; StatePaused is derived from paused
+	failure atomic.Pointer[error]
 }
 
 // run is the state of one Start..Stop cycle.
@@ -76,6 +80,8 @@ type run struct {
 	hardCancel context.CancelFunc
 	idleStop   chan struct{}
 	idleDone   chan struct{}
+	// watch follows the members' broker connections.
+	watch *connwatch.Watcher
 }
 
 // New creates a container for ep, compiling ep first if needed (without a
@@ -216,7 +222,7 @@ func (c *Container) Start(ctx context.Context) error {
 		return nil
 	}
 	hardCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &run{hardCtx: hardCtx, hardCancel: cancel, idleStop: make(chan struct{}), idleDone: make(chan struct{})}
+	r := &run{hardCtx: hardCtx, hardCancel: cancel, idleStop: make(chan struct{}), idleDone: make(chan struct{}), watch: c.newWatch()}
 	c.lastRecord.Store(time.Now().UnixNano())
 	for i := 0; i < c.members; i++ {
 		m, err := newMember(ctx, c, r, i)
@@ -225,9 +231,18 @@ func (c *Container) Start(ctx context.Context) error {
 				m.cl.Close()
 			}
 			cancel()
-			return fmt.Errorf("container: listener %q: starting member %d: %w", c.id, i, err)
+			err = fmt.Errorf("container: listener %q: starting member %d: %w", c.id, i, err)
+			c.failure.Store(&err)
+			c.state.Store(int32(StateFailed))
+			c.emit(FailedEvent{ListenerID: c.id, Err: err})
+			return err
 		}
 		r.members = append(r.members, m)
+	}
+	if c.direct {
+		c.state.Store(int32(StateRunning))
+	} else {
+		c.state.Store(int32(StateStarting))
 	}
 	c.pmu.Lock()
 	paused := c.pausedLocked()
@@ -238,13 +253,10 @@ func (c *Container) Start(ctx context.Context) error {
 		}
 		m.start()
 	}
-	if c.o.onIdle != nil && c.o.idleInterval > 0 {
-		go c.idleLoop(r)
-	} else {
-		close(r.idleDone)
-	}
+	go c.monitor(r)
 	c.cur.Store(r)
 	c.log.Info("kafka listener container started", "group", c.group, "members", c.members, "ack", c.ackMode.String())
+	c.emit(StartedEvent{ListenerID: c.id})
 	return nil
 }
 
@@ -268,7 +280,9 @@ func (c *Container) Stop(ctx context.Context) error {
 	}
 	err := r.stop(ctx, c)
 	c.cur.Store(nil)
+	c.state.Store(int32(StateStopped))
 	c.log.Info("kafka listener container stopped", "group", c.group, "err", err)
+	c.emit(StoppedEvent{ListenerID: c.id, Err: err})
 	return err
 }
 
@@ -347,22 +361,81 @@ func (r *run) stop(ctx context.Context, c *Container) error {
 	return nil
 }
 
-func (c *Container) idleLoop(r *run) {
+// monitor runs the idle events and the non-responsive handler check until
+// the run stops.
+func (c *Container) monitor(r *run) {
 	defer close(r.idleDone)
-	interval := c.o.idleInterval
-	t := time.NewTicker(max(interval/4, 5*time.Millisecond))
+	idle := c.o.idleInterval
+	if c.o.onIdle == nil && len(c.o.onEvent) == 0 {
+		idle = 0
+	}
+	check := c.o.monitorInterval
+	if check == 0 {
+		check = 30 * time.Second
+	}
+	var tick time.Duration
+	if idle > 0 {
+		tick = max(idle/4, 5*time.Millisecond)
+	}
+	if check > 0 && (tick == 0 || check < tick) {
+		tick = check
+	}
+	if tick == 0 {
+		<-r.idleStop
+		return
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
-	var lastFire time.Time
+	var lastFire, lastCheck time.Time
 	for {
 		select {
 		case <-r.idleStop:
 			return
 		case now := <-t.C:
-			idle := now.Sub(time.Unix(0, c.lastRecord.Load()))
-			if idle >= interval && now.Sub(lastFire) >= interval {
-				lastFire = now
-				c.o.onIdle(IdleEvent{ListenerID: c.id, IdleFor: idle, Paused: c.paused.Load()})
+			if idle > 0 {
+				d := now.Sub(time.Unix(0, c.lastRecord.Load()))
+				if d >= idle && now.Sub(lastFire) >= idle {
+					lastFire = now
+					e := IdleEvent{ListenerID: c.id, IdleFor: d, Paused: c.paused.Load()}
+					if c.o.onIdle != nil {
+						c.o.onIdle(e)
+					}
+					c.emit(e)
+				}
 			}
+			if check > 0 && now.Sub(lastCheck) >= check {
+				lastCheck = now
+				c.checkResponsive(r, now, check)
+			}
+		}
+	}
+}
+
+// checkResponsive reports the handler calls running longer than limit.
+func (c *Container) checkResponsive(r *run, now time.Time, limit time.Duration) {
+	for _, m := range r.members {
+		m.mu.Lock()
+		ws := make([]*worker, 0, len(m.workers))
+		for _, w := range m.workers {
+			ws = append(ws, w)
+		}
+		m.mu.Unlock()
+		for _, w := range ws {
+			start := w.callStart.Load()
+			if start == 0 {
+				continue
+			}
+			busy := now.Sub(time.Unix(0, start))
+			if busy < limit {
+				continue
+			}
+			var off int64 = -1
+			if rec := w.cur.Load(); rec != nil {
+				off = rec.Offset
+			}
+			c.log.Warn("kafka listener: handler not responding", "topic", w.k.topic, "partition", w.k.partition,
+				"offset", off, "busy", busy.Round(time.Millisecond))
+			c.emit(NonResponsiveEvent{ListenerID: c.id, Topic: w.k.topic, Partition: w.k.partition, Offset: off, Busy: busy})
 		}
 	}
 }

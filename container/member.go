@@ -39,6 +39,8 @@ type member struct {
 	seeks    []seekReq
 
 	inflight atomic.Int64 // records dispatched to workers and not finished
+	// readCommitted: lag is measured against the last stable offset.
+	readCommitted bool
 
 	commitMu   sync.Mutex // serializes "read pending, commit, mark committed"
 	commitReqs chan chan error
@@ -86,11 +88,13 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 			opts = append(opts, kgo.ConsumeTopics(ep.Topics...))
 		}
 	}
+	opts = append(opts, kgo.WithHooks(r.watch))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}
 	m.cl, m.adm = cl, kadm.NewClient(cl)
+	m.readCommitted = cl.OptValue(kgo.FetchIsolationLevel) == kgo.ReadCommitted()
 	if c.direct {
 		offsets, err := m.directOffsets(ctx, c.assign[idx])
 		if err != nil {
@@ -273,6 +277,11 @@ func (m *member) dispatch(fs kgo.Fetches) {
 		if w == nil {
 			return // revoked or lost since the fetch
 		}
+		if m.readCommitted {
+			w.end.Store(p.LastStableOffset)
+		} else {
+			w.end.Store(p.HighWatermark)
+		}
 		m.inflight.Add(int64(len(p.Records)))
 		w.enqueue(p.Records, m.c.maxPoll, w.seekEpoch.Load())
 	})
@@ -388,6 +397,7 @@ func (m *member) applySeeks() {
 			off = lo.Offset
 		}
 		w.seekEpoch.Add(1)
+		w.pos.Store(off)
 		w.interruptWaits()
 		if set[s.k.topic] == nil {
 			set[s.k.topic] = map[int32]kgo.EpochOffset{}
@@ -420,8 +430,12 @@ func (m *member) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 	}
 	m.mu.Unlock()
 	m.c.log.Debug("kafka listener: partitions assigned", "member", m.idx, "partitions", assigned)
+	m.c.state.CompareAndSwap(int32(StateStarting), int32(StateRunning))
 	if fn := m.c.o.rebalance.Assigned; fn != nil {
 		fn(ctx, assigned)
+	}
+	if len(assigned) > 0 {
+		m.c.emit(PartitionsAssignedEvent{ListenerID: m.c.id, Member: m.idx, Partitions: assigned})
 	}
 }
 
@@ -446,6 +460,9 @@ func (m *member) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 	if fn := m.c.o.rebalance.Revoked; fn != nil && len(revoked) > 0 {
 		fn(ctx, revoked)
 	}
+	if len(revoked) > 0 {
+		m.c.emit(PartitionsRevokedEvent{ListenerID: m.c.id, Member: m.idx, Partitions: revoked})
+	}
 }
 
 func (m *member) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
@@ -459,6 +476,9 @@ func (m *member) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]in
 	m.c.log.Warn("kafka listener: partitions lost", "member", m.idx, "partitions", lost)
 	if fn := m.c.o.rebalance.Lost; fn != nil && len(lost) > 0 {
 		fn(ctx, lost)
+	}
+	if len(lost) > 0 {
+		m.c.emit(PartitionsLostEvent{ListenerID: m.c.id, Member: m.idx, Partitions: lost})
 	}
 }
 

@@ -65,6 +65,9 @@ type options struct {
 	maxPollRecords int
 	defaultGroup   string
 	onCommit       func(CommitEvent)
+	onEvent        []func(Event)
+	// monitorInterval is the non-responsive handler check's interval.
+	monitorInterval time.Duration
 }
 
 // WithClientOpts sets the base kgo options of every client of the

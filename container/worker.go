@@ -36,16 +36,29 @@ type worker struct {
 
 	seekEpoch atomic.Uint64
 	tr        atomic.Pointer[tracker]
+
+	// Progress, for lag and the non-responsive check: end is the
+	// partition's end as of the last fetch (high watermark, or last stable
+	// offset for read_committed), -1 unknown; pos the offset after the
+	// last record processed, -1 none yet; cur the record (first record of
+	// the batch) last started; callStart when the handler call in
+	// progress started (unix nanos), 0 between calls.
+	end, pos  atomic.Int64
+	cur       atomic.Pointer[kgo.Record]
+	callStart atomic.Int64
 }
 
 func newWorker(m *member, k tp) *worker {
-	return &worker{
+	w := &worker{
 		m: m, c: m.c, k: k, inv: m.c.inv,
 		signal:    make(chan struct{}, 1),
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
 		interrupt: make(chan struct{}, 1),
 	}
+	w.end.Store(-1)
+	w.pos.Store(-1)
+	return w
 }
 
 // enqueue queues the records of one partition from one poll, cut into
@@ -231,6 +244,7 @@ const (
 
 func (w *worker) processRecord(r *kgo.Record) {
 	tr := w.tr.Load()
+	w.cur.Store(r)
 	if w.c.ackMode.Manual() {
 		// Acknowledgments may come later and out of order: track the
 		// record from the start.
@@ -238,8 +252,10 @@ func (w *worker) processRecord(r *kgo.Record) {
 		switch w.deliver(r, tr) {
 		case outcomeDone:
 			tr.done(r.Offset)
+			w.pos.Store(r.Offset + 1)
 			w.processed(1)
 		case outcomeHandled:
+			w.pos.Store(r.Offset + 1)
 			w.processed(1)
 		}
 		return
@@ -249,6 +265,7 @@ func (w *worker) processRecord(r *kgo.Record) {
 	switch w.deliver(r, tr) {
 	case outcomeDone:
 		tr.finish(r)
+		w.pos.Store(r.Offset + 1)
 		w.processed(1)
 	case outcomeHandled: // manual modes only
 	default:
@@ -319,7 +336,9 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker) error {
 		a = &ack{w: w, tr: tr, offsets: []int64{r.Offset}}
 		ackI = a
 	}
+	w.callStart.Store(time.Now().UnixNano())
 	reply, err := w.inv.Invoke(w.m.r.hardCtx, r, p, ackI)
+	w.callStart.Store(0)
 	if a != nil {
 		if d, nacked := a.finish(); nacked {
 			return &nackError{d}
@@ -366,6 +385,9 @@ func (w *worker) logFailure(recs []*kgo.Record, err error, failures int, retryab
 
 func (w *worker) processBatch(recs []*kgo.Record, epoch uint64) {
 	tr := w.tr.Load()
+	if len(recs) > 0 {
+		w.cur.Store(recs[0])
+	}
 	for _, r := range recs {
 		tr.begin(r)
 	}
@@ -410,6 +432,9 @@ func (w *worker) markDone(tr *tracker, recs []*kgo.Record) {
 	for _, r := range recs {
 		tr.done(r.Offset)
 	}
+	if len(recs) > 0 {
+		w.pos.Store(recs[len(recs)-1].Offset + 1)
+	}
 	w.processed(len(recs))
 }
 
@@ -435,7 +460,9 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 			a = &ack{w: w, tr: tr, offsets: offs}
 			ackI = a
 		}
+		w.callStart.Store(time.Now().UnixNano())
 		err := w.inv.InvokeBatch(w.m.r.hardCtx, sub, ps, ackI)
+		w.callStart.Store(0)
 		if a != nil {
 			if d, nacked := a.finish(); nacked {
 				if !w.sleep(d) {
@@ -448,6 +475,7 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 			if a == nil {
 				w.markDone(tr, sub)
 			} else {
+				w.pos.Store(sub[len(sub)-1].Offset + 1)
 				w.processed(len(sub))
 			}
 			return true
