@@ -68,9 +68,6 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 	if err != nil {
 		return nil, fmt.Errorf("kafkaboot: %w", err)
 	}
-	if o := kgolog.Opt(logger, level); o != nil {
-		base = append(base, o)
-	}
 	for _, ep := range lr.Endpoints() {
 		if ep.Concurrency == 0 {
 			ep.Concurrency = k.Listener.Concurrency
@@ -82,6 +79,7 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 		container.WithAckMode(mode),
 		container.WithPublisher(producer.Client()),
 		container.WithLogger(logger),
+		container.WithClientLogLevel(level),
 	}
 	if d := k.Listener.MonitorInterval; d > 0 {
 		all = append(all, container.WithMonitorInterval(d))

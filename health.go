@@ -3,6 +3,7 @@ package kafkaboot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -94,10 +95,12 @@ type PartitionHealth struct {
 	Paused    bool    `json:"paused,omitempty"`
 }
 
-// probeEvery bounds how often Check asks the cluster when it suspects an
-// outage, and probeTimeout how long it waits.
+// probeEvery bounds how often Check asks the cluster when a client
+// suspects an outage, probeIdle how often otherwise; probeTimeout is how
+// long it waits for the answer.
 const (
 	probeEvery   = time.Second
+	probeIdle    = 10 * time.Second
 	probeTimeout = 2 * time.Second
 )
 
@@ -176,21 +179,21 @@ func (h *Health) Check(ctx context.Context) HealthReport {
 	return rep
 }
 
-// brokers returns nil when the cluster is reachable. With no sign of an
-// outage that is assumed (the clients reconnect on their own and say so);
-// with one, a Metadata request through the producer's client confirms it,
-// at most once per probeEvery.
+// brokers returns nil when the cluster is reachable, asking it with a
+// Metadata request through the producer's client: at most once per
+// probeEvery while a client suspects an outage, and otherwise once per
+// probeIdle (an idle application's clients would not notice one).
 func (h *Health) brokers(ctx context.Context, suspect bool, lastErr error) error {
-	if !suspect {
-		return nil
-	}
 	if h.producer == nil {
-		return lastErr
+		if suspect {
+			return lastErr
+		}
+		return nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := h.now()
-	if now.Sub(h.probeAt) < probeEvery {
+	age := h.now().Sub(h.probeAt)
+	if !h.probeAt.IsZero() && (age < probeEvery || !suspect && h.probeLive && age < probeIdle) {
 		if h.probeLive {
 			return nil
 		}
@@ -198,17 +201,15 @@ func (h *Health) brokers(ctx context.Context, suspect bool, lastErr error) error
 	}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	req := kmsg.NewPtrMetadataRequest()
-	_, err := h.producer.Client().Request(pctx, req)
+	_, err := h.producer.Client().Request(pctx, kmsg.NewPtrMetadataRequest())
 	h.probeAt, h.probeLive, h.probeErr = h.now(), err == nil, nil
 	if err != nil {
-		if lastErr != nil {
+		if lastErr != nil && !errors.Is(err, lastErr) {
 			err = fmt.Errorf("%w (last error: %w)", err, lastErr)
 		}
 		h.probeErr = err
-		return err
 	}
-	return nil
+	return err
 }
 
 // ServeHTTP answers /readyz (any path ending so) with readiness and every
@@ -248,4 +249,3 @@ func provideHealth(cfg *config.Config, f *template.ProducerFactory, c *Container
 
 // healthHandler exposes Health as a named http.Handler.
 var healthHandler = fx.Provide(fx.Annotate(func(h *Health) http.Handler { return h }, fx.ResultTags(`name:"`+HealthHandler+`"`)))
-

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/internal/kgolog"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -89,6 +90,9 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 		}
 	}
 	opts = append(opts, kgo.WithHooks(r.watch))
+	if o := kgolog.Opt(c.log, c.o.clientLog, r.watch.IsDown); o != nil {
+		opts = append(opts, o)
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
@@ -184,6 +188,11 @@ func (m *member) pollLoop() {
 				return
 			}
 			hadErr = true
+			if m.r.watch.IsDown() {
+				// The outage was said once; this is its echo.
+				m.c.log.Debug("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
+				return
+			}
 			m.c.log.Warn("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
 		})
 		if fs.NumRecords() > 0 {
@@ -473,7 +482,9 @@ func (m *member) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]in
 	for _, w := range ws {
 		<-w.done
 	}
-	m.c.log.Warn("kafka listener: partitions lost", "member", m.idx, "partitions", lost)
+	if len(lost) > 0 {
+		m.c.log.Warn("kafka listener: partitions lost", "member", m.idx, "partitions", lost)
+	}
 	if fn := m.c.o.rebalance.Lost; fn != nil && len(lost) > 0 {
 		fn(ctx, lost)
 	}

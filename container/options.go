@@ -66,6 +66,7 @@ type options struct {
 	defaultGroup   string
 	onCommit       func(CommitEvent)
 	onEvent        []func(Event)
+	clientLog      kgo.LogLevel
 	// monitorInterval is the non-responsive handler check's interval.
 	monitorInterval time.Duration
 }
@@ -112,6 +113,14 @@ func WithErrorHandlers(m map[string]*ErrorHandler) Option {
 			o.ehs[k] = v
 		}
 	})
+}
+
+// WithClientLogLevel passes franz-go's client logs from level up to the
+// container's logger (kafka.client.log-level; default none). While the
+// container's clients cannot reach any broker, which the container logs
+// once, franz-go's warnings and errors are logged at debug level.
+func WithClientLogLevel(level kgo.LogLevel) Option {
+	return optFunc(func(o *options) { o.clientLog = level })
 }
 
 // WithLogger sets the logger (default slog.Default()).

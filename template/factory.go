@@ -95,7 +95,7 @@ func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFac
 
 func (f *ProducerFactory) clientOpts(base []kgo.Opt) []kgo.Opt {
 	opts := append(base, kgo.RecordPartitioner(Partitioner(nil)))
-	if o := kgolog.Opt(f.logger, f.logLevel); o != nil {
+	if o := kgolog.Opt(f.logger, f.logLevel, f.watch.IsDown); o != nil {
 		opts = append(opts, o)
 	}
 	return append(opts, f.extra...)

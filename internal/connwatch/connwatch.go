@@ -85,6 +85,16 @@ func (w *Watcher) LastError() error {
 	return w.lastErr
 }
 
+// IsDown reports whether the last connection attempt failed (false for
+// a nil watcher).
+func (w *Watcher) IsDown() bool {
+	if w == nil {
+		return false
+	}
+	down, _ := w.Down()
+	return down
+}
+
 // Down reports whether the last connection attempt failed, and since when
 // attempts have been failing.
 func (w *Watcher) Down() (bool, time.Time) {

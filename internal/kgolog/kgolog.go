@@ -15,6 +15,7 @@ import (
 type Logger struct {
 	l     *slog.Logger
 	level kgo.LogLevel
+	quiet func() bool
 }
 
 var _ kgo.Logger = (*Logger)(nil)
@@ -38,18 +39,21 @@ func ParseLevel(s string) (kgo.LogLevel, error) {
 }
 
 // New returns a logger passing franz-go's messages at level and above to
-// l; it is nil (no logging) for kgo.LogLevelNone or a nil l.
-func New(l *slog.Logger, level kgo.LogLevel) *Logger {
+// l; it is nil (no logging) for kgo.LogLevelNone or a nil l. While quiet
+// (if not nil) returns true, warnings and errors are logged at debug
+// level: the client's connection watcher has said the brokers are
+// unreachable, and franz-go would repeat it at every retry.
+func New(l *slog.Logger, level kgo.LogLevel, quiet func() bool) *Logger {
 	if l == nil || level == kgo.LogLevelNone {
 		return nil
 	}
-	return &Logger{l: l.With(slog.String("component", "franz-go")), level: level}
+	return &Logger{l: l.With(slog.String("component", "franz-go")), level: level, quiet: quiet}
 }
 
-// Opt returns kgo.WithLogger for New(l, level), or nil when that logs
-// nothing (kgo.Opt values may not be nil: callers skip it).
-func Opt(l *slog.Logger, level kgo.LogLevel) kgo.Opt {
-	if lg := New(l, level); lg != nil {
+// Opt returns kgo.WithLogger for New(l, level, quiet), or nil when that
+// logs nothing (kgo.Opt values may not be nil: callers skip it).
+func Opt(l *slog.Logger, level kgo.LogLevel, quiet func() bool) kgo.Opt {
+	if lg := New(l, level, quiet); lg != nil {
 		return kgo.WithLogger(lg)
 	}
 	return nil
@@ -69,6 +73,9 @@ func (k *Logger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	case kgo.LogLevelInfo:
 		sl = slog.LevelInfo
 	default:
+		sl = slog.LevelDebug
+	}
+	if sl > slog.LevelInfo && k.quiet != nil && k.quiet() {
 		sl = slog.LevelDebug
 	}
 	k.l.Log(context.Background(), sl, msg, keyvals...)

@@ -15,7 +15,7 @@ func TestLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kl := New(l, lv)
+	kl := New(l, lv, nil)
 	if kl.Level() != kgo.LogLevelInfo {
 		t.Fatalf("level %v", kl.Level())
 	}
@@ -23,8 +23,13 @@ func TestLogger(t *testing.T) {
 	if out := buf.String(); !strings.Contains(out, `level=WARN msg="from franz" component=franz-go broker=1`) {
 		t.Fatalf("output %q", out)
 	}
-	if New(l, kgo.LogLevelNone) != nil || Opt(l, kgo.LogLevelNone) != nil || New(nil, kgo.LogLevelWarn) != nil {
+	if New(l, kgo.LogLevelNone, nil) != nil || Opt(l, kgo.LogLevelNone, nil) != nil || New(nil, kgo.LogLevelWarn, nil) != nil {
 		t.Fatal("none should log nothing")
+	}
+	quiet := New(l, kgo.LogLevelWarn, func() bool { return true })
+	quiet.Log(kgo.LogLevelError, "retrying", "n", 2)
+	if out := buf.String(); !strings.Contains(out, `level=DEBUG msg=retrying component=franz-go n=2`) {
+		t.Fatalf("quiet output %q", out)
 	}
 	if _, err := ParseLevel("loud"); err == nil || !strings.Contains(err.Error(), "kafka.client.log-level") {
 		t.Fatalf("bad level: %v", err)
