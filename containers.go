@@ -188,10 +188,17 @@ type ListenerParams struct {
 	Logger    *slog.Logger         `optional:"true"`
 	Targets   []any                `group:"kafkaboot.listeners"`
 	Options   [][]container.Option `group:"kafkaboot.container"`
+	Telemetry Telemetry
 }
 
 func provideContainers(p ListenerParams) (*Containers, error) {
 	var opts []container.Option
+	if t := p.Telemetry; t.MeterProvider != nil || t.TracerProvider != nil {
+		opts = append(opts, container.WithMeterProvider(t.MeterProvider), container.WithTracerProvider(t.TracerProvider))
+		if t.Propagator != nil {
+			opts = append(opts, container.WithPropagator(t.Propagator))
+		}
+	}
 	for _, o := range p.Options {
 		opts = append(opts, o...)
 	}

@@ -10,6 +10,9 @@ import (
 	"github.com/kafkaboot/kafkaboot/container"
 	"github.com/kafkaboot/kafkaboot/template"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // NewProducerFactory builds the producer factory from the configuration.
@@ -29,6 +32,23 @@ type ProducerParams struct {
 	Lifecycle fx.Lifecycle
 	Config    *config.Config
 	Logger    *slog.Logger `optional:"true"`
+	Telemetry Telemetry
+}
+
+// Telemetry are the OpenTelemetry providers Module takes from the
+// application, when it provides them: a metric.MeterProvider turns the
+// producer and listener metrics on, a trace.TracerProvider the send and
+// handler spans (trace context carried in record headers by the
+// propagation.TextMapPropagator, W3C trace context by default). Without
+// them there are neither metrics nor spans, at no cost. Module never uses
+// OpenTelemetry's global providers: provide them, for example
+//
+//	fx.Provide(func() metric.MeterProvider { return sdkmetric.NewMeterProvider(...) })
+type Telemetry struct {
+	fx.In
+	MeterProvider  metric.MeterProvider          `optional:"true"`
+	TracerProvider trace.TracerProvider          `optional:"true"`
+	Propagator     propagation.TextMapPropagator `optional:"true"`
 }
 
 func provideProducerFactory(p ProducerParams) (*template.ProducerFactory, error) {
@@ -36,6 +56,12 @@ func provideProducerFactory(p ProducerParams) (*template.ProducerFactory, error)
 	var opts []template.FactoryOption
 	if p.Logger != nil {
 		opts = append(opts, template.WithClientLogger(p.Logger))
+	}
+	if t := p.Telemetry; t.MeterProvider != nil || t.TracerProvider != nil {
+		opts = append(opts, template.WithMeterProvider(t.MeterProvider), template.WithTracerProvider(t.TracerProvider))
+		if t.Propagator != nil {
+			opts = append(opts, template.WithPropagator(t.Propagator))
+		}
 	}
 	f, err := NewProducerFactory(cfg, opts...)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/internal/connwatch"
+	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/kafkaboot/kafkaboot/serde"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -71,6 +72,8 @@ type Container struct {
 
 	state   atomic.Int32 // a State; StatePaused is derived from paused
 	failure atomic.Pointer[error]
+
+	tel *telemetry.Consumer // metrics and tracing; does nothing when off
 }
 
 // run is the state of one Start..Stop cycle.
@@ -82,6 +85,8 @@ type run struct {
 	idleDone   chan struct{}
 	// watch follows the members' broker connections.
 	watch *connwatch.Watcher
+	// unobserve unregisters the lag gauges.
+	unobserve func()
 }
 
 // New creates a container for ep, compiling ep first if needed (without a
@@ -177,6 +182,11 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 	if c.group == "" {
 		c.group = ep.ID
 	}
+	tel, err := telemetry.NewConsumer(o.otel, ep.ID, c.group)
+	if err != nil {
+		return fail("telemetry: %v", err)
+	}
+	c.tel = tel
 	c.members = ep.EffectiveConcurrency()
 	if len(ep.Partitions) > 0 {
 		c.direct = true
@@ -254,6 +264,12 @@ func (c *Container) Start(ctx context.Context) error {
 		m.start()
 	}
 	go c.monitor(r)
+	unobserve, err := c.tel.ObserveLag(c.partitionLags, c.pausedCount)
+	if err != nil {
+		c.log.Warn("kafka listener: lag metrics not registered", "err", err)
+		unobserve = func() {}
+	}
+	r.unobserve = unobserve
 	c.cur.Store(r)
 	c.log.Info("kafka listener container started", "group", c.group, "members", c.members, "ack", c.ackMode.String())
 	c.emit(StartedEvent{ListenerID: c.id})
@@ -279,6 +295,7 @@ func (c *Container) Stop(ctx context.Context) error {
 		return nil
 	}
 	err := r.stop(ctx, c)
+	r.unobserve()
 	c.cur.Store(nil)
 	c.state.Store(int32(StateStopped))
 	c.log.Info("kafka listener container stopped", "group", c.group, "err", err)

@@ -95,7 +95,11 @@ func (d *DeadLetterRecoverer) Recover(ctx context.Context, f *Failure) error {
 		if topic == "" {
 			return fmt.Errorf("%w for %s[%d]@%d", ErrNoDeadLetterTopic, r.Topic, r.Partition, r.Offset)
 		}
-		rs = append(rs, DeadLetter(r, topic, f.Group, f.Err))
+		dl := DeadLetter(r, topic, f.Group, f.Err)
+		// The dead letter continues the trace of the failed handler
+		// call (ctx), keeping its partition preference.
+		dl.Context = context.WithValue(ctx, preferredPartitionKey{}, r.Partition)
+		rs = append(rs, dl)
 	}
 	if err := d.Publisher.ProduceSync(ctx, rs...).FirstErr(); err != nil {
 		return fmt.Errorf("container: publishing to dead-letter topic: %w", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/internal/kgolog"
+	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -89,7 +90,7 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 			opts = append(opts, kgo.ConsumeTopics(ep.Topics...))
 		}
 	}
-	opts = append(opts, kgo.WithHooks(r.watch))
+	opts = append(opts, kgo.WithHooks(append([]kgo.Hook{r.watch}, c.tel.Hooks()...)...))
 	if o := kgolog.Opt(c.log, c.o.clientLog, r.watch.IsDown); o != nil {
 		opts = append(opts, o)
 	}
@@ -440,6 +441,9 @@ func (m *member) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 	m.mu.Unlock()
 	m.c.log.Debug("kafka listener: partitions assigned", "member", m.idx, "partitions", assigned)
 	m.c.state.CompareAndSwap(int32(StateStarting), int32(StateRunning))
+	if len(assigned) > 0 {
+		m.c.tel.Rebalance(telemetry.RebalanceAssigned, countParts(assigned))
+	}
 	if fn := m.c.o.rebalance.Assigned; fn != nil {
 		fn(ctx, assigned)
 	}
@@ -470,6 +474,7 @@ func (m *member) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 		fn(ctx, revoked)
 	}
 	if len(revoked) > 0 {
+		m.c.tel.Rebalance(telemetry.RebalanceRevoked, countParts(revoked))
 		m.c.emit(PartitionsRevokedEvent{ListenerID: m.c.id, Member: m.idx, Partitions: revoked})
 	}
 }
@@ -489,8 +494,18 @@ func (m *member) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]in
 		fn(ctx, lost)
 	}
 	if len(lost) > 0 {
+		m.c.tel.Rebalance(telemetry.RebalanceLost, countParts(lost))
 		m.c.emit(PartitionsLostEvent{ListenerID: m.c.id, Member: m.idx, Partitions: lost})
 	}
+}
+
+// countParts counts the partitions of a rebalance callback.
+func countParts(parts map[string][]int32) int {
+	n := 0
+	for _, ps := range parts {
+		n += len(ps)
+	}
+	return n
 }
 
 func (m *member) detach(parts map[string][]int32) []*worker {
@@ -665,6 +680,7 @@ func (m *member) commitWorkers(ctx context.Context, ws []*worker) error {
 	if err != nil {
 		m.c.log.Warn("kafka listener: offset commit failed", "member", m.idx, "err", err)
 	}
+	m.c.tel.Commit(err)
 	if fn := m.c.o.onCommit; fn != nil {
 		fn(CommitEvent{ListenerID: m.c.id, Member: m.idx, Offsets: committed, Err: err})
 	}

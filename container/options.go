@@ -5,8 +5,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Option configures a Container.
@@ -67,6 +71,7 @@ type options struct {
 	onCommit       func(CommitEvent)
 	onEvent        []func(Event)
 	clientLog      kgo.LogLevel
+	otel           telemetry.Config
 	// monitorInterval is the non-responsive handler check's interval.
 	monitorInterval time.Duration
 }
@@ -121,6 +126,33 @@ func WithErrorHandlers(m map[string]*ErrorHandler) Option {
 // once, franz-go's warnings and errors are logged at debug level.
 func WithClientLogLevel(level kgo.LogLevel) Option {
 	return optFunc(func(o *options) { o.clientLog = level })
+}
+
+// WithMeterProvider records the listener metrics with mp: records and
+// bytes received, handler latency and outcome (success, dead-lettered,
+// recovered), retries, rebalances, commits, and per partition the lag in
+// records and in time and the paused partitions (OpenTelemetry's
+// messaging conventions where they apply; kafkaboot.* names otherwise).
+// Without it there are none, at no cost.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optFunc(func(o *options) { o.otel.MeterProvider = mp })
+}
+
+// WithTracerProvider gives every handler call a "process <topic>" span
+// from tp, child of the trace context in the record's headers (the
+// sender's span), so that a trace runs from the send through every
+// attempt; the handler's context carries the span, so what it sends (and
+// the dead letter of a record that failed) continues the trace. A batch
+// call gets one span with a link to each record's context. Without it
+// nothing is traced, at no cost.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optFunc(func(o *options) { o.otel.TracerProvider = tp })
+}
+
+// WithPropagator sets how trace context is read from record headers
+// (default: W3C trace context and baggage).
+func WithPropagator(p propagation.TextMapPropagator) Option {
+	return optFunc(func(o *options) { o.otel.Propagator = p })
 }
 
 // WithLogger sets the logger (default slog.Default()).

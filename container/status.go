@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/internal/connwatch"
+	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -172,6 +173,29 @@ func (w *worker) oldest(next int64) *kgo.Record {
 		}
 	}
 	return nil
+}
+
+// partitionLags is the lag gauges' callback.
+func (c *Container) partitionLags() []telemetry.PartitionLag {
+	st := c.Status()
+	out := make([]telemetry.PartitionLag, 0, len(st.Partitions))
+	for _, p := range st.Partitions {
+		if p.Lag >= 0 {
+			out = append(out, telemetry.PartitionLag{Topic: p.Topic, Partition: p.Partition, Lag: p.Lag, LagTime: p.LagTime})
+		}
+	}
+	return out
+}
+
+// pausedCount is the paused partitions gauge's callback.
+func (c *Container) pausedCount() int {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	n := 0
+	for _, ps := range c.pausedParts {
+		n += len(ps)
+	}
+	return n
 }
 
 // newWatch returns the connection watcher of a container run: one per

@@ -1,11 +1,13 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -285,8 +287,9 @@ func (w *worker) deliver(r *kgo.Record, tr *tracker) outcome {
 		eh       = w.c.eh
 	)
 	for {
-		err := w.attempt(r, tr)
+		ctx, err := w.attempt(r, tr, failures+1)
 		if err == nil {
+			w.c.tel.Records(r.Topic, telemetry.OutcomeSuccess, 1)
 			if w.c.ackMode.Manual() {
 				return outcomeHandled
 			}
@@ -313,20 +316,24 @@ func (w *worker) deliver(r *kgo.Record, tr *tracker) outcome {
 				if !w.sleep(d) {
 					return outcomeAborted
 				}
+				w.c.tel.Retry(r.Topic)
 				continue
 			}
 		}
-		if !w.recover([]*kgo.Record{r}, err, failures, first) {
+		if !w.recover(ctx, []*kgo.Record{r}, err, failures, first) {
 			return outcomeAborted
 		}
 		return outcomeDone
 	}
 }
 
-func (w *worker) attempt(r *kgo.Record, tr *tracker) error {
+// attempt is one handler call for r (the attempt-th), in its own span
+// when tracing; it returns the call's context, which a dead letter of r
+// continues the trace from.
+func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Context, error) {
 	p, err := w.inv.Decode(w.c.deser, r)
 	if err != nil {
-		return err
+		return w.m.r.hardCtx, err
 	}
 	var (
 		a    *ack
@@ -336,31 +343,37 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker) error {
 		a = &ack{w: w, tr: tr, offsets: []int64{r.Offset}}
 		ackI = a
 	}
+	ctx, span := w.c.tel.Process(w.m.r.hardCtx, r, attempt)
 	w.callStart.Store(time.Now().UnixNano())
-	reply, err := w.inv.Invoke(w.m.r.hardCtx, r, p, ackI)
+	reply, err := w.inv.Invoke(ctx, r, p, ackI)
 	w.callStart.Store(0)
 	if a != nil {
 		if d, nacked := a.finish(); nacked {
-			return &nackError{d}
+			span.End(nil)
+			return ctx, &nackError{d}
 		}
 	}
-	if err != nil {
-		return err
+	if err == nil && reply != nil {
+		err = w.c.sendReply(ctx, r, reply)
 	}
-	if reply != nil {
-		return w.c.sendReply(w.m.r.hardCtx, r, reply)
-	}
-	return nil
+	span.End(err)
+	return ctx, err
 }
 
 // recover hands records to the recoverer until it succeeds; false if
-// aborted (stop, seek, hard stop) first.
-func (w *worker) recover(recs []*kgo.Record, err error, failures int, first time.Time) bool {
+// aborted (stop, seek, hard stop) first. ctx is the last handler call's
+// (its trace goes on in the dead letter).
+func (w *worker) recover(ctx context.Context, recs []*kgo.Record, err error, failures int, first time.Time) bool {
 	f := &Failure{ListenerID: w.c.id, Group: w.c.group, DLT: w.c.ep.DLT, Records: recs, Err: err,
 		Attempts: failures, FirstFailure: first}
 	for {
-		rerr := w.c.recoverer.Recover(w.m.r.hardCtx, f)
+		rerr := w.c.recoverer.Recover(ctx, f)
 		if rerr == nil {
+			outcome := telemetry.OutcomeRecovered
+			if _, dl := w.c.recoverer.(*DeadLetterRecoverer); dl && f.DLT != listener.DLTNone {
+				outcome = telemetry.OutcomeDeadLettered
+			}
+			w.c.tel.Records(w.k.topic, outcome, len(recs))
 			return true
 		}
 		w.c.log.Error("kafka listener: recovering failed records failed; the records stay uncommitted and recovery is retried",
@@ -410,7 +423,7 @@ func (w *worker) processBatch(recs []*kgo.Record, epoch uint64) {
 			// A record that cannot be decoded or validated never reaches
 			// the handler: straight to the recoverer.
 			w.logFailure(rest[:1], badErr, 1, false)
-			if !w.recover(rest[:1], badErr, 1, time.Now()) {
+			if !w.recover(w.m.r.hardCtx, rest[:1], badErr, 1, time.Now()) {
 				return
 			}
 			w.markDone(tr, rest[:1])
@@ -460,9 +473,11 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 			a = &ack{w: w, tr: tr, offsets: offs}
 			ackI = a
 		}
+		ctx, span := w.c.tel.ProcessBatch(w.m.r.hardCtx, sub, failures+1)
 		w.callStart.Store(time.Now().UnixNano())
-		err := w.inv.InvokeBatch(w.m.r.hardCtx, sub, ps, ackI)
+		err := w.inv.InvokeBatch(ctx, sub, ps, ackI)
 		w.callStart.Store(0)
+		span.End(err)
 		if a != nil {
 			if d, nacked := a.finish(); nacked {
 				if !w.sleep(d) {
@@ -472,6 +487,7 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 			}
 		}
 		if err == nil {
+			w.c.tel.Records(w.k.topic, telemetry.OutcomeSuccess, len(sub))
 			if a == nil {
 				w.markDone(tr, sub)
 			} else {
@@ -486,6 +502,7 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 		var bf *BatchListenerFailedError
 		if errors.As(err, &bf) && bf.Index >= 0 && bf.Index < len(sub) {
 			if bf.Index > 0 {
+				w.c.tel.Records(w.k.topic, telemetry.OutcomeSuccess, bf.Index)
 				w.markDone(tr, sub[:bf.Index])
 				sub, ps = sub[bf.Index:], ps[bf.Index:]
 			}
@@ -507,10 +524,11 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 					if !w.sleep(d) {
 						return false
 					}
+					w.c.tel.Retry(w.k.topic)
 					continue
 				}
 			}
-			if !w.recover(sub[:1], cause, failures, first) {
+			if !w.recover(ctx, sub[:1], cause, failures, first) {
 				return false
 			}
 			w.markDone(tr, sub[:1])
@@ -529,10 +547,11 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 				if !w.sleep(d) {
 					return false
 				}
+				w.c.tel.Retry(w.k.topic)
 				continue
 			}
 		}
-		if !w.recover(sub, err, failures, first) {
+		if !w.recover(ctx, sub, err, failures, first) {
 			return false
 		}
 		w.markDone(tr, sub)

@@ -8,10 +8,14 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kafkaboot/kafkaboot/config"
 	"github.com/kafkaboot/kafkaboot/internal/connwatch"
 	"github.com/kafkaboot/kafkaboot/internal/kgolog"
+	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 )
 
 // ErrClosed is returned by a closed [ProducerFactory].
@@ -37,6 +41,10 @@ type ProducerFactory struct {
 	// watch follows the shared client's broker connections: it logs
 	// outages and names their cause in the errors of sends that give up.
 	watch *connwatch.Watcher
+	// otel selects OpenTelemetry's providers; tel instruments every
+	// client of the factory and its templates.
+	otel telemetry.Config
+	tel  *telemetry.Producer
 
 	mu     sync.Mutex
 	shared *kgo.Client
@@ -64,6 +72,28 @@ func WithClientLogger(l *slog.Logger) FactoryOption {
 	return factoryFunc(func(p *ProducerFactory) { p.logger = l })
 }
 
+// WithMeterProvider records the producer metrics (records and bytes sent,
+// send latency, failures; OpenTelemetry's messaging conventions) with mp.
+// Without it there are none, at no cost.
+func WithMeterProvider(mp metric.MeterProvider) FactoryOption {
+	return factoryFunc(func(p *ProducerFactory) { p.otel.MeterProvider = mp })
+}
+
+// WithTracerProvider gives every record sent a "send <topic>" span from
+// tp, child of the send's context, and carries its trace context in the
+// record's headers (W3C traceparent by default), so that the listener
+// handling the record continues the trace. Without it nothing is traced,
+// at no cost.
+func WithTracerProvider(tp trace.TracerProvider) FactoryOption {
+	return factoryFunc(func(p *ProducerFactory) { p.otel.TracerProvider = tp })
+}
+
+// WithPropagator sets how trace context is written into record headers
+// (default: W3C trace context and baggage).
+func WithPropagator(prop propagation.TextMapPropagator) FactoryOption {
+	return factoryFunc(func(p *ProducerFactory) { p.otel.Propagator = prop })
+}
+
 // NewProducerFactory creates the factory and its shared producer client
 // from cfg.Kafka (see config.Kafka.ProducerOpts for the mapping).
 func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFactory, error) {
@@ -85,6 +115,9 @@ func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFac
 		return nil, fmt.Errorf("template: producer factory: %w", err)
 	}
 	f.watch = connwatch.New("producer", f.logger)
+	if f.tel, err = telemetry.NewProducer(f.otel); err != nil {
+		return nil, fmt.Errorf("template: producer factory: %w", err)
+	}
 	cl, err := kgo.NewClient(append(f.clientOpts(base), kgo.WithHooks(f.watch))...)
 	if err != nil {
 		return nil, fmt.Errorf("template: producer factory: %w", err)
@@ -98,6 +131,9 @@ func (f *ProducerFactory) clientOpts(base []kgo.Opt) []kgo.Opt {
 	if o := kgolog.Opt(f.logger, f.logLevel, f.watch.IsDown); o != nil {
 		opts = append(opts, o)
 	}
+	if hs := f.tel.Hooks(); len(hs) > 0 {
+		opts = append(opts, kgo.WithHooks(hs...))
+	}
 	return append(opts, f.extra...)
 }
 
@@ -108,7 +144,7 @@ func (f *ProducerFactory) Client() *kgo.Client { return f.shared }
 // Template returns a template on the shared client, with the default topic
 // from kafka.template.default-topic; opts are applied after that.
 func (f *ProducerFactory) Template(opts ...Option) *Template {
-	return New(f.shared, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(f.watch)}, opts...)...)
+	return New(f.shared, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(f.watch), withTelemetry(f.tel)}, opts...)...)
 }
 
 // NewTransactional creates a transactional producer client with the
@@ -146,7 +182,7 @@ func (f *ProducerFactory) TransactionalTemplate(suffix string, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
-	return New(cl, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic)}, opts...)...), nil
+	return New(cl, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withTelemetry(f.tel)}, opts...)...), nil
 }
 
 // Close flushes the shared client (bounded by ctx) and closes all clients.

@@ -40,6 +40,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkaboot/kafkaboot/internal/connwatch"
+	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/serde"
 )
 
@@ -121,7 +122,9 @@ type Template struct {
 	// watch, for a template of a ProducerFactory, follows the client's
 	// broker connections: a send that gives up names the last error.
 	watch *connwatch.Watcher
-	txMu  sync.Mutex // serializes transactions on this template
+	// tel, for a template of a ProducerFactory, records send latency.
+	tel  *telemetry.Producer
+	txMu sync.Mutex // serializes transactions on this template
 }
 
 // Option configures a Template.
@@ -195,6 +198,11 @@ func withWatcher(w *connwatch.Watcher) Option {
 	return optFunc(func(t *Template) { t.watch = w })
 }
 
+// withTelemetry sets the factory's instrumentation.
+func withTelemetry(p *telemetry.Producer) Option {
+	return optFunc(func(t *Template) { t.tel = p })
+}
+
 // Client returns the underlying franz-go client.
 func (t *Template) Client() *kgo.Client { return t.cl }
 
@@ -212,6 +220,7 @@ type sendOptions struct {
 	headers    []kgo.RecordHeader
 	timestamp  time.Time
 	onComplete func(Result, error)
+	start      time.Time // when the send began, with metrics on
 }
 
 type sendFunc func(*sendOptions)
@@ -266,6 +275,7 @@ func OnComplete(fn func(Result, error)) SendOption {
 // produced the record.
 func (t *Template) Send(ctx context.Context, topic string, value any, opts ...SendOption) (Result, error) {
 	so := collect(opts)
+	t.started(&so)
 	sr := new(sendRecord)
 	rec, err := t.build(ctx, sr, topic, value, &so)
 	if err != nil {
@@ -295,6 +305,7 @@ func (t *Template) SendDefault(ctx context.Context, value any, opts ...SendOptio
 // timestamp) and must not be reused while in flight.
 func (t *Template) SendRecord(ctx context.Context, rec *kgo.Record) (Result, error) {
 	var so sendOptions
+	t.started(&so)
 	if rec.Topic == "" {
 		rec.Topic = t.defaultTopic
 	}
@@ -317,6 +328,7 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 	// header are one allocation; the promise closure is the other.
 	a := &asyncSend{t: t}
 	a.f.so = collect(opts)
+	t.started(&a.f.so)
 	rec, err := t.build(ctx, &a.sr, topic, value, &a.f.so)
 	if err != nil {
 		a.f.complete(t.complete(rec, topic, err, &a.f.so))
@@ -343,6 +355,13 @@ func (t *Template) Flush(ctx context.Context) error {
 		return fmt.Errorf("template: flush: %w", withCause(err, t.watch.LastError()))
 	}
 	return nil
+}
+
+// started notes when a send began, for its latency metric.
+func (t *Template) started(so *sendOptions) {
+	if t.tel.MetricsEnabled() {
+		so.start = time.Now()
+	}
 }
 
 func collect(opts []SendOption) sendOptions {
@@ -461,6 +480,9 @@ func withCause(err, cause error) error {
 // complete wraps err, notifies the listener, logger and callback, and
 // returns the outcome.
 func (t *Template) complete(rec *kgo.Record, topic string, err error, so *sendOptions) (Result, error) {
+	if !so.start.IsZero() {
+		t.tel.SendDone(topic, so.start, err)
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			// franz-go gave the record up with its context: say why
