@@ -331,9 +331,14 @@ func (w *worker) deliver(r *kgo.Record, tr *tracker) outcome {
 // when tracing; it returns the call's context, which a dead letter of r
 // continues the trace from.
 func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Context, error) {
+	// The span covers decoding too: a record that cannot be decoded or
+	// validated fails its processing, and its dead letter continues the
+	// trace.
+	ctx, span := w.c.tel.Process(w.m.r.hardCtx, r, attempt)
 	p, err := w.inv.Decode(w.c.deser, r)
 	if err != nil {
-		return w.m.r.hardCtx, err
+		span.End(err)
+		return ctx, err
 	}
 	var (
 		a    *ack
@@ -343,7 +348,6 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Conte
 		a = &ack{w: w, tr: tr, offsets: []int64{r.Offset}}
 		ackI = a
 	}
-	ctx, span := w.c.tel.Process(w.m.r.hardCtx, r, attempt)
 	w.callStart.Store(time.Now().UnixNano())
 	reply, err := w.inv.Invoke(ctx, r, p, ackI)
 	w.callStart.Store(0)

@@ -125,6 +125,10 @@ type Template struct {
 	// tel, for a template of a ProducerFactory, records send latency.
 	tel  *telemetry.Producer
 	txMu sync.Mutex // serializes transactions on this template
+	// topics holds the topics a send succeeded to: the client knows
+	// their partitions, so a synchronous send to them can skip the linger
+	// with ProduceSync.
+	topics sync.Map
 }
 
 // Option configures a Template.
@@ -434,14 +438,34 @@ func (t *Template) intercept(ctx context.Context, rec *kgo.Record) error {
 // still reaches the listener and the OnComplete callback.
 func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOptions) (Result, error) {
 	w := &syncWait{done: make(chan struct{})}
-	t.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
+	finish := func(r *kgo.Record, err error) {
+		if err == nil {
+			t.topics.LoadOrStore(r.Topic, struct{}{})
+		}
 		w.err = err
 		if w.abandoned.CompareAndSwap(false, true) {
 			close(w.done) // the caller still waits: it completes
 			return
 		}
 		t.complete(r, r.Topic, err, so) // the caller gave up: complete here
-	})
+	}
+	if _, known := t.topics.Load(rec.Topic); known {
+		// ProduceSync, unlike Produce, sends the record's batch at once
+		// rather than after the linger; it waits for the outcome
+		// whatever ctx does, so it runs on its own goroutine and the
+		// caller waits on it or on ctx.
+		go func() { finish(t.cl.ProduceSync(ctx, rec).First()) }()
+	} else {
+		// The client has no partitions of the topic yet, so ProduceSync
+		// would leave the record to the linger too: a flush, ended when
+		// the record completes, sends it at once.
+		fctx, cancel := context.WithCancel(ctx)
+		t.cl.Produce(ctx, rec, func(r *kgo.Record, err error) {
+			cancel()
+			finish(r, err)
+		})
+		go t.cl.Flush(fctx)
+	}
 	select {
 	case <-w.done:
 		return t.complete(rec, rec.Topic, w.err, so)

@@ -224,6 +224,18 @@ func mustAtoi(t testing.TB, s string) int {
 	return n
 }
 
+// TestSendIgnoresLinger: a synchronous Send goes out at once, whatever
+// kafka.producer.linger says (the async sends wait for it).
+func TestSendIgnoresLinger(t *testing.T) {
+	addrs := startBroker(t, "sync")
+	f := newFactory(t, addrs, map[string]any{"kafka.producer.linger": "1m"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := f.Template().Send(ctx, "sync", Order{ID: 1}); err != nil {
+		t.Fatalf("Send with a 1m linger: %v", err)
+	}
+}
+
 func TestSendAsyncAndFlush(t *testing.T) {
 	addrs := startBroker(t, "async")
 	// A long linger proves that Flush (not the timer) delivers.
