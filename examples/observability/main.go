@@ -324,4 +324,3 @@ func printTrace(out io.Writer, ended []sdktrace.ReadOnlySpan, id trace.TraceID, 
 	}
 	walk(root, 0)
 }
-
