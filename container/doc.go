@@ -106,4 +106,18 @@
 // partitions; Seek, SeekToBeginning and SeekToEnd reposition owned
 // partitions; WithIdleEvents reports idle periods; WithRebalanceListener
 // observes assignments.
+//
+// # In operation
+//
+// State and Status tell whether a container is starting, running, paused,
+// stopped or failed, whether its clients reach the brokers, and each owned
+// partition's lag in records and in time (the age of the oldest record
+// waiting). WithEventListener receives lifecycle events (StartedEvent,
+// StoppedEvent, FailedEvent, Partitions{Assigned,Revoked,Lost}Event,
+// IdleEvent, NonResponsiveEvent). While the brokers cannot be reached the
+// container logs one WARN naming the cause (again at most every 30 s) and
+// one INFO when they are back; the fetch errors and franz-go's per-retry
+// logs of the outage go to debug. WithMeterProvider and WithTracerProvider
+// turn on OpenTelemetry metrics and a span per handler call, child of the
+// sender's span (see the options).
 package container

@@ -133,7 +133,11 @@ func WithClientLogLevel(level kgo.LogLevel) Option {
 // recovered), retries, rebalances, commits, and per partition the lag in
 // records and in time and the paused partitions (OpenTelemetry's
 // messaging conventions where they apply; kafkaboot.* names otherwise).
-// Without it there are none, at no cost.
+// Handler latency (messaging.process.duration) is recorded for every
+// failed call, every call of handlers slower than 20 µs, and one call in
+// 16 of faster ones, whose timing with the SDK would cost more than the
+// handler; record counts are exact. Without it there are none, at no
+// cost.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optFunc(func(o *options) { o.otel.MeterProvider = mp })
 }

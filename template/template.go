@@ -129,6 +129,8 @@ type Template struct {
 	// their partitions, so a synchronous send to them can skip the linger
 	// with ProduceSync.
 	topics sync.Map
+	// asyncSends counts asynchronous sends, to sample their latency.
+	asyncSends atomic.Uint64
 }
 
 // Option configures a Template.
@@ -279,7 +281,7 @@ func OnComplete(fn func(Result, error)) SendOption {
 // produced the record.
 func (t *Template) Send(ctx context.Context, topic string, value any, opts ...SendOption) (Result, error) {
 	so := collect(opts)
-	t.started(&so)
+	t.started(&so, false)
 	sr := new(sendRecord)
 	rec, err := t.build(ctx, sr, topic, value, &so)
 	if err != nil {
@@ -309,7 +311,7 @@ func (t *Template) SendDefault(ctx context.Context, value any, opts ...SendOptio
 // timestamp) and must not be reused while in flight.
 func (t *Template) SendRecord(ctx context.Context, rec *kgo.Record) (Result, error) {
 	var so sendOptions
-	t.started(&so)
+	t.started(&so, false)
 	if rec.Topic == "" {
 		rec.Topic = t.defaultTopic
 	}
@@ -332,7 +334,7 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 	// header are one allocation; the promise closure is the other.
 	a := &asyncSend{t: t}
 	a.f.so = collect(opts)
-	t.started(&a.f.so)
+	t.started(&a.f.so, true)
 	rec, err := t.build(ctx, &a.sr, topic, value, &a.f.so)
 	if err != nil {
 		a.f.complete(t.complete(rec, topic, err, &a.f.so))
@@ -361,9 +363,16 @@ func (t *Template) Flush(ctx context.Context) error {
 	return nil
 }
 
+// asyncSampleEvery: with metrics on, the latency of one asynchronous send
+// in asyncSampleEvery is recorded (and of every synchronous one): two
+// clock reads and a histogram record cost about 250 ns here, as much as a
+// tenth of an asynchronous send. The counts of records sent are exact
+// (messaging.client.sent.messages, from the client's batches).
+const asyncSampleEvery = 16
+
 // started notes when a send began, for its latency metric.
-func (t *Template) started(so *sendOptions) {
-	if t.tel.MetricsEnabled() {
+func (t *Template) started(so *sendOptions, async bool) {
+	if t.tel.MetricsEnabled() && (!async || t.asyncSends.Add(1)%asyncSampleEvery == 0) {
 		so.start = time.Now()
 	}
 }
