@@ -237,8 +237,13 @@ type Producer struct {
 	// context), as in Kafka.
 	Retries *int `koanf:"retries" validate:"omitempty,gte=0"`
 	// DeliveryTimeout (kafka.producer.delivery-timeout) bounds how long a
-	// record may take from being produced to being acknowledged,
-	// including retries. 0 means no limit other than the send context.
+	// template send waits for the broker's acknowledgement, including
+	// retries: its result (Send's error, the Future, OnComplete) is then
+	// template.ErrDeliveryTimeout. A record the client had not sent yet is
+	// dropped, as Kafka's producer does; one it may have sent is kept by
+	// the idempotent client until it learns its fate, and that outcome
+	// goes to the template's listener. Default 2m, Kafka's
+	// delivery.timeout.ms; 0 means no limit other than the send context.
 	DeliveryTimeout time.Duration `koanf:"delivery-timeout" validate:"gte=0"`
 	// TransactionalIDPrefix (kafka.producer.transactional-id-prefix)
 	// enables transactional producers; each transactional producer uses
@@ -384,7 +389,7 @@ func DefaultKafka() Kafka {
 	return Kafka{
 		BootstrapServers: []string{"localhost:9092"},
 		Security:         Security{Protocol: ProtocolPlaintext},
-		Producer:         Producer{Acks: "all"},
+		Producer:         Producer{Acks: "all", DeliveryTimeout: 2 * time.Minute},
 		Consumer: Consumer{
 			AutoOffsetReset: "latest",
 			IsolationLevel:  "read_uncommitted",

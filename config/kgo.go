@@ -94,7 +94,10 @@ func (t *TLS) tlsConfig() (*tls.Config, error) {
 //	linger            -> kgo.ProducerLinger
 //	batch-size        -> kgo.ProducerBatchMaxBytes
 //	retries           -> kgo.RecordRetries
-//	delivery-timeout  -> kgo.RecordDeliveryTimeout
+//	delivery-timeout  -> not a client option: the template enforces it on
+//	                     each send (kgo.RecordDeliveryTimeout measures from
+//	                     the record's timestamp, so a send with an explicit
+//	                     older timestamp would fail at once)
 //	client-id         -> kgo.ClientID (overrides kafka.client-id)
 //	properties        -> see SupportedProducerProperties
 //
@@ -150,9 +153,6 @@ func (k *Kafka) ProducerOpts() ([]kgo.Opt, error) {
 	}
 	if p.Retries != nil {
 		opts = append(opts, kgo.RecordRetries(*p.Retries))
-	}
-	if p.DeliveryTimeout > 0 {
-		opts = append(opts, kgo.RecordDeliveryTimeout(p.DeliveryTimeout))
 	}
 	if p.ClientID != "" {
 		opts = append(opts, kgo.ClientID(p.ClientID))

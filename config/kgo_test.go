@@ -139,7 +139,7 @@ func TestProducerOpts(t *testing.T) {
 		"linger":           {cl.OptValue(kgo.ProducerLinger), 5 * time.Millisecond},
 		"batch max":        {cl.OptValue(kgo.ProducerBatchMaxBytes), int32(64 << 10)},
 		"retries":          {cl.OptValue(kgo.RecordRetries), int64(3)},
-		"delivery timeout": {cl.OptValue(kgo.RecordDeliveryTimeout), 2 * time.Minute},
+		"delivery timeout": {cl.OptValue(kgo.RecordDeliveryTimeout), time.Duration(0)}, // the template's
 		"client id":        {cl.OptValue(kgo.ClientID), "producer-cid"},
 		"max write":        {cl.OptValue(kgo.BrokerMaxWriteBytes), int32(2000000)},
 		"buffered bytes":   {cl.OptValue(kgo.MaxBufferedBytes), int64(1000000)},

@@ -373,7 +373,12 @@ func (r *run) stop(ctx context.Context, c *Container) error {
 		errs = append(errs, fmt.Errorf("hard stop: %w", ctx.Err()))
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("container: listener %q: stop: %w", c.id, errors.Join(errs...))
+		err := errors.Join(errs...)
+		if cause := r.watch.LastError(); cause != nil && ctx.Err() != nil && !errors.Is(err, cause) {
+			// Why the stop took its whole deadline, most likely.
+			err = fmt.Errorf("%w (last error: %w)", err, cause)
+		}
+		return fmt.Errorf("container: listener %q: stop: %w", c.id, err)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 )
 
@@ -130,4 +132,40 @@ func TestSendAfterBrokerGone(t *testing.T) {
 		t.Errorf("Close with a 3 s context returned after %v", took)
 	}
 	t.Logf("Close returned: %v", err)
+}
+
+// TestDeliveryTimeout: kafka.producer.delivery-timeout is honoured: with
+// the broker gone, an asynchronous send without a deadline completes with
+// ErrDeliveryTimeout (kgo.ErrRecordTimeout) once the delivery timeout has
+// passed, instead of staying pending, and so does a synchronous one.
+func TestDeliveryTimeout(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(1, "orders"))
+	f := newFactory(t, c.Addrs(), map[string]any{"kafka.producer.delivery-timeout": "2s"})
+	tmpl := f.Template()
+	if _, err := tmpl.Send(testCtx(t), "orders", "before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	fut := tmpl.SendAsync(context.Background(), "orders", "after")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := fut.Get(ctx)
+	took := time.Since(start)
+	if !errors.Is(err, kgo.ErrRecordTimeout) {
+		t.Fatalf("async send after %v: %v, want kgo.ErrRecordTimeout", took, err)
+	}
+	t.Logf("async send failed after %v: %v", took.Round(time.Millisecond), err)
+
+	// A synchronous send without a deadline returns by the delivery
+	// timeout too.
+	start = time.Now()
+	_, err = tmpl.Send(context.Background(), "orders", "sync")
+	took = time.Since(start)
+	if !errors.Is(err, ErrDeliveryTimeout) || !errors.Is(err, kgo.ErrRecordTimeout) || took > 10*time.Second {
+		t.Fatalf("sync send after %v: %v, want ErrDeliveryTimeout", took, err)
+	}
+	t.Logf("sync send failed after %v: %v", took.Round(time.Millisecond), err)
 }

@@ -146,7 +146,7 @@ func (f *ProducerFactory) Client() *kgo.Client { return f.shared }
 // Template returns a template on the shared client, with the default topic
 // from kafka.template.default-topic; opts are applied after that.
 func (f *ProducerFactory) Template(opts ...Option) *Template {
-	return New(f.shared, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(f.watch), withTelemetry(f.tel)}, opts...)...)
+	return New(f.shared, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(f.watch), withTelemetry(f.tel), withDeliveryTimeout(f.kafka.Producer.DeliveryTimeout)}, opts...)...)
 }
 
 // NewTransactional creates a transactional producer client with the
@@ -156,39 +156,49 @@ func (f *ProducerFactory) Template(opts ...Option) *Template {
 // application instance needs its own suffix; asking twice for the same id
 // on one factory is an error. The factory closes the client on Close.
 func (f *ProducerFactory) NewTransactional(suffix string) (*kgo.Client, error) {
+	cl, _, err := f.newTransactional(suffix)
+	return cl, err
+}
+
+// newTransactional is NewTransactional, also returning the client's
+// connection watcher.
+func (f *ProducerFactory) newTransactional(suffix string) (*kgo.Client, *connwatch.Watcher, error) {
 	base, err := f.kafka.TransactionalProducerOpts(suffix)
 	if err != nil {
-		return nil, fmt.Errorf("template: transactional producer: %w", err)
+		return nil, nil, fmt.Errorf("template: transactional producer: %w", err)
 	}
 	id := f.kafka.Producer.TransactionalIDPrefix + suffix
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	if _, dup := f.txs[id]; dup {
-		return nil, fmt.Errorf("template: transactional producer %q already exists", id)
+		return nil, nil, fmt.Errorf("template: transactional producer %q already exists", id)
 	}
-	cl, err := kgo.NewClient(f.clientOpts(base)...)
+	watch := connwatch.New("producer "+id, f.logger)
+	cl, err := kgo.NewClient(append(f.clientOpts(base), kgo.WithHooks(watch))...)
 	if err != nil {
-		return nil, fmt.Errorf("template: transactional producer %q: %w", id, err)
+		return nil, nil, fmt.Errorf("template: transactional producer %q: %w", id, err)
 	}
 	f.txs[id] = cl
-	return cl, nil
+	return cl, watch, nil
 }
 
 // TransactionalTemplate is NewTransactional plus a template on the new
 // client (default topic from the configuration, then opts).
 func (f *ProducerFactory) TransactionalTemplate(suffix string, opts ...Option) (*Template, error) {
-	cl, err := f.NewTransactional(suffix)
+	cl, watch, err := f.newTransactional(suffix)
 	if err != nil {
 		return nil, err
 	}
-	return New(cl, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withTelemetry(f.tel)}, opts...)...), nil
+	return New(cl, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(watch), withTelemetry(f.tel), withDeliveryTimeout(f.kafka.Producer.DeliveryTimeout)}, opts...)...), nil
 }
 
-// Close flushes the shared client (bounded by ctx) and closes all clients.
-// Records still buffered when ctx ends are failed. Transactional clients
+// Close flushes the shared client (bounded by ctx, and by
+// kafka.producer.delivery-timeout, after which no record can be waited
+// for anyway) and closes all clients. Records still buffered then are
+// failed. Transactional clients
 // are closed without committing: finish transactions first. Close is
 // idempotent; later calls return nil.
 func (f *ProducerFactory) Close(ctx context.Context) error {
@@ -202,6 +212,11 @@ func (f *ProducerFactory) Close(ctx context.Context) error {
 	f.txs = nil
 	f.mu.Unlock()
 
+	if d := f.kafka.Producer.DeliveryTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	var err error
 	if ferr := f.shared.Flush(ctx); ferr != nil {
 		err = fmt.Errorf("template: close: flush: %w", withCause(ferr, f.watch.LastError()))

@@ -131,6 +131,11 @@ type Template struct {
 	topics sync.Map
 	// asyncSends counts asynchronous sends, to sample their latency.
 	asyncSends atomic.Uint64
+	// deliveryTimeout is kafka.producer.delivery-timeout for a template
+	// of a ProducerFactory, else the client's kgo.RecordDeliveryTimeout
+	// (0: none); expiry enforces it on asynchronous sends.
+	deliveryTimeout time.Duration
+	expiry          *expiry
 }
 
 // Option configures a Template.
@@ -193,6 +198,12 @@ func New(client *kgo.Client, opts ...Option) *Template {
 		t.keySer = serde.NewAuto(serde.WithTypeHeader(serde.KeyTypeIDHeader))
 	}
 	_, t.explicitOK = client.OptValue(kgo.RecordPartitioner).(*explicitPartitioner)
+	if t.deliveryTimeout == 0 {
+		t.deliveryTimeout, _ = client.OptValue(kgo.RecordDeliveryTimeout).(time.Duration)
+	}
+	if t.deliveryTimeout > 0 {
+		t.expiry = &expiry{t: t, timeout: t.deliveryTimeout}
+	}
 	if vs := client.OptValues(kgo.TransactionalID); len(vs) == 2 {
 		t.transactional, _ = vs[1].(bool)
 	}
@@ -202,6 +213,11 @@ func New(client *kgo.Client, opts ...Option) *Template {
 // withWatcher sets the connection watcher of the factory's client.
 func withWatcher(w *connwatch.Watcher) Option {
 	return optFunc(func(t *Template) { t.watch = w })
+}
+
+// withDeliveryTimeout sets kafka.producer.delivery-timeout.
+func withDeliveryTimeout(d time.Duration) Option {
+	return optFunc(func(t *Template) { t.deliveryTimeout = d })
 }
 
 // withTelemetry sets the factory's instrumentation.
@@ -340,6 +356,9 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 		a.f.complete(t.complete(rec, topic, err, &a.f.so))
 		return &a.f
 	}
+	if t.expiry != nil {
+		t.expiry.add(a)
+	}
 	t.cl.Produce(ctx, rec, a.promise)
 	return &a.f
 }
@@ -349,10 +368,44 @@ type asyncSend struct {
 	f  Future
 	sr sendRecord
 	t  *Template
+
+	// With a delivery timeout: sendPending, sendDone or sendExpired,
+	// and the send's place in the expiry list.
+	state      atomic.Int32
+	born       int64
+	prev, next *asyncSend
+	listed     bool
 }
 
 func (a *asyncSend) promise(r *kgo.Record, err error) {
+	if e := a.t.expiry; e != nil {
+		e.done(a)
+		if !a.state.CompareAndSwap(sendPending, sendDone) {
+			// The future failed at the delivery timeout: the real
+			// outcome goes to the listener and the metrics only.
+			so := a.f.so
+			so.onComplete = nil
+			a.t.complete(r, r.Topic, err, &so)
+			return
+		}
+	}
 	a.f.complete(a.t.complete(r, r.Topic, err, &a.f.so))
+}
+
+// expire fails the future of a send that outlived the delivery timeout,
+// unless its outcome arrived meanwhile.
+func (a *asyncSend) expire(timeout time.Duration) {
+	if !a.state.CompareAndSwap(sendPending, sendExpired) {
+		return
+	}
+	err := a.t.timeoutError(a.sr.rec.Topic)
+	if a.t.logger != nil {
+		a.t.logger.Warn("kafka send gave up waiting", slog.String("topic", a.sr.rec.Topic), slog.Any("error", err))
+	}
+	if fn := a.f.so.onComplete; fn != nil {
+		fn(Result{}, err)
+	}
+	a.f.complete(Result{}, err)
 }
 
 // Flush waits until all buffered records are acknowledged or ctx is done.
@@ -446,6 +499,16 @@ func (t *Template) intercept(ctx context.Context, rec *kgo.Record) error {
 // error, and says that the record may still be delivered; the outcome then
 // still reaches the listener and the OnComplete callback.
 func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOptions) (Result, error) {
+	parent := ctx
+	if d := t.deliveryTimeout; d > 0 {
+		// The delivery timeout bounds the send like a deadline: franz-go
+		// drops the record at it if it has not sent it yet.
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > d {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+	}
 	w := &syncWait{done: make(chan struct{})}
 	finish := func(r *kgo.Record, err error) {
 		if err == nil {
@@ -456,7 +519,7 @@ func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOption
 			close(w.done) // the caller still waits: it completes
 			return
 		}
-		t.complete(r, r.Topic, err, so) // the caller gave up: complete here
+		t.complete(r, r.Topic, t.dropped(parent, err), so) // the caller gave up: complete here
 	}
 	if _, known := t.topics.Load(rec.Topic); known {
 		// ProduceSync, unlike Produce, sends the record's batch at once
@@ -477,18 +540,33 @@ func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOption
 	}
 	select {
 	case <-w.done:
-		return t.complete(rec, rec.Topic, w.err, so)
+		return t.complete(rec, rec.Topic, t.dropped(parent, w.err), so)
 	case <-ctx.Done():
 	}
 	if !w.abandoned.CompareAndSwap(false, true) {
 		<-w.done // the outcome arrived meanwhile
-		return t.complete(rec, rec.Topic, w.err, so)
+		return t.complete(rec, rec.Topic, t.dropped(parent, w.err), so)
 	}
-	err := fmt.Errorf("template: send to %q: %w; the record may still be delivered, its outcome goes to the listener", rec.Topic, withCause(ctx.Err(), t.watch.LastError()))
+	var err error
+	if parent.Err() == nil {
+		err = t.timeoutError(rec.Topic)
+	} else {
+		err = fmt.Errorf("template: send to %q: %w; the record may still be delivered, its outcome goes to the listener", rec.Topic, withCause(ctx.Err(), t.watch.LastError()))
+	}
 	if t.logger != nil {
 		t.logger.Warn("kafka send gave up waiting", slog.String("topic", rec.Topic), slog.Any("error", err))
 	}
 	return Result{}, err
+}
+
+// dropped turns the error of a record franz-go dropped at the delivery
+// timeout (the context sendSync gave it, not the caller's, ended) into
+// the delivery timeout's.
+func (t *Template) dropped(parent context.Context, err error) error {
+	if err != nil && t.deliveryTimeout > 0 && errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
+		return t.deliveryError()
+	}
+	return err
 }
 
 // syncWait is a sync send's rendezvous with its promise: whichever of the

@@ -51,18 +51,18 @@ func (t *Template) ExecuteInTransaction(ctx context.Context, fn func(ctx context
 		return ferr
 	}
 	if ferr := t.cl.Flush(ctx); ferr != nil {
-		ferr = fmt.Errorf("template: transaction flush: %w", ferr)
+		ferr = fmt.Errorf("template: transaction flush: %w", t.cause(ferr))
 		if aerr := t.abort(ctx); aerr != nil {
 			return errors.Join(ferr, aerr)
 		}
 		return ferr
 	}
 	if cerr := t.cl.EndTransaction(ctx, kgo.TryCommit); cerr != nil {
-		cerr = fmt.Errorf("template: commit transaction: %w", cerr)
+		cerr = fmt.Errorf("template: commit transaction: %w", t.cause(cerr))
 		// As franz-go recommends, a failed or unconfirmed commit is
 		// followed by an abort, which fences anything still open.
 		if aerr := t.cl.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
-			return errors.Join(cerr, fmt.Errorf("template: abort transaction: %w", aerr))
+			return errors.Join(cerr, fmt.Errorf("template: abort transaction: %w", t.cause(aerr)))
 		}
 		return cerr
 	}
@@ -71,10 +71,19 @@ func (t *Template) ExecuteInTransaction(ctx context.Context, fn func(ctx context
 
 func (t *Template) abort(ctx context.Context) error {
 	if err := t.cl.AbortBufferedRecords(ctx); err != nil {
-		return fmt.Errorf("template: abort buffered records: %w", err)
+		return fmt.Errorf("template: abort buffered records: %w", t.cause(err))
 	}
 	if err := t.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
-		return fmt.Errorf("template: abort transaction: %w", err)
+		return fmt.Errorf("template: abort transaction: %w", t.cause(err))
 	}
 	return nil
+}
+
+// cause adds the last broker-side error to a context error: a call that
+// ran out of time says why.
+func (t *Template) cause(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return withCause(err, t.watch.LastError())
+	}
+	return err
 }
