@@ -239,11 +239,12 @@ type Producer struct {
 	// DeliveryTimeout (kafka.producer.delivery-timeout) bounds how long a
 	// template send waits for the broker's acknowledgement, including
 	// retries: its result (Send's error, the Future, OnComplete) is then
-	// template.ErrDeliveryTimeout. A record the client had not sent yet is
-	// dropped, as Kafka's producer does; one it may have sent is kept by
-	// the idempotent client until it learns its fate, and that outcome
-	// goes to the template's listener. Default 2m, Kafka's
-	// delivery.timeout.ms; 0 means no limit other than the send context.
+	// template.ErrDeliveryTimeout. Unlike Kafka's producer, the client
+	// may still deliver the record afterwards (franz-go drops it only
+	// where that cannot break the idempotent producer's sequence: a
+	// synchronous send's record not sent yet); its outcome then goes to
+	// the template's listener. Default 2m, Kafka's delivery.timeout.ms; 0
+	// means no limit other than the send context.
 	DeliveryTimeout time.Duration `koanf:"delivery-timeout" validate:"gte=0"`
 	// TransactionalIDPrefix (kafka.producer.transactional-id-prefix)
 	// enables transactional producers; each transactional producer uses
