@@ -409,6 +409,7 @@ func (c *Container) monitor(r *run) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var lastFire, lastCheck time.Time
+	busy := map[*worker]busyCall{}
 	for {
 		select {
 		case <-r.idleStop:
@@ -427,39 +428,54 @@ func (c *Container) monitor(r *run) {
 			}
 			if check > 0 && now.Sub(lastCheck) >= check {
 				lastCheck = now
-				c.checkResponsive(r, now, check)
+				c.checkResponsive(r, check, busy)
 			}
 		}
 	}
 }
 
-// checkResponsive reports the handler calls running longer than limit.
-func (c *Container) checkResponsive(r *run, now time.Time, limit time.Duration) {
+// checkResponsive reports the handler calls seen running at this tick
+// and the previous one (every limit): calls busy for at least limit,
+// reported with the ticks they have been seen for. seen is the monitor's
+// memory of the previous tick.
+func (c *Container) checkResponsive(r *run, limit time.Duration, seen map[*worker]busyCall) {
+	live := make(map[*worker]bool, len(seen))
 	for _, m := range r.members {
-		m.mu.Lock()
-		ws := make([]*worker, 0, len(m.workers))
-		for _, w := range m.workers {
-			ws = append(ws, w)
-		}
-		m.mu.Unlock()
-		for _, w := range ws {
-			start := w.callStart.Load()
-			if start == 0 {
+		for _, w := range m.workerList() {
+			call := w.calling.Load()
+			if call == 0 {
 				continue
 			}
-			busy := now.Sub(time.Unix(0, start))
-			if busy < limit {
+			live[w] = true
+			prev, ok := seen[w]
+			if !ok || prev.call != call {
+				seen[w] = busyCall{call: call}
 				continue
 			}
+			prev.ticks++
+			seen[w] = prev
+			busy := time.Duration(prev.ticks) * limit
 			var off int64 = -1
 			if rec := w.cur.Load(); rec != nil {
 				off = rec.Offset
 			}
 			c.log.Warn("kafka listener: handler not responding", "topic", w.k.topic, "partition", w.k.partition,
-				"offset", off, "busy", busy.Round(time.Millisecond))
+				"offset", off, "busy_at_least", busy)
 			c.emit(NonResponsiveEvent{ListenerID: c.id, Topic: w.k.topic, Partition: w.k.partition, Offset: off, Busy: busy})
 		}
 	}
+	for w := range seen {
+		if !live[w] {
+			delete(seen, w)
+		}
+	}
+}
+
+// busyCall is a handler call the monitor saw running: its number, and at
+// how many ticks since the first it was still running.
+type busyCall struct {
+	call  uint64
+	ticks int
 }
 
 // Pause stops delivering records: the poll loops stop polling (records

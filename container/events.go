@@ -56,15 +56,17 @@ type PartitionsLostEvent struct {
 }
 
 // NonResponsiveEvent: a handler has been busy with one record (or batch)
-// for longer than the monitor interval (WithMonitorInterval), Spring's
-// NonResponsiveConsumerEvent. It is emitted at every monitor tick while
+// for at least the monitor interval (WithMonitorInterval): the monitor saw
+// the same call running at two of its ticks. Spring's
+// NonResponsiveConsumerEvent. It is emitted at every further tick while
 // the call lasts; the partition makes no progress meanwhile.
 type NonResponsiveEvent struct {
 	ListenerID string
 	Topic      string
 	Partition  int32
 	Offset     int64
-	// Busy is how long the handler call has been running.
+	// Busy is how long the handler call has been running at least: the
+	// monitor ticks it was seen at since the first, times the interval.
 	Busy time.Duration
 }
 
@@ -108,9 +110,9 @@ func WithEventListener(fn func(Event)) Option {
 
 // WithMonitorInterval sets how often the container checks for handlers
 // stuck on one record (default 30 s, Spring's monitorInterval): a call
-// running longer than the interval gets a WARN log and a
-// NonResponsiveEvent at each check. A negative interval disables the
-// check.
+// seen running at two checks in a row (so for at least the interval, at
+// most twice) gets a WARN log and a NonResponsiveEvent, and again at each
+// further check. A negative interval disables the check.
 func WithMonitorInterval(d time.Duration) Option {
 	return optFunc(func(o *options) { o.monitorInterval = d })
 }

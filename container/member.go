@@ -596,13 +596,18 @@ func (m *member) kickCommit() {
 func (m *member) commitAll(ctx context.Context) error {
 	m.commitMu.Lock()
 	defer m.commitMu.Unlock()
+	return m.commitWorkers(ctx, m.workerList())
+}
+
+// workerList returns the member's current workers.
+func (m *member) workerList() []*worker {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	ws := make([]*worker, 0, len(m.workers))
 	for _, w := range m.workers {
 		ws = append(ws, w)
 	}
-	m.mu.Unlock()
-	return m.commitWorkers(ctx, ws)
+	return ws
 }
 
 // commitWorkers commits the pending offsets of ws; m.commitMu must be held.

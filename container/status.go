@@ -114,13 +114,7 @@ func (c *Container) Status() Status {
 	paused := c.pausedLocked()
 	c.pmu.Unlock()
 	for _, m := range r.members {
-		m.mu.Lock()
-		ws := make([]*worker, 0, len(m.workers))
-		for _, w := range m.workers {
-			ws = append(ws, w)
-		}
-		m.mu.Unlock()
-		for _, w := range ws {
+		for _, w := range m.workerList() {
 			lag, age := w.lag(now)
 			s.Partitions = append(s.Partitions, PartitionStatus{Topic: w.k.topic, Partition: w.k.partition,
 				Lag: lag, LagTime: age, Paused: slices.Contains(paused[w.k.topic], w.k.partition)})

@@ -43,11 +43,13 @@ type worker struct {
 	// partition's end as of the last fetch (high watermark, or last stable
 	// offset for read_committed), -1 unknown; pos the offset after the
 	// last record processed, -1 none yet; cur the record (first record of
-	// the batch) last started; callStart when the handler call in
-	// progress started (unix nanos), 0 between calls.
-	end, pos  atomic.Int64
-	cur       atomic.Pointer[kgo.Record]
-	callStart atomic.Int64
+	// the batch) last started; calling the number of the handler call in
+	// progress (calls so far, counting it), 0 between calls: the
+	// non-responsive check sees a call still running at two of its ticks
+	// without reading the clock at every call.
+	end, pos atomic.Int64
+	cur      atomic.Pointer[kgo.Record]
+	calling  atomic.Uint64
 
 	// Metrics, on the worker's goroutine: records finished with success
 	// since the last flush, handler calls so far, and whether every
@@ -59,10 +61,11 @@ type worker struct {
 }
 
 // A handler call's duration is recorded for every call when calls take
-// timeAllFrom or more, else for one call in sampleEvery and every failed
-// one: with a fast handler, reading the clock and recording with the
+// timeAllFrom or more, else for one call in sampleEvery and every retry:
+// with a fast handler, reading the clock and recording with the
 // OpenTelemetry SDK (about 250 ns here) would cost more than the handler.
-// The counts of records are exact either way (kafkaboot.listener.records).
+// The counts are exact either way (kafkaboot.listener.records and
+// .retries).
 const (
 	timeAllFrom = 20 * time.Microsecond
 	sampleEvery = 16
@@ -363,9 +366,13 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Conte
 	// The span covers decoding too: a record that cannot be decoded or
 	// validated fails its processing, and its dead letter continues the
 	// trace.
-	start := time.Now()
 	w.calls++
-	measure := w.timeAll || w.calls%sampleEvery == 0
+	// Retries are always timed: they are few, and slow by nature.
+	measure := w.c.tel.MetricsEnabled() && (w.timeAll || attempt > 1 || w.calls%sampleEvery == 0)
+	var start time.Time
+	if measure {
+		start = time.Now()
+	}
 	ctx, span := w.c.tel.ProcessAt(w.m.r.hardCtx, r, attempt, start, measure)
 	end := func(err error) {
 		if d := span.End(err); d > 0 && measure {
@@ -385,9 +392,9 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Conte
 		a = &ack{w: w, tr: tr, offsets: []int64{r.Offset}}
 		ackI = a
 	}
-	w.callStart.Store(start.UnixNano())
+	w.calling.Store(w.calls)
 	reply, err := w.inv.Invoke(ctx, r, p, ackI)
-	w.callStart.Store(0)
+	w.calling.Store(0)
 	if a != nil {
 		if d, nacked := a.finish(); nacked {
 			end(nil)
@@ -515,9 +522,10 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 			ackI = a
 		}
 		ctx, span := w.c.tel.ProcessBatch(w.m.r.hardCtx, sub, failures+1)
-		w.callStart.Store(time.Now().UnixNano())
+		w.calls++
+		w.calling.Store(w.calls)
 		err := w.inv.InvokeBatch(ctx, sub, ps, ackI)
-		w.callStart.Store(0)
+		w.calling.Store(0)
 		span.End(err)
 		if a != nil {
 			if d, nacked := a.finish(); nacked {

@@ -217,10 +217,10 @@ func (c *Consumer) Process(ctx context.Context, r *kgo.Record, attempt int) (con
 }
 
 // ProcessAt is Process for a call that started at start (the caller read
-// the clock already), whose duration End records only if measure is true
-// or the call fails. A listener container measures a sample of the calls
-// of fast handlers: recording a duration costs a few hundred nanoseconds
-// with the SDK, more than such a handler.
+// the clock), whose duration End records only if measure is true (start
+// may be zero otherwise). A listener container measures a sample of the
+// calls of fast handlers: recording a duration costs a few hundred
+// nanoseconds with the SDK, more than such a handler.
 func (c *Consumer) ProcessAt(ctx context.Context, r *kgo.Record, attempt int, start time.Time, measure bool) (context.Context, Processing) {
 	if c == nil || (c.tracer == nil && c.m == nil) {
 		return ctx, Processing{}
@@ -306,7 +306,7 @@ func (c *Consumer) ProcessBatch(ctx context.Context, recs []*kgo.Record, attempt
 
 // End finishes the handler call with its result: it records
 // messaging.process.duration (with error.type when err != nil; for
-// ProcessAt only when measured or failed) and ends the span, recording err
+// ProcessAt only when measured) and ends the span, recording err
 // and status Error when err != nil. It returns the duration it recorded, 0
 // when none. End must be called once; on a zero Processing it does
 // nothing.
@@ -320,7 +320,7 @@ func (p Processing) End(err error) time.Duration {
 		errType = ErrorType(err)
 	}
 	var d time.Duration
-	if m := c.m; m != nil && (p.measure || err != nil) {
+	if m := c.m; m != nil && p.measure {
 		d = time.Since(p.start)
 		o := m.sets.get(consumerKey{kind: consProcess, topic: p.topic, partition: p.partition, s: errType})
 		m.processDur.Record(p.ctx, d.Seconds(), o.rec...)
