@@ -222,8 +222,8 @@ func (c *Consumer) Process(ctx context.Context, r *kgo.Record, attempt int) (con
 // calls of fast handlers: recording a duration costs a few hundred
 // nanoseconds with the SDK, more than such a handler.
 func (c *Consumer) ProcessAt(ctx context.Context, r *kgo.Record, attempt int, start time.Time, measure bool) (context.Context, Processing) {
-	if c == nil || (c.tracer == nil && c.m == nil) {
-		return ctx, Processing{}
+	if c == nil || c.tracer == nil && (c.m == nil || !measure) {
+		return ctx, Processing{} // nothing to record: End does nothing
 	}
 	p := Processing{c: c, start: start, topic: r.Topic, partition: r.Partition, measure: measure}
 	if c.tracer != nil {
