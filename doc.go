@@ -16,10 +16,19 @@
 // registers every struct given to Listeners and runs its listener
 // containers: started after the admin on fx start, stopped gracefully (in
 // flight records finished and committed) on fx stop, before the producer
-// is flushed and closed.
+// is flushed and closed. It also provides *Health, the application's
+// liveness and readiness as the Kafka side sees them (also as the
+// http.Handler named HealthHandler, to mount at /healthz and /readyz).
+//
+// When the application provides a metric.MeterProvider or a
+// trace.TracerProvider (and optionally a propagation.TextMapPropagator),
+// the producers and the listener containers record OpenTelemetry metrics
+// and spans with them (see Telemetry); OpenTelemetry's global providers
+// are never used. An *slog.Logger in the graph gets the framework's logs
+// and franz-go's, from kafka.client.log-level up.
 //
 // Every constructor here is a plain function, usable without fx:
-// NewConfig, NewProducerFactory, NewAdmin and NewContainers take what they
+// NewConfig, NewProducerFactory, NewAdmin, NewContainers and NewHealth take what they
 // need as arguments; their Start and Stop methods are what the fx hooks
 // call.
 package kafkaboot

@@ -134,9 +134,9 @@ func WithClientLogLevel(level kgo.LogLevel) Option {
 // records and in time and the paused partitions (OpenTelemetry's
 // messaging conventions where they apply; kafkaboot.* names otherwise).
 // Handler latency (messaging.process.duration) is recorded for every
-// failed call, every call of handlers slower than 20 µs, and one call in
-// 16 of faster ones, whose timing with the SDK would cost more than the
-// handler; record counts are exact. Without it there are none, at no
+// retry, every call of handlers slower than 20 µs, and one call in 64 of
+// faster ones, whose timing with the SDK would cost more than the
+// handler; record and retry counts are exact. Without it there are none, at no
 // cost.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optFunc(func(o *options) { o.otel.MeterProvider = mp })

@@ -68,7 +68,7 @@ type worker struct {
 // .retries).
 const (
 	timeAllFrom = 20 * time.Microsecond
-	sampleEvery = 16
+	sampleEvery = 64
 )
 
 func newWorker(m *member, k tp) *worker {

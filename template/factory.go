@@ -75,7 +75,7 @@ func WithClientLogger(l *slog.Logger) FactoryOption {
 // WithMeterProvider records the producer metrics (records and bytes sent,
 // send latency, failures; OpenTelemetry's messaging conventions) with mp.
 // The latency of every synchronous send is recorded, and of one
-// asynchronous send in 16 (timing each would cost a tenth of the send);
+// asynchronous send in 64 (timing each would cost a tenth of the send);
 // the counts of records are exact. Without it there are none, at no cost.
 func WithMeterProvider(mp metric.MeterProvider) FactoryOption {
 	return factoryFunc(func(p *ProducerFactory) { p.otel.MeterProvider = mp })

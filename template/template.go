@@ -421,7 +421,7 @@ func (t *Template) Flush(ctx context.Context) error {
 // clock reads and a histogram record cost about 250 ns here, as much as a
 // tenth of an asynchronous send. The counts of records sent are exact
 // (messaging.client.sent.messages, from the client's batches).
-const asyncSampleEvery = 16
+const asyncSampleEvery = 64
 
 // started notes when a send began, for its latency metric.
 func (t *Template) started(so *sendOptions, async bool) {
