@@ -10,6 +10,7 @@
 package benchrun
 
 import (
+	"syscall"
 	"testing"
 	"time"
 )
@@ -26,20 +27,44 @@ type Variant struct {
 // variant's total time, in the order of vs, and the number of iterations.
 func Interleaved(b *testing.B, vs []Variant) (total []time.Duration, rounds int) {
 	b.Helper()
+	total, _, rounds = InterleavedCPU(b, vs)
+	return total, rounds
+}
+
+// InterleavedCPU is Interleaved that also returns each variant's total
+// CPU time: the process's user and system time while it ran, the
+// embedded broker's included. CPU time counts the work a variant causes
+// rather than the wall time it waits, which other processes on a shared
+// machine stretch: it resolves small differences in cost (instrumentation,
+// say) that wall time drowns.
+func InterleavedCPU(b *testing.B, vs []Variant) (wall, cpu []time.Duration, rounds int) {
+	b.Helper()
 	for _, v := range vs {
 		v.Run()
 	}
-	total = make([]time.Duration, len(vs))
+	wall = make([]time.Duration, len(vs))
+	cpu = make([]time.Duration, len(vs))
 	for b.Loop() {
 		for j := range vs {
 			k := (rounds + j) % len(vs)
+			c0 := cpuTime(b)
 			start := time.Now()
 			vs[k].Run()
-			total[k] += time.Since(start)
+			wall[k] += time.Since(start)
+			cpu[k] += cpuTime(b) - c0
 		}
 		rounds++
 	}
-	return total, rounds
+	return wall, cpu, rounds
+}
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Ratio is base's total over v's: v's throughput relative to base's.
