@@ -125,7 +125,7 @@ func Build(opts BuildOptions, records ...Record) []byte {
 		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = p.ID, p.Epoch, p.BaseSequence
 	}
 	out := rb.AppendTo(make([]byte, 0, HeaderSize+len(payload)))
-	binary.BigEndian.PutUint32(out[offCRC:], CRC(out))
+	binary.BigEndian.PutUint32(out[OffCRC:], CRC(out))
 	return out
 }
 

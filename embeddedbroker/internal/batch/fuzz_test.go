@@ -32,8 +32,8 @@ func FuzzValidate(f *testing.F) {
 		checkBatch(t, b, requireKeys)
 		if len(b) >= HeaderSize {
 			c := slices.Clone(b)
-			binary.BigEndian.PutUint32(c[offLength:], uint32(len(c)-LengthOverhead))
-			c[offMagic] = 2
+			binary.BigEndian.PutUint32(c[OffLength:], uint32(len(c)-LengthOverhead))
+			c[OffMagic] = 2
 			SetCRC(c)
 			checkBatch(t, c, requireKeys)
 		}

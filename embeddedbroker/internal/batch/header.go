@@ -18,19 +18,19 @@ import (
 
 // Byte offsets of the fields of a v2 record batch header.
 const (
-	offBaseOffset      = 0
-	offLength          = 8
-	offLeaderEpoch     = 12
-	offMagic           = 16
-	offCRC             = 17
-	offAttributes      = 21
-	offLastOffsetDelta = 23
-	offFirstTimestamp  = 27
-	offMaxTimestamp    = 35
-	offProducerID      = 43
-	offProducerEpoch   = 51
-	offBaseSequence    = 53
-	offNumRecords      = 57
+	OffBaseOffset      = 0
+	OffLength          = 8
+	OffLeaderEpoch     = 12
+	OffMagic           = 16
+	OffCRC             = 17
+	OffAttributes      = 21
+	OffLastOffsetDelta = 23
+	OffFirstTimestamp  = 27
+	OffMaxTimestamp    = 35
+	OffProducerID      = 43
+	OffProducerEpoch   = 51
+	OffBaseSequence    = 53
+	OffNumRecords      = 57
 
 	// HeaderSize is the size of a v2 record batch header: everything up to
 	// and including the record count.
@@ -143,10 +143,10 @@ func ParseHeader(b []byte) (Header, error) {
 	if len(b) < LengthOverhead+5 {
 		return h, ErrShort
 	}
-	h.BaseOffset = int64(binary.BigEndian.Uint64(b[offBaseOffset:]))
-	h.Length = int32(binary.BigEndian.Uint32(b[offLength:]))
-	h.PartitionLeaderEpoch = int32(binary.BigEndian.Uint32(b[offLeaderEpoch:]))
-	h.Magic = int8(b[offMagic])
+	h.BaseOffset = int64(binary.BigEndian.Uint64(b[OffBaseOffset:]))
+	h.Length = int32(binary.BigEndian.Uint32(b[OffLength:]))
+	h.PartitionLeaderEpoch = int32(binary.BigEndian.Uint32(b[OffLeaderEpoch:]))
+	h.Magic = int8(b[OffMagic])
 	if h.Magic != 2 {
 		if h.Magic == 0 || h.Magic == 1 {
 			return h, ErrUnsupportedMagic
@@ -159,15 +159,15 @@ func ParseHeader(b []byte) (Header, error) {
 	if len(b) < HeaderSize {
 		return h, ErrShort
 	}
-	h.CRC = binary.BigEndian.Uint32(b[offCRC:])
-	h.Attributes = int16(binary.BigEndian.Uint16(b[offAttributes:]))
-	h.LastOffsetDelta = int32(binary.BigEndian.Uint32(b[offLastOffsetDelta:]))
-	h.FirstTimestamp = int64(binary.BigEndian.Uint64(b[offFirstTimestamp:]))
-	h.MaxTimestamp = int64(binary.BigEndian.Uint64(b[offMaxTimestamp:]))
-	h.ProducerID = int64(binary.BigEndian.Uint64(b[offProducerID:]))
-	h.ProducerEpoch = int16(binary.BigEndian.Uint16(b[offProducerEpoch:]))
-	h.BaseSequence = int32(binary.BigEndian.Uint32(b[offBaseSequence:]))
-	h.NumRecords = int32(binary.BigEndian.Uint32(b[offNumRecords:]))
+	h.CRC = binary.BigEndian.Uint32(b[OffCRC:])
+	h.Attributes = int16(binary.BigEndian.Uint16(b[OffAttributes:]))
+	h.LastOffsetDelta = int32(binary.BigEndian.Uint32(b[OffLastOffsetDelta:]))
+	h.FirstTimestamp = int64(binary.BigEndian.Uint64(b[OffFirstTimestamp:]))
+	h.MaxTimestamp = int64(binary.BigEndian.Uint64(b[OffMaxTimestamp:]))
+	h.ProducerID = int64(binary.BigEndian.Uint64(b[OffProducerID:]))
+	h.ProducerEpoch = int16(binary.BigEndian.Uint16(b[OffProducerEpoch:]))
+	h.BaseSequence = int32(binary.BigEndian.Uint32(b[OffBaseSequence:]))
+	h.NumRecords = int32(binary.BigEndian.Uint32(b[OffNumRecords:]))
 	if len(b) < h.Size() {
 		return h, ErrShort
 	}
@@ -177,11 +177,11 @@ func ParseHeader(b []byte) (Header, error) {
 // SetBaseOffset rewrites the base offset of the batch at the start of b.
 // The base offset lies outside the CRC.
 func SetBaseOffset(b []byte, off int64) {
-	binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(off))
+	binary.BigEndian.PutUint64(b[OffBaseOffset:], uint64(off))
 }
 
 // SetPartitionLeaderEpoch rewrites the partition leader epoch of the batch at
 // the start of b. The epoch lies outside the CRC.
 func SetPartitionLeaderEpoch(b []byte, epoch int32) {
-	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(epoch))
+	binary.BigEndian.PutUint32(b[OffLeaderEpoch:], uint32(epoch))
 }

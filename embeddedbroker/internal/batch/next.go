@@ -30,11 +30,11 @@ const minLegacyMessageSize = 4 + 1 + 1 + 4 + 4
 //
 // On ErrShort and ErrCorrupt, batch is nil and rest is b.
 func Next(b []byte) (batch, rest []byte, err error) {
-	if len(b) < offMagic+1 {
+	if len(b) < OffMagic+1 {
 		return nil, b, ErrShort
 	}
-	length := int32(binary.BigEndian.Uint32(b[offLength:]))
-	switch magic := int8(b[offMagic]); magic {
+	length := int32(binary.BigEndian.Uint32(b[OffLength:]))
+	switch magic := int8(b[OffMagic]); magic {
 	case 2:
 		if length < HeaderSize-LengthOverhead {
 			return nil, b, fmt.Errorf("%w: length %d shorter than a batch header", ErrCorrupt, length)

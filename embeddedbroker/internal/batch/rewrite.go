@@ -20,15 +20,15 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // one batch, from its base offset through its last byte; CRC panics if b is
 // shorter than the attributes offset.
 func CRC(b []byte) uint32 {
-	return crc32.Checksum(b[offAttributes:], castagnoli)
+	return crc32.Checksum(b[OffAttributes:], castagnoli)
 }
 
 // SetCRC recomputes and stores the CRC of the batch at the start of b,
 // whose length field must be right; b may extend past the batch. Call it
 // after rewriting any field the CRC covers.
 func SetCRC(b []byte) {
-	end := int(int32(binary.BigEndian.Uint32(b[offLength:]))) + LengthOverhead
-	binary.BigEndian.PutUint32(b[offCRC:], CRC(b[:end]))
+	end := int(int32(binary.BigEndian.Uint32(b[OffLength:]))) + LengthOverhead
+	binary.BigEndian.PutUint32(b[OffCRC:], CRC(b[:end]))
 }
 
 // SetLogAppendTime marks the batch at the start of b as carrying the
@@ -43,12 +43,12 @@ func SetCRC(b []byte) {
 // past the batch. When the batch already says LogAppendTime with that
 // timestamp, nothing is written, sparing the CRC pass as Kafka does.
 func SetLogAppendTime(b []byte, ts int64) {
-	attrs := binary.BigEndian.Uint16(b[offAttributes:])
-	if attrs&AttrTimestampType != 0 && int64(binary.BigEndian.Uint64(b[offMaxTimestamp:])) == ts {
+	attrs := binary.BigEndian.Uint16(b[OffAttributes:])
+	if attrs&AttrTimestampType != 0 && int64(binary.BigEndian.Uint64(b[OffMaxTimestamp:])) == ts {
 		return
 	}
-	binary.BigEndian.PutUint16(b[offAttributes:], attrs|AttrTimestampType)
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	binary.BigEndian.PutUint16(b[OffAttributes:], attrs|AttrTimestampType)
+	binary.BigEndian.PutUint64(b[OffMaxTimestamp:], uint64(ts))
 	SetCRC(b)
 }
 
@@ -103,9 +103,9 @@ func Recompress(b []byte, c Codec, maxUncompressed int) ([]byte, error) {
 	if len(out)-LengthOverhead > math.MaxInt32 {
 		return nil, fmt.Errorf("%w: batch of %d bytes after recompression", ErrCorrupt, len(out))
 	}
-	binary.BigEndian.PutUint32(out[offLength:], uint32(len(out)-LengthOverhead))
-	attrs := binary.BigEndian.Uint16(out[offAttributes:])
-	binary.BigEndian.PutUint16(out[offAttributes:], attrs&^AttrCompressionMask|uint16(c))
+	binary.BigEndian.PutUint32(out[OffLength:], uint32(len(out)-LengthOverhead))
+	attrs := binary.BigEndian.Uint16(out[OffAttributes:])
+	binary.BigEndian.PutUint16(out[OffAttributes:], attrs&^AttrCompressionMask|uint16(c))
 	SetCRC(out)
 	return out, nil
 }

@@ -105,21 +105,6 @@ type Result struct {
 	AbortedTxn *AbortedTxn
 }
 
-// Byte offsets of the v2 batch header fields that Filter writes.
-const (
-	offLength          = 8
-	offLeaderEpoch     = 12
-	offMagic           = 16
-	offAttributes      = 21
-	offLastOffsetDelta = 23
-	offFirstTimestamp  = 27
-	offMaxTimestamp    = 35
-	offProducerID      = 43
-	offProducerEpoch   = 51
-	offBaseSequence    = 53
-	offNumRecords      = 57
-)
-
 // noTimestamp is Kafka's RecordBatch.NO_TIMESTAMP.
 const noTimestamp = -1
 
@@ -368,24 +353,24 @@ func parseBatch(b []byte) (batch.Header, error) {
 // to the caller.
 func putHeader(out []byte, h *batch.Header) {
 	batch.SetBaseOffset(out, h.BaseOffset)
-	binary.BigEndian.PutUint32(out[offLeaderEpoch:], uint32(h.PartitionLeaderEpoch))
-	out[offMagic] = 2
-	binary.BigEndian.PutUint32(out[offLastOffsetDelta:], uint32(h.LastOffsetDelta))
-	binary.BigEndian.PutUint64(out[offProducerID:], uint64(h.ProducerID))
-	binary.BigEndian.PutUint16(out[offProducerEpoch:], uint16(h.ProducerEpoch))
-	binary.BigEndian.PutUint32(out[offBaseSequence:], uint32(h.BaseSequence))
+	binary.BigEndian.PutUint32(out[batch.OffLeaderEpoch:], uint32(h.PartitionLeaderEpoch))
+	out[batch.OffMagic] = 2
+	binary.BigEndian.PutUint32(out[batch.OffLastOffsetDelta:], uint32(h.LastOffsetDelta))
+	binary.BigEndian.PutUint64(out[batch.OffProducerID:], uint64(h.ProducerID))
+	binary.BigEndian.PutUint16(out[batch.OffProducerEpoch:], uint16(h.ProducerEpoch))
+	binary.BigEndian.PutUint32(out[batch.OffBaseSequence:], uint32(h.BaseSequence))
 }
 
 // emptyBatch is Kafka's DefaultRecordBatch.writeEmptyHeader for h.
 func emptyBatch(h *batch.Header) []byte {
 	out := make([]byte, batch.HeaderSize)
 	putHeader(out, h)
-	binary.BigEndian.PutUint32(out[offLength:], batch.HeaderSize-batch.LengthOverhead)
+	binary.BigEndian.PutUint32(out[batch.OffLength:], batch.HeaderSize-batch.LengthOverhead)
 	attrs := uint16(h.Attributes) & (batch.AttrTimestampType | batch.AttrTransactional | batch.AttrControl)
-	binary.BigEndian.PutUint16(out[offAttributes:], attrs)
-	binary.BigEndian.PutUint64(out[offFirstTimestamp:], math.MaxUint64) // NO_TIMESTAMP, -1
-	binary.BigEndian.PutUint64(out[offMaxTimestamp:], uint64(h.MaxTimestamp))
-	binary.BigEndian.PutUint32(out[offNumRecords:], 0)
+	binary.BigEndian.PutUint16(out[batch.OffAttributes:], attrs)
+	binary.BigEndian.PutUint64(out[batch.OffFirstTimestamp:], math.MaxUint64) // NO_TIMESTAMP, -1
+	binary.BigEndian.PutUint64(out[batch.OffMaxTimestamp:], uint64(h.MaxTimestamp))
+	binary.BigEndian.PutUint32(out[batch.OffNumRecords:], 0)
 	batch.SetCRC(out)
 	return out
 }
@@ -439,15 +424,15 @@ func rebuild(h *batch.Header, recs []kept, horizon int64) ([]byte, int64, error)
 			batch.ErrCorrupt, h.BaseOffset, len(out))
 	}
 	putHeader(out, h)
-	binary.BigEndian.PutUint32(out[offLength:], uint32(len(out)-batch.LengthOverhead))
+	binary.BigEndian.PutUint32(out[batch.OffLength:], uint32(len(out)-batch.LengthOverhead))
 	attrs := uint16(h.Attributes) & (batch.AttrCompressionMask | batch.AttrTimestampType | batch.AttrTransactional | batch.AttrControl)
 	if horizon >= 0 {
 		attrs |= batch.AttrDeleteHorizon
 	}
-	binary.BigEndian.PutUint16(out[offAttributes:], attrs)
-	binary.BigEndian.PutUint64(out[offFirstTimestamp:], uint64(base))
-	binary.BigEndian.PutUint64(out[offMaxTimestamp:], uint64(maxTs))
-	binary.BigEndian.PutUint32(out[offNumRecords:], uint32(len(recs)))
+	binary.BigEndian.PutUint16(out[batch.OffAttributes:], attrs)
+	binary.BigEndian.PutUint64(out[batch.OffFirstTimestamp:], uint64(base))
+	binary.BigEndian.PutUint64(out[batch.OffMaxTimestamp:], uint64(maxTs))
+	binary.BigEndian.PutUint32(out[batch.OffNumRecords:], uint32(len(recs)))
 	batch.SetCRC(out)
 	return out, maxTs, nil
 }

@@ -174,7 +174,7 @@ func TestFilterRebuiltHeader(t *testing.T) {
 	}, withTs(r("a", "1"), 0), withTs(r("b", "1"), 30), withTs(r("c", "1"), 10), withTs(r("d", "1"), 20))
 	// Unknown attribute bits (here 8 and 15) are dropped by a rewrite, as Kafka's
 	// builder computes the attributes afresh.
-	binary.BigEndian.PutUint16(in[offAttributes:], uint16(attrs(in))|0x8100)
+	binary.BigEndian.PutUint16(in[batch.OffAttributes:], uint16(attrs(in))|0x8100)
 	batch.SetCRC(in)
 	m := mapOf(t, 1<<10, nil, plain(200, r("a", "2"), r("b", "2"), r("d", "2")))
 	m.UpdateLatestOffset(202)

@@ -268,4 +268,4 @@ func view(t testing.TB, batches [][]byte) []string {
 }
 
 // attrs reads the attributes of b.
-func attrs(b []byte) int16 { return int16(binary.BigEndian.Uint16(b[offAttributes:])) }
+func attrs(b []byte) int16 { return int16(binary.BigEndian.Uint16(b[batch.OffAttributes:])) }
