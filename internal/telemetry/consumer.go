@@ -126,16 +126,12 @@ func NewConsumer(cfg Config, listenerID, group string) (*Consumer, error) {
 	}
 	var err error
 	for _, ctr := range counters {
-		if *ctr.dst, err = meter.Int64Counter(ctr.name,
-			metric.WithDescription(ctr.description), metric.WithUnit(ctr.unit)); err != nil {
-			return nil, instrumentErr(ctr.name, err)
+		if *ctr.dst, err = int64Counter(meter, ctr.name, ctr.unit, ctr.description); err != nil {
+			return nil, err
 		}
 	}
-	if m.processDur, err = meter.Float64Histogram("messaging.process.duration",
-		metric.WithDescription("Duration of processing operation."),
-		metric.WithUnit("s"),
-		metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
-		return nil, instrumentErr("messaging.process.duration", err)
+	if m.processDur, err = durationHistogram(meter, "messaging.process.duration", "Duration of processing operation."); err != nil {
+		return nil, err
 	}
 	if m.lag, err = meter.Int64ObservableGauge("kafkaboot.consumer.lag",
 		metric.WithDescription("Records between a partition's committed position and its end."),

@@ -73,21 +73,17 @@ func NewProducer(cfg Config) (*Producer, error) {
 	if meter := cfg.meter(); meter != nil {
 		m := &producerMetrics{sets: newSetCache(buildProducerSet)}
 		var err error
-		if m.duration, err = meter.Float64Histogram("messaging.client.operation.duration",
-			metric.WithDescription("Duration of messaging operation initiated by a producer or consumer client."),
-			metric.WithUnit("s"),
-			metric.WithExplicitBucketBoundaries(durationBuckets...)); err != nil {
-			return nil, instrumentErr("messaging.client.operation.duration", err)
+		if m.duration, err = durationHistogram(meter, "messaging.client.operation.duration",
+			"Duration of messaging operation initiated by a producer or consumer client."); err != nil {
+			return nil, err
 		}
-		if m.sent, err = meter.Int64Counter("messaging.client.sent.messages",
-			metric.WithDescription("Number of messages producer attempted to send to the broker."),
-			metric.WithUnit("{message}")); err != nil {
-			return nil, instrumentErr("messaging.client.sent.messages", err)
+		if m.sent, err = int64Counter(meter, "messaging.client.sent.messages", "{message}",
+			"Number of messages producer attempted to send to the broker."); err != nil {
+			return nil, err
 		}
-		if m.sentBytes, err = meter.Int64Counter("kafkaboot.client.sent.bytes",
-			metric.WithDescription("Uncompressed bytes of the record batches written to the brokers."),
-			metric.WithUnit("By")); err != nil {
-			return nil, instrumentErr("kafkaboot.client.sent.bytes", err)
+		if m.sentBytes, err = int64Counter(meter, "kafkaboot.client.sent.bytes", "By",
+			"Uncompressed bytes of the record batches written to the brokers."); err != nil {
+			return nil, err
 		}
 		p.m = m
 	}
@@ -96,6 +92,26 @@ func NewProducer(cfg Config) (*Producer, error) {
 
 func instrumentErr(name string, err error) error {
 	return fmt.Errorf("telemetry: create instrument %s: %w", name, err)
+}
+
+// int64Counter creates a counter; its error names it.
+func int64Counter(meter metric.Meter, name, unit, description string) (metric.Int64Counter, error) {
+	c, err := meter.Int64Counter(name, metric.WithDescription(description), metric.WithUnit(unit))
+	if err != nil {
+		return nil, instrumentErr(name, err)
+	}
+	return c, nil
+}
+
+// durationHistogram creates a histogram of durations in seconds with the
+// semantic conventions' messaging buckets; its error names it.
+func durationHistogram(meter metric.Meter, name, description string) (metric.Float64Histogram, error) {
+	h, err := meter.Float64Histogram(name, metric.WithDescription(description), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	if err != nil {
+		return nil, instrumentErr(name, err)
+	}
+	return h, nil
 }
 
 // MetricsEnabled reports whether p records metrics, so callers can skip
