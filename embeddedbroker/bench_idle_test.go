@@ -8,11 +8,11 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/kafkaboot/kafkaboot/internal/benchrun"
 )
 
 // BenchmarkIdleCPU measures what an idle replicated cluster costs: it
@@ -102,9 +102,9 @@ func measureIdle(b *testing.B, partitions int32, window time.Duration) (time.Dur
 		defer pprof.StopCPUProfile()
 	}
 	b.ResetTimer()
-	before := cpuTime(b)
+	before := benchrun.CPUTime(b)
 	time.Sleep(window)
-	used := cpuTime(b) - before
+	used := benchrun.CPUTime(b) - before
 	b.StopTimer()
 	b.Logf("%d partitions: created in %v, all ISRs full after %v; idle CPU %v over %v (%.2f%% of a core), heap %d MiB",
 		partitions, created.Round(time.Millisecond), insync.Round(time.Millisecond), used.Round(time.Millisecond), window,
@@ -127,13 +127,4 @@ func waitFullISRs(ctx context.Context, b *testing.B, c *embeddedbroker.Cluster, 
 		}
 	}
 	return time.Since(start)
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

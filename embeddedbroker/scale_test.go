@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/kafkaboot/kafkaboot/internal/benchrun"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -210,9 +211,9 @@ func idleCPU(t *testing.T, d time.Duration) float64 {
 	// long has done so. Done here, at once, so that the window measures
 	// the steady idle state, not the runtime's clean-up.
 	debug.FreeOSMemory()
-	u0, w0 := cpuTime(t), time.Now()
+	u0, w0 := benchrun.CPUTime(t), time.Now()
 	time.Sleep(d) // measuring an interval of idleness, not waiting for state
-	return float64(cpuTime(t)-u0) / float64(time.Since(w0))
+	return float64(benchrun.CPUTime(t)-u0) / float64(time.Since(w0))
 }
 
 // mkdirFloor is the time 3 goroutines, one per node, take to create n bare

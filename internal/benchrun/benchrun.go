@@ -47,22 +47,22 @@ func InterleavedCPU(b *testing.B, vs []Variant) (wall, cpu []time.Duration, roun
 	for b.Loop() {
 		for j := range vs {
 			k := (rounds + j) % len(vs)
-			c0 := cpuTime(b)
+			c0 := CPUTime(b)
 			start := time.Now()
 			vs[k].Run()
 			wall[k] += time.Since(start)
-			cpu[k] += cpuTime(b) - c0
+			cpu[k] += CPUTime(b) - c0
 		}
 		rounds++
 	}
 	return wall, cpu, rounds
 }
 
-// cpuTime is the process's user plus system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
+// CPUTime is the process's user plus system CPU time so far.
+func CPUTime(tb testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
