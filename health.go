@@ -37,10 +37,9 @@ type Health struct {
 	containers *Containers
 	now        func() time.Time
 
-	mu        sync.Mutex
-	probeAt   time.Time
-	probeErr  error
-	probeLive bool
+	mu       sync.Mutex
+	probeAt  time.Time
+	probeErr error
 }
 
 // NewHealth returns the health of an application with producer and
@@ -193,22 +192,16 @@ func (h *Health) brokers(ctx context.Context, suspect bool, lastErr error) error
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	age := h.now().Sub(h.probeAt)
-	if !h.probeAt.IsZero() && (age < probeEvery || !suspect && h.probeLive && age < probeIdle) {
-		if h.probeLive {
-			return nil
-		}
+	if !h.probeAt.IsZero() && (age < probeEvery || !suspect && h.probeErr == nil && age < probeIdle) {
 		return h.probeErr
 	}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	_, err := h.producer.Client().Request(pctx, kmsg.NewPtrMetadataRequest())
-	h.probeAt, h.probeLive, h.probeErr = h.now(), err == nil, nil
-	if err != nil {
-		if lastErr != nil && !errors.Is(err, lastErr) {
-			err = fmt.Errorf("%w (last error: %w)", err, lastErr)
-		}
-		h.probeErr = err
+	if err != nil && lastErr != nil && !errors.Is(err, lastErr) {
+		err = fmt.Errorf("%w (last error: %w)", err, lastErr)
 	}
+	h.probeAt, h.probeErr = h.now(), err
 	return err
 }
 
@@ -242,10 +235,6 @@ func upDown(up bool) string {
 // HealthHandler is the fx name under which Module provides Health as an
 // http.Handler: `name:"kafkaboot.health"`.
 const HealthHandler = "kafkaboot.health"
-
-func provideHealth(cfg *config.Config, f *template.ProducerFactory, c *Containers) *Health {
-	return NewHealth(cfg, f, c)
-}
 
 // healthHandler exposes Health as a named http.Handler.
 var healthHandler = fx.Provide(fx.Annotate(func(h *Health) http.Handler { return h }, fx.ResultTags(`name:"`+HealthHandler+`"`)))
