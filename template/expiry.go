@@ -10,23 +10,24 @@ import (
 
 // Delivery timeouts.
 //
-// franz-go enforces kafka.producer.delivery-timeout (kgo.RecordDeliveryTimeout)
-// only where failing a record cannot break an idempotent producer's
-// sequence numbers: not for a record that may have been written to a
-// connection that then died, which it keeps until it learns its fate, for
-// as long as the brokers stay away. Kafka's own producer fails such a
-// batch at delivery.timeout.ms. The template does what the application
-// needs of that: a send's result (Send's return, the Future, OnComplete)
-// is an error wrapping ErrDeliveryTimeout (and so kgo.ErrRecordTimeout)
-// once the delivery timeout has passed; the record's
-// real outcome, when franz-go learns it, still goes to the
-// ProducerListener and the metrics.
+// franz-go's own delivery timeout (kgo.RecordDeliveryTimeout) counts from
+// the record's timestamp, and fails a record only where that cannot break
+// an idempotent producer's sequence numbers: not one that may have been
+// written to a connection that then died, which it keeps until it learns
+// its fate, for as long as the brokers stay away. Kafka's own producer
+// fails such a batch at delivery.timeout.ms. So the template enforces
+// kafka.producer.delivery-timeout itself: a send's result (Send's return,
+// the Future, OnComplete) is an error wrapping ErrDeliveryTimeout (and so
+// kgo.ErrRecordTimeout) once the timeout has passed; the record's real
+// outcome, when franz-go learns it, still goes to the ProducerListener
+// and the metrics.
 //
-// Synchronous sends wait on a timer. Asynchronous ones are kept in a list
-// in send order (linked through the sends themselves, so a completed send
-// leaves it at once and nothing completed is retained), which one
-// goroutine, running only while the list is not empty, checks every
-// expiryTick.
+// A synchronous send gets the timeout as its context's deadline (franz-go
+// then drops the record if it has not sent it yet). Asynchronous sends are
+// kept in a list in send order (linked through the sends themselves, so a
+// completed send leaves it at once and nothing completed is retained),
+// which one goroutine, running only while the list is not empty, checks
+// every expiryTick.
 
 // expiryTick is how often the pending asynchronous sends are checked:
 // they fail between the delivery timeout and the timeout plus a tick.
