@@ -130,7 +130,11 @@ func (c *Cluster) startAdmin() error {
 		json.NewEncoder(w).Encode(rep)
 	})
 	c.admin = &adminServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
-	go c.admin.srv.Serve(ln)
+	go func() {
+		if err := c.admin.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			c.logger.Error("admin API stopped", "err", err)
+		}
+	}()
 	return nil
 }
 

@@ -26,8 +26,9 @@ type partitionKey struct {
 // cleanerStates returns the log cleaner's state of every replica of the
 // compacted topics among names, when the cluster is an embedded one with
 // an admin API (Kafka has no request for it; its brokers show it only as
-// JMX metrics). Anything that fails leaves the description without it.
-func cleanerStates(ctx context.Context, adm *kadm.Client, names []string, configs map[string][]kadm.Config) map[partitionKey]embeddedbroker.CleanerLog {
+// JMX metrics): none, without an error, from other clusters. An error
+// says why an admin API that exists could not be read.
+func cleanerStates(ctx context.Context, adm *kadm.Client, names []string, configs map[string][]kadm.Config) (map[partitionKey]embeddedbroker.CleanerLog, error) {
 	var compacted []string
 	for _, name := range names {
 		for _, c := range configs[name] {
@@ -37,17 +38,17 @@ func cleanerStates(ctx context.Context, adm *kadm.Client, names []string, config
 		}
 	}
 	if len(compacted) == 0 {
-		return nil
+		return nil, nil
 	}
 	base := adminURL(ctx, adm)
 	if base == "" {
-		return nil
+		return nil, nil
 	}
 	out := map[partitionKey]embeddedbroker.CleanerLog{}
 	for _, topic := range compacted {
 		rep, err := fetchCleaner(ctx, base, topic)
 		if err != nil {
-			return nil
+			return nil, fmt.Errorf("%s: %w", base, err)
 		}
 		for _, n := range rep.Nodes {
 			for _, l := range n.Logs {
@@ -55,7 +56,7 @@ func cleanerStates(ctx context.Context, adm *kadm.Client, names []string, config
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // adminURL returns the embedded cluster's admin API from the brokers'

@@ -141,7 +141,7 @@ leader's log cleaner:
 
 (LastClean is "never" before the first cleaning since the node started).`
 
-func topicsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
+func topicsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("topics describe", "kafkaboot topics describe [--topic T]... [--exclude-internal]", describeDoc)
 	var (
 		cf              clientFlags
@@ -188,7 +188,11 @@ func topicsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, _ i
 		}
 		configs[rc.Name] = rc.Configs
 	}
-	cleaning := cleanerStates(ctx, adm, names, configs)
+	cleaning, err := cleanerStates(ctx, adm, names, configs)
+	if err != nil {
+		// The description stands without the cleaner's columns.
+		fmt.Fprintf(stderr, "warning: log cleaner state not shown: %v\n", err)
+	}
 	var b strings.Builder
 	for _, name := range names {
 		writeTopicDescription(&b, details[name], configs[name], cleaning)
