@@ -375,7 +375,7 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Conte
 	}
 	ctx, span := w.c.tel.ProcessAt(w.m.r.hardCtx, r, attempt, start, measure)
 	end := func(err error) {
-		if d := span.End(err); d > 0 && measure {
+		if d := span.End(err); d > 0 { // measured
 			w.timeAll = d >= timeAllFrom
 		}
 	}
