@@ -116,27 +116,38 @@ func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFac
 	if f.logLevel, err = kgolog.ParseLevel(f.kafka.Client.LogLevel); err != nil {
 		return nil, fmt.Errorf("template: producer factory: %w", err)
 	}
-	f.watch = connwatch.New("producer", f.logger)
 	if f.tel, err = telemetry.NewProducer(f.otel); err != nil {
 		return nil, fmt.Errorf("template: producer factory: %w", err)
 	}
-	cl, err := kgo.NewClient(append(f.clientOpts(base), kgo.WithHooks(f.watch))...)
+	cl, watch, err := f.newClient("producer", base)
 	if err != nil {
 		return nil, fmt.Errorf("template: producer factory: %w", err)
 	}
-	f.shared = cl
+	f.shared, f.watch = cl, watch
 	return f, nil
 }
 
-func (f *ProducerFactory) clientOpts(base []kgo.Opt) []kgo.Opt {
+// newClient creates a client with base and the factory's options, and
+// the connection watcher (named name in its logs) it is created with.
+func (f *ProducerFactory) newClient(name string, base []kgo.Opt) (*kgo.Client, *connwatch.Watcher, error) {
+	watch := connwatch.New(name, f.logger)
 	opts := append(base, kgo.RecordPartitioner(Partitioner(nil)))
-	if o := kgolog.Opt(f.logger, f.logLevel, f.watch.IsDown); o != nil {
+	if o := kgolog.Opt(f.logger, f.logLevel, watch.IsDown); o != nil {
 		opts = append(opts, o)
 	}
 	if hs := f.tel.Hooks(); len(hs) > 0 {
 		opts = append(opts, kgo.WithHooks(hs...))
 	}
-	return append(opts, f.extra...)
+	opts = append(opts, kgo.WithHooks(watch))
+	cl, err := kgo.NewClient(append(opts, f.extra...)...)
+	return cl, watch, err
+}
+
+// templateOpts are the options of a template on one of the factory's
+// clients, opts last.
+func (f *ProducerFactory) templateOpts(watch *connwatch.Watcher, opts []Option) []Option {
+	return append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(watch),
+		withTelemetry(f.tel), withDeliveryTimeout(f.kafka.Producer.DeliveryTimeout)}, opts...)
 }
 
 // Client returns the shared non-transactional producer client. Do not
@@ -146,7 +157,7 @@ func (f *ProducerFactory) Client() *kgo.Client { return f.shared }
 // Template returns a template on the shared client, with the default topic
 // from kafka.template.default-topic; opts are applied after that.
 func (f *ProducerFactory) Template(opts ...Option) *Template {
-	return New(f.shared, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(f.watch), withTelemetry(f.tel), withDeliveryTimeout(f.kafka.Producer.DeliveryTimeout)}, opts...)...)
+	return New(f.shared, f.templateOpts(f.watch, opts)...)
 }
 
 // NewTransactional creates a transactional producer client with the
@@ -176,8 +187,7 @@ func (f *ProducerFactory) newTransactional(suffix string) (*kgo.Client, *connwat
 	if _, dup := f.txs[id]; dup {
 		return nil, nil, fmt.Errorf("template: transactional producer %q already exists", id)
 	}
-	watch := connwatch.New("producer "+id, f.logger)
-	cl, err := kgo.NewClient(append(f.clientOpts(base), kgo.WithHooks(watch))...)
+	cl, watch, err := f.newClient("producer "+id, base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("template: transactional producer %q: %w", id, err)
 	}
@@ -192,7 +202,7 @@ func (f *ProducerFactory) TransactionalTemplate(suffix string, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
-	return New(cl, append([]Option{WithDefaultTopic(f.kafka.Template.DefaultTopic), withWatcher(watch), withTelemetry(f.tel), withDeliveryTimeout(f.kafka.Producer.DeliveryTimeout)}, opts...)...), nil
+	return New(cl, f.templateOpts(watch, opts)...), nil
 }
 
 // Close flushes the shared client (bounded by ctx, and by
@@ -225,6 +235,7 @@ func (f *ProducerFactory) Close(ctx context.Context) error {
 		cl.Close()
 	}
 	f.shared.Close()
+	f.tel.Close()
 	return err
 }
 

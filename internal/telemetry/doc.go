@@ -39,8 +39,8 @@
 //
 //	name                                  instrument              unit         recorded by
 //	messaging.client.operation.duration   Float64Histogram        s            Producer.SendDone (one template send)
-//	messaging.client.sent.messages        Int64Counter            {message}    producer hooks (batches written; failed records, with error.type)
-//	kafkaboot.client.sent.bytes           Int64Counter            By           producer hooks (uncompressed batch bytes)
+//	messaging.client.sent.messages        Int64ObservableCounter  {message}    producer hooks (records written; failed records, with error.type)
+//	kafkaboot.client.sent.bytes           Int64ObservableCounter  By           producer hooks (records' key, value and header bytes)
 //	messaging.client.consumed.messages    Int64Counter            {message}    consumer hooks (batches fetched)
 //	kafkaboot.client.consumed.bytes       Int64Counter            By           consumer hooks (uncompressed batch bytes)
 //	messaging.process.duration            Float64Histogram        s            Processing.End (one handler call)

@@ -3,6 +3,8 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,10 +27,54 @@ type Producer struct {
 }
 
 type producerMetrics struct {
-	duration  metric.Float64Histogram
-	sent      metric.Int64Counter
-	sentBytes metric.Int64Counter
-	sets      *setCache[producerKey]
+	duration metric.Float64Histogram
+	sets     *setCache[producerKey]
+	// The records sent are counted per record, as each completes, into
+	// sentCounters, which the observable counters report when the meter
+	// provider collects. franz-go's batch hook would count per batch, but
+	// it runs on a new goroutine per produce request, which on a
+	// synchronous send's path cost 10% of its throughput.
+	counts sync.Map // producerKey (prodSentBatch or prodSentError) -> *sentCounter
+	last   atomic.Pointer[sentCounter]
+	reg    metric.Registration
+}
+
+// sentCounter counts the records a producer client sent with one attribute
+// set, and their bytes.
+type sentCounter struct {
+	key            producerKey
+	opts           *measureOpts
+	records, bytes atomic.Int64
+}
+
+// counter returns k's counter. Consecutive records of a batch share one,
+// so the last one found is tried first.
+func (m *producerMetrics) counter(k producerKey) *sentCounter {
+	if c := m.last.Load(); c != nil && c.key == k {
+		return c
+	}
+	v, ok := m.counts.Load(k)
+	if !ok {
+		v, _ = m.counts.LoadOrStore(k, &sentCounter{key: k, opts: buildProducerSet(k)})
+	}
+	c := v.(*sentCounter)
+	m.last.Store(c)
+	return c
+}
+
+// observe reports every counter to the meter provider collecting.
+func (m *producerMetrics) observe(sent, sentBytes metric.Int64Observable) metric.Callback {
+	return func(_ context.Context, o metric.Observer) error {
+		m.counts.Range(func(_, v any) bool {
+			c := v.(*sentCounter)
+			o.ObserveInt64(sent, c.records.Load(), c.opts.obs...)
+			if c.key.kind == prodSentBatch {
+				o.ObserveInt64(sentBytes, c.bytes.Load(), c.opts.obs...)
+			}
+			return true
+		})
+		return nil
+	}
 }
 
 // producerKind says which attribute set a producerKey stands for.
@@ -36,7 +82,7 @@ type producerKind uint8
 
 const (
 	prodSendDuration producerKind = iota // system, destination, operation, error.type
-	prodSentBatch                        // system, destination, partition, operation
+	prodSentBatch                        // system, destination, partition, operation: records sent
 	prodSentError                        // system, destination, operation, error.type
 )
 
@@ -77,13 +123,18 @@ func NewProducer(cfg Config) (*Producer, error) {
 			"Duration of messaging operation initiated by a producer or consumer client."); err != nil {
 			return nil, err
 		}
-		if m.sent, err = int64Counter(meter, "messaging.client.sent.messages", "{message}",
-			"Number of messages producer attempted to send to the broker."); err != nil {
-			return nil, err
+		sent, err := meter.Int64ObservableCounter("messaging.client.sent.messages", metric.WithUnit("{message}"),
+			metric.WithDescription("Number of messages producer attempted to send to the broker."))
+		if err != nil {
+			return nil, instrumentErr("messaging.client.sent.messages", err)
 		}
-		if m.sentBytes, err = int64Counter(meter, "kafkaboot.client.sent.bytes", "By",
-			"Uncompressed bytes of the record batches written to the brokers."); err != nil {
-			return nil, err
+		sentBytes, err := meter.Int64ObservableCounter("kafkaboot.client.sent.bytes", metric.WithUnit("By"),
+			metric.WithDescription("Bytes of the keys, values and headers of the records written to the brokers, uncompressed."))
+		if err != nil {
+			return nil, instrumentErr("kafkaboot.client.sent.bytes", err)
+		}
+		if m.reg, err = meter.RegisterCallback(m.observe(sent, sentBytes), sent, sentBytes); err != nil {
+			return nil, fmt.Errorf("telemetry: register the producer's counters: %w", err)
 		}
 		p.m = m
 	}
@@ -121,10 +172,11 @@ func (p *Producer) MetricsEnabled() bool { return p != nil && p.m != nil }
 // Hooks returns the franz-go hooks to pass with kgo.WithHooks when creating
 // the client, or nil when p is disabled.
 //
-// With metrics on, batches written count into messaging.client.sent.messages
-// and kafkaboot.client.sent.bytes per topic and partition, and each record
-// that fails counts one into messaging.client.sent.messages with error.type
-// (per topic).
+// With metrics on, each record written counts into
+// messaging.client.sent.messages and kafkaboot.client.sent.bytes per topic
+// and partition, and each record that fails counts one into
+// messaging.client.sent.messages with error.type (per topic), as the
+// record completes, before its promise runs.
 //
 // With tracing on, each record gets a "send <topic>" producer span when it
 // is buffered, child of the record's Context (the Produce context), whose
@@ -158,30 +210,34 @@ func (p *Producer) SendDone(topic string, start time.Time, err error) {
 	p.m.duration.Record(context.Background(), d, o.rec...)
 }
 
+// Close stops reporting p's counts to the meter provider: a closed
+// client's records leave the sums. It is safe to call more than once.
+func (p *Producer) Close() {
+	if p == nil || p.m == nil || p.m.reg == nil {
+		return
+	}
+	_ = p.m.reg.Unregister() // fails only when already unregistered
+}
+
 // sendMetricsHook counts what a producer client sends.
 type sendMetricsHook struct{ m *producerMetrics }
 
-var (
-	_ kgo.HookProduceBatchWritten     = sendMetricsHook{}
-	_ kgo.HookProduceRecordUnbuffered = sendMetricsHook{}
-)
-
-// OnProduceBatchWritten implements kgo.HookProduceBatchWritten.
-func (h sendMetricsHook) OnProduceBatchWritten(_ kgo.BrokerMetadata, topic string, partition int32, bm kgo.ProduceBatchMetrics) {
-	o := h.m.sets.get(producerKey{kind: prodSentBatch, topic: topic, partition: partition})
-	ctx := context.Background()
-	h.m.sent.Add(ctx, int64(bm.NumRecords), o.add...)
-	h.m.sentBytes.Add(ctx, int64(bm.UncompressedBytes), o.add...)
-}
+var _ kgo.HookProduceRecordUnbuffered = sendMetricsHook{}
 
 // OnProduceRecordUnbuffered implements kgo.HookProduceRecordUnbuffered: it
-// counts failed records (successful ones are counted per batch).
+// counts each record as it completes.
 func (h sendMetricsHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
-	if err == nil {
+	if err != nil {
+		h.m.counter(producerKey{kind: prodSentError, topic: r.Topic, errType: ErrorType(err)}).records.Add(1)
 		return
 	}
-	o := h.m.sets.get(producerKey{kind: prodSentError, topic: r.Topic, errType: ErrorType(err)})
-	h.m.sent.Add(context.Background(), 1, o.add...)
+	c := h.m.counter(producerKey{kind: prodSentBatch, topic: r.Topic, partition: r.Partition})
+	c.records.Add(1)
+	n := len(r.Key) + len(r.Value)
+	for _, hd := range r.Headers {
+		n += len(hd.Key) + len(hd.Value)
+	}
+	c.bytes.Add(int64(n))
 }
 
 // sendTraceHook traces each record a producer client sends.

@@ -265,8 +265,15 @@ func TestProduceAndConsume(t *testing.T) {
 	if v, _ := total(m["messaging.client.sent.messages"], orders); v != 10 {
 		t.Errorf("sent.messages (orders) = %v, want 10; points %v", v, m["messaging.client.sent.messages"])
 	}
-	if v, _ := total(m["kafkaboot.client.sent.bytes"], orders); v <= 0 {
-		t.Errorf("sent.bytes (orders) = %v, want > 0", v)
+	var wantBytes int64 // keys, values and headers, the trace context's included
+	for _, r := range recs {
+		wantBytes += int64(len(r.Key) + len(r.Value))
+		for _, h := range r.Headers {
+			wantBytes += int64(len(h.Key) + len(h.Value))
+		}
+	}
+	if v, _ := total(m["kafkaboot.client.sent.bytes"], orders); v != float64(wantBytes) {
+		t.Errorf("sent.bytes (orders) = %v, want %d", v, wantBytes)
 	}
 	wantType := telemetry.ErrorType(sendErr)
 	t.Logf("send to a missing topic: %v (error.type %s)", sendErr, wantType)
@@ -430,6 +437,14 @@ func TestProduceAndConsume(t *testing.T) {
 		if v, _ := total(m[c.metric], c.want); v != c.value {
 			t.Errorf("%s %v = %v, want %v", c.metric, c.want, v, c.value)
 		}
+	}
+
+	// A closed Producer's counts leave the collection.
+	prod.Close()
+	prod.Close()
+	m = collect(t, pv.reader)
+	if pts := m["messaging.client.sent.messages"]; len(pts) != 0 {
+		t.Errorf("sent.messages after Close: %v, want none", pts)
 	}
 }
 
