@@ -3,6 +3,7 @@ package kafkaboot
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -67,9 +68,22 @@ func provideProducerFactory(p ProducerParams) (*template.ProducerFactory, error)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Kafka.Security.Protocol != config.ProtocolPlaintext {
+		// A refused credential or certificate fails the start, with the
+		// broker's reason; an unreachable broker does not (the producer
+		// says so in the log and sends wait for it).
+		lc.Append(fx.StartHook(func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, securityCheckTimeout)
+			defer cancel()
+			return f.CheckSecurity(ctx)
+		}))
+	}
 	lc.Append(fx.StopHook(func(ctx context.Context) error { return f.Close(ctx) }))
 	return f, nil
 }
+
+// securityCheckTimeout bounds the start-time check of kafka.security.
+const securityCheckTimeout = 5 * time.Second
 
 func provideTemplate(f *template.ProducerFactory, cfg *config.Config) *template.Template {
 	var opts []template.Option

@@ -39,7 +39,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/broker"
@@ -63,14 +62,20 @@ type Cluster struct {
 	logger *slog.Logger
 	lock   *dirlock.Lock // held on the data directory; nil in memory
 
-	mu     sync.Mutex
-	nodes  []*broker.Node // nil while a node is stopped
-	addrs  []string
-	ibAddr []string              // the nodes' inter-broker listeners, kept across restarts
-	memory []*broker.MemoryStore // the nodes' "disks" without DataDir
-	files  *logstore.FilePool    // the segment files open, shared by the nodes
-	closed bool
-	admin  *adminServer // nil without AdminAddr
+	plan *listenerPlan // the client listeners
+
+	mu    sync.Mutex
+	nodes []*broker.Node // nil while a node is stopped
+	// bound and advertised hold each node's client listeners' addresses,
+	// in the order of plan: where it listens (kept across restarts) and
+	// what it tells clients.
+	bound      [][]string
+	advertised [][]string
+	ibAddr     []string              // the nodes' inter-broker listeners, kept across restarts
+	memory     []*broker.MemoryStore // the nodes' "disks" without DataDir
+	files      *logstore.FilePool    // the segment files open, shared by the nodes
+	closed     bool
+	admin      *adminServer // nil without AdminAddr
 }
 
 // Start starts a cluster and returns once every node accepts connections
@@ -87,6 +92,10 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	bcfg, err := configs.NewBroker(s.broker)
+	if err != nil {
+		return nil, fmt.Errorf("embeddedbroker: %w", err)
+	}
+	plan, err := s.planListeners(bcfg)
 	if err != nil {
 		return nil, fmt.Errorf("embeddedbroker: %w", err)
 	}
@@ -111,7 +120,12 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		return nil, fmt.Errorf("embeddedbroker: %w", err)
 	}
 	ctrl.Start()
-	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, lock: lock, nodes: make([]*broker.Node, s.nodes), addrs: make([]string, s.nodes), ibAddr: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
+	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, lock: lock, plan: plan, nodes: make([]*broker.Node, s.nodes),
+		bound: make([][]string, s.nodes), advertised: make([][]string, s.nodes), ibAddr: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
+	if err := c.addScramUsers(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
 	c.files = logstore.NewFilePool(s.maxOpenFiles)
 	if s.adminAddr != "" {
 		// Before the nodes, which advertise its address.
@@ -124,11 +138,6 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		c.memory[i] = broker.NewMemoryStore()
 	}
 	for i := range s.nodes {
-		port := 0
-		if s.firstPort > 0 {
-			port = s.firstPort + i
-		}
-		c.addrs[i] = net.JoinHostPort(s.host, strconv.Itoa(port))
 		if err := c.startNode(ctx, int32(i)); err != nil {
 			c.Close()
 			return nil, err
@@ -155,18 +164,22 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 }
 
 func (c *Cluster) startNode(ctx context.Context, id int32) error {
-	ln, err := net.Listen("tcp", c.addrs[id])
+	ls, err := c.listen(id)
 	if err != nil {
-		return fmt.Errorf("embeddedbroker: node %d: %w", id, err)
+		return err
 	}
-	c.addrs[id] = ln.Addr().String() // keep the port for restarts
+	closeAll := func() {
+		for _, l := range ls {
+			l.Net.Close()
+		}
+	}
 	ibAddr := c.ibAddr[id]
 	if ibAddr == "" {
 		ibAddr = net.JoinHostPort(c.s.host, "0")
 	}
 	ib, err := net.Listen("tcp", ibAddr)
 	if err != nil {
-		ln.Close()
+		closeAll()
 		return fmt.Errorf("embeddedbroker: node %d: inter-broker listener: %w", id, err)
 	}
 	c.ibAddr[id] = ib.Addr().String()
@@ -174,11 +187,15 @@ func (c *Cluster) startNode(ctx context.Context, id int32) error {
 	if c.s.dataDir != "" {
 		dir = filepath.Join(c.s.dataDir, fmt.Sprintf("node-%d", id))
 	}
-	n, err := broker.New(broker.Config{ID: id, Listener: ln, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger, AdminURL: c.AdminURL()})
+	n, err := broker.New(broker.Config{ID: id, Listeners: ls, PlainUsers: c.plan.plain, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger, AdminURL: c.AdminURL()})
 	if err != nil {
-		ln.Close()
+		closeAll()
 		ib.Close()
 		return err
+	}
+	c.advertised[id] = make([]string, len(ls))
+	for k, l := range ls {
+		c.advertised[id][k] = l.Advertised
 	}
 	if err := n.Start(ctx); err != nil {
 		n.Close()
@@ -188,12 +205,18 @@ func (c *Cluster) startNode(ctx context.Context, id int32) error {
 	return nil
 }
 
-// Addrs returns the nodes' host:port addresses, node 0 first: the
-// bootstrap servers for clients.
+// Addrs returns the nodes' host:port addresses on the first listener, as
+// advertised, node 0 first: the bootstrap servers for clients.
 func (c *Cluster) Addrs() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]string(nil), c.addrs...)
+	out := make([]string, len(c.advertised))
+	for i, a := range c.advertised {
+		if len(a) > 0 {
+			out[i] = a[0]
+		}
+	}
+	return out
 }
 
 func (c *Cluster) node(id int32) (*broker.Node, error) {

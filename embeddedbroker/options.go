@@ -38,6 +38,10 @@ type settings struct {
 	adminAddr string
 
 	maxOpenFiles int
+
+	tls   *TLSBundle
+	scram []scramUser
+	plain map[string]string
 }
 
 func defaults() settings {
@@ -49,7 +53,8 @@ func defaults() settings {
 func Nodes(n int) Option { return optionFunc(func(s *settings) { s.nodes = n }) }
 
 // FirstPort makes node i listen on port p+i on 127.0.0.1. The default, 0,
-// gives every node a free port chosen by the system.
+// gives every node a free port chosen by the system. It sets the default
+// PLAINTEXT listener's port; Listeners replaces that listener.
 func FirstPort(p int) Option { return optionFunc(func(s *settings) { s.firstPort = p }) }
 
 // DataDir keeps the cluster's data in dir: the metadata at its top and each

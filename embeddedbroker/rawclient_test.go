@@ -31,14 +31,20 @@ func dialRaw(t testing.TB, addr string) *rawConn {
 	return &rawConn{t: t, nc: nc, r: bufio.NewReader(nc)}
 }
 
-// do sends req and decodes its response.
-func (c *rawConn) do(req kmsg.Request) kmsg.Response {
+// send writes req without waiting for a response.
+func (c *rawConn) send(req kmsg.Request) {
 	c.t.Helper()
 	c.corr++
 	b := kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw")).AppendRequest(nil, req, c.corr)
 	if _, err := c.nc.Write(b); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// do sends req and decodes its response.
+func (c *rawConn) do(req kmsg.Request) kmsg.Response {
+	c.t.Helper()
+	c.send(req)
 	var sz [4]byte
 	if _, err := io.ReadFull(c.r, sz[:]); err != nil {
 		c.t.Fatal(err)

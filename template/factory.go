@@ -2,9 +2,13 @@ package template
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -246,4 +250,53 @@ func (f *ProducerFactory) Close(ctx context.Context) error {
 func (f *ProducerFactory) Connectivity() (reachable bool, lastErr error) {
 	down, _ := f.watch.Down()
 	return !down, f.watch.LastError()
+}
+
+// ErrAuthentication is wrapped by CheckSecurity's error when the brokers
+// refuse the client's credentials or certificate, or the client refuses
+// theirs.
+var ErrAuthentication = errors.New("template: authentication failed")
+
+// CheckSecurity connects to a broker of the shared client and reports a
+// failed authentication at once: SASL credentials refused
+// (SASL_AUTHENTICATION_FAILED), a mechanism the broker does not enable, a
+// server certificate the client does not trust, or a client certificate
+// the broker does not accept. These do not heal by retrying, unlike a
+// broker that cannot be reached, which CheckSecurity leaves to the
+// connection watcher (nil: it is logged, and sends wait for it within
+// their deadlines). ctx bounds the check.
+func (f *ProducerFactory) CheckSecurity(ctx context.Context) error {
+	err := f.shared.Ping(ctx)
+	if err == nil || !authFailure(err) {
+		return nil
+	}
+	sec := f.kafka.Security
+	who := ""
+	if sec.SASL.Mechanism != "" {
+		who = fmt.Sprintf(", %s user %q", sec.SASL.Mechanism, sec.SASL.Username)
+	}
+	return fmt.Errorf("%w: kafka.security (protocol %s%s) against %v: %w", ErrAuthentication, sec.Protocol, who, f.kafka.BootstrapServers, err)
+}
+
+// authFailure reports whether err is an authentication failure rather than
+// an unreachable broker.
+func authFailure(err error) bool {
+	for _, e := range []error{kerr.SaslAuthenticationFailed, kerr.IllegalSaslState, kerr.UnsupportedSaslMechanism, kerr.ClusterAuthorizationFailed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var (
+		unknownCA   x509.UnknownAuthorityError
+		hostname    x509.HostnameError
+		invalid     x509.CertificateInvalidError
+		verifyError *tls.CertificateVerificationError
+		alert       tls.AlertError
+	)
+	if errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verifyError) || errors.As(err, &alert) {
+		return true
+	}
+	// franz-go's words for a broker that closed the connection on the
+	// SASL handshake: a SASL client against a listener without SASL.
+	return strings.Contains(err.Error(), "is SASL missing?")
 }

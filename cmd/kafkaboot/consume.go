@@ -97,7 +97,10 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return errors.New("--bootstrap-server is empty")
 	}
 
-	opts := cf.opts()
+	opts, err := cf.opts()
+	if err != nil {
+		return err
+	}
 	switch *isolation {
 	case "read_committed":
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))

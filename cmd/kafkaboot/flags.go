@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/kafkaboot/kafkaboot/config"
 	"io"
 	"net"
 	"os"
@@ -131,8 +132,9 @@ func (f keyValuesFlag) asMap() map[string]string {
 
 // clientFlags are the connection flags every client subcommand takes.
 type clientFlags struct {
-	bootstrap string
-	timeout   time.Duration
+	bootstrap     string
+	timeout       time.Duration
+	commandConfig string
 }
 
 func (c *clientFlags) register(fs *flagSet) {
@@ -142,6 +144,7 @@ func (c *clientFlags) register(fs *flagSet) {
 	}
 	fs.StringVar(&c.bootstrap, "bootstrap-server", def, "brokers to bootstrap from, as `host:port[,host:port]`; $"+bootstrapEnv+" replaces the default")
 	fs.DurationVar(&c.timeout, "command-timeout", 30*time.Second, "how long to wait for the cluster's answers")
+	fs.StringVar(&c.commandConfig, "command-config", "", "client properties `FILE` with the security settings (security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location, ...), as Kafka's tools take it")
 }
 
 // seeds splits --bootstrap-server.
@@ -155,10 +158,24 @@ func (c *clientFlags) seeds() []string {
 	return out
 }
 
-// opts returns the client options of the connection flags followed by
-// extra.
-func (c *clientFlags) opts(extra ...kgo.Opt) []kgo.Opt {
-	return append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.ClientID("kafkaboot")}, extra...)
+// opts returns the client options of the connection flags (the security
+// settings of --command-config included) followed by extra.
+func (c *clientFlags) opts(extra ...kgo.Opt) ([]kgo.Opt, error) {
+	k := config.Kafka{BootstrapServers: c.seeds(), ClientID: "kafkaboot", Security: config.Security{Protocol: config.ProtocolPlaintext}}
+	if c.commandConfig != "" {
+		props, err := readProperties(c.commandConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--command-config: %w", err)
+		}
+		if k.Security, err = config.SecurityFromProperties(props); err != nil {
+			return nil, fmt.Errorf("--command-config %s: %w", c.commandConfig, err)
+		}
+	}
+	opts, err := k.ClientOpts()
+	if err != nil {
+		return nil, fmt.Errorf("--command-config %s: %w", c.commandConfig, err)
+	}
+	return append(opts, extra...), nil
 }
 
 // admin opens an admin client; close it with Close.
@@ -166,7 +183,11 @@ func (c *clientFlags) admin() (*kadm.Client, error) {
 	if len(c.seeds()) == 0 {
 		return nil, errors.New("--bootstrap-server is empty")
 	}
-	cl, err := kgo.NewClient(c.opts()...)
+	opts, err := c.opts()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating client: %w", err)
 	}

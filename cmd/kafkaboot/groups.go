@@ -117,7 +117,11 @@ func groupsDescribe(ctx context.Context, args []string, _ io.Reader, stdout, std
 		}
 		groupLags[i] = l.Lag
 	}
-	ages, err := lagAges(ctx, cf.opts(), groupLags...)
+	copts, err := cf.opts()
+	if err != nil {
+		return err
+	}
+	ages, err := lagAges(ctx, copts, groupLags...)
 	if err != nil {
 		return fmt.Errorf("describing groups: %w", err)
 	}

@@ -72,6 +72,9 @@ func subcommands() []subcommand {
 		{"consume", "print records (like kafka-console-consumer)", runConsume},
 		{"groups", "list, describe and delete consumer groups (like kafka-consumer-groups)", runGroups},
 		{"transactions", "list and describe transactions (like kafka-transactions)", runTransactions},
+		{"users", "list, add and delete SCRAM users (like kafka-configs --entity-type users)", runUsers},
+		{"quotas", "list and set client quotas (like kafka-configs --entity-type users/clients)", runQuotas},
+		{"acls", "list, add and remove ACLs (like kafka-acls)", runACLs},
 		{"version", "print the version", runVersion},
 		{"help", "print this help", nil},
 	}

@@ -63,7 +63,10 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if *topic == "" {
 		return usageErrorf(fs.cmd, "--topic is required")
 	}
-	opts := cf.opts(kgo.DefaultProduceTopic(*topic))
+	opts, err := cf.opts(kgo.DefaultProduceTopic(*topic))
+	if err != nil {
+		return err
+	}
 	if cf.timeout > 0 {
 		opts = append(opts, kgo.RecordDeliveryTimeout(cf.timeout))
 	}

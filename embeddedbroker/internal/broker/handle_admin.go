@@ -226,6 +226,13 @@ func (n *Node) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Resp
 			if req.IncludeSynonyms {
 				c.ConfigSynonyms = synonyms
 			}
+			if d.Type == kmsg.ConfigTypePassword {
+				// Kafka never shows a password, only that it is one.
+				c.Value, c.IsSensitive = nil, true
+				for i := range c.ConfigSynonyms {
+					c.ConfigSynonyms[i].Value = nil
+				}
+			}
 			out.Configs = append(out.Configs, c)
 		}
 		switch rr.ResourceType {

@@ -237,7 +237,11 @@ func (n *Node) coordinatorFor(ctx context.Context, spec controller.TopicSpec, pa
 	if leader < 0 || !ok || b.Fenced {
 		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 	}
-	return b.ID, b.Host, b.Port, 0
+	host, port, ok := b.Endpoint(listenerName(ctx))
+	if !ok {
+		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+	}
+	return b.ID, host, port, 0
 }
 
 func (n *Node) handleGroupRequest(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {

@@ -34,11 +34,13 @@ func (n *Node) handleApiVersions(req *wire.Request, body *kmsg.ApiVersionsReques
 func (n *Node) handleMetadata(ctx context.Context, req *kmsg.MetadataRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	img := n.ctrl.Image()
+	listener := listenerName(ctx)
 	for _, b := range img.Brokers {
-		if b.Fenced {
+		host, port, ok := b.Endpoint(listener)
+		if b.Fenced || !ok {
 			continue
 		}
-		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack})
+		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{NodeID: b.ID, Host: host, Port: port, Rack: b.Rack})
 	}
 	cid := img.ClusterID
 	resp.ClusterID = &cid
@@ -134,7 +136,7 @@ func (n *Node) topicNameIn(img *controller.Image, id [16]byte) (string, bool) {
 	return t.Name, true
 }
 
-func (n *Node) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Response {
+func (n *Node) handleDescribeCluster(ctx context.Context, req *kmsg.DescribeClusterRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	img := n.ctrl.Image()
 	if req.EndpointType > 1 {
@@ -144,12 +146,14 @@ func (n *Node) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Resp
 	resp.EndpointType = 1
 	resp.ClusterID = img.ClusterID
 	resp.ControllerID = img.ControllerID
+	listener := listenerName(ctx)
 	for _, b := range img.Brokers {
-		if b.Fenced {
+		host, port, ok := b.Endpoint(listener)
+		if b.Fenced || !ok {
 			continue
 		}
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.ID, b.Host, b.Port, b.Rack
+		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.ID, host, port, b.Rack
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	return resp

@@ -6,6 +6,7 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +30,14 @@ import (
 // Config configures a node.
 type Config struct {
 	ID int32
-	// Listener is where the node serves clients; its address is what the
-	// node advertises.
+	// Listeners are where the node serves clients, the first one the
+	// node's main address.
+	Listeners []Listener
+	// Listener, without Listeners, is one PLAINTEXT listener.
 	Listener net.Listener
+	// PlainUsers are the users and passwords SASL/PLAIN accepts (Kafka's
+	// user_<name>="<password>" options of PlainLoginModule).
+	PlainUsers map[string]string
 	// InterBrokerListener is where the node serves the other nodes: their
 	// replica fetches and the transaction coordinators' markers, which
 	// client connections may not send (Kafka's inter-broker listener). It
@@ -67,9 +72,16 @@ type Node struct {
 	cleaner *logCleaner
 	ctrl    controller.Controller
 	log     *slog.Logger
-	server  *wire.Server
-	host    string
-	port    int32
+	// listeners serve the clients; the first one's advertised address is
+	// the node's Addr.
+	listeners   []*clientListener
+	credentials credentials
+	quotas      *quotas
+	authz       *authorizer
+	// scramFakeKey makes the credential made up for an unknown SCRAM
+	// user the same at every attempt, so that it cannot be told from a
+	// real one.
+	scramFakeKey []byte
 	// ibServer serves the inter-broker listener at ibAddr.
 	ibServer *wire.Server
 	ibAddr   string
@@ -129,11 +141,16 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Broker == nil {
 		cfg.Broker, _ = configs.NewBroker(nil)
 	}
-	host, portStr, err := net.SplitHostPort(cfg.Listener.Addr().String())
-	if err != nil {
-		return nil, fmt.Errorf("broker %d: %w", cfg.ID, err)
+	var host string
+	switch {
+	case len(cfg.Listeners) > 0:
+		host, _, _ = net.SplitHostPort(cfg.Listeners[0].Net.Addr().String())
+	case cfg.Listener != nil:
+		host, _, _ = net.SplitHostPort(cfg.Listener.Addr().String())
+	default:
+		return nil, fmt.Errorf("broker %d: %w", cfg.ID, errNoListener)
 	}
-	port, _ := strconv.Atoi(portStr)
+	var err error
 	if cfg.InterBrokerListener == nil {
 		if cfg.InterBrokerListener, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
 			return nil, fmt.Errorf("broker %d: inter-broker listener: %w", cfg.ID, err)
@@ -148,8 +165,6 @@ func New(cfg Config) (*Node, error) {
 		cfg:   cfg,
 		ctrl:  cfg.Controller,
 		log:   cfg.Logger.With("node", cfg.ID),
-		host:  host,
-		port:  int32(port),
 		parts: map[string][]*partition{},
 		byID:  map[controller.TopicID]string{},
 		stop:  make(chan struct{}),
@@ -168,15 +183,28 @@ func New(cfg Config) (*Node, error) {
 	if cfg.DataDir == "" && cfg.Memory == nil {
 		n.cfg.Memory = NewMemoryStore()
 	}
-	n.server = n.newServer(cfg.Listener)
+	n.credentials = credentials{n}
+	n.quotas = newQuotas(n.cfg.Now, n.cfg.Broker)
+	n.scramFakeKey = make([]byte, 32)
+	rand.Read(n.scramFakeKey)
+	if err := n.newListeners(); err != nil {
+		return nil, fmt.Errorf("broker %d: %w", cfg.ID, err)
+	}
+	authenticates := false
+	for _, l := range n.listeners {
+		authenticates = authenticates || l.authenticates()
+	}
+	if n.authz, err = newAuthorizer(n.cfg.Broker, authenticates); err != nil {
+		return nil, fmt.Errorf("broker %d: super.users: %w", cfg.ID, err)
+	}
 	n.ibAddr = cfg.InterBrokerListener.Addr().String()
 	n.ibServer = n.newInterBrokerServer(cfg.InterBrokerListener)
 	return n, nil
 }
 
-// newServer returns the server of the node's client listener, with the
-// broker's connection configs.
-func (n *Node) newServer(ln net.Listener) *wire.Server {
+// newServer returns the server of a client listener, with the broker's
+// connection configs.
+func (n *Node) newServer(l *clientListener, ln net.Listener) *wire.Server {
 	b := n.cfg.Broker
 	// Kafka's 0 for a connection limit admits no connection; a
 	// wire.ServerConfig says that with a negative limit (its 0 is none).
@@ -195,13 +223,14 @@ func (n *Node) newServer(ln net.Listener) *wire.Server {
 	case idle == 0:
 		idle = time.Nanosecond
 	}
-	return wire.NewServer(ln, n, wire.ServerConfig{
+	return wire.NewServer(ln, l, wire.ServerConfig{
 		MaxRequestSize:      int32(b.Int("socket.request.max.bytes")),
 		MaxConnections:      limit("max.connections"),
 		MaxConnectionsPerIP: limit("max.connections.per.ip"),
 		IdleTimeout:         idle,
 		Versions:            versions,
-		Logger:              n.log,
+		TLS:                 l.TLS,
+		Logger:              n.log.With("listener", l.Name),
 	})
 }
 
@@ -261,8 +290,19 @@ var errUnknownPartition = errors.New("unknown partition")
 // ID is the node's broker id.
 func (n *Node) ID() int32 { return n.cfg.ID }
 
-// Addr is the node's host:port.
-func (n *Node) Addr() string { return net.JoinHostPort(n.host, strconv.Itoa(int(n.port))) }
+// Addr is the host:port the node's first listener advertises.
+func (n *Node) Addr() string { return n.listeners[0].Advertised }
+
+// ListenerAddr is the host:port the listener named name advertises; ok is
+// false when the node has no such listener.
+func (n *Node) ListenerAddr(name string) (addr string, ok bool) {
+	for _, l := range n.listeners {
+		if l.Name == name {
+			return l.Advertised, true
+		}
+	}
+	return "", false
+}
 
 // InterBrokerAddr is the host:port of the node's inter-broker listener.
 func (n *Node) InterBrokerAddr() string { return n.ibAddr }
@@ -270,7 +310,12 @@ func (n *Node) InterBrokerAddr() string { return n.ibAddr }
 // Start registers the node with the controller, opens the replicas it
 // hosts and starts serving.
 func (n *Node) Start(ctx context.Context) error {
-	if err := n.ctrl.RegisterBroker(ctx, controller.Broker{ID: n.cfg.ID, Host: n.host, Port: n.port, InterBroker: n.ibAddr}); err != nil {
+	eps, err := n.endpoints()
+	if err != nil {
+		return fmt.Errorf("broker %d: %w", n.cfg.ID, err)
+	}
+	b := controller.Broker{ID: n.cfg.ID, Host: eps[0].Host, Port: eps[0].Port, Listeners: eps, InterBroker: n.ibAddr}
+	if err := n.ctrl.RegisterBroker(ctx, b); err != nil {
 		return fmt.Errorf("broker %d: %w", n.cfg.ID, err)
 	}
 	if err := n.subscribe(); err != nil {
@@ -283,7 +328,9 @@ func (n *Node) Start(ctx context.Context) error {
 	go n.txnLoader()
 	go n.isrSender()
 	n.cleaner.start()
-	n.serve(n.server)
+	for _, l := range n.listeners {
+		n.serve(l.server)
+	}
 	n.serve(n.ibServer)
 	return nil
 }
@@ -324,7 +371,10 @@ func (n *Node) shutdown(crash bool) error {
 		n.unsub()
 	}
 	n.srvMu.Lock()
-	err := errors.Join(n.server.Close(), n.ibServer.Close())
+	err := n.ibServer.Close()
+	for _, l := range n.listeners {
+		err = errors.Join(err, l.server.Close())
+	}
 	n.srvMu.Unlock()
 	n.wg.Wait()
 	n.cleaner.close()
@@ -462,7 +512,9 @@ func (n *Node) Isolate() {
 	n.unsub() // partitioned away: the node learns nothing until healed
 	n.srvMu.Lock()
 	defer n.srvMu.Unlock()
-	n.server.Close()
+	for _, l := range n.listeners {
+		l.server.Close()
+	}
 	n.ibServer.Close()
 }
 
@@ -472,19 +524,33 @@ func (n *Node) Heal() error {
 	if !n.isolated.Load() {
 		return nil
 	}
-	ln, err := net.Listen("tcp", n.Addr())
-	if err != nil {
-		return fmt.Errorf("broker %d: listening again: %w", n.cfg.ID, err)
+	lns := make([]net.Listener, len(n.listeners))
+	closeAll := func() {
+		for _, ln := range lns {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}
+	for i, l := range n.listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("broker %d: listening again on %s: %w", n.cfg.ID, l.Name, err)
+		}
+		lns[i] = ln
 	}
 	ib, err := net.Listen("tcp", n.ibAddr)
 	if err != nil {
-		ln.Close()
+		closeAll()
 		return fmt.Errorf("broker %d: listening again on the inter-broker listener: %w", n.cfg.ID, err)
 	}
 	n.srvMu.Lock()
-	n.server = n.newServer(ln)
+	for i, l := range n.listeners {
+		l.server = n.newServer(l, lns[i])
+		n.serve(l.server)
+	}
 	n.ibServer = n.newInterBrokerServer(ib)
-	n.serve(n.server)
 	n.serve(n.ibServer)
 	n.srvMu.Unlock()
 	// Subscribing again delivers the whole current image, atomically
@@ -613,6 +679,10 @@ func (n *Node) settingsFor(t *controller.Topic) *partitionSettings {
 // updates leadership and configs, looking only at what the delta names (a
 // full delta names everything).
 func (n *Node) apply(img *controller.Image, d *controller.Delta) error {
+	if d.Security {
+		n.applyQuotas(img)
+		n.applyACLs(img)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var errs []error
@@ -757,15 +827,26 @@ func (n *Node) openPartition(t *controller.Topic, id int32, s *partitionSettings
 
 // Handle serves one request (wire.Handler).
 func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {
+	start := time.Now()
 	switch body := req.Body.(type) {
 	case *kmsg.ApiVersionsRequest:
 		return done(n.handleApiVersions(req, body))
 	case *kmsg.MetadataRequest:
 		return done(n.handleMetadata(ctx, body))
 	case *kmsg.ProduceRequest:
-		return n.handleProduce(ctx, body)
+		return n.limit(ctx, c, req, start, n.handleProduce(ctx, body))
 	case *kmsg.FetchRequest:
-		return n.handleFetch(ctx, body)
+		return n.limit(ctx, c, req, start, n.handleFetch(ctx, body))
+	case *kmsg.CreateACLsRequest:
+		return done(n.handleCreateACLs(ctx, body))
+	case *kmsg.DescribeACLsRequest:
+		return done(n.handleDescribeACLs(body))
+	case *kmsg.DeleteACLsRequest:
+		return done(n.handleDeleteACLs(ctx, body))
+	case *kmsg.DescribeClientQuotasRequest:
+		return done(n.handleDescribeClientQuotas(body))
+	case *kmsg.AlterClientQuotasRequest:
+		return done(n.handleAlterClientQuotas(ctx, body))
 	case *kmsg.ListOffsetsRequest:
 		return done(n.handleListOffsets(body))
 	case *kmsg.OffsetForLeaderEpochRequest:
@@ -785,7 +866,7 @@ func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire
 	case *kmsg.IncrementalAlterConfigsRequest:
 		return done(n.handleIncrementalAlterConfigs(ctx, body))
 	case *kmsg.DescribeClusterRequest:
-		return done(n.handleDescribeCluster(body))
+		return done(n.handleDescribeCluster(ctx, body))
 	case *kmsg.InitProducerIDRequest:
 		if body.TransactionalID != nil {
 			// The transaction coordinator's answer may wait for store
@@ -799,6 +880,10 @@ func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire
 		return done(n.handleFindCoordinator(ctx, body))
 	case *kmsg.WriteTxnMarkersRequest:
 		return n.handleWriteTxnMarkers(ctx, body)
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		return done(n.handleDescribeUserScramCredentials(body))
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return done(n.handleAlterUserScramCredentials(ctx, body))
 	case *kmsg.DescribeProducersRequest:
 		return done(n.handleDescribeProducers(body))
 	}

@@ -102,6 +102,9 @@ type Def struct {
 	// says why the others are refused, for the error.
 	Only    []string
 	Refused string
+	// PerListener configs may also be given for one listener, prefixed
+	// with listener.name.<name>.
+	PerListener bool
 }
 
 func minOf(v float64) *float64 { return &v }
@@ -112,6 +115,9 @@ func maxOf(v float64) *float64 { return &v }
 // Validate checks a value against the definition.
 func (d *Def) Validate(v string) error {
 	bad := func(why string) error {
+		if d.Type == kmsg.ConfigTypePassword {
+			return fmt.Errorf("%w: %s=[hidden]: %s", ErrInvalid, d.Name, why)
+		}
 		return fmt.Errorf("%w: %s=%q: %s", ErrInvalid, d.Name, v, why)
 	}
 	var num float64
@@ -240,7 +246,7 @@ var topicDefs = []Def{
 	{Name: "unclean.leader.election.enable", Type: kmsg.ConfigTypeBoolean, Default: "false", Broker: "unclean.leader.election.enable"},
 }
 
-var brokerDefs = []Def{
+var brokerDefs = withSecurity([]Def{
 	{Name: "auto.create.topics.enable", Type: kmsg.ConfigTypeBoolean, Default: "true"},
 	{Name: "auto.leader.rebalance.enable", Type: kmsg.ConfigTypeBoolean, Default: "true"},
 	{Name: "broker.heartbeat.interval.ms", Type: kmsg.ConfigTypeInt, Default: "100", Min: minOf(1), Doc: "100 here (Kafka: 2000)."},
@@ -303,7 +309,7 @@ var brokerDefs = []Def{
 	{Name: "transaction.state.log.segment.bytes", Type: kmsg.ConfigTypeInt, Default: "104857600", Min: minOf(14)},
 	{Name: "transactional.id.expiration.ms", Type: kmsg.ConfigTypeInt, Default: "604800000", Min: minOf(1)},
 	{Name: "unclean.leader.election.enable", Type: kmsg.ConfigTypeBoolean, Default: "false"},
-}
+})
 
 var (
 	topicIndex  = index(topicDefs)
@@ -321,8 +327,20 @@ func index(defs []Def) map[string]*Def {
 // TopicDef returns the definition of a topic config.
 func TopicDef(name string) (*Def, bool) { d, ok := topicIndex[name]; return d, ok }
 
-// BrokerDef returns the definition of a broker config.
-func BrokerDef(name string) (*Def, bool) { d, ok := brokerIndex[name]; return d, ok }
+// BrokerDef returns the definition of a broker config; for a
+// listener-prefixed name (listener.name.<l>.<config>), that of <config>
+// when it may be given per listener.
+func BrokerDef(name string) (*Def, bool) {
+	if d, ok := brokerIndex[name]; ok {
+		return d, true
+	}
+	if _, _, config, ok := SplitListenerConfig(name); ok {
+		if d, ok := brokerIndex[config]; ok && d.PerListener {
+			return d, true
+		}
+	}
+	return nil, false
+}
 
 // TopicDefs returns every topic config definition, sorted by name.
 func TopicDefs() []Def { return topicDefs }

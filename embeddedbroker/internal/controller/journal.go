@@ -74,10 +74,13 @@ type logFrame struct {
 
 // checkpoint is the JSON form of a whole image.
 type checkpoint struct {
-	V              int64       `json:"v"`
-	ClusterID      string      `json:"clusterId"`
-	NextProducerID int64       `json:"nextProducerId"`
-	Topics         []ckptTopic `json:"topics"`
+	V              int64           `json:"v"`
+	ClusterID      string          `json:"clusterId"`
+	NextProducerID int64           `json:"nextProducerId"`
+	Topics         []ckptTopic     `json:"topics"`
+	Scram          []scramRecord   `json:"scram,omitempty"`
+	Quotas         json.RawMessage `json:"quotas,omitempty"`
+	ACLs           json.RawMessage `json:"acls,omitempty"`
 }
 
 type ckptTopic struct {
@@ -358,6 +361,11 @@ func (j *journal) writeCheckpoint(img *Image) error {
 		}
 		ck.Topics = append(ck.Topics, ct)
 	}
+	for _, k := range img.ScramCredentials() {
+		c := img.scram[k]
+		ck.Scram = append(ck.Scram, scramRecord{User: k.User, Mechanism: k.Mechanism, Cred: &c})
+	}
+	ck.Quotas, ck.ACLs = img.quotas, img.acls
 	payload, err := json.Marshal(ck)
 	if err != nil {
 		return fmt.Errorf("controller: %w", err)
@@ -417,6 +425,15 @@ func (ck *checkpoint) image() (*Image, error) {
 		for i, p := range t.Partitions {
 			recs = append(recs, partitionRec(t.ID, int32(i), Partition(p)))
 		}
+	}
+	for i := range ck.Scram {
+		recs = append(recs, record{Scram: &ck.Scram[i]})
+	}
+	if len(ck.Quotas) > 0 {
+		recs = append(recs, record{Quotas: &quotasRecord{Snapshot: ck.Quotas}})
+	}
+	if len(ck.ACLs) > 0 {
+		recs = append(recs, record{ACLs: &aclsRecord{Snapshot: ck.ACLs}})
 	}
 	img, _, err := emptyImage("").apply(recs)
 	if err != nil {

@@ -74,6 +74,9 @@ type Broker struct {
 	Host string
 	Port int32
 	Rack *string
+	// Listeners are the broker's client listeners, by name, as
+	// advertised; Host and Port are the first one's.
+	Listeners []Endpoint
 	// InterBroker is the host:port of the broker's inter-broker listener,
 	// where the other brokers fetch from it and send it transaction
 	// markers; clients never see it.
@@ -182,6 +185,12 @@ type Image struct {
 	// collide in metric names.
 	collisions *immutable.Map[string, string]
 	partitions int
+	// scram holds the SCRAM credentials; never modified, replaced on
+	// change.
+	scram map[ScramKey]ScramCredential
+	// quotas is the client quotas' quota.Store snapshot, acls the ACLs'
+	// acl.Authorizer snapshot.
+	quotas, acls []byte
 }
 
 // emptyImage returns the image of a cluster without topics or brokers.
@@ -321,4 +330,13 @@ type Controller interface {
 	// SetBrokerFenced fences or unfences a broker: fenced brokers lead
 	// nothing, so the controller moves their partitions' leadership.
 	SetBrokerFenced(ctx context.Context, id int32, fenced bool) error
+	// AlterScramCredentials upserts and deletes SCRAM credentials in one
+	// change; each change's outcome is returned in order.
+	AlterScramCredentials(ctx context.Context, changes []ScramChange) ([]error, error)
+	// UpdateClientQuotas replaces the client quotas (a quota.Store
+	// snapshot) with update's result, atomically.
+	UpdateClientQuotas(ctx context.Context, update func(cur []byte) ([]byte, error)) error
+	// UpdateACLs replaces the ACLs (an acl.Authorizer snapshot) with
+	// update's result, atomically.
+	UpdateACLs(ctx context.Context, update func(cur []byte) ([]byte, error)) error
 }

@@ -24,6 +24,12 @@ type record struct {
 	Remove *removeRecord `json:"remove,omitempty"`
 	// ProducerIDs moves the next unallocated producer id.
 	ProducerIDs *producerIDsRecord `json:"producerIds,omitempty"`
+	// Scram sets or deletes a SCRAM credential.
+	Scram *scramRecord `json:"scram,omitempty"`
+	// Quotas replaces the client quotas.
+	Quotas *quotasRecord `json:"quotas,omitempty"`
+	// ACLs replaces the ACLs.
+	ACLs *aclsRecord `json:"acls,omitempty"`
 	// Broker registers a broker or changes its state. Broker records are
 	// session state: they are not written to the metadata log (brokers
 	// register again when they start), as a cluster restarted from its
@@ -91,6 +97,8 @@ type Delta struct {
 	Topics []*TopicDelta
 	// ProducerIDs says producer ids were allocated.
 	ProducerIDs bool
+	// Security says credentials, client quotas or ACLs changed.
+	Security bool
 }
 
 // TopicDelta is what one change did to one topic.
@@ -221,6 +229,16 @@ func (im *Image) apply(recs []record) (*Image, *Delta, error) {
 			}
 			n.NextProducerID = r.ProducerIDs.Next
 			d.ProducerIDs = true
+		case r.Scram != nil:
+			if err := n.applyScram(r.Scram, d); err != nil {
+				return nil, nil, err
+			}
+		case r.Quotas != nil:
+			n.quotas = r.Quotas.Snapshot
+			d.Security = true
+		case r.ACLs != nil:
+			n.acls = r.ACLs.Snapshot
+			d.Security = true
 		case r.Broker != nil:
 			b := *r.Broker
 			i, found := slices.BinarySearchFunc(n.Brokers, b.ID, func(x Broker, id int32) int { return int(x.ID - id) })
@@ -263,7 +281,7 @@ func collisionKey(name string) string { return strings.ReplaceAll(name, ".", "_"
 
 // FullDelta is the delta that stands for a whole image.
 func FullDelta(im *Image) *Delta {
-	d := &Delta{Full: true, Brokers: true, ProducerIDs: true}
+	d := &Delta{Full: true, Brokers: true, ProducerIDs: true, Security: true}
 	for t := range im.Topics() {
 		td := &TopicDelta{Topic: t, Configs: true, Partitions: make([]int32, t.NumPartitions())}
 		for i := range td.Partitions {

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -33,6 +35,22 @@ type Conn struct {
 	busy       atomic.Int32
 	reaped     atomic.Bool
 
+	// tls is the connection's TLS side on a TLS listener, nc then being
+	// it too.
+	tls *tls.Conn
+	// The reader goroutine's own state, which the handler (called on
+	// it) changes: the bound on the next frames' size, a function taking
+	// the next frame raw instead of as a request, and whether to stop
+	// reading once the responses owed are written.
+	maxFrame int32
+	rawNext  func(frame []byte) ([]byte, error)
+	closing  bool
+	// state is the handler's per-connection state (State, SetState).
+	state atomic.Pointer[any]
+	// mutedUntil is when the reader may read again, on the server's
+	// clock (Mute); 0 when not muted.
+	mutedUntil atomic.Int64
+
 	mu      sync.Mutex
 	cond    sync.Cond // on mu: queue space, writer exit, broken
 	queue   []inflight
@@ -44,10 +62,16 @@ type Conn struct {
 type inflight struct {
 	corr    int32
 	pending Pending
+	// raw, when pending is nil, is a frame written as is (a SASL token
+	// answered outside Kafka's request framing).
+	raw []byte
 }
 
 func newConn(s *Server, nc net.Conn, ip netip.Addr) *Conn {
-	c := &Conn{s: s, nc: nc, ip: ip}
+	c := &Conn{s: s, nc: nc, ip: ip, maxFrame: s.cfg.MaxRequestSize}
+	if tc, ok := nc.(*tls.Conn); ok {
+		c.tls = tc
+	}
 	c.cond.L = &c.mu
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.touch()
@@ -56,6 +80,94 @@ func newConn(s *Server, nc net.Conn, ip netip.Addr) *Conn {
 
 // RemoteAddr is the client's address.
 func (c *Conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
+
+// RemoteIP is the client's IP address (the zero Addr when it has none).
+func (c *Conn) RemoteIP() netip.Addr { return c.ip }
+
+// TLSState is the connection's TLS state (handshake done) on a TLS
+// listener; ok is false on a plaintext one.
+func (c *Conn) TLSState() (state tls.ConnectionState, ok bool) {
+	if c.tls == nil {
+		return tls.ConnectionState{}, false
+	}
+	return c.tls.ConnectionState(), true
+}
+
+// State returns the handler's per-connection state, nil until SetState.
+func (c *Conn) State() any {
+	if p := c.state.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetState sets the handler's per-connection state.
+func (c *Conn) SetState(v any) { c.state.Store(&v) }
+
+// The methods below change how the connection reads: call them only from
+// Handler.Handle or a raw-frame function, which run on the connection's
+// reader goroutine.
+
+// LimitFrames bounds the size of the frames read from now on to n bytes
+// (at most the server's MaxRequestSize; n <= 0 restores that). A SASL
+// listener bounds what an unauthenticated client may send, as Kafka's
+// sasl.server.max.receive.size does. A larger frame closes the connection.
+func (c *Conn) LimitFrames(n int32) {
+	if n <= 0 || n > c.s.cfg.MaxRequestSize {
+		n = c.s.cfg.MaxRequestSize
+	}
+	c.maxFrame = n
+}
+
+// ReadRaw makes the connection pass its next frame to fn as raw bytes,
+// rather than decode it as a request, and write fn's result back as one
+// frame after the responses owed, with no response header: a SASL token
+// exchanged after a SaslHandshake v0 (Kafka's framing of those). fn may
+// call ReadRaw again for the frame after; an error closes the connection.
+// fn must not keep frame.
+func (c *Conn) ReadRaw(fn func(frame []byte) ([]byte, error)) { c.rawNext = fn }
+
+// Mute stops the connection's reader from reading the next request for d
+// from now (longer mutes win over shorter ones), as Kafka mutes the
+// channel of a throttled client (KIP-219): the response goes out at once
+// with its throttle time and the client's next request waits. Safe from
+// any goroutine.
+func (c *Conn) Mute(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	until := int64(c.s.now() + d)
+	for {
+		cur := c.mutedUntil.Load()
+		if cur >= until || c.mutedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// waitMuted waits while the connection is muted, or until it closes; false
+// when it closed.
+func (c *Conn) waitMuted() bool {
+	for {
+		d := time.Duration(c.mutedUntil.Load()) - c.s.now()
+		if d <= 0 {
+			return true
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+}
+
+// CloseAfterResponses makes the connection stop reading once the current
+// request is handled, write the responses owed, and close: how a request
+// that must end the connection (a failed authentication) is answered
+// before the connection goes.
+func (c *Conn) CloseAfterResponses() { c.closing = true }
 
 // touch records activity now.
 func (c *Conn) touch() { c.lastActive.Store(int64(c.s.now())) }
@@ -82,7 +194,7 @@ func (c *Conn) closeIdle() bool {
 // the client closes, sends bad bytes, or the connection is closed.
 func (c *Conn) serve() {
 	s := c.s
-	fr := &frameReader{nc: c.nc, raw: rawConnOf(c.nc), max: s.cfg.MaxRequestSize, onRead: c.touch}
+	fr := &frameReader{nc: c.nc, raw: rawConnOf(c.nc), max: c.maxFrame, onRead: c.touch}
 	defer func() {
 		// The reader is done: the client closed, sent bad bytes, or the
 		// connection was closed. Responses already owed still go out,
@@ -98,11 +210,15 @@ func (c *Conn) serve() {
 		s.forget(c)
 		s.wg.Done()
 	}()
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
 	log := s.cfg.Logger
-	for {
+	if c.tls != nil && !c.handshake() {
+		return
+	}
+	for !c.closing {
+		if c.mutedUntil.Load() != 0 && !c.waitMuted() {
+			return
+		}
+		fr.max = c.maxFrame
 		frame, err := fr.next()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -111,6 +227,18 @@ func (c *Conn) serve() {
 			return
 		}
 		c.busy.Add(1)
+		if fn := c.rawNext; fn != nil {
+			c.rawNext = nil
+			resp, err := fn(frame)
+			if err != nil {
+				log.Debug("closing connection on bad raw frame", "remote", c.RemoteAddr(), "err", err)
+				return
+			}
+			if !c.enqueue(inflight{raw: resp}) {
+				return
+			}
+			continue
+		}
 		req, err := Decode(frame, s.cfg.Versions)
 		if err != nil {
 			log.Warn("closing connection on bad request", "remote", c.RemoteAddr(), "err", err)
@@ -214,6 +342,12 @@ func (c *Conn) writeLoop() {
 		if broken {
 			continue // drop what is owed to a broken connection
 		}
+		if in.pending == nil {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(len(in.raw)))
+			buf = append(buf, in.raw...)
+			unflushed++
+			continue
+		}
 		resp, ok := c.s.complete(in.pending)
 		if !ok {
 			broken = true
@@ -231,6 +365,28 @@ func (c *Conn) writeLoop() {
 		}
 	}
 }
+
+// handshake completes a TLS handshake within the server's
+// HandshakeTimeout; false (logged) when it failed and the connection must
+// close.
+func (c *Conn) handshake() bool {
+	timeout := c.s.cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = defaultHandshakeTimeout
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, timeout)
+	defer cancel()
+	if err := c.tls.HandshakeContext(ctx); err != nil {
+		c.s.cfg.Logger.Info("TLS handshake failed; closing connection", "remote", c.RemoteAddr(), "err", err)
+		return false
+	}
+	c.touch()
+	return true
+}
+
+// defaultHandshakeTimeout bounds a TLS handshake when the server sets no
+// HandshakeTimeout.
+const defaultHandshakeTimeout = 10 * time.Second
 
 // breakConn closes a connection whose responses can no longer go out in
 // order, and wakes its reader.

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,6 +75,12 @@ type ServerConfig struct {
 	IdleTimeout time.Duration
 	// Versions reports the versions served for each API key.
 	Versions Versions
+	// TLS, when set, makes every connection TLS: the handshake runs on
+	// the connection's own goroutine (a client that never completes it
+	// holds up no one) and must finish within HandshakeTimeout.
+	TLS *tls.Config
+	// HandshakeTimeout bounds a TLS handshake; 0 means 10 s.
+	HandshakeTimeout time.Duration
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -237,6 +244,12 @@ func (s *Server) admit(nc net.Conn) bool {
 		}
 		nc.Close()
 		return false
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	if s.cfg.TLS != nil {
+		nc = tls.Server(nc, s.cfg.TLS)
 	}
 	c := newConn(s, nc, ip)
 	s.conns[c] = struct{}{}

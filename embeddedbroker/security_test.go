@@ -1,0 +1,183 @@
+package embeddedbroker_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// securedCluster starts 3 nodes with an SSL, a SASL_PLAINTEXT and a
+// SASL_SSL listener (after a PLAINTEXT one), a generated certificate, and
+// users: alice (SCRAM-SHA-256 and -512) and bob (PLAIN).
+func securedCluster(t *testing.T, opts ...embeddedbroker.Option) (*embeddedbroker.Cluster, *embeddedbroker.TLSBundle) {
+	t.Helper()
+	bundle, err := embeddedbroker.GenerateTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := embeddedbroker.StartForTest(t, append([]embeddedbroker.Option{
+		embeddedbroker.Nodes(3),
+		embeddedbroker.Listeners("PLAINTEXT://127.0.0.1:0", "SSL://127.0.0.1:0", "SASL_PLAINTEXT://127.0.0.1:0", "SASL_SSL://127.0.0.1:0"),
+		embeddedbroker.TLS(bundle),
+		embeddedbroker.SCRAMUser("SCRAM-SHA-256", "alice", "alice-secret"),
+		embeddedbroker.SCRAMUser("SCRAM-SHA-512", "alice", "alice-secret"),
+		embeddedbroker.PlainUser("bob", "bob-secret"),
+		embeddedbroker.Topics(3, "orders"),
+	}, opts...)...)
+	return c, bundle
+}
+
+// roundTrip produces n records to orders with opts and consumes them back
+// from the start with a group, over the same listener.
+func roundTrip(t *testing.T, addrs []string, opts []kgo.Opt, n int) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := "orders"
+	p, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addrs...)}, opts...)...)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	var rs []*kgo.Record
+	for i := range n {
+		rs = append(rs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: []byte("v")})
+	}
+	if err := p.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.ConsumeTopics(topic),
+		kgo.ConsumerGroup(fmt.Sprintf("g-%d", time.Now().UnixNano())), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	got := 0
+	for got < n {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return fmt.Errorf("consume: %w", err)
+		}
+		got += fs.NumRecords()
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func TestSecurityFranzGo(t *testing.T) {
+	c, bundle := securedCluster(t)
+	tlsCfg := func() *tls.Config { return bundle.ClientConfig() }
+	scram256 := scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha256Mechanism()
+	scram512 := scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism()
+	plainBob := plain.Auth{User: "bob", Pass: "bob-secret"}.AsMechanism()
+	total := 0
+	for _, tc := range []struct {
+		name, listener string
+		opts           []kgo.Opt
+	}{
+		{"SSL", "SSL", []kgo.Opt{kgo.DialTLSConfig(tlsCfg())}},
+		{"SASL_PLAINTEXT SCRAM-SHA-512", "SASL_PLAINTEXT", []kgo.Opt{kgo.SASL(scram512)}},
+		{"SASL_SSL SCRAM-SHA-256", "SASL_SSL", []kgo.Opt{kgo.DialTLSConfig(tlsCfg()), kgo.SASL(scram256)}},
+		{"SASL_SSL PLAIN", "SASL_SSL", []kgo.Opt{kgo.DialTLSConfig(tlsCfg()), kgo.SASL(plainBob)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addrs := c.ListenerAddrs(tc.listener)
+			if err := roundTrip(t, addrs, tc.opts, 100); err != nil {
+				t.Fatal(err)
+			}
+			total += 100
+			// Every broker a client is sent to is on its listener.
+			adm := kadm.NewClient(mustClient(t, append([]kgo.Opt{kgo.SeedBrokers(addrs...)}, tc.opts...)...))
+			md, err := adm.BrokerMetadata(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range md.Brokers {
+				if want := addrs[b.NodeID]; fmt.Sprintf("%s:%d", b.Host, b.Port) != want {
+					t.Errorf("broker %d advertised as %s:%d on %s, want %s", b.NodeID, b.Host, b.Port, tc.listener, want)
+				}
+			}
+		})
+	}
+	t.Logf("%d records produced and consumed over SSL, SASL_PLAINTEXT (SCRAM-SHA-512) and SASL_SSL (SCRAM-SHA-256, PLAIN)", total)
+}
+
+func TestSecurityWrongPassword(t *testing.T) {
+	c, bundle := securedCluster(t)
+	for _, tc := range []struct {
+		name, listener string
+		mech           sasl.Mechanism
+		tls            bool
+	}{
+		{"SCRAM-SHA-512", "SASL_PLAINTEXT", scram.Auth{User: "alice", Pass: "wrong"}.AsSha512Mechanism(), false},
+		{"SCRAM-SHA-256 unknown user", "SASL_SSL", scram.Auth{User: "mallory", Pass: "x"}.AsSha256Mechanism(), true},
+		{"PLAIN", "SASL_SSL", plain.Auth{User: "bob", Pass: "wrong"}.AsMechanism(), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := []kgo.Opt{kgo.SeedBrokers(c.ListenerAddrs(tc.listener)...), kgo.SASL(tc.mech)}
+			if tc.tls {
+				opts = append(opts, kgo.DialTLSConfig(bundle.ClientConfig()))
+			}
+			cl := mustClient(t, opts...)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := cl.Ping(ctx)
+			if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+				t.Fatalf("ping with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
+			}
+			t.Logf("%s: %v", tc.name, err)
+		})
+	}
+}
+
+func mustClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// TestSecurityUnauthenticatedRequests: on a SASL listener, a request other
+// than ApiVersions and the SASL ones closes the connection unanswered.
+func TestSecurityUnauthenticatedRequests(t *testing.T) {
+	c, _ := securedCluster(t)
+	addr := c.ListenerAddrs("SASL_PLAINTEXT")[0]
+	rc := dialRaw(t, addr)
+	av := kmsg.NewPtrApiVersionsRequest()
+	av.Version = 3
+	av.ClientSoftwareName, av.ClientSoftwareVersion = "raw", "1"
+	if resp := rc.do(av).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
+		t.Fatalf("ApiVersions before authentication: error %d", resp.ErrorCode)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 9
+	rc.send(md)
+	if !rc.closedByPeer() {
+		t.Fatal("a Metadata request before authentication was not closed")
+	}
+	// The broker goes on serving.
+	if err := roundTrip(t, c.ListenerAddrs("SASL_PLAINTEXT"), []kgo.Opt{kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism())}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Errorf("listener address %s", addr)
+	}
+}
