@@ -181,3 +181,31 @@ func TestSecurityUnauthenticatedRequests(t *testing.T) {
 		t.Errorf("listener address %s", addr)
 	}
 }
+
+// TestAdvertisedListeners: nodes bound to every interface advertise the
+// host of advertised.listeners (port 0 there: the bound port), which
+// clients then use.
+func TestAdvertisedListeners(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(2),
+		embeddedbroker.Listeners("PLAINTEXT://0.0.0.0:0"),
+		embeddedbroker.BrokerConfig("advertised.listeners", "PLAINTEXT://localhost:0"),
+		embeddedbroker.Topics(2, "orders"))
+	addrs := c.Addrs()
+	for _, a := range addrs {
+		if !strings.HasPrefix(a, "localhost:") {
+			t.Fatalf("advertised %v, want localhost:<port>", addrs)
+		}
+	}
+	md, err := kadm.NewClient(mustClient(t, kgo.SeedBrokers(addrs...))).BrokerMetadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range md.Brokers {
+		if got := fmt.Sprintf("%s:%d", b.Host, b.Port); got != addrs[b.NodeID] {
+			t.Errorf("broker %d advertised as %s, want %s", b.NodeID, got, addrs[b.NodeID])
+		}
+	}
+	if err := roundTrip(t, addrs, nil, 10); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,5 +175,40 @@ func TestACLsCommand(t *testing.T) {
 	}
 	if r := run("acls", "add", "--allow-principal", "alice", "--operation", "Read", "--topic", "orders"); r.code == 0 || !strings.Contains(r.stderr, "INVALID_REQUEST") {
 		t.Fatalf("a principal without a type: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestFranzGoSCRAMSuite: a broker started from the command line with
+// --listener SASL_PLAINTEXT and --add-scram serves franz-go's own SCRAM
+// (and OAUTHBEARER) tests, KGO_TEST_SCRAM_SEEDS and KGO_TEST_SCRAM, which
+// skip without such a broker.
+func TestFranzGoSCRAMSuite(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to run franz-go's tests with")
+	}
+	// A free port for the SASL listener (the ready line names only the
+	// first listener's addresses).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saslAddr := ln.Addr().String()
+	ln.Close()
+	bootstrap, _, stop := startBroker(t, "--listener", "PLAINTEXT://127.0.0.1:0", "--listener", "SASL_PLAINTEXT://"+saslAddr,
+		"--add-scram", "SCRAM-SHA-256=[name=testuser,password=testpass]", "--config", "sasl.enabled.mechanisms=SCRAM-SHA-256,OAUTHBEARER")
+	defer stop()
+	cmd := exec.CommandContext(t.Context(), gobin, "test", "-count=1", "-v", "-run", "^(TestSCRAMAuth|TestSCRAMAuthBadCredentials|TestOAuthAuth)$", "github.com/twmb/franz-go/pkg/kgo")
+	cmd.Env = append(os.Environ(), "KGO_SEEDS="+bootstrap, "KGO_TEST_RF=1", "KGO_TEST_SCRAM_SEEDS="+saslAddr,
+		"KGO_TEST_SCRAM=testuser:testpass", "KGO_TEST_OAUTH_SEEDS="+saslAddr)
+	out, err := cmd.CombinedOutput()
+	t.Logf("franz-go's tests:\n%s", out)
+	if err != nil {
+		t.Fatalf("franz-go's SCRAM tests failed: %v", err)
+	}
+	for _, name := range []string{"TestSCRAMAuth", "TestSCRAMAuthBadCredentials", "TestOAuthAuth"} {
+		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
+			t.Errorf("%s did not pass (skipped?)", name)
+		}
 	}
 }

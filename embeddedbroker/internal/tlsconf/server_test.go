@@ -186,13 +186,17 @@ func TestServerConfigErrors(t *testing.T) {
 			unsupported, []string{`ssl.keystore.location "` + dsa + `": unsupported private key: DSA PRIVATE KEY entries are not supported`}},
 		{"empty truststore", func(s *Settings) { s.TruststoreCertificates = "no PEM here" },
 			invalid, []string{"ssl.truststore.certificates: no certificate found"}},
-		{"JKS keystore", func(s *Settings) { *s = Settings{KeystoreType: "JKS", KeystoreLocation: "/x.jks", KeystorePassword: "pw"} },
+		{"JKS keystore", func(s *Settings) {
+			*s = Settings{KeystoreType: "JKS", KeystoreLocation: "/x.jks", KeystorePassword: "pw"}
+		},
 			unsupported, []string{`ssl.keystore.type "JKS": only PEM is supported (KIP-651): set ssl.keystore.type=PEM`}},
 		{"PKCS12 keystore with inline key", func(s *Settings) { s.KeystoreType = "PKCS12" },
 			unsupported, []string{`ssl.keystore.type "PKCS12": only PEM is supported`}},
 		{"lower-case pem", func(s *Settings) { s.KeystoreType = "pem" },
 			unsupported, []string{`ssl.keystore.type "pem": only PEM is supported with ssl.keystore.key`}},
-		{"JKS truststore", func(s *Settings) { s.TruststoreType, s.TruststoreCertificates, s.TruststoreLocation = "JKS", "", "/ts.jks" },
+		{"JKS truststore", func(s *Settings) {
+			s.TruststoreType, s.TruststoreCertificates, s.TruststoreLocation = "JKS", "", "/ts.jks"
+		},
 			unsupported, []string{`ssl.truststore.type "JKS": only PEM is supported`}},
 		{"PKCS12 truststore with inline certificates", func(s *Settings) { s.TruststoreType = "PKCS12" },
 			unsupported, []string{`ssl.truststore.type "PKCS12"`}},

@@ -117,7 +117,7 @@ func TestFromConfigsErrors(t *testing.T) {
 	}
 	// ServerConfig names the prefixed configs too.
 	s, err := FromConfigs(map[string]string{
-		"ssl.keystore.type": "PEM",
+		"ssl.keystore.type":                            "PEM",
 		"listener.name.external.ssl.keystore.location": "/nonexistent/external.pem",
 	}, "EXTERNAL")
 	if err != nil {
@@ -126,7 +126,7 @@ func TestFromConfigsErrors(t *testing.T) {
 	_, err = ServerConfig(s)
 	checkErr(t, err, []error{configs.ErrInvalid, fs.ErrNotExist}, `listener.name.external.ssl.keystore.location "/nonexistent/external.pem": open /nonexistent/external.pem`)
 	s, err = FromConfigs(map[string]string{
-		"listener.name.external.ssl.keystore.type":             "PEM",
+		"listener.name.external.ssl.keystore.type":              "PEM",
 		"listener.name.external.ssl.keystore.certificate.chain": "x",
 		"ssl.keystore.location":                                 "/x.pem",
 		"ssl.keystore.key":                                      "y",
