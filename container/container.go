@@ -15,6 +15,7 @@ import (
 	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/kafkaboot/kafkaboot/serde"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -72,6 +73,9 @@ type Container struct {
 
 	state   atomic.Int32 // a State; StatePaused is derived from paused
 	failure atomic.Pointer[error]
+	// failing is set while the container stops on an error it cannot
+	// recover from (failFatal).
+	failing atomic.Bool
 
 	tel *telemetry.Consumer // metrics and tracing; does nothing when off
 }
@@ -694,4 +698,39 @@ func header(r *kgo.Record, key string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// authorizationError reports whether err is a broker refusing the
+// container's principal: retrying cannot help until someone changes the
+// ACLs or the credentials.
+func authorizationError(err error) bool {
+	for _, e := range []error{kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+		kerr.TransactionalIDAuthorizationFailed, kerr.SaslAuthenticationFailed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// failFatal stops the container on an error it cannot recover from (an
+// authorization error): it logs it once, stops the container as Stop does
+// (records in flight finish and are committed where the broker allows)
+// and leaves it in StateFailed with err, emitting a FailedEvent, as
+// Spring's container stops on an AuthorizationException unless
+// authExceptionRetryInterval is set. Start starts it again.
+func (c *Container) failFatal(err error) {
+	if !c.failing.CompareAndSwap(false, true) {
+		return
+	}
+	c.log.Error("kafka listener container stopping: not authorized, retrying cannot help", "group", c.group, "err", err)
+	go func() {
+		defer c.failing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = c.Stop(ctx)
+		c.failure.Store(&err)
+		c.state.Store(int32(StateFailed))
+		c.emit(FailedEvent{ListenerID: c.id, Err: err})
+	}()
 }

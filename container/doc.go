@@ -107,6 +107,13 @@
 // partitions; WithIdleEvents reports idle periods; WithRebalanceListener
 // observes assignments.
 //
+// A broker refusing the container's principal (GROUP_, TOPIC_ or
+// CLUSTER_AUTHORIZATION_FAILED, a failed SASL authentication) stops the
+// container at once, as Spring's does without authExceptionRetryInterval:
+// one ERROR naming the listener, group and topic, StateFailed with the
+// broker's error, a FailedEvent; no retries until Start is called again
+// (after the ACLs are fixed).
+//
 // # In operation
 //
 // State and Status tell whether a container is starting, running, paused,

@@ -24,8 +24,9 @@ type StoppedEvent struct {
 	Err        error
 }
 
-// FailedEvent: the container could not start; it is in StateFailed until
-// it is started again.
+// FailedEvent: the container could not start, or stopped on an error
+// retrying cannot cure (the broker refused its principal: an
+// authorization error); it is in StateFailed until it is started again.
 type FailedEvent struct {
 	ListenerID string
 	Err        error

@@ -183,12 +183,17 @@ func (m *member) pollLoop() {
 		if m.pollCtx.Err() != nil || fs.IsClientClosed() {
 			return // records of this poll are dropped: not processed, not committed
 		}
-		hadErr := false
+		hadErr, fatal := false, false
 		fs.EachError(func(t string, p int32, err error) {
 			if errors.Is(err, context.Canceled) {
 				return
 			}
 			hadErr = true
+			if authorizationError(err) {
+				fatal = true
+				m.c.failFatal(fmt.Errorf("container: listener %q: not authorized on topic %q or group %q: %w", m.c.id, t, m.c.group, err))
+				return
+			}
 			if m.r.watch.IsDown() {
 				// The outage was said once; this is its echo.
 				m.c.log.Debug("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
@@ -196,6 +201,9 @@ func (m *member) pollLoop() {
 			}
 			m.c.log.Warn("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
 		})
+		if fatal {
+			return
+		}
 		if fs.NumRecords() > 0 {
 			m.c.lastRecord.Store(time.Now().UnixNano())
 			m.dispatch(fs)

@@ -3,8 +3,13 @@ package embeddedbroker_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -117,4 +122,71 @@ func TestSecurityBadInput(t *testing.T) {
 			t.Fatalf("%s after the bad input: %v", tc.listener, err)
 		}
 	}
+}
+
+// connectCount counts a client's new broker connections.
+type connectCount struct{ n atomic.Int64 }
+
+func (c *connectCount) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err == nil {
+		c.n.Add(1)
+	}
+}
+
+// TestReauthentication (KIP-368): with connections.max.reauth.ms a
+// successful SaslAuthenticate tells the client its session's lifetime; a
+// client that re-authenticates in time keeps its connection (franz-go,
+// producing through several lifetimes on the same connections), and a
+// request after the session ended closes the connection.
+func TestReauthentication(t *testing.T) {
+	c := embeddedbroker.StartForTest(t,
+		embeddedbroker.Listeners("SASL_PLAINTEXT://127.0.0.1:0"),
+		embeddedbroker.BrokerConfig("connections.max.reauth.ms", "300"),
+		embeddedbroker.SCRAMUser("SCRAM-SHA-512", "alice", "alice-secret"),
+		embeddedbroker.Topics(1, "orders"))
+	addr := c.Addrs()[0]
+	mech := scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism()
+
+	rc := dialRaw(t, addr)
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "SCRAM-SHA-512"
+	rc.do(hs)
+	sess, first, _ := mech.Authenticate(context.Background(), addr)
+	a := kmsg.NewPtrSASLAuthenticateRequest()
+	a.Version, a.SASLAuthBytes = 1, first
+	resp := rc.do(a).(*kmsg.SASLAuthenticateResponse)
+	_, final, err := sess.Challenge(resp.SASLAuthBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = kmsg.NewPtrSASLAuthenticateRequest()
+	a.Version, a.SASLAuthBytes = 1, final
+	resp = rc.do(a).(*kmsg.SASLAuthenticateResponse)
+	if resp.ErrorCode != 0 || resp.SessionLifetimeMillis <= 0 || resp.SessionLifetimeMillis > 300 {
+		t.Fatalf("SaslAuthenticate: error %d, session lifetime %d ms, want (0, 300]", resp.ErrorCode, resp.SessionLifetimeMillis)
+	}
+	<-time.After(time.Duration(resp.SessionLifetimeMillis+50) * time.Millisecond) // let the session end
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 9
+	rc.send(md)
+	if !rc.closedByPeer() {
+		t.Fatal("a request after the session ended was served")
+	}
+
+	var cc connectCount
+	cl := mustClient(t, kgo.SeedBrokers(addr), kgo.SASL(mech), kgo.WithHooks(&cc))
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Second) // more than three session lifetimes
+	n := 0
+	for time.Now().Before(deadline) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", n, err)
+		}
+		n++
+	}
+	// franz-go keeps a connection per kind of request (metadata, produce).
+	if got := cc.n.Load(); got > 3 {
+		t.Errorf("%d connections for %d produces over a second: sessions were not renewed in place", got, n)
+	}
+	t.Logf("%d produces over 1 s with 300 ms sessions on %d connections", n, cc.n.Load())
 }

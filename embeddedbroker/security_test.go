@@ -209,3 +209,50 @@ func TestAdvertisedListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMutualTLSPrincipal: with ssl.client.auth=required a client needs a
+// certificate the cluster's CA signed; its subject, mapped by
+// ssl.principal.mapping.rules, is the principal ACLs name.
+func TestMutualTLSPrincipal(t *testing.T) {
+	bundle, err := embeddedbroker.GenerateTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := embeddedbroker.StartForTest(t,
+		embeddedbroker.Listeners("SSL://127.0.0.1:0"),
+		embeddedbroker.TLS(bundle),
+		embeddedbroker.BrokerConfig("ssl.client.auth", "required"),
+		embeddedbroker.BrokerConfig("ssl.principal.mapping.rules", "RULE:^CN=(.*?)$/$1/L,DEFAULT"),
+		embeddedbroker.BrokerConfig("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+		embeddedbroker.BrokerConfig("super.users", "User:admin"),
+		embeddedbroker.Topics(1, "orders", "payments"))
+	ctx := context.Background()
+	withCert := func(cn string) kgo.Opt {
+		cert, err := bundle.ClientCert(cn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := bundle.ClientConfig()
+		cfg.Certificates = []tls.Certificate{cert}
+		return kgo.DialTLSConfig(cfg)
+	}
+	admin := kadm.NewClient(mustClient(t, kgo.SeedBrokers(c.Addrs()...), withCert("Admin")))
+	if _, err := admin.CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("orders").Operations(kadm.OpWrite)); err != nil {
+		t.Fatal(err)
+	}
+	alice := mustClient(t, kgo.SeedBrokers(c.Addrs()...), withCert("Alice"), kgo.RequestRetries(1))
+	if err := alice.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatalf("User:alice (CN=Alice) produce to orders: %v", err)
+	}
+	if err := alice.ProduceSync(ctx, &kgo.Record{Topic: "payments", Value: []byte("x")}).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("User:alice produce to payments: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	anon := mustClient(t, kgo.SeedBrokers(c.Addrs()...), kgo.DialTLSConfig(bundle.ClientConfig()))
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := anon.Ping(pctx); err == nil {
+		t.Fatal("a client without a certificate connected with ssl.client.auth=required")
+	} else {
+		t.Logf("without a certificate: %v", err)
+	}
+}

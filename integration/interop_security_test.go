@@ -183,7 +183,11 @@ func (x *xdgClient) Begin(user, pass, authzID string) error {
 func (x *xdgClient) Step(challenge string) (string, error) { return x.conv.Step(challenge) }
 func (x *xdgClient) Done() bool                            { return x.conv.Done() }
 
-func saramaSecure(t *testing.T, addrs []string, tlsCfg *tls.Config, _ string, cs secCase, topic string, values []string) error {
+func saramaSecure(t *testing.T, addrs []string, tlsCfg *tls.Config, ca string, cs secCase, topic string, values []string) error {
+	return saramaSecureVersion(t, addrs, tlsCfg, cs, topic, values, sarama.SASLHandshakeV1)
+}
+
+func saramaSecureVersion(t *testing.T, addrs []string, tlsCfg *tls.Config, cs secCase, topic string, values []string, handshake int16) error {
 	cfg := saramaConfig(sarama.V3_6_0_0)
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Return.Successes = true
@@ -195,9 +199,12 @@ func saramaSecure(t *testing.T, addrs []string, tlsCfg *tls.Config, _ string, cs
 	if cs.sasl() {
 		cfg.Net.SASL.Enable = true
 		cfg.Net.SASL.User, cfg.Net.SASL.Password = cs.user, cs.pass
-		// Version 1 (SaslHandshake v1 + SaslAuthenticate) is sarama's
-		// default for Kafka 1.0 and later; v0 is tested below.
-		cfg.Net.SASL.Version = sarama.SASLHandshakeV1
+		// v1: SaslHandshake v1 and SaslAuthenticate; v0: the tokens as
+		// raw frames after a SaslHandshake v0 (TestSaramaSASLHandshakeV0).
+		cfg.Net.SASL.Version = handshake
+		if handshake == sarama.SASLHandshakeV0 {
+			cfg.ApiVersionsRequest = false // sarama's rule for v0
+		}
 		switch cs.mech {
 		case "PLAIN":
 			cfg.Net.SASL.Mechanism = sarama.SASLTypePlaintext
@@ -339,4 +346,29 @@ func runKcatSecure(ctx context.Context, path string, stdin []byte, args ...strin
 		return nil, fmt.Errorf("kcat %s: %v\nstderr:\n%s", filepath.Base(path), err, s)
 	}
 	return stdout.Bytes(), nil
+}
+
+// TestSaramaSASLHandshakeV0: sarama with SaslHandshake v0, whose tokens
+// travel as raw frames rather than SaslAuthenticate requests, for SCRAM
+// and PLAIN, and a wrong password refused.
+func TestSaramaSASLHandshakeV0(t *testing.T) {
+	cases := []secCase{secCases[1], secCases[3]}
+	var topics []string
+	for _, cs := range cases {
+		topics = append(topics, topicFor("sarama-v0", cs))
+	}
+	c, b, _ := securedCluster(t, topics...)
+	for _, cs := range cases {
+		t.Run(cs.name, func(t *testing.T) {
+			if err := saramaSecureVersion(t, c.ListenerAddrs(cs.listener), b.ClientConfig(), cs, topicFor("sarama-v0", cs), secValues("sarama-v0", cs.name), sarama.SASLHandshakeV0); err != nil {
+				t.Fatal(err)
+			}
+			bad := wrongPassword(cs)
+			if err := saramaSecureVersion(t, c.ListenerAddrs(bad.listener), b.ClientConfig(), bad, topicFor("sarama-v0", cs), secValues("sarama-v0", cs.name)[:1], sarama.SASLHandshakeV0); err == nil {
+				t.Fatal("a wrong password was accepted")
+			} else {
+				t.Logf("wrong password: %s", firstLine(err.Error()))
+			}
+		})
+	}
 }

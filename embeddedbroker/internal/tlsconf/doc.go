@@ -106,10 +106,15 @@
 //     whose case mapping changed between Unicode versions follow Go's
 //     tables.
 //   - DistinguishedName decodes T61String as ISO-8859-1 and BMPString as
-//     UTF-16, as JDK 21 and later do; JDK 17 decodes both as UTF-8, so
-//     that a BMPString subject gives another principal on a JDK 17
-//     broker. Certificates crypto/x509 cannot parse (subject strings of
+//     UTF-16, as current JDKs do (JDK 25 was checked); JDK 17 decodes
+//     both as UTF-8, so that a BMPString subject gives another principal
+//     on a JDK 17 broker. Certificates crypto/x509 cannot parse (subject strings of
 //     types it does not know, invalid UTF-8) fail the handshake here.
 //   - Certificates are read once, by ServerConfig: the broker does not
 //     reload changed stores (Kafka reloads them on AlterConfigs).
+//   - The JDK-specific configs are not read: ssl.provider,
+//     ssl.engine.factory.class, ssl.keymanager.algorithm,
+//     ssl.trustmanager.algorithm, ssl.secure.random.implementation (and
+//     ssl.endpoint.identification.algorithm, a client's); the configs
+//     package does not define them, so a broker refuses them as unknown.
 package tlsconf

@@ -6,10 +6,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -151,6 +153,16 @@ func TestClientCert(t *testing.T) {
 	if certs, _ := parseCertificates(string(certPEM)); DistinguishedName(certs[0]) != "CN=svc,OU=b,OU=a" {
 		t.Errorf("DN %q", DistinguishedName(certs[0]))
 	}
+	// Concurrent use, for the race detector.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			if _, _, err := b.ClientCert(pkix.Name{CommonName: fmt.Sprint("user", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 	if _, _, err := b.ClientCert(pkix.Name{}); err == nil {
 		t.Error("an empty subject is accepted")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -24,7 +25,6 @@ const Anonymous = "User:ANONYMOUS"
 // (after Java's trim), and Go's regexp finds what java.util.regex does
 // with them: both pick the leftmost match a backtracking engine would.
 const (
-	javaDot     = `[^\n\r\x{85}\x{2028}\x{2029}]`
 	javaSpace   = `[ \t\n\x0B\f\r]`
 	rulePattern = `(DEFAULT)|RULE:((\\` + javaDot + `|[^\\/])*)/((\\` + javaDot + `|[^\\/])*)/([LU]?)` + javaDot + `*?|(` + javaDot + `*?)`
 )
@@ -136,23 +136,20 @@ func (r *principalRule) compile() error {
 	if err != nil {
 		return fmt.Errorf("pattern %q is not valid in Go's RE2 syntax: %w", r.pattern, err)
 	}
-	javaDots(parsed)
+	text, err := javaDots(r.pattern, parsed)
+	if err != nil {
+		return fmt.Errorf("pattern %q: %w", r.pattern, err)
+	}
 	// re finds the matches, as Java's find does; whole is Java's
-	// Matcher.matches, \A(?:pattern)\z; at is \A(?s:.)(?:pattern): the
-	// match starting one character into a text, with that character as
-	// context, for String.replaceAll's empty matches (see apply). They are
-	// built on the parsed pattern so that an unterminated \Q cannot
-	// swallow the anchors.
-	wrap := func(pre, post []*syntax.Regexp) (*regexp.Regexp, error) {
-		sub := append(append(append([]*syntax.Regexp(nil), pre...), parsed), post...)
-		return regexp.Compile((&syntax.Regexp{Op: syntax.OpConcat, Sub: sub}).String())
-	}
-	re, err := wrap(nil, nil)
+	// Matcher.matches; at is the match starting one character into a
+	// text, with that character as context, for String.replaceAll's
+	// empty matches (see apply).
+	re, err := regexp.Compile(text)
 	if err == nil {
-		r.whole, err = wrap([]*syntax.Regexp{{Op: syntax.OpBeginText}}, []*syntax.Regexp{{Op: syntax.OpEndText}})
+		r.whole, err = regexp.Compile(`\A(?:` + text + `)\z`)
 	}
 	if err == nil {
-		r.at, err = wrap([]*syntax.Regexp{{Op: syntax.OpBeginText}, {Op: syntax.OpAnyChar}}, nil)
+		r.at, err = regexp.Compile(`\A(?s:.)(?:` + text + `)`)
 	}
 	if err != nil {
 		return fmt.Errorf("pattern %q: %w", r.pattern, err)
@@ -168,17 +165,50 @@ func (r *principalRule) compile() error {
 	return nil
 }
 
-// javaDots gives "." (without the s flag) Java's meaning: any character
-// but a line terminator (\n, \r, U+0085, U+2028, U+2029), where Go's
-// excludes \n only.
-func javaDots(re *syntax.Regexp) {
-	if re.Op == syntax.OpAnyCharNotNL {
-		re.Op = syntax.OpCharClass
-		re.Rune = []rune{0, '\n' - 1, '\n' + 1, '\r' - 1, '\r' + 1, 0x84, 0x86, 0x2027, 0x202A, 0x10FFFF}
+// javaDot is Java's "." without DOTALL: any character but a line
+// terminator, where Go's "." excludes \n only.
+const javaDot = `[^\n\r\x{85}\x{2028}\x{2029}]`
+
+// dotMarker stands for a "." while a parsed pattern is printed: a
+// literal that syntax.Regexp.String writes as dotMarkerText, which
+// nothing else prints as.
+const (
+	dotMarker     = '\U0010FFFD'
+	dotMarkerText = `\x{10fffd}`
+)
+
+// javaDots returns the pattern with Java's meaning of "." (javaDot), as
+// text that can be wrapped in a group: the parsed pattern printed, each
+// "." written as javaDot, or the pattern itself when it has no "." nor
+// \Q (which could leave the rest of the text quoted). The dots are not
+// made character classes in the tree: String takes milliseconds over a
+// class that large.
+func javaDots(pattern string, parsed *syntax.Regexp) (string, error) {
+	dots := false
+	var mark func(re *syntax.Regexp) error
+	mark = func(re *syntax.Regexp) error {
+		switch re.Op {
+		case syntax.OpAnyCharNotNL:
+			re.Op, re.Rune, re.Flags, dots = syntax.OpLiteral, []rune{dotMarker}, 0, true
+		case syntax.OpLiteral, syntax.OpCharClass:
+			if slices.Contains(re.Rune, dotMarker) {
+				return errors.New("U+10FFFD is not supported in patterns")
+			}
+		}
+		for _, sub := range re.Sub {
+			if err := mark(sub); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	for _, sub := range re.Sub {
-		javaDots(sub)
+	if err := mark(parsed); err != nil {
+		return "", err
 	}
+	if !dots && !strings.Contains(pattern, `\Q`) {
+		return pattern, nil
+	}
+	return strings.ReplaceAll(parsed.String(), dotMarkerText, javaDot), nil
 }
 
 // backReference is SslPrincipalMapper's BACK_REFERENCE_PATTERN.

@@ -105,11 +105,8 @@ func (s *Settings) keystore() (tls.Certificate, error) {
 
 // unsupportedStore refuses a store type other than PEM.
 func (s *Settings) unsupportedStore(config, typ, with string) error {
-	if typ == "" {
-		typ = "PEM"
-	}
 	if typ == "JKS" || typ == "PKCS12" {
-		return s.unsupported(config, typ, "only PEM is supported (KIP-651): set %s=PEM and convert the store to PEM (keytool -importkeystore to PKCS12, then openssl pkcs12 -nodes)", config)
+		return s.unsupported(config, typ, "only PEM is supported (KIP-651): set %s=PEM and convert the store to PEM (keytool -importkeystore to PKCS12, then openssl pkcs12 -nodes)", s.nameOf(config))
 	}
 	return s.unsupported(config, typ, "only PEM is supported with %s", s.nameOf(with))
 }

@@ -1,16 +1,24 @@
 package tlsconf
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
+	"hash"
 	"io/fs"
 	"slices"
 	"strings"
@@ -439,6 +447,78 @@ func TestEncryptedKeys(t *testing.T) {
 			} {
 				handshake(t, serverConfig(t, s), trusting(t, []byte(certPEM))).mustSucceed(t)
 			}
+		})
+	}
+}
+
+// encryptPKCS8 encrypts a private key as OpenSSL's pkcs8 -topk8 -v2
+// does: PBES2, PBKDF2 with the given PRF, and the given CBC cipher.
+func encryptPKCS8(t *testing.T, key crypto.Signer, password string, prf asn1.ObjectIdentifier, newHash func() hash.Hash, cipherOID asn1.ObjectIdentifier, keyLen int) string {
+	t.Helper()
+	plain, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt, iv := make([]byte, 16), make([]byte, aes.BlockSize)
+	rand.Read(salt)
+	rand.Read(iv)
+	k, err := pbkdf2.Key(newHash, password, salt, 1000, keyLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := aes.BlockSize - len(plain)%aes.BlockSize
+	plain = append(plain, bytes.Repeat([]byte{byte(n)}, n)...)
+	cipherText := make([]byte, len(plain))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(cipherText, plain)
+	must := func(b []byte, err error) []byte {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	kdf := must(asn1.Marshal(pbkdf2Params{Salt: salt, IterationCount: 1000, KeyLength: keyLen, PRF: pkix.AlgorithmIdentifier{Algorithm: prf, Parameters: asn1.NullRawValue}}))
+	ivDER := must(asn1.Marshal(iv))
+	params := must(asn1.Marshal(pbes2Params{
+		KeyDerivationFunc: pkix.AlgorithmIdentifier{Algorithm: oidPBKDF2, Parameters: asn1.RawValue{FullBytes: kdf}},
+		EncryptionScheme:  pkix.AlgorithmIdentifier{Algorithm: cipherOID, Parameters: asn1.RawValue{FullBytes: ivDER}},
+	}))
+	der := must(asn1.Marshal(encryptedPrivateKeyInfo{
+		Algorithm:     pkix.AlgorithmIdentifier{Algorithm: oidPBES2, Parameters: asn1.RawValue{FullBytes: params}},
+		EncryptedData: cipherText,
+	}))
+	return string(pemEncode("ENCRYPTED PRIVATE KEY", der))
+}
+
+// TestPBES2Variants checks the PBKDF2 PRFs and AES key sizes the OpenSSL
+// fixtures do not use.
+func TestPBES2Variants(t *testing.T) {
+	b, _ := testBundles(t)
+	key, err := parsePrivateKey(string(b.ServerKey), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		prf    asn1.ObjectIdentifier
+		hash   func() hash.Hash
+		cipher asn1.ObjectIdentifier
+		keyLen int
+	}{
+		{"SHA-224 AES-128", oidHMACSHA224, sha256.New224, oidAES128CBC, 16},
+		{"SHA-384 AES-192", oidHMACSHA384, sha512.New384, oidAES192CBC, 24},
+		{"SHA-512 AES-256", oidHMACSHA512, sha512.New, oidAES256CBC, 32},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := inline(b)
+			s.KeystoreKey, s.KeyPassword = encryptPKCS8(t, key, "pässwörd", tc.prf, tc.hash, tc.cipher, tc.keyLen), "pässwörd"
+			handshake(t, serverConfig(t, s), clientConfig(b, nil)).mustSucceed(t)
+			s.KeyPassword = "passwort"
+			_, err := ServerConfig(s)
+			checkErr(t, err, []error{configs.ErrInvalid}, "cannot decrypt the private key")
 		})
 	}
 }

@@ -177,7 +177,7 @@ func FromConfigs(props map[string]string, listenerName string) (Settings, error)
 	s.CipherSuites = splitList(get("ssl.cipher.suites", ""))
 	s.PrincipalMappingRules = get("ssl.principal.mapping.rules", defaultMappingRules)
 	if _, err := s.check(); err != nil {
-		return s, err
+		return Settings{}, err
 	}
 	return s, nil
 }

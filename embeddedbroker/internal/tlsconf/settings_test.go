@@ -136,6 +136,15 @@ func TestFromConfigsErrors(t *testing.T) {
 	}
 	_, err = ServerConfig(s)
 	checkErr(t, err, []error{configs.ErrInvalid}, "ssl.keystore.key: set together with ssl.keystore.location")
+	s, err = FromConfigs(map[string]string{
+		"listener.name.ext.ssl.keystore.type":     "JKS",
+		"listener.name.ext.ssl.keystore.location": "/ks.jks",
+	}, "EXT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ServerConfig(s)
+	checkErr(t, err, []error{configs.ErrUnsupported}, `listener.name.ext.ssl.keystore.type "JKS": only PEM is supported (KIP-651): set listener.name.ext.ssl.keystore.type=PEM`)
 }
 
 // TestSettingsString checks that printing settings hides the secrets.
