@@ -173,24 +173,28 @@ func (c *Cluster) startNode(ctx context.Context, id int32) error {
 			l.Net.Close()
 		}
 	}
-	ibAddr := c.ibAddr[id]
-	if ibAddr == "" {
-		ibAddr = net.JoinHostPort(c.s.host, "0")
+	var ib net.Listener
+	if c.plan.interBroker == nil {
+		ibAddr := c.ibAddr[id]
+		if ibAddr == "" {
+			ibAddr = net.JoinHostPort(c.s.host, "0")
+		}
+		if ib, err = net.Listen("tcp", ibAddr); err != nil {
+			closeAll()
+			return fmt.Errorf("embeddedbroker: node %d: inter-broker listener: %w", id, err)
+		}
+		c.ibAddr[id] = ib.Addr().String()
 	}
-	ib, err := net.Listen("tcp", ibAddr)
-	if err != nil {
-		closeAll()
-		return fmt.Errorf("embeddedbroker: node %d: inter-broker listener: %w", id, err)
-	}
-	c.ibAddr[id] = ib.Addr().String()
 	dir := ""
 	if c.s.dataDir != "" {
 		dir = filepath.Join(c.s.dataDir, fmt.Sprintf("node-%d", id))
 	}
-	n, err := broker.New(broker.Config{ID: id, Listeners: ls, PlainUsers: c.plan.plain, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger, AdminURL: c.AdminURL()})
+	n, err := broker.New(broker.Config{ID: id, Listeners: ls, PlainUsers: c.plan.plain, InterBroker: c.plan.interBroker, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger, AdminURL: c.AdminURL()})
 	if err != nil {
 		closeAll()
-		ib.Close()
+		if ib != nil {
+			ib.Close()
+		}
 		return err
 	}
 	c.advertised[id] = make([]string, len(ls))

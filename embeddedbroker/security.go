@@ -18,6 +18,8 @@ import (
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/sasl"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/tlsconf"
 	"github.com/kafkaboot/kafkaboot/internal/jaas"
+	kgoplain "github.com/twmb/franz-go/pkg/sasl/plain"
+	kgoscram "github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // Listeners sets the cluster's client listeners in Kafka's syntax, the
@@ -115,6 +117,9 @@ type listenerPlan struct {
 	explicit []bool
 	specs    []broker.Listener // security of each listener; Net and Advertised unset
 	plain    map[string]string
+	// interBroker is the nodes' client side of inter.broker.listener.name;
+	// nil: they talk on internal listeners of their own.
+	interBroker *broker.InterBroker
 }
 
 // planListeners reads the listener configs, the TLS and SASL settings of
@@ -158,7 +163,94 @@ func (s *settings) planListeners(bcfg *configs.Broker) (*listenerPlan, error) {
 		}
 		p.specs = append(p.specs, l)
 	}
+	if p.interBroker, err = s.interBroker(bcfg, bind); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// interBroker reads inter.broker.listener.name (or, without it, an
+// explicitly set security.inter.broker.protocol naming a listener) and
+// builds the nodes' client side of that listener: TLS trusting the
+// listener's truststore (or the generated CA) with the listener's own
+// certificate, SASL with sasl.mechanism.inter.broker.protocol and the
+// username and password of the listener's JAAS config.
+func (s *settings) interBroker(bcfg *configs.Broker, bind []endpoint.Endpoint) (*broker.InterBroker, error) {
+	name, _ := bcfg.Get("inter.broker.listener.name")
+	if name == "" {
+		if proto, set := bcfg.Get("security.inter.broker.protocol"); set {
+			name = proto
+		}
+	}
+	if name == "" {
+		return nil, nil
+	}
+	name = strings.ToUpper(name)
+	var e *endpoint.Endpoint
+	for i := range bind {
+		if bind[i].Name == name {
+			e = &bind[i]
+		}
+	}
+	if e == nil {
+		return nil, fmt.Errorf("inter.broker.listener.name: %s is not in listeners", name)
+	}
+	ib := &broker.InterBroker{Listener: name}
+	if e.Protocol.TLS() {
+		props := maps.Clone(s.broker)
+		if s.tls != nil && !hasKeystore(bcfg, name) {
+			props["listener.name."+strings.ToLower(name)+".ssl.keystore.type"] = "PEM"
+			props["listener.name."+strings.ToLower(name)+".ssl.keystore.certificate.chain"] = string(s.tls.b.ServerCert)
+			props["listener.name."+strings.ToLower(name)+".ssl.keystore.key"] = string(s.tls.b.ServerKey)
+			props["listener.name."+strings.ToLower(name)+".ssl.truststore.type"] = "PEM"
+			props["listener.name."+strings.ToLower(name)+".ssl.truststore.certificates"] = string(s.tls.b.CACert)
+		}
+		ts, err := tlsconf.FromConfigs(props, name)
+		if err != nil {
+			return nil, err
+		}
+		server, err := tlsconf.ServerConfig(ts)
+		if err != nil {
+			return nil, err
+		}
+		roots := server.ClientCAs
+		if roots == nil {
+			// No client authentication on the listener: its truststore,
+			// if any, or the generated CA, verifies the nodes' peers.
+			ts.ClientAuth = "required"
+			if withTrust, err := tlsconf.ServerConfig(ts); err == nil {
+				roots = withTrust.ClientCAs
+			}
+		}
+		if roots == nil {
+			return nil, fmt.Errorf("inter.broker.listener.name %s: the nodes need a truststore to verify each other (ssl.truststore.location or embeddedbroker.TLS)", name)
+		}
+		ib.TLS = &tls.Config{RootCAs: roots, Certificates: server.Certificates, MinVersion: tls.VersionTLS12}
+	}
+	if e.Protocol.SASL() {
+		mech, _ := bcfg.Get("sasl.mechanism.inter.broker.protocol")
+		cfg := bcfg.JAASConfig(name, mech)
+		if mech == "GSSAPI" || cfg == "" {
+			return nil, fmt.Errorf("inter.broker.listener.name %s: set sasl.mechanism.inter.broker.protocol (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) and the listener's JAAS config with the nodes' username and password", name)
+		}
+		entry, err := jaas.Parse(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("sasl.jaas.config for %s: %w", mech, err)
+		}
+		user, pass := entry.Options["username"], entry.Options["password"]
+		if user == "" {
+			return nil, fmt.Errorf("inter.broker.listener.name %s: the JAAS config for %s has no username and password for the nodes", name, mech)
+		}
+		switch mech {
+		case sasl.Plain:
+			ib.SASL = kgoplain.Auth{User: user, Pass: pass}.AsMechanism()
+		case sasl.ScramSHA256:
+			ib.SASL = kgoscram.Auth{User: user, Pass: pass}.AsSha256Mechanism()
+		case sasl.ScramSHA512:
+			ib.SASL = kgoscram.Auth{User: user, Pass: pass}.AsSha512Mechanism()
+		}
+	}
+	return ib, nil
 }
 
 // listenerSecurity is one listener's TLS and SASL settings.

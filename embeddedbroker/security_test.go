@@ -256,3 +256,73 @@ func TestMutualTLSPrincipal(t *testing.T) {
 		t.Logf("without a certificate: %v", err)
 	}
 }
+
+// TestInterBrokerListener: with inter.broker.listener.name the nodes
+// replicate and send transaction markers on that listener as its clients:
+// over SASL_SSL with SCRAM, as a super user, with Kafka's authorizer on
+// (a follower without CLUSTER_ACTION could not fetch); and over SSL with
+// client certificates required. acks=all writes to a topic of replication
+// factor 3 and a transaction succeed, which needs both.
+func TestInterBrokerListener(t *testing.T) {
+	bundle, err := embeddedbroker.GenerateTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts []embeddedbroker.Option
+		cl   []kgo.Opt
+	}{
+		{"SASL_SSL", []embeddedbroker.Option{
+			embeddedbroker.Listeners("SASL_SSL://127.0.0.1:0"),
+			embeddedbroker.BrokerConfig("inter.broker.listener.name", "SASL_SSL"),
+			embeddedbroker.BrokerConfig("sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-512"),
+			embeddedbroker.BrokerConfig("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+				`org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="broker-secret";`),
+			embeddedbroker.BrokerConfig("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+			embeddedbroker.BrokerConfig("super.users", "User:broker;User:admin"),
+			embeddedbroker.SCRAMUser("SCRAM-SHA-512", "broker", "broker-secret"),
+			embeddedbroker.SCRAMUser("SCRAM-SHA-512", "admin", "admin-secret"),
+		}, []kgo.Opt{kgo.DialTLSConfig(bundle.ClientConfig()), kgo.SASL(scram.Auth{User: "admin", Pass: "admin-secret"}.AsSha512Mechanism())}},
+		{"SSL with client certificates", []embeddedbroker.Option{
+			embeddedbroker.Listeners("SSL://127.0.0.1:0"),
+			embeddedbroker.BrokerConfig("ssl.client.auth", "required"),
+			embeddedbroker.BrokerConfig("security.inter.broker.protocol", "SSL"),
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.cl
+			if opts == nil {
+				cert, err := bundle.ClientCert("client")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := bundle.ClientConfig()
+				cfg.Certificates = []tls.Certificate{cert}
+				opts = []kgo.Opt{kgo.DialTLSConfig(cfg)}
+			}
+			c := embeddedbroker.StartForTest(t, append([]embeddedbroker.Option{embeddedbroker.Nodes(3), embeddedbroker.TLS(bundle),
+				embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "orders", Partitions: 3, ReplicationFactor: 3,
+					Configs: map[string]string{"min.insync.replicas": "3"}})}, tc.opts...)...)
+			if err := roundTrip(t, c.Addrs(), opts, 100); err != nil {
+				t.Fatal(err)
+			}
+			for p := range int32(3) {
+				if isr := c.ISR("orders", p); len(isr) != 3 {
+					t.Errorf("orders-%d ISR %v, want all 3 nodes", p, isr)
+				}
+			}
+			txn := mustClient(t, append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...), kgo.TransactionalID("ib-tx")}, opts...)...)
+			ctx := context.Background()
+			if err := txn.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			if err := txn.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("t")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				t.Fatalf("commit (markers between the nodes): %v", err)
+			}
+		})
+	}
+}

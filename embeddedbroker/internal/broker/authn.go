@@ -151,6 +151,12 @@ func (l *clientListener) Handle(ctx context.Context, c *wire.Conn, req *wire.Req
 	ctx = context.WithValue(ctx, listenerKey{}, l)
 	ctx = context.WithValue(ctx, principalKey{}, st.principal)
 	ctx = context.WithValue(ctx, hostKey{}, st.host)
+	if ib := l.n.cfg.InterBroker; ib != nil && ib.Listener == l.Name && l.n.mayCluster(ctx, kmsg.ACLOperationClusterAction) {
+		// On the inter-broker listener, a principal allowed
+		// CLUSTER_ACTION (a node, or anyone without an authorizer, as in
+		// Kafka) may send replica fetches and transaction markers.
+		ctx = context.WithValue(ctx, interBrokerKey{}, true)
+	}
 	return l.n.authorize(ctx, c, req)
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -467,7 +466,7 @@ func (f *fetcher) fetchOnce() error {
 		if !ok || b.Fenced {
 			return fmt.Errorf("leader %d is not available", f.leader)
 		}
-		c, err := dialReplica(interBrokerAddr(b), f.n.cfg.ID)
+		c, err := f.n.dialPeer(interBrokerAddr(b))
 		if err != nil {
 			return err
 		}
@@ -719,14 +718,6 @@ type replicaConn struct {
 	f    *kmsg.RequestFormatter
 	corr int32
 	buf  []byte
-}
-
-func dialReplica(addr string, self int32) (*replicaConn, error) {
-	nc, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return &replicaConn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("broker-" + strconv.Itoa(int(self)) + "-fetcher"))}, nil
 }
 
 // do sends req and reads its response, within the deadline the caller set

@@ -353,7 +353,7 @@ func (w markerWriter) send(ctx context.Context, img *controller.Image, leader in
 // pooled connection. An idle connection may have died with its peer (a
 // restart): if a reused one fails, a fresh one is tried once.
 func (w markerWriter) roundTrip(ctx context.Context, addr string, m txn.Markers, parts map[string][]int32, reuse bool) (*kmsg.WriteTxnMarkersResponse, error) {
-	c, reused, err := w.n.peers.get(addr, w.n.cfg.ID, reuse)
+	c, reused, err := w.n.peers.get(w.n, addr, reuse)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +405,7 @@ const maxIdlePeerConns = 4
 
 // get returns an idle connection to addr (reused true) if reuse allows
 // and there is one, or dials one.
-func (p *peerConns) get(addr string, self int32, reuse bool) (c *replicaConn, reused bool, err error) {
+func (p *peerConns) get(n *Node, addr string, reuse bool) (c *replicaConn, reused bool, err error) {
 	if reuse {
 		p.mu.Lock()
 		if cs := p.idle[addr]; len(cs) > 0 {
@@ -416,7 +416,7 @@ func (p *peerConns) get(addr string, self int32, reuse bool) (c *replicaConn, re
 		}
 		p.mu.Unlock()
 	}
-	c, err = dialReplica(addr, self)
+	c, err = n.dialPeer(addr)
 	return c, false, err
 }
 

@@ -38,6 +38,9 @@ type Config struct {
 	// PlainUsers are the users and passwords SASL/PLAIN accepts (Kafka's
 	// user_<name>="<password>" options of PlainLoginModule).
 	PlainUsers map[string]string
+	// InterBroker, when set, makes one of the Listeners the nodes' own
+	// (then InterBrokerListener is unused).
+	InterBroker *InterBroker
 	// InterBrokerListener is where the node serves the other nodes: their
 	// replica fetches and the transaction coordinators' markers, which
 	// client connections may not send (Kafka's inter-broker listener). It
@@ -151,7 +154,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("broker %d: %w", cfg.ID, errNoListener)
 	}
 	var err error
-	if cfg.InterBrokerListener == nil {
+	if cfg.InterBroker != nil && cfg.InterBrokerListener != nil {
+		cfg.InterBrokerListener.Close() // the nodes talk on a listener of the clients'
+		cfg.InterBrokerListener = nil
+	}
+	if cfg.InterBrokerListener == nil && cfg.InterBroker == nil {
 		if cfg.InterBrokerListener, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
 			return nil, fmt.Errorf("broker %d: inter-broker listener: %w", cfg.ID, err)
 		}
@@ -196,6 +203,14 @@ func New(cfg Config) (*Node, error) {
 	}
 	if n.authz, err = newAuthorizer(n.cfg.Broker, authenticates); err != nil {
 		return nil, fmt.Errorf("broker %d: super.users: %w", cfg.ID, err)
+	}
+	if ib := cfg.InterBroker; ib != nil {
+		addr, ok := n.ListenerAddr(ib.Listener)
+		if !ok {
+			return nil, fmt.Errorf("broker %d: inter.broker.listener.name %s is not a listener", cfg.ID, ib.Listener)
+		}
+		n.ibAddr = addr
+		return n, nil
 	}
 	n.ibAddr = cfg.InterBrokerListener.Addr().String()
 	n.ibServer = n.newInterBrokerServer(cfg.InterBrokerListener)
@@ -331,7 +346,9 @@ func (n *Node) Start(ctx context.Context) error {
 	for _, l := range n.listeners {
 		n.serve(l.server)
 	}
-	n.serve(n.ibServer)
+	if n.ibServer != nil {
+		n.serve(n.ibServer)
+	}
 	return nil
 }
 
@@ -371,7 +388,10 @@ func (n *Node) shutdown(crash bool) error {
 		n.unsub()
 	}
 	n.srvMu.Lock()
-	err := n.ibServer.Close()
+	var err error
+	if n.ibServer != nil {
+		err = n.ibServer.Close()
+	}
 	for _, l := range n.listeners {
 		err = errors.Join(err, l.server.Close())
 	}
@@ -515,7 +535,9 @@ func (n *Node) Isolate() {
 	for _, l := range n.listeners {
 		l.server.Close()
 	}
-	n.ibServer.Close()
+	if n.ibServer != nil {
+		n.ibServer.Close()
+	}
 }
 
 // Heal reconnects an isolated node: it hears the latest metadata,
@@ -540,18 +562,23 @@ func (n *Node) Heal() error {
 		}
 		lns[i] = ln
 	}
-	ib, err := net.Listen("tcp", n.ibAddr)
-	if err != nil {
-		closeAll()
-		return fmt.Errorf("broker %d: listening again on the inter-broker listener: %w", n.cfg.ID, err)
+	var ib net.Listener
+	if n.ibServer != nil {
+		var err error
+		if ib, err = net.Listen("tcp", n.ibAddr); err != nil {
+			closeAll()
+			return fmt.Errorf("broker %d: listening again on the inter-broker listener: %w", n.cfg.ID, err)
+		}
 	}
 	n.srvMu.Lock()
 	for i, l := range n.listeners {
 		l.server = n.newServer(l, lns[i])
 		n.serve(l.server)
 	}
-	n.ibServer = n.newInterBrokerServer(ib)
-	n.serve(n.ibServer)
+	if ib != nil {
+		n.ibServer = n.newInterBrokerServer(ib)
+		n.serve(n.ibServer)
+	}
 	n.srvMu.Unlock()
 	// Subscribing again delivers the whole current image, atomically
 	// with the subscription: no change falls between what the node

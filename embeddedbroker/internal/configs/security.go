@@ -14,8 +14,12 @@ import (
 //	listeners, advertised.listeners,
 //	listener.security.protocol.map                  honoured; with N nodes, node i listens on PORT+i
 //	inter.broker.listener.name,
-//	security.inter.broker.protocol                  refused unless unset/PLAINTEXT: the nodes replicate over
-//	                                                an internal loopback listener of their own
+//	security.inter.broker.protocol,
+//	sasl.mechanism.inter.broker.protocol            honoured: the nodes fetch and send markers on that listener,
+//	                                                authenticating as its clients (TLS with the listener's own
+//	                                                truststore and keystore; SASL with the username and password
+//	                                                of the listener's JAAS config); unset, they use an internal
+//	                                                loopback listener of their own (Kafka: the PLAINTEXT one)
 //	ssl.keystore.type, ssl.truststore.type          PEM only (Kafka's default JKS is refused when a listener uses TLS)
 //	ssl.keystore.location, ssl.keystore.key,
 //	ssl.keystore.certificate.chain, ssl.key.password,
@@ -46,7 +50,7 @@ var securityDefs = []Def{
 	{Name: "authorizer.class.name", Type: kmsg.ConfigTypeString, Enum: []string{"", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"}, Doc: "Kafka's ACL authorizer; on anyway when a listener authenticates."},
 	{Name: "advertised.listeners", Type: kmsg.ConfigTypeString, Doc: "Listeners to tell clients, NAME://HOST:PORT; default: listeners, with 127.0.0.1 for an empty or 0.0.0.0 host."},
 	{Name: "connections.max.reauth.ms", Type: kmsg.ConfigTypeLong, Default: "0", Min: minOf(0), PerListener: true, Doc: "A SASL session's longest life before the client must re-authenticate (KIP-368); 0: forever."},
-	{Name: "inter.broker.listener.name", Type: kmsg.ConfigTypeString, Only: []string{""}, Refused: "the nodes replicate over an internal listener of their own"},
+	{Name: "inter.broker.listener.name", Type: kmsg.ConfigTypeString, Doc: "The listener the nodes replicate and send transaction markers on, as its clients; unset (and security.inter.broker.protocol unset): an internal loopback listener of their own."},
 	{Name: "listener.security.protocol.map", Type: kmsg.ConfigTypeString, Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"},
 	{Name: "listeners", Type: kmsg.ConfigTypeString, Doc: "Client listeners, NAME://HOST:PORT,...; default: PLAINTEXT on 127.0.0.1 (the cluster's FirstPort, or any port)."},
 	{Name: "quota.window.num", Type: kmsg.ConfigTypeInt, Default: "11", Min: minOf(1), Doc: "Samples a client quota's rate is measured over."},
@@ -54,7 +58,8 @@ var securityDefs = []Def{
 	{Name: "sasl.enabled.mechanisms", Type: kmsg.ConfigTypeList, Default: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", Enum: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}, PerListener: true, Doc: "GSSAPI (Kerberos) is not supported."},
 	{Name: "sasl.jaas.config", Type: kmsg.ConfigTypePassword, PerListener: true, Doc: "PlainLoginModule's user_<name>=\"<password>\" options are the PLAIN users."},
 	{Name: "sasl.server.max.receive.size", Type: kmsg.ConfigTypeInt, Default: "524288", Min: minOf(1), PerListener: true},
-	{Name: "security.inter.broker.protocol", Type: kmsg.ConfigTypeString, Default: "PLAINTEXT", Only: []string{"PLAINTEXT"}, Refused: "the nodes replicate over an internal listener of their own"},
+	{Name: "sasl.mechanism.inter.broker.protocol", Type: kmsg.ConfigTypeString, Default: "GSSAPI", Enum: []string{"GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, Doc: "GSSAPI is not supported: set it with a SASL inter-broker listener."},
+	{Name: "security.inter.broker.protocol", Type: kmsg.ConfigTypeString, Default: "PLAINTEXT", Enum: []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}, Doc: "Set, without inter.broker.listener.name: the nodes talk on the listener of that name."},
 	{Name: "super.users", Type: kmsg.ConfigTypeString, Doc: "Principals allowed everything, User:admin;User:ops."},
 	{Name: "ssl.cipher.suites", Type: kmsg.ConfigTypeList, PerListener: true},
 	{Name: "ssl.client.auth", Type: kmsg.ConfigTypeString, Default: "none", Enum: []string{"none", "requested", "required"}, PerListener: true},
