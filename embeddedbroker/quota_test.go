@@ -28,7 +28,7 @@ func (h *throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _
 // TestProduceQuota: a producer whose client id is limited to 1 MiB/s
 // sends 10 MiB in about 10 s, is told of throttles, and loses nothing; a
 // producer without a quota, on the same cluster at the same time, is not
-// slowed. The quota window is 2 samples of 1 s (quota.window.num,
+// slowed; a consumer limited to 2 MiB/s reads the 10 MiB in about 4 s. The quota window is 2 samples of 1 s (quota.window.num,
 // quota.window.size.seconds): with Kafka's default of 11, a fresh client
 // may first burst 10 s worth of its quota at once.
 func TestProduceQuota(t *testing.T) {
@@ -116,4 +116,30 @@ func TestProduceQuota(t *testing.T) {
 			t.Errorf("%s has %d records, want %d", o.Topic, o.Offset, total/size)
 		}
 	})
+
+	// Fetching: a consumer limited to 2 MiB/s reads the 10 MiB back in
+	// about 4 s (after a 2 MiB burst), told of throttles.
+	res, err = adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: kmsg.StringPtr("slow-reader")}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "consumer_byte_rate", Value: 2 * rate}},
+	}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("AlterClientQuotas: %v %v", err, res)
+	}
+	var readHook throttleHook
+	reader := mustClient(t, kgo.SeedBrokers(c.Addrs()...), kgo.ClientID("slow-reader"), kgo.WithHooks(&readHook),
+		kgo.ConsumeTopics("limited"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(1<<20), kgo.FetchMaxPartitionBytes(1<<20))
+	start, got := time.Now(), 0
+	for got < total/size {
+		fs := reader.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		got += fs.NumRecords()
+	}
+	read := time.Since(start)
+	t.Logf("limited to 2 MiB/s: read 10 MiB in %v, %d throttles", read.Round(time.Millisecond), readHook.n.Load())
+	if read < 3*time.Second || readHook.n.Load() == 0 {
+		t.Errorf("10 MiB at 2 MiB/s read in %v with %d throttles, want about 4 s and throttles", read, readHook.n.Load())
+	}
 }
