@@ -143,3 +143,39 @@ func TestProduceQuota(t *testing.T) {
 		t.Errorf("10 MiB at 2 MiB/s read in %v with %d throttles, want about 4 s and throttles", read, readHook.n.Load())
 	}
 }
+
+// TestRequestQuota: a client id limited to a sliver of a request thread
+// (request_percentage) is throttled on every kind of request, here
+// Metadata, and gets far fewer answered in the same time than one
+// without a quota.
+func TestRequestQuota(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(1, "orders"),
+		embeddedbroker.BrokerConfig("quota.window.num", "2"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(mustClient(t, kgo.SeedBrokers(c.Addrs()...)))
+	res, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: kmsg.StringPtr("busy")}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "request_percentage", Value: 0.01}},
+	}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("AlterClientQuotas: %v %v", err, res)
+	}
+	count := func(clientID string, hook *throttleHook) int {
+		cl := mustClient(t, kgo.SeedBrokers(c.Addrs()...), kgo.ClientID(clientID), kgo.WithHooks(hook))
+		n := 0
+		for end := time.Now().Add(time.Second); time.Now().Before(end); n++ {
+			req := kmsg.NewPtrMetadataRequest()
+			if _, err := req.RequestWith(ctx, cl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return n
+	}
+	var busyHook, freeHook throttleHook
+	busy, free := count("busy", &busyHook), count("free", &freeHook)
+	t.Logf("in 1 s: %d Metadata requests limited to 0.01%% of a thread (%d throttles), %d without a quota", busy, busyHook.n.Load(), free)
+	if busyHook.n.Load() == 0 || busy*5 > free {
+		t.Errorf("limited %d (throttles %d), unlimited %d: want throttles and far fewer", busy, busyHook.n.Load(), free)
+	}
+}

@@ -119,6 +119,7 @@ func listenerName(ctx context.Context) string {
 // Handle implements wire.Handler: it authenticates the connection, then
 // serves the request as the node does.
 func (l *clientListener) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {
+	start := time.Now()
 	st, _ := c.State().(*connAuth)
 	if st == nil {
 		var err error
@@ -157,7 +158,7 @@ func (l *clientListener) Handle(ctx context.Context, c *wire.Conn, req *wire.Req
 		// Kafka) may send replica fetches and transaction markers.
 		ctx = context.WithValue(ctx, interBrokerKey{}, true)
 	}
-	return l.n.authorize(ctx, c, req)
+	return l.n.limitRequests(ctx, c, req, start, l.n.authorize(ctx, c, req))
 }
 
 // newConnAuth is a new connection's state: authenticated at once unless

@@ -854,16 +854,15 @@ func (n *Node) openPartition(t *controller.Topic, id int32, s *partitionSettings
 
 // Handle serves one request (wire.Handler).
 func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {
-	start := time.Now()
 	switch body := req.Body.(type) {
 	case *kmsg.ApiVersionsRequest:
 		return done(n.handleApiVersions(req, body))
 	case *kmsg.MetadataRequest:
 		return done(n.handleMetadata(ctx, body))
 	case *kmsg.ProduceRequest:
-		return n.limit(ctx, c, req, start, n.handleProduce(ctx, body))
+		return n.limit(ctx, c, req, n.handleProduce(ctx, body))
 	case *kmsg.FetchRequest:
-		return n.limit(ctx, c, req, start, n.handleFetch(ctx, body))
+		return n.limit(ctx, c, req, n.handleFetch(ctx, body))
 	case *kmsg.CreateACLsRequest:
 		return done(n.handleCreateACLs(ctx, body))
 	case *kmsg.DescribeACLsRequest:

@@ -19,16 +19,18 @@ import (
 // the quotas in the metadata (AlterClientQuotas); a client over its
 // quota gets its response at once with throttle_time_ms set, and its
 // connection is muted for that long, so its next request waits. Replica
-// fetches, on the nodes' own listener, are not limited.
+// fetches, on the nodes' own listener, are not limited. request_percentage
+// limits every request by the time the node spends handling it.
 //
 // Where this differs from Kafka: a throttled fetch still carries its data
 // (Kafka answers it empty and lets the client fetch again after the
 // throttle), since the connection is muted for the throttle all the same
-// and the long-run rate is the quota either way; request_percentage is
-// accepted and described, and enforced by the time the node spends
-// handling a client's requests, excluding time they wait (a long poll, an
-// acks=all produce waiting for replication); controller_mutation_rate is
-// stored and described but not enforced.
+// and the long-run rate is the quota either way; request_percentage counts
+// the time the node spends on a request's synchronous part plus at most
+// 1 ms of its answer's completion (not the time it waits: a long poll, an
+// acks=all produce waiting for replication), where Kafka counts its
+// handler and network threads' time; controller_mutation_rate is stored
+// and described but not enforced.
 
 // quotas are a node's client quotas and their managers.
 type quotas struct {
@@ -82,30 +84,44 @@ func throttle(ctx context.Context, c *wire.Conn, m *quota.Manager, clientID stri
 	return d
 }
 
-// limit applies the byte-rate quota of produces and fetches, and the
-// request quota of every request, to a request's answer.
-func (n *Node) limit(ctx context.Context, c *wire.Conn, req *wire.Request, started time.Time, p wire.Pending) wire.Pending {
+// limit applies the byte-rate quotas of produces and fetches to a
+// request's answer.
+func (n *Node) limit(ctx context.Context, c *wire.Conn, req *wire.Request, p wire.Pending) wire.Pending {
 	if p == nil || fromBroker(ctx) || c == nil {
 		return p
 	}
 	q := n.quotas
-	handled := time.Since(started)
 	return func() kmsg.Response {
 		resp := p()
-		if resp == nil {
+		switch r := resp.(type) {
+		case nil:
 			// acks=0: no answer to carry the throttle, the mute alone
 			// holds the client back.
 			throttle(ctx, c, q.produce, req.ClientID, float64(req.Size), nil)
-			return nil
-		}
-		switch r := resp.(type) {
 		case *kmsg.ProduceResponse:
 			throttle(ctx, c, q.produce, req.ClientID, float64(req.Size), r)
 		case *kmsg.FetchResponse:
 			throttle(ctx, c, q.fetch, req.ClientID, float64(fetchBytes(r)), r)
 		}
-		if q.requests.Enabled() {
-			throttle(ctx, c, q.requests, req.ClientID, quota.Percent(handled), resp)
+		return resp
+	}
+}
+
+// limitRequests applies the request_percentage quota to any request: the
+// time the node spent handling it (not the time it waited, a long poll or
+// an acks=all produce waiting for replication) as a share of one thread,
+// as Kafka's request quota does with its handler threads' time.
+func (n *Node) limitRequests(ctx context.Context, c *wire.Conn, req *wire.Request, started time.Time, p wire.Pending) wire.Pending {
+	q := n.quotas
+	if p == nil || fromBroker(ctx) || !q.requests.Enabled() {
+		return p
+	}
+	handled := time.Since(started)
+	return func() kmsg.Response {
+		t0 := time.Now()
+		resp := p()
+		if resp != nil {
+			throttle(ctx, c, q.requests, req.ClientID, quota.Percent(handled+min(time.Since(t0), time.Millisecond)), resp)
 		}
 		return resp
 	}
