@@ -285,7 +285,27 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 		if !n.may(ctx, opDel, resGroup, r.Group) {
 			return refuse(kerr.GroupAuthorizationFailed.Code)
 		}
-		return serve()
+		var denied []kmsg.OffsetDeleteRequestTopic
+		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.OffsetDeleteRequestTopic) bool {
+			ok := n.may(ctx, opRead, resTopic, t.Topic)
+			if !ok {
+				denied = append(denied, t)
+			}
+			return !ok
+		})
+		return merge(serve(), func(resp kmsg.Response) {
+			out := resp.(*kmsg.OffsetDeleteResponse)
+			for _, t := range denied {
+				rt := kmsg.NewOffsetDeleteResponseTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewOffsetDeleteResponseTopicPartition()
+					rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				out.Topics = append(out.Topics, rt)
+			}
+		})
 	case *kmsg.DescribeGroupsRequest:
 		var denied []string
 		r.Groups = slices.DeleteFunc(r.Groups, func(g string) bool {
