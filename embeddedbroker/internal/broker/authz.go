@@ -131,13 +131,8 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 		if r.TransactionID != nil && !n.may(ctx, opWrite, resTxnID, *r.TransactionID) {
 			return refuse(kerr.TransactionalIDAuthorizationFailed.Code)
 		}
-		var denied []kmsg.ProduceRequestTopic
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.ProduceRequestTopic) bool {
-			ok := n.may(ctx, opWrite, resTopic, n.topicOf(t.Topic, t.TopicID))
-			if !ok {
-				denied = append(denied, t)
-			}
-			return !ok
+		denied := refused(&r.Topics, func(t kmsg.ProduceRequestTopic) bool {
+			return n.may(ctx, opWrite, resTopic, n.topicOf(t.Topic, t.TopicID))
 		})
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.ProduceResponse)
@@ -153,13 +148,8 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 		})
 	case *kmsg.FetchRequest:
-		var denied []kmsg.FetchRequestTopic
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.FetchRequestTopic) bool {
-			ok := n.may(ctx, opRead, resTopic, n.topicOf(t.Topic, t.TopicID))
-			if !ok {
-				denied = append(denied, t)
-			}
-			return !ok
+		denied := refused(&r.Topics, func(t kmsg.FetchRequestTopic) bool {
+			return n.may(ctx, opRead, resTopic, n.topicOf(t.Topic, t.TopicID))
 		})
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.FetchResponse)
@@ -176,14 +166,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 		})
 	case *kmsg.ListOffsetsRequest:
-		var denied []kmsg.ListOffsetsRequestTopic
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.ListOffsetsRequestTopic) bool {
-			ok := n.may(ctx, opDescribe, resTopic, t.Topic)
-			if !ok {
-				denied = append(denied, t)
-			}
-			return !ok
-		})
+		denied := refused(&r.Topics, func(t kmsg.ListOffsetsRequestTopic) bool { return n.may(ctx, opDescribe, resTopic, t.Topic) })
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.ListOffsetsResponse)
 			for _, t := range denied {
@@ -198,14 +181,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 		})
 	case *kmsg.OffsetForLeaderEpochRequest:
-		var denied []kmsg.OffsetForLeaderEpochRequestTopic
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.OffsetForLeaderEpochRequestTopic) bool {
-			ok := n.may(ctx, opDescribe, resTopic, t.Topic)
-			if !ok {
-				denied = append(denied, t)
-			}
-			return !ok
-		})
+		denied := refused(&r.Topics, func(t kmsg.OffsetForLeaderEpochRequestTopic) bool { return n.may(ctx, opDescribe, resTopic, t.Topic) })
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.OffsetForLeaderEpochResponse)
 			for _, t := range denied {
@@ -225,13 +201,8 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 		if !n.may(ctx, opRead, resGroup, r.Group) {
 			return refuse(kerr.GroupAuthorizationFailed.Code)
 		}
-		var denied []kmsg.OffsetCommitRequestTopic
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.OffsetCommitRequestTopic) bool {
-			ok := n.may(ctx, opRead, resTopic, n.topicOf(t.Topic, t.TopicID))
-			if !ok {
-				denied = append(denied, t)
-			}
-			return !ok
+		denied := refused(&r.Topics, func(t kmsg.OffsetCommitRequestTopic) bool {
+			return n.may(ctx, opRead, resTopic, n.topicOf(t.Topic, t.TopicID))
 		})
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.OffsetCommitResponse)
@@ -259,14 +230,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 			return serve()
 		}
-		var denied []string
-		r.CoordinatorKeys = slices.DeleteFunc(r.CoordinatorKeys, func(k string) bool {
-			ok := n.may(ctx, opDescribe, typ, k)
-			if !ok {
-				denied = append(denied, k)
-			}
-			return !ok
-		})
+		denied := refused(&r.CoordinatorKeys, func(k string) bool { return n.may(ctx, opDescribe, typ, k) })
 		if len(r.CoordinatorKeys) == 0 {
 			resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 			addDeniedCoordinators(resp, denied, code)
@@ -285,14 +249,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 		if !n.may(ctx, opDel, resGroup, r.Group) {
 			return refuse(kerr.GroupAuthorizationFailed.Code)
 		}
-		var denied []kmsg.OffsetDeleteRequestTopic
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.OffsetDeleteRequestTopic) bool {
-			ok := n.may(ctx, opRead, resTopic, t.Topic)
-			if !ok {
-				denied = append(denied, t)
-			}
-			return !ok
-		})
+		denied := refused(&r.Topics, func(t kmsg.OffsetDeleteRequestTopic) bool { return n.may(ctx, opRead, resTopic, t.Topic) })
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.OffsetDeleteResponse)
 			for _, t := range denied {
@@ -307,14 +264,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 		})
 	case *kmsg.DescribeGroupsRequest:
-		var denied []string
-		r.Groups = slices.DeleteFunc(r.Groups, func(g string) bool {
-			ok := n.may(ctx, opDescribe, resGroup, g)
-			if !ok {
-				denied = append(denied, g)
-			}
-			return !ok
-		})
+		denied := refused(&r.Groups, func(g string) bool { return n.may(ctx, opDescribe, resGroup, g) })
 		add := func(resp kmsg.Response) {
 			out := resp.(*kmsg.DescribeGroupsResponse)
 			for _, g := range denied {
@@ -338,14 +288,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			out.Groups = slices.DeleteFunc(out.Groups, func(g kmsg.ListGroupsResponseGroup) bool { return !n.may(ctx, opDescribe, resGroup, g.Group) })
 		})
 	case *kmsg.DeleteGroupsRequest:
-		var denied []string
-		r.Groups = slices.DeleteFunc(r.Groups, func(g string) bool {
-			ok := n.may(ctx, opDel, resGroup, g)
-			if !ok {
-				denied = append(denied, g)
-			}
-			return !ok
-		})
+		denied := refused(&r.Groups, func(g string) bool { return n.may(ctx, opDel, resGroup, g) })
 		add := func(resp kmsg.Response) {
 			out := resp.(*kmsg.DeleteGroupsResponse)
 			for _, g := range denied {
@@ -434,14 +377,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 		})
 	case *kmsg.DeleteRecordsRequest:
-		var denied []kmsg.DeleteRecordsRequestTopic
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.DeleteRecordsRequestTopic) bool {
-			ok := n.may(ctx, opDel, resTopic, t.Topic)
-			if !ok {
-				denied = append(denied, t)
-			}
-			return !ok
-		})
+		denied := refused(&r.Topics, func(t kmsg.DeleteRecordsRequestTopic) bool { return n.may(ctx, opDel, resTopic, t.Topic) })
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.DeleteRecordsResponse)
 			for _, t := range denied {
@@ -562,14 +498,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 		}
 		return serve()
 	case *kmsg.DescribeProducersRequest:
-		var denied []kmsg.DescribeProducersRequestTopic
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.DescribeProducersRequestTopic) bool {
-			ok := n.may(ctx, opRead, resTopic, t.Topic)
-			if !ok {
-				denied = append(denied, t)
-			}
-			return !ok
-		})
+		denied := refused(&r.Topics, func(t kmsg.DescribeProducersRequestTopic) bool { return n.may(ctx, opRead, resTopic, t.Topic) })
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.DescribeProducersResponse)
 			for _, t := range denied {
@@ -584,14 +513,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 		})
 	case *kmsg.DescribeTransactionsRequest:
-		var denied []string
-		r.TransactionalIDs = slices.DeleteFunc(r.TransactionalIDs, func(id string) bool {
-			ok := n.may(ctx, opDescribe, resTxnID, id)
-			if !ok {
-				denied = append(denied, id)
-			}
-			return !ok
-		})
+		denied := refused(&r.TransactionalIDs, func(id string) bool { return n.may(ctx, opDescribe, resTxnID, id) })
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.DescribeTransactionsResponse)
 			for _, id := range denied {
@@ -644,6 +566,19 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 		return serve()
 	}
 	return serve()
+}
+
+// refused removes from items those the principal may not touch (allowed
+// false) and returns them, in order.
+func refused[T any](items *[]T, allowed func(T) bool) (denied []T) {
+	*items = slices.DeleteFunc(*items, func(x T) bool {
+		if allowed(x) {
+			return false
+		}
+		denied = append(denied, x)
+		return true
+	})
+	return denied
 }
 
 // groupOp refuses a group request the principal may not do op on.
