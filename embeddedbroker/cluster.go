@@ -27,6 +27,17 @@
 // partitions' leaders with WriteTxnMarkers, and read_committed consumers
 // read up to the last stable offset and skip aborted transactions.
 //
+// Security is Kafka's too: listeners in Kafka's syntax (Listeners, the
+// listeners and advertised.listeners configs), TLS from PEM files or a
+// generated CA (GenerateTLS, TLS), SASL PLAIN, SCRAM-SHA-256/512 and
+// unsecured OAUTHBEARER (SCRAMUser, PlainUser, the JAAS configs), ACLs
+// with Kafka's authorizer (authorizer.class.name, super.users), client
+// quotas, and an inter-broker listener of the user's choosing:
+//
+//	tlsb, _ := embeddedbroker.GenerateTLS()
+//	c := embeddedbroker.StartForTest(t, embeddedbroker.Listeners("SASL_SSL://127.0.0.1:0"),
+//		embeddedbroker.TLS(tlsb), embeddedbroker.SCRAMUser("SCRAM-SHA-256", "alice", "alice-secret"))
+//
 // Fault injection (StopNode, KillNode, RestartNode, IsolateNode, HealNode)
 // lets tests and users see what their service does when a broker dies.
 package embeddedbroker
