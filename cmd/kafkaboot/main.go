@@ -75,6 +75,7 @@ func subcommands() []subcommand {
 		{"users", "list, add and delete SCRAM users (like kafka-configs --entity-type users)", runUsers},
 		{"quotas", "list and set client quotas (like kafka-configs --entity-type users/clients)", runQuotas},
 		{"acls", "list, add and remove ACLs (like kafka-acls)", runACLs},
+		{"dlt", "list dead-letter topics and send dead letters back", runDLT},
 		{"version", "print the version", runVersion},
 		{"help", "print this help", nil},
 	}
