@@ -8,7 +8,9 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // HeaderRedriveCount counts how often a record was sent back from a
@@ -37,6 +39,9 @@ type RedriveOptions struct {
 	// OnRecord, when set, is called for each dead letter examined, with
 	// where it goes ("" when skipped).
 	OnRecord func(r *kgo.Record, info DeadLetterInfo, to string)
+	// BatchSize bounds the dead letters sent in one transaction; 0 means
+	// 500.
+	BatchSize int
 }
 
 // RedriveResult counts what Redrive did.
@@ -141,6 +146,13 @@ func Redrive(ctx context.Context, dltTopic string, opts RedriveOptions) (Redrive
 			return err
 		})
 	}
+	// A run that was killed is still a member of the group until its
+	// session times out, and a new member would wait for that: it is
+	// sent out of the group now. (A run still alive is fenced anyway by
+	// this one's transactional id.)
+	if err := evictMembers(ctx, admCl, group); err != nil {
+		return res, fmt.Errorf("container: redrive: %w", err)
+	}
 	sess, err := kgo.NewGroupTransactSession(append(append([]kgo.Opt(nil), opts.ClientOpts...),
 		kgo.TransactionalID("kafkaboot-redrive."+group),
 		kgo.ConsumerGroup(group),
@@ -153,8 +165,12 @@ func Redrive(ctx context.Context, dltTopic string, opts RedriveOptions) (Redrive
 		return res, fmt.Errorf("container: redrive: %w", err)
 	}
 	defer sess.Close()
+	batch := opts.BatchSize
+	if batch <= 0 {
+		batch = 500
+	}
 	for len(left) > 0 {
-		fs := sess.PollFetches(ctx)
+		fs := sess.PollRecords(ctx, batch)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
@@ -214,6 +230,33 @@ func Redrive(ctx context.Context, dltTopic string, opts RedriveOptions) (Redrive
 		}
 	}
 	return res, nil
+}
+
+// evictMembers removes every member of group (LeaveGroup on their behalf).
+func evictMembers(ctx context.Context, cl *kgo.Client, group string) error {
+	described, err := kadm.NewClient(cl).DescribeGroups(ctx, group)
+	if err != nil {
+		return err
+	}
+	g, ok := described[group]
+	if !ok || len(g.Members) == 0 {
+		return nil
+	}
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = group
+	for _, m := range g.Members {
+		lm := kmsg.NewLeaveGroupRequestMember()
+		lm.MemberID, lm.InstanceID = m.MemberID, m.InstanceID
+		req.Members = append(req.Members, lm)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("removing the members of group %s: %w", group, err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil && !errors.Is(err, kerr.UnknownMemberID) {
+		return fmt.Errorf("removing the members of group %s: %w", group, err)
+	}
+	return nil
 }
 
 // redriven is the record Redrive sends for dead letter r to topic.

@@ -96,6 +96,7 @@ would be sent and changes nothing.`)
 		origin   = fs.String("original-topic", "", "only the dead letters that failed on `topic`")
 		contains = fs.String("reason-contains", "", "only the dead letters whose error contains `text`")
 		dry      = fs.Bool("dry-run", false, "print what would be sent; send and commit nothing")
+		batch    = fs.Int("batch-size", 500, "dead letters sent per transaction")
 	)
 	cf.register(fs)
 	if err := fs.parse(args, stdout); err != nil {
@@ -112,7 +113,7 @@ would be sent and changes nothing.`)
 	defer cancel()
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, dltHeader+"\tTO")
-	ro := container.RedriveOptions{ClientOpts: opts, Group: *group, To: *to, DryRun: *dry,
+	ro := container.RedriveOptions{ClientOpts: opts, Group: *group, To: *to, DryRun: *dry, BatchSize: *batch,
 		OnRecord: func(r *kgo.Record, info container.DeadLetterInfo, dest string) {
 			if dest != "" {
 				fmt.Fprintf(tw, "%s\t%s\n", dltRow(r, info, info.OriginalTopic != ""), dest)

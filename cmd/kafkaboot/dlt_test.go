@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkaboot/kafkaboot/container"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
@@ -124,5 +129,99 @@ func TestDLT(t *testing.T) {
 		if k := fmt.Sprintf("k-%d", i); count[k] != want {
 			t.Errorf("%s sent %d times, want %d", k, count[k], want)
 		}
+	}
+}
+
+// TestDLTRedriveKilled: `kafkaboot dlt redrive` killed (SIGKILL) halfway
+// and run again sends every dead letter exactly once, as read_committed
+// consumers of the original topic see it. The run is slowed by a produce
+// quota on the command's client id, so that the kill lands mid-run.
+func TestDLTRedriveKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and runs for several seconds")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build kafkaboot with")
+	}
+	bin := filepath.Join(t.TempDir(), "kafkaboot")
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Topics(3, "orders", "orders.DLT"),
+		embeddedbroker.BrokerConfig("quota.window.num", "2"))
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const n = 1000
+	pad := strings.Repeat("x", 1000)
+	var rs []*kgo.Record
+	for i := range n {
+		orig := &kgo.Record{Topic: "orders", Partition: int32(i % 3), Offset: int64(i), Key: []byte(fmt.Sprintf("k-%d", i)),
+			Value: []byte(pad), Timestamp: time.Now()}
+		rs = append(rs, container.DeadLetter(orig, "orders.DLT", "billing", errors.New("boom")))
+	}
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	res, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: kmsg.StringPtr("kafkaboot")}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 150 << 10}},
+	}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("AlterClientQuotas: %v %v", err, res)
+	}
+	written := func() int64 {
+		ends, err := adm.ListEndOffsets(ctx, "orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+		return sum
+	}
+	args := []string{"dlt", "redrive", "--topic", "orders.DLT", "--batch-size", "200", "--bootstrap-server", strings.Join(c.Addrs(), ","), "--command-timeout", "60s"}
+	first := exec.Command(bin, args...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for written() < n/2 {
+		if time.Now().After(deadline) {
+			first.Process.Kill()
+			t.Fatalf("the first run wrote %d records in 30 s", written())
+		}
+		time.Sleep(5 * time.Millisecond) // watching the log grow, to kill mid-run
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.Wait()
+	atKill := written()
+	if atKill >= n {
+		t.Fatalf("the first run had finished (%d records written) before the kill", atKill)
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the second run: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	t.Logf("killed after %d records were written (committed or not); the second run: %s", atKill, lines[len(lines)-1])
+	got := readCommitted(t, c, "orders", n)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.Key)]++
+	}
+	for i := range n {
+		if k := fmt.Sprintf("k-%d", i); seen[k] != 1 {
+			t.Errorf("%s re-driven %d times, want once", k, seen[k])
+		}
+	}
+	if len(got) != n {
+		t.Errorf("read_committed sees %d records, want %d", len(got), n)
 	}
 }
