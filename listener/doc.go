@@ -93,7 +93,9 @@
 //
 // A handler of the first form may also be declared as [Func][T], the same
 // signature as a named type, which the invoker calls without reflection:
-// Created listener.Func[Order] `kafka:"..."`.
+// Created listener.Func[Order] `kafka:"..."`. [RecordFunc] and [BatchFunc]
+// do the same for the record and batch forms, [AckFunc], [AckRecordFunc]
+// and [AckBatchFunc] for the manual-ack forms.
 //
 // Any form may end with a listener.Acknowledgment parameter, which is
 // required with ack=manual and ack=manual-immediate and forbidden otherwise.
@@ -117,7 +119,7 @@
 // delivery costs one Deserialize (in place, into the handler's argument,
 // with the serde package's deserializers), an optional validation and one
 // reflect.Value.Call. The call is direct, without reflection, for handlers
-// declared as [Func] (func(ctx, T) error with a named type) and for
+// declared as [Func], [RecordFunc], [BatchFunc] or their Ack forms and for
 // func(ctx, T) error handlers whose T is string, []byte, any or
 // map[string]any.
 package listener

@@ -27,8 +27,10 @@ import (
 // exactly those of the plain func.
 //
 // [RecordFunc] and [BatchFunc] do the same for the whole-record and the
-// batch forms. Handlers that take a [Metadata] or an [Acknowledgment], or
-// return a reply, keep the plain func form and its reflective call.
+// batch forms, and [AckFunc], [AckRecordFunc] and [AckBatchFunc] for the
+// manual-ack forms (ack=manual, ack=manual-immediate). Handlers that take a
+// [Metadata], or return a reply, keep the plain func form and its
+// reflective call.
 type Func[T any] func(ctx context.Context, value T) error
 
 // RecordFunc is the handler form func(ctx, *listener.Record[T]) error as a
@@ -39,6 +41,40 @@ type RecordFunc[T any] func(ctx context.Context, r *Record[T]) error
 // a named generic type: the slice is built without reflection and the
 // handler called directly; see [Func].
 type BatchFunc[T any] func(ctx context.Context, values []T) error
+
+// AckFunc is the manual-ack handler form func(ctx, T, Acknowledgment)
+// error as a named generic type, called without reflection; see [Func].
+type AckFunc[T any] func(ctx context.Context, value T, ack Acknowledgment) error
+
+// AckRecordFunc is func(ctx, *listener.Record[T], Acknowledgment) error as
+// a named generic type, called without reflection; see [Func].
+type AckRecordFunc[T any] func(ctx context.Context, r *Record[T], ack Acknowledgment) error
+
+// AckBatchFunc is the manual-ack batch form func(ctx, []T, Acknowledgment)
+// error as a named generic type, called without reflection; see [Func].
+type AckBatchFunc[T any] func(ctx context.Context, values []T, ack Acknowledgment) error
+
+// directAckHandler is implemented by AckFunc and AckRecordFunc.
+type directAckHandler interface {
+	callDirectAck(ctx context.Context, r *kgo.Record, p Payload, ack Acknowledgment) error
+}
+
+// directAckBatchHandler is implemented by AckBatchFunc.
+type directAckBatchHandler interface {
+	callBatchAck(ctx context.Context, ps []Payload, ack Acknowledgment) error
+}
+
+func (f AckFunc[T]) callDirectAck(ctx context.Context, r *kgo.Record, p Payload, ack Acknowledgment) error {
+	return Func[T](func(ctx context.Context, v T) error { return f(ctx, v, ack) }).callDirect(ctx, r, p)
+}
+
+func (f AckRecordFunc[T]) callDirectAck(ctx context.Context, r *kgo.Record, p Payload, ack Acknowledgment) error {
+	return RecordFunc[T](func(ctx context.Context, rec *Record[T]) error { return f(ctx, rec, ack) }).callDirect(ctx, r, p)
+}
+
+func (f AckBatchFunc[T]) callBatchAck(ctx context.Context, ps []Payload, ack Acknowledgment) error {
+	return BatchFunc[T](func(ctx context.Context, vs []T) error { return f(ctx, vs, ack) }).callBatch(ctx, ps)
+}
 
 // directHandler is implemented by Func and RecordFunc: a record handler
 // the invoker calls without reflection.

@@ -70,6 +70,9 @@ type Invoker struct {
 	direct func(ctx context.Context, r *kgo.Record, p Payload) error
 	// directBatch calls BatchFunc handlers without reflection.
 	directBatch func(ctx context.Context, ps []Payload) error
+	// directAck and directAckBatch call the Ack*Func handlers.
+	directAck      func(ctx context.Context, r *kgo.Record, p Payload, ack Acknowledgment) error
+	directAckBatch func(ctx context.Context, ps []Payload, ack Acknowledgment) error
 	// lastCtx caches the reflect.Value of the last context passed to
 	// Invoke: a container passes the same context for every record, and
 	// converting it costs an allocation. It keeps that context reachable
@@ -240,6 +243,14 @@ func newInvoker(handler any, batch bool, mode AckMode, validate Toggle, v *valid
 	}
 	inv.validate = validatorFor(inv.payload, validate, v)
 	inv.into = inv.payload.Kind() != reflect.Interface
+	if inv.hasAck && !inv.hasReply {
+		switch h := handler.(type) {
+		case directAckHandler:
+			inv.directAck = h.callDirectAck
+		case directAckBatchHandler:
+			inv.directAckBatch = h.callBatchAck
+		}
+	}
 	if !inv.hasAck && !inv.hasReply {
 		switch h := handler.(type) {
 		case directHandler:
@@ -381,6 +392,9 @@ func (inv *Invoker) Invoke(ctx context.Context, r *kgo.Record, p Payload, ack Ac
 	if inv.direct != nil {
 		return nil, inv.direct(ctx, r, p)
 	}
+	if inv.directAck != nil {
+		return nil, inv.directAck(ctx, r, p, ack)
+	}
 	var buf [4]reflect.Value
 	args := append(buf[:0], inv.ctxValue(ctx))
 	switch inv.form {
@@ -416,6 +430,9 @@ func (inv *Invoker) InvokeBatch(ctx context.Context, rs []*kgo.Record, ps []Payl
 	defer recoverPanic(&err)
 	if inv.directBatch != nil {
 		return inv.directBatch(ctx, ps)
+	}
+	if inv.directAckBatch != nil {
+		return inv.directAckBatch(ctx, ps, ack)
 	}
 	slice := reflect.MakeSlice(inv.sliceType, len(rs), len(rs))
 	for i, r := range rs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -650,5 +651,73 @@ func BenchmarkInvoke(b *testing.B) {
 		if _, err := inv.Invoke(ctx, r, p, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAckFuncs: the manual-ack generic forms get the record's value (or
+// record, or batch) and the Acknowledgment, called without reflection.
+func TestAckFuncs(t *testing.T) {
+	ctx := context.Background()
+	var got []string
+	type L struct {
+		One   listener.AckFunc[Order]       `kafka:"topics=a,id=one,ack=manual"`
+		Rec   listener.AckRecordFunc[Order] `kafka:"topics=b,id=rec,ack=manual-immediate"`
+		Batch listener.AckBatchFunc[Order]  `kafka:"topics=c,id=batch,batch,ack=manual"`
+	}
+	l := &L{
+		One: func(_ context.Context, o Order, a listener.Acknowledgment) error {
+			got = append(got, "one:"+o.ID)
+			a.Acknowledge()
+			return nil
+		},
+		Rec: func(_ context.Context, r *listener.Record[Order], a listener.Acknowledgment) error {
+			got = append(got, fmt.Sprintf("rec:%s@%d", r.Value.ID, r.Offset))
+			a.Acknowledge()
+			return nil
+		},
+		Batch: func(_ context.Context, os []Order, a listener.Acknowledgment) error {
+			got = append(got, fmt.Sprintf("batch:%d", len(os)))
+			a.Nack(time.Millisecond)
+			return nil
+		},
+	}
+	eps, err := listener.NewRegistry().Register(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*listener.Invoker{}
+	for _, ep := range eps {
+		byID[ep.ID] = ep.Invoker()
+	}
+	o1 := rec(`{"id":"o1","amount":2}`, 7)
+	d := serde.NewAuto()
+	a := &ackRec{}
+	for _, id := range []string{"one", "rec"} {
+		p, err := byID[id].Decode(d, o1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := byID[id].Invoke(ctx, o1, p, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps := decodeAll(t, byID["batch"], d, []*kgo.Record{o1, o1})
+	if err := byID["batch"].InvokeBatch(ctx, []*kgo.Record{o1, o1}, ps, a); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"one:o1", "rec:o1@7", "batch:2"}; fmt.Sprint(got) != fmt.Sprint(want) || a.acked != 2 || a.nacked != 1 {
+		t.Fatalf("calls %v, acks %d, nacks %d; want %v, 2, 1", got, a.acked, a.nacked, want)
+	}
+	p, _ := byID["one"].Decode(d, o1)
+	allocs := testing.AllocsPerRun(100, func() { byID["one"].Invoke(ctx, o1, p, a) })
+	if allocs > 1 {
+		t.Errorf("an AckFunc call allocates %.0f times, want at most 1 (no reflect.Value.Call)", allocs)
+	}
+	// A manual-ack form with an automatic ack mode is refused at registration.
+	type Bad struct {
+		X listener.AckFunc[Order] `kafka:"topics=a,ack=record"`
+	}
+	if _, err := listener.NewRegistry().Register(&Bad{X: l.One}); err == nil || !strings.Contains(err.Error(), "Acknowledgment") {
+		t.Fatalf("AckFunc with ack=record: %v", err)
 	}
 }
