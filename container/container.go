@@ -591,6 +591,7 @@ const (
 	seekOffset seekKind = iota
 	seekBeginning
 	seekEnd
+	seekTimestamp // offset holds unix milliseconds
 )
 
 type seekReq struct {
@@ -627,6 +628,14 @@ func (c *Container) SeekToBeginning(topic string, partitions ...int32) error {
 // given); see Seek.
 func (c *Container) SeekToEnd(topic string, partitions ...int32) error {
 	return c.seek(topic, partitions, seekEnd, 0)
+}
+
+// SeekToTimestamp seeks owned partitions of topic (all of them when none
+// are given) to the first record whose timestamp is at or after ts, or to
+// the log end when there is none (Kafka's offsetsForTimes; Spring's
+// seekToTimestamp); see Seek.
+func (c *Container) SeekToTimestamp(topic string, ts time.Time, partitions ...int32) error {
+	return c.seek(topic, partitions, seekTimestamp, ts.UnixMilli())
 }
 
 func (c *Container) seek(topic string, partitions []int32, kind seekKind, offset int64) error {

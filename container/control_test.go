@@ -3,6 +3,8 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -252,5 +254,36 @@ func TestRegistry(t *testing.T) {
 	}
 	if reg.Container("r1").Running() {
 		t.Error("r1 still running")
+	}
+}
+
+// TestSeekToTimestamp: a seek to a time redelivers from the first record
+// at or after it; a time past every record seeks to the end.
+func TestSeekToTimestamp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]int32{"ts": 1})
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	var rs []*kgo.Record
+	for i := range 4 {
+		rs = append(rs, &kgo.Record{Topic: "ts", Partition: 0, Value: []byte(fmt.Sprintf("t%d", i)), Timestamp: base.Add(time.Duration(i) * time.Minute)})
+	}
+	e.produce(rs...)
+	var got seen[string]
+	c := e.start(ep("ts", func(_ context.Context, s string) error { got.add(s); return nil }))
+	waitFor(t, 10*time.Second, func() bool { return got.len() == 4 }, "first pass")
+	if err := c.SeekToTimestamp("ts", base.Add(90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return got.len() == 6 }, "redelivery after the seek")
+	if g := strings.Join(got.all()[4:], ","); g != "t2,t3" {
+		t.Errorf("after SeekToTimestamp(base+90s): %s, want t2,t3", g)
+	}
+	if err := c.SeekToTimestamp("ts", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	e.produceValues("ts", 0, "late")
+	waitFor(t, 10*time.Second, func() bool { return got.len() == 7 }, "a record after a seek past the end")
+	if g := got.all()[6]; g != "late" {
+		t.Errorf("after a seek past every record: %s", g)
 	}
 }

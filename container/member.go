@@ -372,8 +372,25 @@ func (m *member) applySeeks() {
 	var starts, ends kadm.ListedOffsets
 	var topics []string
 	for _, s := range reqs {
-		if s.kind != seekOffset && !slices.Contains(topics, s.k.topic) {
+		if (s.kind == seekBeginning || s.kind == seekEnd) && !slices.Contains(topics, s.k.topic) {
 			topics = append(topics, s.k.topic)
+		}
+	}
+	// Timestamps are looked up one request at a time: each has its own.
+	byTime := make([]kadm.ListedOffset, len(reqs))
+	for i, s := range reqs {
+		if s.kind != seekTimestamp {
+			continue
+		}
+		los, err := m.adm.ListOffsetsAfterMilli(m.pollCtx, s.offset, s.k.topic)
+		if err == nil {
+			lo, ok := los.Lookup(s.k.topic, s.k.partition)
+			if !ok {
+				lo.Err = fmt.Errorf("no offset listed")
+			}
+			byTime[i] = lo
+		} else {
+			byTime[i] = kadm.ListedOffset{Err: err}
 		}
 	}
 	if len(topics) > 0 {
@@ -390,7 +407,7 @@ func (m *member) applySeeks() {
 	set := map[string]map[int32]kgo.EpochOffset{}
 	var applied []seekReq
 	m.mu.Lock()
-	for _, s := range reqs {
+	for i, s := range reqs {
 		w := m.workers[s.k]
 		if w == nil {
 			s.done <- fmt.Errorf("%w: %s[%d]", ErrNotAssigned, s.k.topic, s.k.partition)
@@ -406,6 +423,8 @@ func (m *member) applySeeks() {
 			lo, ok = starts.Lookup(s.k.topic, s.k.partition)
 		case seekEnd:
 			lo, ok = ends.Lookup(s.k.topic, s.k.partition)
+		case seekTimestamp:
+			lo, ok = byTime[i], true
 		}
 		if s.kind != seekOffset {
 			if !ok || lo.Err != nil {
