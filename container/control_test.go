@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -286,5 +287,39 @@ func TestSeekToTimestamp(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { return got.len() == 7 }, "a record after a seek past the end")
 	if g := got.all()[6]; g != "late" {
 		t.Errorf("after a seek past every record: %s", g)
+	}
+}
+
+// TestSeekOnAssign: partitions positioned by WithSeekOnAssign are read
+// from there, whatever the group committed: here from offset 2 on one
+// partition and from a time on the other.
+func TestSeekOnAssign(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]int32{"sa": 2})
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	var rs []*kgo.Record
+	for p := range int32(2) {
+		for i := range 4 {
+			rs = append(rs, &kgo.Record{Topic: "sa", Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i)), Timestamp: base.Add(time.Duration(i) * time.Minute)})
+		}
+	}
+	e.produce(rs...)
+	var got seen[string]
+	e.start(ep("sa", func(_ context.Context, s string) error { got.add(s); return nil }),
+		WithSeekOnAssign(func(_ context.Context, assigned map[string][]int32, s Seeker) {
+			for _, p := range assigned["sa"] {
+				if p == 0 {
+					s.Seek("sa", 0, 2)
+				} else {
+					s.SeekToTimestamp("sa", base.Add(150*time.Second), p)
+				}
+			}
+		}))
+	waitFor(t, 10*time.Second, func() bool { return got.len() >= 3 }, "records after the seeks")
+	time.Sleep(100 * time.Millisecond) // no earlier record may follow
+	g := got.all()
+	slices.Sort(g)
+	if strings.Join(g, ",") != "p0-2,p0-3,p1-3" {
+		t.Fatalf("handled %v, want p0-2,p0-3,p1-3", g)
 	}
 }

@@ -471,6 +471,9 @@ func (m *member) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 	if len(assigned) > 0 {
 		m.c.tel.Rebalance(telemetry.RebalanceAssigned, countParts(assigned))
 	}
+	if fn := m.c.o.seekOnAssign; fn != nil && len(assigned) > 0 {
+		fn(ctx, assigned, Seeker{m})
+	}
 	if fn := m.c.o.rebalance.Assigned; fn != nil {
 		fn(ctx, assigned)
 	}

@@ -66,6 +66,7 @@ type options struct {
 	idleInterval   time.Duration
 	onIdle         func(IdleEvent)
 	rebalance      RebalanceListener
+	seekOnAssign   func(ctx context.Context, assigned map[string][]int32, s Seeker)
 	maxPollRecords int
 	defaultGroup   string
 	onCommit       func(CommitEvent)
