@@ -49,6 +49,10 @@ type Container struct {
 	group     string
 	direct    bool
 	ackMode   listener.AckMode
+	// ordering and lanes: records of a partition on lanes goroutines
+	// (ordering=key or none), 1 with partition ordering.
+	ordering listener.Ordering
+	lanes    int
 	ackCount  int
 	ackTime   time.Duration
 	maxPoll   int
@@ -130,6 +134,7 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 			c.ser = auto
 		}
 	}
+	c.ordering, c.lanes = ep.Ordering, ep.EffectiveWorkers()
 	c.ackMode = ep.AckMode
 	if c.ackMode == listener.AckDefault {
 		c.ackMode = o.ackMode

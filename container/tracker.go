@@ -109,3 +109,11 @@ func (t *tracker) outstanding() int {
 	defer t.mu.Unlock()
 	return len(t.entries) - t.head
 }
+
+// committable returns the offset after the contiguous done prefix (-1:
+// nothing done yet).
+func (t *tracker) committable() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.next.Offset
+}

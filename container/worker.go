@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,10 +52,16 @@ type worker struct {
 	cur      atomic.Pointer[kgo.Record]
 	calling  atomic.Uint64
 
-	// Metrics, on the worker's goroutine: records finished with success
-	// since the last flush, handler calls so far, and whether every
-	// call's duration is recorded (handlers slower than timeAllFrom) or
-	// one in sampleEvery.
+	// stats are the worker goroutine's; a listener with ordering=key or
+	// none gives each of its lanes stats of its own.
+	stats laneStats
+}
+
+// laneStats are counted by the goroutine calling the handler: records
+// finished with success since the last flush, handler calls so far, and
+// whether every call's duration is recorded (handlers slower than
+// timeAllFrom) or one in sampleEvery.
+type laneStats struct {
 	succeeded int
 	calls     uint64
 	timeAll   bool
@@ -201,6 +208,9 @@ func (w *worker) process(ch chunk) {
 	if w.inv.Batch() {
 		w.processBatch(ch.recs, cur)
 		w.m.release(len(ch.recs))
+	} else if w.c.lanes > 1 {
+		w.processLanes(ch.recs, cur)
+		w.m.release(len(ch.recs))
 	} else {
 		// Finished records are released to the poll loop in groups:
 		// the in-flight count is shared by all workers of the member.
@@ -230,9 +240,9 @@ func (w *worker) process(ch chunk) {
 // flushSucceeded counts the records finished with success since the last
 // flush into the metrics: once per chunk rather than per record.
 func (w *worker) flushSucceeded() {
-	if w.succeeded > 0 {
-		w.c.tel.Records(w.k.topic, telemetry.OutcomeSuccess, w.succeeded)
-		w.succeeded = 0
+	if w.stats.succeeded > 0 {
+		w.c.tel.Records(w.k.topic, telemetry.OutcomeSuccess, w.stats.succeeded)
+		w.stats.succeeded = 0
 	}
 }
 
@@ -283,7 +293,7 @@ func (w *worker) processRecord(r *kgo.Record) {
 		// Acknowledgments may come later and out of order: track the
 		// record from the start.
 		tr.begin(r)
-		switch w.deliver(r, tr) {
+		switch w.deliver(r, tr, &w.stats) {
 		case outcomeDone:
 			tr.done(r.Offset)
 			w.pos.Store(r.Offset + 1)
@@ -296,7 +306,7 @@ func (w *worker) processRecord(r *kgo.Record) {
 	}
 	// Automatic ack modes finish records in order on this goroutine, so
 	// the record is registered only once its outcome is known.
-	switch w.deliver(r, tr) {
+	switch w.deliver(r, tr, &w.stats) {
 	case outcomeDone:
 		tr.finish(r)
 		w.pos.Store(r.Offset + 1)
@@ -307,21 +317,85 @@ func (w *worker) processRecord(r *kgo.Record) {
 	}
 }
 
+// processLanes handles a chunk of a listener with ordering=key or none:
+// every record is registered with the tracker in offset order, then the
+// records go to c.lanes goroutines, by key (ordering=key: one key's
+// records on one lane, in order) or in turn (ordering=none), and each lane
+// handles its records in order. A record done is marked in the tracker,
+// which commits only the contiguous prefix of done records; a lane whose
+// delivery is aborted (stop, seek, hard stop) stops there, and its
+// remaining records stay unfinished, so nothing after them is committed.
+// The chunk is finished when every lane is.
+func (w *worker) processLanes(recs []*kgo.Record, epoch uint64) {
+	tr := w.tr.Load()
+	for _, r := range recs {
+		tr.begin(r)
+	}
+	lanes := make([][]*kgo.Record, w.c.lanes)
+	for i, r := range recs {
+		k := i % len(lanes)
+		if w.c.ordering == listener.OrderKey {
+			h := fnv.New32a()
+			h.Write(r.Key)
+			k = int(h.Sum32() % uint32(len(lanes)))
+		}
+		lanes[k] = append(lanes[k], r)
+	}
+	var (
+		wg    sync.WaitGroup
+		stats = make([]laneStats, len(lanes))
+		done  atomic.Int64
+	)
+	for i, lane := range lanes {
+		if len(lane) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ls := &stats[i]
+			ls.timeAll = w.stats.timeAll
+			for _, r := range lane {
+				if w.stopped() || w.seekEpoch.Load() != epoch {
+					return
+				}
+				w.cur.Store(r)
+				if w.deliver(r, tr, ls) != outcomeDone {
+					return
+				}
+				tr.done(r.Offset)
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, ls := range stats {
+		w.stats.succeeded += ls.succeeded
+		w.stats.calls += ls.calls
+	}
+	if next := tr.committable(); next >= 0 {
+		w.pos.Store(next)
+	}
+	if n := done.Load(); n > 0 {
+		w.processed(int(n))
+	}
+}
+
 type nackError struct{ sleep time.Duration }
 
 func (e *nackError) Error() string { return "nack" }
 
 // deliver runs the record through the handler with retries and recovery.
-func (w *worker) deliver(r *kgo.Record, tr *tracker) outcome {
+func (w *worker) deliver(r *kgo.Record, tr *tracker, ls *laneStats) outcome {
 	var (
 		failures int
 		first    time.Time
 		eh       = w.c.eh
 	)
 	for {
-		ctx, err := w.attempt(r, tr, failures+1)
+		ctx, err := w.attempt(r, tr, failures+1, ls)
 		if err == nil {
-			w.succeeded++
+			ls.succeeded++
 			if w.c.ackMode.Manual() {
 				return outcomeHandled
 			}
@@ -362,13 +436,13 @@ func (w *worker) deliver(r *kgo.Record, tr *tracker) outcome {
 // attempt is one handler call for r (the attempt-th), in its own span
 // when tracing; it returns the call's context, which a dead letter of r
 // continues the trace from.
-func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Context, error) {
+func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int, ls *laneStats) (context.Context, error) {
 	// The span covers decoding too: a record that cannot be decoded or
 	// validated fails its processing, and its dead letter continues the
 	// trace.
-	w.calls++
+	ls.calls++
 	// Retries are always timed: they are few, and slow by nature.
-	measure := w.c.tel.MetricsEnabled() && (w.timeAll || attempt > 1 || w.calls%sampleEvery == 0)
+	measure := w.c.tel.MetricsEnabled() && (ls.timeAll || attempt > 1 || ls.calls%sampleEvery == 0)
 	var start time.Time
 	if measure {
 		start = time.Now()
@@ -376,7 +450,7 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Conte
 	ctx, span := w.c.tel.ProcessAt(w.m.r.hardCtx, r, attempt, start, measure)
 	end := func(err error) {
 		if d := span.End(err); d > 0 { // measured
-			w.timeAll = d >= timeAllFrom
+			ls.timeAll = d >= timeAllFrom
 		}
 	}
 	p, err := w.inv.Decode(w.c.deser, r)
@@ -392,7 +466,7 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int) (context.Conte
 		a = &ack{w: w, tr: tr, offsets: []int64{r.Offset}}
 		ackI = a
 	}
-	w.calling.Store(w.calls)
+	w.calling.Store(ls.calls)
 	reply, err := w.inv.Invoke(ctx, r, p, ackI)
 	w.calling.Store(0)
 	if a != nil {
@@ -522,8 +596,8 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 			ackI = a
 		}
 		ctx, span := w.c.tel.ProcessBatch(w.m.r.hardCtx, sub, failures+1)
-		w.calls++
-		w.calling.Store(w.calls)
+		w.stats.calls++
+		w.calling.Store(w.stats.calls)
 		err := w.inv.InvokeBatch(ctx, sub, ps, ackI)
 		w.calling.Store(0)
 		span.End(err)

@@ -54,6 +54,13 @@
 //	sendto         reply topic for (R, error) handlers    kafka_replyTopic header  @SendTo
 //	clientidprefix prefix of the client ids; member i     client default           clientIdPrefix
 //	               gets "<prefix>-<i>"
+//	ordering       partition|key|none: key handles the    partition                (none: Confluent's
+//	               records of one partition on workers                             parallel-consumer)
+//	               lanes, one key's records in order;
+//	               none in any order; commits stay at the
+//	               contiguous handled prefix
+//	workers        lanes per partition with ordering key  16
+//	               or none
 //
 // Exactly one of topics, pattern and partitions is required. topics and
 // partitions are mutually exclusive (as in Spring): listeners with explicit

@@ -3,6 +3,7 @@ package listener
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -179,6 +180,8 @@ type Endpoint struct {
 	Properties     map[string]string
 	SendTo         string
 	ClientIDPrefix string
+	Ordering       Ordering
+	Workers        int
 	// Handler is the handler func; see the package documentation for the
 	// accepted signatures.
 	Handler any
@@ -211,6 +214,57 @@ func (ep *Endpoint) Invoker() *Invoker {
 // Started reports whether the listener should be started with the
 // application (autostartup, default true).
 func (ep *Endpoint) Started() bool { return ep.AutoStartup.Or(true) }
+
+// Ordering is how a partition's records are ordered (the ordering
+// attribute): by partition, the default, one record at a time in offset
+// order; by key, records of different keys of one partition in parallel
+// on Workers workers and records of one key strictly in order; or none,
+// any record on any worker. Commits never pass a record not finished
+// (only the contiguous finished prefix of a partition is committed).
+type Ordering uint8
+
+// The orderings.
+const (
+	OrderPartition Ordering = iota
+	OrderKey
+	OrderNone
+)
+
+// ParseOrdering parses partition, key or none.
+func ParseOrdering(s string) (Ordering, error) {
+	switch strings.ToLower(s) {
+	case "partition":
+		return OrderPartition, nil
+	case "key":
+		return OrderKey, nil
+	case "none":
+		return OrderNone, nil
+	}
+	return 0, fmt.Errorf("%q: want partition, key or none", s)
+}
+
+// String is the ordering's tag value.
+func (o Ordering) String() string {
+	switch o {
+	case OrderKey:
+		return "key"
+	case OrderNone:
+		return "none"
+	}
+	return "partition"
+}
+
+// EffectiveWorkers is the number of workers per partition: 1 with
+// partition ordering, else Workers (default 16).
+func (ep *Endpoint) EffectiveWorkers() int {
+	if ep.Ordering == OrderPartition {
+		return 1
+	}
+	if ep.Workers > 0 {
+		return ep.Workers
+	}
+	return 16
+}
 
 // EffectiveConcurrency returns Concurrency, at least 1.
 func (ep *Endpoint) EffectiveConcurrency() int { return max(ep.Concurrency, 1) }

@@ -325,6 +325,18 @@ func (ep *Endpoint) compileLocked(o options) error {
 	if ep.Concurrency < 0 {
 		return fmt.Errorf("concurrency must be at least 1, got %d", ep.Concurrency)
 	}
+	switch {
+	case ep.Ordering > OrderNone:
+		return fmt.Errorf("invalid ordering %d", ep.Ordering)
+	case ep.Workers < 0:
+		return fmt.Errorf("workers must be at least 1, got %d", ep.Workers)
+	case ep.Workers > 0 && ep.Ordering == OrderPartition:
+		return errors.New("workers needs ordering=key or ordering=none: with partition ordering a partition has one worker")
+	case ep.Ordering != OrderPartition && ep.Batch:
+		return fmt.Errorf("ordering=%s does not apply to batch listeners: a batch is one call", ep.Ordering)
+	case ep.Ordering != OrderPartition && ep.AckMode.Manual():
+		return fmt.Errorf("ordering=%s does not work with ack=%s yet", ep.Ordering, ep.AckMode)
+	}
 	if ep.AckMode > AckManualImmediate {
 		return fmt.Errorf("invalid ack mode %d", ep.AckMode)
 	}

@@ -24,6 +24,8 @@ const (
 	attrProperties     = "properties"
 	attrSendTo         = "sendto"
 	attrClientIDPrefix = "clientidprefix"
+	attrOrdering       = "ordering"
+	attrWorkers        = "workers"
 )
 
 // boolAttrs may be written bare ("batch" means "batch=true").
@@ -33,7 +35,7 @@ var knownAttrs = map[string]bool{
 	attrID: true, attrTopics: true, attrPattern: true, attrPartitions: true, attrGroup: true,
 	attrConcurrency: true, attrAutoStartup: true, attrBatch: true, attrAck: true,
 	attrErrorHandler: true, attrDLT: true, attrValidate: true, attrProperties: true,
-	attrSendTo: true, attrClientIDPrefix: true,
+	attrSendTo: true, attrClientIDPrefix: true, attrOrdering: true, attrWorkers: true,
 }
 
 type rawAttr struct {
@@ -166,6 +168,14 @@ func setAttr(ep *Endpoint, name, v string) error {
 		ep.SendTo = v
 	case attrClientIDPrefix:
 		ep.ClientIDPrefix = v
+	case attrOrdering:
+		ep.Ordering, err = ParseOrdering(v)
+	case attrWorkers:
+		var n int
+		if n, err = strconv.Atoi(v); err == nil && n < 1 {
+			err = fmt.Errorf("must be at least 1, got %d", n)
+		}
+		ep.Workers = n
 	}
 	return err
 }
