@@ -43,16 +43,16 @@ type tp struct {
 // A Container may be started again after Stop. Its methods are safe for
 // concurrent use.
 type Container struct {
-	ep        *listener.Endpoint
-	inv       *listener.Invoker
-	id        string
-	group     string
-	direct    bool
-	ackMode   listener.AckMode
+	ep      *listener.Endpoint
+	inv     *listener.Invoker
+	id      string
+	group   string
+	direct  bool
+	ackMode listener.AckMode
 	// ordering and lanes: records of a partition on lanes goroutines
 	// (ordering=key or none), 1 with partition ordering.
-	ordering listener.Ordering
-	lanes    int
+	ordering  listener.Ordering
+	lanes     int
 	ackCount  int
 	ackTime   time.Duration
 	maxPoll   int
