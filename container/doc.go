@@ -39,6 +39,15 @@
 // partition from one poll (Spring's batches span partitions); batches keep
 // per-partition ordering and parallelism.
 //
+// With ordering=key (or none) and workers=N, a partition's worker hands
+// each chunk to N lanes, goroutines that each handle their records in
+// offset order: by key hash, so that one key's records stay in order and
+// different keys run in parallel (Confluent's parallel consumer), or in
+// turn. The chunk is done when every lane is; the tracker registers the
+// chunk's records in offset order first, so commits still stop at the
+// first record not handled. A lane whose record is aborted (stop, seek)
+// leaves the rest of its records unhandled and uncommitted.
+//
 // Handlers run with a context that is cancelled only by a hard stop (see
 // Stop); a graceful stop lets in-flight handlers finish.
 //
