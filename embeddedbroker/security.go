@@ -197,15 +197,7 @@ func (s *settings) interBroker(bcfg *configs.Broker, bind []endpoint.Endpoint) (
 	}
 	ib := &broker.InterBroker{Listener: name}
 	if e.Protocol.TLS() {
-		props := maps.Clone(s.broker)
-		if s.tls != nil && !hasKeystore(bcfg, name) {
-			props["listener.name."+strings.ToLower(name)+".ssl.keystore.type"] = "PEM"
-			props["listener.name."+strings.ToLower(name)+".ssl.keystore.certificate.chain"] = string(s.tls.b.ServerCert)
-			props["listener.name."+strings.ToLower(name)+".ssl.keystore.key"] = string(s.tls.b.ServerKey)
-			props["listener.name."+strings.ToLower(name)+".ssl.truststore.type"] = "PEM"
-			props["listener.name."+strings.ToLower(name)+".ssl.truststore.certificates"] = string(s.tls.b.CACert)
-		}
-		ts, err := tlsconf.FromConfigs(props, name)
+		ts, err := s.tlsSettings(bcfg, *e)
 		if err != nil {
 			return nil, err
 		}
@@ -258,19 +250,7 @@ func (s *settings) listenerSecurity(bcfg *configs.Broker, e endpoint.Endpoint, p
 	l := broker.Listener{Name: e.Name, Protocol: e.Protocol}
 	name := e.Name
 	if e.Protocol.TLS() {
-		props := maps.Clone(s.broker)
-		if s.tls != nil && !hasKeystore(bcfg, name) {
-			// The generated bundle stands in for the keystore and the
-			// truststore.
-			props["listener.name."+strings.ToLower(name)+".ssl.keystore.type"] = "PEM"
-			props["listener.name."+strings.ToLower(name)+".ssl.keystore.certificate.chain"] = string(s.tls.b.ServerCert)
-			props["listener.name."+strings.ToLower(name)+".ssl.keystore.key"] = string(s.tls.b.ServerKey)
-			props["listener.name."+strings.ToLower(name)+".ssl.truststore.type"] = "PEM"
-			props["listener.name."+strings.ToLower(name)+".ssl.truststore.certificates"] = string(s.tls.b.CACert)
-		} else if !hasKeystore(bcfg, name) {
-			return l, fmt.Errorf("%s needs a certificate: set ssl.keystore.type=PEM and ssl.keystore.location (or the listener.name.%s. ones), or use embeddedbroker.TLS", e.Protocol, strings.ToLower(name))
-		}
-		ts, err := tlsconf.FromConfigs(props, name)
+		ts, err := s.tlsSettings(bcfg, e)
 		if err != nil {
 			return l, err
 		}
@@ -326,6 +306,27 @@ func (s *settings) listenerSecurity(bcfg *configs.Broker, e endpoint.Endpoint, p
 		}
 	}
 	return l, nil
+}
+
+// tlsSettings are a TLS listener's ssl.* settings: its own configs, or the
+// generated bundle (TLS) standing in for its keystore and truststore when
+// it has no keystore configured.
+func (s *settings) tlsSettings(bcfg *configs.Broker, e endpoint.Endpoint) (tlsconf.Settings, error) {
+	props := s.broker
+	if !hasKeystore(bcfg, e.Name) {
+		if s.tls == nil {
+			return tlsconf.Settings{}, fmt.Errorf("%s needs a certificate: set ssl.keystore.type=PEM and ssl.keystore.location (or the listener.name.%s. ones), or use embeddedbroker.TLS",
+				e.Protocol, strings.ToLower(e.Name))
+		}
+		prefix := "listener.name." + strings.ToLower(e.Name) + "."
+		props = maps.Clone(s.broker)
+		props[prefix+"ssl.keystore.type"] = "PEM"
+		props[prefix+"ssl.keystore.certificate.chain"] = string(s.tls.b.ServerCert)
+		props[prefix+"ssl.keystore.key"] = string(s.tls.b.ServerKey)
+		props[prefix+"ssl.truststore.type"] = "PEM"
+		props[prefix+"ssl.truststore.certificates"] = string(s.tls.b.CACert)
+	}
+	return tlsconf.FromConfigs(props, e.Name)
 }
 
 // hasKeystore reports whether a listener has a keystore configured.
