@@ -83,8 +83,9 @@ type clientListener struct {
 // connAuth is one connection's authentication state. Only the connection's
 // reader goroutine (Handle) reads and writes it.
 type connAuth struct {
-	host          string // the client's IP address, as ACLs name hosts
-	principal     string
+	// id is who the connection's requests come from; replaced, never
+	// modified, when the principal is established.
+	id            *identity
 	authenticated bool
 	// The SASL exchange under way (session non-nil), and the mechanism
 	// of the last successful one.
@@ -95,23 +96,44 @@ type connAuth struct {
 	expires time.Time
 }
 
-type principalKey struct{}
+// identity is who sent a request: one context value per request, read by
+// authorization, quotas and the listener-dependent answers, also from the
+// goroutine completing the answer. Immutable.
+type identity struct {
+	listener  *clientListener
+	principal string
+	host      string // the client's IP address, as ACLs name hosts
+}
+
+type identityKey struct{}
+
+func identityOf(ctx context.Context) *identity {
+	id, _ := ctx.Value(identityKey{}).(*identity)
+	return id
+}
 
 // principalOf is the principal a request was authenticated as.
 func principalOf(ctx context.Context) string {
-	if p, ok := ctx.Value(principalKey{}).(string); ok {
-		return p
+	if id := identityOf(ctx); id != nil {
+		return id.principal
 	}
 	return Anonymous
 }
 
-type listenerKey struct{}
+// hostOf is the IP address a request came from ("" on the nodes' own
+// listener).
+func hostOf(ctx context.Context) string {
+	if id := identityOf(ctx); id != nil {
+		return id.host
+	}
+	return ""
+}
 
 // listenerName is the name of the listener a request came in on, "" for
 // the inter-broker listener.
 func listenerName(ctx context.Context) string {
-	if l, ok := ctx.Value(listenerKey{}).(*clientListener); ok {
-		return l.Name
+	if id := identityOf(ctx); id != nil {
+		return id.listener.Name
 	}
 	return ""
 }
@@ -119,7 +141,10 @@ func listenerName(ctx context.Context) string {
 // Handle implements wire.Handler: it authenticates the connection, then
 // serves the request as the node does.
 func (l *clientListener) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {
-	start := time.Now()
+	var start time.Time
+	if l.n.quotas.requests.Enabled() {
+		start = time.Now()
+	}
 	st, _ := c.State().(*connAuth)
 	if st == nil {
 		var err error
@@ -144,14 +169,12 @@ func (l *clientListener) Handle(ctx context.Context, c *wire.Conn, req *wire.Req
 			return nil
 		}
 		if !st.expires.IsZero() && !l.n.cfg.Now().Before(st.expires) {
-			l.n.log.Info("closing connection: SASL session expired without re-authentication", "listener", l.Name, "remote", c.RemoteAddr(), "principal", st.principal)
+			l.n.log.Info("closing connection: SASL session expired without re-authentication", "listener", l.Name, "remote", c.RemoteAddr(), "principal", st.id.principal)
 			c.CloseAfterResponses()
 			return nil
 		}
 	}
-	ctx = context.WithValue(ctx, listenerKey{}, l)
-	ctx = context.WithValue(ctx, principalKey{}, st.principal)
-	ctx = context.WithValue(ctx, hostKey{}, st.host)
+	ctx = context.WithValue(ctx, identityKey{}, st.id)
 	if ib := l.n.cfg.InterBroker; ib != nil && ib.Listener == l.Name && l.n.mayCluster(ctx, kmsg.ACLOperationClusterAction) {
 		// On the inter-broker listener, a principal allowed
 		// CLUSTER_ACTION (a node, or anyone without an authorizer, as in
@@ -164,7 +187,7 @@ func (l *clientListener) Handle(ctx context.Context, c *wire.Conn, req *wire.Req
 // newConnAuth is a new connection's state: authenticated at once unless
 // the listener uses SASL.
 func (l *clientListener) newConnAuth(c *wire.Conn) (*connAuth, error) {
-	st := &connAuth{principal: Anonymous, host: c.RemoteIP().String()}
+	st := &connAuth{id: &identity{listener: l, principal: Anonymous, host: c.RemoteIP().String()}}
 	if l.Protocol.SASL() {
 		c.LimitFrames(l.maxReceive())
 		return st, nil
@@ -175,7 +198,7 @@ func (l *clientListener) newConnAuth(c *wire.Conn) (*connAuth, error) {
 		if err != nil {
 			return nil, err
 		}
-		st.principal = p
+		st.id = &identity{listener: l, principal: p, host: st.id.host}
 	}
 	return st, nil
 }
@@ -302,10 +325,13 @@ func (l *clientListener) step(st *connAuth, token []byte) (out []byte, done bool
 		return out, done, err
 	}
 	principal := "User:" + s.Principal()
-	if st.authenticated && principal != st.principal {
-		return nil, false, reauthError{fmt.Sprintf("Cannot change principals during re-authentication from %s: %s", st.principal, principal)}
+	if st.authenticated && principal != st.id.principal {
+		return nil, false, reauthError{fmt.Sprintf("Cannot change principals during re-authentication from %s: %s", st.id.principal, principal)}
 	}
-	st.session, st.authenticated, st.principal, st.mechanism = nil, true, principal, s.Mechanism()
+	if principal != st.id.principal {
+		st.id = &identity{listener: st.id.listener, principal: principal, host: st.id.host}
+	}
+	st.session, st.authenticated, st.mechanism = nil, true, s.Mechanism()
 	st.expires = time.Time{}
 	now := l.n.cfg.Now()
 	if l.Reauth > 0 {

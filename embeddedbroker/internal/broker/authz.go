@@ -67,15 +67,12 @@ func (l *Listener) authenticates() bool {
 	return l.TLS != nil && l.TLS.ClientAuth >= 4 // tls.RequireAndVerifyClientCert
 }
 
-type hostKey struct{}
-
 // may reports whether the request's principal may do op on a resource.
 func (n *Node) may(ctx context.Context, op kmsg.ACLOperation, typ kmsg.ACLResourceType, name string) bool {
 	if !n.authz.on || fromBroker(ctx) {
 		return true
 	}
-	host, _ := ctx.Value(hostKey{}).(string)
-	return n.authz.a.Authorize(principalOf(ctx), host, op, typ, name)
+	return n.authz.a.Authorize(principalOf(ctx), hostOf(ctx), op, typ, name)
 }
 
 // mayAny reports whether the principal may do op on some resource of typ.
@@ -83,8 +80,7 @@ func (n *Node) mayAny(ctx context.Context, op kmsg.ACLOperation, typ kmsg.ACLRes
 	if !n.authz.on || fromBroker(ctx) {
 		return true
 	}
-	host, _ := ctx.Value(hostKey{}).(string)
-	return n.authz.a.AuthorizeAny(principalOf(ctx), host, op, typ)
+	return n.authz.a.AuthorizeAny(principalOf(ctx), hostOf(ctx), op, typ)
 }
 
 const (

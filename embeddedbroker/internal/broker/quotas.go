@@ -110,10 +110,11 @@ func (n *Node) limit(ctx context.Context, c *wire.Conn, req *wire.Request, p wir
 // limitRequests applies the request_percentage quota to any request: the
 // time the node spent handling it (not the time it waited, a long poll or
 // an acks=all produce waiting for replication) as a share of one thread,
-// as Kafka's request quota does with its handler threads' time.
+// as Kafka's request quota does with its handler threads' time. started
+// is zero when no request quota was configured when the request arrived.
 func (n *Node) limitRequests(ctx context.Context, c *wire.Conn, req *wire.Request, started time.Time, p wire.Pending) wire.Pending {
 	q := n.quotas
-	if p == nil || fromBroker(ctx) || !q.requests.Enabled() {
+	if p == nil || fromBroker(ctx) || started.IsZero() {
 		return p
 	}
 	handled := time.Since(started)
