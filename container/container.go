@@ -742,7 +742,9 @@ func (c *Container) failFatal(err error) {
 		defer c.failing.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = c.Stop(ctx)
+		if serr := c.Stop(ctx); serr != nil {
+			c.log.Warn("kafka listener container: stopping after the authorization error", "group", c.group, "err", serr)
+		}
 		c.failure.Store(&err)
 		c.state.Store(int32(StateFailed))
 		c.emit(FailedEvent{ListenerID: c.id, Err: err})
