@@ -25,10 +25,11 @@ func runACLs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 // aclFlags are kafka-acls' flags for a resource, principals, hosts and
 // operations.
 type aclFlags struct {
-	topic, group, txnID     string
-	cluster                 bool
-	pattern                 string
-	allow, deny, ops, hosts stringsFlag
+	topic, group, txnID   string
+	cluster               bool
+	pattern               string
+	allow, deny, ops      stringsFlag
+	allowHosts, denyHosts stringsFlag
 }
 
 func (a *aclFlags) register(fs *flagSet, forAdd bool) {
@@ -44,7 +45,8 @@ func (a *aclFlags) register(fs *flagSet, forAdd bool) {
 	fs.Var(&a.allow, "allow-principal", "`principal` (User:name) allowed (repeatable)")
 	fs.Var(&a.deny, "deny-principal", "`principal` (User:name) denied (repeatable)")
 	fs.Var(&a.ops, "operation", "`operation`: All, Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite (repeatable)")
-	fs.Var(&a.hosts, "host", "client `IP` address the ACL applies to (repeatable; default *)")
+	fs.Var(&a.allowHosts, "allow-host", "client `IP` the allowed principals may connect from (repeatable; default *)")
+	fs.Var(&a.denyHosts, "deny-host", "client `IP` the denied principals are denied from (repeatable; default *)")
 }
 
 // resource is the resource named, for a filter (ANY when none is) or an
@@ -116,6 +118,12 @@ func (c *clientFlags) client(ctx context.Context) (*kgo.Client, context.Context,
 
 const aclTableHeader = "PRINCIPAL\tHOST\tOPERATION\tPERMISSION\tRESOURCE-TYPE\tNAME\tPATTERN"
 
+// printACL writes one row of aclTableHeader.
+func printACL(w io.Writer, principal, host string, op kmsg.ACLOperation, perm kmsg.ACLPermissionType,
+	typ kmsg.ACLResourceType, name string, pattern kmsg.ACLResourcePatternType) {
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", principal, host, op, perm, typ, name, pattern)
+}
+
 func aclsList(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
 	fs := newFlagSet("acls list", "kafkaboot acls list [--topic T | --group G | --transactional-id I | --cluster] [--resource-pattern-type any|match|literal|prefixed] [--principal P]",
 		`Prints the ACLs matching the flags (all by default), like kafka-acls --list:
@@ -164,7 +172,7 @@ resource: literal ones on its name or *, and prefixed ones on a prefix of it.`)
 	fmt.Fprintln(tw, aclTableHeader)
 	for _, r := range resp.Resources {
 		for _, a := range r.ACLs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Principal, a.Host, a.Operation, a.PermissionType, r.ResourceType, r.ResourceName, r.ResourcePatternType)
+			printACL(tw, a.Principal, a.Host, a.Operation, a.PermissionType, r.ResourceType, r.ResourceName, r.ResourcePatternType)
 		}
 	}
 	return tw.Flush()
@@ -178,8 +186,10 @@ func deref(s *string) string {
 }
 
 func aclsAdd(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
-	fs := newFlagSet("acls add", "kafkaboot acls add (--allow-principal P | --deny-principal P)... --operation OP... (--topic T | --group G | --transactional-id I | --cluster) [--resource-pattern-type literal|prefixed] [--host IP]...",
-		`Adds an ACL for each principal, operation and host, like kafka-acls --add.`)
+	fs := newFlagSet("acls add", "kafkaboot acls add (--allow-principal P | --deny-principal P)... --operation OP... (--topic T | --group G | --transactional-id I | --cluster) [--resource-pattern-type literal|prefixed] [--allow-host IP]... [--deny-host IP]...",
+		`Adds an ACL for each principal, operation and host, like kafka-acls --add:
+the allowed principals from each --allow-host, the denied ones from each
+--deny-host (default * for both).`)
 	var (
 		cf clientFlags
 		af aclFlags
@@ -207,18 +217,20 @@ func aclsAdd(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Write
 	if err != nil {
 		return usageErrorf(fs.cmd, "%v", err)
 	}
-	hosts := []string(af.hosts)
-	if len(hosts) == 0 {
-		hosts = []string{"*"}
+	orAll := func(hs []string) []string {
+		if len(hs) == 0 {
+			return []string{"*"}
+		}
+		return hs
 	}
 	req := kmsg.NewPtrCreateACLsRequest()
 	for _, perm := range []struct {
-		principals []string
-		perm       kmsg.ACLPermissionType
-	}{{af.allow, kmsg.ACLPermissionTypeAllow}, {af.deny, kmsg.ACLPermissionTypeDeny}} {
+		principals, hosts []string
+		perm              kmsg.ACLPermissionType
+	}{{af.allow, orAll(af.allowHosts), kmsg.ACLPermissionTypeAllow}, {af.deny, orAll(af.denyHosts), kmsg.ACLPermissionTypeDeny}} {
 		for _, p := range perm.principals {
 			for _, op := range ops {
-				for _, h := range hosts {
+				for _, h := range perm.hosts {
 					c := kmsg.NewCreateACLsRequestCreation()
 					c.ResourceType, c.ResourceName, c.ResourcePatternType = typ, *name, pattern
 					c.Principal, c.Host, c.Operation, c.PermissionType = p, h, op, perm.perm
@@ -251,7 +263,7 @@ func aclsAdd(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Write
 }
 
 func aclsRemove(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
-	fs := newFlagSet("acls remove", "kafkaboot acls remove [--topic T | --group G | --transactional-id I | --cluster] [--resource-pattern-type ...] [--allow-principal P | --deny-principal P]... [--operation OP]... [--host IP]...",
+	fs := newFlagSet("acls remove", "kafkaboot acls remove [--topic T | --group G | --transactional-id I | --cluster] [--resource-pattern-type ...] [--allow-principal P | --deny-principal P]... [--operation OP]... [--allow-host IP]... [--deny-host IP]...",
 		`Removes the ACLs matching the flags, like kafka-acls --remove, and prints
 them. A flag left out matches anything; with no flag at all every ACL is
 removed.`)
@@ -276,31 +288,37 @@ removed.`)
 	if err != nil {
 		return usageErrorf(fs.cmd, "%v", err)
 	}
+	// Each principal with its permission and hosts; none named: any
+	// principal, permission and host.
 	type who struct {
 		principal *string
 		perm      kmsg.ACLPermissionType
+		hosts     []*string
+	}
+	hostsOf := func(hs []string) []*string {
+		if len(hs) == 0 {
+			return []*string{nil}
+		}
+		var out []*string
+		for _, h := range hs {
+			out = append(out, kmsg.StringPtr(h))
+		}
+		return out
 	}
 	var whos []who
 	for _, p := range af.allow {
-		whos = append(whos, who{kmsg.StringPtr(p), kmsg.ACLPermissionTypeAllow})
+		whos = append(whos, who{kmsg.StringPtr(p), kmsg.ACLPermissionTypeAllow, hostsOf(af.allowHosts)})
 	}
 	for _, p := range af.deny {
-		whos = append(whos, who{kmsg.StringPtr(p), kmsg.ACLPermissionTypeDeny})
+		whos = append(whos, who{kmsg.StringPtr(p), kmsg.ACLPermissionTypeDeny, hostsOf(af.denyHosts)})
 	}
 	if len(whos) == 0 {
-		whos = []who{{nil, kmsg.ACLPermissionTypeAny}}
-	}
-	hosts := []*string{nil}
-	if len(af.hosts) > 0 {
-		hosts = nil
-		for _, h := range af.hosts {
-			hosts = append(hosts, kmsg.StringPtr(h))
-		}
+		whos = []who{{nil, kmsg.ACLPermissionTypeAny, hostsOf(append(af.allowHosts, af.denyHosts...))}}
 	}
 	req := kmsg.NewPtrDeleteACLsRequest()
 	for _, w := range whos {
 		for _, op := range ops {
-			for _, h := range hosts {
+			for _, h := range w.hosts {
 				f := kmsg.NewDeleteACLsRequestFilter()
 				f.ResourceType, f.ResourceName, f.ResourcePatternType = typ, name, pattern
 				f.Principal, f.Host, f.Operation, f.PermissionType = w.principal, h, op, w.perm
@@ -326,7 +344,7 @@ removed.`)
 			continue
 		}
 		for _, m := range r.MatchingACLs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Principal, m.Host, m.Operation, m.PermissionType, m.ResourceType, m.ResourceName, m.ResourcePatternType)
+			printACL(tw, m.Principal, m.Host, m.Operation, m.PermissionType, m.ResourceType, m.ResourceName, m.ResourcePatternType)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -22,8 +22,8 @@ func runQuotas(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}, args, stdin, stdout, stderr)
 }
 
-// entityFlags name a quota entity as kafka-configs does with --entity-type
-// users/clients, --entity-name and --entity-default.
+// entityFlags name a quota entity with kafka-configs' shorthands: --user,
+// --user-defaults, --client, --client-defaults.
 type entityFlags struct {
 	user, client               string
 	userDefault, clientDefault bool
@@ -31,17 +31,17 @@ type entityFlags struct {
 
 func (e *entityFlags) register(fs *flagSet) {
 	fs.StringVar(&e.user, "user", "", "the user `name` (the principal's name, ANONYMOUS without authentication)")
-	fs.BoolVar(&e.userDefault, "user-default", false, "the default of all users (<default>)")
-	fs.StringVar(&e.client, "client-id", "", "the client `id`")
-	fs.BoolVar(&e.clientDefault, "client-default", false, "the default of all client ids (<default>)")
+	fs.BoolVar(&e.userDefault, "user-defaults", false, "the default of all users (<default>)")
+	fs.StringVar(&e.client, "client", "", "the client `id`")
+	fs.BoolVar(&e.clientDefault, "client-defaults", false, "the default of all client ids (<default>)")
 }
 
 func (e *entityFlags) check() error {
 	if e.user != "" && e.userDefault {
-		return fmt.Errorf("--user and --user-default exclude each other")
+		return fmt.Errorf("--user and --user-defaults exclude each other")
 	}
 	if e.client != "" && e.clientDefault {
-		return fmt.Errorf("--client-id and --client-default exclude each other")
+		return fmt.Errorf("--client and --client-defaults exclude each other")
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func (e *entityFlags) filter() []kadm.DescribeClientQuotaComponent {
 }
 
 func quotasList(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
-	fs := newFlagSet("quotas list", "kafkaboot quotas list [--user NAME | --user-default] [--client-id ID | --client-default]",
+	fs := newFlagSet("quotas list", "kafkaboot quotas list [--user NAME | --user-defaults] [--client ID | --client-defaults]",
 		`Prints the client quotas, like kafka-configs --describe --entity-type
 users/clients, one row per entity and quota:
 
@@ -154,7 +154,7 @@ func entityString(e kadm.ClientQuotaEntity) string {
 }
 
 func quotasSet(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
-	fs := newFlagSet("quotas set", "kafkaboot quotas set (--user NAME | --user-default) [--client-id ID | --client-default] [--add-config k=v,...] [--delete-config k,...]",
+	fs := newFlagSet("quotas set", "kafkaboot quotas set (--user NAME | --user-defaults) [--client ID | --client-defaults] [--add-config k=v,...] [--delete-config k,...]",
 		`Sets and removes quotas of one entity, like kafka-configs --alter
 --add-config/--delete-config --entity-type users/clients. Quotas:
 producer_byte_rate and consumer_byte_rate (bytes per second, per broker),
@@ -174,7 +174,7 @@ request_percentage (percent of one request thread), controller_mutation_rate.`)
 		return usageErrorf(fs.cmd, "%v", err)
 	}
 	if !ef.any() {
-		return usageErrorf(fs.cmd, "name an entity: --user, --user-default, --client-id or --client-default")
+		return usageErrorf(fs.cmd, "name an entity: --user, --user-defaults, --client or --client-defaults")
 	}
 	var ops []kadm.AlterClientQuotaOp
 	for _, kv := range splitNonEmpty(*add) {

@@ -64,7 +64,7 @@ func TestUsersAndQuotas(t *testing.T) {
 	}
 
 	run("", "quotas", "set", "--user", "carol", "--add-config", "producer_byte_rate=1048576,consumer_byte_rate=2097152").ok(t)
-	run("", "quotas", "set", "--client-default", "--add-config", "request_percentage=50").ok(t)
+	run("", "quotas", "set", "--client-defaults", "--add-config", "request_percentage=50").ok(t)
 	r = run("", "quotas", "list").ok(t)
 	want = "ENTITY               QUOTA               VALUE\nclient-id=<default>  request_percentage  50\nuser=carol           consumer_byte_rate  2097152\nuser=carol           producer_byte_rate  1048576\n"
 	if r.stdout != want {
@@ -160,6 +160,19 @@ func TestACLsCommand(t *testing.T) {
 		t.Fatalf("acls add printed %q", r.stdout)
 	}
 	run("acls", "add", "--deny-principal", "User:mallory", "--operation", "All", "--topic", "ord", "--resource-pattern-type", "prefixed").ok(t)
+	// kafka-acls' host flags: the allowed principal from --allow-host, the
+	// denied one from --deny-host.
+	run("acls", "add", "--allow-principal", "User:bob", "--allow-host", "10.0.0.1", "--deny-principal", "User:eve", "--deny-host", "10.0.0.2",
+		"--operation", "Read", "--group", "billing").ok(t)
+	r = run("acls", "list", "--group", "billing").ok(t)
+	rows := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		rows[strings.Join(strings.Fields(line)[:4], " ")] = true
+	}
+	if !rows["User:bob 10.0.0.1 READ ALLOW"] || !rows["User:eve 10.0.0.2 READ DENY"] || len(rows) != 3 {
+		t.Fatalf("acls list --group billing printed\n%s", r.stdout)
+	}
+	run("acls", "remove", "--group", "billing").ok(t)
 	r = run("acls", "list", "--topic", "orders", "--resource-pattern-type", "match").ok(t)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 4 || !strings.HasPrefix(lines[0], "PRINCIPAL") || !strings.Contains(r.stdout, "User:mallory  *     ALL") {
