@@ -316,10 +316,17 @@ func TestSeekOnAssign(t *testing.T) {
 			}
 		}))
 	waitFor(t, 10*time.Second, func() bool { return got.len() >= 3 }, "records after the seeks")
-	time.Sleep(100 * time.Millisecond) // no earlier record may follow
+	// A last record on each partition: once both are handled, everything
+	// before them on their partitions was handled or skipped.
+	e.produceValues("sa", 0, "p0-end")
+	e.produceValues("sa", 1, "p1-end")
+	waitFor(t, 10*time.Second, func() bool {
+		g := got.all()
+		return slices.Contains(g, "p0-end") && slices.Contains(g, "p1-end")
+	}, "the last records")
 	g := got.all()
 	slices.Sort(g)
-	if strings.Join(g, ",") != "p0-2,p0-3,p1-3" {
-		t.Fatalf("handled %v, want p0-2,p0-3,p1-3", g)
+	if strings.Join(g, ",") != "p0-2,p0-3,p0-end,p1-3,p1-end" {
+		t.Fatalf("handled %v, want p0-2,p0-3,p0-end,p1-3,p1-end", g)
 	}
 }
