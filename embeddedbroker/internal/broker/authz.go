@@ -303,19 +303,12 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 		if n.mayCluster(ctx, opCreate) {
 			return serve()
 		}
-		var denied []string
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.CreateTopicsRequestTopic) bool {
-			ok := n.may(ctx, opCreate, resTopic, t.Topic)
-			if !ok {
-				denied = append(denied, t.Topic)
-			}
-			return !ok
-		})
+		denied := refused(&r.Topics, func(t kmsg.CreateTopicsRequestTopic) bool { return n.may(ctx, opCreate, resTopic, t.Topic) })
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.CreateTopicsResponse)
 			for _, t := range denied {
 				rt := kmsg.NewCreateTopicsResponseTopic()
-				rt.Topic, rt.ErrorCode = t, kerr.TopicAuthorizationFailed.Code
+				rt.Topic, rt.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
 				rt.ErrorMessage = kmsg.StringPtr("Authorization failed.")
 				rt.NumPartitions, rt.ReplicationFactor = -1, -1
 				out.Topics = append(out.Topics, rt)
@@ -356,19 +349,12 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 		})
 	case *kmsg.CreatePartitionsRequest:
-		var denied []string
-		r.Topics = slices.DeleteFunc(r.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool {
-			ok := n.may(ctx, opAlter, resTopic, t.Topic)
-			if !ok {
-				denied = append(denied, t.Topic)
-			}
-			return !ok
-		})
+		denied := refused(&r.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool { return n.may(ctx, opAlter, resTopic, t.Topic) })
 		return merge(serve(), func(resp kmsg.Response) {
 			out := resp.(*kmsg.CreatePartitionsResponse)
 			for _, t := range denied {
 				rt := kmsg.NewCreatePartitionsResponseTopic()
-				rt.Topic, rt.ErrorCode = t, kerr.TopicAuthorizationFailed.Code
+				rt.Topic, rt.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
 				out.Topics = append(out.Topics, rt)
 			}
 		})
