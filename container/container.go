@@ -82,6 +82,9 @@ type Container struct {
 	failing atomic.Bool
 
 	tel *telemetry.Consumer // metrics and tracing; does nothing when off
+
+	// retry: the listener's retry topics, nil without.
+	retry *retryPlan
 }
 
 // run is the state of one Start..Stop cycle.
@@ -181,6 +184,35 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 			c.recoverer = LoggingRecoverer{Logger: base}
 		}
 	}
+	var rt *listener.RetryTopics
+	switch {
+	case ep.Retry != nil && ep.Retry.Disabled:
+	case ep.Retry != nil:
+		m := ep.Retry.Merge(o.retryDefaults)
+		rt = &m
+	case o.retryAll:
+		m := o.retryDefaults
+		rt = &m
+	}
+	if rt != nil {
+		if err := listener.CheckRetryTopics(ep, rt); err != nil {
+			return fail("%v", err)
+		}
+		if c.pub == nil {
+			return fail("retry topics need a publisher (WithPublisher) to forward records")
+		}
+		c.retry = newRetryPlan(ep, *rt)
+		if ep.ErrorHandler == "" {
+			// Retries go through the retry topics, not in place
+			// (Spring's retry topic containers retry nothing in
+			// place); a listener's own errorhandler adds blocking
+			// retries before each forward.
+			eh := *c.eh
+			eh.BackOff = FixedBackOff{MaxRetries: 0}
+			c.eh = &eh
+		}
+		c.recoverer = &retryForwarder{c: c, plan: c.retry, now: time.Now}
+	}
 	if c.inv.Replies() && c.pub == nil {
 		return fail("the handler returns replies but the container has no publisher (WithPublisher)")
 	}
@@ -243,6 +275,16 @@ func (c *Container) Start(ctx context.Context) error {
 	hardCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &run{hardCtx: hardCtx, hardCancel: cancel, idleStop: make(chan struct{}), idleDone: make(chan struct{}), watch: c.newWatch()}
 	c.lastRecord.Store(time.Now().UnixNano())
+	if c.retry != nil && c.retry.cfg.AutoCreate != listener.Off {
+		if err := c.createRetryTopics(ctx); err != nil {
+			cancel()
+			err = fmt.Errorf("container: listener %q: retry topics: %w", c.id, err)
+			c.failure.Store(&err)
+			c.state.Store(int32(StateFailed))
+			c.emit(FailedEvent{ListenerID: c.id, Err: err})
+			return err
+		}
+	}
 	for i := 0; i < c.members; i++ {
 		m, err := newMember(ctx, c, r, i)
 		if err != nil {
@@ -600,10 +642,13 @@ const (
 )
 
 type seekReq struct {
-	k      tp
-	kind   seekKind
-	offset int64
-	done   chan error
+	// internal: a park's rewind, which clears the worker's seekPending
+	// once applied and interrupts no waits.
+	internal bool
+	k        tp
+	kind     seekKind
+	offset   int64
+	done     chan error
 }
 
 // Seek moves the position of an owned partition to offset (like Spring's

@@ -208,11 +208,30 @@ type DeadLetterInfo struct {
 	Stacktrace        string
 }
 
-// ParseDeadLetter decodes the kafka_dlt-* headers of r; ok is false when r
-// has no kafka_dlt-original-topic header.
+// ParseDeadLetter decodes the kafka_dlt-* headers of r, or, on a record
+// a retry topic forwarded to its dead-letter topic (Spring's retry
+// topics write no kafka_dlt-* headers), the kafka_original-* and
+// kafka_exception-* ones; ok is false when r has neither
+// kafka_dlt-original-topic nor kafka_original-topic.
 func ParseDeadLetter(r *kgo.Record) (info DeadLetterInfo, ok bool) {
+	dlt := false
+	if _, has := header(r, HeaderDLTOriginalTopic); has {
+		dlt = true
+	}
 	for _, h := range r.Headers {
-		switch h.Key {
+		key := h.Key
+		if !dlt {
+			// The retry-topic names, mapped onto the DLT ones.
+			switch {
+			case strings.HasPrefix(key, "kafka_original-"):
+				key = "kafka_dlt-" + key[len("kafka_"):]
+			case strings.HasPrefix(key, "kafka_exception-"):
+				key = "kafka_dlt-" + key[len("kafka_"):]
+			default:
+				continue
+			}
+		}
+		switch key {
 		case HeaderDLTOriginalTopic:
 			info.OriginalTopic, ok = string(h.Value), true
 		case HeaderDLTOriginalPartition:

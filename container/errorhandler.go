@@ -229,6 +229,10 @@ type Failure struct {
 	Attempts int
 	// FirstFailure is when the first delivery failed.
 	FirstFailure time.Time
+
+	// outcome, set by the container's own recoverers, is the metrics
+	// outcome of a successful recovery when it is not the default.
+	outcome string
 }
 
 // Recoverer handles records whose retries are exhausted (or that are not

@@ -50,6 +50,11 @@ type member struct {
 	count      atomic.Int64 // records processed since the last count commit
 	cmStop     chan struct{}
 	cmDone     chan struct{}
+
+	// parked are the retry partitions paused until their next record is
+	// due, with the timers that resume them.
+	parkMu sync.Mutex
+	parked map[tp]*time.Timer
 }
 
 func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, error) {
@@ -62,10 +67,17 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 		commitKick: make(chan struct{}, 1),
 		cmStop:     make(chan struct{}),
 		cmDone:     make(chan struct{}),
+		parked:     map[tp]*time.Timer{},
 	}
 	m.pollCtx, m.pollCancel = context.WithCancel(r.hardCtx)
 	ep := c.ep
 	opts := slices.Clone(c.o.clientOpts)
+	if c.retry != nil {
+		// A resumed retry partition is fetched once the fetch in flight
+		// returns: keep that short (the listener's properties may still
+		// set fetch.max.wait.ms).
+		opts = append(opts, kgo.FetchMaxWait(c.retry.fetchWait))
+	}
 	if ep.ClientIDPrefix != "" {
 		opts = append(opts, kgo.ClientID(ep.ClientIDPrefix+"-"+strconv.Itoa(idx)))
 	}
@@ -87,7 +99,11 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 		if ep.Pattern != "" {
 			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics("^(?:"+ep.Pattern+")$"))
 		} else {
-			opts = append(opts, kgo.ConsumeTopics(ep.Topics...))
+			topics := slices.Clone(ep.Topics)
+			if c.retry != nil {
+				topics = append(topics, c.retry.topics()...)
+			}
+			opts = append(opts, kgo.ConsumeTopics(topics...))
 		}
 	}
 	opts = append(opts, kgo.WithHooks(append([]kgo.Hook{r.watch}, c.tel.Hooks()...)...))
@@ -292,8 +308,8 @@ func (m *member) dispatch(fs kgo.Fetches) {
 			return
 		}
 		w := m.workers[tp{p.Topic, p.Partition}]
-		if w == nil {
-			return // revoked or lost since the fetch
+		if w == nil || w.seekPending.Load() {
+			return // revoked or lost since the fetch, or fetched before a rewind
 		}
 		if m.readCommitted {
 			w.end.Store(p.LastStableOffset)
@@ -310,6 +326,7 @@ func (m *member) stopPolling() {
 	m.stopping = true
 	m.mu.Unlock()
 	m.pollCancel()
+	m.unparkAll()
 }
 
 // stopWorkers asks every worker to stop after its current record and
@@ -435,7 +452,9 @@ func (m *member) applySeeks() {
 		}
 		w.seekEpoch.Add(1)
 		w.pos.Store(off)
-		w.interruptWaits()
+		if !s.internal {
+			w.interruptWaits()
+		}
 		if set[s.k.topic] == nil {
 			set[s.k.topic] = map[int32]kgo.EpochOffset{}
 		}
@@ -444,8 +463,99 @@ func (m *member) applySeeks() {
 	}
 	m.mu.Unlock()
 	m.cl.SetOffsets(set)
+	m.mu.Lock()
+	for _, s := range applied {
+		if w := m.workers[s.k]; w != nil && s.internal {
+			w.seekPending.Store(false)
+		}
+	}
+	m.mu.Unlock()
 	for _, s := range applied {
 		s.done <- nil
+	}
+}
+
+// ---- retry topics: parked partitions ----
+
+// park pauses the retry partition of w until due, rewinding it to offset
+// (the first record not due): records of the partition fetched or queued
+// are dropped, nothing of it is held in memory while it waits, and the
+// timer resumes fetching shortly before due (by the fetch wait, so that
+// the record arrives about when it is due), as Spring's
+// KafkaBackoffAwareMessageListenerAdapter pauses a partition and seeks.
+func (m *member) park(w *worker, offset int64, due time.Time) {
+	parts := map[string][]int32{w.k.topic: {w.k.partition}}
+	m.cl.PauseFetchPartitions(parts)
+	m.mu.Lock()
+	if m.workers[w.k] != w || m.stopping {
+		m.mu.Unlock()
+		m.resumeFetch(w.k)
+		return
+	}
+	w.seekEpoch.Add(1)
+	w.seekPending.Store(true)
+	w.pos.Store(offset)
+	m.seeks = append(m.seeks, seekReq{internal: true, k: w.k, kind: seekOffset, offset: offset, done: make(chan error, 1)})
+	m.mu.Unlock()
+	wait := max(time.Until(due)-m.c.retry.fetchWait, 0)
+	m.parkMu.Lock()
+	if t := m.parked[w.k]; t != nil {
+		t.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(wait, func() {
+		m.parkMu.Lock()
+		mine := m.parked[w.k] == t
+		if mine {
+			delete(m.parked, w.k)
+		}
+		m.parkMu.Unlock()
+		if mine {
+			m.resumeFetch(w.k)
+		}
+	})
+	m.parked[w.k] = t
+	m.parkMu.Unlock()
+	m.c.log.Debug("kafka listener: retry partition paused until its next record is due", "topic", w.k.topic,
+		"partition", w.k.partition, "offset", offset, "due", due)
+	m.wakePoll()
+}
+
+// unpark resumes partition k now if it is parked (revoked, lost, stopped).
+func (m *member) unpark(k tp) {
+	m.parkMu.Lock()
+	t := m.parked[k]
+	delete(m.parked, k)
+	m.parkMu.Unlock()
+	if t != nil {
+		t.Stop()
+		m.resumeFetch(k)
+	}
+}
+
+// unparkAll resumes every parked partition (the member stops).
+func (m *member) unparkAll() {
+	m.parkMu.Lock()
+	ks := make([]tp, 0, len(m.parked))
+	for k, t := range m.parked {
+		t.Stop()
+		ks = append(ks, k)
+	}
+	clear(m.parked)
+	m.parkMu.Unlock()
+	for _, k := range ks {
+		m.resumeFetch(k)
+	}
+}
+
+// resumeFetch resumes fetching k unless the user paused it
+// (PausePartitions).
+func (m *member) resumeFetch(k tp) {
+	m.c.pmu.Lock()
+	userPaused := m.c.pausedParts[k.topic][k.partition]
+	m.c.pmu.Unlock()
+	if !userPaused {
+		m.cl.ResumeFetchPartitions(map[string][]int32{k.topic: {k.partition}})
 	}
 }
 
@@ -539,6 +649,14 @@ func countParts(parts map[string][]int32) int {
 }
 
 func (m *member) detach(parts map[string][]int32) []*worker {
+	if m.c.retry != nil {
+		// A parked partition that comes back must be fetched.
+		for t, ps := range parts {
+			for _, p := range ps {
+				m.unpark(tp{t, p})
+			}
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var ws []*worker

@@ -75,6 +75,25 @@ type options struct {
 	otel           telemetry.Config
 	// monitorInterval is the non-responsive handler check's interval.
 	monitorInterval time.Duration
+	// retryDefaults fill in the retry attributes of listeners;
+	// retryAll gives every listener without one retry topics.
+	retryDefaults listener.RetryTopics
+	retryAll      bool
+}
+
+// WithRetryTopicDefaults sets the values a listener's retry attribute
+// does not give (kafka.listener.retry.*); it turns retry topics on for no
+// listener by itself.
+func WithRetryTopicDefaults(rt listener.RetryTopics) Option {
+	return optFunc(func(o *options) { o.retryDefaults = rt })
+}
+
+// WithRetryTopics gives every listener without a retry attribute retry
+// topics configured by rt (kafka.listener.retry.enabled), and fills in the
+// attribute of those that have one as WithRetryTopicDefaults does; a
+// listener opts out with retry=false.
+func WithRetryTopics(rt listener.RetryTopics) Option {
+	return optFunc(func(o *options) { o.retryDefaults, o.retryAll = rt, true })
 }
 
 // WithClientOpts sets the base kgo options of every client of the

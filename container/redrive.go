@@ -52,7 +52,7 @@ type RedriveResult struct {
 // ErrNotDeadLetter is returned (wrapped) by Redrive for a record of the
 // dead-letter topic that has no kafka_dlt-original-topic header, when no
 // To is given: there is nowhere to send it back.
-var ErrNotDeadLetter = errors.New("container: not a dead letter (no kafka_dlt-original-topic header)")
+var ErrNotDeadLetter = errors.New("container: not a dead letter (no kafka_dlt-original-topic or kafka_original-topic header)")
 
 // Redrive sends the dead letters of dltTopic back to the topics they came
 // from, once the bug that put them there is fixed: each with its key,
@@ -259,13 +259,19 @@ func evictMembers(ctx context.Context, cl *kgo.Client, group string) error {
 	return nil
 }
 
-// redriven is the record Redrive sends for dead letter r to topic.
+// redriven is the record Redrive sends for dead letter r to topic: its
+// key, value and headers, without the retry topics' attempt count and due
+// time, with the re-drive count incremented.
 func redriven(r *kgo.Record, topic string) *kgo.Record {
 	count := 0
 	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+1)
 	for _, h := range r.Headers {
-		if h.Key == HeaderRedriveCount {
+		switch h.Key {
+		case HeaderRedriveCount:
 			count, _ = strconv.Atoi(string(h.Value))
+			continue
+		case HeaderRetryAttempts, HeaderRetryBackoffTimestamp:
+			// Back on its topic, the record starts its retries afresh.
 			continue
 		}
 		hs = append(hs, h)

@@ -27,6 +27,12 @@ type worker struct {
 	c   *Container
 	k   tp
 	inv *listener.Invoker
+	// retry: the partition is a retry topic's; its records wait for
+	// their due time.
+	retry bool
+	// seekPending: a rewind (park) is queued for the poll loop; records
+	// fetched before it is applied are dropped.
+	seekPending atomic.Bool
 
 	mu        sync.Mutex
 	queue     []chunk
@@ -81,6 +87,7 @@ const (
 func newWorker(m *member, k tp) *worker {
 	w := &worker{
 		m: m, c: m.c, k: k, inv: m.c.inv,
+		retry:     m.c.retry != nil && m.c.retry.isRetryTopic(k.topic),
 		signal:    make(chan struct{}, 1),
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
@@ -205,36 +212,91 @@ func (w *worker) process(ch chunk) {
 		return
 	}
 	w.ensureTracker(cur)
-	if w.inv.Batch() {
-		w.processBatch(ch.recs, cur)
-		w.m.release(len(ch.recs))
-	} else if w.c.lanes > 1 {
-		w.processLanes(ch.recs, cur)
-		w.m.release(len(ch.recs))
-	} else {
-		// Finished records are released to the poll loop in groups:
-		// the in-flight count is shared by all workers of the member.
-		const releaseEvery = 64
-		released := 0
-		for i, r := range ch.recs {
-			if w.stopped() || w.seekEpoch.Load() != cur {
-				w.m.release(len(ch.recs) - released)
-				w.flushSucceeded()
-				return
-			}
-			w.processRecord(r)
-			if i+1-released >= releaseEvery {
-				w.m.release(i + 1 - released)
-				released = i + 1
+	recs := ch.recs
+	for len(recs) > 0 {
+		seg, rest := recs, []*kgo.Record(nil)
+		var due time.Time
+		if w.retry {
+			// A retry topic's records wait for their due time; the
+			// records before the first one not due are handled now.
+			if i, d := firstNotDue(recs, time.Now()); i >= 0 {
+				seg, rest, due = recs[:i], recs[i:], d
 			}
 		}
-		w.m.release(len(ch.recs) - released)
+		if len(seg) > 0 && !w.processSegment(seg, cur) {
+			w.m.release(len(rest))
+			w.flushSucceeded()
+			return
+		}
+		if len(rest) == 0 {
+			break
+		}
+		if w.stopped() || w.seekEpoch.Load() != cur || w.m.r.hardCtx.Err() != nil {
+			w.m.release(len(rest))
+			w.flushSucceeded()
+			return
+		}
+		if wait := time.Until(due); wait <= w.c.retry.shortWait {
+			// Due within about one fetch: wait here. A false return
+			// with the worker still current was a stale interrupt.
+			w.sleep(wait)
+			recs = rest
+			continue
+		}
+		// Not due for a while: pause the partition and rewind to the
+		// record, so that nothing of it is held while it waits.
+		w.m.release(len(rest))
+		w.m.park(w, rest[0].Offset, due)
+		break
 	}
 	w.flushSucceeded()
 	switch w.c.ackMode {
 	case listener.AckBatch, listener.AckManual:
 		w.m.kickCommit()
 	}
+}
+
+// processSegment handles recs, records of one chunk, releasing them to
+// the poll loop; false if it stopped early (stop, seek, hard stop).
+func (w *worker) processSegment(recs []*kgo.Record, cur uint64) bool {
+	if w.inv.Batch() {
+		w.processBatch(recs, cur)
+		w.m.release(len(recs))
+		return true
+	}
+	if w.c.lanes > 1 {
+		w.processLanes(recs, cur)
+		w.m.release(len(recs))
+		return true
+	}
+	// Finished records are released to the poll loop in groups: the
+	// in-flight count is shared by all workers of the member.
+	const releaseEvery = 64
+	released := 0
+	for i, r := range recs {
+		if w.stopped() || w.seekEpoch.Load() != cur {
+			w.m.release(len(recs) - released)
+			return false
+		}
+		w.processRecord(r)
+		if i+1-released >= releaseEvery {
+			w.m.release(i + 1 - released)
+			released = i + 1
+		}
+	}
+	w.m.release(len(recs) - released)
+	return true
+}
+
+// firstNotDue returns the index of the first record of a retry topic not
+// due at now and its due time, or -1.
+func firstNotDue(recs []*kgo.Record, now time.Time) (int, time.Time) {
+	for i, r := range recs {
+		if due, ok := retryDue(r); ok && due.After(now) {
+			return i, due
+		}
+	}
+	return -1, time.Time{}
 }
 
 // flushSucceeded counts the records finished with success since the last
@@ -494,6 +556,9 @@ func (w *worker) recover(ctx context.Context, recs []*kgo.Record, err error, fai
 			outcome := telemetry.OutcomeRecovered
 			if _, dl := w.c.recoverer.(*DeadLetterRecoverer); dl && f.DLT != listener.DLTNone {
 				outcome = telemetry.OutcomeDeadLettered
+			}
+			if f.outcome != "" {
+				outcome = f.outcome
 			}
 			w.c.tel.Records(w.k.topic, outcome, len(recs))
 			return true

@@ -182,6 +182,10 @@ type Endpoint struct {
 	ClientIDPrefix string
 	Ordering       Ordering
 	Workers        int
+	// Retry (the retry attribute) sends failed records through retry
+	// topics instead of retrying them in place; nil leaves it to the
+	// container's default (kafka.listener.retry).
+	Retry *RetryTopics
 	// Handler is the handler func; see the package documentation for the
 	// accepted signatures.
 	Handler any

@@ -340,6 +340,9 @@ func (ep *Endpoint) compileLocked(o options) error {
 	if ep.AckMode > AckManualImmediate {
 		return fmt.Errorf("invalid ack mode %d", ep.AckMode)
 	}
+	if err := ep.checkRetry(); err != nil {
+		return err
+	}
 	if ep.AutoStartup < Auto || ep.AutoStartup > Off || ep.Validate < Auto || ep.Validate > Off {
 		return errors.New("invalid toggle value")
 	}

@@ -26,16 +26,18 @@ const (
 	attrClientIDPrefix = "clientidprefix"
 	attrOrdering       = "ordering"
 	attrWorkers        = "workers"
+	attrRetry          = "retry"
 )
 
 // boolAttrs may be written bare ("batch" means "batch=true").
-var boolAttrs = map[string]bool{attrAutoStartup: true, attrBatch: true, attrValidate: true}
+var boolAttrs = map[string]bool{attrAutoStartup: true, attrBatch: true, attrValidate: true, attrRetry: true}
 
 var knownAttrs = map[string]bool{
 	attrID: true, attrTopics: true, attrPattern: true, attrPartitions: true, attrGroup: true,
 	attrConcurrency: true, attrAutoStartup: true, attrBatch: true, attrAck: true,
 	attrErrorHandler: true, attrDLT: true, attrValidate: true, attrProperties: true,
 	attrSendTo: true, attrClientIDPrefix: true, attrOrdering: true, attrWorkers: true,
+	attrRetry: true,
 }
 
 type rawAttr struct {
@@ -85,6 +87,13 @@ func parseAttrs(tag string) ([]rawAttr, error) {
 			return nil, errors.New("empty attribute (stray comma?)")
 		}
 		name, value, hasValue := strings.Cut(piece, "=")
+		if !hasValue && strings.Contains(piece, ":") && len(attrs) > 0 && attrs[len(attrs)-1].name == attrRetry &&
+			!attrs[len(attrs)-1].bare {
+			// retry=attempts:4,backoff:1s: the items after the first
+			// continue the retry attribute (attribute names have no ':').
+			attrs[len(attrs)-1].value += "," + piece
+			continue
+		}
 		name = strings.ToLower(strings.TrimSpace(name))
 		value = strings.TrimSpace(value)
 		if !knownAttrs[name] {
@@ -170,6 +179,8 @@ func setAttr(ep *Endpoint, name, v string) error {
 		ep.ClientIDPrefix = v
 	case attrOrdering:
 		ep.Ordering, err = ParseOrdering(v)
+	case attrRetry:
+		ep.Retry, err = ParseRetryTopics(v)
 	case attrWorkers:
 		var n int
 		if n, err = strconv.Atoi(v); err == nil && n < 1 {

@@ -30,6 +30,8 @@ const (
 	OutcomeSuccess      = "success"
 	OutcomeDeadLettered = "dead_lettered"
 	OutcomeRecovered    = "recovered"
+	// OutcomeRetried: forwarded to a retry topic, to be handled again.
+	OutcomeRetried = "retried"
 )
 
 // Values of [RebalanceTypeKey], as passed to Consumer.Rebalance.
