@@ -81,6 +81,11 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 		container.WithLogger(logger),
 		container.WithClientLogLevel(level),
 	}
+	if rt := retryTopics(k.Listener.Retry); k.Listener.Retry.Enabled {
+		all = append(all, container.WithRetryTopics(rt))
+	} else {
+		all = append(all, container.WithRetryTopicDefaults(rt))
+	}
 	if d := k.Listener.MonitorInterval; d > 0 {
 		all = append(all, container.WithMonitorInterval(d))
 	}
@@ -223,4 +228,21 @@ func Listeners(constructor any) fx.Option {
 // handler or a rebalance listener.
 func ContainerOptions(opts ...container.Option) fx.Option {
 	return fx.Provide(fx.Annotate(func() []container.Option { return opts }, fx.ResultTags(`group:"kafkaboot.container"`)))
+}
+
+// retryTopics maps kafka.listener.retry onto listener.RetryTopics.
+func retryTopics(r config.ListenerRetry) listener.RetryTopics {
+	rt := listener.RetryTopics{
+		Attempts: r.Attempts, Delay: r.Delay, Multiplier: r.Multiplier, MaxDelay: r.MaxDelay,
+		MultipleTopics: r.TopicReuse == "multiple",
+		RetrySuffix:    r.RetryTopicSuffix, DLTSuffix: r.DLTTopicSuffix,
+		AutoCreate: listener.Off,
+	}
+	if r.TopicSuffixing == "delay" {
+		rt.Suffixing = listener.SuffixDelay
+	}
+	if r.AutoCreateTopics {
+		rt.AutoCreate = listener.On
+	}
+	return rt
 }

@@ -350,6 +350,43 @@ type Listener struct {
 	// one may run before it is reported (a WARN and a NonResponsiveEvent).
 	// Default 30s, like Spring's monitorInterval.
 	MonitorInterval time.Duration `koanf:"monitor-interval" validate:"gt=0"`
+	// Retry (kafka.listener.retry) configures non-blocking retries through
+	// retry topics: the values a listener's retry attribute does not give
+	// and, with enabled, retry topics for every listener without one.
+	Retry ListenerRetry `koanf:"retry"`
+}
+
+// ListenerRetry is kafka.listener.retry: retry topics with Spring's
+// semantics and names (see listener.RetryTopics).
+type ListenerRetry struct {
+	// Enabled (kafka.listener.retry.enabled) gives every listener retry
+	// topics unless its tag says retry=false. Default false.
+	Enabled bool `koanf:"enabled"`
+	// Attempts (kafka.listener.retry.attempts) counts deliveries, the
+	// first included. Default 3.
+	Attempts int `koanf:"attempts" validate:"gte=2"`
+	// Delay (kafka.listener.retry.delay) is the first back off. Default 1s.
+	Delay time.Duration `koanf:"delay" validate:"gt=0"`
+	// Multiplier (kafka.listener.retry.multiplier) > 1 makes the back off
+	// exponential. Default 0: fixed.
+	Multiplier float64 `koanf:"multiplier" validate:"gte=0"`
+	// MaxDelay (kafka.listener.retry.max-delay) caps an exponential back
+	// off. Default 30s.
+	MaxDelay time.Duration `koanf:"max-delay" validate:"gt=0"`
+	// TopicSuffixing (kafka.listener.retry.topic-suffixing) is index
+	// (orders-retry-0, ...; the default) or delay (orders-retry-1000, ...).
+	TopicSuffixing string `koanf:"topic-suffixing" validate:"oneof=index delay"`
+	// TopicReuse (kafka.listener.retry.topic-reuse) is single (trailing
+	// retries with one delay share a topic; the default) or multiple.
+	TopicReuse string `koanf:"topic-reuse" validate:"oneof=single multiple"`
+	// RetryTopicSuffix and DLTTopicSuffix
+	// (kafka.listener.retry.retry-topic-suffix, .dlt-topic-suffix) default
+	// to -retry and -dlt, Spring's.
+	RetryTopicSuffix string `koanf:"retry-topic-suffix" validate:"required,nefield=DLTTopicSuffix"`
+	DLTTopicSuffix   string `koanf:"dlt-topic-suffix" validate:"required"`
+	// AutoCreateTopics (kafka.listener.retry.auto-create-topics) creates
+	// the retry and dead-letter topics at start. Default true.
+	AutoCreateTopics bool `koanf:"auto-create-topics"`
 }
 
 // Admin is kafka.admin.
@@ -403,6 +440,16 @@ func DefaultKafka() Kafka {
 			AckTime:         5 * time.Second,
 			PollTimeout:     5 * time.Second,
 			MonitorInterval: 30 * time.Second,
+			Retry: ListenerRetry{
+				Attempts:         3,
+				Delay:            time.Second,
+				MaxDelay:         30 * time.Second,
+				TopicSuffixing:   "index",
+				TopicReuse:       "single",
+				RetryTopicSuffix: "-retry",
+				DLTTopicSuffix:   "-dlt",
+				AutoCreateTopics: true,
+			},
 		},
 		Client: Client{LogLevel: LogLevelError},
 		Admin: Admin{

@@ -145,6 +145,10 @@ func TestLoadFile(t *testing.T) {
 			Concurrency: 3, AckMode: AckModeManualImmediate, AckCount: 1, AckTime: 5 * time.Second,
 			PollTimeout: 5 * time.Second, IdleInterval: time.Minute, MissingTopicsFatal: true,
 			MonitorInterval: 30 * time.Second,
+			Retry: ListenerRetry{
+				Attempts: 3, Delay: time.Second, MaxDelay: 30 * time.Second, TopicSuffixing: "index", TopicReuse: "single",
+				RetryTopicSuffix: "-retry", DLTTopicSuffix: "-dlt", AutoCreateTopics: true,
+			},
 		},
 		Admin: Admin{
 			AutoCreate: false,

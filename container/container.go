@@ -85,6 +85,10 @@ type Container struct {
 
 	// retry: the listener's retry topics, nil without.
 	retry *retryPlan
+	// tx: the listener runs in transactions, each member with the
+	// transactional id txPrefix+id+"-"+member.
+	tx       bool
+	txPrefix string
 }
 
 // run is the state of one Start..Stop cycle.
@@ -128,6 +132,28 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 	}
 	c.log = base.With("listener", ep.ID)
 	c.deser, c.ser, c.pub = o.deser, o.ser, o.pub
+	var rt *listener.RetryTopics
+	switch {
+	case ep.Retry != nil && ep.Retry.Disabled:
+	case ep.Retry != nil:
+		m := ep.Retry.Merge(o.retryDefaults)
+		rt = &m
+	case o.retryAll:
+		m := o.retryDefaults
+		rt = &m
+	}
+	c.tx = ep.Transactional == listener.On || (ep.Transactional == listener.Auto && o.txPrefix != "")
+	if c.tx {
+		if err := listener.CheckTransactional(ep, rt); err != nil {
+			return fail("%v", err)
+		}
+		c.txPrefix = o.txPrefix
+		if c.txPrefix == "" {
+			c.txPrefix = DefaultTransactionalIDPrefix
+		}
+		// Dead letters and replies join the handler's transaction.
+		c.pub = &txPublisher{base: c.pub}
+	}
 	if c.deser == nil || c.ser == nil {
 		auto := serde.NewAuto()
 		if c.deser == nil {
@@ -183,16 +209,6 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 		} else {
 			c.recoverer = LoggingRecoverer{Logger: base}
 		}
-	}
-	var rt *listener.RetryTopics
-	switch {
-	case ep.Retry != nil && ep.Retry.Disabled:
-	case ep.Retry != nil:
-		m := ep.Retry.Merge(o.retryDefaults)
-		rt = &m
-	case o.retryAll:
-		m := o.retryDefaults
-		rt = &m
 	}
 	if rt != nil {
 		if err := listener.CheckRetryTopics(ep, rt); err != nil {

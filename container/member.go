@@ -12,6 +12,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/internal/kgolog"
 	"github.com/kafkaboot/kafkaboot/internal/telemetry"
+	"github.com/kafkaboot/kafkaboot/internal/txscope"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,6 +56,16 @@ type member struct {
 	// due, with the timers that resume them.
 	parkMu sync.Mutex
 	parked map[tp]*time.Timer
+
+	// errDelay is the poll loop's back off on fetch errors.
+	errDelay time.Duration
+	// hctx is the base of the handlers' contexts: the run's hard context,
+	// carrying the member's transactional client when transactional.
+	hctx context.Context
+	// sess, txs and txID: the member of a transactional listener.
+	sess *kgo.GroupTransactSession
+	txs  *txState
+	txID string
 }
 
 func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, error) {
@@ -72,6 +83,14 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 	m.pollCtx, m.pollCancel = context.WithCancel(r.hardCtx)
 	ep := c.ep
 	opts := slices.Clone(c.o.clientOpts)
+	if c.tx {
+		m.txID = c.txPrefix + c.id + "-" + strconv.Itoa(idx)
+		opts = append(opts, kgo.RecordPartitioner(DeadLetterPartitioner(kgo.StickyKeyPartitioner(nil))))
+		opts = append(opts, c.o.txOpts...)
+		// Inputs as committed: an aborted upstream transaction is not
+		// processed (the listener's properties may still say otherwise).
+		opts = append(opts, kgo.TransactionalID(m.txID), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
 	if c.retry != nil {
 		// A resumed retry partition is fetched once the fetch in flight
 		// returns: keep that short (the listener's properties may still
@@ -110,9 +129,19 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 	if o := kgolog.Opt(c.log, c.o.clientLog, r.watch.IsDown); o != nil {
 		opts = append(opts, o)
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, err
+	var cl *kgo.Client
+	if c.tx {
+		sess, err := kgo.NewGroupTransactSession(opts...)
+		if err != nil {
+			return nil, err
+		}
+		m.sess, m.txs, cl = sess, &txState{failed: map[txRecord]txFailure{}}, sess.Client()
+		m.hctx = txscope.WithClient(r.hardCtx, cl)
+	} else {
+		if cl, err = kgo.NewClient(opts...); err != nil {
+			return nil, err
+		}
+		m.hctx = r.hardCtx
 	}
 	m.cl, m.adm = cl, kadm.NewClient(cl)
 	m.readCommitted = cl.OptValue(kgo.FetchIsolationLevel) == kgo.ReadCommitted()
@@ -186,55 +215,76 @@ func (m *member) start() {
 // ---- poll loop ----
 
 func (m *member) pollLoop() {
+	if m.sess != nil {
+		m.pollLoopTx()
+		return
+	}
 	defer close(m.pollDone)
-	errDelay := time.Duration(0)
 	defer m.failSeeks()
 	for m.waitReady() {
-		ctx, cancel := context.WithCancel(m.pollCtx)
-		m.setWake(cancel)
-		// Take everything the client has fetched (see dispatch).
-		fs := m.cl.PollFetches(ctx)
-		m.setWake(nil)
-		cancel()
-		if m.pollCtx.Err() != nil || fs.IsClientClosed() {
-			return // records of this poll are dropped: not processed, not committed
-		}
-		hadErr, fatal := false, false
-		fs.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, context.Canceled) {
-				return
-			}
-			hadErr = true
-			if authorizationError(err) {
-				fatal = true
-				m.c.failFatal(fmt.Errorf("container: listener %q: not authorized on topic %q or group %q: %w", m.c.id, t, m.c.group, err))
-				return
-			}
-			if m.r.watch.IsDown() {
-				// The outage was said once; this is its echo.
-				m.c.log.Debug("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
-				return
-			}
-			m.c.log.Warn("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
-		})
-		if fatal {
+		fs, stop := m.poll()
+		if stop {
 			return
 		}
 		if fs.NumRecords() > 0 {
 			m.c.lastRecord.Store(time.Now().UnixNano())
 			m.dispatch(fs)
-			errDelay = 0
-		} else if hadErr {
-			// Back off on repeated errors without records.
-			errDelay = min(max(2*errDelay, 50*time.Millisecond), time.Second)
-			t := time.NewTimer(errDelay)
-			select {
-			case <-t.C:
-			case <-m.pollCtx.Done():
-			}
-			t.Stop()
 		}
 	}
+}
+
+// poll takes what the client has fetched (see dispatch), reporting fetch
+// errors and backing off on repeated errors without records; stop is true
+// when polling must end (stop, closed client, authorization failure).
+func (m *member) poll() (fs kgo.Fetches, stop bool) {
+	ctx, cancel := context.WithCancel(m.pollCtx)
+	m.setWake(cancel)
+	if m.sess != nil {
+		// A transaction covers one poll, and a failure redoes it all:
+		// bound it by max.poll.records.
+		fs = m.cl.PollRecords(ctx, m.c.maxPoll)
+	} else {
+		fs = m.cl.PollFetches(ctx)
+	}
+	m.setWake(nil)
+	cancel()
+	if m.pollCtx.Err() != nil || fs.IsClientClosed() {
+		return nil, true // records of this poll are dropped: not processed, not committed
+	}
+	hadErr, fatal := false, false
+	fs.EachError(func(t string, p int32, err error) {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		hadErr = true
+		if authorizationError(err) {
+			fatal = true
+			m.c.failFatal(fmt.Errorf("container: listener %q: not authorized on topic %q or group %q: %w", m.c.id, t, m.c.group, err))
+			return
+		}
+		if m.r.watch.IsDown() {
+			// The outage was said once; this is its echo.
+			m.c.log.Debug("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
+			return
+		}
+		m.c.log.Warn("kafka listener: fetch error", "member", m.idx, "topic", t, "partition", p, "err", err)
+	})
+	if fatal {
+		return nil, true
+	}
+	if fs.NumRecords() > 0 {
+		m.errDelay = 0
+	} else if hadErr {
+		// Back off on repeated errors without records.
+		m.errDelay = min(max(2*m.errDelay, 50*time.Millisecond), time.Second)
+		t := time.NewTimer(m.errDelay)
+		select {
+		case <-t.C:
+		case <-m.pollCtx.Done():
+		}
+		t.Stop()
+	}
+	return fs, false
 }
 
 // waitReady blocks while the container is paused or too many records are
@@ -317,6 +367,11 @@ func (m *member) dispatch(fs kgo.Fetches) {
 			w.end.Store(p.HighWatermark)
 		}
 		m.inflight.Add(int64(len(p.Records)))
+		if m.txs != nil {
+			m.txs.mu.Lock()
+			m.txs.records += int64(len(p.Records))
+			m.txs.mu.Unlock()
+		}
 		w.enqueue(p.Records, m.c.maxPoll, w.seekEpoch.Load())
 	})
 }
@@ -649,6 +704,9 @@ func countParts(parts map[string][]int32) int {
 }
 
 func (m *member) detach(parts map[string][]int32) []*worker {
+	if m.txs != nil {
+		m.txs.dropPartitions(parts)
+	}
 	if m.c.retry != nil {
 		// A parked partition that comes back must be fetched.
 		for t, ps := range parts {
@@ -759,7 +817,11 @@ func (m *member) workerList() []*worker {
 }
 
 // commitWorkers commits the pending offsets of ws; m.commitMu must be held.
+// A transactional member commits with its transactions instead.
 func (m *member) commitWorkers(ctx context.Context, ws []*worker) error {
+	if m.sess != nil {
+		return nil
+	}
 	type item struct {
 		tr *tracker
 		k  tp

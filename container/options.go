@@ -79,6 +79,28 @@ type options struct {
 	// retryAll gives every listener without one retry topics.
 	retryDefaults listener.RetryTopics
 	retryAll      bool
+	// txPrefix makes listeners transactional; txOpts configure their
+	// clients' producing.
+	txPrefix string
+	txOpts   []kgo.Opt
+}
+
+// WithTransactionalIDPrefix makes every listener without
+// transactional=false transactional (kafka.listener.transactional-id-prefix),
+// each group member producing with the transactional id
+// prefix+listener id+"-"+member number. Transactional ids must be unique
+// among the running instances of an application: a second producer with
+// the same id fences the first; include an instance name in the prefix
+// when several instances run the same listeners.
+func WithTransactionalIDPrefix(prefix string) Option {
+	return optFunc(func(o *options) { o.txPrefix = prefix })
+}
+
+// WithTransactionalClientOpts adds producer options (acks, compression,
+// partitioner, transaction timeout: the kafka.producer settings) to the
+// clients of transactional listeners, after WithClientOpts'.
+func WithTransactionalClientOpts(opts ...kgo.Opt) Option {
+	return optFunc(func(o *options) { o.txOpts = append(o.txOpts, opts...) })
 }
 
 // WithRetryTopicDefaults sets the values a listener's retry attribute

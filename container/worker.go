@@ -118,6 +118,12 @@ func (w *worker) enqueue(recs []*kgo.Record, max int, epoch uint64) {
 // stop asks the worker to exit after the record (batch) in progress.
 func (w *worker) stop() { w.stopOnce.Do(func() { close(w.stopCh) }) }
 
+// abandoned reports whether the records of seek epoch epoch are given up:
+// the worker stops, a seek replaced them, or their transaction is doomed.
+func (w *worker) abandoned(epoch uint64) bool {
+	return w.stopped() || w.seekEpoch.Load() != epoch || (w.m.txs != nil && w.m.txs.isDoomed())
+}
+
 func (w *worker) stopped() bool {
 	select {
 	case <-w.stopCh:
@@ -274,7 +280,7 @@ func (w *worker) processSegment(recs []*kgo.Record, cur uint64) bool {
 	const releaseEvery = 64
 	released := 0
 	for i, r := range recs {
-		if w.stopped() || w.seekEpoch.Load() != cur {
+		if w.abandoned(cur) {
 			w.m.release(len(recs) - released)
 			return false
 		}
@@ -325,6 +331,13 @@ func (w *worker) ensureTracker(epoch uint64) {
 
 // processed runs the ack mode's commit trigger after n records are done.
 func (w *worker) processed(n int) {
+	if s := w.m.txs; s != nil {
+		// Transactional: the transaction commits; count what finished.
+		s.mu.Lock()
+		s.finished += int64(n)
+		s.mu.Unlock()
+		return
+	}
 	switch w.c.ackMode {
 	case listener.AckRecord:
 		if err := w.m.commitSync(); err != nil && !errors.Is(err, ErrNotRunning) {
@@ -418,7 +431,7 @@ func (w *worker) processLanes(recs []*kgo.Record, epoch uint64) {
 			ls := &stats[i]
 			ls.timeAll = w.stats.timeAll
 			for _, r := range lane {
-				if w.stopped() || w.seekEpoch.Load() != epoch {
+				if w.abandoned(epoch) {
 					return
 				}
 				w.cur.Store(r)
@@ -449,6 +462,9 @@ func (e *nackError) Error() string { return "nack" }
 
 // deliver runs the record through the handler with retries and recovery.
 func (w *worker) deliver(r *kgo.Record, tr *tracker, ls *laneStats) outcome {
+	if w.m.txs != nil {
+		return w.deliverTx(r, tr, ls)
+	}
 	var (
 		failures int
 		first    time.Time
@@ -509,7 +525,7 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int, ls *laneStats)
 	if measure {
 		start = time.Now()
 	}
-	ctx, span := w.c.tel.ProcessAt(w.m.r.hardCtx, r, attempt, start, measure)
+	ctx, span := w.c.tel.ProcessAt(w.m.hctx, r, attempt, start, measure)
 	end := func(err error) {
 		if d := span.End(err); d > 0 { // measured
 			ls.timeAll = d >= timeAllFrom
@@ -610,7 +626,7 @@ func (w *worker) processBatch(recs []*kgo.Record, epoch uint64) {
 			// A record that cannot be decoded or validated never reaches
 			// the handler: straight to the recoverer.
 			w.logFailure(rest[:1], badErr, 1, false)
-			if !w.recover(w.m.r.hardCtx, rest[:1], badErr, 1, time.Now()) {
+			if !w.recover(w.m.hctx, rest[:1], badErr, 1, time.Now()) {
 				return
 			}
 			w.markDone(tr, rest[:1])
@@ -660,7 +676,7 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 			a = &ack{w: w, tr: tr, offsets: offs}
 			ackI = a
 		}
-		ctx, span := w.c.tel.ProcessBatch(w.m.r.hardCtx, sub, failures+1)
+		ctx, span := w.c.tel.ProcessBatch(w.m.hctx, sub, failures+1)
 		w.stats.calls++
 		w.calling.Store(w.stats.calls)
 		err := w.inv.InvokeBatch(ctx, sub, ps, ackI)

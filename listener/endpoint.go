@@ -186,6 +186,11 @@ type Endpoint struct {
 	// topics instead of retrying them in place; nil leaves it to the
 	// container's default (kafka.listener.retry).
 	Retry *RetryTopics
+	// Transactional (the transactional attribute) runs the listener in
+	// Kafka transactions: what its handler sends and the offsets of what
+	// it consumed commit together (exactly-once consume-transform-produce).
+	// Auto leaves it to the container (kafka.listener.transactional-id-prefix).
+	Transactional Toggle
 	// Handler is the handler func; see the package documentation for the
 	// accepted signatures.
 	Handler any

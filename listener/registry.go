@@ -343,6 +343,14 @@ func (ep *Endpoint) compileLocked(o options) error {
 	if err := ep.checkRetry(); err != nil {
 		return err
 	}
+	if ep.Transactional < Auto || ep.Transactional > Off {
+		return errors.New("invalid toggle value")
+	}
+	if ep.Transactional == On {
+		if err := CheckTransactional(ep, ep.Retry); err != nil {
+			return err
+		}
+	}
 	if ep.AutoStartup < Auto || ep.AutoStartup > Off || ep.Validate < Auto || ep.Validate > Off {
 		return errors.New("invalid toggle value")
 	}

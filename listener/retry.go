@@ -398,3 +398,20 @@ func CheckRetryTopics(ep *Endpoint, rt *RetryTopics) error {
 	}
 	return nil
 }
+
+// CheckTransactional refuses a transactional listener where transactions
+// cannot give their guarantee; rt is the listener's effective retry
+// topics (nil: none).
+func CheckTransactional(ep *Endpoint, rt *RetryTopics) error {
+	switch {
+	case len(ep.Partitions) > 0:
+		return errors.New("transactional listeners need group consumption (topics= or pattern=): the transaction commits the group's offsets")
+	case ep.Batch:
+		return errors.New("transactional listeners are record listeners for now: batch=true is not supported with transactional")
+	case ep.AckMode.Manual():
+		return fmt.Errorf("ack=%s does not apply to transactional listeners: the transaction commits the offsets", ep.AckMode)
+	case rt != nil && !rt.Disabled:
+		return errors.New("retry topics do not work with transactional listeners yet (a record waiting for its retry would be committed with the transaction); use in-place retries (errorhandler) or retry=false")
+	}
+	return nil
+}

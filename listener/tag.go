@@ -27,17 +27,18 @@ const (
 	attrOrdering       = "ordering"
 	attrWorkers        = "workers"
 	attrRetry          = "retry"
+	attrTransactional  = "transactional"
 )
 
 // boolAttrs may be written bare ("batch" means "batch=true").
-var boolAttrs = map[string]bool{attrAutoStartup: true, attrBatch: true, attrValidate: true, attrRetry: true}
+var boolAttrs = map[string]bool{attrAutoStartup: true, attrBatch: true, attrValidate: true, attrRetry: true, attrTransactional: true}
 
 var knownAttrs = map[string]bool{
 	attrID: true, attrTopics: true, attrPattern: true, attrPartitions: true, attrGroup: true,
 	attrConcurrency: true, attrAutoStartup: true, attrBatch: true, attrAck: true,
 	attrErrorHandler: true, attrDLT: true, attrValidate: true, attrProperties: true,
 	attrSendTo: true, attrClientIDPrefix: true, attrOrdering: true, attrWorkers: true,
-	attrRetry: true,
+	attrRetry: true, attrTransactional: true,
 }
 
 type rawAttr struct {
@@ -181,6 +182,8 @@ func setAttr(ep *Endpoint, name, v string) error {
 		ep.Ordering, err = ParseOrdering(v)
 	case attrRetry:
 		ep.Retry, err = ParseRetryTopics(v)
+	case attrTransactional:
+		ep.Transactional, err = parseToggle(v)
 	case attrWorkers:
 		var n int
 		if n, err = strconv.Atoi(v); err == nil && n < 1 {

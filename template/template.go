@@ -41,6 +41,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/internal/connwatch"
 	"github.com/kafkaboot/kafkaboot/internal/telemetry"
+	"github.com/kafkaboot/kafkaboot/internal/txscope"
 	"github.com/kafkaboot/kafkaboot/serde"
 )
 
@@ -361,6 +362,12 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 		a.f.complete(t.complete(rec, topic, err, &a.f.so))
 		return &a.f
 	}
+	if cl := txscope.Client(ctx); cl != nil {
+		// In a transactional listener's handler: the send joins the
+		// listener's transaction (the commit flushes it).
+		cl.Produce(ctx, rec, a.promise)
+		return &a.f
+	}
 	if t.expiry != nil {
 		t.expiry.add(a)
 	}
@@ -525,6 +532,12 @@ func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOption
 			return
 		}
 		t.complete(r, r.Topic, t.dropped(parent, err), so) // the caller gave up: complete here
+	}
+	if cl := txscope.Client(ctx); cl != nil {
+		// In a transactional listener's handler: the send joins the
+		// listener's transaction.
+		r, err := cl.ProduceSync(ctx, rec).First()
+		return t.complete(r, rec.Topic, err, so)
 	}
 	_, known := t.topics.Load(rec.Topic)
 	if known && ctx.Done() == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kafkaboot/kafkaboot/internal/txscope"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -24,9 +25,20 @@ import (
 // are serialized. Do not use the same transactional client from several
 // templates, or send on this template outside ExecuteInTransaction (such
 // sends fail with franz-go's "not in a transaction" error, or silently
-// join a concurrent transaction). For consume-transform-produce with
-// exactly-once offsets use franz-go's kgo.GroupTransactSession directly.
+// join a concurrent transaction).
+//
+// In the handler of a transactional listener (ctx is the handler's),
+// fn runs in the listener's transaction instead, which commits with the
+// consumed offsets; an error from fn fails the handler call and aborts
+// that transaction, as Spring's nested transactions join the
+// container's.
 func (t *Template) ExecuteInTransaction(ctx context.Context, fn func(ctx context.Context, t *Template) error) error {
+	if txscope.Client(ctx) != nil {
+		if err := fn(ctx, t); err != nil {
+			return fmt.Errorf("template: transaction aborted: %w", err)
+		}
+		return nil
+	}
 	if !t.transactional {
 		return fmt.Errorf("template: execute in transaction: %w", ErrNotTransactional)
 	}

@@ -1,0 +1,278 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/internal/txscope"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// DefaultTransactionalIDPrefix is the transactional id prefix of
+// transactional listeners when none is configured.
+const DefaultTransactionalIDPrefix = "kafkaboot-"
+
+// Transactional listeners
+//
+// A member of a transactional container consumes and produces with one
+// client (franz-go's GroupTransactSession, Kafka's KIP-447 fencing by
+// group generation): for each poll it begins a transaction, hands the
+// records to the partition workers, waits until every record is done,
+// and ends the transaction, which commits the records' offsets together
+// with everything the handlers sent through the handler context (the
+// template, dead letters, replies). If anything goes wrong before the end
+// (a rebalance, a stop cut short, a handler failure) the transaction is
+// aborted: its records are delivered again, and what the aborted attempt
+// sent is never seen by read_committed consumers.
+//
+// A failed handler call aborts the transaction, like Spring's container
+// with a KafkaTransactionManager and its DefaultAfterRollbackProcessor:
+// the member remembers the record's failures, waits the back off, and the
+// poll's records come again in a new transaction; once the back off is
+// exhausted (or at once for an error that is not retryable) the record
+// goes to the recoverer (the dead-letter topic) inside the transaction
+// that commits its offset.
+
+// txPublisher sends through the transaction of the handler context when
+// there is one, else through base.
+type txPublisher struct{ base Publisher }
+
+// ProduceSync implements Publisher.
+func (p *txPublisher) ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults {
+	if cl := txscope.Client(ctx); cl != nil {
+		return cl.ProduceSync(ctx, rs...)
+	}
+	if p.base == nil {
+		out := make(kgo.ProduceResults, len(rs))
+		for i, r := range rs {
+			out[i] = kgo.ProduceResult{Record: r, Err: errors.New("container: no publisher outside a transaction")}
+		}
+		return out
+	}
+	return p.base.ProduceSync(ctx, rs...)
+}
+
+// txRecord identifies a record across transactions.
+type txRecord struct {
+	topic     string
+	partition int32
+	offset    int64
+}
+
+// txFailure is what a member remembers of a record whose handler failed
+// in an aborted transaction.
+type txFailure struct {
+	failures int
+	first    time.Time
+	err      error
+	recover  bool // retries are over: recover it when it comes again
+}
+
+// txState is a transactional member's state across its transactions.
+type txState struct {
+	mu       sync.Mutex
+	failed   map[txRecord]txFailure
+	doomed   bool          // the current transaction must abort
+	backOff  time.Duration // wait before the records come again
+	records  int64         // records dispatched in this transaction
+	finished int64         // records finished in this transaction
+}
+
+// failure returns what is remembered of r.
+func (s *txState) failure(r *kgo.Record) (txFailure, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.failed[txRecord{r.Topic, r.Partition, r.Offset}]
+	return f, ok
+}
+
+// forget drops what is remembered of r (handled or recovered).
+func (s *txState) forget(r *kgo.Record) {
+	s.mu.Lock()
+	delete(s.failed, txRecord{r.Topic, r.Partition, r.Offset})
+	s.mu.Unlock()
+}
+
+// doom records r's failure and makes the current transaction abort; the
+// records come again after backOff.
+func (s *txState) doom(r *kgo.Record, f txFailure, backOff time.Duration) {
+	s.mu.Lock()
+	s.failed[txRecord{r.Topic, r.Partition, r.Offset}] = f
+	s.doomed = true
+	s.backOff = max(s.backOff, backOff)
+	s.mu.Unlock()
+}
+
+func (s *txState) isDoomed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.doomed
+}
+
+// dropPartitions forgets the failures of partitions the member lost.
+func (s *txState) dropPartitions(parts map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.failed {
+		for _, p := range parts[k.topic] {
+			if p == k.partition {
+				delete(s.failed, k)
+			}
+		}
+	}
+}
+
+// pollLoopTx is the poll loop of a transactional member: one transaction
+// per poll.
+func (m *member) pollLoopTx() {
+	defer close(m.pollDone)
+	defer m.failSeeks()
+	for m.waitReady() {
+		fs, stop := m.poll()
+		if stop {
+			return
+		}
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		m.c.lastRecord.Store(time.Now().UnixNano())
+		if err := m.beginTx(); err != nil {
+			m.c.failFatal(fmt.Errorf("container: listener %q: %w", m.c.id, err))
+			return
+		}
+		m.dispatch(fs)
+		// Every record of the poll is finished or dropped; workers are
+		// not stopped while this loop runs, so a graceful stop finishes
+		// the poll and commits it.
+		for m.inflight.Load() > 0 {
+			select {
+			case <-m.ready:
+			case <-m.r.hardCtx.Done():
+				// Hard stop: the workers give up; wait for them to
+				// release what they hold.
+				for m.inflight.Load() > 0 {
+					<-m.ready
+				}
+			}
+		}
+		if !m.endTx() {
+			return
+		}
+	}
+}
+
+// beginTx begins a transaction; a transaction left open by an end that
+// failed is aborted first.
+func (m *member) beginTx() error {
+	m.txs.mu.Lock()
+	m.txs.doomed, m.txs.backOff, m.txs.records, m.txs.finished = false, 0, 0, 0
+	m.txs.mu.Unlock()
+	err := m.sess.Begin()
+	if err == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, aerr := m.sess.End(ctx, kgo.TryAbort); aerr != nil {
+		return fmt.Errorf("beginning a transaction: %w (aborting the previous one: %w)", err, aerr)
+	}
+	if err := m.sess.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	return nil
+}
+
+// endTx ends the poll's transaction: a commit if every record finished and
+// nothing doomed it, else an abort (the session then rewinds to the
+// committed offsets). false means stop polling.
+func (m *member) endTx() bool {
+	m.txs.mu.Lock()
+	commit := !m.txs.doomed && m.txs.finished == m.txs.records && m.r.hardCtx.Err() == nil
+	backOff := m.txs.backOff
+	records := m.txs.records
+	m.txs.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	committed, err := m.sess.End(ctx, kgo.TransactionEndTry(commit))
+	if err != nil {
+		if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || authorizationError(err) {
+			m.c.failFatal(fmt.Errorf("container: listener %q: transaction: %w (another producer with transactional id %q? the prefix must be unique per instance)",
+				m.c.id, err, m.txID))
+			return false
+		}
+		m.c.log.Warn("kafka listener: ending the transaction failed; its records come again", "member", m.idx, "records", records, "err", err)
+	}
+	m.c.tel.Commit(err)
+	if committed {
+		return true
+	}
+	if commit && err == nil {
+		m.c.log.Info("kafka listener: transaction aborted by a rebalance; its records come again", "member", m.idx, "records", records)
+	}
+	// The records come again from the committed offsets: their trackers
+	// start afresh.
+	m.mu.Lock()
+	for _, w := range m.workers {
+		w.seekEpoch.Add(1)
+	}
+	m.mu.Unlock()
+	if backOff > 0 {
+		t := time.NewTimer(backOff)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-m.pollCtx.Done():
+		}
+	}
+	return true
+}
+
+// deliverTx is deliver for transactional listeners: a record that failed
+// before is recovered now if its retries are over; a failure dooms the
+// transaction, to be retried after the back off in a new one.
+func (w *worker) deliverTx(r *kgo.Record, tr *tracker, ls *laneStats) outcome {
+	s := w.m.txs
+	prev, failedBefore := s.failure(r)
+	if failedBefore && prev.recover {
+		ctx := w.m.hctx
+		if !w.recover(ctx, []*kgo.Record{r}, prev.err, prev.failures, prev.first) {
+			return outcomeAborted
+		}
+		s.forget(r)
+		return outcomeDone
+	}
+	ctx, err := w.attempt(r, tr, prev.failures+1, ls)
+	_ = ctx
+	if err == nil {
+		if failedBefore {
+			s.forget(r)
+		}
+		ls.succeeded++
+		return outcomeDone
+	}
+	if w.m.r.hardCtx.Err() != nil {
+		return outcomeAborted
+	}
+	f := prev
+	f.failures++
+	f.err = err
+	if f.first.IsZero() {
+		f.first = time.Now()
+	}
+	eh := w.c.eh
+	retryable := eh.Retryable(err)
+	w.logFailure([]*kgo.Record{r}, err, f.failures, retryable)
+	var wait time.Duration
+	if d, ok := eh.backOff().Next(f.failures, time.Since(f.first)); retryable && ok {
+		wait = d
+		w.c.tel.Retry(r.Topic)
+	} else {
+		f.recover = true
+	}
+	s.doom(r, f, wait)
+	return outcomeAborted
+}
