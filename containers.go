@@ -81,6 +81,20 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 		container.WithLogger(logger),
 		container.WithClientLogLevel(level),
 	}
+	popts, err := k.ProducerOpts()
+	if err != nil {
+		return nil, err
+	}
+	// Transactional listeners produce with the kafka.producer settings,
+	// partitioned as the template's clients are.
+	popts = append(popts, kgo.RecordPartitioner(template.Partitioner(container.DeadLetterPartitioner(kgo.StickyKeyPartitioner(nil)))))
+	if d := k.Producer.TransactionTimeout; d > 0 {
+		popts = append(popts, kgo.TransactionTimeout(d))
+	}
+	all = append(all, container.WithTransactionalClientOpts(popts...))
+	if p := k.Listener.TransactionalIDPrefix; p != "" {
+		all = append(all, container.WithTransactionalIDPrefix(p))
+	}
 	if rt := retryTopics(k.Listener.Retry); k.Listener.Retry.Enabled {
 		all = append(all, container.WithRetryTopics(rt))
 	} else {

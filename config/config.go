@@ -354,6 +354,16 @@ type Listener struct {
 	// retry topics: the values a listener's retry attribute does not give
 	// and, with enabled, retry topics for every listener without one.
 	Retry ListenerRetry `koanf:"retry"`
+	// TransactionalIDPrefix (kafka.listener.transactional-id-prefix) makes
+	// every listener without transactional=false run in Kafka
+	// transactions (exactly-once consume-transform-produce), each
+	// container member producing with the transactional id
+	// prefix+listener id+"-"+member. Make it unique per running instance
+	// when several instances run the same listeners (for example with
+	// ${HOSTNAME}): a second producer with the same id fences the first.
+	// Default "": transactional only where a listener's tag says so (with
+	// the prefix "kafkaboot-").
+	TransactionalIDPrefix string `koanf:"transactional-id-prefix"`
 }
 
 // ListenerRetry is kafka.listener.retry: retry topics with Spring's

@@ -153,6 +153,13 @@ func (k *Kafka) crossCheck() []error {
 
 	// Listener.
 	l := &k.Listener
+	if l.TransactionalIDPrefix != "" {
+		if p.Idempotence != nil && !*p.Idempotence {
+			add("kafka.listener.transactional-id-prefix", "transactions require kafka.producer.idempotence=true")
+		} else if !allAcks {
+			add("kafka.listener.transactional-id-prefix", "transactions require kafka.producer.acks=all, got %q", p.Acks)
+		}
+	}
 	if (l.AckMode == AckModeCount || l.AckMode == AckModeCountTime) && l.AckCount <= 0 {
 		add("kafka.listener.ack-count", "must be > 0 with kafka.listener.ack-mode=%s, got %d", l.AckMode, l.AckCount)
 	}

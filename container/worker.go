@@ -494,7 +494,11 @@ func (w *worker) deliver(r *kgo.Record, tr *tracker, ls *laneStats) outcome {
 			first = time.Now()
 		}
 		retryable := eh.Retryable(err)
-		w.logFailure([]*kgo.Record{r}, err, failures, retryable)
+		attempt := failures
+		if w.c.retry != nil {
+			attempt += retryAttempt(r) - 1 // deliveries before this one, through retry topics
+		}
+		w.logFailure([]*kgo.Record{r}, err, attempt, retryable)
 		if retryable {
 			if d, ok := eh.backOff().Next(failures, time.Since(first)); ok {
 				if !w.sleep(d) {
