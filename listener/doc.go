@@ -61,6 +61,67 @@
 //	               contiguous handled prefix
 //	workers        lanes per partition with ordering key  16
 //	               or none
+//	retry          non-blocking retries through retry     off (kafka.listener.     @RetryableTopic
+//	               topics: true, false, or key:value      retry.enabled turns it
+//	               items (attempts:4,backoff:1s,          on for all)
+//	               multiplier:2,max:30s; see below)
+//	transactional  true|false: handle in Kafka            off (on for all with     KafkaTransactionManager
+//	               transactions, exactly once             kafka.listener.          on the container
+//	                                                      transactional-id-prefix)
+//
+// # Retry topics
+//
+// retry gives a listener Spring's non-blocking retries (@RetryableTopic),
+// with Spring's topic names so that Java and Go services share them. A
+// record whose handler fails is not retried in place, where it would hold
+// up its partition: it is forwarded to a retry topic with the time it is
+// due, the same handler consumes it there once due (the retry topic's
+// partition is paused meanwhile, nothing of it held in memory), and after
+// the last attempt, or at once for an error that is not retryable
+// (container.NotRetryable, decoding and validation failures, the error
+// handler's NotRetryableErrors), it goes to the dead-letter topic. Items,
+// separated by ',' or ';' (the items after the first need no "retry="):
+//
+//	attempts:N          deliveries in all, the first included      3
+//	backoff:D           first delay (delay:D; a bare number is ms)  1s
+//	multiplier:F        exponential back off when > 1              fixed
+//	max:D               cap of an exponential delay (maxdelay:D)   30s
+//	suffixing:S         index (orders-retry-0, -1, ...) or delay    index
+//	                    (orders-retry-1000, -2000, ...)
+//	reuse:R             single: trailing retries with one delay     single
+//	                    share a topic (a fixed back off uses one
+//	                    topic, "orders-retry"); multiple: a topic each
+//	retry-suffix:S      suffix of retry topics                      -retry
+//	dlt-suffix:S        suffix of the dead-letter topic             -dlt
+//	autocreate:B        create the topics at start, with the main   true
+//	                    topic's partition count and replication
+//
+// For example retry=attempts:4,backoff:1s,multiplier:2,max:30s on topic
+// orders uses orders-retry-0 (after 1s), orders-retry-1 (2s),
+// orders-retry-2 (4s) and orders-dlt. Items not given take the
+// kafka.listener.retry.* configuration, else Spring's defaults. The dlt
+// attribute names another dead-letter topic, or none. Forwarded records
+// keep their key, value and headers and carry Spring's headers:
+// retry_topic-attempts, retry_topic-backoff-timestamp,
+// retry_topic-original-timestamp, kafka_original-topic, -partition,
+// -offset, -timestamp, -timestamp-type, -consumer-group and
+// kafka_exception-message, -fqcn, -cause-fqcn, -stacktrace. Retry topics
+// need topics= (not a pattern or partitions) and a record listener; order
+// between a retried record and the records after it is given up, as in
+// Spring.
+//
+// # Transactions
+//
+// transactional runs the listener in Kafka transactions (exactly-once
+// consume-transform-produce, KIP-447): each poll's records are handled in
+// one transaction, in which the offsets commit together with everything
+// the handlers send through their context (template sends, dead letters,
+// replies). A handler failure aborts the transaction: the records come
+// again after the error handler's back off, and once its retries are over
+// the record is dead-lettered in the transaction that commits its offset.
+// Consumers with isolation.level=read_committed see each output once.
+// Transactional listeners consume read_committed themselves; they are
+// record listeners with automatic acks, without retry topics.
 //
 // Exactly one of topics, pattern and partitions is required. topics and
 // partitions are mutually exclusive (as in Spring): listeners with explicit
