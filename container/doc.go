@@ -46,7 +46,9 @@
 // turn. The chunk is done when every lane is; the tracker registers the
 // chunk's records in offset order first, so commits still stop at the
 // first record not handled. A lane whose record is aborted (stop, seek)
-// leaves the rest of its records unhandled and uncommitted.
+// leaves the rest of its records unhandled and uncommitted. With manual
+// acks, acknowledgments come in any order and a commit still stops at the
+// first record not acknowledged.
 //
 // Handlers run with a context that is cancelled only by a hard stop (see
 // Stop); a graceful stop lets in-flight handlers finish.
@@ -104,6 +106,43 @@
 // listeners report a failing record with [BatchFailed]; other batch errors
 // retry and finally recover the whole batch (see
 // [BatchListenerFailedError]).
+//
+// # Retry topics
+//
+// A listener with retry topics (listener attribute retry,
+// [WithRetryTopics]) retries nothing in place: its recoverer forwards a
+// failed record to the retry topic of its next attempt, or to the
+// dead-letter topic, with Spring's @RetryableTopic headers, and the record
+// counts as finished. The members consume the main and retry topics in
+// the listener's group. A retry topic's worker hands its records to the
+// handler once due (retry_topic-backoff-timestamp); at the first record
+// not due it pauses the partition (kgo PauseFetchPartitions), rewinds it
+// to that record and drops what it holds of it, and a timer resumes it a
+// fetch wait before the record is due; a record due within about one
+// fetch is waited for in the worker. The members' fetch wait is set to a
+// twentieth of the shortest delay (10 to 500 ms), which bounds how late a
+// resumed partition is fetched. The topics are created at Start when
+// missing, with the main topic's partition count and replication factor.
+// Records keep their partition from topic to topic.
+//
+// # Transactions
+//
+// A transactional container (listener attribute transactional,
+// [WithTransactionalIDPrefix]) gives each member a GroupTransactSession:
+// one client that consumes read_committed and produces with the
+// transactional id prefix+listener id+"-"+member. The member polls at most
+// max.poll.records records, begins a transaction, hands them to the
+// workers, waits until they are finished, and ends the transaction, which
+// commits their offsets (TxnOffsetCommit with the group's generation,
+// KIP-447) with everything sent through the handler context: template
+// sends, dead letters, replies. Any failure before the end aborts it: a
+// rebalance (franz-go aborts on revoke), a hard stop, a failed handler
+// call. After a failed call the member waits the back off and the poll's
+// records come again from the committed offsets, in a new transaction;
+// the member counts the record's failures, and once the back off is over
+// (or the error is not retryable) the record goes to the recoverer in the
+// transaction that commits it. A producer fenced by another one with the
+// same transactional id stops the container (StateFailed).
 //
 // # Lifecycle
 //

@@ -180,3 +180,53 @@ func TestOrderingKeyHardStop(t *testing.T) {
 	}
 	t.Logf("hard stop after %d of %d handled: committed up to %d, all handled below it", len(handled), keys*per, committed.At)
 }
+
+// TestOrderingKeyManualAck: ordering=key with ack=manual; the handler
+// acknowledges every record at once except one, which it holds: the
+// committed offset stops at the held record while the other lanes finish
+// everything behind it, and moves to the end once it is acknowledged.
+func TestOrderingKeyManualAck(t *testing.T) {
+	t.Parallel()
+	const keys, per = 20, 10
+	e := newEnv(t, map[string]int32{"keyed-ack": 1})
+	keyedRecords(e, "keyed-ack", keys, per)
+	var (
+		oc   orderCheck
+		held = make(chan listener.Acknowledgment, 1)
+	)
+	const heldValue = "k3:2" // offset 2*20+3 = 43
+	ep := &listener.Endpoint{ID: "ack", Group: "g-keyed-ack", Topics: []string{"keyed-ack"}, Ordering: listener.OrderKey, Workers: 8,
+		AckMode: listener.AckManual,
+		Handler: listener.AckRecordFunc[string](func(_ context.Context, r *listener.Record[string], ack listener.Acknowledgment) error {
+			oc.handle(r.Value)
+			if r.Value == heldValue {
+				held <- ack
+				return nil
+			}
+			ack.Acknowledge()
+			return nil
+		})}
+	e.start(ep)
+	var ack listener.Acknowledgment
+	select {
+	case ack = <-held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the held record never came")
+	}
+	// Every key but k3 finishes; k3's lane goes on too (its later
+	// records are handled, the held one is not acknowledged).
+	waitFor(t, 20*time.Second, func() bool { return oc.count() == keys*per }, "all records handled")
+	waitFor(t, 10*time.Second, func() bool { return e.committed("g-keyed-ack")["keyed-ack"][0] == 43 }, "commit up to the held record")
+	// The commit stays there while the record is held.
+	for range 5 {
+		if got := e.committed("g-keyed-ack")["keyed-ack"][0]; got != 43 {
+			t.Fatalf("committed %d while offset 43 is not acknowledged", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ack.Acknowledge()
+	waitFor(t, 10*time.Second, func() bool { return e.committed("g-keyed-ack")["keyed-ack"][0] == keys*per }, "commit to the end after the ack")
+	if len(oc.broken) > 0 {
+		t.Fatalf("out of order: %v", oc.broken)
+	}
+}

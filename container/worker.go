@@ -393,7 +393,8 @@ func (w *worker) processRecord(r *kgo.Record) {
 }
 
 // processLanes handles a chunk of a listener with ordering=key or none:
-// every record is registered with the tracker in offset order, then the
+// every record is registered with the tracker in offset order (with manual
+// acks, an acknowledgment marks its record done, in any order), then the
 // records go to c.lanes goroutines, by key (ordering=key: one key's
 // records on one lane, in order) or in turn (ordering=none), and each lane
 // handles its records in order. A record done is marked in the tracker,
@@ -435,11 +436,15 @@ func (w *worker) processLanes(recs []*kgo.Record, epoch uint64) {
 					return
 				}
 				w.cur.Store(r)
-				if w.deliver(r, tr, ls) != outcomeDone {
+				switch w.deliver(r, tr, ls) {
+				case outcomeDone:
+					tr.done(r.Offset)
+					done.Add(1)
+				case outcomeHandled:
+					// Manual acks: its acknowledgment marks it done.
+				default:
 					return
 				}
-				tr.done(r.Offset)
-				done.Add(1)
 			}
 		}()
 	}

@@ -58,7 +58,8 @@
 //	               records of one partition on workers                             parallel-consumer)
 //	               lanes, one key's records in order;
 //	               none in any order; commits stay at the
-//	               contiguous handled prefix
+//	               contiguous handled (or acknowledged)
+//	               prefix
 //	workers        lanes per partition with ordering key  16
 //	               or none
 //	retry          non-blocking retries through retry     off (kafka.listener.     @RetryableTopic

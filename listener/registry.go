@@ -334,8 +334,6 @@ func (ep *Endpoint) compileLocked(o options) error {
 		return errors.New("workers needs ordering=key or ordering=none: with partition ordering a partition has one worker")
 	case ep.Ordering != OrderPartition && ep.Batch:
 		return fmt.Errorf("ordering=%s does not apply to batch listeners: a batch is one call", ep.Ordering)
-	case ep.Ordering != OrderPartition && ep.AckMode.Manual():
-		return fmt.Errorf("ordering=%s does not work with ack=%s yet", ep.Ordering, ep.AckMode)
 	}
 	if ep.AckMode > AckManualImmediate {
 		return fmt.Errorf("invalid ack mode %d", ep.AckMode)
