@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -51,6 +52,12 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 	}
 	lr := listener.NewRegistry(listener.WithResolver(cfg.Resolve))
 	for _, t := range targets {
+		if lf, ok := t.(listenerFunc); ok {
+			if _, err := lr.RegisterFunc(lf.tag, lf.handler); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if _, err := lr.Register(t); err != nil {
 			return nil, err
 		}
@@ -207,7 +214,15 @@ type ListenerParams struct {
 	Logger    *slog.Logger         `optional:"true"`
 	Targets   []any                `group:"kafkaboot.listeners"`
 	Options   [][]container.Option `group:"kafkaboot.container"`
+	Consumer  [][]kgo.Opt          `group:"kafkaboot.consumer"`
 	Telemetry Telemetry
+}
+
+// ConsumerOptions adds franz-go options (hooks, a logger, fetch settings)
+// to every listener container's clients under fx, after the
+// configuration's (container.WithClientOpts).
+func ConsumerOptions(opts ...kgo.Opt) fx.Option {
+	return fx.Provide(fx.Annotate(func() []kgo.Opt { return opts }, fx.ResultTags(`group:"kafkaboot.consumer"`)))
 }
 
 func provideContainers(p ListenerParams) (*Containers, error) {
@@ -217,6 +232,9 @@ func provideContainers(p ListenerParams) (*Containers, error) {
 		if t.Propagator != nil {
 			opts = append(opts, container.WithPropagator(t.Propagator))
 		}
+	}
+	for _, o := range p.Consumer {
+		opts = append(opts, container.WithClientOpts(o...))
 	}
 	for _, o := range p.Options {
 		opts = append(opts, o...)
@@ -229,13 +247,74 @@ func provideContainers(p ListenerParams) (*Containers, error) {
 	return c, nil
 }
 
-// Listeners registers the struct returned by constructor (a func with any
-// fx-provided parameters returning a pointer to a struct whose func fields
-// carry `kafka:"..."` tags) with the application's listener containers.
+// Listeners registers a listener struct (a struct whose func fields carry
+// `kafka:"..."` tags) with the application's listener containers: either
+// the struct itself (a pointer to it), or a constructor, a func with any
+// fx-provided parameters returning it.
 //
+//	kafkaboot.Listeners(&Orders{Created: onOrder})
 //	kafkaboot.Listeners(func(s *BillingService) *Orders { return &Orders{Created: s.OnOrder} })
-func Listeners(constructor any) fx.Option {
-	return fx.Provide(fx.Annotate(constructor, fx.ResultTags(`group:"kafkaboot.listeners"`), fx.As(new(any))))
+func Listeners(structOrConstructor any) fx.Option {
+	if t := reflect.TypeOf(structOrConstructor); t == nil || t.Kind() != reflect.Func {
+		v := structOrConstructor
+		return fx.Provide(fx.Annotate(func() any { return v }, fx.ResultTags(`group:"kafkaboot.listeners"`)))
+	}
+	return fx.Provide(fx.Annotate(structOrConstructor, fx.ResultTags(`group:"kafkaboot.listeners"`), fx.As(new(any))))
+}
+
+// Listen registers one handler with its tag, a listener declared once (the
+// tag is the one of listener/doc.go; the listener id defaults to the
+// handler's name). handler is the handler func itself, or a constructor:
+// a func with fx-provided parameters (and no context.Context first)
+// returning the handler, and optionally an error.
+//
+//	kafkaboot.Listen("topics=orders,group=billing", onOrder)
+//	kafkaboot.Listen("topics=orders,group=billing", func(s *Billing) func(context.Context, Order) error { return s.OnOrder })
+func Listen(tag string, handler any) fx.Option {
+	t := reflect.TypeOf(handler)
+	if t == nil || t.Kind() != reflect.Func {
+		return fx.Error(fmt.Errorf("kafkaboot: Listen(%q): handler must be a func, got %T", tag, handler))
+	}
+	if t.NumIn() > 0 && t.In(0) == reflect.TypeFor[context.Context]() {
+		lf := listenerFunc{tag: tag, handler: handler}
+		return fx.Provide(fx.Annotate(func() any { return lf }, fx.ResultTags(`group:"kafkaboot.listeners"`)))
+	}
+	// A constructor: the same parameters, returning the listenerFunc.
+	if t.NumOut() < 1 || t.NumOut() > 2 || t.Out(0).Kind() != reflect.Func ||
+		(t.NumOut() == 2 && t.Out(1) != reflect.TypeFor[error]()) {
+		return fx.Error(fmt.Errorf("kafkaboot: Listen(%q): %T is neither a handler (context.Context first) nor a constructor returning one (and optionally an error)", tag, handler))
+	}
+	in := make([]reflect.Type, t.NumIn())
+	for i := range in {
+		in[i] = t.In(i)
+	}
+	ft := reflect.FuncOf(in, []reflect.Type{reflect.TypeFor[any](), reflect.TypeFor[error]()}, t.IsVariadic())
+	hv := reflect.ValueOf(handler)
+	fn := reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
+		var out []reflect.Value
+		if t.IsVariadic() {
+			out = hv.CallSlice(args)
+		} else {
+			out = hv.Call(args)
+		}
+		var err error
+		if len(out) == 2 && !out[1].IsNil() {
+			err = out[1].Interface().(error)
+		}
+		lf := any(listenerFunc{tag: tag, handler: out[0].Interface()})
+		errV := reflect.Zero(reflect.TypeFor[error]())
+		if err != nil {
+			errV = reflect.ValueOf(&err).Elem()
+		}
+		return []reflect.Value{reflect.ValueOf(&lf).Elem(), errV}
+	})
+	return fx.Provide(fx.Annotate(fn.Interface(), fx.ResultTags(`group:"kafkaboot.listeners"`)))
+}
+
+// listenerFunc is a handler registered with Listen.
+type listenerFunc struct {
+	tag     string
+	handler any
 }
 
 // ContainerOptions adds options to every container, for example an error

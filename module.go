@@ -8,8 +8,10 @@ import (
 )
 
 // Module is the fx module of kafkaboot: configuration, producer factory,
-// template, admin, listener containers with lifecycle hooks, and Health
-// (also as the http.Handler named HealthHandler). The
+// template (and, with kafka.producer.transactional-id-prefix, a
+// transactional one named "transactional": `name:"transactional"`),
+// admin, listener containers with lifecycle hooks, and Health (also as
+// the http.Handler named HealthHandler). The
 // containers are always built (an application without listeners has an
 // empty registry), so that a bad listener tag fails the application at
 // start.
@@ -18,6 +20,7 @@ var Module = fx.Module("kafkaboot",
 		provideConfig,
 		provideProducerFactory,
 		provideTemplate,
+		fx.Annotate(provideTransactionalTemplate, fx.ResultTags(`name:"transactional"`)),
 		provideAdmin,
 		provideContainers,
 		NewHealth,

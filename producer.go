@@ -2,6 +2,7 @@ package kafkaboot
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -34,6 +35,31 @@ type ProducerParams struct {
 	Config    *config.Config
 	Logger    *slog.Logger `optional:"true"`
 	Telemetry Telemetry
+	// Options are the franz-go options of ProducerOptions.
+	Options [][]kgo.Opt `group:"kafkaboot.producer"`
+}
+
+// ProducerOptions adds franz-go options (hooks, a logger, partitioner,
+// anything kgo takes) to the producer factory's clients under fx, after
+// the configuration's.
+//
+//	kafkaboot.ProducerOptions(kgo.WithHooks(myHook), kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
+func ProducerOptions(opts ...kgo.Opt) fx.Option {
+	return fx.Provide(fx.Annotate(func() []kgo.Opt { return opts }, fx.ResultTags(`group:"kafkaboot.producer"`)))
+}
+
+// TemplateOptions adds options (a ProducerListener, interceptors, a
+// serializer, a logger) to the templates kafkaboot provides under fx.
+func TemplateOptions(opts ...template.Option) fx.Option {
+	return fx.Provide(fx.Annotate(func() []template.Option { return opts }, fx.ResultTags(`group:"kafkaboot.template"`)))
+}
+
+// TemplateParams are the inputs of the templates under fx.
+type TemplateParams struct {
+	fx.In
+	Factory *template.ProducerFactory
+	Config  *config.Config
+	Options [][]template.Option `group:"kafkaboot.template"`
 }
 
 // Telemetry are the OpenTelemetry providers Module takes from the
@@ -64,6 +90,9 @@ func provideProducerFactory(p ProducerParams) (*template.ProducerFactory, error)
 			opts = append(opts, template.WithPropagator(t.Propagator))
 		}
 	}
+	for _, o := range p.Options {
+		opts = append(opts, template.WithClientOpts(o...))
+	}
 	f, err := NewProducerFactory(cfg, opts...)
 	if err != nil {
 		return nil, err
@@ -85,10 +114,33 @@ func provideProducerFactory(p ProducerParams) (*template.ProducerFactory, error)
 // securityCheckTimeout bounds the start-time check of kafka.security.
 const securityCheckTimeout = 5 * time.Second
 
-func provideTemplate(f *template.ProducerFactory, cfg *config.Config) *template.Template {
+func provideTemplate(p TemplateParams) *template.Template {
+	return p.Factory.Template(templateOpts(p)...)
+}
+
+func templateOpts(p TemplateParams) []template.Option {
 	var opts []template.Option
-	if t := cfg.Kafka.Template.DefaultTopic; t != "" {
+	if t := p.Config.Kafka.Template.DefaultTopic; t != "" {
 		opts = append(opts, template.WithDefaultTopic(t))
 	}
-	return f.Template(opts...)
+	for _, o := range p.Options {
+		opts = append(opts, o...)
+	}
+	return opts
+}
+
+// TransactionalTemplateSuffix is the transactional id suffix of the
+// transactional template kafkaboot provides: its transactional id is
+// kafka.producer.transactional-id-prefix plus this.
+const TransactionalTemplateSuffix = "template"
+
+// provideTransactionalTemplate provides the template named
+// "transactional" (`name:"transactional"`): a template on a transactional
+// client, for Template.ExecuteInTransaction, when
+// kafka.producer.transactional-id-prefix is set.
+func provideTransactionalTemplate(p TemplateParams) (*template.Template, error) {
+	if p.Config.Kafka.Producer.TransactionalIDPrefix == "" {
+		return nil, errors.New("kafkaboot: the transactional template needs kafka.producer.transactional-id-prefix")
+	}
+	return p.Factory.TransactionalTemplate(TransactionalTemplateSuffix, templateOpts(p)...)
 }

@@ -172,7 +172,14 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 		c.ackMode = listener.AckBatch
 	}
 	if c.ackMode.Manual() != c.inv.Acknowledges() {
-		return fail("ack mode %s does not match the handler (Acknowledgment parameter: %v)", c.ackMode, c.inv.Acknowledges())
+		from := "the listener's ack attribute"
+		if ep.AckMode == listener.AckDefault {
+			from = "the container default: kafka.listener.ack-mode, or container.WithAckMode"
+		}
+		if c.ackMode.Manual() {
+			return fail("ack mode %s (%s) needs a handler with a listener.Acknowledgment parameter; add one, or give the listener an automatic mode (ack=batch)", c.ackMode, from)
+		}
+		return fail("the handler takes a listener.Acknowledgment, which needs ack=manual or ack=manual-immediate, but the ack mode is %s (%s)", c.ackMode, from)
 	}
 	c.ackCount, c.ackTime = o.ackCount, o.ackTime
 	if c.ackCount <= 0 {

@@ -7,7 +7,7 @@
 //		container.WithClientOpts(cfgOpts...),
 //		container.WithPublisher(producer), // dead letters and replies
 //		container.WithErrorHandler(&container.ErrorHandler{
-//			BackOff: container.ExponentialBackOff{Initial: 100 * time.Millisecond, MaxElapsed: time.Minute},
+//			BackOff: container.ExponentialBackOff{Initial: 100 * time.Millisecond, MaxRetries: container.Unlimited, MaxElapsed: time.Minute},
 //		}))
 //	err = c.Start(ctx)
 //	...

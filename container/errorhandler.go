@@ -22,12 +22,18 @@ type BackOff interface {
 	Next(failures int, elapsed time.Duration) (delay time.Duration, retry bool)
 }
 
-// Unlimited as MaxRetries retries forever.
+// Unlimited as a back off's MaxRetries puts no limit on the number of
+// retries.
 const Unlimited = -1
 
-// FixedBackOff retries MaxRetries times (Unlimited: forever), waiting
-// Interval before each retry; like Spring's FixedBackOff(interval,
-// maxAttempts), whose maxAttempts also counts retries, not deliveries.
+// The back offs share one meaning of MaxRetries: the number of retries
+// after the first failed delivery; 0 means none (the record is recovered
+// after one failure), Unlimited means no limit on the count. As in
+// Spring's FixedBackOff(interval, maxAttempts), where maxAttempts also
+// counts retries.
+
+// FixedBackOff retries MaxRetries times (see Unlimited), waiting Interval
+// before each retry.
 type FixedBackOff struct {
 	Interval   time.Duration
 	MaxRetries int
@@ -41,13 +47,12 @@ func (b FixedBackOff) Next(failures int, _ time.Duration) (time.Duration, bool) 
 	return b.Interval, true
 }
 
-// ExponentialBackOff waits Initial, then Initial*Multiplier, ... capped at
-// MaxInterval (0: uncapped). Retries stop after MaxRetries retries (0: no
-// limit on the count, Unlimited also) or once the next wait would end more
-// than MaxElapsed after the first failure (0: no time limit). With neither
-// limit set it retries forever, which blocks the partition until the
-// handler succeeds: set at least one limit unless that is what you want.
-// Multiplier <= 1 means 2.
+// ExponentialBackOff retries MaxRetries times (see Unlimited), waiting
+// Initial, then Initial*Multiplier, ... capped at MaxInterval (0:
+// uncapped); with MaxElapsed > 0 it also stops once the next wait would
+// end more than MaxElapsed after the first failure. With MaxRetries
+// Unlimited and no MaxElapsed it retries forever, which blocks the
+// partition until the handler succeeds. Multiplier <= 1 means 2.
 type ExponentialBackOff struct {
 	Initial     time.Duration
 	Multiplier  float64
@@ -58,7 +63,7 @@ type ExponentialBackOff struct {
 
 // Next implements BackOff.
 func (b ExponentialBackOff) Next(failures int, elapsed time.Duration) (time.Duration, bool) {
-	if b.MaxRetries > 0 && failures > b.MaxRetries {
+	if b.MaxRetries != Unlimited && failures > b.MaxRetries {
 		return 0, false
 	}
 	mult := b.Multiplier

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/go-playground/validator/v10"
@@ -92,6 +94,77 @@ func (r *Registry) Register(target any, opts ...Option) ([]*Endpoint, error) {
 		return nil, err
 	}
 	return eps, nil
+}
+
+// RegisterFunc registers one handler with its tag, the listener declared
+// once, without a struct: the tag is the same as a struct field's, and
+// the listener id defaults to the handler's name ("pkg.Type.Method" for a
+// method value, "pkg.Func" for a function).
+//
+//	reg.RegisterFunc("topics=orders,group=billing", billing.OnOrder)
+//
+// Errors are *DefinitionError naming the handler and the tag, as for
+// Register.
+func (r *Registry) RegisterFunc(tag string, handler any, opts ...Option) (*Endpoint, error) {
+	r.mu.Lock()
+	o := buildOptions(r.opts, opts)
+	r.mu.Unlock()
+	ep, err := funcEndpoint(tag, handler, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.add([]*Endpoint{ep}); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+func funcEndpoint(tag string, handler any, o options) (*Endpoint, error) {
+	source := FuncName(handler)
+	fail := func(err error) (*Endpoint, error) {
+		return nil, &DefinitionError{Source: source, Tag: tag, Err: err}
+	}
+	hv := reflect.ValueOf(handler)
+	if !hv.IsValid() || hv.Kind() != reflect.Func || hv.IsNil() {
+		return fail(fmt.Errorf("handler must be a non-nil func, got %T", handler))
+	}
+	if o.validator == nil {
+		o.validator = validator.New(validator.WithRequiredStructEnabled())
+	}
+	ep, err := endpointFromTag(tag, o.resolver)
+	if err != nil {
+		return fail(err)
+	}
+	ep.source, ep.tag, ep.resolved = source, tag, true
+	if ep.ID == "" {
+		ep.ID = source
+	}
+	ep.Handler = handler
+	if err := ep.compileWith(o); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+// FuncName is the name a handler func is known by: "pkg.Type.Method" for
+// a method value, "pkg.Func" for a function, "pkg.Func.func1" for a
+// closure (the package's last path element only).
+func FuncName(fn any) string {
+	v := reflect.ValueOf(fn)
+	if !v.IsValid() || v.Kind() != reflect.Func || v.IsNil() {
+		return fmt.Sprintf("%T", fn)
+	}
+	f := runtime.FuncForPC(v.Pointer())
+	if f == nil {
+		return fmt.Sprintf("%T", fn)
+	}
+	name := f.Name() // github.com/x/y/pkg.(*Type).Method-fm
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.TrimSuffix(name, "-fm")
+	name = strings.NewReplacer("(*", "", "(", "", ")", "").Replace(name)
+	return name
 }
 
 // Add compiles programmatic endpoints (see [Endpoint.Compile]) and adds
