@@ -94,7 +94,8 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 	}
 	// Transactional listeners produce with the kafka.producer settings,
 	// partitioned as the template's clients are.
-	popts = append(popts, kgo.RecordPartitioner(template.Partitioner(container.DeadLetterPartitioner(kgo.StickyKeyPartitioner(nil)))))
+	popts = append(popts, kgo.RecordPartitioner(template.Partitioner(container.DeadLetterPartitioner(kgo.StickyKeyPartitioner(nil)))),
+		kgo.AllowAutoTopicCreation())
 	if d := k.Producer.TransactionTimeout; d > 0 {
 		popts = append(popts, kgo.TransactionTimeout(d))
 	}

@@ -135,7 +135,10 @@ func NewProducerFactory(cfg *config.Config, opts ...FactoryOption) (*ProducerFac
 // the connection watcher (named name in its logs) it is created with.
 func (f *ProducerFactory) newClient(name string, base []kgo.Opt) (*kgo.Client, *connwatch.Watcher, error) {
 	watch := connwatch.New(name, f.logger)
-	opts := append(base, kgo.RecordPartitioner(Partitioner(nil)))
+	// Like Kafka's Java producer, let the broker create a topic it does
+	// not know when its auto.create.topics.enable says so (a dead-letter
+	// topic, typically); franz-go asks for that only when told.
+	opts := append(base, kgo.RecordPartitioner(Partitioner(nil)), kgo.AllowAutoTopicCreation())
 	if o := kgolog.Opt(f.logger, f.logLevel, watch.IsDown); o != nil {
 		opts = append(opts, o)
 	}
