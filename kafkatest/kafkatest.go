@@ -16,19 +16,19 @@
 // then sends what the service consumes and reads what it produces,
 // decoded as it would be:
 //
-//		kit.Send("orders", Order{ID: "o-1", Qty: 2}, template.Key("o-1"))
-//		invoices := kafkatest.Consume[Invoice](kit, "invoices", 1)
+//	kit.Send("orders", Order{ID: "o-1", Qty: 2}, template.Key("o-1"))
+//	invoices := kafkatest.Consume[Invoice](kit, "invoices", 1)
 //
 // Records the service could not handle are in its dead-letter topic, with
 // the reason:
 //
-//		dl := kit.ExpectDLT("orders.DLT", 1)[0]
-//		// dl.OriginalTopic == "orders", dl.ExceptionMessage says why
+//	dl := kit.ExpectDLT("orders.DLT", 1)[0]
+//	// dl.OriginalTopic == "orders", dl.ExceptionMessage says why
 //
 // and a broker failover is two lines:
 //
-//		node := kit.KillLeader("orders", 0)  // the partition has a new leader when this returns
-//		kit.Restart(node)
+//	node := kit.KillLeader("orders", 0)  // the partition has a new leader when this returns
+//	kit.Restart(node)
 //
 // Everything the kit starts is stopped when the test ends. Failures are
 // reported with t.Fatal, naming what was waited for and what was seen;

@@ -49,7 +49,7 @@ func TestKit(t *testing.T) {
 	app.WaitAssigned("billing")
 
 	kit.Send("orders", Order{ID: "o-1", Qty: 2}, template.Key("o-1"))
-	kit.Send("orders", Order{ID: "o-2"}, template.Key("o-2"))          // invalid: no quantity
+	kit.Send("orders", Order{ID: "o-2"}, template.Key("o-2"))           // invalid: no quantity
 	kit.Send("orders", Order{ID: "o-3", Qty: 500}, template.Key("o-3")) // refused by the handler
 
 	if got := kafkatest.Consume[Invoice](kit, "invoices", 1); got[0] != (Invoice{Order: "o-1", Total: 6}) {
