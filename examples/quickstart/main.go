@@ -59,15 +59,20 @@ func (b *Billing) OnDeadLetter(_ context.Context, r *listener.Record[[]byte]) er
 	return nil
 }
 
-// Listeners are the application's Kafka listeners, declared by struct tags
-// (listener/doc.go documents the tag). listener.RecordFunc[T] is the
-// handler form func(context.Context, *listener.Record[T]) error as a
-// generic type, which the container calls without reflection; a plain func
-// field of that signature works too.
-type Listeners struct {
-	Orders      listener.RecordFunc[Order]  `kafka:"id=billing,topics=${app.topics.orders},group=billing,concurrency=3"`
-	DeadLetters listener.RecordFunc[[]byte] `kafka:"id=dlt-monitor,topics=${app.topics.orders}.DLT,group=monitor,dlt=none"`
+// Listeners are the application's Kafka listeners, each declared once:
+// its tag (listener/doc.go documents it) and its handler.
+// listener.RecordFunc[T] is the handler form func(context.Context,
+// *listener.Record[T]) error as a generic type, which the container calls
+// without reflection; a plain method value of that signature works too.
+func Listeners(b *Billing) fx.Option {
+	return fx.Options(
+		kafkaboot.Listen("id=billing,topics=${app.topics.orders},group=billing,concurrency=3", listener.RecordFunc[Order](b.OnOrder)),
+		kafkaboot.Listen("id=dlt-monitor,topics=${app.topics.orders}.DLT,group=monitor,dlt=none", listener.RecordFunc[[]byte](b.OnDeadLetter)),
+	)
 }
+
+// NewBilling returns the service; done is closed after 5 orders.
+func NewBilling() *Billing { return &Billing{done: make(chan struct{}), dead: make(chan string, 1)} }
 
 func main() {
 	if err := run(); err != nil {
@@ -87,7 +92,7 @@ func run() error {
 	defer cluster.Close()
 	fmt.Printf("embedded Kafka: 3 nodes at %s\n", strings.Join(cluster.Addrs(), ","))
 
-	billing := &Billing{done: make(chan struct{}), dead: make(chan string, 1)}
+	billing := NewBilling()
 	var tmpl *template.Template
 	app := fx.New(
 		fx.NopLogger,
@@ -101,10 +106,7 @@ func run() error {
 			"kafka.admin.topics.1.partitions":  3,
 			"app.topics.orders":                "orders",
 		})),
-		fx.Supply(billing),
-		kafkaboot.Listeners(func(b *Billing) *Listeners {
-			return &Listeners{Orders: b.OnOrder, DeadLetters: b.OnDeadLetter}
-		}),
+		Listeners(billing),
 		fx.Populate(&tmpl),
 	)
 	if err := app.Start(ctx); err != nil {
