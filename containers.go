@@ -34,9 +34,10 @@ type Containers struct {
 	// one listener.
 	Registry *container.Registry
 
-	// checkClient, set when kafka.listener.missing-topics-fatal is, is
-	// the client Start looks the listeners' topics up with.
-	checkClient *kgo.Client
+	// checkOpts, set when kafka.listener.missing-topics-fatal is, connect
+	// the client Start looks the listeners' topics up with (one that does
+	// not ask the broker to create them, as the producer's does).
+	checkOpts []kgo.Opt
 }
 
 // NewContainers registers every listener struct (structs whose func fields
@@ -136,7 +137,9 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 	}
 	c := &Containers{Listeners: lr, Registry: reg}
 	if k.Listener.MissingTopicsFatal {
-		c.checkClient = producer.Client()
+		if c.checkOpts, err = k.ClientOpts(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -151,7 +154,7 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 // auto.create.topics.enable; a topic deleted after the check is not
 // noticed.
 func (c *Containers) Start(ctx context.Context) error {
-	if c.checkClient != nil {
+	if c.checkOpts != nil {
 		if err := c.checkTopics(ctx); err != nil {
 			return err
 		}
@@ -181,7 +184,12 @@ func (c *Containers) checkTopics(ctx context.Context) error {
 		return nil
 	}
 	names := slices.Sorted(maps.Keys(byTopic))
-	details, err := kadm.NewClient(c.checkClient).ListTopics(ctx, names...)
+	cl, err := kgo.NewClient(c.checkOpts...)
+	if err != nil {
+		return fmt.Errorf("kafkaboot: kafka.listener.missing-topics-fatal: %w", err)
+	}
+	defer cl.Close()
+	details, err := kadm.NewClient(cl).ListTopics(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("kafkaboot: kafka.listener.missing-topics-fatal: listing topics: %w", err)
 	}

@@ -57,13 +57,14 @@ type Billing struct {
 	processed atomic.Int64
 	dead      atomic.Int64
 	slow      chan struct{} // closed: fast again
+	delay     time.Duration // an order's billing time while slow
 }
 
 // OnOrder bills one order, slowly while b.slow is open.
 func (b *Billing) OnOrder(ctx context.Context, _ *listener.Record[Order]) error {
 	select {
 	case <-b.slow:
-	case <-time.After(20 * time.Millisecond):
+	case <-time.After(b.delay):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -77,10 +78,29 @@ func (b *Billing) OnDeadLetter(context.Context, *listener.Record[[]byte]) error 
 	return nil
 }
 
-// Listeners are the service's Kafka listeners.
-type Listeners struct {
-	Orders      listener.RecordFunc[Order]  `kafka:"id=billing,topics=orders,group=billing"`
-	DeadLetters listener.RecordFunc[[]byte] `kafka:"id=dlt-monitor,topics=orders.DLT,group=monitor,dlt=none"`
+// NewBilling returns the service, taking delay for each order until Fast
+// is called.
+func NewBilling(delay time.Duration) *Billing {
+	return &Billing{slow: make(chan struct{}), delay: delay}
+}
+
+// Fast makes billing fast again.
+func (b *Billing) Fast() { close(b.slow) }
+
+// Listeners are the service's Kafka listeners, each declared once: its
+// tag (listener/doc.go documents it) and its handler.
+func Listeners(b *Billing) fx.Option {
+	return fx.Options(
+		kafkaboot.Listen("id=billing,topics=orders,group=billing", listener.RecordFunc[Order](b.OnOrder)),
+		kafkaboot.Listen("id=dlt-monitor,topics=orders.DLT,group=monitor,dlt=none", listener.RecordFunc[[]byte](b.OnDeadLetter)),
+	)
+}
+
+// Telemetry gives the application the OpenTelemetry providers its
+// template, producers and listener containers report to; kafkaboot never
+// uses the global ones.
+func Telemetry(mp metric.MeterProvider, tp trace.TracerProvider) fx.Option {
+	return fx.Provide(func() metric.MeterProvider { return mp }, func() trace.TracerProvider { return tp })
 }
 
 func main() {
@@ -108,7 +128,7 @@ func run(out io.Writer) error {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 
-	billing := &Billing{slow: make(chan struct{})}
+	billing := NewBilling(20 * time.Millisecond)
 	var (
 		tmpl   *template.Template
 		health http.Handler
@@ -123,11 +143,8 @@ func run(out io.Writer) error {
 			"kafka.admin.topics.1.name":        "orders.DLT",
 			"kafka.health.max-lag":             10,
 		})),
-		fx.Provide(func() metric.MeterProvider { return mp }, func() trace.TracerProvider { return tp }),
-		fx.Supply(billing),
-		kafkaboot.Listeners(func(b *Billing) *Listeners {
-			return &Listeners{Orders: b.OnOrder, DeadLetters: b.OnDeadLetter}
-		}),
+		Telemetry(mp, tp),
+		Listeners(billing),
 		fx.Populate(&tmpl, fx.Annotate(&health, fx.ParamTags(`name:"`+kafkaboot.HealthHandler+`"`))),
 	)
 	if err := app.Start(ctx); err != nil {
@@ -176,7 +193,7 @@ func run(out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nGET /readyz while billing is behind: 503\n%s\n", body)
 
-	close(billing.slow) // billing is fast again
+	billing.Fast()
 	body, err = waitStatus(ctx, base+"/readyz", http.StatusOK)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,12 +51,48 @@ func (l *Ledger) OnPayment(_ context.Context, r *listener.Record[Payment]) error
 	return nil
 }
 
-// Listeners are the application's Kafka listeners.
-type Listeners struct {
-	Payments listener.RecordFunc[Payment] `kafka:"id=ledger,topics=payments,group=ledger"`
+// NewLedger returns a ledger whose All channel is closed once it has seen
+// want payments.
+func NewLedger(want int) *Ledger { return &Ledger{all: make(chan struct{}), want: want} }
+
+// All is closed once the ledger has seen the payments it wants.
+func (l *Ledger) All() <-chan struct{} { return l.all }
+
+// Seen returns the ids of the payments seen, in the order seen.
+func (l *Ledger) Seen() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen)
+}
+
+// Listeners are the application's Kafka listeners, each declared once:
+// its tag (listener/doc.go documents it) and its handler. The ledger's
+// listener reads with the isolation level of kafka.consumer.isolation-level
+// (read_committed here).
+func Listeners(l *Ledger) fx.Option {
+	return kafkaboot.Listen("id=ledger,topics=payments,group=ledger", listener.RecordFunc[Payment](l.OnPayment))
 }
 
 var errDeclined = errors.New("card declined")
+
+// Pay sends a batch of payments in one transaction of tx, the n-th: all
+// of them are committed, or none when one is declined (a negative
+// amount), and the error wraps errDeclined.
+func Pay(ctx context.Context, tx *template.Template, n int, batch []Payment) error {
+	return tx.ExecuteInTransaction(ctx, func(ctx context.Context, t *template.Template) error {
+		for _, p := range batch {
+			if p.Amount < 0 {
+				return fmt.Errorf("payment %s: %w", p.ID, errDeclined)
+			}
+			res, err := t.Send(ctx, "payments", p, template.Key(p.ID))
+			if err != nil {
+				return err
+			}
+			fmt.Printf("transaction %d: sent payment %s to partition %d at offset %d\n", n, p.ID, res.Partition, res.Offset)
+		}
+		return nil
+	})
+}
 
 func main() {
 	if err := run(); err != nil {
@@ -75,7 +112,7 @@ func run() error {
 	defer cluster.Close()
 	fmt.Printf("embedded Kafka: 3 nodes at %s\n", strings.Join(cluster.Addrs(), ","))
 
-	ledger := &Ledger{all: make(chan struct{}), want: 4}
+	ledger := NewLedger(4)
 	var factory *template.ProducerFactory
 	app := fx.New(
 		fx.NopLogger,
@@ -90,8 +127,7 @@ func run() error {
 			"kafka.admin.topics.0.replication-factor":          3,
 			"kafka.admin.topics.0.configs.min.insync.replicas": "2",
 		})),
-		fx.Supply(ledger),
-		kafkaboot.Listeners(func(l *Ledger) *Listeners { return &Listeners{Payments: l.OnPayment} }),
+		Listeners(ledger),
 		fx.Populate(&factory),
 	)
 	if err := app.Start(ctx); err != nil {
@@ -109,19 +145,7 @@ func run() error {
 		{{"p-5", 50}, {"p-6", 60}},
 	}
 	for i, batch := range batches {
-		err := tx.ExecuteInTransaction(ctx, func(ctx context.Context, t *template.Template) error {
-			for _, p := range batch {
-				if p.Amount < 0 {
-					return fmt.Errorf("payment %s: %w", p.ID, errDeclined)
-				}
-				res, err := t.Send(ctx, "payments", p, template.Key(p.ID))
-				if err != nil {
-					return err
-				}
-				fmt.Printf("transaction %d: sent payment %s to partition %d at offset %d\n", i+1, p.ID, res.Partition, res.Offset)
-			}
-			return nil
-		})
+		err := Pay(ctx, tx, i+1, batch)
 		switch {
 		case errors.Is(err, errDeclined):
 			fmt.Printf("transaction %d rolled back: %v\n", i+1, err)
@@ -133,20 +157,17 @@ func run() error {
 	}
 
 	select {
-	case <-ledger.all:
+	case <-ledger.All():
 	case <-ctx.Done():
 		return fmt.Errorf("committed payments not seen: %w", ctx.Err())
 	}
 	if err := app.Stop(ctx); err != nil {
 		return err
 	}
-	ledger.mu.Lock()
-	defer ledger.mu.Unlock()
-	for _, id := range ledger.seen {
-		if id == "p-3" {
-			return errors.New("the listener saw p-3, which was rolled back")
-		}
+	seen := ledger.Seen()
+	if slices.Contains(seen, "p-3") {
+		return errors.New("the listener saw p-3, which was rolled back")
 	}
-	fmt.Printf("done: the listener saw %d committed payments %v; p-3, sent in the rolled-back transaction, was never visible\n", len(ledger.seen), ledger.seen)
+	fmt.Printf("done: the listener saw %d committed payments %v; p-3, sent in the rolled-back transaction, was never visible\n", len(seen), seen)
 	return nil
 }
