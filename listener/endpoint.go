@@ -198,6 +198,7 @@ type Endpoint struct {
 	source   string // "pkg.Type.Field" for tagged fields
 	tag      string // raw tag, for error messages
 	resolved bool   // placeholders already resolved (tags resolve while parsing)
+	batchSet bool   // the tag has a batch attribute
 
 	mu      sync.Mutex
 	invoker *Invoker

@@ -25,11 +25,22 @@ type options struct {
 	resolver  Resolver
 	validator *validator.Validate
 	ehExists  func(string) bool
+	// batchDefault: handlers of a batch form are batch listeners without
+	// the batch attribute (kafka.listener.type=batch).
+	batchDefault bool
 }
 
 type optFunc func(*options)
 
 func (f optFunc) apply(o *options) { f(o) }
+
+// WithBatchByDefault makes listeners whose handler has a batch form (a
+// slice of values or of *Record[T] after the context, returning only an
+// error) batch listeners without the batch attribute, as Spring Boot's
+// spring.kafka.listener.type=batch makes every listener a batch listener;
+// batch=false on a listener keeps a slice the value of one record (for
+// example a JSON array).
+func WithBatchByDefault() Option { return optFunc(func(o *options) { o.batchDefault = true }) }
 
 // WithResolver sets the placeholder resolver (the root module passes the
 // configuration's Resolve). Without one, only ${key:default} placeholders
@@ -339,6 +350,9 @@ func (ep *Endpoint) sourceLocked() string {
 }
 
 func (ep *Endpoint) compileLocked(o options) error {
+	if o.batchDefault && !ep.Batch && !ep.batchSet && batchShaped(ep.Handler) {
+		ep.Batch = true
+	}
 	if !ep.resolved {
 		if err := ep.resolveLocked(o.resolver); err != nil {
 			return err
@@ -499,4 +513,18 @@ func (ep *Endpoint) resolveLocked(r Resolver) error {
 		ep.Properties = props
 	}
 	return nil
+}
+
+// batchShaped reports whether handler has a batch listener's signature:
+// func(ctx, []X[, Acknowledgment]) error.
+func batchShaped(handler any) bool {
+	t := reflect.TypeOf(handler)
+	if t == nil || t.Kind() != reflect.Func || t.NumOut() != 1 || t.Out(0) != errType {
+		return false
+	}
+	n := t.NumIn()
+	if n > 0 && t.In(n-1) == ackType {
+		n--
+	}
+	return n == 2 && t.In(0) == ctxType && t.In(1).Kind() == reflect.Slice && t.In(1).Elem().Kind() != reflect.Uint8
 }

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +77,30 @@ func TestRetryTag(t *testing.T) {
 	ep = &Endpoint{ID: "b", Topics: []string{"orders"}, Batch: true, Retry: &RetryTopics{}}
 	if err := CheckRetryTopics(ep, ep.Retry); err == nil || !strings.Contains(err.Error(), "batch") {
 		t.Fatalf("batch: %v", err)
+	}
+}
+
+func TestBatchByDefault(t *testing.T) {
+	type L struct {
+		Values  func(context.Context, []string) error                 `kafka:"id=values,topics=a"`
+		Records func(context.Context, []*Record[string]) error        `kafka:"id=records,topics=a"`
+		Array   func(context.Context, []string) error                 `kafka:"id=array,topics=a,batch=false"`
+		One     func(context.Context, string) error                   `kafka:"id=one,topics=a"`
+		Bytes   func(context.Context, []byte) error                   `kafka:"id=bytes,topics=a"`
+		Acked   func(context.Context, []string, Acknowledgment) error `kafka:"id=acked,topics=a,ack=manual"`
+	}
+	noop := func(context.Context, []string) error { return nil }
+	l := &L{Values: noop, Records: func(context.Context, []*Record[string]) error { return nil }, Array: noop,
+		One: func(context.Context, string) error { return nil }, Bytes: func(context.Context, []byte) error { return nil },
+		Acked: func(context.Context, []string, Acknowledgment) error { return nil }}
+	eps, err := NewRegistry(WithBatchByDefault()).Register(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"values": true, "records": true, "array": false, "one": false, "bytes": false, "acked": true}
+	for _, ep := range eps {
+		if ep.Batch != want[ep.ID] {
+			t.Errorf("%s: batch %v, want %v", ep.ID, ep.Batch, want[ep.ID])
+		}
 	}
 }

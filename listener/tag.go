@@ -163,7 +163,7 @@ func setAttr(ep *Endpoint, name, v string) error {
 	case attrBatch:
 		var t Toggle
 		t, err = parseToggle(v)
-		ep.Batch = t == On
+		ep.Batch, ep.batchSet = t == On, true
 	case attrAck:
 		ep.AckMode, err = ParseAckMode(v)
 	case attrErrorHandler:
