@@ -69,6 +69,9 @@
 //	transactional  true|false: handle in Kafka            off (on for all with     KafkaTransactionManager
 //	               transactions, exactly once             kafka.listener.          on the container
 //	                                                      transactional-id-prefix)
+//	cluster        name of a kafka.clusters.<name> entry  the default cluster      (a container factory per
+//	               to consume from (dead letters and      (kafka.*)                cluster)
+//	               replies go there too)
 //
 // # Retry topics
 //

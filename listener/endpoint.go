@@ -191,6 +191,10 @@ type Endpoint struct {
 	// it consumed commit together (exactly-once consume-transform-produce).
 	// Auto leaves it to the container (kafka.listener.transactional-id-prefix).
 	Transactional Toggle
+	// Cluster (the cluster attribute) names the Kafka cluster the listener
+	// consumes from and publishes dead letters and replies to
+	// (kafka.clusters.<name>); "" is the default cluster (kafka.*).
+	Cluster string
 	// Handler is the handler func; see the package documentation for the
 	// accepted signatures.
 	Handler any

@@ -428,6 +428,9 @@ func (ep *Endpoint) compileLocked(o options) error {
 	if err := ep.checkRetry(); err != nil {
 		return err
 	}
+	if ep.Cluster != "" && !legalClusterName.MatchString(ep.Cluster) {
+		return fmt.Errorf("invalid cluster name %q (letters, digits, '-' and '_')", ep.Cluster)
+	}
 	if ep.Transactional < Auto || ep.Transactional > Off {
 		return errors.New("invalid toggle value")
 	}
@@ -514,6 +517,9 @@ func (ep *Endpoint) resolveLocked(r Resolver) error {
 	}
 	return nil
 }
+
+// legalClusterName: a cluster's name is one key of kafka.clusters.
+var legalClusterName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // batchShaped reports whether handler has a batch listener's signature:
 // func(ctx, []X[, Acknowledgment]) error.

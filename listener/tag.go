@@ -28,6 +28,7 @@ const (
 	attrWorkers        = "workers"
 	attrRetry          = "retry"
 	attrTransactional  = "transactional"
+	attrCluster        = "cluster"
 )
 
 // boolAttrs may be written bare ("batch" means "batch=true").
@@ -38,7 +39,7 @@ var knownAttrs = map[string]bool{
 	attrConcurrency: true, attrAutoStartup: true, attrBatch: true, attrAck: true,
 	attrErrorHandler: true, attrDLT: true, attrValidate: true, attrProperties: true,
 	attrSendTo: true, attrClientIDPrefix: true, attrOrdering: true, attrWorkers: true,
-	attrRetry: true, attrTransactional: true,
+	attrRetry: true, attrTransactional: true, attrCluster: true,
 }
 
 type rawAttr struct {
@@ -184,6 +185,8 @@ func setAttr(ep *Endpoint, name, v string) error {
 		ep.Retry, err = ParseRetryTopics(v)
 	case attrTransactional:
 		ep.Transactional, err = parseToggle(v)
+	case attrCluster:
+		ep.Cluster = v
 	case attrWorkers:
 		var n int
 		if n, err = strconv.Atoi(v); err == nil && n < 1 {
