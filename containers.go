@@ -77,6 +77,9 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 		return nil, fmt.Errorf("kafkaboot: %w", err)
 	}
 	for _, ep := range lr.Endpoints() {
+		if ep.Cluster != "" {
+			return nil, fmt.Errorf("kafkaboot: listener %q: cluster %q: no kafka.clusters.%s configuration", ep.ID, ep.Cluster, ep.Cluster)
+		}
 		if ep.Concurrency == 0 {
 			ep.Concurrency = k.Listener.Concurrency
 		}
