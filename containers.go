@@ -8,6 +8,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -134,9 +135,26 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 			logger.Info("kafka listener idle", "listener", e.ListenerID, "idle", e.IdleFor, "paused", e.Paused)
 		}))
 	}
-	reg, err := container.FromListeners(lr, append(all, opts...)...)
-	if err != nil {
+	all = append(all, container.WithErrorHandler(&container.ErrorHandler{BackOff: backOff(k.Listener.BackOff)}))
+	eps := lr.Endpoints()
+	if err := checkListenerIDs(k, eps); err != nil {
 		return nil, err
+	}
+	reg := container.NewRegistry()
+	for _, ep := range eps {
+		// The configuration's defaults, the application's options, then
+		// kafka.listeners.<id>, the most specific.
+		own, err := listenerOverrides(k, ep)
+		if err != nil {
+			return nil, err
+		}
+		ctr, err := container.New(ep, append(append(slices.Clone(all), opts...), own...)...)
+		if err != nil {
+			return nil, err
+		}
+		if err := reg.Add(ctr); err != nil {
+			return nil, err
+		}
 	}
 	c := &Containers{Listeners: lr, Registry: reg}
 	if k.Listener.MissingTopicsFatal {
@@ -333,6 +351,106 @@ type listenerFunc struct {
 // handler or a rebalance listener.
 func ContainerOptions(opts ...container.Option) fx.Option {
 	return fx.Provide(fx.Annotate(func() []container.Option { return opts }, fx.ResultTags(`group:"kafkaboot.container"`)))
+}
+
+// checkListenerIDs refuses kafka.listeners.<id> entries that name no
+// listener: most likely a typo, which would otherwise change nothing.
+func checkListenerIDs(k *config.Kafka, eps []*listener.Endpoint) error {
+	ids := make([]string, 0, len(eps))
+	for _, ep := range eps {
+		ids = append(ids, ep.ID)
+	}
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(k.Listeners)) {
+		if !slices.Contains(ids, id) {
+			errs = append(errs, &config.FieldError{Key: "kafka.listeners." + id,
+				Msg: fmt.Sprintf("no listener has the id %q (listeners: %s)", id, strings.Join(ids, ", ")), Err: config.ErrUnknownKey})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// listenerOverrides applies kafka.listeners.<id> to ep and returns the
+// container options it asks for.
+func listenerOverrides(k *config.Kafka, ep *listener.Endpoint) ([]container.Option, error) {
+	o, ok := k.Listeners[ep.ID]
+	if !ok {
+		return nil, nil
+	}
+	var opts []container.Option
+	if o.Concurrency != nil {
+		ep.Concurrency = *o.Concurrency
+	}
+	if o.AckMode != nil {
+		m, err := listener.ParseAckMode(*o.AckMode)
+		if err != nil {
+			return nil, fmt.Errorf("kafkaboot: kafka.listeners.%s.ack-mode: %w", ep.ID, err)
+		}
+		ep.AckMode = m
+	}
+	if o.AutoStartup != nil {
+		ep.AutoStartup = toggle(*o.AutoStartup)
+	}
+	if o.DLT != nil {
+		ep.DLT = *o.DLT
+	}
+	if o.Transactional != nil {
+		ep.Transactional = toggle(*o.Transactional)
+	}
+	if o.BackOff != nil {
+		opts = append(opts, container.WithErrorHandler(&container.ErrorHandler{BackOff: backOff(k.BackOffFor(ep.ID))}))
+	}
+	if or := o.Retry; or != nil {
+		enabled := k.Listener.Retry.Enabled
+		if ep.Retry != nil {
+			enabled = !ep.Retry.Disabled // the tag says
+		}
+		if or.Enabled != nil {
+			enabled = *or.Enabled // the configuration says, over the tag
+		}
+		if !enabled {
+			ep.Retry = &listener.RetryTopics{Disabled: true}
+		} else {
+			// The tag's values over kafka.listener.retry, then
+			// kafka.listeners.<id>.retry's over both.
+			var rt listener.RetryTopics
+			if ep.Retry != nil {
+				rt = *ep.Retry
+			}
+			rt.Disabled = false
+			rt = rt.Merge(retryTopics(k.Listener.Retry))
+			if or.Attempts != nil {
+				rt.Attempts = *or.Attempts
+			}
+			if or.Delay != nil {
+				rt.Delay = *or.Delay
+			}
+			if or.Multiplier != nil {
+				rt.Multiplier = *or.Multiplier
+			}
+			if or.MaxDelay != nil {
+				rt.MaxDelay = *or.MaxDelay
+			}
+			ep.Retry = &rt
+		}
+	}
+	return opts, nil
+}
+
+func toggle(b bool) listener.Toggle {
+	if b {
+		return listener.On
+	}
+	return listener.Off
+}
+
+// backOff maps kafka.listener.back-off onto a container back off.
+func backOff(b config.BackOff) container.BackOff {
+	if b.Type == "exponential" {
+		return container.ExponentialBackOff{Initial: b.Interval, Multiplier: b.Multiplier, MaxInterval: b.MaxInterval,
+			MaxElapsed: b.MaxElapsed, MaxRetries: b.MaxRetries}
+	}
+	return container.FixedBackOff{Interval: b.Interval, MaxRetries: b.MaxRetries}
 }
 
 // retryTopics maps kafka.listener.retry onto listener.RetryTopics.

@@ -104,6 +104,9 @@ type Kafka struct {
 	Consumer Consumer `koanf:"consumer"`
 	// Listener (kafka.listener) configures listener containers.
 	Listener Listener `koanf:"listener"`
+	// Listeners (kafka.listeners.<id>) configure single listeners, by id,
+	// over their tags and kafka.listener.
+	Listeners map[string]ListenerOverride `koanf:"listeners" validate:"dive"`
 	// Admin (kafka.admin) configures topic administration.
 	Admin Admin `koanf:"admin"`
 	// Template (kafka.template) configures the KafkaTemplate.
@@ -364,6 +367,10 @@ type Listener struct {
 	// Default "": transactional only where a listener's tag says so (with
 	// the prefix "kafkaboot-").
 	TransactionalIDPrefix string `koanf:"transactional-id-prefix"`
+	// BackOff (kafka.listener.back-off) is how failed deliveries are
+	// retried in place (without retry topics). Default: fixed, no wait, 9
+	// retries.
+	BackOff BackOff `koanf:"back-off"`
 }
 
 // ListenerRetry is kafka.listener.retry: retry topics with Spring's
@@ -460,6 +467,7 @@ func DefaultKafka() Kafka {
 				DLTTopicSuffix:   "-dlt",
 				AutoCreateTopics: true,
 			},
+			BackOff: BackOff{Type: "fixed", Multiplier: 2, MaxRetries: 9},
 		},
 		Client: Client{LogLevel: LogLevelError},
 		Admin: Admin{

@@ -149,6 +149,7 @@ func TestLoadFile(t *testing.T) {
 				Attempts: 3, Delay: time.Second, MaxDelay: 30 * time.Second, TopicSuffixing: "index", TopicReuse: "single",
 				RetryTopicSuffix: "-retry", DLTTopicSuffix: "-dlt", AutoCreateTopics: true,
 			},
+			BackOff: BackOff{Type: "fixed", Multiplier: 2, MaxRetries: 9},
 		},
 		Admin: Admin{
 			AutoCreate: false,
