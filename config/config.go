@@ -83,6 +83,8 @@ type Config struct {
 
 	k   *koanf.Koanf      // all merged keys, including kafka.*
 	env map[string]string // environment snapshot by name (prefix stripped)
+	// clusters are the kafka.clusters entries (see ForCluster).
+	clusters map[string]*Kafka
 }
 
 // Kafka is the kafka.* key tree. Field documentation names the key; see

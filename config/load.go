@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"strings"
@@ -155,7 +156,16 @@ func Load(opts ...Option) (*Config, error) {
 	// Decode onto the defaults, so that a null subtree in YAML ("kafka:"
 	// or "producer:" with no value) keeps the defaults.
 	c := &Config{Kafka: DefaultKafka(), k: k, env: env}
+	var rawClusters any
 	if raw := k.Get("kafka"); raw != nil {
+		if m, ok := raw.(map[string]any); ok {
+			if rc, has := m["clusters"]; has {
+				// Decoded separately, over the top level (clusters.go).
+				m = maps.Clone(m)
+				delete(m, "clusters")
+				raw, rawClusters = m, rc
+			}
+		}
 		var d decoder
 		d.decode("kafka", raw, reflectValueOf(&c.Kafka))
 		if err := joinErrs(d.errs); err != nil {
@@ -165,5 +175,10 @@ func Load(opts ...Option) (*Config, error) {
 	if err := c.Kafka.Validate(); err != nil {
 		return nil, err
 	}
+	clusters, err := loadClusters(rawClusters, &c.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	c.clusters = clusters
 	return c, nil
 }
