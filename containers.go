@@ -35,10 +35,11 @@ type Containers struct {
 	// one listener.
 	Registry *container.Registry
 
-	// checkOpts, set when kafka.listener.missing-topics-fatal is, connect
-	// the client Start looks the listeners' topics up with (one that does
-	// not ask the broker to create them, as the producer's does).
-	checkOpts []kgo.Opt
+	// checkOpts, by cluster where kafka.listener.missing-topics-fatal is
+	// set, connect the client Start looks the listeners' topics up with
+	// (one that does not ask the broker to create them, as the producer's
+	// does).
+	checkOpts map[string][]kgo.Opt
 }
 
 // NewContainers registers every listener struct (structs whose func fields
@@ -49,6 +50,13 @@ type Containers struct {
 // replies through producer. A bad tag fails here, naming the struct, the
 // field and the tag. opts are applied after the configuration's.
 func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logger *slog.Logger, targets []any, opts ...container.Option) (*Containers, error) {
+	return newContainers(cfg, &Clusters{cfg: cfg, main: producer}, logger, targets, opts...)
+}
+
+// newContainers is NewContainers with the application's clusters: a
+// listener with a cluster attribute consumes from that cluster, with its
+// configuration, and publishes through its producer.
+func newContainers(cfg *config.Config, clusters *Clusters, logger *slog.Logger, targets []any, opts ...container.Option) (*Containers, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -64,84 +72,40 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 			return nil, err
 		}
 	}
+	eps := lr.Endpoints()
 	k := &cfg.Kafka
-	base, err := k.ConsumerOpts("")
-	if err != nil {
+	if err := checkListenerIDs(k, eps); err != nil {
 		return nil, err
 	}
-	mode, err := listener.ParseAckMode(k.Listener.AckMode)
-	if err != nil {
-		return nil, fmt.Errorf("kafkaboot: kafka.listener.ack-mode: %w", err)
+	byCluster := map[string][]container.Option{}
+	optsFor := func(ep *listener.Endpoint) ([]container.Option, error) {
+		if o, ok := byCluster[ep.Cluster]; ok {
+			return o, nil
+		}
+		ccfg, err := cfg.ForCluster(ep.Cluster)
+		if err != nil {
+			return nil, fmt.Errorf("kafkaboot: listener %q: cluster %q: %w", ep.ID, ep.Cluster, err)
+		}
+		producer, err := clusters.ProducerFactory(ep.Cluster)
+		if err != nil {
+			return nil, fmt.Errorf("kafkaboot: listener %q: %w", ep.ID, err)
+		}
+		o, err := clusterContainerOpts(&ccfg.Kafka, producer, logger)
+		if err != nil {
+			return nil, err
+		}
+		byCluster[ep.Cluster] = o
+		return o, nil
 	}
-	level, err := kgolog.ParseLevel(k.Client.LogLevel)
-	if err != nil {
-		return nil, fmt.Errorf("kafkaboot: %w", err)
-	}
-	for _, ep := range lr.Endpoints() {
-		if ep.Cluster != "" {
-			return nil, fmt.Errorf("kafkaboot: listener %q: cluster %q: no kafka.clusters.%s configuration", ep.ID, ep.Cluster, ep.Cluster)
+	reg := container.NewRegistry()
+	for _, ep := range eps {
+		all, err := optsFor(ep)
+		if err != nil {
+			return nil, err
 		}
 		if ep.Concurrency == 0 {
 			ep.Concurrency = k.Listener.Concurrency
 		}
-	}
-	all := []container.Option{
-		container.WithClientOpts(base...),
-		container.WithDefaultGroup(k.Consumer.GroupID),
-		container.WithAckMode(mode),
-		container.WithPublisher(producer.Client()),
-		container.WithLogger(logger),
-		container.WithClientLogLevel(level),
-	}
-	popts, err := k.ProducerOpts()
-	if err != nil {
-		return nil, err
-	}
-	// Transactional listeners produce with the kafka.producer settings,
-	// partitioned as the template's clients are.
-	popts = append(popts, kgo.RecordPartitioner(template.Partitioner(container.DeadLetterPartitioner(kgo.StickyKeyPartitioner(nil)))),
-		kgo.AllowAutoTopicCreation())
-	if d := k.Producer.TransactionTimeout; d > 0 {
-		popts = append(popts, kgo.TransactionTimeout(d))
-	}
-	all = append(all, container.WithTransactionalClientOpts(popts...))
-	if p := k.Listener.TransactionalIDPrefix; p != "" {
-		all = append(all, container.WithTransactionalIDPrefix(p))
-	}
-	if rt := retryTopics(k.Listener.Retry); k.Listener.Retry.Enabled {
-		all = append(all, container.WithRetryTopics(rt))
-	} else {
-		all = append(all, container.WithRetryTopicDefaults(rt))
-	}
-	if d := k.Listener.MonitorInterval; d > 0 {
-		all = append(all, container.WithMonitorInterval(d))
-	}
-	if k.Listener.AckCount > 0 {
-		all = append(all, container.WithAckCount(k.Listener.AckCount))
-	}
-	if k.Listener.AckTime > 0 {
-		all = append(all, container.WithAckTime(k.Listener.AckTime))
-	}
-	if k.Consumer.MaxPollRecords > 0 {
-		all = append(all, container.WithMaxPollRecords(k.Consumer.MaxPollRecords))
-	}
-	if k.Consumer.FetchMaxWait == 0 && k.Listener.PollTimeout > 0 {
-		// Spring's poll timeout bounds one poll; with franz-go that is how
-		// long the broker may hold a fetch open.
-		all = append(all, container.WithClientOpts(kgo.FetchMaxWait(k.Listener.PollTimeout)))
-	}
-	if d := k.Listener.IdleInterval; d > 0 {
-		all = append(all, container.WithIdleEvents(d, func(e container.IdleEvent) {
-			logger.Info("kafka listener idle", "listener", e.ListenerID, "idle", e.IdleFor, "paused", e.Paused)
-		}))
-	}
-	all = append(all, container.WithErrorHandler(&container.ErrorHandler{BackOff: backOff(k.Listener.BackOff)}))
-	eps := lr.Endpoints()
-	if err := checkListenerIDs(k, eps); err != nil {
-		return nil, err
-	}
-	reg := container.NewRegistry()
-	for _, ep := range eps {
 		// The configuration's defaults, the application's options, then
 		// kafka.listeners.<id>, the most specific.
 		own, err := listenerOverrides(k, ep)
@@ -157,10 +121,19 @@ func NewContainers(cfg *config.Config, producer *template.ProducerFactory, logge
 		}
 	}
 	c := &Containers{Listeners: lr, Registry: reg}
-	if k.Listener.MissingTopicsFatal {
-		if c.checkOpts, err = k.ClientOpts(); err != nil {
+	for _, ep := range eps {
+		ccfg, _ := cfg.ForCluster(ep.Cluster) // known: the container exists
+		if !ccfg.Kafka.Listener.MissingTopicsFatal || c.checkOpts[ep.Cluster] != nil {
+			continue
+		}
+		copts, err := ccfg.Kafka.ClientOpts()
+		if err != nil {
 			return nil, err
 		}
+		if c.checkOpts == nil {
+			c.checkOpts = map[string][]kgo.Opt{}
+		}
+		c.checkOpts[ep.Cluster] = copts
 	}
 	return c, nil
 }
@@ -185,12 +158,27 @@ func (c *Containers) Start(ctx context.Context) error {
 
 // checkTopics implements kafka.listener.missing-topics-fatal.
 func (c *Containers) checkTopics(ctx context.Context) error {
+	var errs []error
+	for _, cluster := range slices.Sorted(maps.Keys(c.checkOpts)) {
+		if err := c.checkClusterTopics(ctx, cluster); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("kafkaboot: kafka.listener.missing-topics-fatal: %w: %w", ErrMissingTopics, errors.Join(errs...))
+	}
+	return nil
+}
+
+// checkClusterTopics checks the topics of the auto-startup listeners of
+// one cluster.
+func (c *Containers) checkClusterTopics(ctx context.Context, cluster string) error {
 	byTopic := map[string][]string{} // topic -> listener ids
 	for _, ctr := range c.Registry.Containers() {
-		if !ctr.AutoStartup() {
+		ep := ctr.Endpoint()
+		if !ctr.AutoStartup() || ep.Cluster != cluster {
 			continue
 		}
-		ep := ctr.Endpoint()
 		topics := slices.Clone(ep.Topics)
 		for _, tp := range ep.Partitions {
 			topics = append(topics, tp.Topic)
@@ -205,14 +193,18 @@ func (c *Containers) checkTopics(ctx context.Context) error {
 		return nil
 	}
 	names := slices.Sorted(maps.Keys(byTopic))
-	cl, err := kgo.NewClient(c.checkOpts...)
+	cl, err := kgo.NewClient(c.checkOpts[cluster]...)
 	if err != nil {
-		return fmt.Errorf("kafkaboot: kafka.listener.missing-topics-fatal: %w", err)
+		return err
 	}
 	defer cl.Close()
 	details, err := kadm.NewClient(cl).ListTopics(ctx, names...)
 	if err != nil {
-		return fmt.Errorf("kafkaboot: kafka.listener.missing-topics-fatal: listing topics: %w", err)
+		return fmt.Errorf("listing topics: %w", err)
+	}
+	in := ""
+	if cluster != "" {
+		in = fmt.Sprintf(" in cluster %q", cluster)
 	}
 	var errs []error
 	for _, t := range names {
@@ -221,13 +213,10 @@ func (c *Containers) checkTopics(ctx context.Context) error {
 			if ok {
 				cause = d.Err.Error()
 			}
-			errs = append(errs, fmt.Errorf("topic %q of listener %v: %s", t, byTopic[t], cause))
+			errs = append(errs, fmt.Errorf("topic %q of listener %v%s: %s", t, byTopic[t], in, cause))
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("kafkaboot: kafka.listener.missing-topics-fatal: %w: %w", ErrMissingTopics, errors.Join(errs...))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Stop stops every container gracefully: records in flight are finished
@@ -240,6 +229,7 @@ type ListenerParams struct {
 	Lifecycle fx.Lifecycle
 	Config    *config.Config
 	Producer  *template.ProducerFactory
+	Clusters  *Clusters
 	Admin     *Admin
 	Logger    *slog.Logger         `optional:"true"`
 	Targets   []any                `group:"kafkaboot.listeners"`
@@ -269,7 +259,7 @@ func provideContainers(p ListenerParams) (*Containers, error) {
 	for _, o := range p.Options {
 		opts = append(opts, o...)
 	}
-	c, err := NewContainers(p.Config, p.Producer, p.Logger, p.Targets, opts...)
+	c, err := newContainers(p.Config, p.Clusters, p.Logger, p.Targets, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +341,77 @@ type listenerFunc struct {
 // handler or a rebalance listener.
 func ContainerOptions(opts ...container.Option) fx.Option {
 	return fx.Provide(fx.Annotate(func() []container.Option { return opts }, fx.ResultTags(`group:"kafkaboot.container"`)))
+}
+
+// clusterContainerOpts are the container options of a cluster's
+// configuration k (the top level, or a kafka.clusters entry): its consumer
+// settings, the kafka.listener defaults, and its producer for dead
+// letters, replies and transactional listeners.
+func clusterContainerOpts(k *config.Kafka, producer *template.ProducerFactory, logger *slog.Logger) ([]container.Option, error) {
+	base, err := k.ConsumerOpts("")
+	if err != nil {
+		return nil, err
+	}
+	mode, err := listener.ParseAckMode(k.Listener.AckMode)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaboot: kafka.listener.ack-mode: %w", err)
+	}
+	level, err := kgolog.ParseLevel(k.Client.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaboot: %w", err)
+	}
+	all := []container.Option{
+		container.WithClientOpts(base...),
+		container.WithDefaultGroup(k.Consumer.GroupID),
+		container.WithAckMode(mode),
+		container.WithPublisher(producer.Client()),
+		container.WithLogger(logger),
+		container.WithClientLogLevel(level),
+	}
+	popts, err := k.ProducerOpts()
+	if err != nil {
+		return nil, err
+	}
+	// Transactional listeners produce with the kafka.producer settings,
+	// partitioned as the template's clients are.
+	popts = append(popts, kgo.RecordPartitioner(template.Partitioner(container.DeadLetterPartitioner(kgo.StickyKeyPartitioner(nil)))),
+		kgo.AllowAutoTopicCreation())
+	if d := k.Producer.TransactionTimeout; d > 0 {
+		popts = append(popts, kgo.TransactionTimeout(d))
+	}
+	all = append(all, container.WithTransactionalClientOpts(popts...))
+	if p := k.Listener.TransactionalIDPrefix; p != "" {
+		all = append(all, container.WithTransactionalIDPrefix(p))
+	}
+	if rt := retryTopics(k.Listener.Retry); k.Listener.Retry.Enabled {
+		all = append(all, container.WithRetryTopics(rt))
+	} else {
+		all = append(all, container.WithRetryTopicDefaults(rt))
+	}
+	if d := k.Listener.MonitorInterval; d > 0 {
+		all = append(all, container.WithMonitorInterval(d))
+	}
+	if k.Listener.AckCount > 0 {
+		all = append(all, container.WithAckCount(k.Listener.AckCount))
+	}
+	if k.Listener.AckTime > 0 {
+		all = append(all, container.WithAckTime(k.Listener.AckTime))
+	}
+	if k.Consumer.MaxPollRecords > 0 {
+		all = append(all, container.WithMaxPollRecords(k.Consumer.MaxPollRecords))
+	}
+	if k.Consumer.FetchMaxWait == 0 && k.Listener.PollTimeout > 0 {
+		// Spring's poll timeout bounds one poll; with franz-go that is how
+		// long the broker may hold a fetch open.
+		all = append(all, container.WithClientOpts(kgo.FetchMaxWait(k.Listener.PollTimeout)))
+	}
+	if d := k.Listener.IdleInterval; d > 0 {
+		all = append(all, container.WithIdleEvents(d, func(e container.IdleEvent) {
+			logger.Info("kafka listener idle", "listener", e.ListenerID, "idle", e.IdleFor, "paused", e.Paused)
+		}))
+	}
+	all = append(all, container.WithErrorHandler(&container.ErrorHandler{BackOff: backOff(k.Listener.BackOff)}))
+	return all, nil
 }
 
 // checkListenerIDs refuses kafka.listeners.<id> entries that name no

@@ -79,18 +79,24 @@ type Telemetry struct {
 }
 
 func provideProducerFactory(p ProducerParams) (*template.ProducerFactory, error) {
-	lc, cfg := p.Lifecycle, p.Config
+	return newProducerFactory(p.Lifecycle, p.Config, p.Logger, p.Telemetry, p.Options)
+}
+
+// newProducerFactory builds a producer factory for cfg (the top level or a
+// cluster's) with the application's logger, telemetry and ProducerOptions,
+// closed when the application stops.
+func newProducerFactory(lc fx.Lifecycle, cfg *config.Config, logger *slog.Logger, tel Telemetry, extra [][]kgo.Opt) (*template.ProducerFactory, error) {
 	var opts []template.FactoryOption
-	if p.Logger != nil {
-		opts = append(opts, template.WithClientLogger(p.Logger))
+	if logger != nil {
+		opts = append(opts, template.WithClientLogger(logger))
 	}
-	if t := p.Telemetry; t.MeterProvider != nil || t.TracerProvider != nil {
-		opts = append(opts, template.WithMeterProvider(t.MeterProvider), template.WithTracerProvider(t.TracerProvider))
-		if t.Propagator != nil {
-			opts = append(opts, template.WithPropagator(t.Propagator))
+	if tel.MeterProvider != nil || tel.TracerProvider != nil {
+		opts = append(opts, template.WithMeterProvider(tel.MeterProvider), template.WithTracerProvider(tel.TracerProvider))
+		if tel.Propagator != nil {
+			opts = append(opts, template.WithPropagator(tel.Propagator))
 		}
 	}
-	for _, o := range p.Options {
+	for _, o := range extra {
 		opts = append(opts, template.WithClientOpts(o...))
 	}
 	f, err := NewProducerFactory(cfg, opts...)
