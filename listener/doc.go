@@ -13,6 +13,12 @@
 //	reg := listener.NewRegistry(listener.WithResolver(cfg.Resolve))
 //	eps, err := reg.Register(&Orders{Created: svc.created, ...})
 //
+// A listener may also be declared once, without a struct: its tag and its
+// handler ([Registry.RegisterFunc]; kafkaboot.Listen under fx). Its id
+// defaults to the handler's name ("pkg.Type.Method").
+//
+//	ep, err := reg.RegisterFunc("topics=orders,group=billing,concurrency=3", svc.OnOrder)
+//
 // # Tag syntax
 //
 // This section is the single reference for the `kafka:"..."` tag.
