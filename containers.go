@@ -60,7 +60,11 @@ func newContainers(cfg *config.Config, clusters *Clusters, logger *slog.Logger, 
 	if logger == nil {
 		logger = slog.Default()
 	}
-	lr := listener.NewRegistry(listener.WithResolver(cfg.Resolve))
+	lopts := []listener.Option{listener.WithResolver(cfg.Resolve)}
+	if cfg.Kafka.Listener.Type == "batch" {
+		lopts = append(lopts, listener.WithBatchByDefault())
+	}
+	lr := listener.NewRegistry(lopts...)
 	for _, t := range targets {
 		if lf, ok := t.(listenerFunc); ok {
 			if _, err := lr.RegisterFunc(lf.tag, lf.handler); err != nil {

@@ -82,3 +82,28 @@ func TestListenerConfigUnknownID(t *testing.T) {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
+
+// TestListenerTypeBatch: kafka.listener.type=batch (Spring Boot's
+// spring.kafka.listener.type) makes a handler taking a slice a batch
+// listener without the batch attribute.
+func TestListenerTypeBatch(t *testing.T) {
+	kit := kafkatest.New(t, kafkatest.Topic("lines", 1), kafkatest.Set("kafka.listener.type", "batch"))
+	batches := make(chan []string, 10)
+	app := kit.Start(kafkaboot.Listen("id=lines,topics=lines,group=lines", func(_ context.Context, lines []string) error {
+		batches <- lines
+		return nil
+	}))
+	if !app.Container("lines").Endpoint().Batch {
+		t.Fatal("not a batch listener")
+	}
+	app.WaitAssigned("lines")
+	kit.Send("lines", "a")
+	select {
+	case b := <-batches:
+		if len(b) != 1 || b[0] != "a" {
+			t.Fatalf("batch %q", b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no batch")
+	}
+}

@@ -34,7 +34,10 @@
 // "producer.batch-size" or "producer.batch.size"?), KAFKA_* variables are
 // matched against the known key tree derived from the struct tags of [Kafka].
 // Variables that match no known key are ignored rather than rejected: many
-// container images set unrelated KAFKA_* variables (KAFKA_HOME, KAFKA_OPTS).
+// container images set unrelated KAFKA_* variables (KAFKA_HOME, KAFKA_OPTS);
+// but one that is one or two letters away from a known variable is a
+// mistake and fails Load with a suggestion (KAFKA_BOOTSTRAP_SERVER: did you
+// mean KAFKA_BOOTSTRAP_SERVERS?).
 // Map-valued keys take the rest of the name as the map key, lower-cased with
 // '_' replaced by '.' (KAFKA_PRODUCER_PROPERTIES_MAX_REQUEST_SIZE sets
 // property "max.request.size"); list elements are addressed by index
@@ -55,7 +58,27 @@
 //
 // All such errors match [ErrInvalid] with errors.Is and are (joined)
 // [*FieldError] values. Unknown keys outside "kafka." are accepted: they
-// belong to the application.
+// belong to the application. An unknown key close to a known one says
+// which ("kafka.producer.ackz: unknown key (did you mean
+// kafka.producer.acks?)"); a key from a YAML file names the file and line,
+// and so does a YAML syntax error.
+//
+// # Coming from Spring Boot
+//
+// Spring Boot's property names are accepted where kafkaboot's differ
+// ([SpringAliases]): kafka.producer.transaction-id-prefix,
+// kafka.listener.idle-event-interval, kafka.consumer.fetch-min-size,
+// kafka.retry.topic.* (kafkaboot's kafka.listener.retry.*), and
+// kafka.listener.type (single or batch) exists as in Boot. A spring.kafka
+// root or SPRING_KAFKA_* variables fail with the kafka.* key meant.
+//
+// # Single listeners and several clusters
+//
+// kafka.listeners.<id>.* sets one listener's concurrency, ack-mode, dlt,
+// auto-startup, transactional, back-off and retry topics over its tag and
+// the kafka.listener.* defaults ([ListenerOverride]). kafka.clusters.<name>
+// configures another cluster, a whole kafka.* tree over the top level's
+// ([Config.ForCluster]); listeners name it with their cluster attribute.
 //
 // # Mapping to franz-go
 //
@@ -369,6 +392,11 @@ type Listener struct {
 	// Default "": transactional only where a listener's tag says so (with
 	// the prefix "kafkaboot-").
 	TransactionalIDPrefix string `koanf:"transactional-id-prefix"`
+	// Type (kafka.listener.type, Spring Boot's spring.kafka.listener.type)
+	// is single (the default) or batch: with batch, a listener whose
+	// handler takes a slice is a batch listener without the batch
+	// attribute.
+	Type string `koanf:"type" validate:"oneof=single batch"`
 	// BackOff (kafka.listener.back-off) is how failed deliveries are
 	// retried in place (without retry topics). Default: fixed, no wait, 9
 	// retries.
@@ -470,6 +498,7 @@ func DefaultKafka() Kafka {
 				AutoCreateTopics: true,
 			},
 			BackOff: BackOff{Type: "fixed", Multiplier: 2, MaxRetries: 9},
+			Type:    "single",
 		},
 		Client: Client{LogLevel: LogLevelError},
 		Admin: Admin{

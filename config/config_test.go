@@ -150,6 +150,7 @@ func TestLoadFile(t *testing.T) {
 				RetryTopicSuffix: "-retry", DLTTopicSuffix: "-dlt", AutoCreateTopics: true,
 			},
 			BackOff: BackOff{Type: "fixed", Multiplier: 2, MaxRetries: 9},
+			Type:    "single",
 		},
 		Admin: Admin{
 			AutoCreate: false,

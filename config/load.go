@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/knadh/koanf/parsers/yaml"
@@ -118,21 +119,30 @@ func Load(opts ...Option) (*Config, error) {
 			if errors.As(err, &pe) {
 				return nil, fmt.Errorf("config: read file %q: %w", f, err)
 			}
-			return nil, &FieldError{Key: "(file " + f + ")", Msg: "parse YAML: " + err.Error(), Err: err}
+			return nil, yamlParseError(f, err)
 		}
 	}
 
 	// Environment: known kafka.* keys, and application keys present so far.
 	kafkaT := reflect.TypeFor[Kafka]()
 	envMap := map[string]any{}
-	for name, val := range env {
+	var envErrs []error
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		rest, ok := strings.CutPrefix(name, "KAFKA_")
 		if !ok {
 			continue
 		}
 		if key := matchEnv(kafkaT, rest); key != "" {
-			envMap["kafka."+key] = val
+			envMap["kafka."+key] = env[name]
+		} else if err := nearMissEnv(rest); err != nil {
+			envErrs = append(envErrs, err)
 		}
+	}
+	if err := springRoot(k, o.environ); err != nil {
+		envErrs = append(envErrs, err)
+	}
+	if len(envErrs) > 0 {
+		return nil, errors.Join(envErrs...)
 	}
 	for _, key := range k.Keys() {
 		if strings.HasPrefix(key, "kafka.") {
@@ -153,6 +163,12 @@ func Load(opts ...Option) (*Config, error) {
 		}
 	}
 
+	dk := koanf.New(".")
+	_ = dk.Set("kafka", encode(reflectValueOf(&def)))
+	if err := applyAliases(k, dk.All()); err != nil {
+		return nil, withLines(err, files)
+	}
+
 	// Decode onto the defaults, so that a null subtree in YAML ("kafka:"
 	// or "producer:" with no value) keeps the defaults.
 	c := &Config{Kafka: DefaultKafka(), k: k, env: env}
@@ -169,15 +185,15 @@ func Load(opts ...Option) (*Config, error) {
 		var d decoder
 		d.decode("kafka", raw, reflectValueOf(&c.Kafka))
 		if err := joinErrs(d.errs); err != nil {
-			return nil, err
+			return nil, withLines(err, files)
 		}
 	}
 	if err := c.Kafka.Validate(); err != nil {
-		return nil, err
+		return nil, withLines(err, files)
 	}
 	clusters, err := loadClusters(rawClusters, &c.Kafka)
 	if err != nil {
-		return nil, err
+		return nil, withLines(err, files)
 	}
 	c.clusters = clusters
 	return c, nil
