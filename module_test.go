@@ -11,7 +11,7 @@ import (
 	"github.com/kafkaboot/kafkaboot"
 	"github.com/kafkaboot/kafkaboot/config"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
-	"github.com/kafkaboot/kafkaboot/template"
+	"github.com/kafkaboot/kafkaboot/kafkatest"
 )
 
 type event struct {
@@ -43,31 +43,20 @@ func appConfig(addrs []string, extra map[string]any) fx.Option {
 // TestModuleEndToEnd: the module creates the admin topics, runs the
 // listener containers and the template; records sent are handled.
 func TestModuleEndToEnd(t *testing.T) {
-	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3))
+	kit := kafkatest.New(t, kafkatest.Nodes(3), kafkatest.Set("kafka.admin.topics.0.name", "events"),
+		kafkatest.Set("kafka.admin.topics.0.partitions", 3), kafkatest.Set("app.topic", "events"))
 	got := make(chan int, 10)
-	var tmpl *template.Template
-	app := fx.New(fx.NopLogger, kafkaboot.Module, appConfig(c.Addrs(), nil),
-		kafkaboot.Listeners(func() *good {
-			return &good{Events: func(_ context.Context, e event) error { got <- e.N; return nil }}
-		}),
-		fx.Populate(&tmpl))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := app.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer app.Stop(context.Background())
+	app := kit.Start(kafkaboot.Listeners(&good{Events: func(_ context.Context, e event) error { got <- e.N; return nil }}))
+	app.WaitAssigned("kafkaboot_test.good.Events")
 	for i := range 5 {
-		if _, err := tmpl.Send(ctx, "events", event{N: i}); err != nil {
-			t.Fatal(err)
-		}
+		kit.Send("events", event{N: i})
 	}
 	seen := map[int]bool{}
 	for len(seen) < 5 {
 		select {
 		case n := <-got:
 			seen[n] = true
-		case <-ctx.Done():
+		case <-time.After(30 * time.Second):
 			t.Fatalf("handled %d of 5", len(seen))
 		}
 	}
