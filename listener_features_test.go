@@ -7,12 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/fx"
-
 	"github.com/kafkaboot/kafkaboot"
-	"github.com/kafkaboot/kafkaboot/container"
-	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/kafkaboot/kafkaboot/kafkatest"
 	"github.com/kafkaboot/kafkaboot/listener"
 	"github.com/kafkaboot/kafkaboot/template"
 )
@@ -30,17 +26,15 @@ type features struct {
 // per-key ordering declared with struct tags and configured with
 // kafka.listener.* keys run under the fx module.
 func TestListenerFeaturesUnderFx(t *testing.T) {
-	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3),
-		embeddedbroker.Topics(2, "orders", "raw", "converted", "keyed"))
+	kit := kafkatest.New(t, kafkatest.Nodes(3), kafkatest.Topic("orders", 2), kafkatest.Topic("raw", 2),
+		kafkatest.Topic("converted", 2), kafkatest.Topic("keyed", 2), kafkatest.Set("kafka.listener.retry.delay", "200ms"))
 	var (
 		mu      sync.Mutex
 		orders  = map[int][]string{} // N -> topics it was handled from
 		keyed   = map[int][]int{}    // key -> sequence
 		flakies int
 	)
-	var tmpl *template.Template
-	app := fx.New(fx.NopLogger, kafkaboot.Module,
-		appConfig(c.Addrs(), map[string]any{"kafka.listener.retry.delay": "200ms"}),
+	app := kit.Start(
 		kafkaboot.Listeners(func(tm *template.Template) *features {
 			return &features{
 				Orders: func(_ context.Context, r *listener.Record[event]) error {
@@ -68,51 +62,21 @@ func TestListenerFeaturesUnderFx(t *testing.T) {
 					return nil
 				},
 			}
-		}),
-		fx.Populate(&tmpl))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := app.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer app.Stop(context.Background())
+		}))
+	app.WaitAssigned("kafkaboot_test.features.Orders")
 	for n := range 3 {
-		if _, err := tmpl.Send(ctx, "orders", event{N: n}); err != nil {
-			t.Fatal(err)
-		}
+		kit.Send("orders", event{N: n})
 	}
 	for n := range 20 {
-		if _, err := tmpl.Send(ctx, "raw", event{N: n}); err != nil {
-			t.Fatal(err)
-		}
+		kit.Send("raw", event{N: n})
 	}
 	for n := range 100 {
-		if _, err := tmpl.Send(ctx, "keyed", event{N: n}, template.Key(n%5)); err != nil {
-			t.Fatal(err)
-		}
+		kit.Send("keyed", event{N: n}, template.Key(n%5))
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumeTopics("converted", "orders-dlt"),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	converted, dead := 0, 0
-	for converted < 20 || dead < 1 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("converted %d of 20, %d dead letters", converted, dead)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Topic == "converted" {
-				converted++
-				return
-			}
-			dead++
-			if info, ok := container.ParseDeadLetter(r); !ok || info.OriginalTopic != "orders" || info.ExceptionMessage == "" {
-				t.Errorf("dead letter without Spring's headers: %+v", info)
-			}
-		})
+	converted := len(kit.Records("converted", 20)) // read_committed
+	dead := kit.ExpectDLT("orders-dlt", 1)
+	if dead[0].OriginalTopic != "orders" || dead[0].ExceptionMessage == "" {
+		t.Errorf("dead letter without Spring's headers: %+v", dead[0].DeadLetterInfo)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -143,5 +107,5 @@ func TestListenerFeaturesUnderFx(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("retry topics %v; %d converted exactly once under read_committed; %d dead letter; 100 keyed records in key order", want, converted, dead)
+	t.Logf("retry topics %v; %d converted exactly once under read_committed; %d dead letter; 100 keyed records in key order", want, converted, len(dead))
 }
