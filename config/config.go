@@ -34,10 +34,13 @@
 // "producer.batch-size" or "producer.batch.size"?), KAFKA_* variables are
 // matched against the known key tree derived from the struct tags of [Kafka].
 // Variables that match no known key are ignored rather than rejected: many
-// container images set unrelated KAFKA_* variables (KAFKA_HOME, KAFKA_OPTS);
-// but one that is one or two letters away from a known variable is a
-// mistake and fails Load with a suggestion (KAFKA_BOOTSTRAP_SERVER: did you
-// mean KAFKA_BOOTSTRAP_SERVERS?).
+// container images set unrelated KAFKA_* variables (KAFKA_HOME, KAFKA_OPTS).
+// A near miss is an error, though: a variable that matches no key but is at
+// most two edits away from one that does, or the same but for '_' and case,
+// fails [Load] with the variable meant:
+//
+//	config: environment variable KAFKA_BOOTSTRAP_SERVER matches no key (did you mean KAFKA_BOOTSTRAP_SERVERS?)
+//
 // Map-valued keys take the rest of the name as the map key, lower-cased with
 // '_' replaced by '.' (KAFKA_PRODUCER_PROPERTIES_MAX_REQUEST_SIZE sets
 // property "max.request.size"); list elements are addressed by index
@@ -56,21 +59,65 @@
 //
 //	config: kafka.producer.acks: must be one of all 1 0 -1, got "2"
 //
+// An unknown key close to a known one (at most two edits away, or the same
+// but for '-', '_' and case) comes with a suggestion:
+//
+//	config: kafka.producer.ackz: unknown key (did you mean kafka.producer.acks?)
+//
+// Errors about a key say where it was set when it was set in a YAML file
+// or by an environment variable, and YAML syntax errors name the line at
+// fault (not always the line go.yaml.in/yaml/v3 names):
+//
+//	config: kafka.listener.ack-mode: must be one of record batch time count count-time manual manual-immediate, got "sometimes" (app.yaml line 4)
+//	config: kafka.producer.acks: must be one of all 1 0 -1, got "3" (environment variable KAFKA_PRODUCER_ACKS)
+//	config: app.yaml line 5: invalid YAML: did not find expected key in "   compression: lz4"
+//
 // All such errors match [ErrInvalid] with errors.Is and are (joined)
-// [*FieldError] values. Unknown keys outside "kafka." are accepted: they
-// belong to the application. An unknown key close to a known one says
-// which ("kafka.producer.ackz: unknown key (did you mean
-// kafka.producer.acks?)"); a key from a YAML file names the file and line,
-// and so does a YAML syntax error.
+// [*FieldError] values; unknown keys and variables match [ErrUnknownKey]
+// too. Unknown keys outside "kafka." are accepted: they belong to the
+// application.
 //
 // # Coming from Spring Boot
 //
-// Spring Boot's property names are accepted where kafkaboot's differ
-// ([SpringAliases]): kafka.producer.transaction-id-prefix,
-// kafka.listener.idle-event-interval, kafka.consumer.fetch-min-size,
-// kafka.retry.topic.* (kafkaboot's kafka.listener.retry.*), and
-// kafka.listener.type (single or batch) exists as in Boot. A spring.kafka
-// root or SPRING_KAFKA_* variables fail with the kafka.* key meant.
+// Where kafkaboot's key for a setting differs from Spring Boot's, Spring
+// Boot's name (under kafka. instead of spring.kafka.) is accepted as an
+// alias, so that keys pasted from a Spring Boot application.yml under
+// kafka: mean what they meant there (see [SpringAliases]):
+//
+//	kafka.producer.transaction-id-prefix  kafka.producer.transactional-id-prefix
+//	kafka.producer.compression-type       kafka.producer.compression
+//	kafka.consumer.fetch-min-size         kafka.consumer.fetch-min-bytes
+//	kafka.listener.idle-event-interval    kafka.listener.idle-interval
+//	kafka.retry.topic.<key>               kafka.listener.retry.<key> (enabled, attempts, delay, multiplier, max-delay, ...)
+//	kafka.retry.topic.backoff.delay       kafka.listener.retry.delay (also multiplier, max-delay: Spring Boot 3.4's names)
+//	kafka.bootstrap.servers               kafka.bootstrap-servers (also kafka.bootstrapServers)
+//
+// kafka.listener.type (single or batch) exists as in Spring Boot. The other
+// keys Spring Boot and kafkaboot share (bootstrap-servers, client-id,
+// producer.acks, producer.batch-size, consumer.group-id,
+// consumer.auto-offset-reset, consumer.isolation-level,
+// consumer.max-poll-records, consumer.fetch-max-wait,
+// consumer.heartbeat-interval, listener.ack-mode, listener.ack-count,
+// listener.ack-time, listener.poll-timeout, listener.concurrency,
+// listener.missing-topics-fatal, listener.monitor-interval,
+// security.protocol, admin.auto-create, admin.operation-timeout,
+// template.default-topic) have the same names; note that bare numbers in
+// durations are milliseconds here, while Spring Boot reads some (such as
+// listener.monitor-interval) as seconds.
+//
+// Aliases are applied to each source (file, map, environment) before the
+// sources are merged and before validation: an alias and its key set in
+// the same source are an error naming both; in different sources, the
+// source of higher precedence wins as usual. Aliases work in
+// kafka.clusters.<name> trees too, and as environment variables
+// (KAFKA_PRODUCER_TRANSACTION_ID_PREFIX, KAFKA_RETRY_TOPIC_ENABLED). Errors
+// about a key set by an alias say so ("set as kafka.retry.topic.delay").
+//
+// kafkaboot reads kafka.*, not spring.kafka.*: a spring.kafka tree, in a
+// file or a map, and SPRING_KAFKA_* environment variables fail [Load]
+// rather than being ignored:
+//
+//	config: spring.kafka.bootstrap-servers: kafkaboot reads kafka.* (did you mean kafka.bootstrap-servers?)
 //
 // # Single listeners and several clusters
 //
@@ -108,6 +155,8 @@ type Config struct {
 	env map[string]string // environment snapshot by name (prefix stripped)
 	// clusters are the kafka.clusters entries (see ForCluster).
 	clusters map[string]*Kafka
+	// origins are where keys were set, for errors (see FieldError).
+	origins map[string]origin
 }
 
 // Kafka is the kafka.* key tree. Field documentation names the key; see

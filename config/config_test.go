@@ -217,9 +217,13 @@ func TestMissingFile(t *testing.T) {
 }
 
 func TestBadYAML(t *testing.T) {
-	_, err := Load(WithEnviron(nil), WithFile(writeFile(t, "kafka: [unclosed\n")))
+	p := writeFile(t, "kafka: [unclosed\n")
+	_, err := Load(WithEnviron(nil), WithFile(p))
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	if want := "config: " + p + ` line 1: invalid YAML: did not find expected ',' or ']' in "kafka: [unclosed"`; err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
 	}
 }
 
@@ -300,11 +304,11 @@ func TestInvalid(t *testing.T) {
 		{name: "acks", yaml: "kafka:\n  producer:\n    acks: 2\n",
 			want: []string{`config: kafka.producer.acks: must be one of all 1 0 -1, got "2"`}},
 		{name: "unknown key", yaml: "kafka:\n  producer:\n    ackz: all\n",
-			want: []string{"config: kafka.producer.ackz: unknown key"}, is: ErrUnknownKey},
+			want: []string{"config: kafka.producer.ackz: unknown key (did you mean kafka.producer.acks?)"}, is: ErrUnknownKey},
 		{name: "unknown top key", yaml: "kafka:\n  bootstrap: x:1\n",
 			want: []string{"kafka.bootstrap: unknown key"}, is: ErrUnknownKey},
 		{name: "unknown list elem key", yaml: "kafka:\n  admin:\n    topics:\n      - name: a\n        partitionz: 3\n",
-			want: []string{"kafka.admin.topics[0].partitionz: unknown key"}, is: ErrUnknownKey},
+			want: []string{"kafka.admin.topics[0].partitionz: unknown key (did you mean kafka.admin.topics[0].partitions?)"}, is: ErrUnknownKey},
 		{name: "bad duration", yaml: "kafka:\n  producer:\n    linger: soon\n",
 			want: []string{`kafka.producer.linger: invalid duration "soon"`}},
 		{name: "bad int", yaml: "kafka:\n  listener:\n    concurrency: many\n",

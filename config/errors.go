@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -32,6 +33,12 @@ var (
 // [ErrUnknownKey] or a *strconv.NumError) with [errors.Is] / [errors.As].
 // When several keys are invalid, [Load] returns them joined with
 // [errors.Join]; use errors.As to get the first one.
+//
+// Errors of [Load] also say where the key was set, when they can: File
+// and Line for a key of a YAML file, Env for an environment variable, and
+// Alias for a key set by its Spring Boot name. An error about no key has
+// an empty Key: a YAML syntax error (File and Line) or an environment
+// variable that sets no key (Env).
 type FieldError struct {
 	// Key is the full key name.
 	Key string
@@ -39,16 +46,70 @@ type FieldError struct {
 	Msg string
 	// Err is the underlying cause, if any.
 	Err error
+	// File is the YAML file that set Key, or that failed to parse.
+	File string
+	// Line is the 1-based line of Key, or of the syntax error, in File;
+	// 0 if not known.
+	Line int
+	// Env is the environment variable that set Key (the full name, with
+	// the [WithEnvPrefix] prefix), or the variable the error is about.
+	Env string
+	// Alias is the name Key was set as when it was set by an alias
+	// ("kafka.retry.topic.delay" for kafka.listener.retry.delay; see the
+	// package documentation).
+	Alias string
+
+	located bool // where it was set has been looked up
 }
 
-// Error implements error: "config: <key>: <msg>".
+// Error implements error: "config: <key>: <msg>", followed by where the
+// key was set when known ("(app.yaml line 3)", "(set as
+// kafka.retry.topic.delay, app.yaml line 7)", "(environment variable
+// KAFKA_PRODUCER_ACKS)"). Without a key: "config: environment variable
+// <name> <msg>" or "config: <file> line <n>: <msg>".
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	b.WriteString("config: ")
-	b.WriteString(e.Key)
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
+	switch {
+	case e.Key != "":
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+		b.WriteString(e.Msg)
+		var where []string
+		if e.Alias != "" && e.Env == "" {
+			where = append(where, "set as "+e.Alias)
+		}
+		if e.Env != "" {
+			where = append(where, "environment variable "+e.Env)
+		}
+		if e.File != "" {
+			where = append(where, e.fileLine())
+		}
+		if len(where) > 0 {
+			b.WriteString(" (")
+			b.WriteString(strings.Join(where, ", "))
+			b.WriteString(")")
+		}
+	case e.Env != "":
+		b.WriteString("environment variable ")
+		b.WriteString(e.Env)
+		b.WriteString(" ")
+		b.WriteString(e.Msg)
+	case e.File != "":
+		b.WriteString(e.fileLine())
+		b.WriteString(": ")
+		b.WriteString(e.Msg)
+	default:
+		b.WriteString(e.Msg)
+	}
 	return b.String()
+}
+
+func (e *FieldError) fileLine() string {
+	if e.Line > 0 {
+		return e.File + " line " + strconv.Itoa(e.Line)
+	}
+	return e.File
 }
 
 // Unwrap returns ErrInvalid and the underlying cause.

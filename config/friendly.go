@@ -1,132 +1,428 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/knadh/koanf/v2"
-	yamlv3 "go.yaml.in/yaml/v3"
+	"sync"
+	"unicode"
 )
 
 // Meeting Spring users where they are
 //
 // Spring Boot's property names are accepted as aliases of kafkaboot's,
-// under kafka. instead of spring.kafka. (see SpringAliases); a
+// under kafka. instead of spring.kafka. (see [SpringAliases]); a
 // spring.kafka root, or SPRING_KAFKA_* environment variables, fail with
-// the kafka.* key meant; unknown keys and KAFKA_* environment variables
-// one or two letters away from a known one are refused with a
-// suggestion; errors about keys of a YAML file name the file and line.
+// the kafka.* key meant; unknown keys, and KAFKA_* environment variables
+// one or two edits away from a known one, are refused with a suggestion.
 
-// SpringAliases maps Spring Boot's names of spring.kafka properties, under
-// kafka., to kafkaboot's keys where the two differ. Setting both an alias
-// and its key to different values is an error naming both.
-var SpringAliases = map[string]string{
-	"kafka.producer.transaction-id-prefix": "kafka.producer.transactional-id-prefix",
-	"kafka.listener.idle-event-interval":   "kafka.listener.idle-interval",
-	"kafka.consumer.fetch-min-size":        "kafka.consumer.fetch-min-bytes",
-	"kafka.retry.topic.enabled":            "kafka.listener.retry.enabled",
-	"kafka.retry.topic.attempts":           "kafka.listener.retry.attempts",
-	"kafka.retry.topic.delay":              "kafka.listener.retry.delay",
-	"kafka.retry.topic.multiplier":         "kafka.listener.retry.multiplier",
-	"kafka.retry.topic.max-delay":          "kafka.listener.retry.max-delay",
+// springAliases maps Spring Boot's names, relative to the kafka root, to
+// kafkaboot's keys where the two differ. [aliases] adds
+// retry.topic.<key> for listener.retry.<key> (Spring Boot's non-blocking
+// retries) for every key of [ListenerRetry].
+var springAliases = map[string]string{
+	// spring.kafka.bootstrap-servers is ours; these are the Kafka client
+	// property's name and its camel case.
+	"bootstrap.servers": "bootstrap-servers",
+	"bootstrapServers":  "bootstrap-servers",
+
+	"producer.transaction-id-prefix": "producer.transactional-id-prefix",
+	"producer.compression-type":      "producer.compression",
+	"consumer.fetch-min-size":        "consumer.fetch-min-bytes",
+	"listener.idle-event-interval":   "listener.idle-interval",
+
+	// Spring Boot 3.4 moved the back off under retry.topic.backoff.
+	"retry.topic.backoff.delay":      "listener.retry.delay",
+	"retry.topic.backoff.multiplier": "listener.retry.multiplier",
+	"retry.topic.backoff.max-delay":  "listener.retry.max-delay",
 }
 
-// applyAliases moves the values of Spring Boot's names onto kafkaboot's;
-// defaults is the flattened tree of built-in defaults, which an alias may
-// override without conflict.
-func applyAliases(k *koanf.Koanf, defaults map[string]any) error {
-	var errs []error
-	for _, alias := range slices.Sorted(maps.Keys(SpringAliases)) {
-		if !k.Exists(alias) {
+type aliasTable struct {
+	to       map[string]string   // alias -> key, relative to the kafka root
+	dirs     map[string]bool     // proper prefixes of aliases that are no key ("retry.topic")
+	children map[string][]string // next segments below an alias prefix ("" for the root)
+	env      map[string]string   // relaxed environment form -> alias
+}
+
+var aliases = sync.OnceValue(func() *aliasTable {
+	a := &aliasTable{to: maps.Clone(springAliases), dirs: map[string]bool{}, children: map[string][]string{}, env: map[string]string{}}
+	rt := reflect.TypeFor[ListenerRetry]()
+	for i := range rt.NumField() {
+		if n := tagName(rt.Field(i)); n != "" {
+			a.to["retry.topic."+n] = "listener.retry." + n
+		}
+	}
+	kt := reflect.TypeFor[Kafka]()
+	for from := range a.to {
+		segs := strings.Split(from, ".")
+		for i := 1; i <= len(segs); i++ {
+			parent, p := strings.Join(segs[:i-1], "."), strings.Join(segs[:i], ".")
+			if !slices.Contains(a.children[parent], segs[i-1]) {
+				a.children[parent] = append(a.children[parent], segs[i-1])
+			}
+			if i < len(segs) && !knownIn(kt, p) {
+				a.dirs[p] = true
+			}
+		}
+		if !strings.ContainsFunc(from, unicode.IsUpper) {
+			a.env[envNorm(from)] = from
+		}
+	}
+	for _, c := range a.children {
+		slices.Sort(c)
+	}
+	return a
+})
+
+// SpringAliases returns the Spring Boot property names kafkaboot accepts
+// as aliases of its own keys, each mapped to the key it sets: for example
+// "kafka.producer.transaction-id-prefix" (Spring Boot's
+// spring.kafka.producer.transaction-id-prefix) to
+// "kafka.producer.transactional-id-prefix". The map is a copy.
+func SpringAliases() map[string]string {
+	out := make(map[string]string, len(aliases().to))
+	for from, to := range aliases().to {
+		out["kafka."+from] = "kafka." + to
+	}
+	return out
+}
+
+// aliasOf returns the key that rel (relative to a kafka root) sets when
+// rel is an alias or lies below one ("" if it is not).
+func aliasOf(rel string) string {
+	a := aliases()
+	if to, ok := a.to[rel]; ok {
+		return to
+	}
+	for i := strings.LastIndexByte(rel, '.'); i > 0; i = strings.LastIndexByte(rel[:i], '.') {
+		if to, ok := a.to[rel[:i]]; ok {
+			return to + rel[i:]
+		}
+	}
+	return ""
+}
+
+// kafkaRoot splits a key into its kafka root ("kafka" or
+// "kafka.clusters.<name>") and the rest.
+func kafkaRoot(key string) (root, rel string, ok bool) {
+	rest, ok := strings.CutPrefix(key, "kafka.")
+	if !ok {
+		return "", "", false
+	}
+	if c, ok := strings.CutPrefix(rest, "clusters."); ok {
+		if name, rel, ok := strings.Cut(c, "."); ok {
+			return "kafka.clusters." + name, rel, true
+		}
+	}
+	return "kafka", rest, true
+}
+
+// knownIn reports whether the dotted key rel names a key of t (a leaf or
+// a subtree).
+func knownIn(t reflect.Type, rel string) bool {
+	segs := strings.Split(rel, ".")
+	n, _ := walkKey(t, segs)
+	return n == len(segs)
+}
+
+// known reports whether rel, relative to a kafka root, is a key or an
+// alias.
+func known(rel string) bool {
+	if segs := strings.Split(rel, "."); segs[0] == "clusters" && len(segs) <= 2 {
+		return true
+	}
+	if to := aliasOf(rel); to != "" {
+		rel = to
+	}
+	return knownIn(reflect.TypeFor[Kafka](), rel)
+}
+
+// walkKey follows segs through t and returns how many of them name keys,
+// and the type reached (the one the first unknown segment is looked up
+// in).
+func walkKey(t reflect.Type, segs []string) (int, reflect.Type) {
+	for i, s := range segs {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == durationType || t == byteSizeType {
+			return i, t
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			f, ok := fieldByKey(t, s)
+			if !ok {
+				return i, t
+			}
+			t = f.Type
+		case reflect.Map:
+			if t.Elem().Kind() == reflect.String {
+				return len(segs), t // property names contain dots
+			}
+			t = t.Elem()
+		case reflect.Slice:
+			if _, err := strconv.Atoi(s); err != nil || t.Elem().Kind() != reflect.Struct {
+				return i, t
+			}
+			t = t.Elem()
+		default:
+			return i, t
+		}
+	}
+	return len(segs), t
+}
+
+func fieldByKey(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if f := t.Field(i); tagName(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// fieldNames returns the keys of struct type t, sorted.
+func fieldNames(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		if n := tagName(t.Field(i)); n != "" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// correctKey returns the kafka.* key (or alias) closest to key, itself
+// when it is one, or "" when there is none close.
+func correctKey(key string) string {
+	root, rel, ok := kafkaRoot(key)
+	if !ok {
+		return ""
+	}
+	if known(rel) {
+		return key
+	}
+	segs := strings.Split(rel, ".")
+	for i := range segs {
+		if p := strings.Join(segs[:i+1], "."); known(p) || aliases().dirs[p] {
 			continue
 		}
-		key := SpringAliases[alias]
-		v := k.Get(alias)
-		if k.Exists(key) {
-			cur := k.Get(key)
-			if fmt.Sprint(cur) != fmt.Sprint(defaults[key]) && fmt.Sprint(cur) != fmt.Sprint(v) {
-				errs = append(errs, &FieldError{Key: alias, Msg: fmt.Sprintf("Spring Boot's name for %s, which is set too, to another value (%v and %v): keep one", key, v, cur)})
-				continue
-			}
+		// segs[i] is the first unknown segment: try the closest sibling.
+		s := suggest(segs[i], keysBelow(strings.Join(segs[:i], ".")))
+		if s == "" {
+			return ""
 		}
-		k.Delete(alias)
-		if err := k.Set(key, v); err != nil {
-			errs = append(errs, &FieldError{Key: alias, Msg: err.Error(), Err: err})
+		fixed := slices.Concat(segs[:i], []string{s}, segs[i+1:])
+		if known(strings.Join(fixed, ".")) {
+			return root + "." + strings.Join(fixed, ".")
 		}
+		return root + "." + strings.Join(fixed[:i+1], ".")
 	}
-	if m, ok := k.Get("kafka.retry").(map[string]any); ok && emptyTree(m) {
-		k.Delete("kafka.retry")
-	}
-	return errors.Join(errs...)
+	return ""
 }
 
-func emptyTree(m map[string]any) bool {
-	for _, v := range m {
-		if sub, ok := v.(map[string]any); !ok || !emptyTree(sub) {
-			return false
+// keysBelow returns the names of the keys and aliases right below parent
+// (relative to a kafka root; "" is the root).
+func keysBelow(parent string) []string {
+	out := slices.Clone(aliases().children[parent])
+	t := reflect.TypeFor[Kafka]()
+	if parent != "" {
+		if to := aliasOf(parent); to != "" {
+			parent = to
 		}
+		segs := strings.Split(parent, ".")
+		n, pt := walkKey(t, segs)
+		if n < len(segs) {
+			return out
+		}
+		t = pt
 	}
-	return true
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.Struct {
+		out = append(out, fieldNames(t)...)
+	}
+	return out
 }
 
-// springRoot refuses a spring.kafka tree (from files or values) and
-// SPRING_KAFKA_* environment variables: kafkaboot reads kafka.*.
-func springRoot(k *koanf.Koanf, environ []string) error {
-	var errs []error
-	for _, key := range k.Keys() {
-		if rest, ok := strings.CutPrefix(key, "spring.kafka."); ok {
-			errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf("kafkaboot reads kafka.* (did you mean kafka.%s?)", rest), Err: ErrUnknownKey})
-		}
+// aliasError reports a key below a Spring Boot name that kafkaboot does
+// not accept (kafka.retry.topic.random-back-off), under the name written,
+// or returns nil when rel is not below one.
+func aliasError(root, rel string) *FieldError {
+	a := aliases()
+	segs := strings.Split(rel, ".")
+	if !a.dirs[segs[0]] {
+		return nil
 	}
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		if rest, ok := strings.CutPrefix(name, "SPRING_KAFKA_"); ok {
-			errs = append(errs, &FieldError{Key: "environment variable " + name,
-				Msg: fmt.Sprintf("kafkaboot reads KAFKA_* (did you mean KAFKA_%s?)", rest), Err: ErrUnknownKey})
-		}
+	i := 1
+	for i < len(segs) && a.dirs[strings.Join(segs[:i+1], ".")] {
+		i++
 	}
-	return errors.Join(errs...)
+	// segs[:i] are alias directories; segs[i], if any, is unknown.
+	if i == len(segs) {
+		i-- // a value where Spring Boot has a tree
+	}
+	parent := strings.Join(segs[:i], ".")
+	msg := "unknown key"
+	if s := suggest(segs[i], keysBelow(parent)); s != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", joinKey(root, parent, s))
+	}
+	return &FieldError{Key: joinKey(root, parent, segs[i]), Msg: msg, Err: ErrUnknownKey}
 }
 
-// suggest returns the candidate closest to name: the same once case, '-'
-// and '_' are ignored, or at most two edits away; "" if none is, or if
-// two are equally close.
-func suggest(name string, candidates []string) string {
-	norm := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r == '-' || r == '_' || r == '.' {
-				return -1
-			}
-			return r
-		}, strings.ToLower(s))
+func joinKey(parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
 	}
-	best, bestD, tie := "", 3, false
-	for _, c := range candidates {
-		d := editDistance(norm(name), norm(c))
-		if norm(name) == norm(c) {
-			d = 0
+	return b.String()
+}
+
+// springKeyError refuses a key under spring.kafka.
+func springKeyError(key string) *FieldError {
+	ours := strings.TrimPrefix(key, "spring.")
+	msg := "kafkaboot reads kafka.*"
+	if ours != "kafka" {
+		if s := correctKey(ours); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		} else {
+			msg += fmt.Sprintf(" (%s is not a key either)", ours)
+		}
+	}
+	return &FieldError{Key: key, Msg: msg, Err: ErrUnknownKey}
+}
+
+// ---------------------------------------------------------------------------
+// environment variables
+
+// envKey maps an environment variable name, without "KAFKA_", to a key
+// relative to the kafka root (possibly an alias), or "".
+func envKey(rest string) string {
+	if key := matchEnv(reflect.TypeFor[Kafka](), rest); key != "" {
+		return key
+	}
+	return aliases().env[rest]
+}
+
+// envNames lists the environment forms of the kafka.* keys (without
+// "KAFKA_"), list indexes as "#", map subtrees left out, and of the
+// aliases.
+var envNames = sync.OnceValue(func() []string {
+	var out []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
 		}
 		switch {
-		case d < bestD:
-			best, bestD, tie = c, d, false
-		case d == bestD:
-			tie = true
+		case t == durationType || t == byteSizeType:
+			out = append(out, prefix)
+		case t.Kind() == reflect.Struct:
+			for i := range t.NumField() {
+				if n := tagName(t.Field(i)); n != "" {
+					walk(t.Field(i).Type, joinEnv(prefix, envNorm(n)))
+				}
+			}
+		case t.Kind() == reflect.Map:
+		case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+			walk(t.Elem(), prefix+"_#")
+		default:
+			out = append(out, prefix)
 		}
 	}
-	if tie || best == "" {
-		return ""
+	walk(reflect.TypeFor[Kafka](), "")
+	out = append(out, slices.Collect(maps.Keys(aliases().env))...)
+	slices.Sort(out)
+	return slices.Compact(out)
+})
+
+func joinEnv(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "_" + name
+}
+
+// nearEnv returns the environment form (without "KAFKA_") of the key
+// closest to rest, the name of a variable that sets nothing, or "" when
+// none is close: variables of other programs (KAFKA_HOME, KAFKA_OPTS) are
+// not near any.
+func nearEnv(rest string) string {
+	segs := strings.Split(rest, "_")
+	var idx []string
+	for i, s := range segs {
+		if s != "" && strings.Trim(s, "0123456789") == "" {
+			idx = append(idx, s)
+			segs[i] = "#"
+		}
+	}
+	best := suggest(strings.Join(segs, "_"), envNames())
+	for _, n := range idx {
+		best = strings.Replace(best, "#", n, 1)
+	}
+	return strings.ReplaceAll(best, "#", "0")
+}
+
+// springEnvError refuses a SPRING_KAFKA_* variable; rest follows
+// "SPRING_KAFKA_".
+func springEnvError(prefix, rest string) *FieldError {
+	msg := "matches no key: kafkaboot reads " + prefix + "KAFKA_*"
+	switch {
+	case envKey(rest) != "":
+		msg += fmt.Sprintf(" (did you mean %sKAFKA_%s?)", prefix, rest)
+	case nearEnv(rest) != "":
+		msg += fmt.Sprintf(" (did you mean %sKAFKA_%s?)", prefix, nearEnv(rest))
+	}
+	return &FieldError{Env: prefix + "SPRING_KAFKA_" + rest, Msg: msg, Err: ErrUnknownKey, located: true}
+}
+
+// ---------------------------------------------------------------------------
+// suggestions
+
+// suggest returns the candidate closest to name: one that is the same
+// once case, '-' and '_' are ignored, or else the nearest at most two
+// edits away (and fewer edits than name has characters); "" if none is.
+// Ties go to the first candidate in order.
+func suggest(name string, candidates []string) string {
+	sq := squash(name)
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if c == name {
+			continue
+		}
+		d := editDistance(name, c)
+		if squash(c) == sq {
+			d = 0
+		}
+		if d < bestD && d < len(name) {
+			best, bestD = c, d
+		}
 	}
 	return best
 }
 
-// editDistance is the Levenshtein distance of a and b.
+func squash(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
+}
+
+// editDistance is the Levenshtein distance of a and b (bytewise: keys
+// are ASCII).
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
@@ -147,192 +443,11 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// envNames returns the environment variable of every kafka.* key that can
-// be set from the environment (without the KAFKA_ prefix).
-func envNames(t reflect.Type, prefix string, out *[]string) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+// didYouMean is " (did you mean <parent>.<s>?)" for the field s of the
+// struct at parent closest to the unknown key name, or "".
+func didYouMean(parent, name string, t reflect.Type) string {
+	if s := suggest(name, fieldNames(t)); s != "" {
+		return fmt.Sprintf(" (did you mean %s.%s?)", parent, s)
 	}
-	if t.Kind() != reflect.Struct || t == durationType || t == byteSizeType {
-		*out = append(*out, prefix)
-		return
-	}
-	for i := range t.NumField() {
-		n := tagName(t.Field(i))
-		if n == "" || t.Field(i).Type.Kind() == reflect.Map {
-			continue
-		}
-		p := envNorm(n)
-		if prefix != "" {
-			p = prefix + "_" + p
-		}
-		envNames(t.Field(i).Type, p, out)
-	}
-}
-
-// otherKafkaVars are KAFKA_* variables of Kafka's own scripts and images,
-// never meant for kafkaboot.
-var otherKafkaVars = map[string]bool{
-	"HOME": true, "HEAP_OPTS": true, "OPTS": true, "JMX_OPTS": true, "LOG4J_OPTS": true, "JVM_PERFORMANCE_OPTS": true,
-	"GC_LOG_OPTS": true, "DEBUG": true, "LOG_DIR": true, "VERSION": true,
-}
-
-// nearMissEnv refuses KAFKA_* variables that set no key but are one or
-// two letters away from a variable that would (KAFKA_BOOTSTRAP_SERVER for
-// KAFKA_BOOTSTRAP_SERVERS); other KAFKA_* variables are left alone.
-func nearMissEnv(rest string) error {
-	if otherKafkaVars[rest] {
-		return nil
-	}
-	var names []string
-	envNames(reflect.TypeFor[Kafka](), "", &names)
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := editDistance(rest, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	if best == "" {
-		return nil
-	}
-	return &FieldError{Key: "environment variable KAFKA_" + rest,
-		Msg: fmt.Sprintf("matches no key (did you mean KAFKA_%s?)", best), Err: ErrUnknownKey}
-}
-
-// yamlParseError reports a YAML syntax error with the line where it is:
-// yaml names the line where the enclosing block started for some errors
-// (a wrongly indented key deep in a mapping is "line 1: did not find
-// expected key"). The smallest prefix of the file that fails to parse
-// with the same message ends on the line at fault.
-func yamlParseError(path string, err error) error {
-	data, rerr := os.ReadFile(path)
-	if rerr != nil {
-		return &FieldError{Key: "(file " + path + ")", Msg: "parse YAML: " + err.Error(), Err: err}
-	}
-	msg := yamlMessage(err.Error())
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	line := 0
-	for n := 1; n <= len(lines); n++ {
-		var v any
-		perr := yamlv3.Unmarshal(bytes.Join(lines[:n], nil), &v)
-		if perr != nil && yamlMessage(perr.Error()) == msg {
-			line = n
-			break
-		}
-	}
-	if line == 0 {
-		return &FieldError{Key: "(file " + path + ")", Msg: "parse YAML: " + err.Error(), Err: err}
-	}
-	return &FieldError{Key: fmt.Sprintf("(file %s line %d)", path, line),
-		Msg: fmt.Sprintf("invalid YAML: %s: %s", msg, strings.TrimRight(string(lines[line-1]), "\r\n")), Err: err}
-}
-
-// yamlMessage strips "yaml: line N: " from a yaml error.
-func yamlMessage(s string) string {
-	s = strings.TrimPrefix(s, "yaml: ")
-	if rest, ok := strings.CutPrefix(s, "line "); ok {
-		if i := strings.Index(rest, ": "); i > 0 {
-			if _, err := strconv.Atoi(rest[:i]); err == nil {
-				return rest[i+2:]
-			}
-		}
-	}
-	return s
-}
-
-// keyLines maps the dotted keys of a YAML file ("kafka.producer.acks",
-// "kafka.admin.topics[0].name") to their lines.
-func keyLines(path string) map[string]int {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var root yamlv3.Node
-	if yamlv3.Unmarshal(data, &root) != nil {
-		return nil
-	}
-	out := map[string]int{}
-	var walk func(n *yamlv3.Node, key string)
-	walk = func(n *yamlv3.Node, key string) {
-		switch n.Kind {
-		case yamlv3.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, key)
-			}
-		case yamlv3.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i].Value
-				if key != "" {
-					k = key + "." + k
-				}
-				out[k] = n.Content[i].Line
-				walk(n.Content[i+1], k)
-			}
-		case yamlv3.SequenceNode:
-			for i, c := range n.Content {
-				k := fmt.Sprintf("%s[%d]", key, i)
-				out[k] = c.Line
-				walk(c, k)
-			}
-		}
-	}
-	walk(&root, "")
-	return out
-}
-
-// withLines adds "(file line N)" to the field errors of err whose key is
-// in one of files.
-func withLines(err error, files []string) error {
-	if err == nil || len(files) == 0 {
-		return err
-	}
-	lines := make([]map[string]int, len(files))
-	for i, f := range files {
-		lines[i] = keyLines(f)
-	}
-	var out []error
-	var walk func(e error)
-	walk = func(e error) {
-		if fe, ok := e.(*FieldError); ok {
-			cp := *fe
-			for i := len(files) - 1; i >= 0; i-- { // the last file wins, as in loading
-				if l, ok := lines[i][yamlKey(cp.Key)]; ok {
-					cp.Msg += fmt.Sprintf(" (%s line %d)", files[i], l)
-					break
-				}
-			}
-			out = append(out, &cp)
-			return
-		}
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		out = append(out, e)
-	}
-	walk(err)
-	return joinErrs(out)
-}
-
-// yamlKey turns a validation key "kafka.listeners[orders].ack-mode" into
-// the YAML path "kafka.listeners.orders.ack-mode".
-func yamlKey(key string) string {
-	var b strings.Builder
-	for i := 0; i < len(key); i++ {
-		if key[i] == '[' {
-			j := strings.IndexByte(key[i:], ']')
-			if j > 0 {
-				inner := key[i+1 : i+j]
-				if _, err := strconv.Atoi(inner); err != nil {
-					b.WriteString("." + inner)
-					i += j
-					continue
-				}
-			}
-		}
-		b.WriteByte(key[i])
-	}
-	return b.String()
+	return ""
 }

@@ -1,17 +1,12 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"os"
-	"reflect"
-	"slices"
 	"strings"
 
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 )
 
@@ -103,75 +98,97 @@ func Load(opts ...Option) (*Config, error) {
 		files = []string{cfgFile}
 	}
 
-	k := koanf.New(".")
+	l := &loader{k: koanf.New("."), origins: map[string]origin{}}
 	def := DefaultKafka()
-	if err := k.Set("kafka", encode(reflectValueOf(&def))); err != nil {
+	if err := l.k.Set("kafka", encode(reflectValueOf(&def))); err != nil {
 		return nil, fmt.Errorf("config: defaults: %w", err)
 	}
 	for _, m := range o.defaults {
-		if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
+		s := newSource()
+		if err := s.k.Load(confmap.Provider(m, "."), nil); err != nil {
+			return nil, fmt.Errorf("config: defaults: %w", err)
+		}
+		if err := l.add(s); err != nil {
 			return nil, fmt.Errorf("config: defaults: %w", err)
 		}
 	}
 	for _, f := range files {
-		if err := k.Load(file.Provider(f), yaml.Parser()); err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				return nil, fmt.Errorf("config: read file %q: %w", f, err)
-			}
-			return nil, yamlParseError(f, err)
+		m, lines, err := readYAML(f)
+		if err != nil {
+			return nil, err
+		}
+		s := newSource()
+		if err := s.k.Load(confmap.Provider(m, ""), nil); err != nil {
+			return nil, fmt.Errorf("config: file %q: %w", f, err)
+		}
+		for key, n := range lines {
+			s.origins[key] = origin{file: f, line: n}
+		}
+		if err := l.add(s); err != nil {
+			return nil, fmt.Errorf("config: file %q: %w", f, err)
 		}
 	}
 
-	// Environment: known kafka.* keys, and application keys present so far.
-	kafkaT := reflect.TypeFor[Kafka]()
+	// Environment: known kafka.* keys (and aliases), and application keys
+	// present so far. SPRING_KAFKA_* variables, and KAFKA_* variables
+	// that set nothing but are near a variable that would, are errors.
+	es := newSource()
 	envMap := map[string]any{}
-	var envErrs []error
-	for _, name := range slices.Sorted(maps.Keys(env)) {
+	for _, name := range sortedKeys(env) {
+		if rest, ok := strings.CutPrefix(name, "SPRING_KAFKA_"); ok {
+			l.errs = append(l.errs, springEnvError(o.prefix, rest))
+			continue
+		}
 		rest, ok := strings.CutPrefix(name, "KAFKA_")
 		if !ok {
 			continue
 		}
-		if key := matchEnv(kafkaT, rest); key != "" {
+		if key := envKey(rest); key != "" {
 			envMap["kafka."+key] = env[name]
-		} else if err := nearMissEnv(rest); err != nil {
-			envErrs = append(envErrs, err)
+			es.origins["kafka."+key] = origin{env: o.prefix + name}
+		} else if near := nearEnv(rest); near != "" {
+			l.errs = append(l.errs, &FieldError{Env: o.prefix + name, Err: ErrUnknownKey, located: true,
+				Msg: fmt.Sprintf("matches no key (did you mean %sKAFKA_%s?)", o.prefix, near)})
 		}
 	}
-	if err := springRoot(k, o.environ); err != nil {
-		envErrs = append(envErrs, err)
-	}
-	if len(envErrs) > 0 {
-		return nil, errors.Join(envErrs...)
-	}
-	for _, key := range k.Keys() {
+	for _, key := range l.k.Keys() {
 		if strings.HasPrefix(key, "kafka.") {
 			continue
 		}
 		if val, ok := env[envNorm(key)]; ok {
 			envMap[key] = val
+			es.origins[key] = origin{env: o.prefix + envNorm(key)}
 		}
 	}
 	if len(envMap) > 0 {
-		if err := k.Load(confmap.Provider(envMap, "."), nil); err != nil {
+		if err := es.k.Load(confmap.Provider(envMap, "."), nil); err != nil {
+			return nil, fmt.Errorf("config: environment: %w", err)
+		}
+		if err := l.add(es); err != nil {
 			return nil, fmt.Errorf("config: environment: %w", err)
 		}
 	}
 	for _, m := range o.values {
-		if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
+		s := newSource()
+		if err := s.k.Load(confmap.Provider(m, "."), nil); err != nil {
+			return nil, fmt.Errorf("config: values: %w", err)
+		}
+		if err := l.add(s); err != nil {
 			return nil, fmt.Errorf("config: values: %w", err)
 		}
 	}
-
-	dk := koanf.New(".")
-	_ = dk.Set("kafka", encode(reflectValueOf(&def)))
-	if err := applyAliases(k, dk.All()); err != nil {
-		return nil, withLines(err, files)
+	k := l.k
+	fail := func(err error) (*Config, error) {
+		errs := l.errs
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return nil, locate(joinErrs(errs), l.origins)
 	}
 
 	// Decode onto the defaults, so that a null subtree in YAML ("kafka:"
 	// or "producer:" with no value) keeps the defaults.
-	c := &Config{Kafka: DefaultKafka(), k: k, env: env}
+	c := &Config{Kafka: DefaultKafka(), k: k, env: env, origins: l.origins}
 	var rawClusters any
 	if raw := k.Get("kafka"); raw != nil {
 		if m, ok := raw.(map[string]any); ok {
@@ -185,15 +202,18 @@ func Load(opts ...Option) (*Config, error) {
 		var d decoder
 		d.decode("kafka", raw, reflectValueOf(&c.Kafka))
 		if err := joinErrs(d.errs); err != nil {
-			return nil, withLines(err, files)
+			return fail(err)
 		}
 	}
 	if err := c.Kafka.Validate(); err != nil {
-		return nil, withLines(err, files)
+		return fail(err)
 	}
 	clusters, err := loadClusters(rawClusters, &c.Kafka)
 	if err != nil {
-		return nil, withLines(err, files)
+		return fail(err)
+	}
+	if len(l.errs) > 0 {
+		return fail(nil)
 	}
 	c.clusters = clusters
 	return c, nil

@@ -153,7 +153,7 @@ func (c *Config) Bind(key string, out any) error {
 	var d decoder
 	d.decode(key, sub.Raw(), rv.Elem())
 	if err := joinErrs(d.errs); err != nil {
-		return err
+		return locate(err, c.origins)
 	}
 	if err := validate().Struct(out); err != nil {
 		var verrs validator.ValidationErrors
@@ -164,7 +164,7 @@ func (c *Config) Bind(key string, out any) error {
 		for _, fe := range verrs {
 			errs = append(errs, fieldErr(key, fe))
 		}
-		return joinErrs(errs)
+		return locate(joinErrs(errs), c.origins)
 	}
 	return nil
 }

@@ -3,10 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"reflect"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -243,11 +241,7 @@ func (d *decoder) decode(key string, raw any, v reflect.Value) {
 		for _, k := range sortedKeys(m) {
 			i, ok := fields[k]
 			if !ok {
-				if near := suggest(k, slices.Collect(maps.Keys(fields))); near != "" {
-					d.fail(key+"."+k, ErrUnknownKey, "unknown key (did you mean %s.%s?)", key, near)
-				} else {
-					d.fail(key+"."+k, ErrUnknownKey, "unknown key")
-				}
+				d.fail(key+"."+k, ErrUnknownKey, "unknown key%s", didYouMean(key, k, t))
 				continue
 			}
 			d.decode(key+"."+k, m[k], v.Field(i))

@@ -28,6 +28,7 @@ func (k *Kafka) normalize() {
 	k.Consumer.AutoOffsetReset = strings.ToLower(strings.TrimSpace(k.Consumer.AutoOffsetReset))
 	k.Consumer.IsolationLevel = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k.Consumer.IsolationLevel)), "-", "_")
 	k.Listener.AckMode = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k.Listener.AckMode)), "_", "-")
+	k.Listener.Type = strings.ToLower(strings.TrimSpace(k.Listener.Type))
 	k.normalizeListeners()
 }
 
