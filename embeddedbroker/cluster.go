@@ -86,7 +86,8 @@ type Cluster struct {
 	memory     []*broker.MemoryStore // the nodes' "disks" without DataDir
 	files      *logstore.FilePool    // the segment files open, shared by the nodes
 	closed     bool
-	admin      *adminServer // nil without AdminAddr
+	admin      *adminServer    // nil without AdminAddr
+	registry   *registryServer // nil without SchemaRegistry
 }
 
 // Start starts a cluster and returns once every node accepts connections
@@ -169,6 +170,12 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		if _, err := ctrl.CreateTopic(ctx, spec, false); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("embeddedbroker: creating topic %q: %w", t.Name, err)
+		}
+	}
+	if s.registryAddr != "" {
+		if err := c.startRegistry(ctx); err != nil {
+			c.Close()
+			return nil, err
 		}
 	}
 	return c, nil
@@ -341,7 +348,11 @@ func (c *Cluster) Leader(topic string, partition int32) int32 {
 
 // Close stops every node. It is safe to call more than once.
 func (c *Cluster) Close() error {
-	// Before the lock, which the admin API's handlers take.
+	// Before the lock, which the admin API's handlers take; the schema
+	// registry first, while the nodes it writes to still run.
+	if c.registry != nil {
+		c.registry.close()
+	}
 	adminErr := c.admin.close()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -36,6 +36,8 @@ type settings struct {
 	broker    map[string]string
 	logger    *slog.Logger
 	adminAddr string
+	// registryAddr: serve the schema registry there.
+	registryAddr string
 
 	maxOpenFiles int
 

@@ -1,0 +1,186 @@
+package embeddedbroker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+)
+
+const orderV1 = `{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"string"},{"name":"qty","type":"int"}]}`
+
+type avroOrder struct {
+	ID  string `avro:"id"`
+	Qty int    `avro:"qty"`
+}
+
+// TestSchemaRegistryFranzGo: franz-go's sr client registers, looks up and
+// reads schemas from the embedded registry, and its Serde produces and
+// consumes Avro records in Confluent's wire format through the broker.
+func TestSchemaRegistryFranzGo(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.SchemaRegistry("127.0.0.1:0"),
+		embeddedbroker.Topics(3, "orders"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rcl, err := sr.NewClient(sr.URLs(c.SchemaRegistryURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := rcl.CreateSchema(ctx, "orders-value", sr.Schema{Schema: orderV1, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss.ID != 1 || ss.Version != 1 || ss.Subject != "orders-value" {
+		t.Fatalf("created %+v", ss)
+	}
+	// The same schema again, reformatted: the same id, no new version.
+	spaced := strings.ReplaceAll(orderV1, ",", ",\n  ")
+	if id, err := rcl.RegisterSchema(ctx, "orders-value", sr.Schema{Schema: spaced}, -1, -1); err != nil || id != 1 {
+		t.Fatalf("again: id %d, %v", id, err)
+	}
+	// The same schema under another subject: the same id.
+	if id, err := rcl.RegisterSchema(ctx, "archive-value", sr.Schema{Schema: orderV1}, -1, -1); err != nil || id != 1 {
+		t.Fatalf("other subject: id %d, %v", id, err)
+	}
+	if subjects, err := rcl.Subjects(ctx); err != nil || strings.Join(subjects, ",") != "archive-value,orders-value" {
+		t.Fatalf("subjects %v, %v", subjects, err)
+	}
+	if s, err := rcl.SchemaByID(ctx, 1); err != nil || s.Schema != orderV1 {
+		t.Fatalf("by id: %+v, %v", s, err)
+	}
+	if got, err := rcl.LookupSchema(ctx, "orders-value", sr.Schema{Schema: orderV1}); err != nil || got.Version != 1 || got.ID != 1 {
+		t.Fatalf("lookup: %+v, %v", got, err)
+	}
+	_, err = rcl.SchemaByVersion(ctx, "nope", -1)
+	var re *sr.ResponseError
+	if !errors.As(err, &re) || re.ErrorCode != 40401 || re.StatusCode != 404 {
+		t.Fatalf("unknown subject: %v", err)
+	}
+
+	// Produce and consume Avro records in Confluent's wire format.
+	schema := avro.MustParse(orderV1)
+	var serde sr.Serde
+	serde.Register(ss.ID, avroOrder{},
+		sr.EncodeFn(func(v any) ([]byte, error) { return avro.Marshal(schema, v) }),
+		sr.DecodeFn(func(b []byte, v any) error { return avro.Unmarshal(schema, b, v) }))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("orders"), kgo.ConsumeTopics("orders"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 10 {
+		b, err := serde.Encode(avroOrder{ID: fmt.Sprintf("o-%d", i), Qty: i + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[0] != 0 {
+			t.Fatalf("magic byte %d", b[0])
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: b}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	for len(seen) < 10 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of 10", len(seen))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			var o avroOrder
+			if err := serde.Decode(r.Value, &o); err != nil {
+				t.Fatal(err)
+			}
+			seen[o.ID] = o.Qty
+		})
+	}
+	if seen["o-9"] != 10 {
+		t.Fatalf("decoded %v", seen)
+	}
+}
+
+// srCall sends one request to the registry and returns the status and body.
+func srCall(t *testing.T, base, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	if m == nil {
+		m = map[string]any{"raw": string(b)}
+	}
+	return resp.StatusCode, m
+}
+
+// TestSchemaRegistryBadInput: malformed requests and schemas, unknown ids
+// and types, and a 10 MB schema get Confluent's error codes, and the
+// registry serves on.
+func TestSchemaRegistryBadInput(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.SchemaRegistry("127.0.0.1:0"))
+	base := c.SchemaRegistryURL()
+	var fields []string
+	for i := range 10000 {
+		fields = append(fields, fmt.Sprintf(`{"name":"f%d","type":"string","doc":"%s"}`, i, strings.Repeat("d", 1000)))
+	}
+	big := `{"type":"record","name":"Big","fields":[` + strings.Join(fields, ",") + `]}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		status, code             int
+	}{
+		{"malformed JSON body", "POST", "/subjects/s/versions", `{"schema":`, 422, 42201},
+		{"malformed schema", "POST", "/subjects/s/versions", `{"schema":"{\"type\":"}`, 422, 42201},
+		{"unknown schema type", "POST", "/subjects/s/versions", `{"schema":"{}","schemaType":"XML"}`, 422, 42201},
+		{"empty schema", "POST", "/subjects/s/versions", `{"schema":""}`, 422, 42201},
+		{"reference to nothing", "POST", "/subjects/s/versions", `{"schema":"{\"type\":\"string\"}","references":[{"name":"x","subject":"none","version":1}]}`, 422, 42201},
+		{"unknown id", "GET", "/schemas/ids/999", ``, 404, 40403},
+		{"bad id", "GET", "/schemas/ids/abc", ``, 404, 40403},
+		{"unknown subject", "GET", "/subjects/none/versions", ``, 404, 40401},
+		{"bad version", "GET", "/subjects/none/versions/0", ``, 422, 42202},
+		{"bad compatibility level", "PUT", "/config", `{"compatibility":"SIDEWAYS"}`, 422, 42203},
+		{"20 MB body", "POST", "/subjects/big/versions", `{"schema":` + mustJSON(big+big) + `}`, 413, 413},
+	} {
+		status, body := srCall(t, base, tc.method, tc.path, tc.body)
+		code, _ := body["error_code"].(float64)
+		if status != tc.status || int(code) != tc.code {
+			t.Errorf("%s: %d %v, want %d with error_code %d", tc.name, status, body, tc.status, tc.code)
+		}
+	}
+	// A 10 MB schema is a schema like any other.
+	if status, body := srCall(t, base, "POST", "/subjects/big/versions", `{"schema":`+mustJSON(big)+`}`); status != 200 {
+		t.Fatalf("10 MB schema: %d %v", status, body)
+	}
+	if status, body := srCall(t, base, "GET", "/subjects/big/versions/latest", ``); status != 200 || len(body["schema"].(string)) != len(big) {
+		t.Fatalf("10 MB schema read back: %d", status)
+	}
+	// Still serving.
+	if status, body := srCall(t, base, "POST", "/subjects/ok/versions", `{"schema":"{\"type\":\"string\"}"}`); status != 200 || body["id"] != float64(2) {
+		t.Fatalf("after the bad input: %d %v", status, body)
+	}
+	t.Logf("10 MB schema: %d bytes", len(big))
+}
+
+func mustJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
