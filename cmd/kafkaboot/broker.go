@@ -29,6 +29,8 @@ stdout:
 
   kafkaboot broker ready: 3 nodes at 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094 (in memory)
 
+(followed by "; schema registry at http://127.0.0.1:PORT" with
+--schema-registry-port)
 and, after a clean shutdown, "kafkaboot broker stopped". Logs go to stderr.
 
 Security, with Kafka's names (the Kafka security documentation applies):
@@ -51,6 +53,10 @@ Security, with Kafka's names (the Kafka security documentation applies):
       and serve every TLS listener without an ssl.keystore config with
       them; clients trust DIR/ca.pem.
 
+Schemas: --schema-registry-port 8081 serves a Confluent-compatible schema
+registry (REST API at http://127.0.0.1:8081) whose state is the cluster's
+_schemas topic (the ready line says its URL).
+
 SASL users for PLAIN come from the JAAS config, as in Kafka:
   --config 'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";'`
 
@@ -64,6 +70,7 @@ func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		inMemory = fs.Bool("in-memory", false, "keep all data in memory (the default)")
 		logLevel = fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
 		admin    = fs.String("admin-addr", "127.0.0.1:0", "serve the admin API (the log cleaner's state, for topics describe) on `host:port`; \"\" for none")
+		srPort   = fs.Int("schema-registry-port", -1, "serve a Confluent-compatible schema registry on 127.0.0.1:`PORT` (0: a free port); -1 for none")
 		cfgFile  = fs.String("config-file", "", "broker configs from a Kafka properties `FILE`; --config entries win")
 		genTLS   = fs.String("generate-tls", "", "generate a CA and server certificate into `DIR` for the TLS listeners")
 		topics   stringsFlag
@@ -141,6 +148,9 @@ func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		logger.Info("TLS certificates generated", "ca", ca, "server", server)
 		opts = append(opts, embeddedbroker.TLS(b))
 	}
+	if *srPort >= 0 {
+		opts = append(opts, embeddedbroker.SchemaRegistry("127.0.0.1:"+strconv.Itoa(*srPort)))
+	}
 	if *admin != "" {
 		opts = append(opts, embeddedbroker.AdminAddr(*admin))
 	}
@@ -170,7 +180,14 @@ func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if u := c.AdminURL(); u != "" {
 		logger.Info("admin API serving", "url", u)
 	}
-	fmt.Fprintf(stdout, "kafkaboot broker ready: %d %s at %s (%s)\n", *nodes, noun, strings.Join(c.Addrs(), ","), where)
+	if u := c.SchemaRegistryURL(); u != "" {
+		logger.Info("schema registry serving", "url", u)
+	}
+	registry := ""
+	if u := c.SchemaRegistryURL(); u != "" {
+		registry = "; schema registry at " + u
+	}
+	fmt.Fprintf(stdout, "kafkaboot broker ready: %d %s at %s (%s)%s\n", *nodes, noun, strings.Join(c.Addrs(), ","), where, registry)
 	if len(lsnrs) > 1 {
 		for _, l := range lsnrs[1:] {
 			name, _, _ := strings.Cut(l, "://")

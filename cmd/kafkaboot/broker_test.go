@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 	"time"
 )
 
-var readyLine = regexp.MustCompile(`^kafkaboot broker ready: (\d+) nodes? at (\S+) \((in memory|data: .+)\)$`)
+var readyLine = regexp.MustCompile(`^kafkaboot broker ready: (\d+) nodes? at (\S+) \((in memory|data: .+?)\)(?:; schema registry at (\S+))?$`)
 
 // lineReader delivers the lines of r on a channel, closed at EOF.
 func lineReader(r io.Reader) <-chan string {
@@ -226,4 +227,25 @@ func waitExit(t *testing.T, cmd *exec.Cmd, what string) {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("%s did not exit within 5s of the signal", what)
 	}
+}
+
+// TestBrokerSchemaRegistry: --schema-registry-port serves the registry,
+// named on the ready line.
+func TestBrokerSchemaRegistry(t *testing.T) {
+	_, ready, _ := startBroker(t, "--port", "0", "--schema-registry-port", "0")
+	m := readyLine.FindStringSubmatch(ready)
+	if m == nil || m[4] == "" {
+		t.Fatalf("ready line without the registry: %q", ready)
+	}
+	resp, err := http.Post(m[4]+"/subjects/cli-value/versions", "application/vnd.schemaregistry.v1+json",
+		strings.NewReader(`{"schema":"{\"type\":\"string\"}"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != `{"id":1}` {
+		t.Fatalf("register: %d %s", resp.StatusCode, b)
+	}
+	t.Logf("%s; registered %s", ready, b)
 }
