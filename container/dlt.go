@@ -117,6 +117,43 @@ func (d *DeadLetterRecoverer) Recover(ctx context.Context, f *Failure) error {
 
 type preferredPartitionKey struct{}
 
+// appendOrigin appends the headers naming where r was consumed, with
+// Spring's names under prefix ("kafka_dlt-" for dead letters, "kafka_"
+// for retry topics): original-topic, -partition (4-byte int), -offset and
+// -timestamp (8-byte longs), -timestamp-type and -consumer-group.
+func appendOrigin(hs []kgo.RecordHeader, prefix string, r *kgo.Record, group string) []kgo.RecordHeader {
+	var p [4]byte
+	binary.BigEndian.PutUint32(p[:], uint32(r.Partition))
+	tsType := "CreateTime"
+	if r.Attrs.TimestampType() == 1 {
+		tsType = "LogAppendTime"
+	}
+	return append(hs,
+		kgo.RecordHeader{Key: prefix + "original-topic", Value: []byte(r.Topic)},
+		kgo.RecordHeader{Key: prefix + "original-partition", Value: p[:]},
+		kgo.RecordHeader{Key: prefix + "original-offset", Value: be64(r.Offset)},
+		kgo.RecordHeader{Key: prefix + "original-timestamp", Value: be64(r.Timestamp.UnixMilli())},
+		kgo.RecordHeader{Key: prefix + "original-timestamp-type", Value: []byte(tsType)},
+		kgo.RecordHeader{Key: prefix + "original-consumer-group", Value: []byte(group)},
+	)
+}
+
+// appendException appends the headers describing cause, with Spring's
+// names under prefix: exception-message, -fqcn, -cause-fqcn and, for a
+// panic, -stacktrace.
+func appendException(hs []kgo.RecordHeader, prefix string, cause error) []kgo.RecordHeader {
+	msg, fqcn, causeFQCN, stack := describe(cause)
+	hs = append(hs,
+		kgo.RecordHeader{Key: prefix + "exception-message", Value: []byte(msg)},
+		kgo.RecordHeader{Key: prefix + "exception-fqcn", Value: []byte(fqcn)},
+		kgo.RecordHeader{Key: prefix + "exception-cause-fqcn", Value: []byte(causeFQCN)},
+	)
+	if stack != "" {
+		hs = append(hs, kgo.RecordHeader{Key: prefix + "exception-stacktrace", Value: []byte(stack)})
+	}
+	return hs
+}
+
 // DeadLetter builds the dead-letter record for r: same key, value and
 // headers (earlier kafka_dlt-* headers dropped) plus the kafka_dlt-*
 // headers, asking for r's partition (see DeadLetterPartitioner).
@@ -127,27 +164,8 @@ func DeadLetter(r *kgo.Record, topic, group string, cause error) *kgo.Record {
 			hs = append(hs, h)
 		}
 	}
-	var p [4]byte
-	binary.BigEndian.PutUint32(p[:], uint32(r.Partition))
-	tsType := "CreateTime"
-	if r.Attrs.TimestampType() == 1 {
-		tsType = "LogAppendTime"
-	}
-	msg, fqcn, causeFQCN, stack := describe(cause)
-	hs = append(hs,
-		kgo.RecordHeader{Key: HeaderDLTOriginalTopic, Value: []byte(r.Topic)},
-		kgo.RecordHeader{Key: HeaderDLTOriginalPartition, Value: p[:]},
-		kgo.RecordHeader{Key: HeaderDLTOriginalOffset, Value: be64(r.Offset)},
-		kgo.RecordHeader{Key: HeaderDLTOriginalTimestamp, Value: be64(r.Timestamp.UnixMilli())},
-		kgo.RecordHeader{Key: HeaderDLTOriginalTimestampType, Value: []byte(tsType)},
-		kgo.RecordHeader{Key: HeaderDLTOriginalConsumerGroup, Value: []byte(group)},
-		kgo.RecordHeader{Key: HeaderDLTExceptionMessage, Value: []byte(msg)},
-		kgo.RecordHeader{Key: HeaderDLTExceptionFQCN, Value: []byte(fqcn)},
-		kgo.RecordHeader{Key: HeaderDLTExceptionCauseFQCN, Value: []byte(causeFQCN)},
-	)
-	if stack != "" {
-		hs = append(hs, kgo.RecordHeader{Key: HeaderDLTExceptionStacktrace, Value: []byte(stack)})
-	}
+	hs = appendOrigin(hs, "kafka_dlt-", r, group)
+	hs = appendException(hs, "kafka_dlt-", cause)
 	return &kgo.Record{
 		Topic:     topic,
 		Partition: r.Partition,

@@ -280,33 +280,12 @@ func forwardRecord(r *kgo.Record, topic, group string, cause error, attempt int,
 		hs = append(hs, h)
 	}
 	if _, ok := header(r, HeaderOriginalTopic); firstHop || !ok {
-		var p [4]byte
-		binary.BigEndian.PutUint32(p[:], uint32(r.Partition))
-		tsType := "CreateTime"
-		if r.Attrs.TimestampType() == 1 {
-			tsType = "LogAppendTime"
-		}
-		hs = append(hs,
-			kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(r.Topic)},
-			kgo.RecordHeader{Key: HeaderOriginalPartition, Value: p[:]},
-			kgo.RecordHeader{Key: HeaderOriginalOffset, Value: be64(r.Offset)},
-			kgo.RecordHeader{Key: HeaderOriginalTimestamp, Value: be64(r.Timestamp.UnixMilli())},
-			kgo.RecordHeader{Key: HeaderOriginalTimestampType, Value: []byte(tsType)},
-			kgo.RecordHeader{Key: HeaderOriginalConsumerGroup, Value: []byte(group)},
-		)
+		hs = appendOrigin(hs, "kafka_", r, group)
 	}
 	if _, ok := header(r, HeaderRetryOriginalTimestamp); firstHop || !ok {
 		hs = append(hs, kgo.RecordHeader{Key: HeaderRetryOriginalTimestamp, Value: javaBigInt(r.Timestamp.UnixMilli())})
 	}
-	msg, fqcn, causeFQCN, stack := describe(cause)
-	hs = append(hs,
-		kgo.RecordHeader{Key: HeaderExceptionFQCN, Value: []byte(fqcn)},
-		kgo.RecordHeader{Key: HeaderExceptionCauseFQCN, Value: []byte(causeFQCN)},
-		kgo.RecordHeader{Key: HeaderExceptionMessage, Value: []byte(msg)},
-	)
-	if stack != "" {
-		hs = append(hs, kgo.RecordHeader{Key: HeaderExceptionStacktrace, Value: []byte(stack)})
-	}
+	hs = appendException(hs, "kafka_", cause)
 	var a [4]byte
 	binary.BigEndian.PutUint32(a[:], uint32(attempt))
 	hs = append(hs,
