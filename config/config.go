@@ -189,6 +189,9 @@ type Kafka struct {
 	Client Client `koanf:"client"`
 	// Health (kafka.health) configures kafkaboot.Health's readiness.
 	Health Health `koanf:"health"`
+	// SchemaRegistry (kafka.schema-registry) configures the schema
+	// registry of the serde package's registry serializers.
+	SchemaRegistry SchemaRegistry `koanf:"schema-registry"`
 }
 
 // Client log levels accepted by kafka.client.log-level.
@@ -550,6 +553,11 @@ func DefaultKafka() Kafka {
 			Type:    "single",
 		},
 		Client: Client{LogLevel: LogLevelError},
+		SchemaRegistry: SchemaRegistry{
+			AutoRegisterSchemas: true,
+			SubjectNameStrategy: SubjectNameTopic,
+			CacheCapacity:       1000,
+		},
 		Admin: Admin{
 			AutoCreate:       true,
 			OperationTimeout: 30 * time.Second,

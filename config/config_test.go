@@ -162,6 +162,9 @@ func TestLoadFile(t *testing.T) {
 		},
 		Template: Template{DefaultTopic: "orders"},
 		Client:   Client{LogLevel: LogLevelError},
+		SchemaRegistry: SchemaRegistry{
+			AutoRegisterSchemas: true, SubjectNameStrategy: SubjectNameTopic, CacheCapacity: 1000,
+		},
 	}
 	if !reflect.DeepEqual(k, want) {
 		t.Fatalf("got  %+v\nwant %+v", k, want)

@@ -14,6 +14,26 @@
 // proto.Message -> Protobuf, anything else -> JSON). All are safe for
 // concurrent use.
 //
+// # Schema registry
+//
+// [SRAvro], [SRProtobuf] and [SRJSONSchema] write and read records in
+// Confluent's wire format (magic byte 0, 4-byte schema id, for Protobuf
+// the message indexes, then the payload) with a Confluent-compatible
+// schema registry, through franz-go's sr.Client: the embedded broker's
+// (embeddedbroker.SchemaRegistry) or Confluent's. Schemas are registered
+// (or looked up, or taken as the subject's latest version) under subjects
+// a [SubjectNameStrategy] names, and each schema id is asked for once
+// (cached). kafka.schema-registry configures them: [NewSRClient] builds the
+// client and [SROptionsFromConfig] the options:
+//
+//	cl, err := serde.NewSRClient(cfg.Kafka.SchemaRegistry)
+//	orders, err := serde.SRAvroFor[Order](cl, orderSchema, serde.SROptionsFromConfig(cfg.Kafka.SchemaRegistry)...)
+//
+// Records that are not in the wire format, name unknown schema ids, or
+// do not decode are poison pills ([*DeserializationError] wrapping
+// [ErrBadFrame], [ErrUnknownSchema] or the decoder's error); an
+// unreachable registry is not ([ErrRegistryUnavailable]).
+//
 // # Type headers
 //
 // JSON and Protobuf serializers write the type name of the value into a
@@ -46,7 +66,9 @@
 //
 // Deserializers never panic on malformed input; failures are returned as
 // [*DeserializationError], which carries the raw data and headers for
-// dead-letter handling. Serialization failures wrap [ErrUnsupportedType]
+// dead-letter handling. (The one exception: the schema registry
+// deserializers return an unreachable registry as a plain error wrapping
+// [ErrRegistryUnavailable], since the record is not at fault.) Serialization failures wrap [ErrUnsupportedType]
 // when the value's type cannot be handled by the serializer.
 package serde
 
