@@ -102,7 +102,8 @@ func DefaultBackOff() BackOff { return FixedBackOff{Interval: 0, MaxRetries: 9} 
 // stays blocked until recovery succeeds.
 //
 // Never retried: *listener.DecodeError and *serde.DeserializationError
-// (deserialization failures, "poison pills"), *listener.ValidationError, errors wrapped with [NotRetryable],
+// (deserialization failures, "poison pills"; but a decode that failed
+// because the schema registry could not be reached is retried), *listener.ValidationError, errors wrapped with [NotRetryable],
 // errors matching (errors.Is) one of NotRetryableErrors, and errors for which
 // Classify returns false.
 //
@@ -157,6 +158,11 @@ func (h *ErrorHandler) Retryable(err error) bool {
 }
 
 func retryableByDefault(err error) bool {
+	if errors.Is(err, serde.ErrRegistryUnavailable) {
+		// The record may be fine; the schema registry is not reachable
+		// (a decode needing a schema it has not fetched yet).
+		return true
+	}
 	var (
 		de *listener.DecodeError
 		se *serde.DeserializationError

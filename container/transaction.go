@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/internal/txscope"
+	"github.com/kafkaboot/kafkaboot/serde"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -245,8 +246,7 @@ func (w *worker) deliverTx(r *kgo.Record, tr *tracker, ls *laneStats) outcome {
 		s.forget(r)
 		return outcomeDone
 	}
-	ctx, err := w.attempt(r, tr, prev.failures+1, ls)
-	_ = ctx
+	_, err := w.attempt(r, tr, prev.failures+1, ls)
 	if err == nil {
 		if failedBefore {
 			s.forget(r)
@@ -255,6 +255,12 @@ func (w *worker) deliverTx(r *kgo.Record, tr *tracker, ls *laneStats) outcome {
 		return outcomeDone
 	}
 	if w.m.r.hardCtx.Err() != nil {
+		return outcomeAborted
+	}
+	if errors.Is(err, serde.ErrRegistryUnavailable) {
+		// Not a failure of the record: abort and come again once the
+		// registry answers.
+		s.doom(r, prev, w.c.eh.recoveryInterval())
 		return outcomeAborted
 	}
 	f := prev

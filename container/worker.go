@@ -10,6 +10,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/listener"
+	"github.com/kafkaboot/kafkaboot/serde"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -494,6 +495,16 @@ func (w *worker) deliver(r *kgo.Record, tr *tracker, ls *laneStats) outcome {
 		if w.m.r.hardCtx.Err() != nil {
 			return outcomeAborted
 		}
+		if errors.Is(err, serde.ErrRegistryUnavailable) {
+			// Not the record's fault and not a failure of its handler:
+			// wait for the schema registry as long as it takes.
+			w.c.log.Warn("kafka listener: schema registry unavailable; the record waits", "topic", w.k.topic,
+				"partition", w.k.partition, "offset", r.Offset, "err", err)
+			if !w.sleep(eh.recoveryInterval()) {
+				return outcomeAborted
+			}
+			continue
+		}
 		failures++
 		if first.IsZero() {
 			first = time.Now()
@@ -630,6 +641,15 @@ func (w *worker) processBatch(recs []*kgo.Record, epoch uint64) {
 				break
 			}
 			ps = append(ps, p)
+		}
+		if bad == 0 && errors.Is(badErr, serde.ErrRegistryUnavailable) {
+			// Not the record's fault: wait for the schema registry and
+			// decode again.
+			w.logFailure(rest[:1], badErr, 1, true)
+			if !w.sleep(w.c.eh.recoveryInterval()) {
+				return
+			}
+			continue
 		}
 		if bad == 0 {
 			// A record that cannot be decoded or validated never reaches

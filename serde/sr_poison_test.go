@@ -7,14 +7,21 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -339,5 +346,75 @@ func TestSRPoisonPillContainerDLT(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(got, []string{"g1", "g2"}) {
 		t.Fatalf("handled %v", got)
+	}
+}
+
+// TestSRRegistryDownWaits: a record whose schema the listener cannot
+// fetch because the registry is down is not a poison pill: it waits,
+// undead-lettered, and is handled once the registry answers again.
+func TestSRRegistryDownWaits(t *testing.T) {
+	c, cl, _ := registry(t, embeddedbroker.Topics(1, "sr-down", "sr-down.DLT"))
+	producer := newAvro(t, cl)
+	var down atomic.Bool
+	down.Store(true)
+	target, _ := url.Parse(c.SchemaRegistryURL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	consumerCl, err := sr.NewClient(sr.URLs(front.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer := serde.NewSRAvro(consumerCl)
+	pub, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	handled := make(chan string, 1)
+	ep := &listener.Endpoint{ID: "sr-down", Topics: []string{"sr-down"}, Group: "sr-down", Handler: func(_ context.Context, o avroOrder) error {
+		handled <- o.ID
+		return nil
+	}}
+	ct, err := container.New(ep,
+		container.WithClientOpts(kgo.SeedBrokers(c.Addrs()...), kgo.FetchMaxWait(50*time.Millisecond), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())),
+		container.WithDeserializer(consumer), container.WithPublisher(pub), container.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		container.WithErrorHandler(&container.ErrorHandler{BackOff: container.FixedBackOff{MaxRetries: 0}, RecoveryRetryInterval: 50 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ct.Start(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ct.Stop(ctx(t)) })
+	b, err := producer.Serialize("sr-down", nil, avroOrder{ID: "waits", Tags: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.ProduceSync(ctx(t), &kgo.Record{Topic: "sr-down", Value: b}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-handled:
+		t.Fatalf("%s handled while the registry was down", id)
+	case <-time.After(500 * time.Millisecond): // ten retries' worth: the record must still be waiting
+	}
+	down.Store(false)
+	select {
+	case id := <-handled:
+		if id != "waits" {
+			t.Fatalf("handled %q", id)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("not handled after the registry came back")
+	}
+	if ends, err := kadm.NewClient(pub).ListEndOffsets(ctx(t), "sr-down.DLT"); err != nil || ends["sr-down.DLT"][0].Offset != 0 {
+		t.Fatalf("the dead-letter topic got something: %v %v", ends, err)
 	}
 }
