@@ -57,12 +57,12 @@ func (c *Cluster) startRegistry(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	rf := int16(min(len(c.nodes), 3))
-	store, err := schemaregistry.OpenStore(ctx, []kgo.Opt{kgo.SeedBrokers(addrs...)}, rf, c.logger.With("component", "schema-registry"), canonical)
+	store, err := schemaregistry.OpenStore(ctx, []kgo.Opt{kgo.SeedBrokers(addrs...)}, rf, c.logger.With("component", "schema-registry"))
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("embeddedbroker: %w", err)
 	}
-	reg := schemaregistry.New(store, checker{})
+	reg := schemaregistry.New(store)
 	c.registry = &registryServer{store: store, srv: schemaregistry.Serve(ln, reg, c.logger)}
 	return nil
 }

@@ -251,3 +251,82 @@ func TestSchemaRegistryDurable(t *testing.T) {
 		t.Fatalf("the first id after the restart is %d, want 4", id)
 	}
 }
+
+// TestSchemaRegistryCompatibility: Confluent's documented evolution cases,
+// registered in order on a fresh subject at each level, answered as
+// Confluent answers: 200, or 409 with its message.
+func TestSchemaRegistryCompatibility(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.SchemaRegistry("127.0.0.1:0"))
+	base := c.SchemaRegistryURL()
+	rec := func(fields ...string) string {
+		return `{"type":"record","name":"User","namespace":"ex","fields":[` + strings.Join(fields, ",") + `]}`
+	}
+	const (
+		name      = `{"name":"name","type":"string"}`
+		age       = `{"name":"age","type":"int"}`
+		ageLong   = `{"name":"age","type":"long"}`
+		email     = `{"name":"email","type":"string"}`
+		emailDef  = `{"name":"email","type":"string","default":""}`
+		union2    = `{"name":"tag","type":["null","string"],"default":null}`
+		union3    = `{"name":"tag","type":["null","string","int"],"default":null}`
+		emailNull = `{"name":"email","type":["null","string"],"default":null}`
+	)
+	for i, tc := range []struct {
+		name     string
+		level    string
+		versions []string // registered in order; all but the last must pass
+		code     int      // the last one's answer: 200 or 409
+		detail   string   // in the 409 message
+	}{
+		{"BACKWARD: add a field with a default", "BACKWARD", []string{rec(name), rec(name, emailDef)}, 200, ""},
+		{"BACKWARD: add a field without a default", "BACKWARD", []string{rec(name), rec(name, email)}, 409, "READER_FIELD_MISSING_DEFAULT_VALUE"},
+		{"BACKWARD: remove a field", "BACKWARD", []string{rec(name, email), rec(name)}, 200, ""},
+		{"BACKWARD: promote int to long", "BACKWARD", []string{rec(name, age), rec(name, ageLong)}, 200, ""},
+		{"BACKWARD: narrow long to int", "BACKWARD", []string{rec(name, ageLong), rec(name, age)}, 409, "TYPE_MISMATCH"},
+		{"BACKWARD: add a union branch", "BACKWARD", []string{rec(name, union2), rec(name, union3)}, 200, ""},
+		{"BACKWARD: remove a union branch", "BACKWARD", []string{rec(name, union3), rec(name, union2)}, 409, "MISSING_UNION_BRANCH"},
+		{"BACKWARD: make a field optional", "BACKWARD", []string{rec(name, email), rec(name, emailNull)}, 200, ""},
+		{"FORWARD: add a field without a default", "FORWARD", []string{rec(name), rec(name, email)}, 200, ""},
+		{"FORWARD: remove a field without a default", "FORWARD", []string{rec(name, email), rec(name)}, 409, "READER_FIELD_MISSING_DEFAULT_VALUE"},
+		{"FORWARD: remove a field with a default", "FORWARD", []string{rec(name, emailDef), rec(name)}, 200, ""},
+		{"FULL: add a field with a default", "FULL", []string{rec(name), rec(name, emailDef)}, 200, ""},
+		{"FULL: add a field without a default", "FULL", []string{rec(name), rec(name, email)}, 409, "READER_FIELD_MISSING_DEFAULT_VALUE"},
+		{"BACKWARD checks the latest version only", "BACKWARD", []string{rec(name), rec(name, emailDef), rec(name, email)}, 200, ""},
+		{"BACKWARD_TRANSITIVE checks them all", "BACKWARD_TRANSITIVE", []string{rec(name), rec(name, emailDef), rec(name, email)}, 409, "READER_FIELD_MISSING_DEFAULT_VALUE"},
+		{"FULL_TRANSITIVE checks them all", "FULL_TRANSITIVE", []string{rec(name), rec(name, emailDef), rec(name, email)}, 409, "READER_FIELD_MISSING_DEFAULT_VALUE"},
+		{"NONE: anything", "NONE", []string{rec(name, ageLong), rec(age)}, 200, ""},
+	} {
+		subject := fmt.Sprintf("compat-%d-value", i)
+		if status, body := srCall(t, base, "PUT", "/config/"+subject, `{"compatibility":"`+tc.level+`"}`); status != 200 {
+			t.Fatalf("%s: config: %d %v", tc.name, status, body)
+		}
+		for j, v := range tc.versions {
+			status, body := srCall(t, base, "POST", "/subjects/"+subject+"/versions", `{"schema":`+mustJSON(v)+`}`)
+			last := j == len(tc.versions)-1
+			if !last {
+				if status != 200 {
+					t.Fatalf("%s: version %d: %d %v", tc.name, j+1, status, body)
+				}
+				continue
+			}
+			msg, _ := body["message"].(string)
+			code, _ := body["error_code"].(float64)
+			switch {
+			case tc.code == 200 && status != 200:
+				t.Errorf("%s: %d %v, want 200", tc.name, status, body)
+			case tc.code == 409 && (status != 409 || code != 409 ||
+				!strings.HasPrefix(msg, `Schema being registered is incompatible with an earlier schema for subject "`+subject+`", details: [`) ||
+				!strings.Contains(msg, tc.detail) || !strings.Contains(msg, "compatibility: '"+tc.level+"'")):
+				t.Errorf("%s: %d %v, want 409 with %s", tc.name, status, body, tc.detail)
+			}
+			if tc.code == 409 {
+				t.Logf("%s: 409 %.160s...", tc.name, msg)
+			}
+		}
+	}
+	// The compatibility endpoint answers the same without registering.
+	status, body := srCall(t, base, "POST", "/compatibility/subjects/compat-1-value/versions/latest?verbose=true", `{"schema":`+mustJSON(rec(name, email))+`}`)
+	if status != 200 || body["is_compatible"] != false || len(body["messages"].([]any)) == 0 {
+		t.Fatalf("compatibility check: %d %v", status, body)
+	}
+}

@@ -2,13 +2,14 @@ package schemaregistry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/schemacompat"
 )
 
 // Error is an error of the REST API: Confluent's error code (the HTTP
@@ -58,39 +59,13 @@ var Levels = []string{"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FOR
 // DefaultLevel is the compatibility level when none is configured.
 const DefaultLevel = "BACKWARD"
 
-// Checker parses schemas and checks their compatibility
-// (schemacompat).
-type Checker interface {
-	// Canonical validates a schema with its references (name -> type and
-	// text) and returns its canonical form; an error is an invalid
-	// schema.
-	Canonical(typ, text string, refs map[string]RefSchema) (string, error)
-	// Check returns the reasons candidate is not compatible with
-	// previous (oldest first) at level; none: compatible.
-	Check(level, typ, candidate string, candRefs map[string]RefSchema, previous []Prev) ([]string, error)
-}
-
-// RefSchema is a referenced schema.
-type RefSchema struct {
-	Type, Text string
-}
-
-// Prev is an earlier version a candidate is checked against.
-type Prev struct {
-	Version int
-	Type    string
-	Text    string
-	Refs    map[string]RefSchema
-}
-
 // Registry serves the registry's operations on a Store.
 type Registry struct {
-	s  *Store
-	ck Checker
+	s *Store
 }
 
 // New returns a registry on s.
-func New(s *Store, ck Checker) *Registry { return &Registry{s: s, ck: ck} }
+func New(s *Store) *Registry { return &Registry{s: s} }
 
 // SchemaInfo is a version of a subject, as GET
 // /subjects/{s}/versions/{v} returns it.
@@ -125,34 +100,66 @@ func NormalizeType(t string) (string, *Error) {
 	return "", errf(codeInvalidSchema, "Invalid schema type %s", t)
 }
 
-// resolveRefs returns the referenced schemas of refs, transitively, by
-// name; a reference to a missing subject or version is an invalid schema;
-// a cycle is refused.
-func (st *state) resolveRefs(refs []Reference) (map[string]RefSchema, *Error) {
-	out := map[string]RefSchema{}
-	var walk func(refs []Reference, path []string) *Error
-	walk = func(refs []Reference, path []string) *Error {
-		for _, ref := range refs {
-			if ref.Name == "" || ref.Subject == "" {
-				return errf(codeInvalidSchema, "Invalid schema: a reference needs a name and a subject, got %+v", ref)
-			}
-			key := ref.Subject + "/" + strconv.Itoa(ref.Version)
-			if slices.Contains(path, key) {
-				return errf(codeInvalidSchema, "Invalid schema: circular reference through subject %q version %d", ref.Subject, ref.Version)
-			}
-			v := st.findVersion(ref.Subject, ref.Version, false)
-			if v == nil {
-				return errf(codeInvalidSchema, "Invalid schema: reference %q: subject %q version %d not found", ref.Name, ref.Subject, ref.Version)
-			}
-			s := st.ids[v.id]
-			out[ref.Name] = RefSchema{Type: s.typ, Text: s.text}
-			if err := walk(s.refs, append(path, key)); err != nil {
-				return err
-			}
+// resolveRefs resolves refs, transitively, into schemacompat's form; a
+// reference to a missing subject or version is an invalid schema, and a
+// cycle is refused.
+func (st *state) resolveRefs(refs []Reference) ([]schemacompat.Reference, *Error) {
+	return st.resolve(refs, nil)
+}
+
+func (st *state) resolve(refs []Reference, path []string) ([]schemacompat.Reference, *Error) {
+	var out []schemacompat.Reference
+	for _, ref := range refs {
+		if ref.Name == "" || ref.Subject == "" {
+			return nil, errf(codeInvalidSchema, "Invalid schema: a reference needs a name and a subject, got %+v", ref)
 		}
-		return nil
+		key := ref.Subject + "/" + strconv.Itoa(ref.Version)
+		if slices.Contains(path, key) || len(path) > 64 {
+			return nil, errf(codeInvalidSchema, "Invalid schema: circular reference through subject %q version %d", ref.Subject, ref.Version)
+		}
+		v := st.findVersion(ref.Subject, ref.Version, false)
+		if v == nil {
+			return nil, errf(codeInvalidSchema, "Invalid schema: reference %q: subject %q version %d not found", ref.Name, ref.Subject, ref.Version)
+		}
+		s := st.ids[v.id]
+		nested, e := st.resolve(s.refs, append(path, key))
+		if e != nil {
+			return nil, e
+		}
+		out = append(out, schemacompat.Reference{Name: ref.Name, Subject: ref.Subject, Version: ref.Version,
+			Schema: schemacompat.Schema{Type: schemacompat.Type(s.typ), Text: s.text, References: nested}})
 	}
-	return out, walk(refs, nil)
+	return out, nil
+}
+
+// parse validates a schema with its references, as version version of
+// subject (0 for a candidate).
+func (st *state) parse(subject string, version int, typ, text string, refs []Reference) (*schemacompat.Parsed, *Error) {
+	resolved, e := st.resolveRefs(refs)
+	if e != nil {
+		return nil, e
+	}
+	p, err := schemacompat.Parse(schemacompat.Schema{Type: schemacompat.Type(typ), Text: text, References: resolved, Subject: subject, Version: version})
+	if err != nil {
+		return nil, errf(codeInvalidSchema, "%s", err.Error())
+	}
+	return p, nil
+}
+
+// previous parses the live versions of subject (oldest first), or those
+// of pick.
+func (st *state) previous(subject string, pick []*version) []*schemacompat.Parsed {
+	if pick == nil {
+		pick = st.live(subject)
+	}
+	var out []*schemacompat.Parsed
+	for _, v := range pick {
+		s := st.ids[v.id]
+		if p, e := st.parse(subject, v.version, s.typ, s.text, s.refs); e == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // findVersion finds a version of subject (-1: the latest), soft-deleted
@@ -207,37 +214,28 @@ func (r *Registry) Register(ctx context.Context, subject, typ, text string, refs
 	r.s.writeMu.Lock()
 	defer r.s.writeMu.Unlock()
 	var (
-		resolved  map[string]RefSchema
-		canonical string
-		existing  int
-		id        int
-		next      int
-		prev      []Prev
-		level     string
+		existing int
+		id       int
+		next     int
+		msgs     []string
+		level    string
 	)
 	r.s.view(func(st *state) {
-		if resolved, e = st.resolveRefs(refs); e != nil {
+		var p *schemacompat.Parsed
+		if p, e = st.parse(subject, 0, typ, text, refs); e != nil {
 			return
 		}
-		c, err := r.ck.Canonical(typ, text, resolved)
-		if err != nil {
-			e = errf(codeInvalidSchema, "Invalid schema %s with refs %s of type %s, details: %v", text, refsString(refs), typ, err)
-			return
-		}
-		canonical = c
-		key := schemaIdentity(typ, canonical, refs)
-		id = st.byKey[key]
+		id = st.byKey[schemaIdentity(typ, p.Canonical(), refs)]
 		for _, v := range st.live(subject) {
 			if v.id == id && id != 0 {
 				existing = v.version
 			}
 		}
-		level = st.level(subject)
-		for _, v := range st.live(subject) {
-			s := st.ids[v.id]
-			pr, _ := st.resolveRefs(s.refs)
-			prev = append(prev, Prev{Version: v.version, Type: s.typ, Text: s.text, Refs: pr})
+		if existing > 0 {
+			return
 		}
+		level = st.level(subject)
+		msgs = schemacompat.Check(schemacompat.Level(level), p, st.previous(subject, nil))
 		if vs := st.subjects[subject]; len(vs) > 0 {
 			next = vs[len(vs)-1].version + 1
 		} else {
@@ -253,37 +251,14 @@ func (r *Registry) Register(ctx context.Context, subject, typ, text string, refs
 	if existing > 0 {
 		return id, nil
 	}
-	if len(prev) > 0 && level != "NONE" {
-		var against []Prev
-		for _, p := range prev {
-			if p.Type == typ {
-				against = append(against, p)
-			}
-		}
-		if len(against) < len(prev) {
-			return 0, errf(codeIncompatible, "Schema being registered is incompatible with an earlier schema for subject %q, details: [Incompatible because of different schema type]", subject)
-		}
-		msgs, err := r.ck.Check(level, typ, text, resolved, against)
-		if err != nil {
-			return 0, errf(codeInvalidSchema, "Invalid schema %s, details: %v", text, err)
-		}
-		if len(msgs) > 0 {
-			return 0, errf(codeIncompatible, "Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]", subject, strings.Join(msgs, ", "))
-		}
+	if len(msgs) > 0 {
+		return 0, &Error{Code: codeIncompatible, Message: schemacompat.IncompatibleMessage(subject, schemacompat.Details(schemacompat.Level(level), msgs))}
 	}
 	rec := schemaRecord(schemaValue{Subject: subject, Version: next, ID: id, SchemaType: typ, References: refs, Schema: text}, false)
 	if err := r.s.write(ctx, rec); err != nil {
 		return 0, errf(codeStore, "Error while registering the schema: %v", err)
 	}
 	return id, nil
-}
-
-func refsString(refs []Reference) string {
-	parts := make([]string, len(refs))
-	for i, r := range refs {
-		parts[i] = fmt.Sprintf("{name='%s', subject='%s', version=%d}", r.Name, r.Subject, r.Version)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // Lookup finds the version of subject with this schema (POST
@@ -299,17 +274,12 @@ func (r *Registry) Lookup(subject, typ, text string, refs []Reference, deleted b
 			e = errf(codeSubjectNotFound, "Subject '%s' not found.", subject)
 			return
 		}
-		resolved, re := st.resolveRefs(refs)
-		if re != nil {
-			e = re
+		p, pe := st.parse(subject, 0, typ, text, refs)
+		if pe != nil {
+			e = pe
 			return
 		}
-		c, err := r.ck.Canonical(typ, text, resolved)
-		if err != nil {
-			e = errf(codeInvalidSchema, "Invalid schema %s with refs %s of type %s, details: %v", text, refsString(refs), typ, err)
-			return
-		}
-		id := st.byKey[schemaIdentity(typ, c, refs)]
+		id := st.byKey[schemaIdentity(typ, p.Canonical(), refs)]
 		for _, v := range st.subjects[subject] {
 			if v.id == id && id != 0 && (deleted || !v.deleted) {
 				out = st.info(v)
@@ -648,16 +618,12 @@ func (r *Registry) TestCompatibility(subject string, v int, typ, text string, re
 		return nil, e
 	}
 	var (
-		resolved map[string]RefSchema
-		prev     []Prev
-		level    string
+		msgs  []string
+		level string
 	)
 	r.s.view(func(st *state) {
-		if resolved, e = st.resolveRefs(refs); e != nil {
-			return
-		}
-		if _, err := r.ck.Canonical(typ, text, resolved); err != nil {
-			e = errf(codeInvalidSchema, "Invalid schema %s with refs %s of type %s, details: %v", text, refsString(refs), typ, err)
+		var p *schemacompat.Parsed
+		if p, e = st.parse(subject, 0, typ, text, refs); e != nil {
 			return
 		}
 		level = st.level(subject)
@@ -674,38 +640,11 @@ func (r *Registry) TestCompatibility(subject string, v int, typ, text string, re
 				return
 			}
 			pick = []*version{x}
-		} else if !strings.HasSuffix(level, "_TRANSITIVE") {
-			pick = live[len(live)-1:]
 		}
-		for _, x := range pick {
-			s := st.ids[x.id]
-			pr, _ := st.resolveRefs(s.refs)
-			prev = append(prev, Prev{Version: x.version, Type: s.typ, Text: s.text, Refs: pr})
-		}
+		msgs = schemacompat.Check(schemacompat.Level(level), p, st.previous(subject, pick))
 	})
 	if e != nil {
 		return nil, e
 	}
-	if level == "NONE" {
-		return nil, nil
-	}
-	for _, p := range prev {
-		if p.Type != typ {
-			return []string{"Incompatible because of different schema type"}, nil
-		}
-	}
-	msgs, err := r.ck.Check(level, typ, text, resolved, prev)
-	if err != nil {
-		return nil, errf(codeInvalidSchema, "Invalid schema %s, details: %v", text, err)
-	}
-	return msgs, nil
-}
-
-// errorOf maps an internal failure to Confluent's 50001.
-func errorOf(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return errf(codeStore, "%v", err)
+	return schemacompat.Details(schemacompat.Level(level), msgs), nil
 }

@@ -98,7 +98,7 @@ func schemaIdentity(typ, canonical string, refs []Reference) string {
 }
 
 // apply applies one record of the _schemas topic.
-func (st *state) apply(key, value []byte, canon func(typ, text string, refs []Reference) string) {
+func (st *state) apply(key, value []byte) {
 	var k storeKey
 	if json.Unmarshal(key, &k) != nil {
 		return // not ours (Confluent's tools may write other key types)
@@ -129,7 +129,10 @@ func (st *state) apply(key, value []byte, canon func(typ, text string, refs []Re
 		}
 		if _, ok := st.ids[v.ID]; !ok {
 			s := &schema{id: v.ID, typ: typ, text: v.Schema, refs: v.References}
-			s.canonical = canon(typ, v.Schema, v.References)
+			s.canonical = v.Schema
+			if p, e := st.parse(subj, v.Version, typ, v.Schema, v.References); e == nil {
+				s.canonical = p.Canonical()
+			}
 			st.ids[v.ID] = s
 			st.byKey[schemaIdentity(typ, s.canonical, s.refs)] = v.ID
 		}
@@ -170,9 +173,8 @@ func (st *state) maxID() int {
 // Store is the registry's state kept in the _schemas topic: one writer
 // (this process), which applies what it reads back before answering.
 type Store struct {
-	cl    *kgo.Client
-	log   *slog.Logger
-	canon func(typ, text string, refs []Reference) string
+	cl  *kgo.Client
+	log *slog.Logger
 
 	mu      sync.RWMutex
 	st      *state
@@ -189,9 +191,8 @@ type Store struct {
 // OpenStore creates the _schemas topic if needed (compacted, one
 // partition, replicated to replicas nodes) and starts reading it from the
 // start; it returns once everything written so far is applied. clientOpts
-// connect to the cluster. canon gives a schema's canonical form (its
-// identity) when a record is read back.
-func OpenStore(ctx context.Context, clientOpts []kgo.Opt, replicas int16, log *slog.Logger, canon func(typ, text string, refs []Reference) string) (*Store, error) {
+// connect to the cluster.
+func OpenStore(ctx context.Context, clientOpts []kgo.Opt, replicas int16, log *slog.Logger) (*Store, error) {
 	cl, err := kgo.NewClient(append(clientOpts,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{Topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxWait(200*time.Millisecond),
@@ -216,7 +217,7 @@ func OpenStore(ctx context.Context, clientOpts []kgo.Opt, replicas int16, log *s
 		cl.Close()
 		return nil, fmt.Errorf("schema registry: creating %s: %w", Topic, err)
 	}
-	s := &Store{cl: cl, log: log, canon: canon, st: newState(), ready: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{cl: cl, log: log, st: newState(), ready: make(chan struct{}), done: make(chan struct{})}
 	s.changed = sync.NewCond(s.mu.RLocker())
 	rctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -275,7 +276,7 @@ func (s *Store) read(ctx context.Context) {
 		var last int64 = -1
 		s.mu.Lock()
 		fs.EachRecord(func(r *kgo.Record) {
-			s.st.apply(r.Key, r.Value, s.canon)
+			s.st.apply(r.Key, r.Value)
 			last = r.Offset
 		})
 		if last >= 0 {
