@@ -39,7 +39,7 @@ type jsonValue struct {
 	s    string // string value, or the literal text of a number
 	arr  []*jsonValue
 	obj  []jsonMember
-	idx  map[string]int // lazily built index for large objects
+	idx  map[string]int // index of the members of a large object, built by the parser
 }
 
 type jsonMember struct {
@@ -52,13 +52,7 @@ func (v *jsonValue) get(key string) *jsonValue {
 	if v == nil || v.kind != jObject {
 		return nil
 	}
-	if len(v.obj) > 16 {
-		if v.idx == nil {
-			v.idx = make(map[string]int, len(v.obj))
-			for i, m := range v.obj {
-				v.idx[m.key] = i
-			}
-		}
+	if v.idx != nil {
 		if i, ok := v.idx[key]; ok {
 			return v.obj[i].val
 		}
@@ -392,6 +386,9 @@ func (p *jsonParser) object(depth int) (*jsonValue, error) {
 			p.pos++
 		case '}':
 			p.pos++
+			if len(v.obj) > 16 {
+				v.idx = seen // read-only from now on: trees are shared between goroutines
+			}
 			return v, nil
 		default:
 			return nil, p.errorf("Unexpected character (%q): was expecting comma to separate Object entries", p.src[p.pos])

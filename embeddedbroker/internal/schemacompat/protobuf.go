@@ -369,7 +369,7 @@ func (p *printer) extensions(e *ast.ExtensionRangeNode) string {
 	}
 	s := "extensions " + strings.Join(parts, ", ")
 	if e.Options != nil && len(e.Options.Options) > 0 {
-		s += " " + p.compactOptions(e.Options.Options, nil)
+		s += " " + p.compactOptions(e.Options.Options)
 	}
 	return s + ";\n"
 }
@@ -452,7 +452,7 @@ func bracketList(items []string) string {
 	return b.String()
 }
 
-func (p *printer) compactOptions(opts []*ast.OptionNode, _ []string) string {
+func (p *printer) compactOptions(opts []*ast.OptionNode) string {
 	rendered := make([]string, 0, len(opts))
 	for _, o := range opts {
 		rendered = append(rendered, p.option(o))
@@ -712,7 +712,7 @@ func (p *printer) enum(e *ast.EnumNode) string {
 	for _, v := range values {
 		s := v.Name.Val + " = " + p.intValue(v.Number)
 		if v.Options != nil && len(v.Options.Options) > 0 {
-			s += " " + p.compactOptions(v.Options.Options, nil)
+			s += " " + p.compactOptions(v.Options.Options)
 		}
 		appendIndented(&b, s+";\n")
 	}

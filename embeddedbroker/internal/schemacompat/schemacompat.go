@@ -8,7 +8,17 @@
 //
 // The package knows nothing of HTTP, subjects or storage: callers resolve
 // references (by subject and version) before calling Parse, and pass the
-// earlier versions of a subject to Check.
+// earlier, non-deleted versions of a subject to Check.
+//
+// Avro follows Apache Avro's Java implementation (1.12), which Confluent
+// uses: parsing and validation (names, defaults, unions), the canonical
+// text (Schema.toString) and SchemaCompatibility (READER_FIELD_MISSING_DEFAULT_VALUE,
+// TYPE_MISMATCH with the int/long/float/double and string/bytes promotions,
+// MISSING_UNION_BRANCH, NAME_MISMATCH with aliases, FIXED_SIZE_MISMATCH,
+// MISSING_ENUM_SYMBOLS with enum defaults), with its locations.
+// Protobuf follows Confluent's protobuf.diff package and JSON Schema its
+// json.diff package (default STRICT policy); both reproduce the order in
+// which Confluent reports the differences.
 package schemacompat
 
 import (
@@ -86,7 +96,8 @@ type Reference struct {
 	// check skip comparing types that come from the same subject version.
 	Subject string
 	Version int
-	// Schema is the referenced schema, with its own references.
+	// Schema is the referenced schema, with its own references. An empty
+	// Schema.Type means the type of the referencing schema.
 	Schema Schema
 }
 

@@ -280,3 +280,31 @@ func assertStrings(t *testing.T, got, want []string) {
 		t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
+
+// TestConcurrentCheck: parsed schemas are immutable and may be checked from
+// several goroutines at once (run with -race).
+func TestConcurrentCheck(t *testing.T) {
+	var props strings.Builder
+	for i := 0; i < 40; i++ {
+		if i > 0 {
+			props.WriteByte(',')
+		}
+		props.WriteString(`"p` + itoa(i) + `":{"type":"string","default":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17}}`)
+	}
+	pairs := [][2]*Parsed{
+		{avroV(t, userNoDefault, 0), avroV(t, userV1, 1)},
+		{protoV(t, "syntax = \"proto3\";\nmessage A { int32 a = 1; }", 0), protoV(t, "syntax = \"proto3\";\nmessage A { string a = 1; }", 1)},
+		{jsonV(t, `{"type":"object","properties":{`+props.String()+`}}`, 0), jsonV(t, `{"type":"object","properties":{`+props.String()+`,"x":{"type":"integer"}},"additionalProperties":false}`, 1)},
+	}
+	done := make(chan []string, 24)
+	for g := 0; g < 8; g++ {
+		for _, p := range pairs {
+			go func() { done <- Check(FullTransitive, p[0], []*Parsed{p[1], p[1]}) }()
+		}
+	}
+	for i := 0; i < 24; i++ {
+		if msgs := <-done; len(msgs) == 0 {
+			t.Error("expected incompatibilities")
+		}
+	}
+}
