@@ -234,7 +234,7 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 			eh.BackOff = FixedBackOff{MaxRetries: 0}
 			c.eh = &eh
 		}
-		c.recoverer = &retryForwarder{c: c, plan: c.retry, now: time.Now}
+		c.recoverer = &retryForwarder{c: c, plan: c.retry}
 	}
 	if c.inv.Replies() && c.pub == nil {
 		return fail("the handler returns replies but the container has no publisher (WithPublisher)")

@@ -176,7 +176,6 @@ func (p *retryPlan) topicsOf(t string) []string {
 type retryForwarder struct {
 	c    *Container
 	plan *retryPlan
-	now  func() time.Time
 }
 
 // Recover implements Recoverer.
@@ -210,8 +209,7 @@ func (f *retryForwarder) Recover(ctx context.Context, fl *Failure) error {
 				return LoggingRecoverer{Logger: f.c.log}.Recover(ctx, fl)
 			}
 		}
-		now := f.now()
-		fwd := forwardRecord(r, dest, fl.Group, fl.Err, attempt+1, now.Add(delay), !fromRetry)
+		fwd := forwardRecord(r, dest, fl.Group, fl.Err, attempt+1, time.Now().Add(delay), !fromRetry)
 		fwd.Context = context.WithValue(ctx, preferredPartitionKey{}, r.Partition)
 		rs = append(rs, fwd)
 		dests = append(dests, dest)

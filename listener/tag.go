@@ -154,11 +154,7 @@ func setAttr(ep *Endpoint, name, v string) error {
 	case attrGroup:
 		ep.Group = v
 	case attrConcurrency:
-		var n int
-		if n, err = strconv.Atoi(v); err == nil && n < 1 {
-			err = fmt.Errorf("must be at least 1, got %d", n)
-		}
-		ep.Concurrency = n
+		ep.Concurrency, err = positive(v)
 	case attrAutoStartup:
 		ep.AutoStartup, err = parseToggle(v)
 	case attrBatch:
@@ -188,13 +184,18 @@ func setAttr(ep *Endpoint, name, v string) error {
 	case attrCluster:
 		ep.Cluster = v
 	case attrWorkers:
-		var n int
-		if n, err = strconv.Atoi(v); err == nil && n < 1 {
-			err = fmt.Errorf("must be at least 1, got %d", n)
-		}
-		ep.Workers = n
+		ep.Workers, err = positive(v)
 	}
 	return err
+}
+
+// positive parses a count of at least 1.
+func positive(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err == nil && n < 1 {
+		err = fmt.Errorf("must be at least 1, got %d", n)
+	}
+	return n, err
 }
 
 func parseToggle(v string) (Toggle, error) {

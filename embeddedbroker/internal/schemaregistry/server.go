@@ -33,19 +33,19 @@ func Serve(ln net.Listener, reg *Registry, log *slog.Logger) *Server {
 	s := &Server{reg: reg, log: log, ln: ln}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { s.reply(w, map[string]any{}) })
-	mux.HandleFunc("GET /subjects", s.subjects)
-	mux.HandleFunc("GET /subjects/{subject}/versions", s.versions)
+	mux.HandleFunc("GET /subjects", s.handle(s.subjects))
+	mux.HandleFunc("GET /subjects/{subject}/versions", s.handle(s.versions))
 	mux.HandleFunc("POST /subjects/{subject}/versions", s.register)
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", s.version)
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/schema", s.versionSchema)
-	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/referencedby", s.referencedBy)
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", s.handle(s.version))
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/schema", s.handle(s.versionSchema))
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/referencedby", s.handle(s.referencedBy))
 	mux.HandleFunc("POST /subjects/{subject}", s.lookup)
-	mux.HandleFunc("DELETE /subjects/{subject}", s.deleteSubject)
-	mux.HandleFunc("DELETE /subjects/{subject}/versions/{version}", s.deleteVersion)
-	mux.HandleFunc("GET /schemas/ids/{id}", s.schema)
-	mux.HandleFunc("GET /schemas/ids/{id}/schema", s.schemaText)
-	mux.HandleFunc("GET /schemas/ids/{id}/versions", s.idVersions)
-	mux.HandleFunc("GET /schemas/ids/{id}/subjects", s.idSubjects)
+	mux.HandleFunc("DELETE /subjects/{subject}", s.handle(s.deleteSubject))
+	mux.HandleFunc("DELETE /subjects/{subject}/versions/{version}", s.handle(s.deleteVersion))
+	mux.HandleFunc("GET /schemas/ids/{id}", s.handle(s.schema))
+	mux.HandleFunc("GET /schemas/ids/{id}/schema", s.handle(s.schemaText))
+	mux.HandleFunc("GET /schemas/ids/{id}/versions", s.handle(s.idVersions))
+	mux.HandleFunc("GET /schemas/ids/{id}/subjects", s.handle(s.idSubjects))
 	mux.HandleFunc("GET /schemas/types", func(w http.ResponseWriter, _ *http.Request) {
 		s.reply(w, []string{"JSON", "PROTOBUF", "AVRO"})
 	})
@@ -126,178 +126,163 @@ func (s *Server) schemaRequest(w http.ResponseWriter, r *http.Request) (register
 	return req, true
 }
 
-func (s *Server) subjects(w http.ResponseWriter, r *http.Request) {
-	s.reply(w, s.reg.Subjects(r.URL.Query().Get("subjectPrefix"), flag(r, "deleted")))
+// handle adapts an operation to a handler: its answer is sent as JSON (a
+// rawSchema as the schema text itself), its error in Confluent's shape.
+func (s *Server) handle(op func(r *http.Request) (any, *Error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, e := op(r)
+		switch {
+		case e != nil:
+			s.fail(w, e)
+		case v == nil: // op answered (a bad request body)
+		default:
+			if raw, ok := v.(rawSchema); ok {
+				w.Header().Set("Content-Type", contentType)
+				io.WriteString(w, string(raw))
+				return
+			}
+			s.reply(w, v)
+		}
+	}
 }
 
-func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
-	vs, e := s.reg.Versions(r.PathValue("subject"), flag(r, "deleted"))
-	if e != nil {
-		s.fail(w, e)
-		return
+// rawSchema is an answer sent as the schema text, not JSON.
+type rawSchema string
+
+// pathVersion parses the {version} path element.
+func pathVersion(r *http.Request) (int, *Error) { return ParseVersion(r.PathValue("version")) }
+
+// pathID parses the {id} path element.
+func pathID(r *http.Request) (int, *Error) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id < 1 {
+		return 0, errf(codeSchemaNotFound, "Schema %s not found", r.PathValue("id"))
 	}
-	s.reply(w, vs)
+	return id, nil
+}
+
+func (s *Server) subjects(r *http.Request) (any, *Error) {
+	return s.reg.Subjects(r.URL.Query().Get("subjectPrefix"), flag(r, "deleted")), nil
+}
+
+func (s *Server) versions(r *http.Request) (any, *Error) {
+	return s.reg.Versions(r.PathValue("subject"), flag(r, "deleted"))
+}
+
+// schemaBody decodes a request carrying a schema; nil, nil when the
+// failure was already answered.
+func (s *Server) schemaBody(w http.ResponseWriter, r *http.Request) *registerRequest {
+	req, ok := s.schemaRequest(w, r)
+	if !ok {
+		return nil
+	}
+	return &req
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
-	req, ok := s.schemaRequest(w, r)
-	if !ok {
-		return
-	}
-	id, e := s.reg.Register(r.Context(), r.PathValue("subject"), req.SchemaType, req.Schema, req.References)
-	if e != nil {
-		s.fail(w, e)
-		return
-	}
-	s.reply(w, map[string]int{"id": id})
+	s.handle(func(r *http.Request) (any, *Error) {
+		req := s.schemaBody(w, r)
+		if req == nil {
+			return nil, nil
+		}
+		id, e := s.reg.Register(r.Context(), r.PathValue("subject"), req.SchemaType, req.Schema, req.References)
+		if e != nil {
+			return nil, e
+		}
+		return map[string]int{"id": id}, nil
+	})(w, r)
 }
 
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
-	req, ok := s.schemaRequest(w, r)
-	if !ok {
-		return
-	}
-	info, e := s.reg.Lookup(r.PathValue("subject"), req.SchemaType, req.Schema, req.References, flag(r, "deleted"))
-	if e != nil {
-		s.fail(w, e)
-		return
-	}
-	s.reply(w, info)
+	s.handle(func(r *http.Request) (any, *Error) {
+		req := s.schemaBody(w, r)
+		if req == nil {
+			return nil, nil
+		}
+		return s.reg.Lookup(r.PathValue("subject"), req.SchemaType, req.Schema, req.References, flag(r, "deleted"))
+	})(w, r)
 }
 
-func (s *Server) pathVersion(w http.ResponseWriter, r *http.Request) (int, bool) {
-	v, e := ParseVersion(r.PathValue("version"))
+func (s *Server) version(r *http.Request) (any, *Error) {
+	v, e := pathVersion(r)
 	if e != nil {
-		s.fail(w, e)
-		return 0, false
+		return nil, e
 	}
-	return v, true
+	return s.reg.Version(r.PathValue("subject"), v, flag(r, "deleted"))
 }
 
-func (s *Server) version(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.pathVersion(w, r)
-	if !ok {
-		return
-	}
-	info, e := s.reg.Version(r.PathValue("subject"), v, flag(r, "deleted"))
+func (s *Server) versionSchema(r *http.Request) (any, *Error) {
+	info, e := s.version(r)
 	if e != nil {
-		s.fail(w, e)
-		return
+		return nil, e
 	}
-	s.reply(w, info)
+	return rawSchema(info.(SchemaInfo).Schema), nil
 }
 
-func (s *Server) versionSchema(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.pathVersion(w, r)
-	if !ok {
-		return
-	}
-	info, e := s.reg.Version(r.PathValue("subject"), v, flag(r, "deleted"))
+func (s *Server) referencedBy(r *http.Request) (any, *Error) {
+	v, e := pathVersion(r)
 	if e != nil {
-		s.fail(w, e)
-		return
+		return nil, e
 	}
-	w.Header().Set("Content-Type", contentType)
-	io.WriteString(w, info.Schema)
+	return s.reg.ReferencedBy(r.PathValue("subject"), v)
 }
 
-func (s *Server) referencedBy(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.pathVersion(w, r)
-	if !ok {
-		return
-	}
-	ids, e := s.reg.ReferencedBy(r.PathValue("subject"), v)
-	if e != nil {
-		s.fail(w, e)
-		return
-	}
-	s.reply(w, ids)
+func (s *Server) deleteSubject(r *http.Request) (any, *Error) {
+	return s.reg.DeleteSubject(r.Context(), r.PathValue("subject"), flag(r, "permanent"))
 }
 
-func (s *Server) deleteSubject(w http.ResponseWriter, r *http.Request) {
-	vs, e := s.reg.DeleteSubject(r.Context(), r.PathValue("subject"), flag(r, "permanent"))
+func (s *Server) deleteVersion(r *http.Request) (any, *Error) {
+	v, e := pathVersion(r)
 	if e != nil {
-		s.fail(w, e)
-		return
+		return nil, e
 	}
-	s.reply(w, vs)
+	return s.reg.DeleteVersion(r.Context(), r.PathValue("subject"), v, flag(r, "permanent"))
 }
 
-func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.pathVersion(w, r)
-	if !ok {
-		return
-	}
-	n, e := s.reg.DeleteVersion(r.Context(), r.PathValue("subject"), v, flag(r, "permanent"))
+func (s *Server) schemaByID(r *http.Request) (SchemaInfo, *Error) {
+	id, e := pathID(r)
 	if e != nil {
-		s.fail(w, e)
-		return
+		return SchemaInfo{}, e
 	}
-	s.reply(w, n)
+	return s.reg.Schema(id)
 }
 
-func (s *Server) pathID(w http.ResponseWriter, r *http.Request) (int, bool) {
-	id, err := strconv.Atoi(r.PathValue("id"))
-	if err != nil || id < 1 {
-		s.fail(w, errf(codeSchemaNotFound, "Schema %s not found", r.PathValue("id")))
-		return 0, false
-	}
-	return id, true
-}
-
-func (s *Server) schema(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.pathID(w, r)
-	if !ok {
-		return
-	}
-	info, e := s.reg.Schema(id)
+func (s *Server) schema(r *http.Request) (any, *Error) {
+	info, e := s.schemaByID(r)
 	if e != nil {
-		s.fail(w, e)
-		return
+		return nil, e
 	}
-	s.reply(w, struct {
+	return struct {
 		SchemaType string      `json:"schemaType,omitempty"`
 		Schema     string      `json:"schema"`
 		References []Reference `json:"references,omitempty"`
-	}{info.SchemaType, info.Schema, info.References})
+	}{info.SchemaType, info.Schema, info.References}, nil
 }
 
-func (s *Server) schemaText(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.pathID(w, r)
-	if !ok {
-		return
-	}
-	info, e := s.reg.Schema(id)
+func (s *Server) schemaText(r *http.Request) (any, *Error) {
+	info, e := s.schemaByID(r)
 	if e != nil {
-		s.fail(w, e)
-		return
+		return nil, e
 	}
-	w.Header().Set("Content-Type", contentType)
-	io.WriteString(w, info.Schema)
+	return rawSchema(info.Schema), nil
 }
 
-func (s *Server) idVersions(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.pathID(w, r)
-	if !ok {
-		return
+func (s *Server) idVersions(r *http.Request) (any, *Error) {
+	id, e := pathID(r)
+	if e != nil {
+		return nil, e
+	}
+	return s.reg.IDVersions(id, flag(r, "deleted"))
+}
+
+func (s *Server) idSubjects(r *http.Request) (any, *Error) {
+	id, e := pathID(r)
+	if e != nil {
+		return nil, e
 	}
 	vs, e := s.reg.IDVersions(id, flag(r, "deleted"))
 	if e != nil {
-		s.fail(w, e)
-		return
-	}
-	s.reply(w, vs)
-}
-
-func (s *Server) idSubjects(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.pathID(w, r)
-	if !ok {
-		return
-	}
-	vs, e := s.reg.IDVersions(id, flag(r, "deleted"))
-	if e != nil {
-		s.fail(w, e)
-		return
+		return nil, e
 	}
 	out := []string{}
 	for _, v := range vs {
@@ -305,7 +290,7 @@ func (s *Server) idSubjects(w http.ResponseWriter, r *http.Request) {
 			out = append(out, v.Subject)
 		}
 	}
-	s.reply(w, out)
+	return out, nil
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
@@ -344,8 +329,9 @@ func (s *Server) deleteConfig(w http.ResponseWriter, r *http.Request) {
 func (s *Server) compatibility(w http.ResponseWriter, r *http.Request) {
 	v := -1
 	if r.PathValue("version") != "" {
-		var ok bool
-		if v, ok = s.pathVersion(w, r); !ok {
+		var e *Error
+		if v, e = pathVersion(r); e != nil {
+			s.fail(w, e)
 			return
 		}
 	}
