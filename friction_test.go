@@ -14,6 +14,7 @@ import (
 	"github.com/kafkaboot/kafkaboot"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 	"github.com/kafkaboot/kafkaboot/listener"
+	"github.com/kafkaboot/kafkaboot/serde"
 	"github.com/kafkaboot/kafkaboot/template"
 )
 
@@ -132,6 +133,8 @@ func TestStartupErrorsOneLine(t *testing.T) {
 		{"transactional template without a prefix", []fx.Option{appConfig(c.Addrs(), nil),
 			fx.Invoke(fx.Annotate(func(*template.Template) {}, fx.ParamTags(`name:"transactional"`)))},
 			"kafkaboot: the transactional template needs kafka.producer.transactional-id-prefix"},
+		{"registry serializer without a registry", []fx.Option{appConfig(c.Addrs(), nil), fx.Invoke(func(*serde.SRAvro) {})},
+			"serde: kafka.schema-registry.url is not set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := fx.New(append([]fx.Option{fx.NopLogger, kafkaboot.Module}, tc.opts...)...)

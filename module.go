@@ -10,8 +10,10 @@ import (
 // Module is the fx module of kafkaboot: configuration, producer factory,
 // template (and, with kafka.producer.transactional-id-prefix, a
 // transactional one named "transactional": `name:"transactional"`),
-// admin, listener containers with lifecycle hooks, and Health (also as
-// the http.Handler named HealthHandler). The
+// admin, listener containers with lifecycle hooks, Health (also as the
+// http.Handler named HealthHandler), and, from kafka.schema-registry, the
+// registry client and serializers (*sr.Client, *serde.SRAvro,
+// *serde.SRProtobuf, *serde.SRJSONSchema). The
 // containers are always built (an application without listeners has an
 // empty registry), so that a bad listener tag fails the application at
 // start.
@@ -27,6 +29,7 @@ var Module = fx.Module("kafkaboot",
 		NewHealth,
 	),
 	healthHandler,
+	schemaRegistry,
 	fx.Invoke(func(*Containers) {}),
 )
 

@@ -20,7 +20,7 @@ const (
 // package's registry serializers (Avro, Protobuf, JSON Schema) use, with
 // the settings of Confluent's serializers. serde.NewSRClient builds the
 // registry client from it and serde.SROptionsFromConfig the serializer
-// options.
+// options; under fx, kafkaboot.Module provides both, configured.
 //
 //	kafka:
 //	  schema-registry:
