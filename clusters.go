@@ -27,6 +27,8 @@ type Clusters struct {
 	mu        sync.Mutex
 	tmplOpts  []template.Option
 	templates map[string]*template.Template
+	// registries are the schema registry serdes by configuration.
+	registries []*registrySerdes
 }
 
 // Config returns cluster name's configuration ("" is the default cluster).
@@ -60,7 +62,15 @@ func (c *Clusters) Template(name string) (*template.Template, error) {
 	if t, ok := c.templates[name]; ok {
 		return t, nil
 	}
-	t := f.Template(c.tmplOpts...)
+	cfg, err := c.cfg.ForCluster(name)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := c.registry(name).templateOpts(cfg, c.tmplOpts)
+	if err != nil {
+		return nil, err
+	}
+	t := f.Template(opts...)
 	if c.templates == nil {
 		c.templates = map[string]*template.Template{}
 	}

@@ -94,7 +94,7 @@ func newContainers(cfg *config.Config, clusters *Clusters, logger *slog.Logger, 
 		if err != nil {
 			return nil, fmt.Errorf("kafkaboot: listener %q: %w", ep.ID, err)
 		}
-		o, err := clusterContainerOpts(&ccfg.Kafka, producer, logger)
+		o, err := clusterContainerOpts(&ccfg.Kafka, producer, clusters.registry(ep.Cluster), logger)
 		if err != nil {
 			return nil, err
 		}
@@ -351,7 +351,7 @@ func ContainerOptions(opts ...container.Option) fx.Option {
 // configuration k (the top level, or a kafka.clusters entry): its consumer
 // settings, the kafka.listener defaults, and its producer for dead
 // letters, replies and transactional listeners.
-func clusterContainerOpts(k *config.Kafka, producer *template.ProducerFactory, logger *slog.Logger) ([]container.Option, error) {
+func clusterContainerOpts(k *config.Kafka, producer *template.ProducerFactory, registry *registrySerdes, logger *slog.Logger) ([]container.Option, error) {
 	base, err := k.ConsumerOpts("")
 	if err != nil {
 		return nil, err
@@ -415,6 +415,13 @@ func clusterContainerOpts(k *config.Kafka, producer *template.ProducerFactory, l
 		}))
 	}
 	all = append(all, container.WithErrorHandler(&container.ErrorHandler{BackOff: backOff(k.Listener.BackOff)}))
+	d, err := registry.format("kafka.consumer.value-deserializer", k.Consumer.ValueDeserializer)
+	if err != nil {
+		return nil, err
+	}
+	if d != nil {
+		all = append(all, container.WithDeserializer(d))
+	}
 	return all, nil
 }
 

@@ -60,6 +60,9 @@ type TemplateParams struct {
 	Factory *template.ProducerFactory
 	Config  *config.Config
 	Options [][]template.Option `group:"kafkaboot.template"`
+	// Clusters has the schema registry serdes of
+	// kafka.producer.value-serializer.
+	Clusters *Clusters
 }
 
 // Telemetry are the OpenTelemetry providers Module takes from the
@@ -120,11 +123,15 @@ func newProducerFactory(lc fx.Lifecycle, cfg *config.Config, logger *slog.Logger
 // securityCheckTimeout bounds the start-time check of kafka.security.
 const securityCheckTimeout = 5 * time.Second
 
-func provideTemplate(p TemplateParams) *template.Template {
-	return p.Factory.Template(templateOpts(p)...)
+func provideTemplate(p TemplateParams) (*template.Template, error) {
+	opts, err := templateOpts(p)
+	if err != nil {
+		return nil, err
+	}
+	return p.Factory.Template(opts...), nil
 }
 
-func templateOpts(p TemplateParams) []template.Option {
+func templateOpts(p TemplateParams) ([]template.Option, error) {
 	var opts []template.Option
 	if t := p.Config.Kafka.Template.DefaultTopic; t != "" {
 		opts = append(opts, template.WithDefaultTopic(t))
@@ -132,7 +139,7 @@ func templateOpts(p TemplateParams) []template.Option {
 	for _, o := range p.Options {
 		opts = append(opts, o...)
 	}
-	return opts
+	return p.Clusters.registry("").templateOpts(p.Config, opts)
 }
 
 // TransactionalTemplateSuffix is the transactional id suffix of the
@@ -148,5 +155,9 @@ func provideTransactionalTemplate(p TemplateParams) (*template.Template, error) 
 	if p.Config.Kafka.Producer.TransactionalIDPrefix == "" {
 		return nil, errors.New("kafkaboot: the transactional template needs kafka.producer.transactional-id-prefix")
 	}
-	return p.Factory.TransactionalTemplate(TransactionalTemplateSuffix, templateOpts(p)...)
+	opts, err := templateOpts(p)
+	if err != nil {
+		return nil, err
+	}
+	return p.Factory.TransactionalTemplate(TransactionalTemplateSuffix, opts...)
 }

@@ -2,6 +2,7 @@ package kafkaboot_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,27 @@ func TestSchemaRegistryUnderFx(t *testing.T) {
 	}
 	if dl := kit.ExpectDLT("readings.DLT", 1)[0]; dl.OriginalTopic != "readings" {
 		t.Fatalf("the JSON record's dead letter: %+v", dl.DeadLetterInfo)
+	}
+}
+
+// TestValueSerializerConfig: kafka.producer.value-serializer and
+// kafka.consumer.value-deserializer need a registry and a known format,
+// and say so naming the key.
+func TestValueSerializerConfig(t *testing.T) {
+	_, err := config.Load(config.WithEnviron(nil), config.WithValues(map[string]any{"kafka.producer.value-serializer": "io.confluent.kafka.serializers.KafkaAvroSerializer"}))
+	if err == nil || !strings.Contains(err.Error(), "kafka.producer.value-serializer") {
+		t.Fatalf("a class name: %v", err)
+	}
+	t.Log(err)
+	for _, key := range []string{"kafka.producer.value-serializer", "kafka.consumer.value-deserializer"} {
+		app := fx.New(fx.NopLogger, kafkaboot.Module,
+			kafkaboot.ConfigOptions(config.WithEnviron(nil), config.WithValues(map[string]any{key: "avro"})),
+			kafkaboot.Listen("topics=t,group=g", func(context.Context, avroReading) error { return nil }),
+			fx.Invoke(func(*template.Template) {}))
+		err := kafkaboot.Cause(app.Err())
+		if err == nil || !strings.Contains(err.Error(), key+" avro: serde: kafka.schema-registry.url is not set") {
+			t.Fatalf("%s without a registry: %v", key, err)
+		}
+		t.Log(err)
 	}
 }

@@ -333,6 +333,14 @@ type Producer struct {
 	// TransactionTimeout (kafka.producer.transaction-timeout) is the
 	// broker-side transaction timeout. 0 means franz-go's default (40s).
 	TransactionTimeout time.Duration `koanf:"transaction-timeout" validate:"gte=0"`
+	// ValueSerializer (kafka.producer.value-serializer, Spring Boot's
+	// spring.kafka.producer.value-serializer) is how templates serialize
+	// values: avro, protobuf or json-schema serialize with the schema
+	// registry of kafka.schema-registry in Confluent's wire format, as
+	// Confluent's KafkaAvroSerializer, KafkaProtobufSerializer and
+	// KafkaJsonSchemaSerializer do. Empty (the default): by the value's
+	// type (JSON, strings and bytes as they are, plain Protobuf).
+	ValueSerializer string `koanf:"value-serializer" validate:"omitempty,oneof=avro protobuf json-schema"`
 	// ClientID (kafka.producer.client-id) overrides kafka.client-id.
 	ClientID string `koanf:"client-id"`
 	// Properties (kafka.producer.properties) are Kafka client properties
@@ -382,6 +390,14 @@ type Consumer struct {
 	// MaxPartitionFetchBytes (kafka.consumer.max-partition-fetch-bytes);
 	// 0 = franz default (1MiB).
 	MaxPartitionFetchBytes ByteSize `koanf:"max-partition-fetch-bytes" validate:"gte=0,lte=2147483647"`
+	// ValueDeserializer (kafka.consumer.value-deserializer, Spring Boot's
+	// spring.kafka.consumer.value-deserializer) is how listeners
+	// deserialize values: avro, protobuf or json-schema deserialize
+	// Confluent's wire format with the writer's schema from the registry
+	// of kafka.schema-registry (a record not in that format is a poison
+	// pill, dead-lettered with the reason). Empty (the default): by the
+	// handler's type (JSON, strings, bytes, plain Protobuf).
+	ValueDeserializer string `koanf:"value-deserializer" validate:"omitempty,oneof=avro protobuf json-schema"`
 	// ClientID (kafka.consumer.client-id) overrides kafka.client-id.
 	ClientID string `koanf:"client-id"`
 	// Properties (kafka.consumer.properties) are Kafka client properties

@@ -69,11 +69,12 @@ type Kit struct {
 }
 
 type settings struct {
-	nodes   int
-	topics  []embeddedbroker.TopicSpec
-	values  map[string]any
-	broker  []embeddedbroker.Option
-	timeout time.Duration
+	nodes    int
+	topics   []embeddedbroker.TopicSpec
+	values   map[string]any
+	broker   []embeddedbroker.Option
+	timeout  time.Duration
+	registry bool
 }
 
 // Option configures New.
@@ -102,6 +103,12 @@ func BrokerOptions(opts ...embeddedbroker.Option) Option {
 	return func(s *settings) { s.broker = append(s.broker, opts...) }
 }
 
+// SchemaRegistry serves the embedded schema registry (Confluent's REST
+// API, schemas in the cluster's _schemas topic) on a free port, and points
+// kafka.schema-registry.url of the applications at it; Cluster's
+// SchemaRegistryURL says where.
+func SchemaRegistry() Option { return func(s *settings) { s.registry = true } }
+
 // WithTimeout bounds every wait of the kit (default 30 s).
 func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
 
@@ -123,11 +130,17 @@ func New(t testing.TB, opts ...Option) *Kit {
 		tp.ReplicationFactor = int16(rf)
 		bopts = append(bopts, embeddedbroker.Topic(tp))
 	}
+	if s.registry {
+		bopts = append(bopts, embeddedbroker.SchemaRegistry("127.0.0.1:0"))
+	}
 	c := embeddedbroker.StartForTest(t, append(bopts, s.broker...)...)
 	k := &Kit{t: t, cluster: c, timeout: s.timeout, values: map[string]any{
 		"kafka.bootstrap-servers":          strings.Join(c.Addrs(), ","),
 		"kafka.consumer.auto-offset-reset": "earliest",
 	}}
+	if s.registry {
+		k.values["kafka.schema-registry.url"] = c.SchemaRegistryURL()
+	}
 	for key, v := range s.values {
 		k.values[key] = v
 	}
@@ -374,6 +387,30 @@ func (k *Kit) Restart(node int32) {
 			k.waitFor(func() bool { return slices.Contains(k.cluster.ISR(td.Topic, p.Partition), node) },
 				"node %d back in the ISR of %s[%d]", node, td.Topic, p.Partition)
 		}
+	}
+}
+
+// Eventually polls cond until it returns nil, failing the test after the
+// kit's timeout with what and cond's last error (what it saw instead):
+//
+//	kit.Eventually("5 orders billed", func() error {
+//		if n := billing.Count(); n != 5 {
+//			return fmt.Errorf("%d billed", n)
+//		}
+//		return nil
+//	})
+func (k *Kit) Eventually(what string, cond func() error) {
+	k.t.Helper()
+	deadline := time.Now().Add(k.timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			k.t.Fatalf("kafkatest: waited %v for %s: %v", k.timeout, what, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
