@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,7 +70,7 @@ func TestObservability(t *testing.T) {
 		fx.Populate(fx.Annotate(&health, fx.ParamTags(`name:"`+kafkaboot.HealthHandler+`"`))))
 	app.WaitAssigned("billing")
 	app.WaitAssigned("dlt-monitor")
-	readyz(t, health, http.StatusOK)
+	readyz(kit, health, http.StatusOK)
 
 	// The orders are sent with the application's template, which traces
 	// its sends, inside a request's span.
@@ -88,70 +89,67 @@ func TestObservability(t *testing.T) {
 	}
 	req.End()
 
-	if rep := readyz(t, health, http.StatusServiceUnavailable); !strings.Contains(strings.Join(rep.Reasons, "; "), "kafka.health.max-lag") {
+	if rep := readyz(kit, health, http.StatusServiceUnavailable); !strings.Contains(strings.Join(rep.Reasons, "; "), "kafka.health.max-lag") {
 		t.Fatalf("not ready for another reason than lag: %q", rep.Reasons)
 	}
 	b.Fast()
-	readyz(t, health, http.StatusOK)
+	readyz(kit, health, http.StatusOK)
 
 	dl := kit.ExpectDLT("orders.DLT", 1)[0]
 	if string(dl.Record.Key) != "o-7" || dl.OriginalTopic != "orders" || !strings.Contains(dl.ExceptionMessage, "Item") {
 		t.Fatalf("dead letter %s from %q: %s", dl.Record.Key, dl.OriginalTopic, dl.ExceptionMessage)
 	}
-	waitFor(t, func() bool { return b.processed.Load() == n-1 && b.dead.Load() == 1 },
-		func() string {
-			return fmt.Sprintf("%d of %d orders billed, %d of 1 dead letters", b.processed.Load(), n-1, b.dead.Load())
-		})
+	kit.Eventually(fmt.Sprintf("%d orders billed and 1 dead letter", n-1), func() error {
+		if b.processed.Load() != n-1 || b.dead.Load() != 1 {
+			return fmt.Errorf("%d billed, %d dead letters", b.processed.Load(), b.dead.Load())
+		}
+		return nil
+	})
 
 	// kafkaboot.listener.records of the billing listener, by outcome.
-	var outcomes map[string]int64
 	want := map[string]int64{"success": n - 1, "dead_lettered": 1}
-	waitFor(t, func() bool {
-		outcomes = listenerRecords(t, reader, "billing")
-		return len(outcomes) == len(want) && outcomes["success"] == want["success"] && outcomes["dead_lettered"] == want["dead_lettered"]
-	}, func() string { return fmt.Sprintf("kafkaboot.listener.records of billing %v, want %v", outcomes, want) })
+	kit.Eventually(fmt.Sprintf("kafkaboot.listener.records of billing %v", want), func() error {
+		if got := listenerRecords(t, reader, "billing"); !maps.Equal(got, want) {
+			return fmt.Errorf("%v", got)
+		}
+		return nil
+	})
 
 	// The trace of the request: send orders (o-3) under POST /orders,
 	// process orders (o-3) under that send; and the dead letter's send to
 	// orders.DLT (o-7) in the same trace.
 	traceID := req.SpanContext().TraceID()
-	waitFor(t, func() bool {
+	kit.Eventually("the spans send orders, process orders (o-3) and send orders.DLT (o-7) in the request's trace", func() error {
 		send := span(spans.Ended(), "send orders", "o-3")
 		process := span(spans.Ended(), "process orders", "o-3")
 		dlt := span(spans.Ended(), "send orders.DLT", "o-7")
-		return send != nil && process != nil && dlt != nil &&
+		if send != nil && process != nil && dlt != nil &&
 			send.SpanContext().TraceID() == traceID && send.Parent().SpanID() == req.SpanContext().SpanID() &&
 			process.SpanContext().TraceID() == traceID && process.Parent().SpanID() == send.SpanContext().SpanID() &&
-			dlt.SpanContext().TraceID() == traceID
-	}, func() string {
+			dlt.SpanContext().TraceID() == traceID {
+			return nil
+		}
 		var names []string
 		for _, s := range spans.Ended() {
 			if s.SpanContext().TraceID() == traceID {
 				names = append(names, s.Name()+" key="+messageKey(s))
 			}
 		}
-		return fmt.Sprintf("the spans of the request's trace: send orders, process orders (o-3) and send orders.DLT (o-7); spans of the trace: %v", names)
+		return fmt.Errorf("spans of the trace: %v", names)
 	})
 }
 
 // readyz waits until the health handler answers GET /readyz with status,
 // and returns its report.
-func readyz(t *testing.T, health http.Handler, status int) kafkaboot.HealthReport {
-	t.Helper()
-	var (
-		rec *httptest.ResponseRecorder
-		rep kafkaboot.HealthReport
-	)
-	waitFor(t, func() bool {
-		rec = httptest.NewRecorder()
+func readyz(kit *kafkatest.Kit, health http.Handler, status int) (rep kafkaboot.HealthReport) {
+	kit.Eventually(fmt.Sprintf("GET /readyz answering %d", status), func() error {
+		rec := httptest.NewRecorder()
 		health.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-		return rec.Code == status
-	}, func() string {
-		return fmt.Sprintf("GET /readyz answering %d (last: %d %s)", status, rec.Code, rec.Body)
+		if rec.Code != status {
+			return fmt.Errorf("%d %s", rec.Code, rec.Body)
+		}
+		return json.Unmarshal(rec.Body.Bytes(), &rep)
 	})
-	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
-		t.Fatalf("GET /readyz: %v: %s", err, rec.Body)
-	}
 	return rep
 }
 
@@ -198,20 +196,4 @@ func messageKey(s sdktrace.ReadOnlySpan) string {
 		}
 	}
 	return ""
-}
-
-// waitFor polls cond until it holds, failing the test with what() after
-// 30 s.
-func waitFor(t *testing.T, cond func() bool, what func() string) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("waited 30 s for %s", what())
-		case <-tick.C:
-		}
-	}
 }
