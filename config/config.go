@@ -101,7 +101,11 @@
 // listener.ack-time, listener.poll-timeout, listener.concurrency,
 // listener.missing-topics-fatal, listener.monitor-interval,
 // security.protocol, admin.auto-create, admin.operation-timeout,
-// template.default-topic) have the same names; note that bare numbers in
+// template.default-topic, producer.value-serializer,
+// consumer.value-deserializer) have the same names; the serializer keys
+// take a format (avro, protobuf, json-schema: Confluent's registry
+// serializers, with kafka.schema-registry.*) instead of a Java class
+// name, and are left unset for kafkaboot's by-type JSON. Note that bare numbers in
 // durations are milliseconds here, while Spring Boot reads some (such as
 // listener.monitor-interval) as seconds.
 //
