@@ -28,6 +28,7 @@ type Clusters struct {
 	tmplOpts  []template.Option
 	templates map[string]*template.Template
 	// registries are the schema registry serdes by configuration.
+	regMu      sync.Mutex
 	registries []*registrySerdes
 }
 

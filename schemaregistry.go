@@ -120,8 +120,8 @@ func (c *Clusters) registry(name string) *registrySerdes {
 			cfg = ccfg.Kafka.SchemaRegistry
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.regMu.Lock()
+	defer c.regMu.Unlock()
 	for _, r := range c.registries {
 		if reflect.DeepEqual(r.cfg, cfg) {
 			return r
