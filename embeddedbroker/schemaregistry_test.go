@@ -173,8 +173,36 @@ func TestSchemaRegistryBadInput(t *testing.T) {
 	if status, body := srCall(t, base, "GET", "/subjects/big/versions/latest", ``); status != 200 || len(body["schema"].(string)) != len(big) {
 		t.Fatalf("10 MB schema read back: %d", status)
 	}
+	// Reference cycles: a schema referring to its own subject's next
+	// version (which does not exist: 42201), and two subjects referring to
+	// each other's latest version: the second registration, which would
+	// close the cycle, is an invalid schema (42201: B defined twice), and
+	// the registry serves on.
+	rec := func(name, field string) string {
+		return mustJSON(`{"type":"record","name":"` + name + `","fields":[{"name":"f","type":["null","` + field + `"],"default":null}]}`)
+	}
+	for _, step := range []struct {
+		name, method, path, body string
+		status, code             int
+	}{
+		{"self reference", "POST", "/subjects/self/versions", `{"schema":` + rec("S", "S") + `,"references":[{"name":"S","subject":"self","version":1}]}`, 422, 42201},
+		{"cycle: b v1", "POST", "/subjects/b/versions", `{"schema":` + rec("B", "string") + `}`, 200, 0},
+		{"cycle: a v1 refers to b's latest", "POST", "/subjects/a/versions", `{"schema":` + rec("A", "B") + `,"references":[{"name":"B","subject":"b","version":-1}]}`, 200, 0},
+		{"cycle: b v2 refers to a's latest", "POST", "/subjects/b/versions", `{"schema":` + rec("B", "A") + `,"references":[{"name":"A","subject":"a","version":-1}]}`, 422, 42201},
+		{"cycle: compatibility of a", "POST", "/compatibility/subjects/a/versions/latest", `{"schema":` + rec("A", "B") + `,"references":[{"name":"B","subject":"b","version":-1}]}`, 0, 0},
+	} {
+		status, body := srCall(t, base, step.method, step.path, step.body)
+		code, _ := body["error_code"].(float64)
+		t.Logf("%s: %d %v", step.name, status, body)
+		if step.status != 0 && (status != step.status || int(code) != step.code) {
+			t.Errorf("%s: %d %v, want %d with error_code %d", step.name, status, body, step.status, step.code)
+		}
+		if status >= 500 {
+			t.Errorf("%s: %d %v", step.name, status, body)
+		}
+	}
 	// Still serving.
-	if status, body := srCall(t, base, "POST", "/subjects/ok/versions", `{"schema":"{\"type\":\"string\"}"}`); status != 200 || body["id"] != float64(2) {
+	if status, body := srCall(t, base, "POST", "/subjects/ok/versions", `{"schema":"{\"type\":\"string\"}"}`); status != 200 || body["id"] != float64(4) {
 		t.Fatalf("after the bad input: %d %v", status, body)
 	}
 	t.Logf("10 MB schema: %d bytes", len(big))
