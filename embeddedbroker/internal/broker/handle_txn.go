@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"net"
 	"strconv"
 	"sync"
@@ -55,7 +56,7 @@ func (n *Node) allocateProducerID(ctx context.Context) (int64, error) {
 // of __transaction_state, creating the topic on first use as Kafka does.
 func (n *Node) txnCoordinator(ctx context.Context, id string) (int32, string, int32, int16) {
 	spec := n.txnStateTopicSpec()
-	return n.coordinatorFor(ctx, spec, txn.PartitionFor(id, spec.Partitions), id)
+	return n.coordinatorFor(ctx, spec, coordkey.Partition(id, spec.Partitions), id)
 }
 
 // txnStateTopicSpec is how __transaction_state is created.

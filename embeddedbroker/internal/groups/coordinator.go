@@ -2,29 +2,15 @@ package groups
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordruntime"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-)
-
-// Sentinel errors returned by the coordinator's methods.
-var (
-	// ErrClosed is returned by Load after Close.
-	ErrClosed = errors.New("groups: coordinator closed")
-	// ErrAlreadyLoaded is returned by Load for a partition that is already
-	// loaded or loading; Unload it first.
-	ErrAlreadyLoaded = errors.New("groups: partition already loaded")
-	// ErrUnloaded is returned by Load when the partition was unloaded (or the
-	// coordinator closed) while its records were being replayed.
-	ErrUnloaded = errors.New("groups: partition unloaded while loading")
 )
 
 // Kafka's defaults for the settings a zero Config leaves unset.
@@ -111,30 +97,18 @@ type Topics interface {
 }
 
 func (cfg Config) withDefaults() Config {
-	if cfg.NumPartitions <= 0 {
-		cfg.NumPartitions = DefaultNumPartitions
-	}
+	coordruntime.OrDefault(&cfg.NumPartitions, DefaultNumPartitions)
 	if cfg.InitialRebalanceDelay < 0 {
 		cfg.InitialRebalanceDelay = 0
 	}
-	if cfg.MinSessionTimeout <= 0 {
-		cfg.MinSessionTimeout = DefaultMinSessionTimeout
-	}
-	if cfg.MaxSessionTimeout <= 0 {
-		cfg.MaxSessionTimeout = DefaultMaxSessionTimeout
-	}
-	if cfg.OffsetsRetention <= 0 {
-		cfg.OffsetsRetention = DefaultOffsetsRetention
-	}
-	if cfg.OffsetsRetentionCheckInterval <= 0 {
-		cfg.OffsetsRetentionCheckInterval = DefaultOffsetsRetentionCheckInterval
-	}
+	coordruntime.OrDefault(&cfg.MinSessionTimeout, DefaultMinSessionTimeout)
+	coordruntime.OrDefault(&cfg.MaxSessionTimeout, DefaultMaxSessionTimeout)
+	coordruntime.OrDefault(&cfg.OffsetsRetention, DefaultOffsetsRetention)
+	coordruntime.OrDefault(&cfg.OffsetsRetentionCheckInterval, DefaultOffsetsRetentionCheckInterval)
 	if cfg.MaxGroupSize <= 0 {
 		cfg.MaxGroupSize = math.MaxInt32
 	}
-	if cfg.MaxMetadataSize <= 0 {
-		cfg.MaxMetadataSize = DefaultMaxMetadataSize
-	}
+	coordruntime.OrDefault(&cfg.MaxMetadataSize, DefaultMaxMetadataSize)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -199,14 +173,9 @@ type Coordinator struct {
 	cfg Config
 	log *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // writers and the expiration loop
-
-	mu     sync.Mutex // guards closed, parts, groups; never held while a group is locked
-	closed bool
-	parts  map[int32]*partition
-	groups map[string]*group
+	// rt owns the loaded partitions of __consumer_offsets and their
+	// groups; its goroutines are the writers and the expiration loop.
+	rt *coordruntime.Runtime[partExt, *group]
 
 	// pos orders the offset records of a group as the log does (see
 	// offsetValue.pos): the writes of a group are appended one after the
@@ -215,15 +184,14 @@ type Coordinator struct {
 }
 
 // partition is one loaded (or loading) partition of __consumer_offsets.
-type partition struct {
-	id      int32
-	store   Store
-	loading bool // guarded by Coordinator.mu
-	ctx     context.Context
-	cancel  context.CancelFunc
+type partition = coordruntime.Partition[partExt]
 
+// partExt is what the coordinator keeps for a partition of
+// __consumer_offsets.
+type partExt struct {
+	store Store
 	// deferred holds the transaction completions heard while the
-	// partition loads (guarded by Coordinator.mu); Load applies them.
+	// partition loads (guarded by the runtime's lock); Load applies them.
 	deferred []txnCompletion
 }
 
@@ -236,37 +204,17 @@ type txnCompletion struct {
 // New returns a coordinator that owns no partition yet. It starts the
 // offset expiration loop, which runs until Close. A nil logger discards.
 func New(cfg Config, logger *slog.Logger) *Coordinator {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &Coordinator{
-		cfg:    cfg.withDefaults(),
-		log:    logger,
-		ctx:    ctx,
-		cancel: cancel,
-		parts:  make(map[int32]*partition),
-		groups: make(map[string]*group),
-	}
-	c.wg.Add(1)
-	go c.expireLoop()
+	cfg = cfg.withDefaults()
+	rt := coordruntime.New[partExt, *group]("groups", cfg.NumPartitions, logger)
+	c := &Coordinator{cfg: cfg, log: rt.Logger(), rt: rt}
+	c.rt.Every(cfg.OffsetsRetentionCheckInterval, c.expireOffsets)
 	return c
-}
-
-// PartitionFor returns the partition of __consumer_offsets that holds the
-// group, as Kafka's GroupMetadataManager.partitionFor (see
-// coordkey.Partition).
-func PartitionFor(groupID string, numPartitions int32) int32 {
-	if numPartitions <= 0 {
-		numPartitions = DefaultNumPartitions
-	}
-	return coordkey.Partition(groupID, numPartitions)
 }
 
 // PartitionFor returns the partition of __consumer_offsets that holds the
 // group under this coordinator's configured partition count.
 func (c *Coordinator) PartitionFor(groupID string) int32 {
-	return PartitionFor(groupID, c.cfg.NumPartitions)
+	return c.rt.PartitionFor(groupID)
 }
 
 // Load makes the coordinator own partition p of __consumer_offsets. It
@@ -295,60 +243,29 @@ func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay fun
 	if store == nil || replay == nil {
 		return fmt.Errorf("groups: load partition %d: nil store or replay", p)
 	}
-	pctx, pcancel := context.WithCancel(c.ctx)
-	part := &partition{id: p, store: store, loading: true, ctx: pctx, cancel: pcancel}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		pcancel()
-		return ErrClosed
-	}
-	if c.parts[p] != nil {
-		c.mu.Unlock()
-		pcancel()
-		return fmt.Errorf("groups: load partition %d: %w", p, ErrAlreadyLoaded)
-	}
-	c.parts[p] = part
-	c.mu.Unlock()
-
 	start := time.Now()
-	ld := newLoader(c, part)
-	err := replay(ld.apply)
-	if err == nil {
-		err = ctx.Err()
-	}
+	var ld *loader
+	groups, err := c.rt.Load(ctx, p, 0, partExt{store: store}, func(part *partition) (map[string]*group, error) {
+		ld = newLoader(c, part)
+		if err := replay(ld.apply); err != nil {
+			return nil, err
+		}
+		return ld.build(), nil
+	}, func(part *partition, groups map[string]*group) {
+		// Markers appended while the partition loaded: the replay may or
+		// may not have seen them, and applying one twice does nothing.
+		// The groups are not reachable by anyone else yet, so their locks
+		// are not needed.
+		for _, d := range part.Ext.deferred {
+			for _, g := range groups {
+				g.completeTxn(d.producerID, d.commit)
+			}
+		}
+		part.Ext.deferred = nil
+	})
 	if err != nil {
-		c.mu.Lock()
-		if c.parts[p] == part {
-			delete(c.parts, p)
-		}
-		c.mu.Unlock()
-		pcancel()
-		return fmt.Errorf("groups: load partition %d: %w", p, err)
+		return err
 	}
-	groups := ld.build()
-
-	c.mu.Lock()
-	if c.parts[p] != part {
-		c.mu.Unlock()
-		pcancel()
-		return fmt.Errorf("groups: load partition %d: %w", p, ErrUnloaded)
-	}
-	// Markers appended while the partition loaded: the replay may or may
-	// not have seen them, and applying one twice does nothing. The groups
-	// are not reachable by anyone else yet, so their locks are not needed.
-	for _, d := range part.deferred {
-		for _, g := range groups {
-			g.completeTxn(d.producerID, d.commit)
-		}
-	}
-	part.deferred = nil
-	for _, g := range groups {
-		c.groups[g.id] = g
-	}
-	part.loading = false
-	c.mu.Unlock()
-
 	for _, g := range groups {
 		g.mu.Lock()
 		if !g.removed {
@@ -377,24 +294,18 @@ func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay fun
 // For a partition that is not loaded it does nothing; for one that is
 // loading, the completion is applied when the load completes.
 func (c *Coordinator) CompleteTxn(p int32, producerID int64, commit bool) {
-	c.mu.Lock()
-	part := c.parts[p]
-	if c.closed || part == nil {
-		c.mu.Unlock()
-		return
-	}
-	if part.loading {
-		part.deferred = append(part.deferred, txnCompletion{producerID, commit})
-		c.mu.Unlock()
-		return
-	}
-	var gs []*group
-	for _, g := range c.groups {
-		if g.part == part {
-			gs = append(gs, g)
+	var part *partition
+	loaded := c.rt.WithPartition(p, func(pt *partition, loading bool) {
+		if loading {
+			pt.Ext.deferred = append(pt.Ext.deferred, txnCompletion{producerID, commit})
+			return
 		}
+		part = pt
+	})
+	if !loaded || part == nil {
+		return
 	}
-	c.mu.Unlock()
+	gs, _, _ := c.rt.Items(part)
 	for _, g := range gs {
 		g.mu.Lock()
 		if !g.removed && g.state != stateDead && g.completeTxn(producerID, commit) {
@@ -410,52 +321,15 @@ func (c *Coordinator) CompleteTxn(p int32, producerID int64, commit bool) {
 // coordinator. Appends in flight are cancelled through their context.
 // Unloading a partition that is not loaded does nothing.
 func (c *Coordinator) Unload(p int32) {
-	c.mu.Lock()
-	part := c.parts[p]
-	if part == nil {
-		c.mu.Unlock()
-		return
+	if n, ok := c.rt.Unload(p, (*group).unload); ok {
+		c.log.Info("unloaded group coordinator partition", "partition", p, "groups", n)
 	}
-	delete(c.parts, p)
-	var gs []*group
-	for id, g := range c.groups {
-		if g.part == part {
-			gs = append(gs, g)
-			delete(c.groups, id)
-		}
-	}
-	c.mu.Unlock()
-
-	part.cancel()
-	for _, g := range gs {
-		g.mu.Lock()
-		g.unload()
-		g.mu.Unlock()
-	}
-	c.log.Info("unloaded group coordinator partition", "partition", p, "groups", len(gs))
 }
 
 // Close unloads every partition, stops the expiration loop and waits for
 // Appends in flight (whose contexts it cancels). Requests handled after
 // Close answer NOT_COORDINATOR.
-func (c *Coordinator) Close() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.closed = true
-	ps := make([]int32, 0, len(c.parts))
-	for p := range c.parts {
-		ps = append(ps, p)
-	}
-	c.mu.Unlock()
-	for _, p := range ps {
-		c.Unload(p)
-	}
-	c.cancel()
-	c.wg.Wait()
-}
+func (c *Coordinator) Close() { c.rt.Close(c.Unload) }
 
 // Handles reports whether Handle serves requests with the given API key.
 func Handles(key int16) bool {
@@ -539,20 +413,8 @@ func clientFrom(ctx context.Context) clientInfo {
 // status reports whether the coordinator serves the group's partition: 0,
 // NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS.
 func (c *Coordinator) status(groupID string) int16 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.statusLocked(groupID)
-}
-
-func (c *Coordinator) statusLocked(groupID string) int16 {
-	part := c.parts[c.PartitionFor(groupID)]
-	switch {
-	case c.closed || part == nil:
-		return kerr.NotCoordinator.Code
-	case part.loading:
-		return kerr.CoordinatorLoadInProgress.Code
-	}
-	return 0
+	_, code := c.rt.Serving(groupID)
+	return code
 }
 
 // acquire returns the group, locked, or a nil group if it does not exist
@@ -561,90 +423,39 @@ func (c *Coordinator) statusLocked(groupID string) int16 {
 // Groups removed from the coordinator while acquire waited for their lock
 // are looked up again.
 func (c *Coordinator) acquire(groupID string, create bool) (*group, int16) {
-	for {
-		c.mu.Lock()
-		if code := c.statusLocked(groupID); code != 0 {
-			c.mu.Unlock()
-			return nil, code
-		}
-		g := c.groups[groupID]
-		if g == nil {
-			if !create {
-				c.mu.Unlock()
-				return nil, 0
-			}
-			g = newGroup(c, groupID, c.parts[c.PartitionFor(groupID)])
-			c.groups[groupID] = g
-		}
-		c.mu.Unlock()
-		g.mu.Lock()
-		if !g.removed {
-			return g, 0
-		}
-		g.mu.Unlock()
+	var mk func(*partition) *group
+	if create {
+		mk = func(part *partition) *group { return newGroup(c, groupID, part) }
 	}
+	g, _, code := c.rt.Acquire(groupID, mk)
+	return g, code
 }
 
 // snapshot returns the groups of loaded partitions and whether any
 // partition is still loading.
 func (c *Coordinator) snapshot() ([]*group, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	gs := make([]*group, 0, len(c.groups))
-	for _, g := range c.groups {
-		gs = append(gs, g)
-	}
-	loading := false
-	for _, p := range c.parts {
-		loading = loading || p.loading
-	}
+	gs, loading, _ := c.rt.Items(nil)
 	return gs, loading
 }
 
 func (c *Coordinator) nowMs() int64 { return c.cfg.Now().UnixMilli() }
 
-func (c *Coordinator) expireLoop() {
-	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.OffsetsRetentionCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			c.expireOffsets()
-		}
-	}
-}
-
 // storeErrCode maps an Append error to the error code Kafka answers for a
 // failed write: commit is true for offset commits, false for group metadata.
 func storeErrCode(err error, commit bool) int16 {
-	var ke *kerr.Error
-	switch {
-	case errors.As(err, &ke):
-	case errors.Is(err, context.DeadlineExceeded):
-		ke = kerr.RequestTimedOut
-	case errors.Is(err, context.Canceled):
-		return kerr.NotCoordinator.Code
-	default:
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	switch ke {
-	case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend:
-		return kerr.CoordinatorNotAvailable.Code
-	case kerr.NotLeaderForPartition, kerr.KafkaStorageError:
-		return kerr.NotCoordinator.Code
-	case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
-		if commit {
-			return kerr.InvalidCommitOffsetSize.Code
+	return coordruntime.AppendErrorCode(err, func(ke *kerr.Error) (int16, bool) {
+		switch ke {
+		case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
+			if commit {
+				return kerr.InvalidCommitOffsetSize.Code, true
+			}
+			return kerr.UnknownServerError.Code, true
+		case kerr.RequestTimedOut:
+			if commit {
+				return kerr.RequestTimedOut.Code, true
+			}
+			return kerr.RebalanceInProgress.Code, true
 		}
-		return kerr.UnknownServerError.Code
-	case kerr.RequestTimedOut:
-		if commit {
-			return kerr.RequestTimedOut.Code
-		}
-		return kerr.RebalanceInProgress.Code
-	}
-	return ke.Code
+		return 0, false
+	})
 }

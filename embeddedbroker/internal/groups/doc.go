@@ -11,7 +11,7 @@
 // # Ownership and partitions
 //
 // Every group lives in one partition of __consumer_offsets, chosen by
-// [PartitionFor]. The broker calls [Coordinator.Load] when it becomes leader
+// [Coordinator.PartitionFor]. The broker calls [Coordinator.Load] when it becomes leader
 // of such a partition and [Coordinator.Unload] when it stops being leader.
 // Load replays the partition's records (the same GroupMetadataKey/Value and
 // OffsetCommitKey/Value schemas Kafka writes) and then serves the groups.

@@ -186,6 +186,12 @@ type group struct {
 	unloaded bool // removed because its partition was unloaded
 }
 
+// Lock, Unlock, Removed and Partition make a group a coordruntime.Item.
+func (g *group) Lock()                 { g.mu.Lock() }
+func (g *group) Unlock()               { g.mu.Unlock() }
+func (g *group) Removed() bool         { return g.removed }
+func (g *group) Partition() *partition { return g.part }
+
 func newGroup(c *Coordinator, id string, part *partition) *group {
 	return &group{
 		c:              c,
@@ -592,7 +598,7 @@ func (g *group) prepareRebalance(reason string) {
 	wasEmpty := g.state == stateEmpty
 	g.transition(statePreparingRebalance)
 	g.c.log.Info("preparing to rebalance group", "group", g.id, "generation", g.generation,
-		"partition", g.part.id, "reason", reason)
+		"partition", g.part.ID, "reason", reason)
 	if wasEmpty {
 		delay := g.c.cfg.InitialRebalanceDelay
 		g.scheduleInitialJoin(delay, max(g.rebalanceTimeout()-delay, 0))
@@ -696,7 +702,7 @@ func (g *group) onCompleteJoin() {
 	}
 	g.initNextGeneration()
 	if g.state == stateEmpty {
-		g.c.log.Info("group is now empty", "group", g.id, "generation", g.generation, "partition", g.part.id)
+		g.c.log.Info("group is now empty", "group", g.id, "generation", g.generation, "partition", g.part.ID)
 		g.write([]KV{g.groupRecord(nil)}, func(err error) {
 			if err != nil {
 				// As in Kafka: an older generation in the log has no
@@ -707,7 +713,7 @@ func (g *group) onCompleteJoin() {
 		return
 	}
 	g.c.log.Info("stabilized group", "group", g.id, "generation", g.generation, "protocol", g.protocol,
-		"members", len(g.members), "partition", g.part.id)
+		"members", len(g.members), "partition", g.part.ID)
 	for _, m := range g.sortedMembers() {
 		if m.join != nil {
 			resp := g.joinResponse(m.join.version, m.id, m.id == g.leader)
@@ -830,11 +836,7 @@ func (g *group) stopTimers() {
 func (g *group) removeFromCoordinator() {
 	g.removed = true
 	g.stopTimers()
-	g.c.mu.Lock()
-	if g.c.groups[g.id] == g {
-		delete(g.c.groups, g.id)
-	}
-	g.c.mu.Unlock()
+	g.c.rt.Remove(g.id, g)
 }
 
 // maybeDropUnused removes a group that holds nothing: created by a request
@@ -935,11 +937,8 @@ func (g *group) writeAs(p *txnProducer, recs []KV, done func(err error)) {
 	tail := make(chan struct{})
 	g.writeTail = tail
 	g.inflight++
-	store, ctx := g.part.store, g.part.ctx
-	c := g.c
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	store, ctx := g.part.Ext.store, g.part.Ctx
+	g.c.rt.Go(func() {
 		if prev != nil {
 			<-prev
 		}
@@ -957,5 +956,5 @@ func (g *group) writeAs(p *txnProducer, recs []KV, done func(err error)) {
 		}
 		g.mu.Unlock()
 		close(tail)
-	}()
+	})
 }

@@ -2,6 +2,7 @@ package groups
 
 import (
 	"context"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // TestPartitionFor: the partition is coordkey's (tested there against
 // Java's hashes), under the configured partition count.
 func TestPartitionFor(t *testing.T) {
-	if p := PartitionFor("my-group", 50); p != 12 {
+	if p := coordkey.Partition("my-group", 50); p != 12 {
 		t.Fatalf("PartitionFor(my-group, 50) = %d, want 12", p)
 	}
 	c := New(Config{NumPartitions: 7}, nil)

@@ -3,6 +3,7 @@ package groups
 import (
 	"context"
 	"errors"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordruntime"
 	"slices"
 	"strings"
 	"testing"
@@ -546,7 +547,7 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	wantCode(t, "sync while loading", e.sync(other, "m", 1, nil, nil).ErrorCode, kerr.RebalanceInProgress.Code)
 	lreq := kmsg.NewPtrListGroupsRequest()
 	wantCode(t, "list while loading", c.Handle(context.Background(), lreq).(*kmsg.ListGroupsResponse).ErrorCode, kerr.CoordinatorLoadInProgress.Code)
-	if err := c.Load(context.Background(), c.PartitionFor(other), otherStore, otherStore.replay); !errors.Is(err, ErrAlreadyLoaded) {
+	if err := c.Load(context.Background(), c.PartitionFor(other), otherStore, otherStore.replay); !errors.Is(err, coordruntime.ErrAlreadyLoaded) {
 		t.Fatalf("second load: %v", err)
 	}
 	close(release)
@@ -590,7 +591,7 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	wantCode(t, "after failed load", e.heartbeat(group, ids[0], gen, nil), kerr.NotCoordinator.Code)
 
 	c.Close()
-	if err := c.Load(context.Background(), 0, store, store.replay); !errors.Is(err, ErrClosed) {
+	if err := c.Load(context.Background(), 0, store, store.replay); !errors.Is(err, coordruntime.ErrClosed) {
 		t.Fatalf("load after close: %v", err)
 	}
 }

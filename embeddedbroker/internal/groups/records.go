@@ -259,14 +259,14 @@ func (l *loader) pendingOf(group string) map[int64]map[tp]*offsetValue {
 
 func (l *loader) skip(what string, key []byte, err error) error {
 	l.skipped++
-	l.c.log.Warn("skipping undecodable record of __consumer_offsets", "partition", l.part.id,
+	l.c.log.Warn("skipping undecodable record of __consumer_offsets", "partition", l.part.ID,
 		"what", what, "key", fmt.Sprintf("%x", key), "err", err)
 	return nil
 }
 
 // build makes the groups.
-func (l *loader) build() []*group {
-	var gs []*group
+func (l *loader) build() map[string]*group {
+	gs := make(map[string]*group)
 	for id, v := range l.metas {
 		g := newGroup(l.c, id, l.part)
 		g.generation = v.Generation
@@ -316,7 +316,7 @@ func (l *loader) build() []*group {
 		if p := l.pendingOf(id); p != nil {
 			g.pendingTxn = p
 		}
-		gs = append(gs, g)
+		gs[g.id] = g
 	}
 	// Groups that only store offsets, committed or pending.
 	ids := make(map[string]bool)
@@ -343,7 +343,7 @@ func (l *loader) build() []*group {
 		if p := l.pendingOf(id); p != nil {
 			g.pendingTxn = p
 		}
-		gs = append(gs, g)
+		gs[g.id] = g
 	}
 	return gs
 }

@@ -91,24 +91,15 @@ func (c *Coordinator) handleList(r *kmsg.ListTransactionsRequest) kmsg.Response 
 		durationFilter = r.DurationFilterMillis
 	}
 
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	ts, loading, closed := c.rt.Items(nil)
+	switch {
+	case closed:
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return resp
+	case loading:
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp
 	}
-	for _, p := range c.parts {
-		if p.loading {
-			c.mu.Unlock()
-			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-			return resp
-		}
-	}
-	ts := make([]*txn, 0, len(c.txns))
-	for _, t := range c.txns {
-		ts = append(ts, t)
-	}
-	c.mu.Unlock()
 
 	now := c.nowMs()
 	for _, t := range ts {

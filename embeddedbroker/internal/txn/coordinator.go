@@ -10,21 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordruntime"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-)
-
-// Sentinel errors returned by the coordinator's methods.
-var (
-	// ErrClosed is returned by Load after Close.
-	ErrClosed = errors.New("txn: coordinator closed")
-	// ErrAlreadyLoaded is returned by Load for a partition that is already
-	// loaded or loading; Unload it first.
-	ErrAlreadyLoaded = errors.New("txn: partition already loaded")
-	// ErrUnloaded is returned by Load when the partition was unloaded (or the
-	// coordinator closed) while its records were being replayed.
-	ErrUnloaded = errors.New("txn: partition unloaded while loading")
 )
 
 // Kafka's defaults for the settings a zero Config leaves unset.
@@ -101,24 +89,12 @@ type Config struct {
 }
 
 func (cfg Config) withDefaults() Config {
-	if cfg.NumPartitions <= 0 {
-		cfg.NumPartitions = DefaultNumPartitions
-	}
-	if cfg.MaxTimeout <= 0 {
-		cfg.MaxTimeout = DefaultMaxTimeout
-	}
-	if cfg.AbortInterval <= 0 {
-		cfg.AbortInterval = DefaultAbortInterval
-	}
-	if cfg.IDExpiration <= 0 {
-		cfg.IDExpiration = DefaultIDExpiration
-	}
-	if cfg.OffsetsPartitions <= 0 {
-		cfg.OffsetsPartitions = DefaultOffsetsPartitions
-	}
-	if cfg.RetryBackoff <= 0 {
-		cfg.RetryBackoff = DefaultRetryBackoff
-	}
+	coordruntime.OrDefault(&cfg.NumPartitions, DefaultNumPartitions)
+	coordruntime.OrDefault(&cfg.MaxTimeout, DefaultMaxTimeout)
+	coordruntime.OrDefault(&cfg.AbortInterval, DefaultAbortInterval)
+	coordruntime.OrDefault(&cfg.IDExpiration, DefaultIDExpiration)
+	coordruntime.OrDefault(&cfg.OffsetsPartitions, DefaultOffsetsPartitions)
+	coordruntime.OrDefault(&cfg.RetryBackoff, DefaultRetryBackoff)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -227,26 +203,22 @@ type Coordinator struct {
 	cfg Config
 	log *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // writers, marker writers and the abort loop
-
-	mu     sync.Mutex // guards closed, parts, txns and partition.loading; never held while taking a txn's lock
-	closed bool
-	parts  map[int32]*partition
-	txns   map[string]*txn
+	// rt owns the loaded partitions of __transaction_state and their
+	// transactional IDs; its goroutines are the writers, the marker
+	// writers and the abort loop.
+	rt *coordruntime.Runtime[partExt, *txn]
 }
 
-// partition is one loaded (or loading) partition of __transaction_state.
-type partition struct {
-	id      int32
-	epoch   int32 // coordinator epoch: the partition's leader epoch
-	store   Store
-	loading bool // guarded by Coordinator.mu
-	ctx     context.Context
-	cancel  context.CancelFunc
+// partition is one loaded (or loading) partition of __transaction_state;
+// its Epoch is the coordinator epoch (the partition's leader epoch).
+type partition = coordruntime.Partition[partExt]
 
-	wmu  sync.Mutex    // guards tail; taken with a txn locked, never the other way round
+// partExt is what the coordinator keeps for a partition of
+// __transaction_state.
+type partExt struct {
+	store Store
+
+	wmu  *sync.Mutex   // guards tail; taken with a txn locked, never the other way round
 	tail chan struct{} // closed once the last started Append returned
 }
 
@@ -254,37 +226,17 @@ type partition struct {
 // that aborts timed out transactions, which runs until Close. A nil logger
 // discards.
 func New(cfg Config, logger *slog.Logger) *Coordinator {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &Coordinator{
-		cfg:    cfg.withDefaults(),
-		log:    logger,
-		ctx:    ctx,
-		cancel: cancel,
-		parts:  make(map[int32]*partition),
-		txns:   make(map[string]*txn),
-	}
-	c.wg.Add(1)
-	go c.abortLoop()
+	cfg = cfg.withDefaults()
+	rt := coordruntime.New[partExt, *txn]("txn", cfg.NumPartitions, logger)
+	c := &Coordinator{cfg: cfg, log: rt.Logger(), rt: rt}
+	c.rt.Every(cfg.AbortInterval, c.abortTimedOut)
 	return c
-}
-
-// PartitionFor returns the partition of __transaction_state that holds the
-// transactional ID, as Kafka's TransactionStateManager.partitionFor (see
-// coordkey.Partition).
-func PartitionFor(transactionalID string, numPartitions int32) int32 {
-	if numPartitions <= 0 {
-		numPartitions = DefaultNumPartitions
-	}
-	return coordkey.Partition(transactionalID, numPartitions)
 }
 
 // PartitionFor returns the partition of __transaction_state that holds the
 // transactional ID under this coordinator's configured partition count.
 func (c *Coordinator) PartitionFor(transactionalID string) int32 {
-	return PartitionFor(transactionalID, c.cfg.NumPartitions)
+	return c.rt.PartitionFor(transactionalID)
 }
 
 // Load makes the coordinator own partition p of __transaction_state at
@@ -305,52 +257,20 @@ func (c *Coordinator) Load(ctx context.Context, p int32, coordinatorEpoch int32,
 	if store == nil || replay == nil {
 		return fmt.Errorf("txn: load partition %d: nil store or replay", p)
 	}
-	pctx, pcancel := context.WithCancel(c.ctx)
-	part := &partition{id: p, epoch: coordinatorEpoch, store: store, loading: true, ctx: pctx, cancel: pcancel}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		pcancel()
-		return ErrClosed
-	}
-	if c.parts[p] != nil {
-		c.mu.Unlock()
-		pcancel()
-		return fmt.Errorf("txn: load partition %d: %w", p, ErrAlreadyLoaded)
-	}
-	c.parts[p] = part
-	c.mu.Unlock()
-
 	start := time.Now()
-	ld := &loader{c: c, part: part, txns: make(map[string]*txn)}
-	err := replay(ld.apply)
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		c.mu.Lock()
-		if c.parts[p] == part {
-			delete(c.parts, p)
+	var ld *loader
+	txns, err := c.rt.Load(ctx, p, coordinatorEpoch, partExt{store: store, wmu: new(sync.Mutex)}, func(part *partition) (map[string]*txn, error) {
+		ld = &loader{c: c, part: part, txns: make(map[string]*txn)}
+		if err := replay(ld.apply); err != nil {
+			return nil, err
 		}
-		c.mu.Unlock()
-		pcancel()
-		return fmt.Errorf("txn: load partition %d: %w", p, err)
+		return ld.txns, nil
+	}, nil)
+	if err != nil {
+		return err
 	}
-
-	c.mu.Lock()
-	if c.parts[p] != part {
-		c.mu.Unlock()
-		pcancel()
-		return fmt.Errorf("txn: load partition %d: %w", p, ErrUnloaded)
-	}
-	for id, t := range ld.txns {
-		c.txns[id] = t
-	}
-	part.loading = false
-	c.mu.Unlock()
-
 	completing := 0
-	for _, t := range ld.txns {
+	for _, t := range txns {
 		t.mu.Lock()
 		if !t.removed && t.pending == nil && (t.state == statePrepareCommit || t.state == statePrepareAbort) {
 			c.startCompleteLocked(t)
@@ -359,7 +279,7 @@ func (c *Coordinator) Load(ctx context.Context, p int32, coordinatorEpoch int32,
 		t.mu.Unlock()
 	}
 	c.log.Info("loaded transaction coordinator partition", "partition", p, "epoch", coordinatorEpoch,
-		"transactional_ids", len(ld.txns), "completing", completing, "records", ld.records,
+		"transactional_ids", len(txns), "completing", completing, "records", ld.records,
 		"skipped", ld.skipped, "elapsed", time.Since(start))
 	return nil
 }
@@ -370,52 +290,15 @@ func (c *Coordinator) Load(ctx context.Context, p int32, coordinatorEpoch int32,
 // coordinator completes whatever they left half-way when it loads the
 // partition. Unloading a partition that is not loaded does nothing.
 func (c *Coordinator) Unload(p int32) {
-	c.mu.Lock()
-	part := c.parts[p]
-	if part == nil {
-		c.mu.Unlock()
-		return
+	if n, ok := c.rt.Unload(p, func(t *txn) { t.removed = true }); ok {
+		c.log.Info("unloaded transaction coordinator partition", "partition", p, "transactional_ids", n)
 	}
-	delete(c.parts, p)
-	var ts []*txn
-	for id, t := range c.txns {
-		if t.part == part {
-			ts = append(ts, t)
-			delete(c.txns, id)
-		}
-	}
-	c.mu.Unlock()
-
-	part.cancel()
-	for _, t := range ts {
-		t.mu.Lock()
-		t.removed = true
-		t.mu.Unlock()
-	}
-	c.log.Info("unloaded transaction coordinator partition", "partition", p, "transactional_ids", len(ts))
 }
 
 // Close unloads every partition, stops the abort loop and waits for the
 // Appends and marker writes in flight (whose contexts it cancels).
 // Requests handled after Close answer NOT_COORDINATOR.
-func (c *Coordinator) Close() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.closed = true
-	ps := make([]int32, 0, len(c.parts))
-	for p := range c.parts {
-		ps = append(ps, p)
-	}
-	c.mu.Unlock()
-	for _, p := range ps {
-		c.Unload(p)
-	}
-	c.cancel()
-	c.wg.Wait()
-}
+func (c *Coordinator) Close() { c.rt.Close(c.Unload) }
 
 // Handles reports whether Handle serves requests with the given API key:
 // AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, DescribeTransactions and
@@ -463,67 +346,19 @@ func (c *Coordinator) Handle(ctx context.Context, req kmsg.Request) kmsg.Respons
 	return nil
 }
 
-// statusLocked reports whether the coordinator serves the ID's partition:
-// 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. c.mu must be held.
-func (c *Coordinator) statusLocked(id string) (*partition, int16) {
-	part := c.parts[c.PartitionFor(id)]
-	switch {
-	case c.closed || part == nil:
-		return nil, kerr.NotCoordinator.Code
-	case part.loading:
-		return nil, kerr.CoordinatorLoadInProgress.Code
-	}
-	return part, 0
-}
-
 // acquire returns the ID's state, locked, or nil if the ID is unknown. The
 // code is non-zero (NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS) if the
 // ID's partition is not served.
 func (c *Coordinator) acquire(id string) (*txn, int16) {
-	for {
-		c.mu.Lock()
-		if _, code := c.statusLocked(id); code != 0 {
-			c.mu.Unlock()
-			return nil, code
-		}
-		t := c.txns[id]
-		c.mu.Unlock()
-		if t == nil {
-			return nil, 0
-		}
-		t.mu.Lock()
-		if !t.removed {
-			return t, 0
-		}
-		t.mu.Unlock()
-	}
+	t, _, code := c.rt.Acquire(id, nil)
+	return t, code
 }
 
 // acquireOrCreate is acquire, creating the ID's state (with producer ID
 // pid, epoch -1, Empty, not yet persisted, as Kafka does) if it is unknown.
 // created reports whether pid was used.
 func (c *Coordinator) acquireOrCreate(id string, pid int64, timeoutMs int32) (t *txn, created bool, code int16) {
-	for {
-		c.mu.Lock()
-		part, code := c.statusLocked(id)
-		if code != 0 {
-			c.mu.Unlock()
-			return nil, false, code
-		}
-		t = c.txns[id]
-		if t == nil {
-			t = newTxn(id, part, pid, timeoutMs)
-			c.txns[id] = t
-			created = true
-		}
-		c.mu.Unlock()
-		t.mu.Lock()
-		if !t.removed {
-			return t, created, 0
-		}
-		t.mu.Unlock()
-		created = false
-	}
+	return c.rt.Acquire(id, func(part *partition) *txn { return newTxn(id, part, pid, timeoutMs) })
 }
 
 func (c *Coordinator) nowMs() int64 { return c.cfg.Now().UnixMilli() }
@@ -534,21 +369,20 @@ func (c *Coordinator) nowMs() int64 { return c.cfg.Now().UnixMilli() }
 // once it returned. Call write with the transaction locked, at the moment
 // of the state change, so that the order is the order of the changes.
 func (c *Coordinator) write(part *partition, recs []KV, done func(err error)) {
-	part.wmu.Lock()
-	prev := part.tail
+	x := &part.Ext
+	x.wmu.Lock()
+	prev := x.tail
 	tail := make(chan struct{})
-	part.tail = tail
-	part.wmu.Unlock()
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	x.tail = tail
+	x.wmu.Unlock()
+	c.rt.Go(func() {
 		if prev != nil {
 			<-prev
 		}
-		err := part.store.Append(part.ctx, recs)
+		err := x.store.Append(part.Ctx, recs)
 		close(tail)
 		done(err)
-	}()
+	})
 }
 
 // sleep waits d or until ctx ends; it reports whether d elapsed.
@@ -574,23 +408,15 @@ func nextBackoff(d time.Duration) time.Duration {
 // storeErrCode maps an Append error to the error code Kafka's
 // TransactionStateManager.appendTransactionToLog answers.
 func storeErrCode(err error) int16 {
-	var ke *kerr.Error
-	switch {
-	case errors.As(err, &ke):
-	case errors.Is(err, context.Canceled):
-		return kerr.NotCoordinator.Code
-	default:
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	switch ke {
-	case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend, kerr.RequestTimedOut:
-		return kerr.CoordinatorNotAvailable.Code
-	case kerr.NotLeaderForPartition, kerr.KafkaStorageError:
-		return kerr.NotCoordinator.Code
-	case kerr.MessageTooLarge, kerr.RecordListTooLarge:
-		return kerr.UnknownServerError.Code
-	}
-	return ke.Code
+	return coordruntime.AppendErrorCode(err, func(ke *kerr.Error) (int16, bool) {
+		switch ke {
+		case kerr.RequestTimedOut:
+			return kerr.CoordinatorNotAvailable.Code, true
+		case kerr.MessageTooLarge, kerr.RecordListTooLarge:
+			return kerr.UnknownServerError.Code, true
+		}
+		return 0, false
+	})
 }
 
 // allocErrCode maps an AllocateProducerID error to a response code.
@@ -600,18 +426,4 @@ func allocErrCode(err error) int16 {
 		return ke.Code
 	}
 	return kerr.CoordinatorNotAvailable.Code
-}
-
-func (c *Coordinator) abortLoop() {
-	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.AbortInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			c.abortTimedOut()
-		}
-	}
 }

@@ -12,7 +12,7 @@
 // # Ownership and partitions
 //
 // Every transactional ID lives in one partition of __transaction_state,
-// chosen by [PartitionFor]. The broker calls [Coordinator.Load] when it
+// chosen by [Coordinator.PartitionFor]. The broker calls [Coordinator.Load] when it
 // becomes leader of such a partition and [Coordinator.Unload] when it stops
 // being leader. Load replays the partition's records (Kafka's
 // TxnMetadataKey/TxnMetadataValue schemas, as kmsg encodes them) and then

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"sync"
 	"time"
 
@@ -436,9 +437,9 @@ func (c *Coordinator) handleAddOffsets(ctx context.Context, r *kmsg.AddOffsetsTo
 
 // OffsetsPartitionFor returns the partition of __consumer_offsets that
 // AddOffsetsToTxn adds for the group: the group coordinator's partition
-// (the same hash as groups.PartitionFor).
+// (the same hash as the group coordinator's).
 func OffsetsPartitionFor(group string, offsetsPartitions int32) int32 {
-	return PartitionFor(group, offsetsPartitions)
+	return coordkey.Partition(group, offsetsPartitions)
 }
 
 func (c *Coordinator) handleEndTxn(ctx context.Context, r *kmsg.EndTxnRequest) kmsg.Response {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"log/slog"
 	"sync"
 	"testing"
@@ -430,7 +431,7 @@ func idsOnPartition(p, numPartitions int32, n int) []string {
 	var out []string
 	for i := 0; len(out) < n; i++ {
 		id := fmt.Sprintf("txn-%d", i)
-		if PartitionFor(id, numPartitions) == p {
+		if coordkey.Partition(id, numPartitions) == p {
 			out = append(out, id)
 		}
 	}

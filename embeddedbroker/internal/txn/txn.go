@@ -104,6 +104,12 @@ type txn struct {
 	completing chan struct{}
 }
 
+// Lock, Unlock, Removed and Partition make a txn a coordruntime.Item.
+func (t *txn) Lock()                 { t.mu.Lock() }
+func (t *txn) Unlock()               { t.mu.Unlock() }
+func (t *txn) Removed() bool         { return t.removed }
+func (t *txn) Partition() *partition { return t.part }
+
 func newTxn(id string, part *partition, pid int64, timeoutMs int32) *txn {
 	return &txn{id: id, part: part, meta: meta{
 		producerID:     pid,
@@ -179,7 +185,7 @@ func (c *Coordinator) persist(t *txn, tr *meta, then func(code int16)) {
 		case err != nil:
 			code = storeErrCode(err)
 			c.log.Warn("transaction state write failed", "transactional_id", t.id,
-				"state", tr.state.String(), "partition", part.id, "err", err)
+				"state", tr.state.String(), "partition", part.ID, "err", err)
 		default:
 			t.meta = *tr
 		}
@@ -211,23 +217,21 @@ func (c *Coordinator) startCompleteLocked(t *txn) {
 		ProducerID:       t.producerID,
 		ProducerEpoch:    t.epoch,
 		Commit:           commit,
-		CoordinatorEpoch: t.part.epoch,
+		CoordinatorEpoch: t.part.Epoch,
 		Partitions:       t.parts.sorted(),
 	}
 	part := t.part
 	done := make(chan struct{})
 	t.completing = done
 	finished := sync.OnceFunc(func() { close(done) })
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.rt.Go(func() {
 		c.writeMarkers(part, t.id, m)
-		if part.ctx.Err() != nil {
+		if part.Ctx.Err() != nil {
 			finished()
 			return
 		}
 		c.persistComplete(t, tr, c.cfg.RetryBackoff, finished)
-	}()
+	})
 }
 
 // writeMarkers calls the MarkerWriter until it succeeds or the partition is
@@ -242,8 +246,8 @@ func (c *Coordinator) writeMarkers(part *partition, id string, m Markers) {
 	}
 	backoff := c.cfg.RetryBackoff
 	for {
-		err := c.cfg.Markers.WriteMarkers(part.ctx, m)
-		if err == nil || part.ctx.Err() != nil {
+		err := c.cfg.Markers.WriteMarkers(part.Ctx, m)
+		if err == nil || part.Ctx.Err() != nil {
 			return
 		}
 		if m.Partitions = retryPartitions(m.Partitions, err); m.Partitions == nil {
@@ -254,7 +258,7 @@ func (c *Coordinator) writeMarkers(part *partition, id string, m Markers) {
 		c.log.Warn("writing transaction markers failed; retrying", "transactional_id", id,
 			"producer_id", m.ProducerID, "producer_epoch", m.ProducerEpoch, "commit", m.Commit,
 			"backoff", backoff, "err", err)
-		if !sleep(part.ctx, backoff) {
+		if !sleep(part.Ctx, backoff) {
 			return
 		}
 		backoff = nextBackoff(backoff)
@@ -280,15 +284,13 @@ func (c *Coordinator) persistComplete(t *txn, tr *meta, backoff time.Duration, f
 		// it gives up on NOT_COORDINATOR, which here means the partition is
 		// being unloaded (the new coordinator completes the transaction).
 		t.pending = tr
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			if sleep(t.part.ctx, backoff) {
+		c.rt.Go(func() {
+			if sleep(t.part.Ctx, backoff) {
 				c.persistComplete(t, tr, nextBackoff(backoff), finished)
 			} else {
 				finished()
 			}
-		}()
+		})
 	})
 }
 
@@ -321,12 +323,7 @@ func (c *Coordinator) abortLocked(t *txn, then func(code int16)) {
 // been Ongoing for longer than their timeout (Kafka's
 // abortTimedOutTransactions).
 func (c *Coordinator) abortTimedOut() {
-	c.mu.Lock()
-	ts := make([]*txn, 0, len(c.txns))
-	for _, t := range c.txns {
-		ts = append(ts, t)
-	}
-	c.mu.Unlock()
+	ts, _, _ := c.rt.Items(nil)
 	now := c.nowMs()
 	for _, t := range ts {
 		t.mu.Lock()
@@ -385,11 +382,7 @@ func (c *Coordinator) expireLocked(t *txn) {
 			c.log.Warn("expiring transactional ID failed", "transactional_id", t.id, "err", err)
 		}
 		if removed {
-			c.mu.Lock()
-			if c.txns[t.id] == t {
-				delete(c.txns, t.id)
-			}
-			c.mu.Unlock()
+			c.rt.Remove(t.id, t)
 		}
 	})
 }
@@ -453,7 +446,7 @@ func (l *loader) apply(key, value []byte) error {
 
 func (l *loader) skip(what string, key []byte, err error) error {
 	l.skipped++
-	l.c.log.Warn("skipping undecodable __transaction_state record", "partition", l.part.id,
+	l.c.log.Warn("skipping undecodable __transaction_state record", "partition", l.part.ID,
 		"what", what, "key", key, "err", err)
 	return nil
 }

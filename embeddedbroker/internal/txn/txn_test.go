@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordruntime"
 	"maps"
 	"math"
 	"reflect"
@@ -30,13 +32,13 @@ func TestPartitionFor(t *testing.T) {
 		{"grp", 50, 29},                 // "grp".hashCode() = 102629
 		{"my-transactional-id", 50, 46}, // hashCode = -959806496: abs, not & 0x7fffffff (which gives 2)
 	} {
-		if got := PartitionFor(tc.id, tc.n); got != tc.want {
+		if got := coordkey.Partition(tc.id, tc.n); got != tc.want {
 			t.Errorf("PartitionFor(%q, %d) = %d, want %d", tc.id, tc.n, got, tc.want)
 		}
 	}
 	c := New(Config{NumPartitions: 3}, nil)
 	defer c.Close()
-	if got, want := c.PartitionFor("hello"), PartitionFor("hello", 3); got != want {
+	if got, want := c.PartitionFor("hello"), coordkey.Partition("hello", 3); got != want {
 		t.Errorf("c.PartitionFor = %d, want %d", got, want)
 	}
 }
@@ -842,7 +844,7 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	check("loading", id, kerr.CoordinatorLoadInProgress)
 	lr := e.do(kmsg.NewPtrListTransactionsRequest()).(*kmsg.ListTransactionsResponse)
 	wantErr(t, "list while loading", kerr.ErrorForCode(lr.ErrorCode), kerr.CoordinatorLoadInProgress)
-	if err := e.c.Load(context.Background(), 0, 1, e.store(0), e.store(0).replay); !errors.Is(err, ErrAlreadyLoaded) {
+	if err := e.c.Load(context.Background(), 0, 1, e.store(0), e.store(0).replay); !errors.Is(err, coordruntime.ErrAlreadyLoaded) {
 		t.Errorf("second Load: %v", err)
 	}
 	// The other partition is served meanwhile.
@@ -868,7 +870,7 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 	<-entered2
 	e.c.Unload(0)
 	close(release2)
-	if err := <-loadErr; !errors.Is(err, ErrUnloaded) {
+	if err := <-loadErr; !errors.Is(err, coordruntime.ErrUnloaded) {
 		t.Fatalf("Load unloaded meanwhile: %v", err)
 	}
 	// A failing replay leaves the partition unloaded.
@@ -880,7 +882,7 @@ func TestNotCoordinatorAndLoading(t *testing.T) {
 
 	e.c.Close()
 	check("closed", other, kerr.NotCoordinator)
-	if err := e.c.Load(context.Background(), 0, 1, e.store(0), e.store(0).replay); !errors.Is(err, ErrClosed) {
+	if err := e.c.Load(context.Background(), 0, 1, e.store(0), e.store(0).replay); !errors.Is(err, coordruntime.ErrClosed) {
 		t.Fatalf("Load after Close: %v", err)
 	}
 }
