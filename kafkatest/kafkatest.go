@@ -30,6 +30,21 @@
 //	node := kit.KillLeader("orders", 0)  // the partition has a new leader when this returns
 //	kit.Restart(node)
 //
+// Conditions of the service itself are waited for with Eventually, which
+// says what it saw when the deadline passes:
+//
+//	kit.Eventually("5 orders billed", func() error {
+//		if n := billing.Count(); n != 5 {
+//			return fmt.Errorf("%d billed", n)
+//		}
+//		return nil
+//	})
+//
+// What the service reports is read back from in-memory OpenTelemetry
+// providers (Telemetry), its readiness from App.Health, and services that
+// share schemas get the embedded schema registry with the SchemaRegistry
+// option (kafka.schema-registry.url points at it).
+//
 // Everything the kit starts is stopped when the test ends. Failures are
 // reported with t.Fatal, naming what was waited for and what was seen;
 // every wait has a deadline (30 s, or WithTimeout).
@@ -201,6 +216,9 @@ type App struct {
 	Containers *kafkaboot.Containers
 	// Template is the application's template.
 	Template *template.Template
+	// Health is the application's health (Health.Check is what /readyz
+	// answers).
+	Health *kafkaboot.Health
 }
 
 // Start builds and starts an fx application with kafkaboot.Module, the
@@ -210,7 +228,7 @@ type App struct {
 func (k *Kit) Start(opts ...fx.Option) *App {
 	k.t.Helper()
 	a := &App{kit: k}
-	all := append([]fx.Option{fx.NopLogger, kafkaboot.Module, k.ConfigOptions(), fx.Populate(&a.Containers, &a.Template)}, opts...)
+	all := append([]fx.Option{fx.NopLogger, kafkaboot.Module, k.ConfigOptions(), fx.Populate(&a.Containers, &a.Template, &a.Health)}, opts...)
 	a.App = fx.New(all...)
 	if err := a.Err(); err != nil {
 		k.t.Fatalf("kafkatest: application: %v", kafkaboot.Cause(err))
