@@ -39,11 +39,25 @@ after --max-messages N leaves the next record for the next run.
   %h headers as k=v,k=v   %T timestamp in Unix milliseconds   %% a '%'
   \n newline   \t tab   \r carriage return   \\ a backslash
 A null key or value prints as nothing. The default, "%v\n", prints the
-value alone, as kafka-console-consumer does.`
+value alone, as kafka-console-consumer does.
+
+Schemas: with --value-format avro, json-schema or protobuf (and
+--key-format for %k) values in Confluent's schema registry wire format
+are decoded with their writer's schema, fetched by the id in the record
+from the registry at --schema-registry (or $KAFKABOOT_SCHEMA_REGISTRY_URL)
+once per id, and %v prints them as one line of JSON, as
+kafka-avro-console-consumer (and its siblings) does: Avro in Avro's JSON
+encoding (unions as {"type": value}), Protobuf as protojson with default
+values, JSON Schema values as stored. A record that does not decode (not
+in the wire format, an unknown schema id, a schema of another format) is
+reported on stderr with its topic, partition and offset and skipped; it
+counts as processed (toward --max-messages and the total, and with
+--group it is committed), so that it cannot stop the consumer. If the
+registry itself fails, the consumer stops with exit code 1.`
 
 // runConsume is `kafkaboot consume`.
 func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("consume", "kafkaboot consume --topic T [--from-beginning] [--group G | --partition N [--offset O]] [--max-messages N] [--timeout D] [--format FMT]", consumeDoc)
+	fs := newFlagSet("consume", "kafkaboot consume --topic T [--from-beginning] [--group G | --partition N [--offset O]] [--max-messages N] [--timeout D] [--format FMT] [--schema-registry URL --value-format avro|json-schema|protobuf] [--key-format F]", consumeDoc)
 	var (
 		cf            clientFlags
 		topic         = fs.String("topic", "", "topic `name` to consume (required)")
@@ -55,8 +69,10 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		idle          = fs.Duration("timeout", 0, "exit when no record came for this long (default: no timeout)")
 		format        = fs.String("format", `%v\n`, "print each record by this template (see above)")
 		isolation     = fs.String("isolation-level", "read_uncommitted", "`L`: read_committed shows only committed transactions' records, read_uncommitted all")
+		schemas       schemaFlags
 	)
 	cf.register(fs)
+	schemas.register(fs, false)
 	if err := fs.parse(args, stdout); err != nil {
 		return err
 	}
@@ -75,6 +91,9 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	tmpl, err := parseFormat(*format)
 	if err != nil {
 		return usageErrorf(fs.cmd, "--format: %v", err)
+	}
+	if err := schemas.check(fs, false, false); err != nil {
+		return err
 	}
 	start := kgo.NewOffset().AtEnd()
 	if *fromBeginning {
@@ -98,6 +117,10 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	}
 
 	opts, err := cf.opts()
+	if err != nil {
+		return err
+	}
+	dec, err := schemas.decoder(&cf, tmpl)
 	if err != nil {
 		return err
 	}
@@ -134,7 +157,10 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	printed := 0
 	lastErr := ""
 	last := time.Now()
-	var buf []byte
+	var (
+		buf      []byte
+		fatalErr error // the registry failed: stop
+	)
 	for *maxMessages == 0 || printed < *maxMessages {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if *idle > 0 {
@@ -160,8 +186,22 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		})
 		got := 0
 		fetches.EachRecord(func(r *kgo.Record) {
-			buf = tmpl.append(buf[:0], r)
-			out.Write(buf)
+			if fatalErr != nil {
+				return
+			}
+			// Not ctx: records polled before SIGINT are still printed.
+			dr, err := dec.decode(context.WithoutCancel(ctx), r)
+			var undecodable *undecodableError
+			switch {
+			case errors.As(err, &undecodable): // skipped, yet processed
+				fmt.Fprintf(stderr, "kafkaboot consume: skipping the record at %s[%d] offset %d: %v\n", r.Topic, r.Partition, r.Offset, err)
+			case err != nil:
+				fatalErr = fmt.Errorf("decoding the record at %s[%d] offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+				return
+			default:
+				buf = tmpl.append(buf[:0], dr)
+				out.Write(buf)
+			}
 			if *group != "" {
 				cl.MarkCommitRecords(r)
 			}
@@ -174,7 +214,7 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		if got > 0 {
 			last = time.Now()
 		}
-		if ctx.Err() != nil || (*idle > 0 && got == 0 && !time.Now().Before(last.Add(*idle))) {
+		if fatalErr != nil || ctx.Err() != nil || (*idle > 0 && got == 0 && !time.Now().Before(last.Add(*idle))) {
 			break
 		}
 	}
@@ -189,7 +229,7 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if commitErr != nil {
 		return cf.explain(fmt.Sprintf("committing offsets of group %q", *group), commitErr)
 	}
-	return nil
+	return fatalErr
 }
 
 // warnMissing warns on stderr when topic, or its partition if >= 0, does

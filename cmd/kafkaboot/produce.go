@@ -37,11 +37,31 @@ without TAB is an error. Separators understand the escapes \t, \n, \r and
 
 Partitioning: records go to --partition when given, else by key with
 Kafka's murmur2 partitioner (the same partition as the Java client), and
-records without key are spread over the partitions.`
+records without key are spread over the partitions.
+
+Schemas: with --value-format avro, json-schema or protobuf (and
+--key-format, for the key part of each line) the value is JSON text,
+written in Confluent's schema registry wire format with a schema of the
+registry at --schema-registry (or $KAFKABOOT_SCHEMA_REGISTRY_URL), as
+kafka-avro-console-producer (and its JSON Schema and Protobuf siblings)
+does. The schema is --value-schema TEXT or --value-schema-file FILE,
+registered under the subject (<topic>-value, or --value-subject) unless
+it is there already; --value-schema-id N, a registered schema; or else
+the subject's latest version. The key's flags are the same with key-.
+
+  avro         Avro's JSON encoding: a union value is written {"type": value}
+               ({"string": "x"}, {"ns.Record": {...}}, or null), bytes as a
+               string of code points 0-255 ("\u00ff").
+  json-schema  JSON validated against the schema and sent as is (compacted).
+  protobuf     protojson text of the schema's first message (--value-message
+               picks another), framed with its message indexes.
+
+A schema's references (other subjects' types, imports, $refs) are fetched
+and used. A line that does not match the schema fails like any other.`
 
 // runProduce is `kafkaboot produce`.
 func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("produce", "kafkaboot produce --topic T [--key-separator SEP] [--header k=v]... [--parse-headers] [--partition N] [--acks all|1|0] [--compression none|gzip|snappy|lz4|zstd]", produceDoc)
+	fs := newFlagSet("produce", "kafkaboot produce --topic T [--key-separator SEP] [--header k=v]... [--parse-headers] [--partition N] [--acks all|1|0] [--compression none|gzip|snappy|lz4|zstd] [--schema-registry URL --value-format avro|json-schema|protobuf [--value-schema TEXT | --value-schema-file FILE | --value-schema-id N] [--value-subject S] [--key-format F ...]]", produceDoc)
 	var (
 		cf           clientFlags
 		topic        = fs.String("topic", "", "topic `name` to produce to (required)")
@@ -54,14 +74,19 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		acks         = fs.String("acks", "all", "acknowledgements to wait for: all, 1 or 0")
 		compression  = fs.String("compression", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 		headers      keyValuesFlag
+		schemas      schemaFlags
 	)
 	cf.register(fs)
+	schemas.register(fs, true)
 	fs.Var(&headers, "header", "add header `key=value` to every record (repeatable)")
 	if err := fs.parse(args, stdout); err != nil {
 		return err
 	}
 	if *topic == "" {
 		return usageErrorf(fs.cmd, "--topic is required")
+	}
+	if err := schemas.check(fs, true, *keySep != ""); err != nil {
+		return err
 	}
 	opts, err := cf.opts(kgo.DefaultProduceTopic(*topic))
 	if err != nil {
@@ -103,6 +128,10 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	if len(cf.seeds()) == 0 {
 		return errors.New("--bootstrap-server is empty")
+	}
+	enc, err := schemas.encoder(ctx, &cf, *topic)
+	if err != nil {
+		return err
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -156,6 +185,9 @@ loop:
 			}
 			n++
 			r, err := p.parse(line)
+			if err == nil {
+				err = enc.encode(r)
+			}
 			if err != nil {
 				fail(n, err)
 				continue
