@@ -267,3 +267,13 @@ func TestLineParser(t *testing.T) {
 		})
 	}
 }
+
+// TestProduceCreatesTopic: like kafka-console-producer, produce to a topic
+// that does not exist has the broker create it.
+func TestProduceCreatesTopic(t *testing.T) {
+	c := embeddedbroker.StartForTest(t)
+	kbc(t, c, "hello\n", "produce", "--topic", "fresh").ok(t)
+	if r := kbc(t, c, "", "consume", "--topic", "fresh", "--from-beginning", "--max-messages", "1").ok(t); r.stdout != "hello\n" {
+		t.Fatalf("consume printed %q", r.stdout)
+	}
+}

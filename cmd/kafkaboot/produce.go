@@ -35,6 +35,9 @@ where TAB is --headers-delimiter, ',' --headers-separator and ':'
 without TAB is an error. Separators understand the escapes \t, \n, \r and
 \\, so --key-separator '\t' is a tab.
 
+A topic that does not exist is created by the broker, with its defaults,
+when its auto.create.topics.enable allows (as with kafka-console-producer).
+
 Partitioning: records go to --partition when given, else by key with
 Kafka's murmur2 partitioner (the same partition as the Java client), and
 records without key are spread over the partitions.
@@ -88,7 +91,10 @@ func runProduce(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err := schemas.check(fs, true, *keySep != ""); err != nil {
 		return err
 	}
-	opts, err := cf.opts(kgo.DefaultProduceTopic(*topic))
+	// Like the Java producer (allow.auto.create.topics=true), ask the
+	// broker to create a missing topic; it does when its
+	// auto.create.topics.enable allows.
+	opts, err := cf.opts(kgo.DefaultProduceTopic(*topic), kgo.AllowAutoTopicCreation())
 	if err != nil {
 		return err
 	}
