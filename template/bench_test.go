@@ -13,10 +13,11 @@
 //     followed by a Flush inside the timed region, so ns/op is the time
 //     per acknowledged record. These are throughput-bound and show the
 //     template's CPU cost per record, JSON encoding included.
-//   - franz-go-async-json: kgo Produce with json.Marshal per record; not
-//     part of the acceptance ratios (which compare against pre-encoded
-//     bytes), it separates the cost of encoding/json from the template's
-//     own overhead.
+//   - franz-go-async-json: kgo Produce with json.Marshal per record and the
+//     same header, then Flush: what a user would write by hand, the
+//     baseline of the asynchronous template.
+//   - template-async-gojson: SendAsync with the JSON serde on go-json
+//     (serde.WithJSONCodec(serde.GoJSON())).
 //
 // Each variant writes to its own topic, so no variant pays for log growth
 // caused by another (BenchmarkSendRatio interleaves its variants, so
@@ -26,16 +27,23 @@
 // BenchmarkSendRatio runs the variants in each iteration, a block of sends
 // each (200 synchronous, 5,000 asynchronous), in an order shuffled from one
 // iteration to the next, so that drift on a shared machine spreads evenly
-// over them. It reports <variant>-ns/send and ratio-<variant>: the median
-// over iterations of the time of the franz-go counterpart over the
-// variant's (throughput relative to franz-go; the goal is 0.9 or better for
-// the synchronous template), and sum-ratio-<variant>, the same of the
-// times summed over all iterations. franz-go-sync-json, ProduceSync with json.Marshal
-// per send, shows how much of the gap is encoding/json alone.
-// template-unbounded is a template on the same client without a delivery
-// timeout (made with New): its Send, given a context that never ends,
-// waits on the caller's goroutine instead of handing the produce to
-// another to keep a deadline.
+// over them. It reports <variant>-ns/send and, for each pair of a variant
+// and its baseline, the median over iterations of the time of the
+// baseline over the variant's (throughput relative to the baseline) and
+// sum-… the same of the times summed over all iterations:
+//
+//   - ratio-template, ratio-template-unbounded: Send against ProduceSync of
+//     pre-encoded bytes (the goal is 0.9 or better); ratio-franz-go-sync-json,
+//     ProduceSync with json.Marshal per send, shows how much of the gap is
+//     encoding/json alone. template-unbounded is a template on the same
+//     client without a delivery timeout (made with New): its Send, given a
+//     context that never ends, waits on the caller's goroutine instead of
+//     handing the produce to another to keep a deadline.
+//   - ratio-template-async: SendAsync against Produce of pre-encoded bytes.
+//   - json-ratio-template-async and json-ratio-template-async-gojson:
+//     SendAsync (default serde, encoding/json) and SendAsync with go-json
+//     against franz-go-async-json (the goals are 0.9 and 1.0).
+//
 // BenchmarkSendMetrics (below) measures what OpenTelemetry metrics cost.
 package template
 
@@ -66,12 +74,12 @@ func benchEv() benchEvent {
 		Labels: map[string]string{"region": "eu", "channel": "web"}}
 }
 
-// benchSetup starts a broker with topics and returns the template and the
-// franz-go client of one producer factory, the event the template sends,
-// its JSON encoding, and the header the template's default serializer
-// writes (shared by the franz-go records: franz-go does not modify
-// headers), so that both sides put identical records on the wire.
-func benchSetup(b *testing.B, topics ...string) (*Template, *kgo.Client, benchEvent, []byte, []kgo.RecordHeader) {
+// benchSetup starts a broker with topics and returns a producer factory,
+// the event the templates send, its JSON encoding, and the header the
+// template's default serializer writes (shared by the franz-go records:
+// franz-go does not modify headers), so that both sides put identical
+// records on the wire.
+func benchSetup(b *testing.B, topics ...string) (*ProducerFactory, benchEvent, []byte, []kgo.RecordHeader) {
 	b.Helper()
 	f := newFactory(b, startBroker(b, topics...), nil)
 	ev := benchEv()
@@ -80,12 +88,19 @@ func benchSetup(b *testing.B, topics ...string) (*Template, *kgo.Client, benchEv
 		b.Fatal(err)
 	}
 	headers := []kgo.RecordHeader{{Key: serde.TypeIDHeader, Value: []byte(serde.DefaultTypeName(reflect.TypeOf(ev)))}}
-	return f.Template(), f.Client(), ev, payload, headers
+	return f, ev, payload, headers
+}
+
+// goJSONTemplate is a template of f whose value serializer is the JSON
+// serde on go-json.
+func goJSONTemplate(f *ProducerFactory) *Template {
+	return f.Template(WithSerializer(serde.NewJSON(serde.WithJSONCodec(serde.GoJSON()))))
 }
 
 func BenchmarkSend(b *testing.B) {
-	topics := []string{"bench-template", "bench-franz", "bench-template-async", "bench-franz-async", "bench-franz-async-json"}
-	tmpl, cl, ev, payload, headers := benchSetup(b, topics...)
+	topics := []string{"bench-template", "bench-franz", "bench-template-async", "bench-franz-async", "bench-franz-async-json", "bench-template-async-gojson"}
+	f, ev, payload, headers := benchSetup(b, topics...)
+	tmpl, cl, fast := f.Template(), f.Client(), goJSONTemplate(f)
 	ctx := context.Background()
 	preEncoded := func(topic string) *kgo.Record {
 		return &kgo.Record{Topic: topic, Value: payload, Headers: headers}
@@ -149,6 +164,15 @@ func BenchmarkSend(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+	b.Run("template-async-gojson", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			fast.SendAsync(ctx, "bench-template-async-gojson", ev)
+		}
+		if err := fast.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+	})
 }
 
 func BenchmarkSendRatio(b *testing.B) {
@@ -160,7 +184,8 @@ func BenchmarkSendRatio(b *testing.B) {
 	// ones: the same partitions and leaders serve a variant and its
 	// baseline, so placement cannot favour either.
 	topics := []string{"ratio-sync", "ratio-async"}
-	tmpl, cl, ev, payload, headers := benchSetup(b, topics...)
+	f, ev, payload, headers := benchSetup(b, topics...)
+	tmpl, cl, fast := f.Template(), f.Client(), goJSONTemplate(f)
 	unbounded := New(cl)
 	ctx := context.Background()
 	produceSync := func(topic string, value []byte) {
@@ -168,14 +193,24 @@ func BenchmarkSendRatio(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	const (
+		franzSync = iota
+		templateSync
+		franzSyncJSON
+		franzAsync
+		templateAsync
+		templateUnbounded
+		franzAsyncJSON
+		templateAsyncGoJSON
+	)
 	variants := []benchrun.Variant{
-		{Name: "franz-go", Run: func() {
+		franzSync: {Name: "franz-go", Run: func() {
 			for range syncBlock {
 				produceSync("ratio-sync", payload)
 			}
 		}},
-		{Name: "template", Run: func() { sendBlock(b, tmpl, "ratio-sync", ev, syncBlock) }},
-		{Name: "franz-go-sync-json", Run: func() {
+		templateSync: {Name: "template", Run: func() { sendBlock(b, tmpl, "ratio-sync", ev, syncBlock) }},
+		franzSyncJSON: {Name: "franz-go-sync-json", Run: func() {
 			for range syncBlock {
 				var v any = ev
 				p, err := json.Marshal(v)
@@ -185,7 +220,7 @@ func BenchmarkSendRatio(b *testing.B) {
 				produceSync("ratio-sync", p)
 			}
 		}},
-		{Name: "franz-go-async", Run: func() {
+		franzAsync: {Name: "franz-go-async", Run: func() {
 			for range asyncBlock {
 				cl.Produce(ctx, &kgo.Record{Topic: "ratio-async", Value: payload, Headers: headers}, nil)
 			}
@@ -193,24 +228,54 @@ func BenchmarkSendRatio(b *testing.B) {
 				b.Fatal(err)
 			}
 		}},
-		{Name: "template-async", Run: func() { sendAsyncBlock(b, tmpl, "ratio-async", ev, asyncBlock) }},
+		templateAsync: {Name: "template-async", Run: func() { sendAsyncBlock(b, tmpl, "ratio-async", ev, asyncBlock) }},
 		// A template on the same client without a delivery timeout:
 		// with a context that never ends, Send waits on the caller's
 		// goroutine.
-		{Name: "template-unbounded", Run: func() { sendBlock(b, unbounded, "ratio-sync", ev, syncBlock) }},
+		templateUnbounded: {Name: "template-unbounded", Run: func() { sendBlock(b, unbounded, "ratio-sync", ev, syncBlock) }},
+		// What a user would write by hand: encode the struct with
+		// encoding/json per record, Produce it with the same header,
+		// then Flush.
+		franzAsyncJSON: {Name: "franz-go-async-json", Run: func() {
+			for range asyncBlock {
+				var v any = ev
+				p, err := json.Marshal(v)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cl.Produce(ctx, &kgo.Record{Topic: "ratio-async", Value: p, Headers: headers}, nil)
+			}
+			if err := cl.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		templateAsyncGoJSON: {Name: "template-async-gojson", Run: func() { sendAsyncBlock(b, fast, "ratio-async", ev, asyncBlock) }},
 	}
 	s := benchrun.Run(b, variants)
-	sends := []int{syncBlock, syncBlock, syncBlock, asyncBlock, asyncBlock, syncBlock}
 	for k, v := range variants {
-		b.ReportMetric(float64(s.Total(k).Nanoseconds())/float64(s.Rounds()*sends[k]), v.Name+"-ns/send")
+		n := asyncBlock
+		if k == franzSync || k == templateSync || k == franzSyncJSON || k == templateUnbounded {
+			n = syncBlock
+		}
+		b.ReportMetric(float64(s.Total(k).Nanoseconds())/float64(s.Rounds()*n), v.Name+"-ns/send")
 	}
-	for _, pair := range [][2]int{{1, 0}, {2, 0}, {4, 3}, {5, 0}} {
-		v, base := []int{pair[0]}, []int{pair[1]}
+	for _, pair := range []struct {
+		v, base int
+		metric  string
+	}{
+		{templateSync, franzSync, "ratio-template"},
+		{franzSyncJSON, franzSync, "ratio-franz-go-sync-json"},
+		{templateAsync, franzAsync, "ratio-template-async"},
+		{templateUnbounded, franzSync, "ratio-template-unbounded"},
+		{templateAsync, franzAsyncJSON, "json-ratio-template-async"},
+		{templateAsyncGoJSON, franzAsyncJSON, "json-ratio-template-async-gojson"},
+	} {
+		v, base := []int{pair.v}, []int{pair.base}
 		ratio, sum := s.MedianRatio(v, base), s.Ratio(v, base)
-		b.ReportMetric(ratio, "ratio-"+variants[pair[0]].Name)
-		b.ReportMetric(sum, "sum-ratio-"+variants[pair[0]].Name)
+		b.ReportMetric(ratio, pair.metric)
+		b.ReportMetric(sum, "sum-"+pair.metric)
 		b.Logf("%s against %s: ratio (throughput relative to the baseline) %.3f, of the summed times %.3f",
-			variants[pair[0]].Name, variants[pair[1]].Name, ratio, sum)
+			variants[pair.v].Name, variants[pair.base].Name, ratio, sum)
 	}
 }
 

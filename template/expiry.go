@@ -24,31 +24,39 @@ import (
 //
 // A synchronous send gets the timeout as its context's deadline (franz-go
 // then drops the record if it has not sent it yet). Asynchronous sends are
-// kept in a list in send order (linked through the sends themselves, so a
-// completed send leaves it at once and nothing completed is retained),
-// which one goroutine, running only while the list is not empty, checks
-// every expiryTick.
+// kept in a list in send order, which one goroutine, running only while
+// the list is not empty, checks every expiryTick. The promise of a send
+// does not touch the list (it only claims the send's future, which the
+// expiry would otherwise claim): sends whose outcome is known are dropped
+// from it by a compaction, which the sender runs when the list has doubled
+// since the last one, and the goroutine at every tick. So a completed send
+// stays referenced by the list until then: at most about minCompact sends,
+// or twice those pending, or a tick's worth once sending stops.
 
 // expiryTick is how often the pending asynchronous sends are checked:
 // they fail between the delivery timeout and the timeout plus a tick.
 const expiryTick = 100 * time.Millisecond
 
-// Async send states.
-const (
-	sendPending int32 = iota
-	sendDone
-	sendExpired
-)
+// minCompact is the length of the list below which a send does not
+// compact it.
+const minCompact = 1024
 
 // expiry fails the asynchronous sends that outlive the delivery timeout.
 type expiry struct {
 	t       *Template
 	timeout time.Duration
 
-	mu         sync.Mutex
-	head, tail *asyncSend // oldest first
-	running    bool
-	now        int64 // unix nanos, refreshed every tick while running
+	mu        sync.Mutex
+	pending   []pendingSend // oldest first
+	compactAt int           // len(pending) at which add compacts
+	running   bool
+	now       int64 // unix nanos, refreshed every tick while running
+}
+
+// pendingSend is a send in the expiry list and when it was added.
+type pendingSend struct {
+	a    *asyncSend
+	born int64 // unix nanos, coarse (e.now)
 }
 
 // add registers a pending send.
@@ -59,41 +67,29 @@ func (e *expiry) add(a *asyncSend) {
 		e.now = time.Now().UnixNano()
 		go e.sweep()
 	}
-	a.born = e.now
-	a.prev, a.next = e.tail, nil
-	if e.tail != nil {
-		e.tail.next = a
-	} else {
-		e.head = a
+	if len(e.pending) >= e.compactAt {
+		e.compact()
 	}
-	e.tail = a
-	a.listed = true
+	e.pending = append(e.pending, pendingSend{a: a, born: e.now})
 	e.mu.Unlock()
 }
 
-// remove unregisters a send; e.mu must be held.
-func (e *expiry) remove(a *asyncSend) {
-	if !a.listed {
-		return
+// compact drops the sends whose outcome is known, keeping the order; e.mu
+// must be held.
+func (e *expiry) compact() {
+	kept := e.pending[:0]
+	for _, p := range e.pending {
+		if p.a.f.pending() {
+			kept = append(kept, p)
+		}
 	}
-	if a.prev != nil {
-		a.prev.next = a.next
-	} else {
-		e.head = a.next
+	clear(e.pending[len(kept):])
+	e.pending = kept
+	if c := cap(kept); c > 4*minCompact && c > 4*len(kept) {
+		// Give back the room of a burst.
+		e.pending = append(make([]pendingSend, 0, 2*len(kept)), kept...)
 	}
-	if a.next != nil {
-		a.next.prev = a.prev
-	} else {
-		e.tail = a.prev
-	}
-	a.prev, a.next, a.listed = nil, nil, false
-}
-
-// done unregisters a send whose outcome arrived.
-func (e *expiry) done(a *asyncSend) {
-	e.mu.Lock()
-	e.remove(a)
-	e.mu.Unlock()
+	e.compactAt = max(2*len(kept), minCompact)
 }
 
 // sweep fails expired sends every tick until the list is empty.
@@ -105,18 +101,26 @@ func (e *expiry) sweep() {
 		e.now = now.UnixNano()
 		limit := e.now - e.timeout.Nanoseconds()
 		var expired []*asyncSend
-		for a := e.head; a != nil && a.born <= limit; a = e.head {
-			e.remove(a)
-			expired = append(expired, a)
+		n := 0
+		for ; n < len(e.pending) && e.pending[n].born <= limit; n++ {
+			if a := e.pending[n].a; a.f.pending() {
+				expired = append(expired, a)
+			}
 		}
-		if e.head == nil && len(expired) == 0 {
+		if n > 0 {
+			rest := copy(e.pending, e.pending[n:])
+			clear(e.pending[rest:])
+			e.pending = e.pending[:rest]
+		}
+		e.compact()
+		if len(e.pending) == 0 && len(expired) == 0 {
 			e.running = false
 			e.mu.Unlock()
 			return
 		}
 		e.mu.Unlock()
 		for _, a := range expired {
-			a.expire(e.timeout)
+			e.t.expire(a)
 		}
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestFuture covers the lazily created Done channel: Done before and after
@@ -22,7 +25,8 @@ func TestFuture(t *testing.T) {
 				t.Fatal("done before completion")
 			default:
 			}
-			f.complete(Result{Offset: 7}, nil)
+			f.rec = &kgo.Record{Offset: 7}
+			f.complete(nil)
 			<-done
 			if f.Done() != done {
 				t.Fatal("Done returned another channel")
@@ -32,14 +36,15 @@ func TestFuture(t *testing.T) {
 			}
 		}},
 		{"done after completion", func(t *testing.T, f *Future) {
-			f.complete(Result{}, boom)
+			f.complete(boom)
 			<-f.Done()
 			if _, err := f.Get(context.Background()); !errors.Is(err, boom) {
 				t.Fatalf("Get err = %v", err)
 			}
 		}},
 		{"get waits", func(t *testing.T, f *Future) {
-			go f.complete(Result{Offset: 1}, nil) // before or while Get waits
+			f.rec = &kgo.Record{Offset: 1}
+			go f.complete(nil) // before or while Get waits
 
 			if res, err := f.Get(context.Background()); err != nil || res.Offset != 1 {
 				t.Fatalf("Get = %v, %v", res, err)
@@ -53,6 +58,7 @@ func TestFuture(t *testing.T) {
 			}
 		}},
 		{"concurrent waiters", func(t *testing.T, f *Future) {
+			f.rec = &kgo.Record{Offset: 3}
 			var wg sync.WaitGroup
 			for i := range 8 {
 				wg.Go(func() {
@@ -64,11 +70,29 @@ func TestFuture(t *testing.T) {
 					}
 				})
 			}
-			f.complete(Result{Offset: 3}, nil)
+			f.complete(nil)
 			wg.Wait()
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, &Future{}) })
+	}
+}
+
+// TestFutureDoneRace races Done against the completion: whichever comes
+// first, the channel Done returned must be closed.
+func TestFutureDoneRace(t *testing.T) {
+	for range 5000 {
+		f := new(Future)
+		f.rec = &kgo.Record{Offset: 1}
+		go f.complete(nil)
+		select {
+		case <-f.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("Done never closed")
+		}
+		if res, err := f.Get(context.Background()); err != nil || res.Offset != 1 {
+			t.Fatalf("Get = %v, %v", res, err)
+		}
 	}
 }

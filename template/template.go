@@ -32,10 +32,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -137,6 +139,14 @@ type Template struct {
 	// (0: none); expiry enforces it on asynchronous sends.
 	deliveryTimeout time.Duration
 	expiry          *expiry
+	// epoch is when the template was made: sends timed for the latency
+	// metric keep their start relative to it (8 bytes, not 24).
+	epoch time.Time
+	// promise is t.asyncDone, the promise of every asynchronous send.
+	promise func(*kgo.Record, error)
+	// values, when valueSer is a serde.Auto, keeps its choice of
+	// serializer per value type.
+	values *serializerCache
 }
 
 // Option configures a Template.
@@ -188,12 +198,16 @@ func WithLogger(l *slog.Logger) Option {
 // [ProducerFactory] does. A client with a transactional id enables
 // [Template.ExecuteInTransaction].
 func New(client *kgo.Client, opts ...Option) *Template {
-	t := &Template{cl: client}
+	t := &Template{cl: client, epoch: time.Now()}
+	t.promise = t.asyncDone
 	for _, o := range opts {
 		o.apply(t)
 	}
 	if t.valueSer == nil {
 		t.valueSer = serde.NewAuto()
+	}
+	if a, ok := t.valueSer.(*serde.Auto); ok {
+		t.values = &serializerCache{choose: a.SerializerFor}
 	}
 	if t.keySer == nil {
 		t.keySer = serde.NewAuto(serde.WithTypeHeader(serde.KeyTypeIDHeader))
@@ -236,14 +250,23 @@ func (t *Template) DefaultTopic() string { return t.defaultTopic }
 type SendOption interface{ applySend(*sendOptions) }
 
 type sendOptions struct {
-	key        any
-	hasKey     bool
-	partition  int32
-	hasPart    bool
-	headers    []kgo.RecordHeader
-	timestamp  time.Time
+	key       any
+	hasKey    bool
+	partition int32
+	hasPart   bool
+	headers   []kgo.RecordHeader
+	timestamp time.Time
+	outcome
+}
+
+// outcome is what a send still needs once the record is built: the
+// OnComplete callback and when the send began (with metrics on). An
+// asynchronous send keeps only this of its options.
+type outcome struct {
 	onComplete func(Result, error)
-	start      time.Time // when the send began, with metrics on
+	// start is when the send began, with metrics on: nanoseconds since
+	// the template's epoch (on the monotonic clock), 0 when not timed.
+	start int64
 }
 
 type sendFunc func(*sendOptions)
@@ -303,11 +326,11 @@ func OnComplete(fn func(Result, error)) SendOption {
 // done), Send waits on the caller's goroutine, a little faster.
 func (t *Template) Send(ctx context.Context, topic string, value any, opts ...SendOption) (Result, error) {
 	so := collect(opts)
-	t.started(&so, false)
+	t.started(&so.outcome, false)
 	sr := new(sendRecord)
 	rec, err := t.build(ctx, sr, topic, value, &so)
 	if err != nil {
-		return t.complete(rec, topic, err, &so)
+		return t.complete(rec, topic, err, &so.outcome)
 	}
 	return t.sendSync(ctx, rec, &so)
 }
@@ -333,15 +356,15 @@ func (t *Template) SendDefault(ctx context.Context, value any, opts ...SendOptio
 // timestamp) and must not be reused while in flight.
 func (t *Template) SendRecord(ctx context.Context, rec *kgo.Record) (Result, error) {
 	var so sendOptions
-	t.started(&so, false)
+	t.started(&so.outcome, false)
 	if rec.Topic == "" {
 		rec.Topic = t.defaultTopic
 	}
 	if rec.Topic == "" {
-		return t.complete(rec, "", ErrNoTopic, &so)
+		return t.complete(rec, "", ErrNoTopic, &so.outcome)
 	}
 	if err := t.intercept(ctx, rec); err != nil {
-		return t.complete(rec, rec.Topic, err, &so)
+		return t.complete(rec, rec.Topic, err, &so.outcome)
 	}
 	return t.sendSync(ctx, rec, &so)
 }
@@ -352,72 +375,86 @@ func (t *Template) SendRecord(ctx context.Context, rec *kgo.Record) (Result, err
 // future immediately. SendAsync may block while the client's buffer is
 // full (kgo.MaxBufferedRecords), until ctx is done.
 func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts ...SendOption) *Future {
-	// The future, its send options, the record and room for its type
-	// header are one allocation; the promise closure is the other.
-	a := &asyncSend{t: t}
-	a.f.so = collect(opts)
-	t.started(&a.f.so, true)
-	rec, err := t.build(ctx, &a.sr, topic, value, &a.f.so)
+	// The record, room for its type header and the future are one
+	// allocation, which the serializer's output adds to; the send
+	// options stay on the stack but for the outcome's part. The promise
+	// is the template's, shared by all sends (see asyncOf).
+	so := collect(opts)
+	a := new(asyncSend)
+	a.f.oc = so.outcome
+	t.started(&a.f.oc, true)
+	rec, err := t.build(ctx, &a.sr, topic, value, &so)
 	if err != nil {
-		a.f.complete(t.complete(rec, topic, err, &a.f.so))
+		_, err = t.complete(rec, topic, err, &a.f.oc)
+		a.f.complete(err)
 		return &a.f
 	}
+	a.f.rec = rec
 	if cl := txscope.Client(ctx); cl != nil {
 		// In a transactional listener's handler: the send joins the
 		// listener's transaction (the commit flushes it).
-		cl.Produce(ctx, rec, a.promise)
+		cl.Produce(ctx, rec, t.promise)
 		return &a.f
 	}
 	if t.expiry != nil {
 		t.expiry.add(a)
 	}
-	t.cl.Produce(ctx, rec, a.promise)
+	t.cl.Produce(ctx, rec, t.promise)
 	return &a.f
 }
 
-// asyncSend is the state of one SendAsync.
+// asyncSend is the state of one SendAsync: its record first (see
+// asyncOf), then its future. 256 bytes, a size class of Go's allocator.
 type asyncSend struct {
-	f  Future
 	sr sendRecord
-	t  *Template
-
-	// With a delivery timeout: sendPending, sendDone or sendExpired,
-	// and the send's place in the expiry list.
-	state      atomic.Int32
-	born       int64
-	prev, next *asyncSend
-	listed     bool
+	f  Future
 }
 
-func (a *asyncSend) promise(r *kgo.Record, err error) {
-	if e := a.t.expiry; e != nil {
-		e.done(a)
-		if !a.state.CompareAndSwap(sendPending, sendDone) {
-			// The future failed at the delivery timeout: the real
-			// outcome goes to the listener and the metrics only.
-			so := a.f.so
-			so.onComplete = nil
-			a.t.complete(r, r.Topic, err, &so)
-			return
-		}
+// The record is at the start of an asyncSend.
+var _ [0]struct{} = [unsafe.Offsetof(asyncSend{}.sr) + unsafe.Offsetof(sendRecord{}.rec)]struct{}{}
+
+// asyncOf returns the asyncSend whose record r is. franz-go calls a
+// record's promise with the *kgo.Record it was given to produce, and
+// SendAsync gives it &a.sr.rec, the first field of a: so a promise shared
+// by every send finds its send without a closure per record (an
+// allocation, the second of a send otherwise).
+func asyncOf(r *kgo.Record) *asyncSend {
+	return (*asyncSend)(unsafe.Pointer(r))
+}
+
+// asyncDone is the promise of every record of SendAsync (t.promise).
+func (t *Template) asyncDone(r *kgo.Record, err error) {
+	a := asyncOf(r)
+	if t.expiry != nil && !a.f.claim() {
+		// The future failed at the delivery timeout: the real outcome
+		// goes to the listener and the metrics only.
+		oc := a.f.oc
+		oc.onComplete = nil
+		t.complete(r, r.Topic, err, &oc)
+		return
 	}
-	a.f.complete(a.t.complete(r, r.Topic, err, &a.f.so))
+	if err == nil && t.listener == nil && a.f.oc.onComplete == nil && a.f.oc.start == 0 {
+		a.f.complete(nil) // nothing to tell but the future
+		return
+	}
+	_, err = t.complete(r, r.Topic, err, &a.f.oc)
+	a.f.complete(err)
 }
 
 // expire fails the future of a send that outlived the delivery timeout,
 // unless its outcome arrived meanwhile.
-func (a *asyncSend) expire(timeout time.Duration) {
-	if !a.state.CompareAndSwap(sendPending, sendExpired) {
+func (t *Template) expire(a *asyncSend) {
+	if !a.f.claim() {
 		return
 	}
-	err := a.t.timeoutError(a.sr.rec.Topic)
-	if a.t.logger != nil {
-		a.t.logger.Warn("kafka send gave up waiting", slog.String("topic", a.sr.rec.Topic), slog.Any("error", err))
+	err := t.timeoutError(a.sr.rec.Topic)
+	if t.logger != nil {
+		t.logger.Warn("kafka send gave up waiting", slog.String("topic", a.sr.rec.Topic), slog.Any("error", err))
 	}
-	if fn := a.f.so.onComplete; fn != nil {
+	if fn := a.f.oc.onComplete; fn != nil {
 		fn(Result{}, err)
 	}
-	a.f.complete(Result{}, err)
+	a.f.complete(err)
 }
 
 // Flush waits until all buffered records are acknowledged or ctx is done.
@@ -436,9 +473,9 @@ func (t *Template) Flush(ctx context.Context) error {
 const asyncSampleEvery = 64
 
 // started notes when a send began, for its latency metric.
-func (t *Template) started(so *sendOptions, async bool) {
+func (t *Template) started(oc *outcome, async bool) {
 	if t.tel.MetricsEnabled() && (!async || t.asyncSends.Add(1)%asyncSampleEvery == 0) {
-		so.start = time.Now()
+		oc.start = max(int64(time.Since(t.epoch)), 1)
 	}
 }
 
@@ -477,7 +514,7 @@ func (t *Template) build(ctx context.Context, sr *sendRecord, topic string, valu
 		}
 		rec.Key = k
 	}
-	v, err := t.valueSer.Serialize(topic, &rec.Headers, value)
+	v, err := t.serializeValue(topic, &rec.Headers, value)
 	if len(rec.Headers) == 0 {
 		rec.Headers = nil // as without the preallocated header
 	}
@@ -493,6 +530,14 @@ func (t *Template) build(ctx context.Context, sr *sendRecord, topic string, valu
 		rec.Context = ContextWithPartition(ctx, so.partition)
 	}
 	return rec, t.intercept(ctx, rec)
+}
+
+// serializeValue serializes a record value with the value serializer.
+func (t *Template) serializeValue(topic string, headers *[]kgo.RecordHeader, value any) ([]byte, error) {
+	if t.values == nil || value == nil {
+		return t.valueSer.Serialize(topic, headers, value)
+	}
+	return t.values.get(reflect.TypeOf(value)).Serialize(topic, headers, value)
 }
 
 func (t *Template) intercept(ctx context.Context, rec *kgo.Record) error {
@@ -531,13 +576,13 @@ func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOption
 			close(w.done) // the caller still waits: it completes
 			return
 		}
-		t.complete(r, r.Topic, t.dropped(parent, err), so) // the caller gave up: complete here
+		t.complete(r, r.Topic, t.dropped(parent, err), &so.outcome) // the caller gave up: complete here
 	}
 	if cl := txscope.Client(ctx); cl != nil {
 		// In a transactional listener's handler: the send joins the
 		// listener's transaction.
 		r, err := cl.ProduceSync(ctx, rec).First()
-		return t.complete(r, rec.Topic, err, so)
+		return t.complete(r, rec.Topic, err, &so.outcome)
 	}
 	_, known := t.topics.Load(rec.Topic)
 	if known && ctx.Done() == nil {
@@ -548,7 +593,7 @@ func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOption
 		if err == nil {
 			t.topics.LoadOrStore(r.Topic, struct{}{})
 		}
-		return t.complete(rec, rec.Topic, err, so)
+		return t.complete(rec, rec.Topic, err, &so.outcome)
 	}
 	if known {
 		// ProduceSync, unlike Produce, sends the record's batch at once
@@ -569,12 +614,12 @@ func (t *Template) sendSync(ctx context.Context, rec *kgo.Record, so *sendOption
 	}
 	select {
 	case <-w.done:
-		return t.complete(rec, rec.Topic, t.dropped(parent, w.err), so)
+		return t.complete(rec, rec.Topic, t.dropped(parent, w.err), &so.outcome)
 	case <-ctx.Done():
 	}
 	if !w.abandoned.CompareAndSwap(false, true) {
 		<-w.done // the outcome arrived meanwhile
-		return t.complete(rec, rec.Topic, t.dropped(parent, w.err), so)
+		return t.complete(rec, rec.Topic, t.dropped(parent, w.err), &so.outcome)
 	}
 	var err error
 	if parent.Err() == nil {
@@ -619,9 +664,9 @@ func withCause(err, cause error) error {
 
 // complete wraps err, notifies the listener, logger and callback, and
 // returns the outcome.
-func (t *Template) complete(rec *kgo.Record, topic string, err error, so *sendOptions) (Result, error) {
-	if !so.start.IsZero() {
-		t.tel.SendDone(topic, so.start, err)
+func (t *Template) complete(rec *kgo.Record, topic string, err error, oc *outcome) (Result, error) {
+	if oc.start != 0 {
+		t.tel.SendDone(topic, t.epoch.Add(time.Duration(oc.start)), err)
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -636,8 +681,8 @@ func (t *Template) complete(rec *kgo.Record, topic string, err error, so *sendOp
 		if t.logger != nil {
 			t.logger.Error("kafka send failed", slog.String("topic", topic), slog.Any("error", err))
 		}
-		if so.onComplete != nil {
-			so.onComplete(Result{}, err)
+		if oc.onComplete != nil {
+			oc.onComplete(Result{}, err)
 		}
 		return Result{}, err
 	}
@@ -645,8 +690,8 @@ func (t *Template) complete(rec *kgo.Record, topic string, err error, so *sendOp
 	if t.listener != nil {
 		t.listener.OnSuccess(rec, res)
 	}
-	if so.onComplete != nil {
-		so.onComplete(res, nil)
+	if oc.onComplete != nil {
+		oc.onComplete(res, nil)
 	}
 	return res, nil
 }
@@ -657,12 +702,38 @@ func (t *Template) complete(rec *kgo.Record, topic string, err error, so *sendOp
 // and Get calls after completion do not pay for a channel. A Future is
 // allocated together with its record, which it keeps reachable.
 type Future struct {
-	completed atomic.Bool
-	mu        sync.Mutex
-	done      chan struct{} // nil until Done is called before completion
-	res       Result
-	err       error
-	so        sendOptions
+	// done is nil until Done is called before the outcome is known.
+	done atomic.Pointer[doneChan]
+	err  error
+	// rec is the record once handed to the client: a success's Result
+	// is read from it (franz-go wrote its partition, offset and
+	// timestamp before completing it). Nil when the send failed before.
+	rec *kgo.Record
+	oc  outcome
+	// state is futurePending, futureClaimed (the promise or the delivery
+	// timeout is completing it) or futureDone (err and the Result can be
+	// read).
+	state atomic.Int32
+}
+
+// Future states.
+const (
+	futurePending int32 = iota
+	futureClaimed
+	futureDone
+)
+
+// doneChan holds a Future's Done channel, which the completion and Done
+// may both close (whichever sees the other's write: see Future.Done).
+type doneChan struct {
+	c      chan struct{}
+	closed atomic.Bool
+}
+
+func (d *doneChan) close() {
+	if d.closed.CompareAndSwap(false, true) {
+		close(d.c)
+	}
 }
 
 // closedChan is returned by Done after completion. It is closed once, at
@@ -673,40 +744,63 @@ var closedChan = func() chan struct{} {
 	return ch
 }()
 
-func (f *Future) complete(res Result, err error) {
-	f.mu.Lock()
-	f.res, f.err = res, err
-	f.completed.Store(true)
-	if f.done != nil {
-		close(f.done)
+// claim reports whether the caller is the one to complete f (the
+// promise and the delivery timeout race for it).
+func (f *Future) claim() bool {
+	return f.state.CompareAndSwap(futurePending, futureClaimed)
+}
+
+// pending reports whether no outcome has claimed f.
+func (f *Future) pending() bool { return f.state.Load() == futurePending }
+
+// complete sets the outcome: err, or, when nil, the Result read from
+// f.rec.
+func (f *Future) complete(err error) {
+	if err != nil {
+		f.err = err
 	}
-	f.mu.Unlock()
+	f.state.Store(futureDone)
+	if d := f.done.Load(); d != nil {
+		d.close() // Done was called before
+	}
 }
 
 // Done is closed when the outcome is known.
+//
+// Completion stores the state, then loads the channel; Done stores the
+// channel, then loads the state: one of them sees the other's store
+// (atomics are sequentially consistent), so the channel is closed, by
+// one or both (it is closed once).
 func (f *Future) Done() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.done == nil {
-		if f.completed.Load() {
+	d := f.done.Load()
+	if d == nil {
+		if f.state.Load() == futureDone {
 			return closedChan
 		}
-		f.done = make(chan struct{})
+		d = &doneChan{c: make(chan struct{})}
+		if !f.done.CompareAndSwap(nil, d) {
+			d = f.done.Load() // another Done's
+		}
 	}
-	return f.done
+	if f.state.Load() == futureDone {
+		d.close()
+	}
+	return d.c
 }
 
 // Get waits for the outcome or for ctx to end. A ctx error only means the
 // wait ended; the send continues and its outcome is still delivered to the
 // listener and callbacks.
 func (f *Future) Get(ctx context.Context) (Result, error) {
-	if f.completed.Load() {
-		return f.res, f.err
+	if f.state.Load() != futureDone {
+		select {
+		case <-f.Done():
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
 	}
-	select {
-	case <-f.Done():
-		return f.res, f.err
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
+	if f.err != nil {
+		return Result{}, f.err
 	}
+	return resultOf(f.rec), nil
 }

@@ -1,0 +1,12 @@
+package serde
+
+import "reflect"
+
+// SerializerFor returns the serializer a uses for the values of type t
+// (see [Auto]): its JSON or Protobuf part, [String] or [Bytes]. A caller
+// serializing many values of few types can keep it and call it directly,
+// which spares Auto's choice per value; like Auto, each of them writes a
+// nil value or a typed nil pointer as a tombstone. t must not be nil.
+func (a *Auto) SerializerFor(t reflect.Type) Serializer {
+	return cached(&a.sers, t, a.serializerFor)
+}
