@@ -41,7 +41,7 @@ func TestJavaBigInt(t *testing.T) {
 // fails, one that fails with a not-retryable error, and 100 good records
 // behind them. The good records finish long before the first back off
 // ends; the failing records come back from orders-retry-0, -1 and -2
-// after 500ms, 1s and 2s (each within 10%); the one that never succeeds
+// after 500ms, 1s and 2s (never early, at most half a back off late); the one that never succeeds
 // and the not-retryable one end in orders-dlt with Spring's headers; the
 // retry topics and the DLT were created with the main topic's 3
 // partitions.
@@ -116,8 +116,11 @@ func TestRetryTopics(t *testing.T) {
 			gap := cl.at.Sub(cs[i-1].at)
 			gaps = append(gaps, gap.Round(time.Millisecond).String())
 			want := wantGaps[i-1]
-			if d := gap - want; d < -want/10 || d > want/10 {
-				t.Errorf("%s: attempt %d came %v after attempt %d, want %v within 10%%", v, i+1, gap, i, want)
+			// Never early (a tenth of tolerance for the millisecond
+			// timestamps); late only by scheduling, which a loaded 2-core
+			// machine stretches: up to half a back off, not a second one.
+			if d := gap - want; d < -want/10 || d > want/2 {
+				t.Errorf("%s: attempt %d came %v after attempt %d, want %v (-10%%, +50%%)", v, i+1, gap, i, want)
 			}
 		}
 		if !slices.Equal(topics, wantTopics) {
