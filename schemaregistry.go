@@ -25,10 +25,18 @@ import (
 // when asked for; without kafka.schema-registry.url that fails the start
 // naming the key.
 var schemaRegistry = fx.Provide(
-	func(c *Clusters) (*sr.Client, error) { return c.registry("").client() },
-	func(c *Clusters) (*serde.SRAvro, error) { return c.registry("").avro() },
-	func(c *Clusters) (*serde.SRProtobuf, error) { return c.registry("").protobuf() },
-	func(c *Clusters) (*serde.SRJSONSchema, error) { return c.registry("").jsonSchema() },
+	func(c *Clusters) (*sr.Client, error) {
+		return built(c.registry(""), func(r *registrySerdes) *sr.Client { return r.cl })
+	},
+	func(c *Clusters) (*serde.SRAvro, error) {
+		return built(c.registry(""), func(r *registrySerdes) *serde.SRAvro { return r.av })
+	},
+	func(c *Clusters) (*serde.SRProtobuf, error) {
+		return built(c.registry(""), func(r *registrySerdes) *serde.SRProtobuf { return r.pb })
+	},
+	func(c *Clusters) (*serde.SRJSONSchema, error) {
+		return built(c.registry(""), func(r *registrySerdes) *serde.SRJSONSchema { return r.js })
+	},
 )
 
 // registrySerdes are the registry client and serializers of one
@@ -56,58 +64,36 @@ func (r *registrySerdes) build() error {
 	return r.err
 }
 
-func (r *registrySerdes) client() (*sr.Client, error) {
+// built returns what pick picks of r, once r is built.
+func built[T any](r *registrySerdes, pick func(*registrySerdes) T) (T, error) {
 	if err := r.build(); err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return r.cl, nil
-}
-
-func (r *registrySerdes) avro() (*serde.SRAvro, error) {
-	if err := r.build(); err != nil {
-		return nil, err
-	}
-	return r.av, nil
-}
-
-func (r *registrySerdes) protobuf() (*serde.SRProtobuf, error) {
-	if err := r.build(); err != nil {
-		return nil, err
-	}
-	return r.pb, nil
-}
-
-func (r *registrySerdes) jsonSchema() (*serde.SRJSONSchema, error) {
-	if err := r.build(); err != nil {
-		return nil, err
-	}
-	return r.js, nil
+	return pick(r), nil
 }
 
 // format returns the registry serde of a value-serializer or
 // value-deserializer setting (avro, protobuf, json-schema), or nil for
 // the default (by type); key names the setting in errors.
 func (r *registrySerdes) format(key, name string) (serde.Serde, error) {
-	var (
-		s   serde.Serde
-		err error
-	)
 	switch name {
 	case "":
 		return nil, nil
-	case "avro":
-		s, err = r.avro()
-	case "protobuf":
-		s, err = r.protobuf()
-	case "json-schema":
-		s, err = r.jsonSchema()
+	case "avro", "protobuf", "json-schema":
 	default:
 		return nil, fmt.Errorf("kafkaboot: %s %q: want avro, protobuf or json-schema", key, name)
 	}
-	if err != nil {
+	if err := r.build(); err != nil {
 		return nil, fmt.Errorf("kafkaboot: %s %s: %w", key, name, err)
 	}
-	return s, nil
+	switch name {
+	case "avro":
+		return r.av, nil
+	case "protobuf":
+		return r.pb, nil
+	}
+	return r.js, nil
 }
 
 // registry returns the registry serdes of cluster name's

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"reflect"
-	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkaboot/kafkaboot/internal/typecache"
 )
 
 // JSON serializes values with encoding/json and writes a type header (see
@@ -34,10 +34,10 @@ import (
 type JSON struct {
 	o     options
 	codec jsonImpl // nil: encoding/json
-	// headers caches the type header's value per type (copy on write),
-	// lastHeader the last one used.
-	headers    atomic.Pointer[map[reflect.Type]*typeHeader]
-	lastHeader atomic.Pointer[typeHeader]
+	// headers caches the type header's value per type, as bytes shared
+	// by every record of the type (converting the name for each record
+	// would cost an allocation), per registration generation.
+	headers typecache.Cache[[]byte]
 }
 
 // NewJSON returns a JSON serde. Options: [WithRegistry],
@@ -73,16 +73,6 @@ func (j *JSON) Serialize(_ string, headers *[]kgo.RecordHeader, v any) ([]byte, 
 	return b, nil
 }
 
-// typeHeader is the type header's value for type t (the registry's name
-// of t as of the registration generation gen), as bytes shared by every
-// record of the type: converting the name for each record would cost an
-// allocation.
-type typeHeader struct {
-	t     reflect.Type
-	gen   uint64
-	value []byte
-}
-
 // headerValue returns the type header's value for t, empty for types
 // without a name.
 func (j *JSON) headerValue(t reflect.Type) []byte {
@@ -91,30 +81,8 @@ func (j *JSON) headerValue(t reflect.Type) []byte {
 	if c := r.names.Load(); c != nil {
 		gen = c.gen
 	}
-	if h := j.lastHeader.Load(); h != nil && h.t == t && h.gen == gen {
-		return h.value // the common case: one type per serde
-	}
-	m := j.headers.Load()
-	var h *typeHeader
-	if m != nil {
-		h = (*m)[t]
-	}
-	if h == nil || h.gen != gen {
-		h = &typeHeader{t: t, gen: gen, value: []byte(r.NameOf(t))}
-		next := make(map[reflect.Type]*typeHeader, 1)
-		if m != nil && len(*m) < maxTypeHeaders {
-			maps.Copy(next, *m)
-		}
-		next[t] = h
-		j.headers.CompareAndSwap(m, &next) // a lost race only costs a recomputation
-	}
-	j.lastHeader.Store(h)
-	return h.value
+	return j.headers.Get(t, gen, func() []byte { return []byte(r.NameOf(t)) })
 }
-
-// maxTypeHeaders bounds the type header cache (types are normally few;
-// this bounds memory for programs that serialize many generated types).
-const maxTypeHeaders = 1024
 
 // marshal returns the JSON encoding of v.
 func (j *JSON) marshal(v any) ([]byte, error) {

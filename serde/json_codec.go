@@ -8,7 +8,6 @@ import (
 	"io"
 
 	gojson "github.com/goccy/go-json"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // JSONCodec is the JSON implementation of a [JSON] serde, chosen with
@@ -172,26 +171,4 @@ func (e *goJSONError) Unwrap() []error { return []error{e.err, e.std} }
 func isUnsupportedType(err error) bool {
 	var ute *json.UnsupportedTypeError
 	return errors.As(err, &ute)
-}
-
-// setHeaderBytes is [SetHeader] with the value given as bytes (kept, not
-// copied).
-func setHeaderBytes(headers *[]kgo.RecordHeader, key string, value []byte) {
-	hs := *headers
-	found := false
-	out := hs[:0]
-	for _, h := range hs {
-		if h.Key == key {
-			if found {
-				continue
-			}
-			found = true
-			h.Value = value
-		}
-		out = append(out, h)
-	}
-	if !found {
-		out = append(out, kgo.RecordHeader{Key: key, Value: value})
-	}
-	*headers = out
 }

@@ -270,6 +270,12 @@ func SetHeader(headers *[]kgo.RecordHeader, key, value string) {
 	if headers == nil {
 		return
 	}
+	setHeaderBytes(headers, key, []byte(value))
+}
+
+// setHeaderBytes is [SetHeader] with the value given as bytes (kept, not
+// copied).
+func setHeaderBytes(headers *[]kgo.RecordHeader, key string, value []byte) {
 	hs := *headers
 	found := false
 	out := hs[:0]
@@ -279,12 +285,12 @@ func SetHeader(headers *[]kgo.RecordHeader, key, value string) {
 				continue
 			}
 			found = true
-			h.Value = []byte(value)
+			h.Value = value
 		}
 		out = append(out, h)
 	}
 	if !found {
-		out = append(out, kgo.RecordHeader{Key: key, Value: []byte(value)})
+		out = append(out, kgo.RecordHeader{Key: key, Value: value})
 	}
 	*headers = out
 }
