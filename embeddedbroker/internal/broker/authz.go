@@ -7,6 +7,7 @@ import (
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/acl"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/sharecoord"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -93,6 +94,7 @@ const (
 	opDescribeConfigs = kmsg.ACLOperationDescribeConfigs
 	opAlterConfigs    = kmsg.ACLOperationAlterConfigs
 	opIdempotentWrite = kmsg.ACLOperationIdempotentWrite
+	opClusterAction   = kmsg.ACLOperationClusterAction
 
 	resTopic = kmsg.ACLResourceTypeTopic
 	resGroup = kmsg.ACLResourceTypeGroup
@@ -220,6 +222,20 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 		if r.CoordinatorType == 1 {
 			typ, code = resTxnID, kerr.TransactionalIDAuthorizationFailed.Code
 		}
+		if r.CoordinatorType == coordinatorShare {
+			// Kafka: CLUSTER_ACTION on the cluster for share
+			// coordinator keys, which only brokers look up.
+			if n.mayCluster(ctx, opClusterAction) {
+				return serve()
+			}
+			code := kerr.ClusterAuthorizationFailed.Code
+			if r.Version < 4 {
+				return refuse(code)
+			}
+			resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
+			addDeniedCoordinators(resp, r.CoordinatorKeys, code)
+			return done(resp)
+		}
 		if r.Version < 4 {
 			if !n.may(ctx, opDescribe, typ, r.CoordinatorKey) {
 				return refuse(code)
@@ -271,6 +287,123 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			}
 		}
 		return serve()
+	case *kmsg.ShareFetchRequest:
+		// Kafka's handleShareFetchRequest: READ on the group, and READ
+		// on each topic, whose partitions answer
+		// TOPIC_AUTHORIZATION_FAILED (and stay out of the share
+		// session) without it.
+		if r.GroupID == nil || !n.may(ctx, opRead, resGroup, *r.GroupID) {
+			return refuse(kerr.GroupAuthorizationFailed.Code)
+		}
+		denied := refused(&r.Topics, func(t kmsg.ShareFetchRequestTopic) bool {
+			name, ok := n.topicName(t.TopicID)
+			return !ok || n.may(ctx, opRead, resTopic, name)
+		})
+		return merge(serve(), func(resp kmsg.Response) {
+			out := resp.(*kmsg.ShareFetchResponse)
+			for _, t := range denied {
+				rt := kmsg.NewShareFetchResponseTopic()
+				rt.TopicID = t.TopicID
+				for _, p := range t.Partitions {
+					rp := kmsg.NewShareFetchResponseTopicPartition()
+					rp.Partition, rp.ErrorCode, rp.Records = p.Partition, kerr.TopicAuthorizationFailed.Code, []byte{}
+					if len(p.AcknowledgementBatches) > 0 {
+						rp.AcknowledgeErrorCode = kerr.TopicAuthorizationFailed.Code
+					}
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				out.Topics = append(out.Topics, rt)
+			}
+		})
+	case *kmsg.ShareAcknowledgeRequest:
+		// As ShareFetch.
+		if r.GroupID == nil || !n.may(ctx, opRead, resGroup, *r.GroupID) {
+			return refuse(kerr.GroupAuthorizationFailed.Code)
+		}
+		denied := refused(&r.Topics, func(t kmsg.ShareAcknowledgeRequestTopic) bool {
+			name, ok := n.topicName(t.TopicID)
+			return !ok || n.may(ctx, opRead, resTopic, name)
+		})
+		return merge(serve(), func(resp kmsg.Response) {
+			out := resp.(*kmsg.ShareAcknowledgeResponse)
+			for _, t := range denied {
+				rt := kmsg.NewShareAcknowledgeResponseTopic()
+				rt.TopicID = t.TopicID
+				for _, p := range t.Partitions {
+					rp := kmsg.NewShareAcknowledgeResponseTopicPartition()
+					rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				out.Topics = append(out.Topics, rt)
+			}
+		})
+	case *kmsg.InitializeShareGroupStateRequest, *kmsg.ReadShareGroupStateRequest, *kmsg.WriteShareGroupStateRequest,
+		*kmsg.DeleteShareGroupStateRequest, *kmsg.ReadShareGroupStateSummaryRequest:
+		// Kafka's share coordinator RPCs: CLUSTER_ACTION, as for the
+		// other requests brokers send each other.
+		if !n.mayCluster(ctx, opClusterAction) {
+			return done(sharecoord.ErrorResponse(r, kerr.ClusterAuthorizationFailed.Code))
+		}
+		return serve()
+	case *kmsg.ShareGroupHeartbeatRequest:
+		// Kafka's handleShareGroupHeartbeat: READ on the group, DESCRIBE
+		// on every subscribed topic.
+		if !n.may(ctx, opRead, resGroup, r.GroupID) {
+			return refuse(kerr.GroupAuthorizationFailed.Code)
+		}
+		for _, t := range r.SubscribedTopicNames {
+			if !n.may(ctx, opDescribe, resTopic, t) {
+				return refuse(kerr.TopicAuthorizationFailed.Code)
+			}
+		}
+		return serve()
+	case *kmsg.DescribeShareGroupOffsetsRequest:
+		// Kafka: DESCRIBE on the group (and on the topics; deviation: not
+		// checked per topic here).
+		for _, g := range r.Groups {
+			if !n.may(ctx, opDescribe, resGroup, g.GroupID) {
+				return refuse(kerr.GroupAuthorizationFailed.Code)
+			}
+		}
+		return serve()
+	case *kmsg.AlterShareGroupOffsetsRequest:
+		// Kafka: READ on the group and the topics.
+		if !n.may(ctx, opRead, resGroup, r.GroupID) {
+			return refuse(kerr.GroupAuthorizationFailed.Code)
+		}
+		for _, t := range r.Topics {
+			if !n.may(ctx, opRead, resTopic, t.Topic) {
+				return refuse(kerr.TopicAuthorizationFailed.Code)
+			}
+		}
+		return serve()
+	case *kmsg.DeleteShareGroupOffsetsRequest:
+		// Kafka: DELETE on the group, READ on the topics.
+		if !n.may(ctx, opDel, resGroup, r.GroupID) {
+			return refuse(kerr.GroupAuthorizationFailed.Code)
+		}
+		for _, t := range r.Topics {
+			if !n.may(ctx, opRead, resTopic, t.Topic) {
+				return refuse(kerr.TopicAuthorizationFailed.Code)
+			}
+		}
+		return serve()
+	case *kmsg.ShareGroupDescribeRequest:
+		denied := refused(&r.GroupIDs, func(g string) bool { return n.may(ctx, opDescribe, resGroup, g) })
+		add := func(resp kmsg.Response) {
+			out := resp.(*kmsg.ShareGroupDescribeResponse)
+			for _, g := range denied {
+				rg := kmsg.NewShareGroupDescribeResponseGroup()
+				rg.GroupID, rg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+				out.Groups = append(out.Groups, rg)
+			}
+		}
+		if len(r.GroupIDs) == 0 {
+			resp := r.ResponseKind()
+			add(resp)
+			return done(resp)
+		}
+		return merge(serve(), add)
 	case *kmsg.ConsumerGroupDescribeRequest:
 		denied := refused(&r.Groups, func(g string) bool { return n.may(ctx, opDescribe, resGroup, g) })
 		add := func(resp kmsg.Response) {
@@ -674,6 +807,23 @@ func errorResponse(req kmsg.Request, code int16) kmsg.Response {
 		resp.(*kmsg.HeartbeatResponse).ErrorCode = code
 	case *kmsg.ConsumerGroupHeartbeatRequest:
 		resp.(*kmsg.ConsumerGroupHeartbeatResponse).ErrorCode = code
+	case *kmsg.ShareGroupHeartbeatRequest:
+		resp.(*kmsg.ShareGroupHeartbeatResponse).ErrorCode = code
+	case *kmsg.ShareFetchRequest:
+		resp.(*kmsg.ShareFetchResponse).ErrorCode = code
+	case *kmsg.DescribeShareGroupOffsetsRequest:
+		out := resp.(*kmsg.DescribeShareGroupOffsetsResponse)
+		for _, g := range r.Groups {
+			rg := kmsg.NewDescribeShareGroupOffsetsResponseGroup()
+			rg.GroupID, rg.ErrorCode = g.GroupID, code
+			out.Groups = append(out.Groups, rg)
+		}
+	case *kmsg.AlterShareGroupOffsetsRequest:
+		resp.(*kmsg.AlterShareGroupOffsetsResponse).ErrorCode = code
+	case *kmsg.DeleteShareGroupOffsetsRequest:
+		resp.(*kmsg.DeleteShareGroupOffsetsResponse).ErrorCode = code
+	case *kmsg.ShareAcknowledgeRequest:
+		resp.(*kmsg.ShareAcknowledgeResponse).ErrorCode = code
 	case *kmsg.LeaveGroupRequest:
 		resp.(*kmsg.LeaveGroupResponse).ErrorCode = code
 	case *kmsg.OffsetDeleteRequest:
@@ -884,9 +1034,13 @@ type configRes struct {
 // cluster for a broker's configs) is refused, noting it in denied.
 func (n *Node) denyConfig(ctx context.Context, op kmsg.ACLOperation, typ kmsg.ConfigResourceType, name string, denied *[]configRes) bool {
 	ok, code := true, int16(0)
-	if typ == resourceTopic {
+	switch typ {
+	case resourceTopic:
 		ok, code = n.may(ctx, op, resTopic, name), kerr.TopicAuthorizationFailed.Code
-	} else {
+	case resourceGroup:
+		// Kafka: DESCRIBE_CONFIGS or ALTER_CONFIGS on the group.
+		ok, code = n.may(ctx, op, resGroup, name), kerr.GroupAuthorizationFailed.Code
+	default:
 		ok, code = n.mayCluster(ctx, op), kerr.ClusterAuthorizationFailed.Code
 	}
 	if !ok {

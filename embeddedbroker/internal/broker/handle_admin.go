@@ -236,6 +236,8 @@ func (n *Node) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Resp
 			out.Configs = append(out.Configs, c)
 		}
 		switch rr.ResourceType {
+		case resourceGroup:
+			n.describeGroupConfigs(img, rr, add)
 		case resourceTopic:
 			t, ok := img.Topic(rr.ResourceName)
 			if !ok {
@@ -349,6 +351,9 @@ func (n *Node) handleIncrementalAlterConfigs(ctx context.Context, req *kmsg.Incr
 		out := kmsg.NewIncrementalAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
 		err := func() error {
+			if rr.ResourceType == resourceGroup {
+				return n.alterGroupConfigs(ctx, rr, req.ValidateOnly)
+			}
 			if rr.ResourceType != resourceTopic {
 				return errBrokerConfigsStatic
 			}

@@ -11,6 +11,8 @@ import (
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/groups"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/sharecoord"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/sharegroup"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/txn"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -53,6 +55,21 @@ func (n *Node) newGroupCoordinator() *groups.Coordinator {
 			SessionTimeout:    b.Millis("group.consumer.session.timeout.ms"),
 			HeartbeatInterval: b.Millis("group.consumer.heartbeat.interval.ms"),
 			MaxSize:           int(b.Int("group.consumer.max.size")),
+		},
+		ShareMembersGone: func(group string, members []string) { n.share.membersGone(group, members) },
+		SharePersister:   sharePersister{n},
+		ShareGroupConfig: func(group string) sharegroup.Config {
+			img := n.ctrl.Image()
+			return sharegroup.Config{
+				SessionTimeout:    n.groupConfigMillis(img, group, "share.session.timeout.ms"),
+				HeartbeatInterval: n.groupConfigMillis(img, group, "share.heartbeat.interval.ms"),
+				MaxSize:           int(b.Int("group.share.max.size")),
+			}
+		},
+		Share: sharegroup.Config{
+			SessionTimeout:    b.Millis("group.share.session.timeout.ms"),
+			HeartbeatInterval: b.Millis("group.share.heartbeat.interval.ms"),
+			MaxSize:           int(b.Int("group.share.max.size")),
 		},
 		Now: n.cfg.Now,
 	}, n.log)
@@ -162,6 +179,7 @@ func (n *Node) applyCoordination(img *controller.Image) {
 			n.groups.Unload(int32(i))
 		}
 	}
+	n.applyShareCoordination(img)
 }
 
 // offsetsStore writes the coordinator's records to its partition of
@@ -202,6 +220,8 @@ func (n *Node) handleFindCoordinator(ctx context.Context, req *kmsg.FindCoordina
 			c.NodeID, c.Host, c.Port, c.ErrorCode = n.groupCoordinator(ctx, key)
 		case coordinatorTxn:
 			c.NodeID, c.Host, c.Port, c.ErrorCode = n.txnCoordinator(ctx, key)
+		case coordinatorShare:
+			c.NodeID, c.Host, c.Port, c.ErrorCode = n.shareCoordinator(ctx, key)
 		default:
 			c.ErrorCode = kerr.InvalidRequest.Code
 		}
@@ -248,6 +268,8 @@ func (n *Node) internalTopicSpec(name string) (controller.TopicSpec, bool) {
 		return n.offsetsTopicSpec(), true
 	case TxnStateTopic:
 		return n.txnStateTopicSpec(), true
+	case ShareStateTopic:
+		return n.shareStateTopicSpec(), true
 	}
 	return controller.TopicSpec{}, false
 }
@@ -289,6 +311,15 @@ func (n *Node) coordinatorFor(ctx context.Context, spec controller.TopicSpec, pa
 func (n *Node) handleGroupRequest(ctx context.Context, c *wire.Conn, req *wire.Request) wire.Pending {
 	if txn.Handles(req.Key) {
 		return func() kmsg.Response { return n.txns.Handle(ctx, req.Body) }
+	}
+	if sharecoord.Handles(req.Key) {
+		return func() kmsg.Response { return n.share.coord.Handle(ctx, req.Body) }
+	}
+	switch body := req.Body.(type) {
+	case *kmsg.ShareFetchRequest:
+		return func() kmsg.Response { return n.handleShareFetch(ctx, body) }
+	case *kmsg.ShareAcknowledgeRequest:
+		return func() kmsg.Response { return n.handleShareAcknowledge(ctx, body) }
 	}
 	if !groups.Handles(req.Key) {
 		return nil // not served: versions() keeps such keys out

@@ -223,4 +223,6 @@ func (n *Node) setCurrentLeader(topic string, partition int32, cl *kmsg.ProduceR
 
 // internalTopic reports whether topic is one of the broker's own, which
 // clients may read but never write (Kafka's Topic.isInternal).
-func internalTopic(topic string) bool { return topic == OffsetsTopic || topic == TxnStateTopic }
+func internalTopic(topic string) bool {
+	return topic == OffsetsTopic || topic == TxnStateTopic || topic == ShareStateTopic
+}

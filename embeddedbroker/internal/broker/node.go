@@ -95,6 +95,7 @@ type Node struct {
 
 	groups       *groups.Coordinator
 	coordinating map[int32]bool // __consumer_offsets partitions loaded into groups; under mu
+	share        *shareNode     // share groups (KIP-932): handle_share.go
 
 	// txns coordinates the transactions of the __transaction_state
 	// partitions this node leads; txnCoordinating maps those partitions
@@ -183,6 +184,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.groups = n.newGroupCoordinator()
 	n.txns = n.newTxnCoordinator()
+	n.share = n.newShareNode()
 	n.fetchers = newFetchers(n)
 	if n.cleaner, err = newLogCleaner(n); err != nil {
 		return nil, fmt.Errorf("broker %d: log cleaner: %w", cfg.ID, err)
@@ -401,6 +403,7 @@ func (n *Node) shutdown(crash bool) error {
 	n.fetchers.stop()
 	n.groups.Close()
 	n.txns.Close()
+	n.share.close()
 	n.peers.close()
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -736,7 +739,7 @@ func (n *Node) apply(img *controller.Image, d *controller.Delta) error {
 		} else {
 			name = td.Old.Name
 		}
-		coordination = coordination || name == OffsetsTopic || name == TxnStateTopic
+		coordination = coordination || name == OffsetsTopic || name == TxnStateTopic || name == ShareStateTopic
 		if td.Old != nil && (td.Topic == nil || td.Topic.ID != td.Old.ID) {
 			if p := firstNonNil(n.parts[td.Old.Name]); p != nil && p.topicID == td.Old.ID {
 				errs = append(errs, n.dropTopic(td.Old.Name))

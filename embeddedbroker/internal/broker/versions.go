@@ -59,6 +59,18 @@ var served = map[kmsg.Key]apiRange{
 	kmsg.TxnOffsetCommit:              {0, 4}, // v5+ expects the broker to add the partition itself (KIP-890)
 	kmsg.ConsumerGroupHeartbeat:       {0, 1},
 	kmsg.ConsumerGroupDescribe:        {0, 1},
+	kmsg.ShareGroupHeartbeat:          {1, 1}, // v0 was Kafka 4.0's early access
+	kmsg.ShareGroupDescribe:           {1, 1},
+	kmsg.ShareFetch:                   {1, 2}, // franz-go needs v2; RENEW and ShareAcquireMode 1 are not served
+	kmsg.ShareAcknowledge:             {1, 2},
+	kmsg.InitializeShareGroupState:    {0, 0},
+	kmsg.ReadShareGroupState:          {0, 0},
+	kmsg.WriteShareGroupState:         {0, 1},
+	kmsg.DeleteShareGroupState:        {0, 0},
+	kmsg.ReadShareGroupStateSummary:   {0, 1},
+	kmsg.DescribeShareGroupOffsets:    {0, 1},
+	kmsg.AlterShareGroupOffsets:       {0, 0},
+	kmsg.DeleteShareGroupOffsets:      {0, 0},
 }
 
 // versions is the wire.Versions of this broker, capped by what kmsg knows.

@@ -263,6 +263,12 @@ var brokerDefs = withSecurity([]Def{
 	{Name: "group.max.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "1800000", Min: minOf(0)},
 	{Name: "group.max.size", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(1)},
 	{Name: "group.min.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "6000", Min: minOf(0)},
+	{Name: "group.share.delivery.count.limit", Type: kmsg.ConfigTypeInt, Default: "5", Min: minOf(2), Max: maxOf(10), Doc: "How many times a share group delivers a record before it archives it instead of making it available again (KIP-932)."},
+	{Name: "group.share.heartbeat.interval.ms", Type: kmsg.ConfigTypeInt, Default: "1000", Min: minOf(1), Doc: "The heartbeat interval of KIP-932 share groups. 1000 here (Kafka: 5000), as for consumer groups; must be below group.share.session.timeout.ms."},
+	{Name: "group.share.max.size", Type: kmsg.ConfigTypeInt, Default: "200", Min: minOf(1), Max: maxOf(1000)},
+	{Name: "group.share.partition.max.record.locks", Type: kmsg.ConfigTypeInt, Default: "2000", Min: minOf(100), Max: maxOf(10000), Doc: "The in-flight records of a share partition at most: past this no new records are acquired until the earliest are acknowledged (Kafka 4.1's default; 4.0's is 200)."},
+	{Name: "group.share.record.lock.duration.ms", Type: kmsg.ConfigTypeInt, Default: "30000", Min: minOf(1000), Max: maxOf(3600000), Doc: "How long a share group member holds the records it acquired before they become available again."},
+	{Name: "group.share.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "45000", Min: minOf(1)},
 	{Name: "log.cleaner.backoff.ms", Type: kmsg.ConfigTypeLong, Default: "15000", Min: minOf(0), Doc: "How long an idle cleaner goroutine sleeps before it looks for dirty logs again."},
 	{Name: "log.cleaner.dedupe.buffer.size", Type: kmsg.ConfigTypeLong, Default: "134217728", Min: minOf(1024), Doc: "Memory for the cleaners' offset maps, shared by the log.cleaner.threads goroutines: how many keys one cleaning can deduplicate."},
 	{Name: "log.cleaner.delete.retention.ms", Type: kmsg.ConfigTypeLong, Default: "86400000", Min: minOf(0)},
@@ -303,6 +309,10 @@ var brokerDefs = withSecurity([]Def{
 	{Name: "producer.id.expiration.check.interval.ms", Type: kmsg.ConfigTypeInt, Default: "600000", Min: minOf(1)},
 	{Name: "producer.id.expiration.ms", Type: kmsg.ConfigTypeInt, Default: "86400000", Min: minOf(1), Doc: "A partition forgets an idempotent producer this long after its last write."},
 	{Name: "replica.lag.time.max.ms", Type: kmsg.ConfigTypeLong, Default: "30000", Min: minOf(1)},
+	{Name: "share.coordinator.state.topic.min.isr", Type: kmsg.ConfigTypeShort, Default: "2", Min: minOf(1), Doc: "Capped at the replication factor of the topic."},
+	{Name: "share.coordinator.state.topic.num.partitions", Type: kmsg.ConfigTypeInt, Default: "50", Min: minOf(1)},
+	{Name: "share.coordinator.state.topic.replication.factor", Type: kmsg.ConfigTypeShort, Default: "3", Min: minOf(1), Doc: "Capped at what the cluster can provide."},
+	{Name: "share.coordinator.state.topic.segment.bytes", Type: kmsg.ConfigTypeInt, Default: "104857600", Min: minOf(14)},
 	{Name: "socket.request.max.bytes", Type: kmsg.ConfigTypeInt, Default: "104857600", Min: minOf(1024)},
 	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: kmsg.ConfigTypeInt, Default: "10000", Min: minOf(1)},
 	{Name: "transaction.max.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "900000", Min: minOf(1)},
@@ -386,6 +396,9 @@ func NewBroker(set map[string]string) (*Broker, error) {
 	}
 	if hb, s := b.Int("group.consumer.heartbeat.interval.ms"), b.Int("group.consumer.session.timeout.ms"); hb >= s {
 		return nil, fmt.Errorf("%w: group.consumer.heartbeat.interval.ms (%d) must be less than group.consumer.session.timeout.ms (%d)", ErrInvalid, hb, s)
+	}
+	if hb, s := b.Int("group.share.heartbeat.interval.ms"), b.Int("group.share.session.timeout.ms"); hb >= s {
+		return nil, fmt.Errorf("%w: group.share.heartbeat.interval.ms (%d) must be less than group.share.session.timeout.ms (%d)", ErrInvalid, hb, s)
 	}
 	return b, nil
 }

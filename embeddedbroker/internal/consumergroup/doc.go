@@ -73,8 +73,16 @@
 //     (nor are Kafka 4.0's).
 //   - Not covered: members of the classic protocol in a consumer group
 //     (online upgrade and downgrade), per-group dynamic configuration,
-//     client-side assignors, offsets (commit validation with member epochs
-//     belongs to the offsets code), and GROUP_ID_NOT_FOUND for a heartbeat
-//     to a group that does not exist (the caller knows which exist; here
-//     an unknown member is UNKNOWN_MEMBER_ID).
+//     client-side assignors, offsets (the offsets code keeps them and asks
+//     [Group.CheckCommit] whether a commit's member epoch is good), and
+//     GROUP_ID_NOT_FOUND for a heartbeat to a group that does not exist
+//     (the caller knows which exist; here an unknown member is
+//     UNKNOWN_MEMBER_ID).
+//   - Offset commits are checked as Kafka 4.3 checks them (KIP-1251):
+//     each member keeps the epoch at which it got each partition
+//     ([Member.AssignedEpochs], in [CurrentAssignmentRecord]), and a
+//     commit at an older member epoch is accepted for partitions the
+//     member has had since then; Kafka 4.0 to 4.2 accept only the
+//     current epoch, which refuses a commit that crossed a heartbeat
+//     bumping the epoch.
 package consumergroup

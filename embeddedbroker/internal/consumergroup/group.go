@@ -370,3 +370,32 @@ func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	slices.Sort(ks)
 	return ks
 }
+
+// CheckCommit checks an offset commit of the partitions parts by member
+// memberID at member epoch epoch, as Kafka 4.3 does with KIP-1251's
+// assignment epochs: at the member's current epoch any commit is the
+// member's; at an older epoch only one of partitions the member has had
+// since that epoch or before (a commit sent before a heartbeat bumped the
+// epoch, answered after); a newer epoch, or an older one naming a
+// partition the member got later or no longer has, is STALE_MEMBER_EPOCH.
+// An unknown member is UNKNOWN_MEMBER_ID. The error matches the kerr
+// error with errors.Is.
+func (g *Group) CheckCommit(memberID string, epoch int32, parts Assignment) error {
+	m, ok := g.members[memberID]
+	switch {
+	case !ok:
+		return refuse(kerr.UnknownMemberID, "Member %s is not a member of group %s.", memberID, g.id)
+	case epoch == m.Epoch:
+		return nil
+	case epoch > m.Epoch:
+		return refuse(kerr.StaleMemberEpoch, "The member epoch %d is newer than the member's, %d.", epoch, m.Epoch)
+	}
+	for t, ps := range parts {
+		for _, p := range ps {
+			if e, ok := m.AssignedEpochs[t][p]; !ok || e > epoch {
+				return refuse(kerr.StaleMemberEpoch, "Partition %d of topic %x was not the member's at epoch %d.", p, t, epoch)
+			}
+		}
+	}
+	return nil
+}

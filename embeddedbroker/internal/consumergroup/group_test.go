@@ -946,3 +946,56 @@ func TestConfig(t *testing.T) {
 		t.Error("New accepted an empty group ID")
 	}
 }
+
+// TestCheckCommit: KIP-1251's assignment epochs. A member keeps the epoch
+// at which it got each partition through later epochs, so a commit at an
+// older epoch is its own for the partitions it has had since then, and
+// the epochs survive a replay of the records.
+func TestCheckCommit(t *testing.T) {
+	e := newEnv(t, Config{}, topicsOf(map[byte]int32{1: 4}))
+	a, b := newClient("a", "t1"), newClient("b", "t1")
+	e.mustBeat(a) // alone: all 4 partitions at epoch 1
+	e.converge(a)
+	e.mustBeat(b)
+	e.converge(a, b)
+	ma, _ := e.g.Member("a")
+	mb, _ := e.g.Member("b")
+	if ma.Epoch != 2 || mb.Epoch != 2 || ma.Assigned.Len() != 2 || mb.Assigned.Len() != 2 {
+		t.Fatalf("a %+v, b %+v", ma, mb)
+	}
+	kept, moved := ma.Assigned, mb.Assigned
+	for topic, ps := range kept {
+		for _, p := range ps {
+			if got := ma.AssignedEpochs[topic][p]; got != 1 {
+				t.Errorf("a's partition %d: assignment epoch %d, want 1 (kept since it joined)", p, got)
+			}
+		}
+	}
+	for topic, ps := range moved {
+		for _, p := range ps {
+			if got := mb.AssignedEpochs[topic][p]; got != 2 {
+				t.Errorf("b's partition %d: assignment epoch %d, want 2", p, got)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		member string
+		epoch  int32
+		parts  Assignment
+		want   *kerr.Error
+	}{
+		{"a at its epoch", "a", 2, moved, nil},
+		{"a at epoch 1, the partitions it kept", "a", 1, kept, nil},
+		{"a at epoch 1, b's partitions", "a", 1, moved, kerr.StaleMemberEpoch},
+		{"b at epoch 1, before it had them", "b", 1, moved, kerr.StaleMemberEpoch},
+		{"a at a newer epoch", "a", 3, kept, kerr.StaleMemberEpoch},
+		{"unknown member", "zz", 2, kept, kerr.UnknownMemberID},
+	} {
+		err := e.g.CheckCommit(tc.member, tc.epoch, tc.parts)
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	e.checkReplay()
+}

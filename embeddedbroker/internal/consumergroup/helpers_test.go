@@ -187,15 +187,15 @@ func stateOf(g *Group) groupState {
 	s := groupState{
 		Epoch:           g.epoch,
 		AssignmentEpoch: g.assignmentEpoch,
-		SubMeta:         maps(g.subMeta),
+		SubMeta:         copyMap(g.subMeta),
 		Regexes:         make(map[string][]string),
 		Members:         make(map[string]Member),
 		Target:          make(map[string]Assignment),
-		Static:          maps(g.static),
+		Static:          copyMap(g.static),
 		Owners:          make(map[TopicID]map[int32]string),
-		NameCount:       maps(g.nameCount),
-		RegexCount:      maps(g.regexCount),
-		AssignorCount:   maps(g.assignorCount),
+		NameCount:       copyMap(g.nameCount),
+		RegexCount:      copyMap(g.regexCount),
+		AssignorCount:   copyMap(g.assignorCount),
 		State:           g.State(),
 	}
 	for re, ts := range g.regexes {
@@ -208,12 +208,12 @@ func stateOf(g *Group) groupState {
 		s.Target[id] = a.Clone()
 	}
 	for t, os := range g.owners {
-		s.Owners[t] = maps(os)
+		s.Owners[t] = copyMap(os)
 	}
 	return s
 }
 
-func maps[K comparable, V any](m map[K]V) map[K]V {
+func copyMap[K comparable, V any](m map[K]V) map[K]V {
 	c := make(map[K]V, len(m))
 	for k, v := range m {
 		c[k] = v

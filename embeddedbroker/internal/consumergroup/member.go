@@ -1,6 +1,7 @@
 package consumergroup
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -85,6 +86,11 @@ type Member struct {
 	// Assigned are the partitions the member owns or may own now: those
 	// the last response gave it.
 	Assigned Assignment
+	// AssignedEpochs is, for each partition of Assigned, the member epoch
+	// at which the member was given it (KIP-1251's assignment epochs):
+	// an offset commit at an older member epoch is still the member's
+	// for the partitions it has had since then (see [Group.CheckCommit]).
+	AssignedEpochs map[TopicID]map[int32]int32
 	// PendingRevocation are the partitions the member owns and must
 	// revoke; no other member gets them before it does.
 	PendingRevocation Assignment
@@ -96,8 +102,45 @@ func (m *Member) clone() Member {
 	c := *m
 	c.SubscribedTopicNames = slices.Clone(m.SubscribedTopicNames)
 	c.Assigned = m.Assigned.Clone()
+	c.AssignedEpochs = cloneEpochs(m.AssignedEpochs)
 	c.PendingRevocation = m.PendingRevocation.Clone()
 	return c
+}
+
+func cloneEpochs(e map[TopicID]map[int32]int32) map[TopicID]map[int32]int32 {
+	if e == nil {
+		return nil
+	}
+	c := make(map[TopicID]map[int32]int32, len(e))
+	for t, ps := range e {
+		c[t] = maps.Clone(ps)
+	}
+	return c
+}
+
+// epochsFor returns the assignment epochs of a, taking those of the
+// partitions in prev and giving the others epoch.
+func epochsFor(a Assignment, prev map[TopicID]map[int32]int32, epoch int32) map[TopicID]map[int32]int32 {
+	if len(a) == 0 {
+		return nil
+	}
+	out := make(map[TopicID]map[int32]int32, len(a))
+	for t, ps := range a {
+		m := make(map[int32]int32, len(ps))
+		for _, p := range ps {
+			e, ok := prev[t][p]
+			if !ok {
+				e = epoch
+			}
+			m[p] = e
+		}
+		out[t] = m
+	}
+	return out
+}
+
+func sameEpochs(a, b map[TopicID]map[int32]int32) bool {
+	return maps.EqualFunc(a, b, func(x, y map[int32]int32) bool { return maps.Equal(x, y) })
 }
 
 // reconciledTo is Kafka's isReconciledTo.
@@ -125,6 +168,7 @@ func sameAssignmentState(a, b *Member) bool {
 		a.PreviousEpoch == b.PreviousEpoch &&
 		a.State == b.State &&
 		a.Assigned.Equal(b.Assigned) &&
+		sameEpochs(a.AssignedEpochs, b.AssignedEpochs) &&
 		a.PendingRevocation.Equal(b.PendingRevocation)
 }
 

@@ -61,6 +61,7 @@ func (g *Group) nextAssignment(m *Member, epoch int32, owned Assignment, ownedKn
 		n.State = MemberUnrevokedPartitions
 		n.Epoch = epoch
 		n.Assigned = keep
+		n.AssignedEpochs = epochsFor(keep, m.AssignedEpochs, n.Epoch)
 		n.PendingRevocation = revoke
 		return n
 	}
@@ -70,6 +71,7 @@ func (g *Group) nextAssignment(m *Member, epoch int32, owned Assignment, ownedKn
 	}
 	n.Epoch = g.assignmentEpoch
 	n.Assigned = union(keep, free)
+	n.AssignedEpochs = epochsFor(n.Assigned, m.AssignedEpochs, n.Epoch)
 	n.PendingRevocation = nil
 	return n
 }

@@ -122,6 +122,10 @@ type CurrentAssignmentRecord struct {
 	// PartitionsPendingRevocation are the partitions the member must
 	// revoke.
 	PartitionsPendingRevocation Assignment
+	// AssignedEpochs are the assignment epochs of AssignedPartitions
+	// (KIP-1251); a partition missing from it was assigned at
+	// MemberEpoch.
+	AssignedEpochs map[TopicID]map[int32]int32
 	// Tombstone takes the member's partitions away.
 	Tombstone bool
 }
@@ -266,7 +270,7 @@ func (g *Group) applyCurrentAssignment(r CurrentAssignmentRecord) error {
 		}
 		g.release(m)
 		m.Epoch, m.PreviousEpoch = LeaveEpoch, LeaveEpoch
-		m.Assigned, m.PendingRevocation = nil, nil
+		m.Assigned, m.AssignedEpochs, m.PendingRevocation = nil, nil, nil
 		return nil
 	}
 	switch r.State {
@@ -298,6 +302,7 @@ func (g *Group) applyCurrentAssignment(r CurrentAssignmentRecord) error {
 	m.PreviousEpoch = r.PreviousMemberEpoch
 	m.State = r.State
 	m.Assigned = assigned
+	m.AssignedEpochs = epochsFor(assigned, r.AssignedEpochs, r.MemberEpoch)
 	m.PendingRevocation = pending
 	g.claim(m)
 	return nil
@@ -407,6 +412,7 @@ func currentRecord(m *Member) CurrentAssignmentRecord {
 		State:                       m.State,
 		AssignedPartitions:          m.Assigned.Clone(),
 		PartitionsPendingRevocation: m.PendingRevocation.Clone(),
+		AssignedEpochs:              cloneEpochs(m.AssignedEpochs),
 	}
 }
 

@@ -81,6 +81,7 @@ type checkpoint struct {
 	Scram          []scramRecord   `json:"scram,omitempty"`
 	Quotas         json.RawMessage `json:"quotas,omitempty"`
 	ACLs           json.RawMessage `json:"acls,omitempty"`
+	GroupConfigs   json.RawMessage `json:"groupConfigs,omitempty"`
 }
 
 type ckptTopic struct {
@@ -365,7 +366,7 @@ func (j *journal) writeCheckpoint(img *Image) error {
 		c := img.scram[k]
 		ck.Scram = append(ck.Scram, scramRecord{User: k.User, Mechanism: k.Mechanism, Cred: &c})
 	}
-	ck.Quotas, ck.ACLs = img.quotas, img.acls
+	ck.Quotas, ck.ACLs, ck.GroupConfigs = img.quotas, img.acls, img.groupConfigs
 	payload, err := json.Marshal(ck)
 	if err != nil {
 		return fmt.Errorf("controller: %w", err)
@@ -434,6 +435,9 @@ func (ck *checkpoint) image() (*Image, error) {
 	}
 	if len(ck.ACLs) > 0 {
 		recs = append(recs, record{ACLs: &aclsRecord{Snapshot: ck.ACLs}})
+	}
+	if len(ck.GroupConfigs) > 0 {
+		recs = append(recs, record{GroupConfigs: &groupConfigsRecord{Snapshot: ck.GroupConfigs}})
 	}
 	img, _, err := emptyImage("").apply(recs)
 	if err != nil {

@@ -191,6 +191,8 @@ type Image struct {
 	// quotas is the client quotas' quota.Store snapshot, acls the ACLs'
 	// acl.Authorizer snapshot.
 	quotas, acls []byte
+	// groupConfigs is the groups' dynamic configs (groupconfigs.go).
+	groupConfigs []byte
 }
 
 // emptyImage returns the image of a cluster without topics or brokers.
@@ -339,4 +341,8 @@ type Controller interface {
 	// UpdateACLs replaces the ACLs (an acl.Authorizer snapshot) with
 	// update's result, atomically.
 	UpdateACLs(ctx context.Context, update func(cur []byte) ([]byte, error)) error
+	// AlterGroupConfigs replaces a group's dynamic configs with update's
+	// result given the current ones, atomically (validateOnly: checks
+	// only).
+	AlterGroupConfigs(ctx context.Context, group string, update func(cur map[string]string) (map[string]string, error), validateOnly bool) error
 }

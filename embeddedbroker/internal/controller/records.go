@@ -30,6 +30,8 @@ type record struct {
 	Quotas *quotasRecord `json:"quotas,omitempty"`
 	// ACLs replaces the ACLs.
 	ACLs *aclsRecord `json:"acls,omitempty"`
+	// GroupConfigs replaces the dynamic configs of groups.
+	GroupConfigs *groupConfigsRecord `json:"groupConfigs,omitempty"`
 	// Broker registers a broker or changes its state. Broker records are
 	// session state: they are not written to the metadata log (brokers
 	// register again when they start), as a cluster restarted from its
@@ -239,6 +241,8 @@ func (im *Image) apply(recs []record) (*Image, *Delta, error) {
 		case r.ACLs != nil:
 			n.acls = r.ACLs.Snapshot
 			d.Security = true
+		case r.GroupConfigs != nil:
+			n.groupConfigs = r.GroupConfigs.Snapshot
 		case r.Broker != nil:
 			b := *r.Broker
 			i, found := slices.BinarySearchFunc(n.Brokers, b.ID, func(x Broker, id int32) int { return int(x.ID - id) })

@@ -13,6 +13,7 @@ import (
 const (
 	classicGroupType  = "classic"
 	consumerGroupType = "consumer"
+	shareGroupType    = "share"
 )
 
 // allGroupOperations is the bit field of the ACL operations a group
@@ -21,8 +22,8 @@ const (
 const allGroupOperations = 1<<3 | 1<<6 | 1<<8
 
 // handleListGroups lists the groups of the loaded partitions, filtered by
-// state (v4+, case-insensitive as in Kafka) and type (v5+: "classic" or
-// "consumer"). While a partition loads the response carries
+// state (v4+, case-insensitive as in Kafka) and type (v5+: "classic",
+// "consumer" or "share"). While a partition loads the response carries
 // COORDINATOR_LOAD_IN_PROGRESS with the groups of the others.
 func (c *Coordinator) handleListGroups(req *kmsg.ListGroupsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
@@ -49,6 +50,11 @@ func (c *Coordinator) handleListGroups(req *kmsg.ListGroupsRequest) kmsg.Respons
 			lg.GroupState = g.cg.g.State().String()
 			lg.GroupType = consumerGroupType
 		}
+		if g.isShare() {
+			lg.ProtocolType = shareGroupType
+			lg.GroupState = g.sg.g.State().String()
+			lg.GroupType = shareGroupType
+		}
 		g.mu.Unlock()
 		if filtered(req.TypesFilter, lg.GroupType) || filtered(req.StatesFilter, lg.GroupState) {
 			continue
@@ -71,7 +77,7 @@ func (c *Coordinator) handleDescribeGroups(req *kmsg.DescribeGroupsRequest) kmsg
 		switch {
 		case code != 0:
 			dg.ErrorCode = code
-		case g == nil || g.isConsumer():
+		case g == nil || g.isConsumer() || g.isShare():
 			// Kafka 4 describes only classic groups here; consumer
 			// groups answer ConsumerGroupDescribe.
 			msg := "Group " + id + " not found."
@@ -165,6 +171,10 @@ func (c *Coordinator) deleteGroup(id string) (int16, <-chan int16) {
 	switch {
 	case g.state == stateDead:
 		return kerr.GroupIDNotFound.Code, nil
+	case g.isShare() && g.sg.g.Len() > 0:
+		return kerr.NonEmptyGroup.Code, nil
+	case g.sg.broken:
+		return kerr.CoordinatorNotAvailable.Code, nil
 	case g.state != stateEmpty || g.hasMembers():
 		return kerr.NonEmptyGroup.Code, nil
 	case g.cg.broken:
@@ -212,6 +222,11 @@ func (c *Coordinator) deleteGroup(id string) (int16, <-chan int16) {
 		return kerr.NonEmptyGroup.Code, nil
 	}
 	recs = append(recs, cgRecs...)
+	sgRecs, err := g.shareTombstones()
+	if err != nil {
+		return kerr.NonEmptyGroup.Code, nil
+	}
+	recs = append(recs, sgRecs...)
 	prevStateMs := g.stateMs
 	g.transition(stateDead)
 	if len(recs) == 0 {
@@ -231,6 +246,8 @@ func (c *Coordinator) deleteGroup(id string) (int16, <-chan int16) {
 			done <- storeErrCode(err, false)
 		default:
 			g.c.log.Info("deleted group", "group", g.id, "offsets", len(ts))
+			g.c.deleteShareStates(g.id, g.sg.deleted)
+			g.sg.deleted = nil
 			clear(g.offsets)
 			clear(g.pendingTxn)
 			g.removeFromCoordinator()

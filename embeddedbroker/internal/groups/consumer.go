@@ -118,8 +118,13 @@ func (g *group) consumerHeartbeat(ctx context.Context, req *kmsg.ConsumerGroupHe
 	var prefix []KV
 	if cg == nil {
 		// A classic group: converted if it is empty and a member joins.
-		if g.hasMembers() || g.state != stateEmpty || req.MemberEpoch != 0 {
+		// (A share group, members or not, stays one: Kafka converts
+		// only between classic and consumer groups.)
+		if g.hasMembers() || g.isShare() || g.state != stateEmpty || req.MemberEpoch != 0 {
 			defer g.maybeDropUnused()
+			if g.isShare() {
+				return fail(kerr.GroupIDNotFound.Code, "Group "+g.id+" is not a consumer group: it is a share group.")
+			}
 			return fail(kerr.GroupIDNotFound.Code, "Group "+g.id+" is not a consumer group: it has members of the classic protocol "+
 				"(kafkaboot converts a group between protocols only when it is empty).")
 		}
@@ -356,24 +361,48 @@ func (c *Coordinator) handleConsumerGroupDescribe(ctx context.Context, req *kmsg
 
 // validateConsumerCommit is Kafka's ConsumerGroup.validateOffsetCommit:
 // commits without a member are taken while the group has no members;
-// otherwise the member must exist and send its current epoch
-// (STALE_MEMBER_EPOCH). Members of the consumer protocol commit with
-// OffsetCommit v9+ (Kafka's check; transactional commits are exempt).
-func (g *group) validateConsumerCommit(memberID string, epoch int32, version int16, transactional bool) int16 {
+// otherwise the member must exist (UNKNOWN_MEMBER_ID) and members of the
+// consumer protocol commit with OffsetCommit v9+ (Kafka's check;
+// transactional commits are exempt). The epoch is checked as Kafka 4.3
+// does (KIP-1251, consumergroup.Group.CheckCommit): the member's current
+// epoch, or an older one for partitions the member has had since then,
+// so that a commit racing a heartbeat that bumped the epoch is not
+// refused (STALE_MEMBER_EPOCH otherwise). parts are the partitions
+// committed.
+func (g *group) validateConsumerCommit(memberID string, epoch int32, version int16, transactional bool, parts consumergroup.Assignment) int16 {
 	cg := g.cg.g
 	if epoch < 0 && cg.Len() == 0 {
 		return 0
 	}
-	m, ok := cg.Member(memberID)
-	switch {
-	case !ok:
-		return kerr.UnknownMemberID.Code
-	case !transactional && version < 9:
+	if _, ok := cg.Member(memberID); ok && !transactional && version < 9 {
 		return kerr.UnsupportedVersion.Code
-	case epoch != m.Epoch:
-		return kerr.StaleMemberEpoch.Code
 	}
-	return 0
+	code, _ := codeOf(cg.CheckCommit(memberID, epoch, parts))
+	return code
+}
+
+// addCommitted adds a committed partition to parts, by topic ID (from the
+// request, or looked up by name); topics the coordinator does not know are
+// left out (their partitions fail on their own).
+func (c *Coordinator) addCommitted(parts consumergroup.Assignment, name string, id [16]byte, p int32) {
+	if id == ([16]byte{}) && c.cfg.Topics != nil {
+		id, _ = c.cfg.Topics.TopicID(name)
+	}
+	if id != ([16]byte{}) {
+		parts[id] = append(parts[id], p)
+	}
+}
+
+// codeOf is the Kafka error code of an error of package consumergroup.
+func codeOf(err error) (int16, bool) {
+	if err == nil {
+		return 0, true
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code, true
+	}
+	return kerr.UnknownServerError.Code, false
 }
 
 // validateConsumerFetch is Kafka's ConsumerGroup.validateOffsetFetch: a

@@ -79,7 +79,7 @@ func consumerRecord(group string, r consumergroup.Record) KV {
 		kv.Key = consumerKey(cgCurrentAssignKey, group, r.MemberID)
 		if !r.Tombstone {
 			kv.Value = w.header().i32(r.MemberEpoch).i32(r.PreviousMemberEpoch).i32(int32(r.State)).
-				assignment(r.AssignedPartitions).assignment(r.PartitionsPendingRevocation).b
+				assignment(r.AssignedPartitions).assignment(r.PartitionsPendingRevocation).epochs(r.AssignedPartitions, r.AssignedEpochs, r.MemberEpoch).b
 		}
 	default:
 		panic(fmt.Sprintf("groups: unknown consumer group record %T", r))
@@ -178,6 +178,7 @@ func parseConsumerRecord(key, value []byte) (string, consumergroup.Record, error
 			rec.State = consumergroup.MemberState(v.i32())
 			rec.AssignedPartitions = v.assignment()
 			rec.PartitionsPendingRevocation = v.assignment()
+			rec.AssignedEpochs = v.epochs(rec.AssignedPartitions)
 		}
 		r = rec
 	default:
@@ -231,11 +232,7 @@ func (w *recWriter) id(id consumergroup.TopicID) *recWriter {
 }
 
 func (w *recWriter) assignment(a consumergroup.Assignment) *recWriter {
-	ids := make([]consumergroup.TopicID, 0, len(a))
-	for id := range a {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(x, y consumergroup.TopicID) int { return slices.Compare(x[:], y[:]) })
+	ids := sortedIDs(a)
 	w.i32(int32(len(ids)))
 	for _, id := range ids {
 		w.id(id).i32(int32(len(a[id])))
@@ -244,6 +241,30 @@ func (w *recWriter) assignment(a consumergroup.Assignment) *recWriter {
 		}
 	}
 	return w
+}
+
+// epochs writes the assignment epoch of each partition of a, in the order
+// assignment writes them (a partition missing from e: def).
+func (w *recWriter) epochs(a consumergroup.Assignment, e map[consumergroup.TopicID]map[int32]int32, def int32) *recWriter {
+	for _, id := range sortedIDs(a) {
+		for _, p := range a[id] {
+			v, ok := e[id][p]
+			if !ok {
+				v = def
+			}
+			w.i32(v)
+		}
+	}
+	return w
+}
+
+func sortedIDs(a consumergroup.Assignment) []consumergroup.TopicID {
+	ids := make([]consumergroup.TopicID, 0, len(a))
+	for id := range a {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(x, y consumergroup.TopicID) int { return slices.Compare(x[:], y[:]) })
+	return ids
 }
 
 // recReader reads what recWriter wrote; the first error sticks and later
@@ -332,4 +353,20 @@ func (r *recReader) assignment() consumergroup.Assignment {
 		a[id] = ps
 	}
 	return a
+}
+
+// epochs reads what recWriter.epochs wrote for a.
+func (r *recReader) epochs(a consumergroup.Assignment) map[consumergroup.TopicID]map[int32]int32 {
+	if len(a) == 0 {
+		return nil
+	}
+	out := make(map[consumergroup.TopicID]map[int32]int32, len(a))
+	for _, id := range sortedIDs(a) {
+		m := make(map[int32]int32, len(a[id]))
+		for _, p := range a[id] {
+			m[p] = r.i32()
+		}
+		out[id] = m
+	}
+	return out
 }

@@ -114,18 +114,37 @@ func TestConsumerGroupHeartbeat(t *testing.T) {
 		t.Fatalf("ListGroups: %v", got)
 	}
 
-	// Commits: the member's epoch, OffsetCommit v9+.
-	ok := e.commit("g", commitOpts{memberID: "a", gen: epochs["a"], epoch: -1}, map[tp]int64{{"t", 0}: 5})
-	stale := e.commit("g", commitOpts{memberID: "a", gen: epochs["a"] - 1, epoch: -1}, map[tp]int64{{"t", 0}: 6})
-	unknown := e.commit("g", commitOpts{memberID: "zz", gen: 1, epoch: -1}, map[tp]int64{{"t", 0}: 6})
-	old := e.commit("g", commitOpts{version: 8, memberID: "a", gen: epochs["a"], epoch: -1}, map[tp]int64{{"t", 0}: 6})
-	admin := e.commit("g", simple(), map[tp]int64{{"t", 0}: 6})
+	// Commits: the member's epoch, OffsetCommit v9+; an older epoch for
+	// a partition the member has had since (KIP-1251), not for one it
+	// got later or never had.
+	var mine, others int32 = -1, -1
+	for _, m := range before.Members {
+		for _, tp := range m.Assignment.TopicPartitions {
+			if m.MemberID == "a" {
+				mine = tp.Partitions[0]
+			} else {
+				others = tp.Partitions[0]
+			}
+		}
+	}
+	if epochs["a"] != 2 {
+		t.Fatalf("member a at epoch %d, want 2 (1 when it joined alone)", epochs["a"])
+	}
+	ok := e.commit("g", commitOpts{memberID: "a", gen: epochs["a"], epoch: -1}, map[tp]int64{{"t", mine}: 5})
+	older := e.commit("g", commitOpts{memberID: "a", gen: epochs["a"] - 1, epoch: -1}, map[tp]int64{{"t", mine}: 5})
+	stale := e.commit("g", commitOpts{memberID: "a", gen: epochs["a"] - 1, epoch: -1}, map[tp]int64{{"t", others}: 6})
+	newer := e.commit("g", commitOpts{memberID: "a", gen: epochs["a"] + 1, epoch: -1}, map[tp]int64{{"t", mine}: 6})
+	unknown := e.commit("g", commitOpts{memberID: "zz", gen: 1, epoch: -1}, map[tp]int64{{"t", mine}: 6})
+	old := e.commit("g", commitOpts{version: 8, memberID: "a", gen: epochs["a"], epoch: -1}, map[tp]int64{{"t", mine}: 6})
+	admin := e.commit("g", simple(), map[tp]int64{{"t", mine}: 6})
 	for name, got := range map[string][2]int16{
-		"current epoch":         {ok[tp{"t", 0}], 0},
-		"stale epoch":           {stale[tp{"t", 0}], kerr.StaleMemberEpoch.Code},
-		"unknown member":        {unknown[tp{"t", 0}], kerr.UnknownMemberID.Code},
-		"OffsetCommit v8":       {old[tp{"t", 0}], kerr.UnsupportedVersion.Code},
-		"no member, group busy": {admin[tp{"t", 0}], kerr.UnknownMemberID.Code},
+		"current epoch":                     {ok[tp{"t", mine}], 0},
+		"older epoch, partition kept since": {older[tp{"t", mine}], 0},
+		"older epoch, another's partition":  {stale[tp{"t", others}], kerr.StaleMemberEpoch.Code},
+		"newer epoch":                       {newer[tp{"t", mine}], kerr.StaleMemberEpoch.Code},
+		"unknown member":                    {unknown[tp{"t", mine}], kerr.UnknownMemberID.Code},
+		"OffsetCommit v8":                   {old[tp{"t", mine}], kerr.UnsupportedVersion.Code},
+		"no member, group busy":             {admin[tp{"t", mine}], kerr.UnknownMemberID.Code},
 	} {
 		if got[0] != got[1] {
 			t.Errorf("commit with %s: %v, want %v", name, kerr.ErrorForCode(got[0]), kerr.ErrorForCode(got[1]))
@@ -156,8 +175,8 @@ func TestConsumerGroupHeartbeat(t *testing.T) {
 	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("after a restart the group is\n%+v\nwas\n%+v", after, before)
 	}
-	_, offs := e.fetch("g", false, map[string][]int32{"t": {0}})
-	if offs[tp{"t", 0}].offset != 5 {
+	_, offs := e.fetch("g", false, map[string][]int32{"t": {mine}})
+	if offs[tp{"t", mine}].offset != 5 {
 		t.Fatalf("committed offset after restart: %+v", offs)
 	}
 	// Members heartbeat on after the restart with their epochs.
@@ -330,7 +349,8 @@ func TestConsumerRecordsRoundTrip(t *testing.T) {
 		consumergroup.TargetAssignmentMemberRecord{MemberID: "m", Partitions: a},
 		consumergroup.TargetAssignmentMetadataRecord{AssignmentEpoch: 3},
 		consumergroup.CurrentAssignmentRecord{MemberID: "m", MemberEpoch: 3, PreviousMemberEpoch: 2,
-			State: consumergroup.MemberUnrevokedPartitions, AssignedPartitions: a, PartitionsPendingRevocation: consumergroup.Assignment{{3}: {9}}},
+			State: consumergroup.MemberUnrevokedPartitions, AssignedPartitions: a, PartitionsPendingRevocation: consumergroup.Assignment{{3}: {9}},
+			AssignedEpochs: map[consumergroup.TopicID]map[int32]int32{{1}: {0: 1, 3: 2, 5: 3}, {2}: {1: 3}}},
 		consumergroup.CurrentAssignmentRecord{MemberID: "m", Tombstone: true},
 	}
 	for _, r := range recs {

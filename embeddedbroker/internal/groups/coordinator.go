@@ -10,6 +10,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordruntime"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/sharegroup"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -83,6 +84,27 @@ type Config struct {
 	// timeout, heartbeat interval, maximum size, assignors); its zero
 	// value is Kafka's defaults. Its Logger is the coordinator's.
 	Consumer consumergroup.Config
+
+	// Share configures the share groups of KIP-932 (session timeout,
+	// heartbeat interval, maximum size); its zero value is Kafka's
+	// defaults. Its Logger is the coordinator's.
+	Share sharegroup.Config
+
+	// ShareGroupConfig, if set, returns the configuration of one share
+	// group (its dynamic group configs over Share), read when the group
+	// is created or loaded. Its Logger is the coordinator's.
+	ShareGroupConfig func(groupID string) sharegroup.Config
+
+	// SharePersister is the share coordinator, for the share group
+	// offset admin APIs (share_admin.go); without it they report no
+	// state and refuse changes.
+	SharePersister SharePersister
+
+	// ShareMembersGone, if set, is called (on a goroutine of its own, with
+	// no lock held) with the members a share group lost, by leaving or by
+	// session expiry, once that is durable: the partition leaders release
+	// the records these members hold.
+	ShareMembersGone func(groupID string, memberIDs []string)
 
 	// Now is the clock used for commit timestamps, group state timestamps
 	// and offset expiration (time.Now by default). Timers (session and
@@ -351,7 +373,9 @@ func Handles(key int16) bool {
 	case kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup,
 		kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.ListGroups, kmsg.DescribeGroups,
 		kmsg.DeleteGroups, kmsg.OffsetDelete, kmsg.TxnOffsetCommit,
-		kmsg.ConsumerGroupHeartbeat, kmsg.ConsumerGroupDescribe:
+		kmsg.ConsumerGroupHeartbeat, kmsg.ConsumerGroupDescribe,
+		kmsg.ShareGroupHeartbeat, kmsg.ShareGroupDescribe,
+		kmsg.DescribeShareGroupOffsets, kmsg.AlterShareGroupOffsets, kmsg.DeleteShareGroupOffsets:
 		return true
 	}
 	return false
@@ -362,7 +386,9 @@ func Handles(key int16) bool {
 // LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups,
 // DeleteGroups, OffsetDelete and TxnOffsetCommit, every version kmsg knows,
 // and the KIP-848 consumer group protocol's ConsumerGroupHeartbeat and
-// ConsumerGroupDescribe. It returns nil for any other request (see
+// ConsumerGroupDescribe, and KIP-932's ShareGroupHeartbeat,
+// ShareGroupDescribe (share.go), DescribeShareGroupOffsets,
+// AlterShareGroupOffsets and DeleteShareGroupOffsets (share_admin.go). It returns nil for any other request (see
 // Handles).
 //
 // ConsumerGroupHeartbeat blocks until the records of the state change it
@@ -408,9 +434,22 @@ func (c *Coordinator) Handle(ctx context.Context, req kmsg.Request) kmsg.Respons
 	case *kmsg.TxnOffsetCommitRequest:
 		return c.handleTxnOffsetCommit(ctx, r)
 	case *kmsg.ConsumerGroupHeartbeatRequest:
+		if resp := c.refuseShareGroup(r); resp != nil {
+			return resp
+		}
 		return c.handleConsumerGroupHeartbeat(ctx, r)
 	case *kmsg.ConsumerGroupDescribeRequest:
 		return c.handleConsumerGroupDescribe(ctx, r)
+	case *kmsg.ShareGroupHeartbeatRequest:
+		return c.handleShareGroupHeartbeat(ctx, r)
+	case *kmsg.ShareGroupDescribeRequest:
+		return c.handleShareGroupDescribe(ctx, r)
+	case *kmsg.DescribeShareGroupOffsetsRequest:
+		return c.handleDescribeShareGroupOffsets(ctx, r)
+	case *kmsg.AlterShareGroupOffsetsRequest:
+		return c.handleAlterShareGroupOffsets(ctx, r)
+	case *kmsg.DeleteShareGroupOffsetsRequest:
+		return c.handleDeleteShareGroupOffsets(ctx, r)
 	}
 	return nil
 }

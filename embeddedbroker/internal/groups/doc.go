@@ -1,6 +1,7 @@
 // Package groups is the consumer group coordinator of the embedded broker:
 // the classic (pre-KIP-848) group membership protocol and the committed
-// offsets kept in __consumer_offsets.
+// offsets kept in __consumer_offsets, KIP-848 consumer groups
+// (consumer.go) and KIP-932 share groups (share.go, share_admin.go).
 //
 // It follows Apache Kafka's GroupCoordinator / GroupMetadataManager closely,
 // because real clients (the Java client, franz-go, sarama,

@@ -185,6 +185,9 @@ type group struct {
 	// cg is the group's consumer-group (KIP-848) side: set when the
 	// group is a consumer group (see consumer.go).
 	cg cgState
+	// sg is the group's share-group (KIP-932) side: set when the group
+	// is a share group (see share.go).
+	sg sgState
 
 	removed  bool // no longer in the coordinator's map
 	unloaded bool // removed because its partition was unloaded
@@ -829,6 +832,7 @@ func (g *group) propagateAssignment(code int16) {
 // stopTimers stops every timer of the group.
 func (g *group) stopTimers() {
 	g.stopConsumerTimer()
+	g.stopShareTimer()
 	g.stopJoinTimer()
 	g.stopSyncTimer()
 	for id := range g.pending {
@@ -851,7 +855,7 @@ func (g *group) removeFromCoordinator() {
 // that then failed, it would otherwise show in ListGroups until the next
 // expiration run (which is when Kafka removes it).
 func (g *group) maybeDropUnused() {
-	if g.removed || g.state != stateEmpty || g.generation != 0 || g.isConsumer() || len(g.members) > 0 || len(g.pending) > 0 ||
+	if g.removed || g.state != stateEmpty || g.generation != 0 || g.isConsumer() || g.isShare() || len(g.members) > 0 || len(g.pending) > 0 ||
 		len(g.offsets) > 0 || len(g.pendingCommits) > 0 || len(g.pendingTxn) > 0 || g.inflight > 0 {
 		return
 	}
@@ -920,6 +924,10 @@ func (g *group) onLoaded() {
 		g.cg.g.ResetTimers(time.Now())
 		g.scheduleConsumer()
 	}
+	if g.isShare() {
+		g.sg.g.ResetTimers(time.Now())
+		g.scheduleShare()
+	}
 	if len(g.members) > g.c.cfg.MaxGroupSize {
 		g.prepareRebalance("freshly loaded group is over capacity")
 	}
@@ -984,6 +992,7 @@ func (g *group) writeOp(p *txnProducer, cond func() bool, recs []KV, done func(e
 		g.inflight--
 		done(err)
 		g.maybeRebuildConsumer()
+		g.maybeRebuildShare()
 		if g.writeTail == tail {
 			g.writeTail = nil
 		}

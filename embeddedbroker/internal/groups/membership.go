@@ -62,7 +62,7 @@ func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest, w *w
 	}
 	defer g.mu.Unlock()
 	defer g.maybeDropUnused()
-	if g.isConsumer() && !g.toClassic() {
+	if g.isShare() || g.isConsumer() && !g.toClassic() {
 		j.fail(req.MemberID, kerr.InconsistentGroupProtocol.Code)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -118,7 +119,13 @@ func (c *Coordinator) commit(req *kmsg.OffsetCommitRequest, codes [][]int16, fil
 
 	code = g.validateOffsetCommit(req.MemberID, req.InstanceID, req.Generation)
 	if code == 0 && g.isConsumer() {
-		code = g.validateConsumerCommit(req.MemberID, req.Generation, req.Version, false)
+		parts := make(consumergroup.Assignment, len(req.Topics))
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				c.addCommitted(parts, t.Topic, t.TopicID, p.Partition)
+			}
+		}
+		code = g.validateConsumerCommit(req.MemberID, req.Generation, req.Version, false, parts)
 	}
 	if code != 0 {
 		fillAll(code)
@@ -218,6 +225,9 @@ func (c *Coordinator) commit(req *kmsg.OffsetCommitRequest, codes [][]int16, fil
 func (g *group) validateOffsetCommit(memberID string, instanceID *string, generation int32) int16 {
 	if g.state == stateDead {
 		return kerr.CoordinatorNotAvailable.Code
+	}
+	if g.isShare() {
+		return kerr.GroupIDNotFound.Code // Kafka's ShareGroup.validateOffsetCommit
 	}
 	if g.isConsumer() {
 		return 0 // see validateConsumerCommit
@@ -349,6 +359,12 @@ func (c *Coordinator) fetchGroup(version int16, requireStable bool, rg kmsg.Offs
 	}
 	var offsets map[tp]*offsetValue
 	var unstable map[tp]bool
+	if g != nil && g.isShare() {
+		// Kafka's ShareGroup.validateOffsetFetch.
+		g.mu.Unlock()
+		sg.ErrorCode = kerr.GroupIDNotFound.Code
+		return sg
+	}
 	if g != nil && g.isConsumer() && version >= 9 {
 		if code := g.validateConsumerFetch(derefOr(rg.MemberID), rg.MemberEpoch); code != 0 {
 			g.mu.Unlock()
@@ -488,6 +504,9 @@ func (c *Coordinator) deleteOffsets(req *kmsg.OffsetDeleteRequest, codes [][]int
 		return kerr.GroupIDNotFound.Code, nil
 	}
 	defer g.mu.Unlock()
+	if g.isShare() {
+		return kerr.GroupIDNotFound.Code, nil // Kafka's ShareGroup.validateOffsetDelete
+	}
 
 	switch g.state {
 	case stateDead:

@@ -2,10 +2,12 @@ package groups
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/sharegroup"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -105,18 +107,24 @@ type loader struct {
 	pending map[int64]map[string]map[tp]*offsetValue // producer ID -> group -> pending offsets
 	// consumer holds the consumer groups (KIP-848) the records rebuild.
 	consumer map[string]*consumergroup.Group
-	records  int
-	skipped  int
+	// share holds the share groups (KIP-932) the records rebuild, and
+	// shareInit their initialized partitions.
+	share     map[string]*sharegroup.Group
+	shareInit map[string]consumergroup.Assignment
+	records   int
+	skipped   int
 }
 
 func newLoader(c *Coordinator, part *partition) *loader {
 	return &loader{
-		c:        c,
-		part:     part,
-		metas:    make(map[string]*kmsg.GroupMetadataValue),
-		offsets:  make(map[string]map[tp]*offsetValue),
-		pending:  make(map[int64]map[string]map[tp]*offsetValue),
-		consumer: make(map[string]*consumergroup.Group),
+		c:         c,
+		part:      part,
+		metas:     make(map[string]*kmsg.GroupMetadataValue),
+		offsets:   make(map[string]map[tp]*offsetValue),
+		pending:   make(map[int64]map[string]map[tp]*offsetValue),
+		consumer:  make(map[string]*consumergroup.Group),
+		share:     make(map[string]*sharegroup.Group),
+		shareInit: make(map[string]consumergroup.Assignment),
 	}
 }
 
@@ -207,8 +215,11 @@ func (l *loader) apply(r LogRecord) error {
 		}
 		l.metas[k.Group] = v
 	default:
+		if isShareKey(version) {
+			return l.applyShare(key, value)
+		}
 		if !isConsumerKey(version) {
-			// Records of share groups and so on: not served here.
+			// Records of streams groups and so on: not served here.
 			l.skipped++
 			return nil
 		}
@@ -226,6 +237,41 @@ func (l *loader) apply(r LogRecord) error {
 		if err := cg.Replay(rec); err != nil {
 			return l.skip("consumer group record", key, err)
 		}
+	}
+	return nil
+}
+
+// applyShare takes a record of a share group.
+func (l *loader) applyShare(key, value []byte) error {
+	if keyVersion(key) == sgStatePartMetaKey {
+		group, a, err := parseInitializedRecord(key, value)
+		if err != nil {
+			return l.skip("share group state partition metadata", key, err)
+		}
+		if len(a) == 0 {
+			delete(l.shareInit, group)
+		} else {
+			l.shareInit[group] = a
+		}
+		return nil
+	}
+	group, rec, err := parseShareRecord(key, value)
+	if errors.Is(err, errSkipRecord) {
+		l.skipped++
+		return nil
+	}
+	if err != nil {
+		return l.skip("share group record", key, err)
+	}
+	sg := l.share[group]
+	if sg == nil {
+		if sg, err = l.c.newShareGroup(group); err != nil {
+			return l.skip("share group record", key, err)
+		}
+		l.share[group] = sg
+	}
+	if err := sg.Replay(rec); err != nil {
+		return l.skip("share group record", key, err)
 	}
 	return nil
 }
@@ -356,6 +402,31 @@ func (l *loader) build() map[string]*group {
 		if p := l.pendingOf(id); p != nil {
 			g.pendingTxn = p
 		}
+		gs[id] = g
+	}
+	// Share groups (KIP-932): an epoch of 0 is a deleted group.
+	for id := range l.shareInit {
+		if l.share[id] == nil {
+			sg, err := l.c.newShareGroup(id)
+			if err != nil {
+				l.c.log.Warn("skipping share group", "group", id, "err", err)
+				continue
+			}
+			l.share[id] = sg
+		}
+	}
+	for id, sg := range l.share {
+		if sg.Epoch() == 0 && len(l.shareInit[id]) == 0 {
+			continue
+		}
+		if gs[id] != nil {
+			l.c.log.Warn("group has both share group and other group records in __consumer_offsets; loading it as the other",
+				"partition", l.part.ID, "group", id)
+			continue
+		}
+		g := newGroup(l.c, id, l.part)
+		g.sg.g = sg
+		g.sg.initialized = l.shareInit[id]
 		gs[id] = g
 	}
 	// Groups that only store offsets, committed or pending.

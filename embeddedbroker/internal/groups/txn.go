@@ -3,6 +3,7 @@ package groups
 import (
 	"context"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -99,7 +100,13 @@ func (c *Coordinator) txnCommit(req *kmsg.TxnOffsetCommitRequest, codes [][]int1
 	if req.Version < 3 {
 		memberID, instanceID, generation = "", nil, -1
 	}
-	if code := g.validateTxnOffsetCommit(memberID, instanceID, generation); code != 0 {
+	parts := make(consumergroup.Assignment, len(req.Topics))
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			c.addCommitted(parts, t.Topic, [16]byte{}, p.Partition)
+		}
+	}
+	if code := g.validateTxnOffsetCommit(memberID, instanceID, generation, parts); code != 0 {
 		fill(code)
 		return nil, nil
 	}
@@ -182,12 +189,12 @@ func (c *Coordinator) txnCommit(req *kmsg.TxnOffsetCommitRequest, codes [][]int1
 // commits: the member and generation are checked only if the request
 // carries them (v3+, KIP-447), and unlike OffsetCommit, neither a group with
 // members nor a rebalance in progress refuses a commit without them.
-func (g *group) validateTxnOffsetCommit(memberID string, instanceID *string, generation int32) int16 {
+func (g *group) validateTxnOffsetCommit(memberID string, instanceID *string, generation int32, parts consumergroup.Assignment) int16 {
 	if g.state == stateDead {
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	if g.isConsumer() {
-		return g.validateConsumerCommit(memberID, generation, 0, true)
+		return g.validateConsumerCommit(memberID, generation, 0, true, parts)
 	}
 	if generation >= 0 || memberID != "" || instanceID != nil {
 		if code := g.validateMember(memberID, instanceID); code != 0 {

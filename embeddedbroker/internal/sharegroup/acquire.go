@@ -39,6 +39,18 @@ type BatchRange struct {
 // expiries (as Kafka does) may deliver a record once more than the limit
 // after a crash.
 func (p *Partition) Acquire(now time.Time, memberID string, batches []BatchRange, maxRecords int) []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
+	return p.acquire(now, memberID, batches, maxRecords, false)
+}
+
+// AcquireAtMost is Acquire with a hard limit: at most maxRecords records,
+// a log batch split where the limit falls (KIP-1206's record_limit
+// acquire mode, ShareAcquireMode 1). A work queue wants it: the records
+// a member holds wait for that member alone.
+func (p *Partition) AcquireAtMost(now time.Time, memberID string, batches []BatchRange, maxRecords int) []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
+	return p.acquire(now, memberID, batches, maxRecords, true)
+}
+
+func (p *Partition) acquire(now time.Time, memberID string, batches []BatchRange, maxRecords int, strict bool) []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord {
 	p.ExpireLocks(now)
 	if memberID == "" || maxRecords <= 0 {
 		return nil
@@ -61,6 +73,11 @@ func (p *Partition) Acquire(now time.Time, memberID string, batches []BatchRange
 		// In-flight records of the batch that are available.
 		if lo < p.next {
 			hi := min(b.LastOffset, p.next-1)
+			if strict {
+				// Only as many available records as the limit
+				// leaves room for: isolate stops there.
+				hi = p.availableEnd(lo, hi, maxRecords-acquired)
+			}
 			i, j := p.isolate(lo, hi)
 			for k := i; k < j; k++ {
 				s := &p.spans[k]
@@ -74,6 +91,9 @@ func (p *Partition) Acquire(now time.Time, memberID string, batches []BatchRange
 			}
 			lo = hi + 1
 		}
+		if strict && acquired >= maxRecords {
+			break
+		}
 		// New records.
 		if lo > b.LastOffset {
 			continue
@@ -84,9 +104,18 @@ func (p *Partition) Acquire(now time.Time, memberID string, batches []BatchRange
 		if lo > p.next {
 			p.spans = append(p.spans, span{first: p.next, last: lo - 1, state: Archived})
 		}
-		s := span{first: lo, last: b.LastOffset, state: Acquired, count: 1, member: memberID, deadline: deadline}
+		last := b.LastOffset
+		if strict {
+			last = min(last, lo+int64(maxRecords-acquired)-1)
+		}
+		s := span{first: lo, last: last, state: Acquired, count: 1, member: memberID, deadline: deadline}
 		p.spans = append(p.spans, s)
-		p.next = b.LastOffset + 1
+		p.next = last + 1
+		if last < b.LastOffset {
+			got = append(got, s)
+			acquired += int(s.len())
+			break
+		}
 		got = append(got, s)
 		acquired += int(s.len())
 	}
@@ -102,4 +131,24 @@ func (p *Partition) Acquire(now time.Time, memberID string, batches []BatchRange
 		out = append(out, r)
 	}
 	return out
+}
+
+// availableEnd returns the last offset of lo..hi to acquire so that at
+// most room available records are acquired: hi if the range holds no
+// more than room of them.
+func (p *Partition) availableEnd(lo, hi int64, room int) int64 {
+	left := int64(room)
+	for i := p.find(lo); i < len(p.spans) && p.spans[i].first <= hi; i++ {
+		s := p.spans[i]
+		if s.state != Available {
+			continue
+		}
+		first, last := max(s.first, lo), min(s.last, hi)
+		if n := last - first + 1; n >= left {
+			return first + left - 1
+		} else {
+			left -= n
+		}
+	}
+	return hi
 }

@@ -262,3 +262,32 @@ func TestAutoOffsetReset(t *testing.T) {
 		t.Fatal("special timestamps")
 	}
 }
+
+// TestAcquireAtMost: the record_limit acquire mode (KIP-1206) splits a log
+// batch where the limit falls, for new records and for available ones
+// acquired again, so that members of a work queue share a batch.
+func TestAcquireAtMost(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := newPart(t, PartitionConfig{}, PartitionState{StartOffset: 0})
+	batch := br(0, 99)
+	if got := acqs(p.AcquireAtMost(now, "a", batch, 5)); !reflect.DeepEqual(got, []acq{{0, 4, 1}}) {
+		t.Fatalf("a: %v", got)
+	}
+	if got := acqs(p.AcquireAtMost(now, "b", br(5, 99), 5)); !reflect.DeepEqual(got, []acq{{5, 9, 1}}) {
+		t.Fatalf("b: %v", got)
+	}
+	// a releases 1 and 3: acquired again by c, at most 1, then the rest.
+	if res := p.Acknowledge(now, "a", []AckBatch{ack(0, 4, AckAccept, AckRelease, AckAccept, AckRelease, AckAccept)}); res.ErrorCode != 0 {
+		t.Fatalf("ack: %+v", res)
+	}
+	if got := acqs(p.AcquireAtMost(now, "c", batch, 1)); !reflect.DeepEqual(got, []acq{{1, 1, 2}}) {
+		t.Fatalf("c, 1 record: %v", got)
+	}
+	if got := acqs(p.AcquireAtMost(now, "c", batch, 3)); !reflect.DeepEqual(got, []acq{{3, 3, 2}, {10, 11, 1}}) {
+		t.Fatalf("c, 3 records: %v", got)
+	}
+	// The soft limit takes the rest of the batch.
+	if got := acqs(p.Acquire(now, "d", br(12, 99), 1)); !reflect.DeepEqual(got, []acq{{12, 99, 1}}) {
+		t.Fatalf("d: %v", got)
+	}
+}
