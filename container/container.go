@@ -49,8 +49,12 @@ type Container struct {
 	group  string
 	direct bool
 	// gp is the protocol the members join the group with.
-	gp      groupProtocol
-	ackMode listener.AckMode
+	gp groupProtocol
+	// share is set for a share listener (see share.go); shareCur is its
+	// running cycle.
+	share    bool
+	shareCur atomic.Pointer[shareRun]
+	ackMode  listener.AckMode
 	// ordering and lanes: records of a partition on lanes goroutines
 	// (ordering=key or none), 1 with partition ordering.
 	ordering  listener.Ordering
@@ -144,7 +148,16 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 		m := o.retryDefaults
 		rt = &m
 	}
-	c.tx = ep.Transactional == listener.On || (ep.Transactional == listener.Auto && o.txPrefix != "")
+	if ep.Share {
+		// Container defaults for retry topics and transactions do not
+		// apply to share listeners; asking for them on one is an error.
+		if err := checkShare(ep); err != nil {
+			return fail("%v", err)
+		}
+		c.share = true
+		rt = nil
+	}
+	c.tx = !c.share && (ep.Transactional == listener.On || (ep.Transactional == listener.Auto && o.txPrefix != ""))
 	if c.tx {
 		if err := listener.CheckTransactional(ep, rt); err != nil {
 			return fail("%v", err)
@@ -167,6 +180,14 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 	}
 	c.ordering, c.lanes = ep.Ordering, ep.EffectiveWorkers()
 	c.ackMode = ep.AckMode
+	if c.share {
+		// Each record is acknowledged: by the container, or by the
+		// handler through its listener.Acknowledgment.
+		c.ackMode = listener.AckRecord
+		if c.inv.Acknowledges() {
+			c.ackMode = listener.AckManual
+		}
+	}
 	if c.ackMode == listener.AckDefault {
 		c.ackMode = o.ackMode
 	}
@@ -288,7 +309,7 @@ func (c *Container) AckMode() listener.AckMode { return c.ackMode }
 func (c *Container) AutoStartup() bool { return c.ep.Started() }
 
 // Running reports whether the container is started.
-func (c *Container) Running() bool { return c.cur.Load() != nil }
+func (c *Container) Running() bool { return c.cur.Load() != nil || c.shareCur.Load() != nil }
 
 // Start creates the clients and starts consuming. It returns once the
 // clients exist (group joins proceed in the background); a failure
@@ -299,8 +320,11 @@ func (c *Container) Running() bool { return c.cur.Load() != nil }
 func (c *Container) Start(ctx context.Context) error {
 	c.lifecycle.Lock()
 	defer c.lifecycle.Unlock()
-	if c.cur.Load() != nil {
+	if c.cur.Load() != nil || c.shareCur.Load() != nil {
 		return nil
+	}
+	if c.share {
+		return c.startShare(ctx)
 	}
 	hardCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &run{hardCtx: hardCtx, hardCancel: cancel, idleStop: make(chan struct{}), idleDone: make(chan struct{}), watch: c.newWatch()}
@@ -371,6 +395,14 @@ func (c *Container) Start(ctx context.Context) error {
 func (c *Container) Stop(ctx context.Context) error {
 	c.lifecycle.Lock()
 	defer c.lifecycle.Unlock()
+	if sr := c.shareCur.Load(); sr != nil {
+		err := c.stopShare(ctx, sr)
+		c.shareCur.Store(nil)
+		c.state.Store(int32(StateStopped))
+		c.log.Info("kafka share listener container stopped", "group", c.group, "err", err)
+		c.emit(StoppedEvent{ListenerID: c.id, Err: err})
+		return err
+	}
 	r := c.cur.Load()
 	if r == nil {
 		return nil

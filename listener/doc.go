@@ -81,6 +81,11 @@
 //	groupprotocol  classic|consumer: the group protocol;  container default        properties:
 //	               consumer is KIP-848's (Kafka 4.0+),    (kafka.consumer.         group.protocol
 //	               where the broker assigns partitions    group-protocol, classic)
+//	share          true|false: consume as a member of a   false                    a share container
+//	               share group (KIP-932): records of a                             factory (Spring Kafka
+//	               partition go to any number of                                   4.0's share consumers)
+//	               members, each record accepted,
+//	               released for redelivery or rejected
 //
 // # Retry topics
 //

@@ -200,6 +200,11 @@ type Endpoint struct {
 	// "consumer" (KIP-848, the broker assigns partitions); "" leaves it
 	// to the container (kafka.consumer.group-protocol).
 	GroupProtocol string
+	// Share (the share attribute) makes the listener a member of a share
+	// group (KIP-932): records of a partition go to any number of
+	// members, each acknowledged on its own (accepted, released for
+	// redelivery or rejected); see package container.
+	Share bool
 	// Handler is the handler func; see the package documentation for the
 	// accepted signatures.
 	Handler any

@@ -30,17 +30,18 @@ const (
 	attrTransactional  = "transactional"
 	attrCluster        = "cluster"
 	attrGroupProtocol  = "groupprotocol"
+	attrShare          = "share"
 )
 
 // boolAttrs may be written bare ("batch" means "batch=true").
-var boolAttrs = map[string]bool{attrAutoStartup: true, attrBatch: true, attrValidate: true, attrRetry: true, attrTransactional: true}
+var boolAttrs = map[string]bool{attrAutoStartup: true, attrBatch: true, attrValidate: true, attrRetry: true, attrTransactional: true, attrShare: true}
 
 var knownAttrs = map[string]bool{
 	attrID: true, attrTopics: true, attrPattern: true, attrPartitions: true, attrGroup: true,
 	attrConcurrency: true, attrAutoStartup: true, attrBatch: true, attrAck: true,
 	attrErrorHandler: true, attrDLT: true, attrValidate: true, attrProperties: true,
 	attrSendTo: true, attrClientIDPrefix: true, attrOrdering: true, attrWorkers: true,
-	attrRetry: true, attrTransactional: true, attrCluster: true, attrGroupProtocol: true,
+	attrRetry: true, attrTransactional: true, attrCluster: true, attrGroupProtocol: true, attrShare: true,
 }
 
 type rawAttr struct {
@@ -186,6 +187,10 @@ func setAttr(ep *Endpoint, name, v string) error {
 		ep.Cluster = v
 	case attrWorkers:
 		ep.Workers, err = positive(v)
+	case attrShare:
+		var t Toggle
+		t, err = parseToggle(v)
+		ep.Share = t == On
 	case attrGroupProtocol:
 		switch v = strings.ToLower(v); v {
 		case "classic", "consumer":

@@ -71,6 +71,7 @@ func subcommands() []subcommand {
 		{"produce", "write stdin lines as records (like kafka-console-producer)", runProduce},
 		{"consume", "print records (like kafka-console-consumer)", runConsume},
 		{"groups", "list, describe and delete consumer groups (like kafka-consumer-groups)", runGroups},
+		{"share-groups", "list, describe and delete share groups (like kafka-share-groups)", runShareGroups},
 		{"transactions", "list and describe transactions (like kafka-transactions)", runTransactions},
 		{"users", "list, add and delete SCRAM users (like kafka-configs --entity-type users)", runUsers},
 		{"quotas", "list and set client quotas (like kafka-configs --entity-type users/clients)", runQuotas},
