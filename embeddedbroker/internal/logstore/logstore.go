@@ -112,6 +112,17 @@
 // math.MaxInt32. FindTimestamp and MaxTimestampBatch read headers the same
 // way from the time index's position.
 //
+// ReadFile is the zero-copy read: on disk it finds the same batches
+// (within the segment of the first one, as Kafka's fetch reads one
+// segment) by reading headers only, from the first batch's and, past it,
+// from the last sparse index entry within the budget, and returns them as
+// a FileRecords: a range of the segment file with a descriptor of its own
+// (a dup of the pooled one, taken while pinned, so it holds no slot of the
+// FilePool), for the broker to send with sendfile. The range stays
+// readable, with the same bytes, whatever happens to the segment (deleted,
+// rewritten, closed) until it is closed, except for a truncation of the
+// file, which FileRecords.Check reports.
+//
 // # Concurrency
 //
 // A Log is safe for concurrent use. Mutations (Append, Truncate,
@@ -348,6 +359,19 @@ type Log interface {
 	// result may span segments. It stays valid and unchanged after Read
 	// returns, whatever happens to the log; it must not be modified.
 	Read(offset int64, maxBytes int, upTo int64) ([]byte, error)
+
+	// ReadFile is Read for a caller that can send a range of a segment
+	// file as it is (sendfile) instead of bytes. When the batches to
+	// return are on disk and come to at least minFile bytes, and maxBytes
+	// is at least minFile too, it returns them as a FileRecords, which the
+	// caller must Close, and no bytes; otherwise it returns what Read
+	// returns. Unlike Read's bytes, a
+	// FileRecords never spans segments: a read that reaches the end of
+	// the segment holding offset stops there, as Kafka's fetch does, and
+	// the next read at the offset after it continues. It reads only batch
+	// headers: the batches' bytes stay in the file. The memory log always
+	// returns bytes.
+	ReadFile(offset int64, maxBytes int, upTo int64, minFile int) ([]byte, *FileRecords, error)
 
 	// StartOffset is the log start offset: the first offset still readable.
 	StartOffset() int64

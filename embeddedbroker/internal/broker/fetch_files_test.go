@@ -1,0 +1,553 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// zeroCopyNode is a node on disk with a topic of three partitions in
+// segments of 64 KiB: partitions 0 and 1 hold plain records of 1 KB,
+// partition 2 transactions, every third one aborted, between plain records.
+type zeroCopyNode struct {
+	n       *Node
+	topicID [16]byte
+	// values are the records a read_committed consumer sees, by
+	// partition, in order; all those a read_uncommitted one sees.
+	committed, all [3][]string
+}
+
+const zeroCopyTopic = "zero-copy"
+
+func newZeroCopyNode(t *testing.T) *zeroCopyNode {
+	t.Helper()
+	bcfg, err := configs.NewBroker(map[string]string{
+		"offsets.topic.num.partitions":         "1",
+		"transaction.state.log.num.partitions": "1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl, err := controller.NewLocal(controller.LocalConfig{Broker: bcfg,
+		SessionTimeout: bcfg.Millis("broker.session.timeout.ms"), HeartbeatInterval: bcfg.Millis("broker.heartbeat.interval.ms")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl.Start()
+	t.Cleanup(func() { ctrl.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Config{ID: 0, Listener: ln, Broker: bcfg, Controller: ctrl, DataDir: t.TempDir(), Files: logstore.NewFilePool(8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	topic, err := ctrl.CreateTopic(context.Background(), controller.TopicSpec{Name: zeroCopyTopic, Partitions: 3, ReplicationFactor: 1,
+		Configs: map[string]string{"segment.bytes": strconv.Itoa(64 << 10)}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the partitions' leader", func() bool {
+		for i := range int32(3) {
+			if p := n.partition(zeroCopyTopic, i); p == nil || !p.leader.Load() {
+				return false
+			}
+		}
+		return true
+	})
+	z := &zeroCopyNode{n: n, topicID: topic.ID}
+	ctx := context.Background()
+	value := func(p, i int) string {
+		return fmt.Sprintf("%d-%06d-%s", p, i, bytes.Repeat([]byte{byte('a' + i%26)}, 1000))
+	}
+	plain, err := kgo.NewClient(kgo.SeedBrokers(n.Addr()), kgo.DefaultProduceTopic(zeroCopyTopic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.ProducerBatchMaxBytes(20<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	produce := func(cl *kgo.Client, p, i int) {
+		t.Helper()
+		v := value(p, i)
+		if err := cl.ProduceSync(ctx, &kgo.Record{Partition: int32(p), Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p := range 2 {
+		var rs []*kgo.Record
+		for i := range 600 {
+			v := value(p, i)
+			rs = append(rs, &kgo.Record{Partition: int32(p), Value: []byte(v)})
+			z.committed[p] = append(z.committed[p], v)
+		}
+		if err := plain.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z.all[0], z.all[1] = z.committed[0], z.committed[1]
+	txn, err := kgo.NewClient(kgo.SeedBrokers(n.Addr()), kgo.DefaultProduceTopic(zeroCopyTopic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.TransactionalID("zero-copy"), kgo.ProducerBatchMaxBytes(20<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	i := 0
+	for round := range 12 {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		abort := round%3 == 1
+		for range 40 {
+			produce(txn, 2, i)
+			z.all[2] = append(z.all[2], value(2, i))
+			if !abort {
+				z.committed[2] = append(z.committed[2], value(2, i))
+			}
+			i++
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(!abort)); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			produce(plain, 2, i)
+			z.all[2] = append(z.all[2], value(2, i))
+			z.committed[2] = append(z.committed[2], value(2, i))
+			i++
+		}
+	}
+	return z
+}
+
+// fetchRequest builds a sessionless fetch of every partition from offsets.
+func (z *zeroCopyNode) fetchRequest(version int16, isolation int8, offsets []int64, partMax int32) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(version)
+	req.MaxBytes = 1 << 20
+	req.IsolationLevel = isolation
+	req.SessionEpoch = -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = zeroCopyTopic, z.topicID
+	for p, off := range offsets {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = int32(p), off, partMax
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// readAll fetches every partition from the start to the end over the
+// connection with the given client (raw Fetch requests), and returns
+// what came back: the records' bytes, the aborted transactions and the
+// offsets each answer reported, by partition.
+type fetched struct {
+	records [3][]byte
+	aborted [3][]string
+	offsets [3][]string
+}
+
+func (z *zeroCopyNode) readAll(t *testing.T, cl *kgo.Client, version int16, isolation int8, partMax int32) *fetched {
+	t.Helper()
+	var got fetched
+	offsets := []int64{0, 0, 0}
+	for range 10_000 {
+		ends := 0
+		for p, off := range offsets {
+			if off >= z.n.partition(zeroCopyTopic, int32(p)).log.EndOffset() {
+				ends++
+			}
+		}
+		if ends == len(offsets) {
+			return &got
+		}
+		resp, err := z.fetchRequest(version, isolation, offsets, partMax).RequestWith(context.Background(), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 3 {
+			t.Fatalf("answer: error %d, %d topics", resp.ErrorCode, len(resp.Topics))
+		}
+		for _, rp := range resp.Topics[0].Partitions {
+			p := rp.Partition
+			if rp.ErrorCode != 0 {
+				t.Fatalf("partition %d at %d: %v", p, offsets[p], kerr.ErrorForCode(rp.ErrorCode))
+			}
+			got.records[p] = append(got.records[p], rp.RecordBatches...)
+			for _, a := range rp.AbortedTransactions {
+				got.aborted[p] = append(got.aborted[p], fmt.Sprintf("%d@%d", a.ProducerID, a.FirstOffset))
+			}
+			got.offsets[p] = append(got.offsets[p], fmt.Sprintf("hwm %d lso %d start %d", rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset))
+			if next := fetchedUpTo(rp.RecordBatches); next > offsets[p] {
+				offsets[p] = next
+			}
+		}
+	}
+	t.Fatal("the fetches did not reach the end")
+	return nil
+}
+
+// TestZeroCopyFetchMatchesCopy reads the whole log with raw fetches, on
+// the zero-copy path and on the copying one, for fetch versions on both
+// sides of the flexible versions (v12) and of topic ids (v13), both
+// isolation levels and two partition limits (one below minFileRecords and
+// the batches' size, which copies small batches and sends large first
+// batches whole): the records, the aborted transactions and the offsets
+// answered are the same, except that a zero-copy read stops at the end of
+// a segment (as Kafka's fetch does), so it may take more fetches.
+func TestZeroCopyFetchMatchesCopy(t *testing.T) {
+	z := newZeroCopyNode(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(z.n.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, version := range []int16{4, 11, 12, 16} {
+		for _, isolation := range []int8{0, 1} {
+			for _, partMax := range []int32{8 << 10, 48 << 10} {
+				t.Run(fmt.Sprintf("v%d/isolation=%d/%dKiB", version, isolation, partMax>>10), func(t *testing.T) {
+					z.n.copyFetch.Store(true)
+					before := z.n.fileRanges.Load()
+					want := z.readAll(t, cl, version, isolation, partMax)
+					if z.n.fileRanges.Load() != before {
+						t.Fatal("the copying knob answered from files")
+					}
+					z.n.copyFetch.Store(false)
+					got := z.readAll(t, cl, version, isolation, partMax)
+					if files := z.n.fileRanges.Load() - before; files == 0 && canSendFiles() && partMax >= minFileRecords {
+						t.Fatal("no range answered from files")
+					}
+					for p := range 3 {
+						if !bytes.Equal(got.records[p], want.records[p]) {
+							t.Errorf("partition %d: %d bytes of records, %d copying", p, len(got.records[p]), len(want.records[p]))
+						}
+						slices.Sort(got.aborted[p])
+						slices.Sort(want.aborted[p])
+						if !slices.Equal(slices.Compact(got.aborted[p]), slices.Compact(want.aborted[p])) {
+							t.Errorf("partition %d: aborted transactions %v, copying %v", p, got.aborted[p], want.aborted[p])
+						}
+						if g, w := slices.Compact(got.offsets[p]), slices.Compact(want.offsets[p]); !slices.Equal(g, w) {
+							t.Errorf("partition %d: offsets %v, copying %v", p, g, w)
+						}
+					}
+					if isolation == 1 && len(want.aborted[2]) == 0 {
+						t.Error("no aborted transaction answered")
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestZeroCopyFetchAnswer checks the answer a fetch builds on the
+// zero-copy path, in the process: a fileFetch for records on disk (not
+// for a follower, nor on the copying knob), whose spliced encoding is
+// byte for byte kmsg's encoding of the same answer with the records in,
+// for every Fetch version the node serves, with and without tagged
+// fields, and after a topic is added to the answer (as authorization
+// does); and whose quota counts the records on disk.
+func TestZeroCopyFetchAnswer(t *testing.T) {
+	z := newZeroCopyNode(t)
+	ctx := context.Background()
+	lo, hi, _ := versions(kmsg.Fetch.Int16())
+	for v := lo; v <= hi; v++ {
+		for _, tags := range []bool{false, true} {
+			if tags && v < 12 {
+				continue
+			}
+			t.Run(fmt.Sprintf("v%d/tags=%v", v, tags), func(t *testing.T) {
+				req := z.fetchRequest(v, 1, []int64{0, 0, 0}, 60<<10)
+				resp := z.n.handleFetch(ctx, req, true)()
+				ff, ok := resp.(*fileFetch)
+				if !ok {
+					t.Fatalf("answer is a %T, want a fileFetch", resp)
+				}
+				if len(ff.files) != 3 {
+					t.Fatalf("%d partitions on disk, want 3", len(ff.files))
+				}
+				records := 0
+				for _, fs := range ff.files {
+					records += int(fs.records.Len())
+				}
+				if got := ff.recordBytes(); got != records || records < 3*16<<10 {
+					t.Fatalf("quota counts %d bytes, the records are %d", got, records)
+				}
+				if tags {
+					for i := range ff.Topics {
+						ff.Topics[i].UnknownTags.Set(9, []byte("topic tag"))
+						for j := range ff.Topics[i].Partitions {
+							p := &ff.Topics[i].Partitions[j]
+							p.CurrentLeader.LeaderID, p.CurrentLeader.LeaderEpoch = 0, 1
+							p.UnknownTags.Set(10, []byte("partition tag"))
+						}
+					}
+					b := kmsg.NewFetchResponseBroker()
+					b.NodeID, b.Host, b.Port = 0, "localhost", 9092
+					ff.Brokers = append(ff.Brokers, b)
+				}
+				// As authorization answers a denied topic, after the others.
+				denied := kmsg.NewFetchResponseTopic()
+				denied.Topic = "denied"
+				dp := kmsg.NewFetchResponseTopicPartition()
+				dp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				denied.Partitions = append(denied.Partitions, dp)
+				ff.Topics = append(ff.Topics, denied)
+
+				splices := ff.Splices(nil)
+				defer func() {
+					for _, s := range splices {
+						s.Section.Close()
+					}
+				}()
+				if len(splices) != 3 {
+					t.Fatalf("%d splices, want 3", len(splices))
+				}
+				full := *ff.FetchResponse
+				full.Topics = nil
+				for _, rt := range ff.Topics {
+					rt.Partitions = slices.Clone(rt.Partitions)
+					full.Topics = append(full.Topics, rt)
+				}
+				for k, s := range splices {
+					fr := s.Section.(*logstore.FileRecords)
+					b := make([]byte, fr.Len())
+					if _, err := fr.ReadAt(b, 0); err != nil {
+						t.Fatal(err)
+					}
+					if err := checkBatchesCRC(b); err != nil {
+						t.Fatalf("splice %d: %v", k, err)
+					}
+					set := false
+					for ti := range ff.Topics {
+						for pi := range ff.Topics[ti].Partitions {
+							if &ff.Topics[ti].Partitions[pi].RecordBatches == s.Field {
+								full.Topics[ti].Partitions[pi].RecordBatches = b
+								set = true
+							}
+						}
+					}
+					if !set {
+						t.Fatalf("splice %d's field is not in the answer", k)
+					}
+				}
+				want := wire.AppendResponse(nil, 77, &full)
+				frame, cuts, err := wire.AppendSpliced(nil, 77, ff, splices, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []byte
+				prev := 0
+				for k, at := range cuts {
+					got = append(got, frame[prev:at]...)
+					b := make([]byte, splices[k].Section.Len())
+					if _, err := splices[k].Section.(*logstore.FileRecords).ReadAt(b, 0); err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, b...)
+					prev = at
+				}
+				got = append(got, frame[prev:]...)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("spliced answer of %d bytes differs from kmsg's encoding of %d", len(got), len(want))
+				}
+			})
+		}
+	}
+
+	// Not from disk files: on the knob, or for a follower.
+	z.n.copyFetch.Store(true)
+	if resp := z.n.handleFetch(ctx, z.fetchRequest(16, 0, []int64{0, 0, 0}, 40<<10), true)(); fmt.Sprintf("%T", resp) != "*kmsg.FetchResponse" {
+		t.Errorf("copyFetch answers a %T", resp)
+	}
+	z.n.copyFetch.Store(false)
+	if resp := z.n.handleFetch(ctx, z.fetchRequest(16, 0, []int64{0, 0, 0}, 40<<10), false)(); fmt.Sprintf("%T", resp) != "*kmsg.FetchResponse" {
+		t.Errorf("a connection without sendfile gets a %T", resp)
+	}
+}
+
+// checkBatchesCRC checks that b is whole batches with good CRCs.
+func checkBatchesCRC(b []byte) error {
+	for len(b) > 0 {
+		h, err := batch.ParseHeader(b)
+		if err != nil {
+			return err
+		}
+		if batch.CRC(b[:h.Size()]) != h.CRC {
+			return fmt.Errorf("batch at %d: bad CRC", h.BaseOffset)
+		}
+		b = b[h.Size():]
+	}
+	return nil
+}
+
+// TestZeroCopyConsumer consumes the topic with franz-go's consumer (fetch
+// sessions, incremental fetches, its own limits) on the zero-copy path,
+// read_committed and read_uncommitted: every record arrives once, in
+// order, aborted ones only when reading uncommitted.
+func TestZeroCopyConsumer(t *testing.T) {
+	z := newZeroCopyNode(t)
+	for _, committed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("read_committed=%v", committed), func(t *testing.T) {
+			iso := kgo.ReadUncommitted()
+			want := z.all
+			if committed {
+				iso, want = kgo.ReadCommitted(), z.committed
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(z.n.Addr()), kgo.ConsumeTopics(zeroCopyTopic),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(iso),
+				kgo.FetchMaxPartitionBytes(100<<10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			var got [3][]string
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			before := z.n.fileRanges.Load()
+			for len(got[0])+len(got[1])+len(got[2]) < len(want[0])+len(want[1])+len(want[2]) {
+				fs := cl.PollFetches(ctx)
+				if err := fs.Err0(); err != nil {
+					t.Fatal(err)
+				}
+				fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = append(got[r.Partition], string(r.Value)) })
+			}
+			for p := range 3 {
+				if !slices.Equal(got[p], want[p]) {
+					t.Errorf("partition %d: %d records, want %d", p, len(got[p]), len(want[p]))
+				}
+			}
+			if z.n.fileRanges.Load() == before && canSendFiles() {
+				t.Error("nothing was sent from files")
+			}
+		})
+	}
+}
+
+// canSendFiles says whether this platform sends records from files.
+func canSendFiles() bool { return runtime.GOOS == "linux" }
+
+// TestZeroCopyFetchWhileSegmentsChange fetches on the zero-copy path from
+// two clients while the partition's segments change under the sends: new
+// records roll segments, rewrites (as the cleaner's) replace the sealed
+// ones with files of other contents, and DeleteRecords deletes the oldest.
+// Every answer holds whole batches with good CRCs, from the offset asked
+// for on, or OFFSET_OUT_OF_RANGE for an offset deleted meanwhile.
+func TestZeroCopyFetchWhileSegmentsChange(t *testing.T) {
+	z := newZeroCopyNode(t)
+	p := z.n.partition(zeroCopyTopic, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	errs := make(chan error, 3)
+	go func() { // the changes
+		cl, err := kgo.NewClient(kgo.SeedBrokers(z.n.Addr()), kgo.DefaultProduceTopic(zeroCopyTopic),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer cl.Close()
+		value := bytes.Repeat([]byte("v"), 1000)
+		drop := false
+		for round := 0; ctx.Err() == nil; round++ {
+			var rs []*kgo.Record
+			for range 30 {
+				rs = append(rs, &kgo.Record{Partition: 0, Value: value})
+			}
+			if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil && ctx.Err() == nil {
+				errs <- err
+				return
+			}
+			if _, err := p.log.Rewrite(0, 1<<62, func(b []byte) ([]byte, error) {
+				drop = !drop
+				if drop && round%2 == 1 {
+					return nil, nil
+				}
+				return b, nil
+			}); err != nil && !errors.Is(err, logstore.ErrRewriteAborted) {
+				errs <- err
+				return
+			}
+			if round%4 == 3 {
+				if err := p.log.SetStartOffset(p.log.StartOffset() + 40); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+		errs <- nil
+	}()
+	fetch := func() {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(z.n.Addr()))
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer cl.Close()
+		for ctx.Err() == nil {
+			start, _ := p.lastStable()
+			lo, hi := p.log.StartOffset(), start
+			off := lo + rand.Int64N(max(hi-lo, 1))
+			req := z.fetchRequest(16, 0, []int64{off}, 48<<10)
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				errs <- err
+				return
+			}
+			rp := resp.Topics[0].Partitions[0]
+			if rp.ErrorCode == kerr.OffsetOutOfRange.Code {
+				continue
+			}
+			if rp.ErrorCode != 0 {
+				errs <- fmt.Errorf("fetch at %d: %v", off, kerr.ErrorForCode(rp.ErrorCode))
+				return
+			}
+			if err := checkBatchesCRC(rp.RecordBatches); err != nil {
+				errs <- fmt.Errorf("fetch at %d: %w", off, err)
+				return
+			}
+			if len(rp.RecordBatches) > 0 && fetchedUpTo(rp.RecordBatches) <= off {
+				errs <- fmt.Errorf("fetch at %d: batches end at %d", off, fetchedUpTo(rp.RecordBatches))
+				return
+			}
+		}
+		errs <- nil
+	}
+	before := z.n.fileRanges.Load()
+	go fetch()
+	go fetch()
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if z.n.fileRanges.Load() == before && canSendFiles() {
+		t.Fatal("nothing was sent from files")
+	}
+	t.Logf("%d ranges sent from files; log now [%d, %d) in %d bytes", z.n.fileRanges.Load()-before, p.log.StartOffset(), p.log.EndOffset(), p.log.Size())
+}
