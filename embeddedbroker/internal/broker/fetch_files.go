@@ -12,28 +12,34 @@ import (
 // Zero-copy fetches from disk.
 //
 // A consumer's fetch on a connection that can send from files
-// (wire.Conn.SendsFiles: plaintext, Linux) reads its partitions with
-// logstore.Log.ReadFile: records on disk come back as a FileRecords, a
-// range of a segment file with a descriptor of its own, instead of bytes.
-// The answer is then a fileFetch: the kmsg.FetchResponse, every field of
-// it set as for records in memory (high watermark, last stable offset,
-// aborted transactions, log start offset, and the bytes counted against
-// the fetch's limits and quota), except that those partitions'
-// RecordBatches hold an empty placeholder. The connection's writer encodes
-// it with kmsg and sends each range with sendfile where its placeholder
-// is (wire.AppendSpliced), so the record bytes go from the page cache to
-// the socket without passing through the broker's memory, and a fetch
-// allocates the same whatever its size.
+// (wire.Conn.SendsFiles: plaintext, SASL_PLAINTEXT included, on Linux)
+// reads its partitions with logstore.Log.ReadFile: records on disk come
+// back as a FileRecords, ranges of segment files with descriptors of
+// their own, instead of bytes. The answer is then a fileFetch: the
+// kmsg.FetchResponse, every field of it set as for records in memory (high
+// watermark, last stable offset, aborted transactions, log start offset,
+// and the bytes counted against the fetch's limits and quota), except that
+// those partitions' RecordBatches hold an empty placeholder. The
+// connection's writer encodes it with kmsg and sends each partition's
+// ranges with sendfile where its placeholder is (wire.AppendSpliced), so
+// the record bytes go from the page cache to the socket without passing
+// through the broker's memory, and a fetch allocates the same whatever its
+// size. The bytes are those the copying path answers, to the byte.
 //
-// The descriptor keeps the file's bytes whatever happens to the segment
-// until the answer is written (deleted, rolled, compacted, its pooled
-// descriptor closed); a truncation is detected (FileRecords.Check) before
-// the answer is encoded, leaving the partition without records (the
-// consumer fetches them again), and after the send, breaking the
-// connection. Follower fetches read past the high watermark, where
-// truncations happen, and keep copying, as do TLS connections, the memory
-// log, ranges below minFileRecords and the ranges past maxFileRecords in
-// one answer.
+// The descriptors keep the bytes the read found whatever happens to the
+// segments until the answer is written (deleted by retention, rolled,
+// replaced by the cleaner, their pooled descriptors closed), as a copy
+// made at the read would. A truncation, which rewrites a file in place, is
+// detected (FileRecords.Check) before the answer is encoded, leaving the
+// partition without records (the consumer fetches them again), and after
+// the bytes are read for the send, closing the connection before the
+// answer is whole.
+//
+// The copying path serves the rest: TLS connections (the bytes must be
+// encrypted in user space anyway), follower fetches (they read past the
+// high watermark, where truncations happen), the memory log, reads below
+// minFileRecords, and the partitions past the maxFileRecords-th of one
+// answer.
 
 // fileFetch is a fetch answer some of whose records are left in segment
 // files (wire.Spliced). The partition of files[i] is at
@@ -56,13 +62,14 @@ type fileSplice struct {
 
 var _ wire.Spliced = (*fileFetch)(nil)
 
-// add records that the partition at the given indexes holds records, with
-// the placeholder placeholder returned last as its RecordBatches.
+// add records that the partition at the given indexes of the answer holds
+// records left on disk, with the placeholder placeholder returned last as
+// its RecordBatches.
 func (f *fileFetch) add(topic, part int, records *logstore.FileRecords) {
 	f.files = append(f.files, fileSplice{topic: topic, part: part, mark: len(f.files), records: records})
 }
 
-// placeholder is the RecordBatches of the next partition add records.
+// placeholder is the RecordBatches of the next partition given to add.
 func (f *fileFetch) placeholder() []byte {
 	m := len(f.files)
 	return f.marks[m : m : m+1]

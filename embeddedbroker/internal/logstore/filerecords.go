@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
 )
@@ -14,90 +15,126 @@ import (
 // batches it was read with.
 var ErrTruncated = errors.New("logstore: segment truncated since the read")
 
-// FileRecords is a range of a segment file holding whole batches, as
-// ReadFile returns them: the bytes stay in the file (and the page cache),
+// FileRecords is the batches ReadFile returns, left in the segment files
+// that hold them: one range of a file per segment they span (usually one),
 // for the caller to send with sendfile rather than read.
 //
-// It holds a descriptor of its own on the file (a duplicate of the log's,
-// taken while the log held it open), so the range stays readable whatever
-// happens to the log meanwhile: a segment deleted by retention,
-// DeleteRecords or Delete, replaced by a Rewrite, or closed by the FilePool
-// or Close, keeps its bytes until Close here. Only a truncation of the
-// file (Truncate into the segment, Crash) changes them, and later appends
-// may write other batches at the same positions: Check tells. The caller
-// must Close it.
+// Each range holds a descriptor of its own on its file (a duplicate of the
+// log's, taken while the log held it open), so the bytes stay readable
+// whatever happens to the log meanwhile: a segment deleted by retention,
+// DeleteRecords or Delete, replaced by a Rewrite (the cleaner's), or
+// closed by the FilePool or Close, keeps its bytes, those the read found,
+// until Close here, as a copy made at the read would. Only a truncation of
+// a file (Truncate into the segment, Crash) changes them in place, and
+// later appends may write other batches at the same positions: Check
+// tells. The caller must Close it.
 type FileRecords struct {
-	f    *os.File
-	pos  int64 // the range's position in the file
-	n    int64 // its length
-	next int64 // the offset just past its last batch
-	// seg's truncation count was gen when the range was read.
-	seg *fileSeg
-	gen uint64
-	// sized says a Check found the file long enough.
+	parts []fileRange // in order; in buf unless more than two
+	buf   [2]fileRange
+	n     int64 // the bytes in all
+	next  int64 // the offset just past the last batch
+	// sized says a Check found the files long enough.
 	sized bool
 }
 
-// Len is the number of bytes in the range.
-func (r *FileRecords) Len() int64 { return r.n }
-
-// NextOffset is the offset just past the range's last batch.
-func (r *FileRecords) NextOffset() int64 { return r.next }
-
-// File returns the open file holding the range and the range's position
-// in it, valid until Close. The file's own position is not used; read it
-// with ReadAt, or send it with a call that takes an explicit offset.
-func (r *FileRecords) File() (f *os.File, pos int64) { return r.f, r.pos }
-
-// ReadAt reads the range's bytes from off (relative to the range) into p,
-// as io.ReaderAt: for a caller that must copy them after all.
-func (r *FileRecords) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off > r.n {
-		return 0, fmt.Errorf("logstore: read at %d of a range of %d bytes: %w", off, r.n, io.ErrUnexpectedEOF)
-	}
-	want := len(p)
-	if rest := r.n - off; int64(want) > rest {
-		p = p[:rest]
-	}
-	n, err := r.f.ReadAt(p, r.pos+off)
-	if err == nil && n < want {
-		err = io.EOF
-	}
-	return n, err
+// fileRange is the part of a FileRecords in one segment file.
+type fileRange struct {
+	f      *os.File
+	pos, n int64 // the range's position in the file, and its length
+	// seg's truncation count was gen when the range was read.
+	seg *fileSeg
+	gen uint64
 }
 
-// Check reports whether the file still holds the range as it was read:
-// ErrTruncated (wrapped) when the segment was truncated since, or when the
-// file is shorter than the range's end. The file's size is checked
+// Len is the number of bytes in the ranges.
+func (r *FileRecords) Len() int64 { return r.n }
+
+// NextOffset is the offset just past the last batch.
+func (r *FileRecords) NextOffset() int64 { return r.next }
+
+// Parts is the number of ranges, one per segment file.
+func (r *FileRecords) Parts() int { return len(r.parts) }
+
+// Part returns range i: its open file, valid until Close, and its position
+// and length in the file. The file's own position is not used; read it
+// with ReadAt, or send it with a call that takes an explicit offset.
+func (r *FileRecords) Part(i int) (f *os.File, pos, n int64) {
+	p := &r.parts[i]
+	return p.f, p.pos, p.n
+}
+
+// ReadAt reads the bytes from off (counted across the ranges) into p, as
+// io.ReaderAt: for a caller that must copy them after all.
+func (r *FileRecords) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > r.n {
+		return 0, fmt.Errorf("logstore: read at %d of %d bytes of records: %w", off, r.n, io.ErrUnexpectedEOF)
+	}
+	read := 0
+	for i := range r.parts {
+		part := &r.parts[i]
+		if len(p) == 0 {
+			break
+		}
+		if off >= part.n {
+			off -= part.n
+			continue
+		}
+		m := int(min(int64(len(p)), part.n-off))
+		k, err := part.f.ReadAt(p[:m], part.pos+off)
+		read += k
+		if err != nil {
+			return read, err
+		}
+		p, off = p[m:], 0
+	}
+	if len(p) > 0 {
+		return read, io.EOF
+	}
+	return read, nil
+}
+
+// Check reports whether the files still hold the ranges as they were read:
+// ErrTruncated (wrapped) when a segment was truncated since, or when a
+// file is shorter than its range's end. The files' sizes are checked
 // (fstat) by the first Check only: later ones, as after a send, need only
 // know that no truncation came since (a file that ended early makes the
 // send itself fail).
 func (r *FileRecords) Check() error {
-	if r.seg.truncs.Load() != r.gen {
-		return fmt.Errorf("%w: segment %d", ErrTruncated, r.seg.base)
-	}
-	if r.sized {
-		return nil
-	}
-	size, err := fileSize(r.f)
-	if err != nil {
-		return fmt.Errorf("logstore: segment %d: %w", r.seg.base, err)
-	}
-	if size < r.pos+r.n {
-		return fmt.Errorf("%w: segment %d is %d bytes, the range ends at %d", ErrTruncated, r.seg.base, size, r.pos+r.n)
+	for i := range r.parts {
+		p := &r.parts[i]
+		if p.seg.truncs.Load() != p.gen {
+			return fmt.Errorf("%w: segment %d", ErrTruncated, p.seg.base)
+		}
+		if r.sized {
+			continue
+		}
+		size, err := fileSize(p.f)
+		if err != nil {
+			return fmt.Errorf("logstore: segment %d: %w", p.seg.base, err)
+		}
+		if size < p.pos+p.n {
+			return fmt.Errorf("%w: segment %d is %d bytes, the range ends at %d", ErrTruncated, p.seg.base, size, p.pos+p.n)
+		}
 	}
 	r.sized = true
 	return nil
 }
 
-// Close releases the range's descriptor. Closing twice is a no-op.
+// Close releases the ranges' descriptors. Closing twice is a no-op.
 func (r *FileRecords) Close() error {
-	if r.f == nil {
+	if len(r.parts) == 0 {
 		return nil
 	}
-	err := r.f.Close()
-	r.f = nil
-	return err
+	openRecords.Add(-1)
+	var errs []error
+	for i := range r.parts {
+		if f := r.parts[i].f; f != nil {
+			errs = append(errs, f.Close())
+			r.parts[i].f = nil
+		}
+	}
+	r.parts = r.parts[:0]
+	return errors.Join(errs...)
 }
 
 // ReadFile implements Log.
@@ -121,84 +158,129 @@ func (l *segLog) ReadFile(offset int64, maxBytes int, upTo int64, minFile int) (
 	if offset >= upTo {
 		return nil, nil, nil
 	}
-	hdr := make([]byte, batch.HeaderSize)
-	for i := l.segIndex(offset); i < len(l.segs); i++ {
+	// The batches Read would return, segment by segment, as readLocked
+	// finds them, but reading headers only.
+	var (
+		spansBuf [2]segSpan
+		spans    = spansBuf[:0]
+		hdr      = make([]byte, batch.HeaderSize)
+		total    int64
+		limit    = int64(maxBytes)
+	)
+	for i := l.segIndex(offset); i < len(l.segs) && total < limit; i++ {
 		s := l.segs[i]
 		if s.size == 0 {
 			continue
 		}
-		seg, ok := s.data.(*fileSeg)
-		if !ok {
+		if _, ok := s.data.(*fileSeg); !ok {
 			b, err := l.readLocked(offset, maxBytes, upTo)
 			return b, nil, err
 		}
-		if err := seg.pin(); err != nil {
+		if err := s.data.pin(); err != nil {
 			return nil, nil, fmt.Errorf("logstore: segment %d: %w", s.base, err)
 		}
-		pos, n, next, err := s.span(offset, upTo, int64(maxBytes), hdr)
-		switch {
-		case err != nil:
-			seg.unpin()
+		pos, n, next, done, err := s.span(offset, upTo, limit-total, total == 0, hdr)
+		s.data.unpin()
+		if err != nil {
 			return nil, nil, err
-		case n == 0 && next == 0:
-			seg.unpin()
-			continue // nothing at or after offset in this segment
-		case n == 0:
-			seg.unpin()
-			return nil, nil, nil // the first batch ends past upTo
-		case n < int64(minFile) && (pos+n < s.size || next >= upTo):
-			// Too little to be worth a file, and all Read would
-			// return: read it.
-			b, err := s.bytes(pos, n)
-			seg.unpin()
-			return b, nil, err
-		case n < int64(minFile):
-			seg.unpin()
-			b, err := l.readLocked(offset, maxBytes, upTo) // and on in the next segments
-			return b, nil, err
 		}
+		if n > 0 {
+			spans = append(spans, segSpan{s: s, pos: pos, n: n, next: next})
+			total += n
+		}
+		if done {
+			break
+		}
+	}
+	switch {
+	case total == 0:
+		return nil, nil, nil
+	case total < int64(minFile):
+		// Too little to be worth files: read it.
+		b, err := readSpans(spans, total)
+		return b, nil, err
+	}
+	r := &FileRecords{n: total, next: spans[len(spans)-1].next}
+	r.parts = r.buf[:0]
+	for _, sp := range spans {
+		seg := sp.s.data.(*fileSeg)
 		f, err := seg.dup()
-		gen := seg.truncs.Load()
-		seg.unpin()
 		if err != nil {
 			// Out of descriptors, most likely: the copy needs none.
-			b, err := l.readLocked(offset, maxBytes, upTo)
+			_ = r.Close()
+			b, err := readSpans(spans, total)
 			return b, nil, err
 		}
-		return nil, &FileRecords{f: f, pos: pos, n: n, next: next, seg: seg, gen: gen}, nil
+		if len(r.parts) == 0 {
+			openRecords.Add(1)
+		}
+		r.parts = append(r.parts, fileRange{f: f, pos: sp.pos, n: sp.n, seg: seg, gen: seg.truncs.Load()})
 	}
-	return nil, nil, nil
+	return nil, r, nil
+}
+
+// openRecords counts the FileRecords not yet closed, in the process.
+var openRecords atomic.Int64
+
+// OpenFileRecords is the number of FileRecords ReadFile returned that are
+// not closed yet, in the process: each holds descriptors. For tests that
+// check that every one is closed.
+func OpenFileRecords() int64 { return openRecords.Load() }
+
+// segSpan is the batches ReadFile takes from one segment.
+type segSpan struct {
+	s            *segment
+	pos, n, next int64
+}
+
+// readSpans reads the spans' bytes, total in all, into one buffer.
+// Called with the log's mu read-locked.
+func readSpans(spans []segSpan, total int64) ([]byte, error) {
+	out := make([]byte, total)
+	at := int64(0)
+	for _, sp := range spans {
+		if err := sp.s.data.pin(); err != nil {
+			return nil, fmt.Errorf("logstore: segment %d: %w", sp.s.base, err)
+		}
+		err := sp.s.data.readAt(out[at:at+sp.n], sp.pos)
+		sp.s.data.unpin()
+		if err != nil {
+			return nil, fmt.Errorf("logstore: segment %d: %w", sp.s.base, err)
+		}
+		at += sp.n
+	}
+	return out, nil
 }
 
 // span finds in segment s, pinned by the caller, the batches Read would
-// take from it, without reading them: from the one holding offset, within
-// budget bytes (at least that first batch), none ending past upTo. It
-// returns their position and length in the file, and the offset just past
-// the last one. n=0 with next=0 means the segment holds nothing at or
-// after offset (look in the next one); n=0 with next>0 that the first
-// batch ends past upTo.
+// take from it (see readSegment), without reading them: from the one
+// holding offset, within budget bytes (at least that first batch when
+// first), none ending past upTo. It returns their position and length in
+// the file, and the offset just past the last one; done says that Read
+// takes nothing from later segments (it stopped before the segment's end).
+// n=0 without done means the segment holds nothing at or after offset.
 //
 // It reads headers only: those from the indexed position to the first
 // batch, as Read does, and then, from the last index entry within the
 // budget (the sparse index gives a batch boundary every
 // IndexIntervalBytes), those up to the budget.
-func (s *segment) span(offset, upTo, budget int64, hdr []byte) (pos, n, next int64, err error) {
+func (s *segment) span(offset, upTo, budget int64, first bool, hdr []byte) (pos, n, next int64, done bool, err error) {
 	pos = s.lookup(offset)
 	var f frame
 	for {
 		if pos >= s.size {
-			return 0, 0, 0, nil
+			return 0, 0, 0, false, nil
 		}
 		if f, err = s.frameAt(pos, hdr); err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, false, err
 		}
 		if f.next() > offset {
 			break
 		}
 		pos += f.size
 	}
-	if f.next() > upTo {
-		return pos, 0, f.next(), nil
+	if f.next() > upTo || (!first && f.size > budget) {
+		return pos, 0, 0, true, nil
 	}
 	end, next := pos+f.size, f.next()
 	limit := min(pos+max(budget, f.size), s.size)
@@ -232,7 +314,7 @@ func (s *segment) span(offset, upTo, budget int64, hdr []byte) (pos, n, next int
 		at := int64(s.index[k].pos)
 		g, err := frameAt(at)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, false, err
 		}
 		if at+g.size <= limit {
 			if g.next() <= upTo {
@@ -245,12 +327,12 @@ func (s *segment) span(offset, upTo, budget int64, hdr []byte) (pos, n, next int
 	for next < upTo && end+batch.HeaderSize <= limit {
 		g, err := frameAt(end)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, false, err
 		}
 		if end+g.size > limit || g.next() > upTo {
 			break
 		}
 		end, next = end+g.size, g.next()
 	}
-	return pos, end - pos, next, nil
+	return pos, end - pos, next, end < s.size || next >= upTo, nil
 }

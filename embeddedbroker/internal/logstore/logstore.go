@@ -112,16 +112,16 @@
 // math.MaxInt32. FindTimestamp and MaxTimestampBatch read headers the same
 // way from the time index's position.
 //
-// ReadFile is the zero-copy read: on disk it finds the same batches
-// (within the segment of the first one, as Kafka's fetch reads one
-// segment) by reading headers only, from the first batch's and, past it,
-// from the last sparse index entry within the budget, and returns them as
-// a FileRecords: a range of the segment file with a descriptor of its own
-// (a dup of the pooled one, taken while pinned, so it holds no slot of the
-// FilePool), for the broker to send with sendfile. The range stays
-// readable, with the same bytes, whatever happens to the segment (deleted,
-// rewritten, closed) until it is closed, except for a truncation of the
-// file, which FileRecords.Check reports.
+// ReadFile is the zero-copy read: on disk it finds the batches Read would
+// return by reading headers only, in each segment from the first batch's
+// and, past it, from the last sparse index entry within the budget, and
+// returns them as a FileRecords: a range of each segment file they are in
+// (one, unless the read crosses a segment's end), each with a descriptor
+// of its own (a dup of the pooled one, so it holds no slot of the
+// FilePool), for the broker to send with sendfile. The ranges stay
+// readable, with the bytes the read found, whatever happens to the
+// segments (deleted, rewritten, closed) until closed, except for a
+// truncation of a file, which FileRecords.Check reports.
 //
 // # Concurrency
 //
@@ -360,17 +360,13 @@ type Log interface {
 	// returns, whatever happens to the log; it must not be modified.
 	Read(offset int64, maxBytes int, upTo int64) ([]byte, error)
 
-	// ReadFile is Read for a caller that can send a range of a segment
-	// file as it is (sendfile) instead of bytes. When the batches to
-	// return are on disk and come to at least minFile bytes, and maxBytes
-	// is at least minFile too, it returns them as a FileRecords, which the
-	// caller must Close, and no bytes; otherwise it returns what Read
-	// returns. Unlike Read's bytes, a
-	// FileRecords never spans segments: a read that reaches the end of
-	// the segment holding offset stops there, as Kafka's fetch does, and
-	// the next read at the offset after it continues. It reads only batch
-	// headers: the batches' bytes stay in the file. The memory log always
-	// returns bytes.
+	// ReadFile is Read for a caller that can send ranges of segment
+	// files as they are (sendfile) instead of bytes. It returns the
+	// batches Read returns: when they are on disk and come to at least
+	// minFile bytes, and maxBytes is at least minFile too, as a
+	// FileRecords, which the caller must Close, and no bytes; otherwise as
+	// Read's bytes. It reads only batch headers: the batches' bytes stay
+	// in the files. The memory log always returns bytes.
 	ReadFile(offset int64, maxBytes int, upTo int64, minFile int) ([]byte, *FileRecords, error)
 
 	// StartOffset is the log start offset: the first offset still readable.

@@ -103,9 +103,10 @@ func (c *Conn) TLSState() (state tls.ConnectionState, ok bool) {
 }
 
 // SendsFiles reports whether the connection sends the sections of a
-// Spliced response straight from their files (sendfile): a plaintext
-// socket on Linux. Elsewhere (TLS above all) the writer reads them into
-// memory, so a handler had better answer with bytes as it always did.
+// Spliced response straight from their files (sendfile): a plaintext TCP
+// or Unix socket on Linux. Elsewhere (TLS above all) the writer reads them
+// through a buffer and writes that, which saves nothing over a response
+// with the bytes in, so a handler had better answer with bytes there.
 func (c *Conn) SendsFiles() bool { return c.files }
 
 // State returns the handler's per-connection state, nil until SetState.
@@ -463,31 +464,33 @@ func (c *Conn) write(b []byte) error {
 type splicedWriter struct {
 	splices []Splice
 	cuts    []int
-	frame   []byte
+	last    [1]byte // a response's last byte, held back (see writeSpliced)
 	rc      syscall.RawConn
 	sender  fileSender
 }
 
 // writeSpliced writes a Spliced response after buf, which holds unflushed
-// responses, and returns the buffer with what is left to write. Sections
-// whose files were truncated since they were read are left out (their
-// fields stay empty: the client fetches those records again). With
-// sendfile, it writes buf up to the first section, sends the section from
-// its file, writes on to the next one, and so on, leaving the end of the
-// response in the buffer; otherwise it reads the sections into the buffer.
+// responses, and returns the buffer with what is left to write: the end of
+// the response. Sections whose files were truncated since they were read
+// are left out (their fields stay empty: the client fetches those records
+// again). It writes buf up to the first section, sends the section from
+// its file (sendfile, or reads and writes where the connection cannot),
+// writes on to the next one, and so on.
+//
+// A section is checked again once its bytes are read from the file and
+// before any byte after it goes out: a truncation during the send closes
+// the connection with the frame incomplete, so that a client never takes
+// in a whole response with bytes the file no longer held. A response that
+// ends with a section holds its last byte back for that. (Sendfile hands
+// the socket references to page cache pages; a page changed in place after
+// the check, before the kernel transmits it, still goes out changed, as
+// with Kafka's sendfile. Only a truncation rewrites a segment in place.)
+//
 // The sections are closed when it returns. An error breaks the
 // connection: the response cannot be completed.
 func (c *Conn) writeSpliced(buf []byte, unflushed *int32, corr int32, sp Spliced, sw *splicedWriter) ([]byte, error) {
 	sw.splices = sp.Splices(sw.splices[:0])
-	defer func() {
-		for i := range sw.splices {
-			if err := sw.splices[i].Section.Close(); err != nil {
-				c.s.cfg.Logger.Debug("closing a response's section", "err", err)
-			}
-			sw.splices[i] = Splice{}
-		}
-		sw.splices = sw.splices[:0]
-	}()
+	defer sw.close(c)
 	keep := 0
 	for i := range sw.splices {
 		s := sw.splices[i]
@@ -508,44 +511,66 @@ func (c *Conn) writeSpliced(buf []byte, unflushed *int32, corr int32, sp Spliced
 		return buf, err
 	}
 	*unflushed++
-	if !c.files {
-		sw.frame = append(sw.frame[:0], buf[start:]...)
-		return appendSections(buf[:start], sw.frame, sw.splices, sw.cuts)
-	}
-	if sw.rc == nil {
-		if sw.rc = rawConnOf(c.nc); sw.rc == nil {
-			return buf, errNoSendFile
-		}
-	}
-	prev := 0
+	prev, held := 0, false
 	for k, at := range sw.cuts {
-		if err := c.write(buf[prev : start+at]); err != nil {
+		at += start
+		if err := c.write(buf[prev:at]); err != nil {
 			return buf, err
 		}
-		if prev == 0 {
+		if k == 0 {
 			// The responses before this one are out.
 			c.busy.Add(-(*unflushed - 1))
 			*unflushed = 1
 		}
-		if err := c.sendSection(sw, sw.splices[k].Section); err != nil {
-			return buf, err
+		s := sw.splices[k].Section
+		for i, parts := 0, s.Parts(); i < parts; i++ {
+			f, pos, n := s.Part(i)
+			if i == parts-1 && at == len(buf) && n > 0 {
+				// The response ends with this range.
+				n--
+				if _, err := f.ReadAt(sw.last[:], pos+n); err != nil {
+					return buf, fmt.Errorf("wire: reading a response's section: %w", err)
+				}
+				held = true
+			}
+			if err := c.sendRange(sw, f, pos, n); err != nil {
+				return buf, err
+			}
 		}
-		prev = start + at
+		if err := s.Check(); err != nil {
+			return buf, fmt.Errorf("wire: a response's section changed while it was sent: %w", err)
+		}
+		prev = at
 	}
-	n := copy(buf, buf[prev:])
-	return buf[:n], nil
+	buf = buf[:copy(buf, buf[prev:])]
+	if held {
+		buf = append(buf, sw.last[0])
+	}
+	return buf, nil
 }
 
-// errNoSendFile means sendfile cannot send a section.
-var errNoSendFile = errors.New("wire: sendfile not available")
+// close closes the sections of the response written last.
+func (sw *splicedWriter) close(c *Conn) {
+	for i := range sw.splices {
+		if err := sw.splices[i].Section.Close(); err != nil {
+			c.s.cfg.Logger.Debug("closing a response's section", "err", err)
+		}
+		sw.splices[i] = Splice{}
+	}
+	sw.splices = sw.splices[:0]
+}
 
-// sendSection sends a section's bytes from its file, in chunks under the
-// write deadline as write does, and checks afterwards that the file still
-// held them. Where the kernel refuses sendfile for the file, it reads and
-// writes the bytes instead.
-func (c *Conn) sendSection(sw *splicedWriter, s Section) error {
-	f, pos := s.File()
-	n := s.Len()
+// sendRange writes the n bytes of f at pos: with sendfile, in chunks
+// under the write deadline as write does, on a connection that can;
+// otherwise, or where the kernel refuses sendfile for the file, by
+// reading them into a buffer and writing that.
+func (c *Conn) sendRange(sw *splicedWriter, f *os.File, pos, n int64) error {
+	if c.files && sw.rc == nil {
+		sw.rc = rawConnOf(c.nc)
+	}
+	if !c.files || sw.rc == nil {
+		return c.copyRange(f, pos, n)
+	}
 	idle := c.s.cfg.IdleTimeout
 	timeout := max(idle, c.s.minWriteTimeout)
 	for n > 0 {
@@ -562,20 +587,20 @@ func (c *Conn) sendSection(sw *splicedWriter, s Section) error {
 			c.touch()
 		}
 		if errors.Is(err, errNoSendFile) {
-			if err := c.copySection(f, pos, n); err != nil {
-				return err
-			}
-			break
+			return c.copyRange(f, pos, n)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	return s.Check()
+	return nil
 }
 
-// copySection writes n bytes of f at pos by reading them into a buffer.
-func (c *Conn) copySection(f *os.File, pos, n int64) error {
+// errNoSendFile means sendfile cannot send from a file.
+var errNoSendFile = errors.New("wire: sendfile not available")
+
+// copyRange writes n bytes of f at pos by reading them into a buffer.
+func (c *Conn) copyRange(f *os.File, pos, n int64) error {
 	bp := writeBufs.Get().(*[]byte)
 	defer writeBufs.Put(bp)
 	b := (*bp)[:cap(*bp)]

@@ -26,19 +26,24 @@ import (
 // sendfile) it reads the sections into its write buffer instead: the same
 // bytes go out either way.
 
-// Section is a byte range of an open file that a response sends in place
-// of a bytes field (a logstore.FileRecords).
+// Section is bytes left in files that a response sends in place of a bytes
+// field (a logstore.FileRecords): byte ranges of open files, one after the
+// other.
 type Section interface {
-	// Len is the number of bytes.
+	// Len is the number of bytes, in all the ranges.
 	Len() int64
-	// File returns the open file and the section's position in it,
-	// valid until Close. The file's own position is not used.
-	File() (f *os.File, pos int64)
+	// Parts is the number of ranges.
+	Parts() int
+	// Part returns range i: its open file, valid until Close, and the
+	// range's position and length in it. The file's own position is not
+	// used.
+	Part(i int) (f *os.File, pos, n int64)
 	// Check reports an error when the file no longer holds the bytes the
 	// section was cut from (it was truncated since). The writer checks
 	// before encoding the response, leaving the field empty if it fails,
-	// and again once the bytes are sent, closing the connection if it
-	// fails then: what went out may be wrong.
+	// and again once the bytes are read from the file, before anything
+	// after them goes out, closing the connection with the response
+	// incomplete if it fails then: what went out may be wrong.
 	Check() error
 	// Close releases the file.
 	Close() error
@@ -164,27 +169,4 @@ func AppendSpliced(dst []byte, corr int32, resp kmsg.Response, splices []Splice,
 	binary.BigEndian.PutUint32(frame, uint32(int64(len(frame))-4+total))
 	n := copy(dst[start:], frame)
 	return dst[:start+n], cuts, nil
-}
-
-// appendSections appends the frame of a spliced response to dst with its
-// sections' bytes read in (the writer's copying path).
-func appendSections(dst []byte, frame []byte, splices []Splice, cuts []int) ([]byte, error) {
-	prev := 0
-	for k, at := range cuts {
-		dst = append(dst, frame[prev:at]...)
-		s := splices[k].Section
-		n := int(s.Len())
-		if cap(dst)-len(dst) < n {
-			grown := make([]byte, len(dst), len(dst)+n+len(frame)-at)
-			copy(grown, dst)
-			dst = grown
-		}
-		f, pos := s.File()
-		if _, err := f.ReadAt(dst[len(dst):len(dst)+n], pos); err != nil {
-			return dst, fmt.Errorf("wire: reading a response's section: %w", err)
-		}
-		dst = dst[:len(dst)+n]
-		prev = at
-	}
-	return append(dst, frame[prev:]...), nil
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,23 +17,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/tlsconf"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// testSection is a Section over a test file; it counts its Close calls and
-// can fail its checks.
+// testSection is a Section over a test file, in one or two ranges; it
+// counts its Close calls and can fail its checks.
 type testSection struct {
 	f      *os.File
-	pos, n int64
+	ranges [][2]int64 // position and length
+	n      int64
 	// checks counts Check calls; the call numbered failAt (1-based)
 	// and later ones fail, none when failAt is 0.
 	checks, failAt int
 	closes         *atomic.Int32
 }
 
-func (s *testSection) Len() int64                    { return s.n }
-func (s *testSection) File() (f *os.File, pos int64) { return s.f, s.pos }
-func (s *testSection) Close() error                  { s.closes.Add(1); return nil }
+func (s *testSection) Len() int64 { return s.n }
+func (s *testSection) Parts() int { return len(s.ranges) }
+func (s *testSection) Part(i int) (*os.File, int64, int64) {
+	return s.f, s.ranges[i][0], s.ranges[i][1]
+}
+func (s *testSection) Close() error { s.closes.Add(1); return nil }
 func (s *testSection) Check() error {
 	s.checks++
 	if s.failAt > 0 && s.checks >= s.failAt {
@@ -66,13 +72,29 @@ func newSectionFile(t *testing.T, size int) *sectionFile {
 	return &sectionFile{f: f, data: data}
 }
 
-// section returns a section of n bytes at a random position.
+// section returns a section of n bytes at a random position, in two
+// ranges at random positions half the time.
 func (sf *sectionFile) section(n int) *testSection {
-	pos := rand.IntN(len(sf.data) - n + 1)
-	return &testSection{f: sf.f, pos: int64(pos), n: int64(n), closes: &sf.closes}
+	s := &testSection{f: sf.f, n: int64(n), closes: &sf.closes}
+	first := n
+	if n > 1 && rand.IntN(2) == 0 {
+		first = 1 + rand.IntN(n-1)
+	}
+	for _, m := range []int{first, n - first} {
+		if m > 0 || len(s.ranges) == 0 {
+			s.ranges = append(s.ranges, [2]int64{int64(rand.IntN(len(sf.data) - m + 1)), int64(m)})
+		}
+	}
+	return s
 }
 
-func (s *testSection) bytes(sf *sectionFile) []byte { return sf.data[s.pos : s.pos+s.n] }
+func (s *testSection) bytes(sf *sectionFile) []byte {
+	b := []byte{} // empty, not null
+	for _, r := range s.ranges {
+		b = append(b, sf.data[r[0]:r[0]+r[1]]...)
+	}
+	return b
+}
 
 // splicedFetch is a Spliced fetch response for tests: splices lists its
 // placeholders' fields, in encoding order.
@@ -167,6 +189,28 @@ func buildFetch(t *testing.T, sf *sectionFile, version int16, tags bool, sizes [
 		t.Fatalf("placed %d sections of %d", k, len(sizes))
 	}
 	return sp, full
+}
+
+// singleFetch returns a fetch response of the given version with one
+// partition, whose records are a section of size bytes, and the same
+// response with the bytes in.
+func singleFetch(sf *sectionFile, version int16, size int) (*splicedFetch, *kmsg.FetchResponse) {
+	resp := kmsg.NewPtrFetchResponse()
+	resp.SetVersion(version)
+	rt := kmsg.NewFetchResponseTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewFetchResponseTopicPartition()
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = 10, 10, 0
+	rp.RecordBatches = []byte{}
+	rt.Partitions = append(rt.Partitions, rp)
+	resp.Topics = append(resp.Topics, rt)
+	full := *resp
+	full.Topics = []kmsg.FetchResponseTopic{rt}
+	full.Topics[0].Partitions = []kmsg.FetchResponseTopicPartition{rp}
+	s := sf.section(size)
+	full.Topics[0].Partitions[0].RecordBatches = s.bytes(sf)
+	sp := &splicedFetch{FetchResponse: resp, splices: []Splice{{Field: &resp.Topics[0].Partitions[0].RecordBatches, Section: s}}}
+	return sp, &full
 }
 
 // assemble sends what the writer would: the frame up to each cut, then
@@ -265,6 +309,10 @@ type spliceHandler struct {
 	// testSection): 1 before the response is encoded (the fields go
 	// empty), 2 after the section is sent (the connection closes).
 	failAt int
+	// single answers a fetch with one partition, whose records are one
+	// section: a response that ends with the section's bytes in the
+	// non-flexible versions.
+	single bool
 
 	mu   sync.Mutex
 	want map[int32][]byte
@@ -281,6 +329,9 @@ func (h *spliceHandler) Handle(_ context.Context, _ *Conn, req *Request) Pending
 			}
 		}
 		sp, f := buildFetch(h.t, h.sf, r.Version, r.Version >= 12, sizes)
+		if h.single {
+			sp, f = singleFetch(h.sf, r.Version, sizes[0])
+		}
 		for _, s := range sp.splices {
 			s.Section.(*testSection).failAt = h.failAt
 		}
@@ -349,19 +400,22 @@ func readFrame(nc net.Conn) ([]byte, error) {
 // byte for byte and in order: with sendfile on a TCP socket, with and
 // without an idle timeout (which sends in chunks under a deadline), on a
 // Unix socket, and through the copying path on a connection the server
-// cannot send files on. Every section is closed once.
+// cannot send files on and on TLS. Every section is closed once.
 func TestSplicedResponses(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		idle  time.Duration
 		unix  bool
 		wrap  bool
+		tls   bool
 		files bool
 	}{
 		{name: "tcp", files: canSendFile},
 		{name: "tcp-idle-timeout", idle: time.Minute, files: canSendFile},
 		{name: "unix", unix: true, files: canSendFile},
 		{name: "copy", wrap: true},
+		{name: "tls", tls: true},
+		{name: "tls-idle-timeout", tls: true, idle: time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sf := newSectionFile(t, 4<<20)
@@ -383,10 +437,18 @@ func TestSplicedResponses(t *testing.T) {
 				files.Store(c.SendsFiles())
 				return h.Handle(ctx, c, req)
 			})
-			serveOn(t, sl, hf, ServerConfig{IdleTimeout: tc.idle})
+			cfg := ServerConfig{IdleTimeout: tc.idle}
+			var clientTLS *tls.Config
+			if tc.tls {
+				cfg.TLS, clientTLS = testTLS(t)
+			}
+			serveOn(t, sl, hf, cfg)
 			nc, err := net.Dial(network, ln.Addr().String())
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.tls {
+				nc = tls.Client(nc, clientTLS)
 			}
 			defer nc.Close()
 			reqs := []kmsg.Request{
@@ -431,8 +493,11 @@ func TestSplicedResponses(t *testing.T) {
 // TestSplicedTruncated checks what the writer does with sections whose
 // files were truncated: checked before the response is encoded, they
 // leave their fields empty (the client fetches again) and the connection
-// serves on; found truncated only after they were sent, they close the
-// connection, since what went out may be wrong.
+// serves on; found truncated only after their bytes were read for the
+// send, they close the connection before the response is whole, since
+// what went out may be wrong: also when the response ends with the
+// section (a non-flexible version, whose last field is the last
+// partition's records), with sendfile and with the copying path.
 func TestSplicedTruncated(t *testing.T) {
 	sf := newSectionFile(t, 1<<20)
 	h := &spliceHandler{t: t, sf: sf, failAt: 1, want: map[int32][]byte{}}
@@ -454,22 +519,103 @@ func TestSplicedTruncated(t *testing.T) {
 	c.roundTrip()
 	waitFor(t, "the sections closed", func() bool { return sf.closes.Load() == 4 })
 
-	h.failAt = 2
-	c = dial(t, addr)
-	c.send(fetchRequest(12, 50_000))
-	if !canSendFile {
-		t.Skip("no sendfile: sections are copied, not checked after a send")
+	h.failAt, h.single = 2, true
+	closes := int32(4)
+	copyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// What was sent arrives, then the connection ends.
-	for {
-		_, err := readFrame(c.nc)
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatal("a section truncated during its send did not close the connection")
-		}
-		if err != nil {
-			break
+	serveOn(t, wrappedListener{copyLn}, h, ServerConfig{})
+	for _, srv := range []struct {
+		name, addr string
+	}{{"sendfile", addr}, {"copy", copyLn.Addr().String()}} {
+		for _, version := range []int16{4, 11, 12, 16} {
+			c := dial(t, srv.addr)
+			c.send(fetchRequest(version, 50_000))
+			if _, err := readFrame(c.nc); err == nil {
+				t.Fatalf("%s v%d: a whole response went out with a section truncated during its send", srv.name, version)
+			} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("%s v%d: a section truncated during its send did not close the connection", srv.name, version)
+			}
+			closes++
+			waitFor(t, "the section closed", func() bool { return sf.closes.Load() == closes })
 		}
 	}
-	waitFor(t, "the section closed", func() bool { return sf.closes.Load() == 5 })
+}
+
+// testTLS returns a server and a client TLS configuration, with a
+// generated certificate.
+func testTLS(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	b, err := tlsconf.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(b.ServerCert, b.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client = b.ClientConfig()
+	client.ServerName = "127.0.0.1"
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, client
+}
+
+// shrinkingSection is a testSection whose file is cut short by its first
+// Check, which passes: the file shrinks between the check and the send,
+// behind the back of whatever tracks truncations.
+type shrinkingSection struct {
+	*testSection
+	name string
+	to   int64
+}
+
+func (s *shrinkingSection) Check() error {
+	if s.checks == 0 {
+		if err := os.Truncate(s.name, s.to); err != nil {
+			return err
+		}
+	}
+	s.checks++
+	return nil
+}
+
+// TestSplicedFileShrinks checks that a section whose file ends before the
+// section does, once sent, closes the connection before the response is
+// whole, rather than send other bytes than its length promised: with
+// sendfile (which finds the file's end) and with the copying path.
+func TestSplicedFileShrinks(t *testing.T) {
+	copyLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closes atomic.Int32
+	var version atomic.Int32
+	h := handlerFunc(func(_ context.Context, _ *Conn, req *Request) Pending {
+		sf := newSectionFile(t, 200_000)
+		name := sf.f.Name()
+		sp, _ := singleFetch(sf, int16(version.Load()), 150_000)
+		ts := sp.splices[0].Section.(*testSection)
+		ts.closes = &closes
+		sp.splices[0].Section = &shrinkingSection{testSection: ts, name: name, to: 20_000}
+		return func() kmsg.Response { return sp }
+	})
+	_, addr := startServer(t, h, ServerConfig{})
+	serveOn(t, wrappedListener{copyLn}, h, ServerConfig{})
+	want := int32(0)
+	for _, srv := range []struct {
+		name, addr string
+	}{{"sendfile", addr}, {"copy", copyLn.Addr().String()}} {
+		for _, v := range []int16{4, 16} {
+			version.Store(int32(v))
+			c := dial(t, srv.addr)
+			c.send(fetchRequest(v, 150_000))
+			if _, err := readFrame(c.nc); err == nil {
+				t.Fatalf("%s v%d: a whole response went out from a file shorter than its section", srv.name, v)
+			} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("%s v%d: a file shorter than its section did not close the connection", srv.name, v)
+			}
+			want++
+			waitFor(t, "the section closed", func() bool { return closes.Load() == want })
+		}
+	}
 }
