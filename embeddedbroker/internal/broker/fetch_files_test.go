@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
-	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/configs"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/endpoint"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/logstore"
@@ -57,52 +56,51 @@ func checkNoLeakedFiles(t *testing.T) {
 	}
 }
 
-func newZeroCopyNode(t *testing.T, opts ...func(*Config)) *zeroCopyNode {
-	t.Helper()
-	bcfg, err := configs.NewBroker(map[string]string{
-		"offsets.topic.num.partitions":         "1",
-		"transaction.state.log.num.partitions": "1",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl, err := controller.NewLocal(controller.LocalConfig{Broker: bcfg,
-		SessionTimeout: bcfg.Millis("broker.session.timeout.ms"), HeartbeatInterval: bcfg.Millis("broker.heartbeat.interval.ms")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl.Start()
-	t.Cleanup(func() { ctrl.Close() })
+// newDiskNode starts one node storing its logs on disk (a pool of 8 open
+// segment files), on a controller of its own, with the given broker
+// configs and changes to its Config, and creates topic with the given
+// partitions and topic configs.
+func newDiskNode(tb testing.TB, brokerConfigs map[string]string, topic string, partitions int32, topicConfigs map[string]string, opts ...func(*Config)) (*Node, [16]byte) {
+	tb.Helper()
+	bcfg, ctrl := testController(tb, brokerConfigs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	cfg := Config{ID: 0, Listener: ln, Broker: bcfg, Controller: ctrl, DataDir: t.TempDir(), Files: logstore.NewFilePool(8)}
+	cfg := Config{ID: 0, Listener: ln, Broker: bcfg, Controller: ctrl, DataDir: tb.TempDir(), Files: logstore.NewFilePool(8)}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	n, err := New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { n.Close() })
-	topic, err := ctrl.CreateTopic(context.Background(), controller.TopicSpec{Name: zeroCopyTopic, Partitions: 3, ReplicationFactor: 1,
-		Configs: map[string]string{"segment.bytes": strconv.Itoa(64 << 10)}}, false)
+	tb.Cleanup(func() { n.Close() })
+	t, err := ctrl.CreateTopic(context.Background(), controller.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 1, Configs: topicConfigs}, false)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	waitFor(t, "the partitions' leader", func() bool {
-		for i := range int32(3) {
-			if p := n.partition(zeroCopyTopic, i); p == nil || !p.leader.Load() {
+	waitFor(tb, "the partitions' leader", func() bool {
+		for i := range partitions {
+			if p := n.partition(topic, i); p == nil || !p.leader.Load() {
 				return false
 			}
 		}
 		return true
 	})
-	z := &zeroCopyNode{n: n, topicID: topic.ID}
+	return n, t.ID
+}
+
+func newZeroCopyNode(t *testing.T, opts ...func(*Config)) *zeroCopyNode {
+	t.Helper()
+	n, topicID := newDiskNode(t, map[string]string{
+		"offsets.topic.num.partitions":         "1",
+		"transaction.state.log.num.partitions": "1",
+	}, zeroCopyTopic, 3, map[string]string{"segment.bytes": strconv.Itoa(64 << 10)}, opts...)
+	z := &zeroCopyNode{n: n, topicID: topicID}
 	ctx := context.Background()
 	value := func(p, i int) string {
 		return fmt.Sprintf("%d-%06d-%s", p, i, bytes.Repeat([]byte{byte('a' + i%26)}, 1000))
@@ -624,26 +622,26 @@ func TestZeroCopyFetchListeners(t *testing.T) {
 			if l.Protocol.TLS() {
 				nc = tls.Client(nc, clientTLS)
 			}
-			c := &rawFrames{t: t, nc: nc}
+			c := newKmsgConn(t, nc)
 			if l.Protocol.SASL() {
 				hs := kmsg.NewPtrSASLHandshakeRequest()
 				hs.SetVersion(1)
 				hs.Mechanism = "PLAIN"
-				if resp := c.do(hs).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != 0 {
-					t.Fatalf("%s: handshake: %v", l.Name, kerr.ErrorForCode(resp.ErrorCode))
+				if code := c.do(hs).(*kmsg.SASLHandshakeResponse).ErrorCode; code != 0 {
+					t.Fatalf("%s: handshake: %v", l.Name, kerr.ErrorForCode(code))
 				}
 				auth := kmsg.NewPtrSASLAuthenticateRequest()
 				auth.SetVersion(2)
 				auth.SASLAuthBytes = []byte("\x00bob\x00bob-secret")
-				if resp := c.do(auth).(*kmsg.SASLAuthenticateResponse); resp.ErrorCode != 0 {
-					t.Fatalf("%s: authenticate: %v", l.Name, kerr.ErrorForCode(resp.ErrorCode))
+				if code := c.do(auth).(*kmsg.SASLAuthenticateResponse).ErrorCode; code != 0 {
+					t.Fatalf("%s: authenticate: %v", l.Name, kerr.ErrorForCode(code))
 				}
 			}
 			before := z.n.fileRanges.Load()
 			req := z.fetchRequest(version, 1, []int64{0, 0, 0}, 1<<20)
 			req.MaxBytes = 4 << 20
 			c.corr = 1000 // the same correlation id on every listener
-			got := c.roundTrip(req)
+			got := bytes.Clone(c.roundTrip(req))
 			files := z.n.fileRanges.Load() - before
 			switch {
 			case l.Protocol.TLS() && files != 0:
@@ -655,13 +653,7 @@ func TestZeroCopyFetchListeners(t *testing.T) {
 				want = got
 				resp := kmsg.NewPtrFetchResponse()
 				resp.SetVersion(version)
-				body := got[8:]
-				if resp.IsFlexible() {
-					body = body[1:]
-				}
-				if err := resp.ReadFrom(body); err != nil {
-					t.Fatal(err)
-				}
+				decode(t, resp, got)
 				records := 0
 				for _, rp := range resp.Topics[0].Partitions {
 					if err := checkBatchesCRC(rp.RecordBatches); err != nil {
@@ -681,50 +673,82 @@ func TestZeroCopyFetchListeners(t *testing.T) {
 	}
 }
 
-// rawFrames speaks the protocol by hand on a connection, one request at a
-// time, returning answers as the bytes that came.
-type rawFrames struct {
-	t    *testing.T
+// kmsgConn is a client connection that encodes requests with kmsg and
+// reads each answer into one reused buffer, so that it allocates little:
+// the benchmarks count the broker's allocations with it.
+type kmsgConn struct {
+	tb   testing.TB
 	nc   net.Conn
+	f    *kmsg.RequestFormatter
 	corr int32
+	out  []byte
+	in   []byte
+	resp kmsg.FetchResponse
 }
 
-// roundTrip sends req and returns its answer's frame, size included.
-func (c *rawFrames) roundTrip(req kmsg.Request) []byte {
-	c.t.Helper()
+func newKmsgConn(tb testing.TB, nc net.Conn) *kmsgConn {
+	tb.Cleanup(func() { nc.Close() })
+	return &kmsgConn{tb: tb, nc: nc, f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw"))}
+}
+
+// roundTrip sends req and returns its answer's frame, size included,
+// valid until the next round trip.
+func (c *kmsgConn) roundTrip(req kmsg.Request) []byte {
+	c.tb.Helper()
 	c.corr++
-	if _, err := c.nc.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw")).AppendRequest(nil, req, c.corr)); err != nil {
-		c.t.Fatal(err)
+	c.out = c.f.AppendRequest(c.out[:0], req, c.corr)
+	if _, err := c.nc.Write(c.out); err != nil {
+		c.tb.Fatal(err)
 	}
 	c.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 	var size [4]byte
 	if _, err := io.ReadFull(c.nc, size[:]); err != nil {
-		c.t.Fatal(err)
+		c.tb.Fatal(err)
 	}
-	frame := make([]byte, 4+binary.BigEndian.Uint32(size[:]))
-	copy(frame, size[:])
-	if _, err := io.ReadFull(c.nc, frame[4:]); err != nil {
-		c.t.Fatal(err)
+	n := 4 + int(binary.BigEndian.Uint32(size[:]))
+	if cap(c.in) < n {
+		c.in = make([]byte, n, n+n/4) // answers vary by a batch or so
 	}
-	if corr := int32(binary.BigEndian.Uint32(frame[4:])); corr != c.corr {
-		c.t.Fatalf("correlation id %d, want %d", corr, c.corr)
+	c.in = c.in[:n]
+	copy(c.in, size[:])
+	if _, err := io.ReadFull(c.nc, c.in[4:]); err != nil {
+		c.tb.Fatal(err)
 	}
-	return frame
+	if corr := int32(binary.BigEndian.Uint32(c.in[4:])); corr != c.corr {
+		c.tb.Fatalf("correlation id %d, want %d", corr, c.corr)
+	}
+	return c.in
 }
 
 // do sends req and decodes its answer.
-func (c *rawFrames) do(req kmsg.Request) kmsg.Response {
-	c.t.Helper()
-	frame := c.roundTrip(req)
+func (c *kmsgConn) do(req kmsg.Request) kmsg.Response {
+	c.tb.Helper()
 	resp := req.ResponseKind()
+	decode(c.tb, resp, c.roundTrip(req))
+	return resp
+}
+
+// fetch sends req and decodes its answer, whose record bytes alias the
+// connection's buffer until the next round trip.
+func (c *kmsgConn) fetch(req *kmsg.FetchRequest) *kmsg.FetchResponse {
+	c.tb.Helper()
+	frame := c.roundTrip(req)
+	c.resp = kmsg.FetchResponse{Version: req.Version}
+	decode(c.tb, &c.resp, frame)
+	return &c.resp
+}
+
+// decode decodes an answer's frame (size included) into resp, whose
+// version is set.
+func decode(tb testing.TB, resp kmsg.Response, frame []byte) {
+	tb.Helper()
 	body := frame[8:]
 	if resp.IsFlexible() && resp.Key() != kmsg.ApiVersions.Int16() {
-		body = body[1:]
+		body = body[1:] // the response header's empty tagged fields
 	}
 	if err := resp.ReadFrom(body); err != nil {
-		c.t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return resp
 }
 
 // firstDifference is the first index at which a and b differ.

@@ -250,9 +250,9 @@ type fetchOp struct {
 // Zero-copy reads. A range of a segment file shorter than minFileRecords
 // (or a read with less room than that) is read into memory: below that,
 // copying costs no more than the extra system calls (the batch headers
-// read to find the range's end, a descriptor's dup, fstat and close, a
-// write before the sendfile; BenchmarkDiskFetch breaks even around 32 KiB
-// on a 2-core VM). At most maxFileRecords ranges go into one answer, so
+// read to find the range's end, a descriptor's dup and close, a write
+// before the sendfile and one after; at 64 KiB BenchmarkDiskFetch gains
+// about 1.5x on a 2-core VM). At most maxFileRecords ranges go into one answer, so
 // that a fetch of thousands of partitions holds that many descriptors at
 // most; the others are read into memory.
 const (

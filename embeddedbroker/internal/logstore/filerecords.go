@@ -33,8 +33,6 @@ type FileRecords struct {
 	buf   [2]fileRange
 	n     int64 // the bytes in all
 	next  int64 // the offset just past the last batch
-	// sized says a Check found the files long enough.
-	sized bool
 }
 
 // fileRange is the part of a FileRecords in one segment file.
@@ -94,29 +92,15 @@ func (r *FileRecords) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // Check reports whether the files still hold the ranges as they were read:
-// ErrTruncated (wrapped) when a segment was truncated since, or when a
-// file is shorter than its range's end. The files' sizes are checked
-// (fstat) by the first Check only: later ones, as after a send, need only
-// know that no truncation came since (a file that ended early makes the
-// send itself fail).
+// ErrTruncated (wrapped) when a segment was truncated since, which every
+// truncation the log makes counts. (A file cut short behind the log's
+// back is found by the send, which reaches its end early.)
 func (r *FileRecords) Check() error {
 	for i := range r.parts {
-		p := &r.parts[i]
-		if p.seg.truncs.Load() != p.gen {
+		if p := &r.parts[i]; p.seg.truncs.Load() != p.gen {
 			return fmt.Errorf("%w: segment %d", ErrTruncated, p.seg.base)
 		}
-		if r.sized {
-			continue
-		}
-		size, err := fileSize(p.f)
-		if err != nil {
-			return fmt.Errorf("logstore: segment %d: %w", p.seg.base, err)
-		}
-		if size < p.pos+p.n {
-			return fmt.Errorf("%w: segment %d is %d bytes, the range ends at %d", ErrTruncated, p.seg.base, size, p.pos+p.n)
-		}
 	}
-	r.sized = true
 	return nil
 }
 
@@ -320,6 +304,14 @@ func (s *segment) span(offset, upTo, budget int64, first bool, hdr []byte) (pos,
 			if g.next() <= upTo {
 				end, next = at+g.size, g.next()
 			}
+			break
+		}
+		// g does not fit. When the indexed batch before it ends just
+		// below g's base offset, no batch lies between the two (a
+		// batch holds at least one offset): the batches fit up to g,
+		// and end where g starts, without reading another header.
+		if k > 0 && int64(s.index[k-1].pos) >= pos && s.base+int64(s.index[k-1].rel)+1 == g.base && g.base <= upTo {
+			end, next = at, g.base
 			break
 		}
 	}

@@ -23,14 +23,3 @@ func dupFile(f *os.File) (*os.File, error) {
 	}
 	return os.NewFile(fd, f.Name()), nil
 }
-
-// fileSize returns the size of f's file (fstat, without allocating).
-func fileSize(f *os.File) (int64, error) {
-	var st syscall.Stat_t
-	err := syscall.Fstat(int(f.Fd()), &st)
-	runtime.KeepAlive(f)
-	if err != nil {
-		return 0, os.NewSyscallError("fstat", err)
-	}
-	return st.Size, nil
-}

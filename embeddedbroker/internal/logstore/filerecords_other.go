@@ -12,12 +12,3 @@ import (
 const canDupFiles = false
 
 func dupFile(*os.File) (*os.File, error) { return nil, errors.ErrUnsupported }
-
-// fileSize returns the size of f's file.
-func fileSize(f *os.File) (int64, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
-}

@@ -530,13 +530,7 @@ func TestSplicedTruncated(t *testing.T) {
 		name, addr string
 	}{{"sendfile", addr}, {"copy", copyLn.Addr().String()}} {
 		for _, version := range []int16{4, 11, 12, 16} {
-			c := dial(t, srv.addr)
-			c.send(fetchRequest(version, 50_000))
-			if _, err := readFrame(c.nc); err == nil {
-				t.Fatalf("%s v%d: a whole response went out with a section truncated during its send", srv.name, version)
-			} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-				t.Fatalf("%s v%d: a section truncated during its send did not close the connection", srv.name, version)
-			}
+			expectCutShort(t, srv.addr, fetchRequest(version, 50_000), fmt.Sprintf("%s v%d: a section truncated during its send", srv.name, version))
 			closes++
 			waitFor(t, "the section closed", func() bool { return sf.closes.Load() == closes })
 		}
@@ -558,6 +552,20 @@ func testTLS(t *testing.T) (server, client *tls.Config) {
 	client = b.ClientConfig()
 	client.ServerName = "127.0.0.1"
 	return &tls.Config{Certificates: []tls.Certificate{cert}}, client
+}
+
+// expectCutShort sends req on a new connection and fails the test unless
+// the server closes the connection before the answer is whole (what names
+// the case).
+func expectCutShort(t *testing.T, addr string, req kmsg.Request, what string) {
+	t.Helper()
+	c := dial(t, addr)
+	c.send(req)
+	if _, err := readFrame(c.nc); err == nil {
+		t.Fatalf("%s: a whole response went out", what)
+	} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("%s: the connection stayed open", what)
+	}
 }
 
 // shrinkingSection is a testSection whose file is cut short by its first
@@ -607,13 +615,7 @@ func TestSplicedFileShrinks(t *testing.T) {
 	}{{"sendfile", addr}, {"copy", copyLn.Addr().String()}} {
 		for _, v := range []int16{4, 16} {
 			version.Store(int32(v))
-			c := dial(t, srv.addr)
-			c.send(fetchRequest(v, 150_000))
-			if _, err := readFrame(c.nc); err == nil {
-				t.Fatalf("%s v%d: a whole response went out from a file shorter than its section", srv.name, v)
-			} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-				t.Fatalf("%s v%d: a file shorter than its section did not close the connection", srv.name, v)
-			}
+			expectCutShort(t, srv.addr, fetchRequest(v, 150_000), fmt.Sprintf("%s v%d: a file shorter than its section", srv.name, v))
 			want++
 			waitFor(t, "the section closed", func() bool { return closes.Load() == want })
 		}
