@@ -1,10 +1,12 @@
 package logstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync/atomic"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
@@ -249,9 +251,15 @@ func readSpans(spans []segSpan, total int64) ([]byte, error) {
 // budget (the sparse index gives a batch boundary every
 // IndexIntervalBytes), those up to the budget.
 func (s *segment) span(offset, upTo, budget int64, first bool, hdr []byte) (pos, n, next int64, done bool, err error) {
-	pos = s.lookup(offset)
 	var f frame
-	for {
+	pos, f, ok, err := s.indexedAt(offset, hdr)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	if !ok {
+		pos = s.lookup(offset)
+	}
+	for !ok {
 		if pos >= s.size {
 			return 0, 0, 0, false, nil
 		}
@@ -327,4 +335,25 @@ func (s *segment) span(offset, upTo, budget int64, first bool, hdr []byte) (pos,
 		end, next = end+g.size, g.next()
 	}
 	return pos, end - pos, next, end < s.size || next >= upTo, nil
+}
+
+// indexedAt returns the batch starting at offset when the index shows
+// where it is: the batch after an indexed one ending just below offset,
+// when that is the next indexed batch, as it is when every batch is
+// indexed (batches of IndexIntervalBytes or more). A consumer fetches
+// from where its last fetch ended, a batch's base offset, so that one
+// header read finds the batch; ok=false (after a read at most) sends the
+// caller to scan from lookup's position.
+func (s *segment) indexedAt(offset int64, hdr []byte) (pos int64, f frame, ok bool, err error) {
+	rel := offset - s.base
+	i, _ := slices.BinarySearchFunc(s.index, rel, func(e offsetEntry, rel int64) int { return cmp.Compare(int64(e.rel), rel) })
+	// s.index[i] is the first entry ending at or past offset.
+	if i == 0 || i == len(s.index) || int64(s.index[i-1].rel) != rel-1 {
+		return 0, frame{}, false, nil
+	}
+	pos = int64(s.index[i].pos)
+	if f, err = s.frameAt(pos, hdr); err != nil {
+		return 0, frame{}, false, err
+	}
+	return pos, f, f.base == offset, nil
 }
