@@ -398,7 +398,8 @@ func TestZeroCopyFetchAnswer(t *testing.T) {
 		}
 	}
 
-	// Not from disk files: on the knob, or for a follower.
+	// Not from disk files: on the knob, on a connection that cannot send
+	// files, or for a follower.
 	z.n.copyFetch.Store(true)
 	if resp := z.n.handleFetch(ctx, z.fetchRequest(16, 0, []int64{0, 0, 0}, 40<<10), true)(); fmt.Sprintf("%T", resp) != "*kmsg.FetchResponse" {
 		t.Errorf("copyFetch answers a %T", resp)
@@ -406,6 +407,14 @@ func TestZeroCopyFetchAnswer(t *testing.T) {
 	z.n.copyFetch.Store(false)
 	if resp := z.n.handleFetch(ctx, z.fetchRequest(16, 0, []int64{0, 0, 0}, 40<<10), false)(); fmt.Sprintf("%T", resp) != "*kmsg.FetchResponse" {
 		t.Errorf("a connection without sendfile gets a %T", resp)
+	}
+	follower := z.fetchRequest(16, 0, []int64{0, 0, 0}, 40<<10)
+	follower.ReplicaState.ID = 1
+	resp := z.n.handleFetch(context.WithValue(ctx, interBrokerKey{}, true), follower, true)()
+	if fr, ok := resp.(*kmsg.FetchResponse); !ok {
+		t.Errorf("a follower gets a %T", resp)
+	} else if fetchBytes(fr) == 0 {
+		t.Errorf("a follower's fetch got no records: %+v", fr.Topics)
 	}
 }
 
