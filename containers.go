@@ -352,7 +352,19 @@ func ContainerOptions(opts ...container.Option) fx.Option {
 // settings, the kafka.listener defaults, and its producer for dead
 // letters, replies and transactional listeners.
 func clusterContainerOpts(k *config.Kafka, producer *template.ProducerFactory, registry *registrySerdes, logger *slog.Logger) ([]container.Option, error) {
-	base, err := k.ConsumerOpts("")
+	// The group protocol goes to the containers (WithGroupProtocol), where
+	// a listener may override it; franz-go cannot undo a protocol option
+	// in the base client options.
+	protocol, assignor, err := k.Consumer.EffectiveGroupProtocol()
+	if err != nil {
+		return nil, err
+	}
+	kc := *k
+	kc.Consumer.GroupProtocol, kc.Consumer.GroupRemoteAssignor = "", ""
+	kc.Consumer.Properties = maps.Clone(k.Consumer.Properties)
+	delete(kc.Consumer.Properties, "group.protocol")
+	delete(kc.Consumer.Properties, "group.remote.assignor")
+	base, err := kc.ConsumerOpts("")
 	if err != nil {
 		return nil, err
 	}
@@ -367,6 +379,7 @@ func clusterContainerOpts(k *config.Kafka, producer *template.ProducerFactory, r
 	all := []container.Option{
 		container.WithClientOpts(base...),
 		container.WithDefaultGroup(k.Consumer.GroupID),
+		container.WithGroupProtocol(protocol, assignor),
 		container.WithAckMode(mode),
 		container.WithPublisher(producer.Client()),
 		container.WithLogger(logger),

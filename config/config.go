@@ -402,6 +402,21 @@ type Consumer struct {
 	// pill, dead-lettered with the reason). Empty (the default): by the
 	// handler's type (JSON, strings, bytes, plain Protobuf).
 	ValueDeserializer string `koanf:"value-deserializer" validate:"omitempty,oneof=avro protobuf json-schema"`
+	// GroupProtocol (kafka.consumer.group-protocol, Kafka's
+	// group.protocol) is the protocol consumers join their groups with:
+	// classic (the default: JoinGroup/SyncGroup, the client assigns) or
+	// consumer (KIP-848, Kafka 4.0+: the broker assigns partitions,
+	// incrementally). With consumer, session-timeout, heartbeat-interval
+	// and the partition.assignment.strategy, session.timeout.ms and
+	// heartbeat.interval.ms properties are refused, as Kafka's consumer
+	// refuses them: the broker's group.consumer.* configs apply. A
+	// listener's groupprotocol attribute overrides it.
+	GroupProtocol string `koanf:"group-protocol" validate:"omitempty,oneof=classic consumer"`
+	// GroupRemoteAssignor (kafka.consumer.group-remote-assignor, Kafka's
+	// group.remote.assignor) is the broker-side assignor of the consumer
+	// protocol: uniform or range; empty lets the broker choose (its
+	// default, uniform).
+	GroupRemoteAssignor string `koanf:"group-remote-assignor" validate:"omitempty,oneof=uniform range"`
 	// ClientID (kafka.consumer.client-id) overrides kafka.client-id.
 	ClientID string `koanf:"client-id"`
 	// Properties (kafka.consumer.properties) are Kafka client properties

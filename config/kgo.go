@@ -266,7 +266,65 @@ func (k *Kafka) ConsumerOpts(group string) ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(opts, props...), nil
+	opts = append(opts, props...)
+	protocol, assignor, err := c.EffectiveGroupProtocol()
+	if err != nil {
+		return nil, err
+	}
+	if protocol == "consumer" && group != "" {
+		// franz-go joins with KIP-848 when asked to and its first
+		// balancer is the sticky (uniform) or range one.
+		b := kgo.StickyBalancer()
+		if assignor == "range" {
+			b = kgo.RangeBalancer()
+		}
+		opts = append(opts, kgo.ServerSideBalancer(), kgo.Balancers(b))
+	}
+	return opts, nil
+}
+
+// EffectiveGroupProtocol returns the group protocol and remote assignor
+// of kafka.consumer.group-protocol and group-remote-assignor, or of the
+// group.protocol and group.remote.assignor properties (setting both a key
+// and its property is an error), and checks that the consumer protocol
+// comes without client-side assignors and session settings, as Kafka's
+// consumer does.
+func (c *Consumer) EffectiveGroupProtocol() (protocol, assignor string, err error) {
+	pick := func(key, value, prop string) (string, error) {
+		pv, ok := c.Properties[prop]
+		switch {
+		case !ok:
+			return strings.ToLower(value), nil
+		case value != "":
+			return "", &FieldError{Key: key, Msg: "set both here and as kafka.consumer.properties." + prop + "; keep one"}
+		}
+		return strings.ToLower(strings.TrimSpace(pv)), nil
+	}
+	if protocol, err = pick("kafka.consumer.group-protocol", c.GroupProtocol, "group.protocol"); err != nil {
+		return "", "", err
+	}
+	if assignor, err = pick("kafka.consumer.group-remote-assignor", c.GroupRemoteAssignor, "group.remote.assignor"); err != nil {
+		return "", "", err
+	}
+	if protocol != "consumer" {
+		if assignor != "" {
+			return "", "", &FieldError{Key: "kafka.consumer.group-remote-assignor", Msg: "needs kafka.consumer.group-protocol=consumer"}
+		}
+		return protocol, "", nil
+	}
+	var errs []error
+	if c.SessionTimeout > 0 {
+		errs = append(errs, &FieldError{Key: "kafka.consumer.session-timeout", Msg: "not supported with group-protocol=consumer: the broker's group.consumer.session.timeout.ms applies"})
+	}
+	if c.HeartbeatInterval > 0 {
+		errs = append(errs, &FieldError{Key: "kafka.consumer.heartbeat-interval", Msg: "not supported with group-protocol=consumer: the broker's group.consumer.heartbeat.interval.ms applies"})
+	}
+	for _, p := range []string{"partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"} {
+		if _, ok := c.Properties[p]; ok {
+			errs = append(errs, &FieldError{Key: "kafka.consumer.properties." + p, Msg: "not supported with group-protocol=consumer: the broker assigns partitions (group-remote-assignor) and sets the session"})
+		}
+	}
+	return protocol, assignor, joinErrs(errs)
 }
 
 // ---------------------------------------------------------------------------
@@ -341,8 +399,11 @@ var producerProps = merged(commonProps, map[string]propFn{
 })
 
 var consumerProps = merged(commonProps, map[string]propFn{
-	"client.rack":       strProp(func(s string) kgo.Opt { return kgo.Rack(s) }),
-	"group.instance.id": strProp(func(s string) kgo.Opt { return kgo.InstanceID(s) }),
+	"client.rack": strProp(func(s string) kgo.Opt { return kgo.Rack(s) }),
+	// Checked and applied by ConsumerOpts (see EffectiveGroupProtocol).
+	"group.protocol":        oneOfProp("classic", "consumer"),
+	"group.remote.assignor": oneOfProp("uniform", "range"),
+	"group.instance.id":     strProp(func(s string) kgo.Opt { return kgo.InstanceID(s) }),
 	"partition.assignment.strategy": func(v string) (kgo.Opt, error) {
 		var bs []kgo.GroupBalancer
 		for _, name := range strings.Split(v, ",") {
@@ -411,4 +472,15 @@ func propertyOpts(prefix string, props map[string]string, table map[string]propF
 		return nil, err
 	}
 	return opts, nil
+}
+
+// oneOfProp accepts one of values (case-insensitive) and adds no option:
+// the property is read where it applies.
+func oneOfProp(values ...string) propFn {
+	return func(v string) (kgo.Opt, error) {
+		if !slices.Contains(values, strings.ToLower(strings.TrimSpace(v))) {
+			return nil, fmt.Errorf("want one of %s, got %q", strings.Join(values, ", "), v)
+		}
+		return nil, nil
+	}
 }

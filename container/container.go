@@ -43,11 +43,13 @@ type tp struct {
 // A Container may be started again after Stop. Its methods are safe for
 // concurrent use.
 type Container struct {
-	ep      *listener.Endpoint
-	inv     *listener.Invoker
-	id      string
-	group   string
-	direct  bool
+	ep     *listener.Endpoint
+	inv    *listener.Invoker
+	id     string
+	group  string
+	direct bool
+	// gp is the protocol the members join the group with.
+	gp      groupProtocol
 	ackMode listener.AckMode
 	// ordering and lanes: records of a partition on lanes goroutines
 	// (ordering=key or none), 1 with partition ordering.
@@ -197,6 +199,11 @@ func New(ep *listener.Endpoint, opts ...Option) (*Container, error) {
 	} else if mp > 0 {
 		c.maxPoll = mp
 	}
+	gp, err := resolveGroupProtocol(o.groupProtocol, ep.Properties, ep.GroupProtocol)
+	if err != nil {
+		return fail("%v", err)
+	}
+	c.gp = gp
 	c.eh = o.eh
 	if ep.ErrorHandler != "" {
 		eh, ok := o.ehs[ep.ErrorHandler]

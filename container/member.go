@@ -105,6 +105,7 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 		return nil, err
 	}
 	opts = append(opts, propOpts...)
+	opts = append(opts, c.gp.opts()...)
 	if c.direct {
 		opts = append(opts, kgo.ConsumerGroup(""))
 	} else {

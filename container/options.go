@@ -54,6 +54,7 @@ type CommitEvent struct {
 
 type options struct {
 	clientOpts     []kgo.Opt
+	groupProtocol  groupProtocol
 	deser          listener.Deserializer
 	ser            listener.Serializer
 	pub            Publisher
@@ -207,6 +208,18 @@ func WithLogger(l *slog.Logger) Option { return optFunc(func(o *options) { o.log
 // WithAckMode sets the ack mode of listeners without an ack attribute
 // (default listener.AckBatch).
 func WithAckMode(m listener.AckMode) Option { return optFunc(func(o *options) { o.ackMode = m }) }
+
+// WithGroupProtocol sets the group protocol of listeners that do not
+// choose one (their groupprotocol attribute or group.protocol property):
+// [GroupProtocolClassic] (the default) or [GroupProtocolConsumer], KIP-848's
+// protocol in which the broker assigns partitions with assignor (uniform or
+// range; "" lets the broker choose). The consumer protocol takes no
+// partition.assignment.strategy, session.timeout.ms or
+// heartbeat.interval.ms property (the broker's group.consumer.* configs
+// apply), as Kafka's consumer refuses them.
+func WithGroupProtocol(protocol, assignor string) Option {
+	return optFunc(func(o *options) { o.groupProtocol = groupProtocol{protocol, assignor} })
+}
 
 // WithAckCount sets the record count of ack=count and ack=count-time
 // (default 100).

@@ -31,7 +31,7 @@ func Properties() []string {
 	for k := range propertyFuncs {
 		names = append(names, k)
 	}
-	names = append(names, "max.poll.records")
+	names = append(names, "max.poll.records", "group.protocol", "group.remote.assignor")
 	sort.Strings(names)
 	return names
 }
@@ -124,6 +124,9 @@ func propertyOpts(props map[string]string, member int) (opts []kgo.Opt, maxPoll 
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := props[k]
+		if k == "group.protocol" || k == "group.remote.assignor" {
+			continue // see resolveGroupProtocol
+		}
 		if k == "max.poll.records" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {

@@ -213,7 +213,7 @@ func (k *grpCoordKill) Disrupt(t *testing.T, ctx context.Context) {
 		}
 		return true, ""
 	})
-	d, err := grpDescribe(ctx, adm, sc.Group)
+	d, err := grpGroupView(ctx, adm, sc.Group)
 	if err != nil {
 		t.Fatalf("DescribeGroups on the new coordinator: %v", err)
 	}
@@ -341,6 +341,9 @@ func TestGroupCoordinatorKill(t *testing.T) {
 		}, true},
 		{"franz-range", func(t *testing.T, sc *grpScenario, k *grpCoordKill) {
 			sc.Start = grpFranzStarter(sc, kgo.RangeBalancer())
+		}, true},
+		{"franz-848", func(t *testing.T, sc *grpScenario, k *grpCoordKill) {
+			sc.Start = grpFranzStarter(sc, kgo.StickyBalancer(), kgo.ServerSideBalancer())
 		}, true},
 		{"sarama-range", func(t *testing.T, sc *grpScenario, k *grpCoordKill) {
 			sc.Start = grpSaramaStarter(sc, grpSaramaRange(), func(cfg *sarama.Config) {

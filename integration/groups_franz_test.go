@@ -39,10 +39,11 @@ func grpFranzOpts(addrs []string, group, topic, name string) []kgo.Opt {
 // balancer revokes everything before it rejoins; a cooperative one only
 // gives a moved partition to its new owner one generation after the old
 // owner revoked it).
-func grpFranzStarter(sc *grpScenario, balancer kgo.GroupBalancer) grpStarter {
+func grpFranzStarter(sc *grpScenario, balancer kgo.GroupBalancer, extra ...kgo.Opt) grpStarter {
 	return func(t *testing.T, name string) func() {
 		t.Helper()
 		opts := append(grpFranzOpts(sc.Addrs, sc.Group, sc.Topic, name), kgo.Balancers(balancer))
+		opts = append(opts, extra...)
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			t.Fatal(err)
@@ -79,22 +80,27 @@ func grpFranzStarter(sc *grpScenario, balancer kgo.GroupBalancer) grpStarter {
 
 // TestGroupFranz runs the churn scenario with franz-go members, once with
 // the cooperative-sticky balancer (incremental rebalances: members keep
-// consuming the partitions that do not move) and once with the eager range
-// balancer.
+// consuming the partitions that do not move), once with the eager range
+// balancer, and with KIP-848's consumer protocol, where the broker assigns
+// (franz-go's sticky balancer asks for the uniform assignor, its range
+// balancer for the range one). Member epochs stand for generations there.
 func TestGroupFranz(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		balancer kgo.GroupBalancer
+		extra    []kgo.Opt
 	}{
-		{"cooperative-sticky", kgo.CooperativeStickyBalancer()},
-		{"range", kgo.RangeBalancer()},
+		{"cooperative-sticky", kgo.CooperativeStickyBalancer(), nil},
+		{"range", kgo.RangeBalancer(), nil},
+		{"848-uniform", kgo.StickyBalancer(), []kgo.Opt{kgo.ServerSideBalancer()}},
+		{"848-range", kgo.RangeBalancer(), []kgo.Opt{kgo.ServerSideBalancer()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := grpCluster(t, "orders")
 			ctx := grpCtx(t)
 			sc := &grpScenario{Group: "franz-" + tc.name, Topic: "orders", Addrs: c.Addrs(), Ledger: newGrpLedger()}
 			sc.Adm = grpAdmin(t, sc.Addrs)
-			sc.Start = grpFranzStarter(sc, tc.balancer)
+			sc.Start = grpFranzStarter(sc, tc.balancer, tc.extra...)
 			produced := sc.run(t, ctx)
 			st := sc.Ledger.check(t, produced)
 			t.Logf("franz-go %s: %v", tc.name, st)

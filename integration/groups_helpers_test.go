@@ -523,16 +523,72 @@ func grpDescribe(ctx context.Context, adm *kadm.Client, group string) (kadm.Desc
 	return d, d.Err
 }
 
+// grpView is a group as either protocol's describe API shows it: a
+// classic group's (DescribeGroups) or a KIP-848 consumer group's
+// (ConsumerGroupDescribe).
+type grpView struct {
+	State   string
+	Members []grpMemberView
+}
+
+// grpMemberView is one member and its assigned partitions by topic.
+type grpMemberView struct {
+	MemberID, ClientID string
+	Assigned           map[string][]int32
+}
+
+// grpGroupView describes a group of either protocol: DescribeGroups
+// answers Dead for a consumer group, which ConsumerGroupDescribe then
+// describes.
+func grpGroupView(ctx context.Context, adm *kadm.Client, group string) (grpView, error) {
+	d, err := grpDescribe(ctx, adm, group)
+	if err != nil {
+		return grpView{}, err
+	}
+	if d.State != "Dead" {
+		v := grpView{State: d.State}
+		for _, m := range d.Members {
+			mv := grpMemberView{MemberID: m.MemberID, ClientID: m.ClientID, Assigned: map[string][]int32{}}
+			if c, ok := m.Assigned.AsConsumer(); ok {
+				for _, t := range c.Topics {
+					mv.Assigned[t.Topic] = append(mv.Assigned[t.Topic], t.Partitions...)
+				}
+			}
+			v.Members = append(v.Members, mv)
+		}
+		return v, nil
+	}
+	dcs, err := adm.DescribeConsumerGroups(ctx, group)
+	if err != nil {
+		return grpView{}, err
+	}
+	dc, ok := dcs[group]
+	if !ok || dc.Err != nil {
+		return grpView{State: "Dead"}, nil // neither kind of group
+	}
+	v := grpView{State: dc.State}
+	for _, m := range dc.Members {
+		mv := grpMemberView{MemberID: m.MemberID, ClientID: m.ClientID, Assigned: map[string][]int32{}}
+		for t, ps := range m.Assignment {
+			for p := range ps {
+				mv.Assigned[t] = append(mv.Assigned[t], p)
+			}
+		}
+		v.Members = append(v.Members, mv)
+	}
+	return v, nil
+}
+
 // grpWaitStable waits until DescribeGroups shows the group Stable with n
 // members that together own every partition of topic, each exactly once,
 // and each member at least one (with grpPartitions >= n). A cooperative
 // rebalance passes through a Stable generation that withholds partitions
 // being moved; this waits past it.
-func grpWaitStable(t *testing.T, ctx context.Context, adm *kadm.Client, group, topic string, n int) kadm.DescribedGroup {
+func grpWaitStable(t *testing.T, ctx context.Context, adm *kadm.Client, group, topic string, n int) grpView {
 	t.Helper()
-	var last kadm.DescribedGroup
+	var last grpView
 	grpWait(t, ctx, fmt.Sprintf("group %s Stable with %d members owning all partitions", group, n), func() (bool, string) {
-		d, err := grpDescribe(ctx, adm, group)
+		d, err := grpGroupView(ctx, adm, group)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -541,7 +597,7 @@ func grpWaitStable(t *testing.T, ctx context.Context, adm *kadm.Client, group, t
 		var desc []string
 		empty := false
 		for _, m := range d.Members {
-			ps := grpAssignment(m, topic)
+			ps := slices.Sorted(slices.Values(m.Assigned[topic]))
 			empty = empty || len(ps) == 0
 			for _, p := range ps {
 				owners[p]++
@@ -727,7 +783,7 @@ func (s grpScenario) run(t *testing.T, ctx context.Context) []int64 {
 	if !slices.Equal(got, produced) {
 		t.Errorf("after the members left: committed %v, want the end offsets %v", got, produced)
 	}
-	d, err := grpDescribe(ctx, s.Adm, s.Group)
+	d, err := grpGroupView(ctx, s.Adm, s.Group)
 	if err != nil {
 		t.Fatalf("DescribeGroups: %v", err)
 	}

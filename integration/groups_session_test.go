@@ -294,7 +294,11 @@ func TestGroupStaticMember(t *testing.T) {
 		return slices.Equal(st.Owned, all), fmt.Sprintf("%+v", st)
 	})
 	o := grpStartTracked(t, c.Addrs(), group, topic, "other", short)
-	d1 := grpWaitStable(t, ctx, adm, group, topic, 2)
+	grpWaitStable(t, ctx, adm, group, topic, 2)
+	d1, err := grpDescribe(ctx, adm, group)
+	if err != nil {
+		t.Fatal(err)
+	}
 	grpWait(t, ctx, "both members assigned in the new generation", func() (bool, string) {
 		ss, os := s.state(), o.state()
 		return len(ss.Owned) == 3 && len(os.Owned) == 3 && ss.Gen == os.Gen, fmt.Sprintf("static %+v, other %+v", ss, os)
@@ -324,7 +328,11 @@ func TestGroupStaticMember(t *testing.T) {
 	if _, gen := o.cl.GroupMetadata(); gen != oBefore.Gen {
 		t.Errorf("other member in generation %d, was %d", gen, oBefore.Gen)
 	}
-	d3 := grpWaitStable(t, ctx, adm, group, topic, 2)
+	grpWaitStable(t, ctx, adm, group, topic, 2)
+	d3, err := grpDescribe(ctx, adm, group)
+	if err != nil {
+		t.Fatal(err)
+	}
 	newID := grpStaticMemberID(t, d3, "static-s")
 	if newID == oldID {
 		t.Errorf("static member kept its member ID %s; a rejoin with an unknown member ID gets a new one", oldID)

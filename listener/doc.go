@@ -78,6 +78,9 @@
 //	cluster        name of a kafka.clusters.<name> entry  the default cluster      (a container factory per
 //	               to consume from (dead letters and      (kafka.*)                cluster)
 //	               replies go there too)
+//	groupprotocol  classic|consumer: the group protocol;  container default        properties:
+//	               consumer is KIP-848's (Kafka 4.0+),    (kafka.consumer.         group.protocol
+//	               where the broker assigns partitions    group-protocol, classic)
 //
 // # Retry topics
 //

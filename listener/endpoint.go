@@ -195,6 +195,11 @@ type Endpoint struct {
 	// consumes from and publishes dead letters and replies to
 	// (kafka.clusters.<name>); "" is the default cluster (kafka.*).
 	Cluster string
+	// GroupProtocol (the groupprotocol attribute) is the protocol the
+	// listener's consumers join their group with: "classic" or
+	// "consumer" (KIP-848, the broker assigns partitions); "" leaves it
+	// to the container (kafka.consumer.group-protocol).
+	GroupProtocol string
 	// Handler is the handler func; see the package documentation for the
 	// accepted signatures.
 	Handler any

@@ -29,6 +29,7 @@ const (
 	attrRetry          = "retry"
 	attrTransactional  = "transactional"
 	attrCluster        = "cluster"
+	attrGroupProtocol  = "groupprotocol"
 )
 
 // boolAttrs may be written bare ("batch" means "batch=true").
@@ -39,7 +40,7 @@ var knownAttrs = map[string]bool{
 	attrConcurrency: true, attrAutoStartup: true, attrBatch: true, attrAck: true,
 	attrErrorHandler: true, attrDLT: true, attrValidate: true, attrProperties: true,
 	attrSendTo: true, attrClientIDPrefix: true, attrOrdering: true, attrWorkers: true,
-	attrRetry: true, attrTransactional: true, attrCluster: true,
+	attrRetry: true, attrTransactional: true, attrCluster: true, attrGroupProtocol: true,
 }
 
 type rawAttr struct {
@@ -185,6 +186,13 @@ func setAttr(ep *Endpoint, name, v string) error {
 		ep.Cluster = v
 	case attrWorkers:
 		ep.Workers, err = positive(v)
+	case attrGroupProtocol:
+		switch v = strings.ToLower(v); v {
+		case "classic", "consumer":
+			ep.GroupProtocol = v
+		default:
+			err = fmt.Errorf("want classic or consumer, got %q", v)
+		}
 	}
 	return err
 }

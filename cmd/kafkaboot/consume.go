@@ -32,7 +32,10 @@ the group's committed offsets; --from-beginning only decides where a
 partition without committed offset starts (auto.offset.reset=earliest).
 Exactly the records printed are committed, synchronously, before exit
 (and when partitions are revoked in a rebalance), so a consumer stopped
-after --max-messages N leaves the next record for the next run.
+after --max-messages N leaves the next record for the next run. The group
+is joined with the classic protocol, or with --group-protocol consumer
+with KIP-848's, where the broker assigns the partitions (a broker without
+it, older than Kafka 4.0, gets the classic protocol).
 
 --format prints each record by a template (kcat style):
   %t topic   %p partition   %o offset   %k key   %v value
@@ -69,6 +72,7 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		idle          = fs.Duration("timeout", 0, "exit when no record came for this long (default: no timeout)")
 		format        = fs.String("format", `%v\n`, "print each record by this template (see above)")
 		isolation     = fs.String("isolation-level", "read_uncommitted", "`L`: read_committed shows only committed transactions' records, read_uncommitted all")
+		groupProtocol = fs.String("group-protocol", "classic", "with --group: join it with protocol `P`: classic, or consumer (KIP-848: the broker assigns partitions; Kafka's group.protocol)")
 		schemas       schemaFlags
 	)
 	cf.register(fs)
@@ -87,6 +91,10 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return usageErrorf(fs.cmd, "--offset and --from-beginning exclude each other")
 	case *maxMessages < 0 || *idle < 0:
 		return usageErrorf(fs.cmd, "--max-messages and --timeout must not be negative")
+	case *groupProtocol != "classic" && *groupProtocol != "consumer":
+		return usageErrorf(fs.cmd, "--group-protocol %q: want classic or consumer", *groupProtocol)
+	case *groupProtocol == "consumer" && *group == "":
+		return usageErrorf(fs.cmd, "--group-protocol needs --group")
 	}
 	tmpl, err := parseFormat(*format)
 	if err != nil {
@@ -141,6 +149,11 @@ func runConsume(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 			// autocommitter, on revoke, and synchronously at exit.
 			kgo.AutoCommitMarks(),
 		)
+		if *groupProtocol == "consumer" {
+			// With franz-go's default balancer (cooperative-sticky),
+			// the broker's uniform assignor.
+			opts = append(opts, kgo.ServerSideBalancer())
+		}
 	case *partition >= 0:
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{*topic: {int32(*partition): start}}))
 	default:

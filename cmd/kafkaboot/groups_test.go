@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,7 @@ func TestGroups(t *testing.T) {
 	}
 
 	r = kbc(t, c, "", "groups", "list").ok(t)
-	if want := "GROUP  STATE  PROTOCOL-TYPE\ng1     Empty  consumer\n"; r.stdout != want {
+	if want := "GROUP  TYPE     STATE  PROTOCOL-TYPE\ng1     classic  Empty  consumer\n"; r.stdout != want {
 		t.Fatalf("groups list printed\n%q\nwant\n%q", r.stdout, want)
 	}
 
@@ -350,5 +351,75 @@ func TestFormatLagTime(t *testing.T) {
 		if got := formatLagTime(tt.d); got != tt.want {
 			t.Errorf("formatLagTime(%v) = %q, want %q", tt.d, got, tt.want)
 		}
+	}
+}
+
+// TestGroupsConsumerProtocol: a group of KIP-848's protocol (consume
+// --group-protocol consumer) is listed with its type, described with its
+// epochs (--state, --members) and its lag like a classic group.
+func TestGroupsConsumerProtocol(t *testing.T) {
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.Topics(2, "gc"))
+	skipWithoutGroups(t, c)
+	kbc(t, c, "v1\nv2\nv3\nv4\n", "produce", "--topic", "gc").ok(t)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"consume", "--topic", "gc", "--group", "g848", "--group-protocol", "consumer", "--from-beginning",
+			"--bootstrap-server", strings.Join(c.Addrs(), ",")}, strings.NewReader(""), &out, &errb)
+	}()
+	waitFor(t, "four records", 15*time.Second, func() bool { return strings.Count(out.String(), "\n") == 4 })
+	var state []string
+	waitFor(t, "the group to be Stable", 15*time.Second, func() bool {
+		r := kbc(t, c, "", "groups", "describe", "--group", "g848", "--state").ok(t)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		state = strings.Fields(lines[len(lines)-1])
+		return len(lines) == 2 && state[2] == "Stable"
+	})
+	// GROUP TYPE STATE ASSIGNOR GROUP-EPOCH ASSIGNMENT-EPOCH #MEMBERS
+	if state[0] != "g848" || state[1] != "consumer" || state[3] != "uniform" || state[4] == "-" || state[4] != state[5] || state[6] != "1" {
+		t.Fatalf("describe --state printed %q", state)
+	}
+	r := kbc(t, c, "", "groups", "describe", "--group", "g848", "--members").ok(t)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	// GROUP CONSUMER-ID GROUP-INSTANCE-ID HOST CLIENT-ID #PARTITIONS MEMBER-EPOCH ASSIGNMENT
+	if m := strings.Fields(lines[len(lines)-1]); len(lines) != 2 || m[4] != "kafkaboot" || m[5] != "2" || m[6] != state[4] || m[7] != "gc:0,1" {
+		t.Fatalf("describe --members printed\n%s", r.stdout)
+	}
+	r = kbc(t, c, "", "groups", "list").ok(t)
+	if !strings.Contains(r.stdout, "g848   consumer  Stable  consumer") {
+		t.Fatalf("groups list printed\n%s", r.stdout)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("consumer: exit %d, stderr %q", code, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("consumer did not stop")
+	}
+	r = kbc(t, c, "", "groups", "describe", "--group", "g848").ok(t)
+	rows := describeRows(t, r)
+	if len(rows) == 0 || !strings.Contains(r.stderr, "has no active members") {
+		t.Fatalf("describe after the consumer left printed\n%s\n%s", r.stdout, r.stderr)
+	}
+	committed := 0
+	for _, row := range rows {
+		if row[5] != "0" || row[7] != "-" {
+			t.Fatalf("describe after the consumer left printed row %q of\n%s", row, r.stdout)
+		}
+		n, _ := strconv.Atoi(row[3])
+		committed += n
+	}
+	if committed != 4 {
+		t.Fatalf("committed %d records, want 4:\n%s", committed, r.stdout)
+	}
+	// The group, empty now, stays a consumer group with its epochs.
+	r = kbc(t, c, "", "groups", "describe", "--group", "g848", "--state").ok(t)
+	if f := strings.Fields(strings.Split(strings.TrimSpace(r.stdout), "\n")[1]); f[2] != "Empty" || f[6] != "0" {
+		t.Fatalf("describe --state of the empty group printed\n%s", r.stdout)
 	}
 }

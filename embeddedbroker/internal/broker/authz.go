@@ -259,6 +259,34 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 				out.Topics = append(out.Topics, rt)
 			}
 		})
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		// Kafka's handleConsumerGroupHeartbeat: READ on the group,
+		// DESCRIBE on every topic subscribed by name.
+		if !n.may(ctx, opRead, resGroup, r.Group) {
+			return refuse(kerr.GroupAuthorizationFailed.Code)
+		}
+		for _, t := range r.SubscribedTopicNames {
+			if !n.may(ctx, opDescribe, resTopic, t) {
+				return refuse(kerr.TopicAuthorizationFailed.Code)
+			}
+		}
+		return serve()
+	case *kmsg.ConsumerGroupDescribeRequest:
+		denied := refused(&r.Groups, func(g string) bool { return n.may(ctx, opDescribe, resGroup, g) })
+		add := func(resp kmsg.Response) {
+			out := resp.(*kmsg.ConsumerGroupDescribeResponse)
+			for _, g := range denied {
+				rg := kmsg.NewConsumerGroupDescribeResponseGroup()
+				rg.Group, rg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+				out.Groups = append(out.Groups, rg)
+			}
+		}
+		if len(r.Groups) == 0 {
+			resp := r.ResponseKind()
+			add(resp)
+			return done(resp)
+		}
+		return merge(serve(), add)
 	case *kmsg.DescribeGroupsRequest:
 		denied := refused(&r.Groups, func(g string) bool { return n.may(ctx, opDescribe, resGroup, g) })
 		add := func(resp kmsg.Response) {
@@ -644,6 +672,8 @@ func errorResponse(req kmsg.Request, code int16) kmsg.Response {
 		resp.(*kmsg.SyncGroupResponse).ErrorCode = code
 	case *kmsg.HeartbeatRequest:
 		resp.(*kmsg.HeartbeatResponse).ErrorCode = code
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		resp.(*kmsg.ConsumerGroupHeartbeatResponse).ErrorCode = code
 	case *kmsg.LeaveGroupRequest:
 		resp.(*kmsg.LeaveGroupResponse).ErrorCode = code
 	case *kmsg.OffsetDeleteRequest:

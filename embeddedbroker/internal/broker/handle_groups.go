@@ -3,9 +3,11 @@ package broker
 import (
 	"context"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/batch"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/controller"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordkey"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/groups"
@@ -46,21 +48,61 @@ func (n *Node) newGroupCoordinator() *groups.Coordinator {
 		OffsetsRetention:              time.Duration(b.Int("offsets.retention.minutes")) * time.Minute,
 		OffsetsRetentionCheckInterval: b.Millis("offsets.retention.check.interval.ms"),
 		MaxGroupSize:                  int(b.Int("group.max.size")),
-		Topics:                        topicsView{n.ctrl},
-		Now:                           n.cfg.Now,
+		Topics:                        &topicsView{ctrl: n.ctrl, node: n},
+		Consumer: consumergroup.Config{
+			SessionTimeout:    b.Millis("group.consumer.session.timeout.ms"),
+			HeartbeatInterval: b.Millis("group.consumer.heartbeat.interval.ms"),
+			MaxSize:           int(b.Int("group.consumer.max.size")),
+		},
+		Now: n.cfg.Now,
 	}, n.log)
 }
 
 // topicsView answers the coordinator's questions from the metadata image,
 // without the node's lock (the coordinator is called under it).
-type topicsView struct{ ctrl controller.Controller }
+type topicsView struct {
+	ctrl controller.Controller
+	// node authorizes (nil: everything is allowed).
+	node *Node
 
-func (v topicsView) PartitionExists(topic string, p int32) bool {
+	mu     sync.Mutex
+	img    *controller.Image // the image subscribable was built from
+	topics consumergroup.TopicMetadata
+}
+
+// Subscribable returns the image's topics, built once per image; with an
+// authorizer, only those the request's principal may describe. Internal
+// topics are in, as in Kafka, whose regular expressions match them too.
+func (v *topicsView) Subscribable(ctx context.Context) consumergroup.TopicMetadata {
+	img := v.ctrl.Image()
+	v.mu.Lock()
+	if v.img != img {
+		v.img = img
+		v.topics = make(consumergroup.TopicMetadata, img.NumTopics())
+		for t := range img.Topics() {
+			v.topics[t.Name] = consumergroup.Topic{ID: t.ID, Name: t.Name, Partitions: t.NumPartitions()}
+		}
+	}
+	all := v.topics
+	v.mu.Unlock()
+	if v.node == nil || !v.node.authz.on || fromBroker(ctx) {
+		return all
+	}
+	out := make(consumergroup.TopicMetadata, len(all))
+	for name, t := range all {
+		if v.node.may(ctx, opDescribe, resTopic, name) {
+			out[name] = t
+		}
+	}
+	return out
+}
+
+func (v *topicsView) PartitionExists(topic string, p int32) bool {
 	_, _, ok := v.ctrl.Image().Partition(topic, p)
 	return ok
 }
 
-func (v topicsView) TopicName(id [16]byte) (string, bool) {
+func (v *topicsView) TopicName(id [16]byte) (string, bool) {
 	t, ok := v.ctrl.Image().TopicByID(controller.TopicID(id))
 	if !ok {
 		return "", false
@@ -68,7 +110,7 @@ func (v topicsView) TopicName(id [16]byte) (string, bool) {
 	return t.Name, true
 }
 
-func (v topicsView) TopicID(name string) ([16]byte, bool) {
+func (v *topicsView) TopicID(name string) ([16]byte, bool) {
 	t, ok := v.ctrl.Image().Topic(name)
 	if !ok {
 		return [16]byte{}, false

@@ -29,7 +29,7 @@ func (n *Node) newTxnCoordinator() *txn.Coordinator {
 		IDExpiration:       b.Millis("transactional.id.expiration.ms"),
 		OffsetsPartitions:  int32(b.Int("offsets.topic.num.partitions")),
 		AllocateProducerID: n.allocateProducerID,
-		PartitionExists:    topicsView{n.ctrl}.PartitionExists,
+		PartitionExists:    (&topicsView{ctrl: n.ctrl}).PartitionExists,
 		Markers:            markerWriter{n},
 		Now:                n.cfg.Now,
 	}, n.log)

@@ -57,6 +57,8 @@ var served = map[kmsg.Key]apiRange{
 	kmsg.ListTransactions:             {0, 0},
 	kmsg.DescribeProducers:            {0, 0},
 	kmsg.TxnOffsetCommit:              {0, 4}, // v5+ expects the broker to add the partition itself (KIP-890)
+	kmsg.ConsumerGroupHeartbeat:       {0, 1},
+	kmsg.ConsumerGroupDescribe:        {0, 1},
 }
 
 // versions is the wire.Versions of this broker, capped by what kmsg knows.

@@ -256,6 +256,9 @@ var brokerDefs = withSecurity([]Def{
 	{Name: "default.replication.factor", Type: kmsg.ConfigTypeInt, Default: "1", Min: minOf(1)},
 	{Name: "delete.topic.enable", Type: kmsg.ConfigTypeBoolean, Default: "true", Doc: "false refuses every DeleteTopics (TOPIC_DELETION_DISABLED)."},
 	{Name: "fetch.max.bytes", Type: kmsg.ConfigTypeInt, Default: "57671680", Min: minOf(1024), Doc: "The most a fetch response holds, whatever the request asks (at least one batch)."},
+	{Name: "group.consumer.heartbeat.interval.ms", Type: kmsg.ConfigTypeInt, Default: "1000", Min: minOf(1), Doc: "The heartbeat interval of KIP-848 consumer groups: how soon members learn of a new assignment. 1000 here (Kafka: 5000) so that tests rebalance quickly; must be below group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.max.size", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(1)},
+	{Name: "group.consumer.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "45000", Min: minOf(1)},
 	{Name: "group.initial.rebalance.delay.ms", Type: kmsg.ConfigTypeInt, Default: "0", Min: minOf(0), Doc: "0 here (Kafka: 3000) so that tests rebalance at once."},
 	{Name: "group.max.session.timeout.ms", Type: kmsg.ConfigTypeInt, Default: "1800000", Min: minOf(0)},
 	{Name: "group.max.size", Type: kmsg.ConfigTypeInt, Default: "2147483647", Min: minOf(1)},
@@ -380,6 +383,9 @@ func NewBroker(set map[string]string) (*Broker, error) {
 			return nil, err
 		}
 		b.set[k] = v
+	}
+	if hb, s := b.Int("group.consumer.heartbeat.interval.ms"), b.Int("group.consumer.session.timeout.ms"); hb >= s {
+		return nil, fmt.Errorf("%w: group.consumer.heartbeat.interval.ms (%d) must be less than group.consumer.session.timeout.ms (%d)", ErrInvalid, hb, s)
 	}
 	return b, nil
 }

@@ -54,7 +54,8 @@
 //     here a new expression is resolved in the heartbeat that brings it,
 //     and all of them again at most every [Config.RegexRefreshInterval],
 //     against the topics the heartbeat passes (which must leave out the
-//     topics members may not see: internal ones, unauthorized ones).
+//     topics members may not see: unauthorized ones; internal topics are
+//     in, as Kafka matches them too).
 //   - The subscription metadata is recomputed on every heartbeat from the
 //     topics it passes, where Kafka refreshes it every few minutes or on
 //     metadata changes; a change bumps the group epoch as in Kafka.

@@ -20,7 +20,7 @@ type Client struct {
 
 // Heartbeat handles a ConsumerGroupHeartbeat request at time now, with the
 // cluster's topics as the caller knows them then (topics the caller does
-// not want members to see, such as internal ones, must be left out).
+// not want members to see, such as unauthorized ones, must be left out).
 //
 // It returns the response and the records of the state changes, which it
 // has applied to the group: the caller persists them, in order, before it

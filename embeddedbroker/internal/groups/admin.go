@@ -9,8 +9,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// classicGroupType is the group type ListGroups v5 reports (KIP-848).
-const classicGroupType = "classic"
+// The group types ListGroups v5 reports (KIP-848).
+const (
+	classicGroupType  = "classic"
+	consumerGroupType = "consumer"
+)
 
 // allGroupOperations is the bit field of the ACL operations a group
 // supports (READ, DELETE, DESCRIBE), reported by DescribeGroups v3+ when
@@ -18,8 +21,8 @@ const classicGroupType = "classic"
 const allGroupOperations = 1<<3 | 1<<6 | 1<<8
 
 // handleListGroups lists the groups of the loaded partitions, filtered by
-// state (v4+, case-insensitive as in Kafka) and type (v5+: only "classic"
-// groups exist here). While a partition loads the response carries
+// state (v4+, case-insensitive as in Kafka) and type (v5+: "classic" or
+// "consumer"). While a partition loads the response carries
 // COORDINATOR_LOAD_IN_PROGRESS with the groups of the others.
 func (c *Coordinator) handleListGroups(req *kmsg.ListGroupsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
@@ -27,10 +30,8 @@ func (c *Coordinator) handleListGroups(req *kmsg.ListGroupsRequest) kmsg.Respons
 	if loading {
 		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 	}
-	if len(req.TypesFilter) > 0 && !slices.ContainsFunc(req.TypesFilter, func(t string) bool {
-		return strings.EqualFold(t, classicGroupType)
-	}) {
-		return resp
+	filtered := func(filter []string, v string) bool {
+		return len(filter) > 0 && !slices.ContainsFunc(filter, func(f string) bool { return strings.EqualFold(f, v) })
 	}
 	for _, g := range gs {
 		g.mu.Lock()
@@ -43,10 +44,13 @@ func (c *Coordinator) handleListGroups(req *kmsg.ListGroupsRequest) kmsg.Respons
 		lg.ProtocolType = g.protocolType
 		lg.GroupState = g.state.String()
 		lg.GroupType = classicGroupType
+		if g.isConsumer() {
+			lg.ProtocolType = consumerProtocolType
+			lg.GroupState = g.cg.g.State().String()
+			lg.GroupType = consumerGroupType
+		}
 		g.mu.Unlock()
-		if len(req.StatesFilter) > 0 && !slices.ContainsFunc(req.StatesFilter, func(s string) bool {
-			return strings.EqualFold(s, lg.GroupState)
-		}) {
+		if filtered(req.TypesFilter, lg.GroupType) || filtered(req.StatesFilter, lg.GroupState) {
 			continue
 		}
 		resp.Groups = append(resp.Groups, lg)
@@ -67,11 +71,18 @@ func (c *Coordinator) handleDescribeGroups(req *kmsg.DescribeGroupsRequest) kmsg
 		switch {
 		case code != 0:
 			dg.ErrorCode = code
-		case g == nil:
+		case g == nil || g.isConsumer():
+			// Kafka 4 describes only classic groups here; consumer
+			// groups answer ConsumerGroupDescribe.
+			msg := "Group " + id + " not found."
+			if g != nil {
+				msg = "Group " + id + " is not a classic group."
+				g.mu.Unlock()
+			}
 			dg.State = stateDead.String()
 			if req.Version >= 6 {
 				dg.ErrorCode = kerr.GroupIDNotFound.Code
-				dg.ErrorMessage = kmsg.StringPtr("Group " + id + " not found.")
+				dg.ErrorMessage = kmsg.StringPtr(msg)
 			}
 		default:
 			dg.State = g.state.String()
@@ -151,12 +162,13 @@ func (c *Coordinator) deleteGroup(id string) (int16, <-chan int16) {
 		return kerr.GroupIDNotFound.Code, nil
 	}
 	defer g.mu.Unlock()
-	switch g.state {
-	case stateDead:
+	switch {
+	case g.state == stateDead:
 		return kerr.GroupIDNotFound.Code, nil
-	case stateEmpty:
-	default:
+	case g.state != stateEmpty || g.hasMembers():
 		return kerr.NonEmptyGroup.Code, nil
+	case g.cg.broken:
+		return kerr.CoordinatorNotAvailable.Code, nil
 	}
 
 	// Tombstone every offset, including commits still being written:
@@ -195,6 +207,11 @@ func (c *Coordinator) deleteGroup(id string) (int16, <-chan int16) {
 	if g.generation > 0 {
 		recs = append(recs, groupTombstone(g.id))
 	}
+	cgRecs, err := g.consumerTombstones()
+	if err != nil {
+		return kerr.NonEmptyGroup.Code, nil
+	}
+	recs = append(recs, cgRecs...)
 	prevStateMs := g.stateMs
 	g.transition(stateDead)
 	if len(recs) == 0 {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordruntime"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -78,6 +79,11 @@ type Config struct {
 	// to exist and v10 requests answer UNKNOWN_TOPIC_ID.
 	Topics Topics
 
+	// Consumer configures the consumer groups of KIP-848 (session
+	// timeout, heartbeat interval, maximum size, assignors); its zero
+	// value is Kafka's defaults. Its Logger is the coordinator's.
+	Consumer consumergroup.Config
+
 	// Now is the clock used for commit timestamps, group state timestamps
 	// and offset expiration (time.Now by default). Timers (session and
 	// rebalance timeouts) always use the real clock.
@@ -94,6 +100,11 @@ type Topics interface {
 	TopicName(id [16]byte) (string, bool)
 	// TopicID returns the ID of the named topic.
 	TopicID(name string) ([16]byte, bool)
+	// Subscribable returns the topics a consumer group member may
+	// subscribe to (ConsumerGroupHeartbeat), for the request whose
+	// context ctx is: every topic, internal ones included as in Kafka,
+	// that the request's principal may describe.
+	Subscribable(ctx context.Context) consumergroup.TopicMetadata
 }
 
 func (cfg Config) withDefaults() Config {
@@ -190,6 +201,9 @@ type partition = coordruntime.Partition[partExt]
 // __consumer_offsets.
 type partExt struct {
 	store Store
+	// replay reads the partition's log again (see Load): a consumer
+	// group whose write failed is rebuilt from it.
+	replay func(fn func(LogRecord) error) error
 	// deferred holds the transaction completions heard while the
 	// partition loads (guarded by the runtime's lock); Load applies them.
 	deferred []txnCompletion
@@ -245,7 +259,7 @@ func (c *Coordinator) Load(ctx context.Context, p int32, store Store, replay fun
 	}
 	start := time.Now()
 	var ld *loader
-	groups, err := c.rt.Load(ctx, p, 0, partExt{store: store}, func(part *partition) (map[string]*group, error) {
+	groups, err := c.rt.Load(ctx, p, 0, partExt{store: store, replay: replay}, func(part *partition) (map[string]*group, error) {
 		ld = newLoader(c, part)
 		if err := replay(ld.apply); err != nil {
 			return nil, err
@@ -336,19 +350,23 @@ func Handles(key int16) bool {
 	switch kmsg.Key(key) {
 	case kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup,
 		kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.ListGroups, kmsg.DescribeGroups,
-		kmsg.DeleteGroups, kmsg.OffsetDelete, kmsg.TxnOffsetCommit:
+		kmsg.DeleteGroups, kmsg.OffsetDelete, kmsg.TxnOffsetCommit,
+		kmsg.ConsumerGroupHeartbeat, kmsg.ConsumerGroupDescribe:
 		return true
 	}
 	return false
 }
 
-// Handle serves one request of the classic group protocol and returns its
+// Handle serves one request of the group protocols and returns its
 // response, of the request's version: JoinGroup, SyncGroup, Heartbeat,
 // LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups,
-// DeleteGroups, OffsetDelete and TxnOffsetCommit, every version kmsg knows.
-// It returns nil for any other request (see Handles).
+// DeleteGroups, OffsetDelete and TxnOffsetCommit, every version kmsg knows,
+// and the KIP-848 consumer group protocol's ConsumerGroupHeartbeat and
+// ConsumerGroupDescribe. It returns nil for any other request (see
+// Handles).
 //
-// JoinGroup and SyncGroup block until the rebalance step they wait for
+// ConsumerGroupHeartbeat blocks until the records of the state change it
+// made are durable. JoinGroup and SyncGroup block until the rebalance step they wait for
 // completes, which may take up to the group's rebalance timeout; OffsetCommit,
 // TxnOffsetCommit, DeleteGroups and OffsetDelete block until their records
 // are durable. If
@@ -389,6 +407,10 @@ func (c *Coordinator) Handle(ctx context.Context, req kmsg.Request) kmsg.Respons
 		return c.handleOffsetDelete(ctx, r)
 	case *kmsg.TxnOffsetCommitRequest:
 		return c.handleTxnOffsetCommit(ctx, r)
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		return c.handleConsumerGroupHeartbeat(ctx, r)
+	case *kmsg.ConsumerGroupDescribeRequest:
+		return c.handleConsumerGroupDescribe(ctx, r)
 	}
 	return nil
 }

@@ -182,6 +182,10 @@ type group struct {
 	writeTail chan struct{} // closed when the last write issued is applied
 	inflight  int           // writes issued and not yet applied
 
+	// cg is the group's consumer-group (KIP-848) side: set when the
+	// group is a consumer group (see consumer.go).
+	cg cgState
+
 	removed  bool // no longer in the coordinator's map
 	unloaded bool // removed because its partition was unloaded
 }
@@ -331,6 +335,9 @@ func (g *group) computeSubscribed() {
 // isSubscribedTo is Kafka's ClassicGroup.isSubscribedToTopic: unknown
 // subscriptions count as subscribed for consumer groups only.
 func (g *group) isSubscribedTo(topic string) bool {
+	if g.isConsumer() {
+		return g.consumerSubscribed(topic)
+	}
 	if g.subscribedKnown {
 		return g.subscribed[topic]
 	}
@@ -821,6 +828,7 @@ func (g *group) propagateAssignment(code int16) {
 
 // stopTimers stops every timer of the group.
 func (g *group) stopTimers() {
+	g.stopConsumerTimer()
 	g.stopJoinTimer()
 	g.stopSyncTimer()
 	for id := range g.pending {
@@ -843,7 +851,7 @@ func (g *group) removeFromCoordinator() {
 // that then failed, it would otherwise show in ListGroups until the next
 // expiration run (which is when Kafka removes it).
 func (g *group) maybeDropUnused() {
-	if g.removed || g.state != stateEmpty || g.generation != 0 || len(g.members) > 0 || len(g.pending) > 0 ||
+	if g.removed || g.state != stateEmpty || g.generation != 0 || g.isConsumer() || len(g.members) > 0 || len(g.pending) > 0 ||
 		len(g.offsets) > 0 || len(g.pendingCommits) > 0 || len(g.pendingTxn) > 0 || g.inflight > 0 {
 		return
 	}
@@ -908,6 +916,10 @@ func (g *group) unload() {
 // onLoaded is Kafka's onGroupLoaded: start the session timers of the loaded
 // members, and rebalance a group that is over the maximum size.
 func (g *group) onLoaded() {
+	if g.isConsumer() {
+		g.cg.g.ResetTimers(time.Now())
+		g.scheduleConsumer()
+	}
 	if len(g.members) > g.c.cfg.MaxGroupSize {
 		g.prepareRebalance("freshly loaded group is over capacity")
 	}
@@ -921,7 +933,14 @@ func (g *group) onLoaded() {
 // The caller must hold the lock. done runs even if the group was removed
 // meanwhile; it checks g.unloaded itself.
 func (g *group) write(recs []KV, done func(err error)) {
-	g.writeAs(nil, recs, done)
+	g.writeOp(nil, nil, recs, done)
+}
+
+// writeIf is write, unless cond (called with the group locked when the
+// writes before this one are done) is false: then the records are not
+// appended and done gets errSkipped.
+func (g *group) writeIf(cond func() bool, recs []KV, done func(err error)) {
+	g.writeOp(nil, cond, recs, done)
 }
 
 // txnProducer is the transactional producer a write is made for.
@@ -933,6 +952,10 @@ type txnProducer struct {
 // writeAs is write, as a transactional batch of the producer (Store.AppendTxn)
 // if p is not nil.
 func (g *group) writeAs(p *txnProducer, recs []KV, done func(err error)) {
+	g.writeOp(p, nil, recs, done)
+}
+
+func (g *group) writeOp(p *txnProducer, cond func() bool, recs []KV, done func(err error)) {
 	prev := g.writeTail
 	tail := make(chan struct{})
 	g.writeTail = tail
@@ -943,14 +966,24 @@ func (g *group) writeAs(p *txnProducer, recs []KV, done func(err error)) {
 			<-prev
 		}
 		var err error
-		if p != nil {
+		if cond != nil {
+			g.mu.Lock()
+			if !cond() {
+				err = errSkipped
+			}
+			g.mu.Unlock()
+		}
+		switch {
+		case err != nil:
+		case p != nil:
 			err = store.AppendTxn(ctx, p.id, p.epoch, recs)
-		} else {
+		default:
 			err = store.Append(ctx, recs)
 		}
 		g.mu.Lock()
 		g.inflight--
 		done(err)
+		g.maybeRebuildConsumer()
 		if g.writeTail == tail {
 			g.writeTail = nil
 		}

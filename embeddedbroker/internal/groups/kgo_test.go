@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -471,3 +472,6 @@ func (m miniTopics) PartitionExists(topic string, p int32) bool {
 }
 func (miniTopics) TopicName([16]byte) (string, bool) { return "", false }
 func (miniTopics) TopicID(string) ([16]byte, bool)   { return [16]byte{}, false }
+func (m miniTopics) Subscribable(context.Context) consumergroup.TopicMetadata {
+	return consumergroup.TopicMetadata{"t": {ID: [16]byte{1}, Name: "t", Partitions: m.n}}
+}

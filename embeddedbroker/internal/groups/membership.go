@@ -62,6 +62,10 @@ func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest, w *w
 	}
 	defer g.mu.Unlock()
 	defer g.maybeDropUnused()
+	if g.isConsumer() && !g.toClassic() {
+		j.fail(req.MemberID, kerr.InconsistentGroupProtocol.Code)
+		return
+	}
 
 	switch {
 	case !g.acceptJoiningMember(req.MemberID):

@@ -116,7 +116,11 @@ func (c *Coordinator) commit(req *kmsg.OffsetCommitRequest, codes [][]int16, fil
 	defer g.mu.Unlock()
 	defer g.maybeDropUnused()
 
-	if code := g.validateOffsetCommit(req.MemberID, req.InstanceID, req.Generation); code != 0 {
+	code = g.validateOffsetCommit(req.MemberID, req.InstanceID, req.Generation)
+	if code == 0 && g.isConsumer() {
+		code = g.validateConsumerCommit(req.MemberID, req.Generation, req.Version, false)
+	}
+	if code != 0 {
 		fillAll(code)
 		return nil, nil
 	}
@@ -214,6 +218,9 @@ func (c *Coordinator) commit(req *kmsg.OffsetCommitRequest, codes [][]int16, fil
 func (g *group) validateOffsetCommit(memberID string, instanceID *string, generation int32) int16 {
 	if g.state == stateDead {
 		return kerr.CoordinatorNotAvailable.Code
+	}
+	if g.isConsumer() {
+		return 0 // see validateConsumerCommit
 	}
 	if generation < 0 && g.state == stateEmpty {
 		// The admin client or a consumer without group management.
@@ -342,6 +349,13 @@ func (c *Coordinator) fetchGroup(version int16, requireStable bool, rg kmsg.Offs
 	}
 	var offsets map[tp]*offsetValue
 	var unstable map[tp]bool
+	if g != nil && g.isConsumer() && version >= 9 {
+		if code := g.validateConsumerFetch(derefOr(rg.MemberID), rg.MemberEpoch); code != 0 {
+			g.mu.Unlock()
+			sg.ErrorCode = code
+			return sg
+		}
+	}
 	if g != nil {
 		if g.state != stateDead {
 			offsets = make(map[tp]*offsetValue, len(g.offsets))
@@ -509,7 +523,7 @@ func (c *Coordinator) deleteOffsets(req *kmsg.OffsetDeleteRequest, codes [][]int
 // returned channel gets the error code, or is nil if nothing is written.
 // The group must be locked.
 func (g *group) removeOffsets(removed map[tp]*offsetValue) <-chan int16 {
-	dies := g.state == stateEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
+	dies := g.state == stateEmpty && !g.hasMembers() && !g.cg.broken &&
 		len(g.pendingCommits) == 0 && len(g.pendingTxn) == 0 && len(removed) == len(g.offsets)
 	if len(removed) == 0 && !dies {
 		return nil
@@ -537,6 +551,11 @@ func (g *group) removeOffsets(removed map[tp]*offsetValue) <-chan int16 {
 	dropTxn := g.pendingTxnOf(removed)
 	prevStateMs := g.stateMs
 	if dies {
+		cgRecs, err := g.consumerTombstones()
+		if err != nil {
+			return nil // members joined: not dead after all
+		}
+		recs = append(recs, cgRecs...)
 		g.transition(stateDead)
 		// Kafka writes no group tombstone for generation 0: such a group
 		// only ever stored offsets.
@@ -631,6 +650,11 @@ func (g *group) expire(now int64) {
 	var base func(o *offsetValue) int64
 	skipSubscribed := false
 	switch {
+	case g.isConsumer():
+		// Kafka's ConsumerGroup: from each commit, and while the group
+		// has members only for topics it does not subscribe to.
+		base = func(o *offsetValue) int64 { return o.commitMs }
+		skipSubscribed = g.cg.g.Len() > 0
 	case g.protocolType == "":
 		// A group that only stores offsets: retention counts from each
 		// commit.
@@ -652,7 +676,7 @@ func (g *group) expire(now int64) {
 	removed := make(map[tp]*offsetValue)
 	if base != nil {
 		for t, o := range g.offsets {
-			if (skipSubscribed && g.subscribed[t.topic]) || g.hasPendingOffsets(t) {
+			if (skipSubscribed && g.isSubscribedTo(t.topic)) || g.hasPendingOffsets(t) {
 				continue
 			}
 			if o.expireMs >= 0 {

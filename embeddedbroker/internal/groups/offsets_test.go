@@ -3,6 +3,7 @@ package groups
 import (
 	"context"
 	"errors"
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
 	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/coordruntime"
 	"slices"
 	"strings"
@@ -34,6 +35,13 @@ func (fakeTopics) TopicName(id [16]byte) (string, bool) {
 		return "u", true
 	}
 	return "", false
+}
+
+func (fakeTopics) Subscribable(context.Context) consumergroup.TopicMetadata {
+	return consumergroup.TopicMetadata{
+		"t": {ID: [16]byte{1}, Name: "t", Partitions: 8},
+		"u": {ID: [16]byte{2}, Name: "u", Partitions: 1},
+	}
 }
 
 func (fakeTopics) TopicID(name string) ([16]byte, bool) {

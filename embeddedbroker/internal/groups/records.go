@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kafkaboot/kafkaboot/embeddedbroker/internal/consumergroup"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -102,17 +103,20 @@ type loader struct {
 	metas   map[string]*kmsg.GroupMetadataValue
 	offsets map[string]map[tp]*offsetValue
 	pending map[int64]map[string]map[tp]*offsetValue // producer ID -> group -> pending offsets
-	records int
-	skipped int
+	// consumer holds the consumer groups (KIP-848) the records rebuild.
+	consumer map[string]*consumergroup.Group
+	records  int
+	skipped  int
 }
 
 func newLoader(c *Coordinator, part *partition) *loader {
 	return &loader{
-		c:       c,
-		part:    part,
-		metas:   make(map[string]*kmsg.GroupMetadataValue),
-		offsets: make(map[string]map[tp]*offsetValue),
-		pending: make(map[int64]map[string]map[tp]*offsetValue),
+		c:        c,
+		part:     part,
+		metas:    make(map[string]*kmsg.GroupMetadataValue),
+		offsets:  make(map[string]map[tp]*offsetValue),
+		pending:  make(map[int64]map[string]map[tp]*offsetValue),
+		consumer: make(map[string]*consumergroup.Group),
 	}
 }
 
@@ -128,7 +132,7 @@ func (l *loader) apply(r LogRecord) error {
 	if len(key) < 2 {
 		return l.skip("short key", key, nil)
 	}
-	switch version := int16(binary.BigEndian.Uint16(key)); version {
+	switch version := keyVersion(key); version {
 	case 0, 1:
 		var k kmsg.OffsetCommitKey
 		if err := k.ReadFrom(key); err != nil {
@@ -203,9 +207,25 @@ func (l *loader) apply(r LogRecord) error {
 		}
 		l.metas[k.Group] = v
 	default:
-		// Records of the KIP-848 consumer group protocol, share groups
-		// and so on: not served here.
-		l.skipped++
+		if !isConsumerKey(version) {
+			// Records of share groups and so on: not served here.
+			l.skipped++
+			return nil
+		}
+		group, rec, err := parseConsumerRecord(key, value)
+		if err != nil {
+			return l.skip("consumer group record", key, err)
+		}
+		cg := l.consumer[group]
+		if cg == nil {
+			if cg, err = l.c.newConsumerGroup(group); err != nil {
+				return l.skip("consumer group record", key, err)
+			}
+			l.consumer[group] = cg
+		}
+		if err := cg.Replay(rec); err != nil {
+			return l.skip("consumer group record", key, err)
+		}
 	}
 	return nil
 }
@@ -318,6 +338,26 @@ func (l *loader) build() map[string]*group {
 		}
 		gs[g.id] = g
 	}
+	// Consumer groups (KIP-848): an epoch of 0 is a deleted group.
+	for id, cg := range l.consumer {
+		if cg.Epoch() == 0 {
+			continue
+		}
+		if gs[id] != nil {
+			l.c.log.Warn("group has both classic and consumer group records in __consumer_offsets; loading it as a classic group",
+				"partition", l.part.ID, "group", id)
+			continue
+		}
+		g := newGroup(l.c, id, l.part)
+		g.cg.g = cg
+		if os := l.offsets[id]; os != nil {
+			g.offsets = os
+		}
+		if p := l.pendingOf(id); p != nil {
+			g.pendingTxn = p
+		}
+		gs[id] = g
+	}
 	// Groups that only store offsets, committed or pending.
 	ids := make(map[string]bool)
 	for id, os := range l.offsets {
@@ -333,7 +373,7 @@ func (l *loader) build() map[string]*group {
 		}
 	}
 	for id := range ids {
-		if l.metas[id] != nil {
+		if gs[id] != nil {
 			continue
 		}
 		g := newGroup(l.c, id, l.part)
@@ -347,3 +387,7 @@ func (l *loader) build() map[string]*group {
 	}
 	return gs
 }
+
+// keyVersion is the version a record key of __consumer_offsets starts
+// with, which tells what kind of record it is.
+func keyVersion(key []byte) int16 { return int16(binary.BigEndian.Uint16(key)) }

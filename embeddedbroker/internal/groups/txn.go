@@ -186,6 +186,9 @@ func (g *group) validateTxnOffsetCommit(memberID string, instanceID *string, gen
 	if g.state == stateDead {
 		return kerr.CoordinatorNotAvailable.Code
 	}
+	if g.isConsumer() {
+		return g.validateConsumerCommit(memberID, generation, 0, true)
+	}
 	if generation >= 0 || memberID != "" || instanceID != nil {
 		if code := g.validateMember(memberID, instanceID); code != 0 {
 			return code
