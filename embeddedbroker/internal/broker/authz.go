@@ -150,7 +150,7 @@ func (n *Node) authorize(ctx context.Context, c *wire.Conn, req *wire.Request) w
 			return n.may(ctx, opRead, resTopic, n.topicOf(t.Topic, t.TopicID))
 		})
 		return merge(serve(), func(resp kmsg.Response) {
-			out := resp.(*kmsg.FetchResponse)
+			out := fetchResponseOf(resp)
 			for _, t := range denied {
 				rt := kmsg.NewFetchResponseTopic()
 				rt.Topic, rt.TopicID = t.Topic, t.TopicID

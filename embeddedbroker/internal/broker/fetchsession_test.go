@@ -149,17 +149,7 @@ func TestSessionPending(t *testing.T) {
 // testCluster starts n nodes in memory on one controller.
 func testCluster(t *testing.T, n int) (*controller.Local, []*Node) {
 	t.Helper()
-	bcfg, err := configs.NewBroker(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl, err := controller.NewLocal(controller.LocalConfig{Broker: bcfg,
-		SessionTimeout: bcfg.Millis("broker.session.timeout.ms"), HeartbeatInterval: bcfg.Millis("broker.heartbeat.interval.ms")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl.Start()
-	t.Cleanup(func() { ctrl.Close() })
+	bcfg, ctrl := testController(t, nil)
 	var nodes []*Node
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -179,8 +169,26 @@ func testCluster(t *testing.T, n int) (*controller.Local, []*Node) {
 	return ctrl, nodes
 }
 
+// testController starts a controller with the given broker configs until
+// the test ends.
+func testController(tb testing.TB, brokerConfigs map[string]string) (*configs.Broker, *controller.Local) {
+	tb.Helper()
+	bcfg, err := configs.NewBroker(brokerConfigs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctrl, err := controller.NewLocal(controller.LocalConfig{Broker: bcfg,
+		SessionTimeout: bcfg.Millis("broker.session.timeout.ms"), HeartbeatInterval: bcfg.Millis("broker.heartbeat.interval.ms")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctrl.Start()
+	tb.Cleanup(func() { ctrl.Close() })
+	return bcfg, ctrl
+}
+
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -18,7 +18,11 @@ import (
 // order; the reads and the long poll happen in the pending answer, so a
 // waiting fetch holds only its own connection's later responses, as in
 // Kafka.
-func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pending {
+//
+// files says the connection can send records straight from segment files
+// (wire.Conn.SendsFiles): a consumer's records read from disk are then
+// left in the files and sent with sendfile (see fileFetch).
+func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest, files bool) wire.Pending {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	now := time.Now()
 	replica := req.ReplicaID
@@ -47,8 +51,11 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest) wire.Pen
 		deadline: now.Add(time.Duration(req.MaxWaitMillis) * time.Millisecond),
 		// Only consumers read committed; followers read the whole log.
 		readCommitted: req.IsolationLevel == 1 && replica < 0,
-		res:           map[*sessionPart]*partResult{},
-		topics:        map[partKey]int{},
+		// Followers read past the high watermark, where a truncation
+		// rewrites the file in place: their records are copied.
+		files:  files && replica < 0 && !n.copyFetch.Load(),
+		res:    map[*sessionPart]*partResult{},
+		topics: map[partKey]int{},
 	}
 	id, epoch := req.SessionID, req.SessionEpoch
 	if req.Version < 7 {
@@ -234,7 +241,24 @@ type fetchOp struct {
 	// watching: the fetch registered its partitions as waiters itself,
 	// for its wait only (a fetch without a live session).
 	watching bool
+	// files: records read from disk may be left in the segment files
+	// (logstore.FileRecords); nfiles counts those the results hold.
+	files  bool
+	nfiles int
 }
+
+// Zero-copy reads. A range of a segment file shorter than minFileRecords
+// (or a read with less room than that) is read into memory: below that,
+// copying costs no more than the extra system calls (the batch headers
+// read to find the range's end, a descriptor's dup and close, a write
+// before the sendfile and one after; at 64 KiB BenchmarkDiskFetch gains
+// about 1.5x on a 2-core VM). At most maxFileRecords ranges go into one answer, so
+// that a fetch of thousands of partitions holds that many descriptors at
+// most; the others are read into memory.
+const (
+	minFileRecords = 32 << 10
+	maxFileRecords = 64
+)
 
 // newResult returns a zero partResult, from a slab: a full fetch or a
 // sweep reads thousands.
@@ -251,6 +275,18 @@ func (op *fetchOp) newResult() *partResult {
 type partResult struct {
 	resp  kmsg.FetchResponseTopicPartition
 	bytes int
+	// file holds the records when they were left on disk; resp's
+	// RecordBatches is then empty.
+	file *logstore.FileRecords
+}
+
+// dropFile closes the records r left on disk, if any.
+func (op *fetchOp) dropFile(r *partResult) {
+	if r.file != nil {
+		_ = r.file.Close()
+		r.file = nil
+		op.nfiles--
+	}
 }
 
 // run reads, waits and answers. A partition error answers at once, as in
@@ -399,6 +435,7 @@ func (op *fetchOp) readMarked(sp *sessionPart) {
 	} else {
 		op.total -= r.bytes
 		r.bytes = 0
+		op.dropFile(r)
 	}
 	out := &r.resp
 	*out = kmsg.NewFetchResponseTopicPartition()
@@ -497,13 +534,32 @@ func (op *fetchOp) readPartition(sp *sessionPart, r *partResult, first bool) (st
 	if limit <= 0 && op.total > 0 {
 		return true // no room left in this answer
 	}
-	data, err := p.log.Read(sp.fetchOffset, max(limit, 1), upTo)
+	var (
+		data []byte
+		file *logstore.FileRecords
+		err  error
+	)
+	if op.files && op.nfiles < maxFileRecords {
+		data, file, err = p.log.ReadFile(sp.fetchOffset, max(limit, 1), upTo, minFileRecords)
+	} else {
+		data, err = p.log.Read(sp.fetchOffset, max(limit, 1), upTo)
+	}
 	if err != nil {
 		out.ErrorCode = errCode(err)
 		if !errors.Is(err, logstore.ErrOffsetOutOfRange) {
 			n.log.Warn("fetch read", "topic", p.topic, "partition", p.id, "err", err)
 		}
 		op.stop = true
+		return true
+	}
+	if file != nil {
+		r.file = file
+		op.nfiles++
+		if op.readCommitted {
+			out.AbortedTransactions = p.txns.abortedIn(sp.fetchOffset, file.NextOffset())
+		}
+		r.bytes = int(file.Len())
+		op.total += r.bytes
 		return true
 	}
 	if data != nil {
@@ -520,25 +576,30 @@ func (op *fetchOp) readPartition(sp *sessionPart, r *partResult, first bool) (st
 // finish builds the answer: every partition of a full fetch, or the
 // partitions of an incremental one with something new; a live session
 // remembers what each answered partition said. A fetch without a live
-// session drops its waiters. op.s.mu must be held.
+// session drops its waiters. Records left on disk make the answer a
+// fileFetch. op.s.mu must be held.
 func (op *fetchOp) finish() kmsg.Response {
 	s := op.s
 	live := s.cache != nil && !s.closed
 	if live {
 		op.resp.SessionID = s.id
 	}
+	var ff *fileFetch
+	if op.nfiles > 0 {
+		ff = &fileFetch{FetchResponse: op.resp, marks: make([]byte, op.nfiles), files: make([]fileSplice, 0, op.nfiles)}
+	}
 	if op.full {
 		for _, sp := range op.order {
 			r := op.res[sp]
-			op.emit(sp, &r.resp)
+			op.emitResult(sp, r, ff)
 			if live {
 				sp.remember(&r.resp)
 			}
 		}
 	} else {
 		for _, sp := range op.evaluated {
-			if r := op.res[sp]; !sp.removed && sp.changed(&r.resp) {
-				op.emit(sp, &r.resp)
+			if r := op.res[sp]; !sp.removed && (r.file != nil || sp.changed(&r.resp)) {
+				op.emitResult(sp, r, ff)
 				sp.remember(&r.resp)
 			}
 		}
@@ -548,7 +609,33 @@ func (op *fetchOp) finish() kmsg.Response {
 			sp.unwatch()
 		}
 	}
-	return op.resp
+	if op.nfiles > 0 {
+		// Left out of the answer (a partition forgotten meanwhile).
+		for _, r := range op.res {
+			op.dropFile(r)
+		}
+	}
+	if ff == nil || len(ff.files) == 0 {
+		return op.resp
+	}
+	ff.sort()
+	op.n.fileRanges.Add(int64(len(ff.files)))
+	return ff
+}
+
+// emitResult adds a partition's result to the answer; records it left on
+// disk go to ff, with a placeholder in the answer.
+func (op *fetchOp) emitResult(sp *sessionPart, r *partResult, ff *fileFetch) {
+	if r.file == nil {
+		op.emit(sp, &r.resp)
+		return
+	}
+	out := r.resp
+	out.RecordBatches = ff.placeholder()
+	ti, pi := op.emit(sp, &out)
+	ff.add(ti, pi, r.file)
+	r.file = nil
+	op.nfiles--
 }
 
 // resolve points sp at replica p (nil: none here), moving its waiter
@@ -572,6 +659,11 @@ func (op *fetchOp) resolve(sp *sessionPart, p *partition) {
 // op.s.mu must be held.
 func (op *fetchOp) lost() kmsg.Response {
 	s := op.s
+	if op.nfiles > 0 {
+		for _, r := range op.res {
+			op.dropFile(r)
+		}
+	}
 	if s.closed {
 		op.resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return op.resp
@@ -586,8 +678,10 @@ func (op *fetchOp) lost() kmsg.Response {
 	return op.resp
 }
 
-// emit adds a partition's answer to the response, under its topic.
-func (op *fetchOp) emit(sp *sessionPart, out *kmsg.FetchResponseTopicPartition) {
+// emit adds a partition's answer to the response, under its topic, and
+// returns where it went: the indexes of its topic and of its partition
+// there.
+func (op *fetchOp) emit(sp *sessionPart, out *kmsg.FetchResponseTopicPartition) (ti, pi int) {
 	tk := sp.key
 	tk.partition = 0
 	i, ok := op.topics[tk]
@@ -600,6 +694,7 @@ func (op *fetchOp) emit(sp *sessionPart, out *kmsg.FetchResponseTopicPartition) 
 	}
 	t := &op.resp.Topics[i]
 	t.Partitions = append(t.Partitions, *out)
+	return i, len(t.Partitions) - 1
 }
 
 // changed reports whether an incremental fetch answers the partition, as

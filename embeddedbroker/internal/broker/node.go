@@ -124,6 +124,14 @@ type Node struct {
 	isolated atomic.Bool
 	srvMu    sync.Mutex // guards server and ibServer, replaced when an isolation heals
 
+	// copyFetch makes fetches read records from disk into memory and
+	// copy them into the answer, as before zero-copy reads: for the
+	// benchmarks that compare the two paths (BenchmarkDiskFetch).
+	// fileRanges counts the ranges of segment files answered for sending
+	// with sendfile (fileFetch), for tests and benchmarks.
+	copyFetch  atomic.Bool
+	fileRanges atomic.Int64
+
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	unsub func()
@@ -865,7 +873,7 @@ func (n *Node) Handle(ctx context.Context, c *wire.Conn, req *wire.Request) wire
 	case *kmsg.ProduceRequest:
 		return n.limit(ctx, c, req, n.handleProduce(ctx, body))
 	case *kmsg.FetchRequest:
-		return n.limit(ctx, c, req, n.handleFetch(ctx, body))
+		return n.limit(ctx, c, req, n.handleFetch(ctx, body, c != nil && c.SendsFiles()))
 	case *kmsg.CreateACLsRequest:
 		return done(n.handleCreateACLs(ctx, body))
 	case *kmsg.DescribeACLsRequest:

@@ -102,6 +102,8 @@ func (n *Node) limit(ctx context.Context, c *wire.Conn, req *wire.Request, p wir
 			throttle(ctx, c, q.produce, req.ClientID, float64(req.Size), r)
 		case *kmsg.FetchResponse:
 			throttle(ctx, c, q.fetch, req.ClientID, float64(fetchBytes(r)), r)
+		case *fileFetch:
+			throttle(ctx, c, q.fetch, req.ClientID, float64(r.recordBytes()), r)
 		}
 		return resp
 	}

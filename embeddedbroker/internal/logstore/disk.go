@@ -826,6 +826,9 @@ type fileSeg struct {
 	// cleaned says the file still has its replacement name (a Rewrite's
 	// segment before its swap; see rewrite_disk.go).
 	cleaned atomic.Bool
+	// truncs counts the truncations of the file, so that a FileRecords
+	// can tell whether its range still holds what it was read with.
+	truncs atomic.Uint64
 	// indexSynced says the segment's index files were last written with
 	// an fsync (or were found at open); indexFiles that index files may
 	// exist (not for a segment created empty since). Changed under the
@@ -882,7 +885,19 @@ func (s *fileSeg) truncate(size int64) error {
 		return err
 	}
 	defer s.h.release()
+	s.truncs.Add(1) // before: a FileRecords checked after the truncation sees it
 	return f.Truncate(size)
+}
+
+// dup returns a descriptor of its own on the file, for a FileRecords. The
+// caller has pinned the file.
+func (s *fileSeg) dup() (*os.File, error) {
+	f, err := s.h.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer s.h.release()
+	return dupFile(f)
 }
 
 // syncData fsyncs the file's data, not its directory entry.

@@ -302,7 +302,12 @@ func (l *segLog) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 	if offset >= upTo {
 		return nil, nil
 	}
+	return l.readLocked(offset, maxBytes, upTo)
+}
 
+// readLocked is Read once the offsets are checked, upTo is at most the
+// log end offset and offset below it. Called with mu read-locked.
+func (l *segLog) readLocked(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 	var (
 		partsBuf [4][]byte
 		parts    = partsBuf[:0]

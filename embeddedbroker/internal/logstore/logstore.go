@@ -112,6 +112,17 @@
 // math.MaxInt32. FindTimestamp and MaxTimestampBatch read headers the same
 // way from the time index's position.
 //
+// ReadFile is the zero-copy read: on disk it finds the batches Read would
+// return by reading headers only, in each segment from the first batch's
+// and, past it, from the last sparse index entry within the budget, and
+// returns them as a FileRecords: a range of each segment file they are in
+// (one, unless the read crosses a segment's end), each with a descriptor
+// of its own (a dup of the pooled one, so it holds no slot of the
+// FilePool), for the broker to send with sendfile. The ranges stay
+// readable, with the bytes the read found, whatever happens to the
+// segments (deleted, rewritten, closed) until closed, except for a
+// truncation of a file, which FileRecords.Check reports.
+//
 // # Concurrency
 //
 // A Log is safe for concurrent use. Mutations (Append, Truncate,
@@ -348,6 +359,15 @@ type Log interface {
 	// result may span segments. It stays valid and unchanged after Read
 	// returns, whatever happens to the log; it must not be modified.
 	Read(offset int64, maxBytes int, upTo int64) ([]byte, error)
+
+	// ReadFile is Read for a caller that can send ranges of segment
+	// files as they are (sendfile) instead of bytes. It returns the
+	// batches Read returns: when they are on disk and come to at least
+	// minFile bytes, and maxBytes is at least minFile too, as a
+	// FileRecords, which the caller must Close, and no bytes; otherwise as
+	// Read's bytes. It reads only batch headers: the batches' bytes stay
+	// in the files. The memory log always returns bytes.
+	ReadFile(offset int64, maxBytes int, upTo int64, minFile int) ([]byte, *FileRecords, error)
 
 	// StartOffset is the log start offset: the first offset still readable.
 	StartOffset() int64

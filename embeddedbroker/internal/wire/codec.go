@@ -2,7 +2,9 @@
 // requests, decodes request headers (v1, and v2 for flexible versions,
 // KIP-482), decodes bodies with franz-go's kmsg, and encodes responses with
 // header v0 or v1. Server runs one connection's requests through a Handler
-// and writes the responses back in request order while the client pipelines.
+// and writes the responses back in request order while the client pipelines;
+// a response may carry byte ranges of files, which go to the socket with
+// sendfile (see Spliced).
 //
 // Nothing here knows what a request means; the broker's handlers do. What
 // wire guarantees is that bad bytes never reach them: a frame larger than the

@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +41,9 @@ type Conn struct {
 	// tls is the connection's TLS side on a TLS listener, nc then being
 	// it too.
 	tls *tls.Conn
+	// files says the writer sends Spliced responses' sections with
+	// sendfile (a plaintext TCP or Unix socket, on Linux).
+	files bool
 	// The reader goroutine's own state, which the handler (called on
 	// it) changes: the bound on the next frames' size, a function taking
 	// the next frame raw instead of as a request, and whether to stop
@@ -69,8 +75,11 @@ type inflight struct {
 
 func newConn(s *Server, nc net.Conn, ip netip.Addr) *Conn {
 	c := &Conn{s: s, nc: nc, ip: ip, maxFrame: s.cfg.MaxRequestSize}
-	if tc, ok := nc.(*tls.Conn); ok {
-		c.tls = tc
+	switch v := nc.(type) {
+	case *tls.Conn:
+		c.tls = v
+	case *net.TCPConn, *net.UnixConn:
+		c.files = canSendFile
 	}
 	c.cond.L = &c.mu
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
@@ -92,6 +101,13 @@ func (c *Conn) TLSState() (state tls.ConnectionState, ok bool) {
 	}
 	return c.tls.ConnectionState(), true
 }
+
+// SendsFiles reports whether the connection sends the sections of a
+// Spliced response straight from their files (sendfile): a plaintext TCP
+// or Unix socket on Linux. Elsewhere (TLS above all) the writer reads them
+// through a buffer and writes that, which saves nothing over a response
+// with the bytes in, so a handler had better answer with bytes there.
+func (c *Conn) SendsFiles() bool { return c.files }
 
 // State returns the handler's per-connection state, nil until SetState.
 func (c *Conn) State() any {
@@ -298,6 +314,7 @@ func (c *Conn) writeLoop() {
 	buf := (*bp)[:0]
 	unflushed := int32(0) // responses in buf
 	broken := false
+	var sw *splicedWriter // made at the first Spliced response
 	flush := func() {
 		if err := c.write(buf); err != nil {
 			broken = true
@@ -356,6 +373,25 @@ func (c *Conn) writeLoop() {
 		}
 		if resp == nil {
 			c.busy.Add(-1)
+			continue
+		}
+		if sp, ok := resp.(Spliced); ok {
+			if sw == nil {
+				sw = &splicedWriter{}
+			}
+			var err error
+			if buf, err = c.writeSpliced(buf, &unflushed, in.corr, sp, sw); err != nil {
+				c.s.cfg.Logger.Debug("closing connection: writing a response from files failed", "remote", c.RemoteAddr(), "err", err)
+				broken = true
+				c.breakConn()
+				c.busy.Add(-unflushed)
+				unflushed = 0
+				buf = buf[:0]
+				continue
+			}
+			if len(buf) >= flushAt {
+				flush()
+			}
 			continue
 		}
 		buf = AppendResponse(buf, in.corr, resp)
@@ -419,6 +455,164 @@ func (c *Conn) write(b []byte) error {
 		}
 		c.touch()
 		b = b[n:]
+	}
+	return nil
+}
+
+// splicedWriter is the writer's scratch state for Spliced responses,
+// reused from one to the next.
+type splicedWriter struct {
+	splices []Splice
+	cuts    []int
+	last    [1]byte // a response's last byte, held back (see writeSpliced)
+	rc      syscall.RawConn
+	sender  fileSender
+}
+
+// writeSpliced writes a Spliced response after buf, which holds unflushed
+// responses, and returns the buffer with what is left to write: the end of
+// the response. Sections whose files were truncated since they were read
+// are left out (their fields stay empty: the client fetches those records
+// again). It writes buf up to the first section, sends the section from
+// its file (sendfile, or reads and writes where the connection cannot),
+// writes on to the next one, and so on.
+//
+// A section is checked again once its bytes are read from the file and
+// before any byte after it goes out: a truncation during the send closes
+// the connection with the frame incomplete, so that a client never takes
+// in a whole response with bytes the file no longer held. A response that
+// ends with a section holds its last byte back for that. (Sendfile hands
+// the socket references to page cache pages; a page changed in place after
+// the check, before the kernel transmits it, still goes out changed, as
+// with Kafka's sendfile. Only a truncation rewrites a segment in place.)
+//
+// The sections are closed when it returns. An error breaks the
+// connection: the response cannot be completed.
+func (c *Conn) writeSpliced(buf []byte, unflushed *int32, corr int32, sp Spliced, sw *splicedWriter) ([]byte, error) {
+	sw.splices = sp.Splices(sw.splices[:0])
+	defer sw.close(c)
+	keep := 0
+	for i := range sw.splices {
+		s := sw.splices[i]
+		if err := s.Section.Check(); err != nil {
+			c.s.cfg.Logger.Debug("answering without records truncated since the read", "remote", c.RemoteAddr(), "err", err)
+			_ = s.Section.Close()
+			sw.splices[i] = Splice{}
+			continue
+		}
+		sw.splices[i], sw.splices[keep] = Splice{}, s
+		keep++
+	}
+	sw.splices = sw.splices[:keep]
+	start := len(buf)
+	buf, cuts, err := AppendSpliced(buf, corr, sp, sw.splices, sw.cuts[:0])
+	sw.cuts = cuts
+	if err != nil {
+		return buf, err
+	}
+	*unflushed++
+	prev, held := 0, false
+	for k, at := range sw.cuts {
+		at += start
+		if err := c.write(buf[prev:at]); err != nil {
+			return buf, err
+		}
+		if k == 0 {
+			// The responses before this one are out.
+			c.busy.Add(-(*unflushed - 1))
+			*unflushed = 1
+		}
+		s := sw.splices[k].Section
+		for i, parts := 0, s.Parts(); i < parts; i++ {
+			f, pos, n := s.Part(i)
+			if i == parts-1 && at == len(buf) && n > 0 {
+				// The response ends with this range.
+				n--
+				if _, err := f.ReadAt(sw.last[:], pos+n); err != nil {
+					return buf, fmt.Errorf("wire: reading a response's section: %w", err)
+				}
+				held = true
+			}
+			if err := c.sendRange(sw, f, pos, n); err != nil {
+				return buf, err
+			}
+		}
+		if err := s.Check(); err != nil {
+			return buf, fmt.Errorf("wire: a response's section changed while it was sent: %w", err)
+		}
+		prev = at
+	}
+	buf = buf[:copy(buf, buf[prev:])]
+	if held {
+		buf = append(buf, sw.last[0])
+	}
+	return buf, nil
+}
+
+// close closes the sections of the response written last.
+func (sw *splicedWriter) close(c *Conn) {
+	for i := range sw.splices {
+		if err := sw.splices[i].Section.Close(); err != nil {
+			c.s.cfg.Logger.Debug("closing a response's section", "err", err)
+		}
+		sw.splices[i] = Splice{}
+	}
+	sw.splices = sw.splices[:0]
+}
+
+// sendRange writes the n bytes of f at pos: with sendfile, in chunks
+// under the write deadline as write does, on a connection that can;
+// otherwise, or where the kernel refuses sendfile for the file, by
+// reading them into a buffer and writing that.
+func (c *Conn) sendRange(sw *splicedWriter, f *os.File, pos, n int64) error {
+	if c.files && sw.rc == nil {
+		sw.rc = rawConnOf(c.nc)
+	}
+	if !c.files || sw.rc == nil {
+		return c.copyRange(f, pos, n)
+	}
+	idle := c.s.cfg.IdleTimeout
+	timeout := max(idle, c.s.minWriteTimeout)
+	for n > 0 {
+		chunk := n
+		if idle > 0 {
+			chunk = min(n, writeChunk)
+			if err := c.nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+				return err
+			}
+		}
+		w, err := sw.sender.sendFile(sw.rc, f, pos, chunk)
+		pos, n = pos+w, n-w
+		if w > 0 {
+			c.touch()
+		}
+		if errors.Is(err, errNoSendFile) {
+			return c.copyRange(f, pos, n)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errNoSendFile means sendfile cannot send from a file.
+var errNoSendFile = errors.New("wire: sendfile not available")
+
+// copyRange writes n bytes of f at pos by reading them into a buffer.
+func (c *Conn) copyRange(f *os.File, pos, n int64) error {
+	bp := writeBufs.Get().(*[]byte)
+	defer writeBufs.Put(bp)
+	b := (*bp)[:cap(*bp)]
+	for n > 0 {
+		m := int(min(n, int64(len(b))))
+		if _, err := f.ReadAt(b[:m], pos); err != nil {
+			return fmt.Errorf("wire: reading a response's section: %w", err)
+		}
+		if err := c.write(b[:m]); err != nil {
+			return err
+		}
+		pos, n = pos+int64(m), n-int64(m)
 	}
 	return nil
 }

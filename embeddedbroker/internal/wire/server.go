@@ -17,7 +17,9 @@ import (
 
 // Pending completes a request. It returns the response, blocking while the
 // request waits (a long-polling fetch, an acks=all produce), or nil when the
-// request gets no response (an acks=0 produce).
+// request gets no response (an acks=0 produce). A Spliced response hands
+// its sections of files to the connection, which sends them and closes
+// them (see Spliced).
 type Pending func() kmsg.Response
 
 // Handler serves requests. Handle is called for one connection's requests
