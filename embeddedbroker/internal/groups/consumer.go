@@ -42,8 +42,7 @@ type cgState struct {
 	broken bool
 	// timer fires at the group's next deadline (sessions, rebalance
 	// timeouts), at timerAt.
-	timer   *time.Timer
-	timerAt time.Time
+	timer deadlineTimer
 }
 
 // isConsumer reports whether the group is a consumer group (KIP-848).
@@ -85,6 +84,13 @@ func (c *Coordinator) handleConsumerGroupHeartbeat(ctx context.Context, req *kms
 	}
 	resp, done := g.consumerHeartbeat(ctx, req)
 	g.mu.Unlock()
+	return answerAfter(ctx, kmsg.Response(resp), done, fail)
+}
+
+// answerAfter returns resp once done (nil: nothing to wait for) says the
+// records it waited for are written, else fail's answer with the write's
+// error code, or REQUEST_TIMED_OUT when ctx ends first.
+func answerAfter[R any](ctx context.Context, resp R, done <-chan int16, fail func(code int16, msg string) R) R {
 	if done == nil {
 		return resp
 	}
@@ -218,27 +224,15 @@ func (g *group) maybeRebuildConsumer() {
 	if !g.cg.broken || g.inflight > 0 || g.removed {
 		return
 	}
-	replay := g.part.Ext.replay
-	g.c.rt.Go(func() {
-		cg, err := g.c.newConsumerGroup(g.id)
-		if err == nil {
-			err = replay(func(r LogRecord) error {
-				if r.Control || r.Value == nil && len(r.Key) < 2 {
-					return nil
-				}
-				if len(r.Key) < 2 || !isConsumerKey(keyVersion(r.Key)) {
-					return nil
-				}
-				id, rec, err := parseConsumerRecord(r.Key, r.Value)
-				if err != nil || id != g.id {
-					return nil // the load logged it
-				}
-				return cg.Replay(rec)
-			})
+	cg, err := g.c.newConsumerGroup(g.id)
+	g.replayOwn(isConsumerKey, func(r LogRecord) error {
+		id, rec, err := parseConsumerRecord(r.Key, r.Value)
+		if err != nil || id != g.id {
+			return nil // the load logged it
 		}
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if g.removed || !g.cg.broken {
+		return cg.Replay(rec)
+	}, err, func(err error) {
+		if !g.cg.broken {
 			return
 		}
 		if err != nil {
@@ -250,6 +244,7 @@ func (g *group) maybeRebuildConsumer() {
 		if cg.Epoch() == 0 {
 			cg = nil // deleted, or never written
 		}
+		g.stopConsumerTimer()
 		g.cg = cgState{g: cg}
 		if cg != nil {
 			cg.ResetTimers(time.Now())
@@ -270,23 +265,10 @@ func (g *group) scheduleConsumer() {
 	if !ok {
 		return
 	}
-	if g.cg.timer != nil && !g.cg.timerAt.After(next) {
-		return
-	}
-	g.stopConsumerTimer()
-	g.cg.timerAt = next
-	g.cg.timer = g.after(time.Until(next), func() {
-		g.cg.timer = nil
-		g.expireConsumer()
-	})
+	g.cg.timer.arm(g, next, g.expireConsumer)
 }
 
-func (g *group) stopConsumerTimer() {
-	if g.cg.timer != nil {
-		g.cg.timer.Stop()
-		g.cg.timer = nil
-	}
-}
+func (g *group) stopConsumerTimer() { g.cg.timer.stop() }
 
 // expireConsumer removes the members whose session or rebalance timeout
 // passed and writes what that changed.
@@ -454,4 +436,59 @@ func derefOr(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// replayOwn reads the group's partition of __consumer_offsets again, in a
+// goroutine, passing apply the data records whose key version kind
+// accepts (apply sorts out the group's own), then calls done with the
+// group locked and the error of the replay (or setupErr, which skips it),
+// unless the group was removed meanwhile. It rebuilds the state of a
+// consumer or share group whose write failed (see cgState.broken).
+func (g *group) replayOwn(kind func(version int16) bool, apply func(LogRecord) error, setupErr error, done func(err error)) {
+	replay := g.part.Ext.replay
+	g.c.rt.Go(func() {
+		err := setupErr
+		if err == nil {
+			err = replay(func(r LogRecord) error {
+				if r.Control || len(r.Key) < 2 || !kind(keyVersion(r.Key)) {
+					return nil
+				}
+				return apply(r)
+			})
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.removed {
+			done(err)
+		}
+	})
+}
+
+// deadlineTimer fires at the next deadline of a group's state machine
+// (sessions, rebalance timeouts); the group's lock guards it.
+type deadlineTimer struct {
+	t  *time.Timer
+	at time.Time
+}
+
+// arm makes the timer call fire, with the group locked, at next. A timer
+// already set to fire no later is kept: it then finds nothing to expire,
+// and fire arms it again.
+func (d *deadlineTimer) arm(g *group, next time.Time, fire func()) {
+	if d.t != nil && !d.at.After(next) {
+		return
+	}
+	d.stop()
+	d.at = next
+	d.t = g.after(time.Until(next), func() {
+		d.t = nil
+		fire()
+	})
+}
+
+func (d *deadlineTimer) stop() {
+	if d.t != nil {
+		d.t.Stop()
+		d.t = nil
+	}
 }

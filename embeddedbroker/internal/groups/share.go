@@ -42,8 +42,7 @@ type sgState struct {
 	// cgState.broken.
 	broken bool
 	// timer fires at the group's next session deadline, at timerAt.
-	timer   *time.Timer
-	timerAt time.Time
+	timer deadlineTimer
 	// initialized are the partitions with share state the group records
 	// (ShareGroupStatePartitionMetadata; see share_admin.go).
 	initialized consumergroup.Assignment
@@ -93,18 +92,7 @@ func (c *Coordinator) handleShareGroupHeartbeat(ctx context.Context, req *kmsg.S
 	}
 	resp, done := g.shareHeartbeat(ctx, req)
 	g.mu.Unlock()
-	if done == nil {
-		return resp
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			return fail(code, "")
-		}
-		return resp
-	case <-ctx.Done():
-		return fail(kerr.RequestTimedOut.Code, "")
-	}
+	return answerAfter(ctx, kmsg.Response(resp), done, fail)
 }
 
 // shareHeartbeat runs the heartbeat on the locked group. It returns the
@@ -259,31 +247,22 @@ func (g *group) maybeRebuildShare() {
 	if !g.sg.broken || g.inflight > 0 || g.removed {
 		return
 	}
-	replay := g.part.Ext.replay
-	g.c.rt.Go(func() {
-		sg, err := g.c.newShareGroup(g.id)
-		var initialized consumergroup.Assignment
-		if err == nil {
-			err = replay(func(r LogRecord) error {
-				if r.Control || len(r.Key) < 2 || !isShareKey(keyVersion(r.Key)) {
-					return nil
-				}
-				if keyVersion(r.Key) == sgStatePartMetaKey {
-					if id, a, err := parseInitializedRecord(r.Key, r.Value); err == nil && id == g.id {
-						initialized = a
-					}
-					return nil
-				}
-				id, rec, err := parseShareRecord(r.Key, r.Value)
-				if err != nil || id != g.id {
-					return nil // the load logged it
-				}
-				return sg.Replay(rec)
-			})
+	sg, err := g.c.newShareGroup(g.id)
+	var initialized consumergroup.Assignment
+	g.replayOwn(isShareKey, func(r LogRecord) error {
+		if keyVersion(r.Key) == sgStatePartMetaKey {
+			if id, a, err := parseInitializedRecord(r.Key, r.Value); err == nil && id == g.id {
+				initialized = a
+			}
+			return nil
 		}
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if g.removed || !g.sg.broken {
+		id, rec, err := parseShareRecord(r.Key, r.Value)
+		if err != nil || id != g.id {
+			return nil // the load logged it
+		}
+		return sg.Replay(rec)
+	}, err, func(err error) {
+		if !g.sg.broken {
 			return
 		}
 		if err != nil {
@@ -318,23 +297,10 @@ func (g *group) scheduleShare() {
 	if !ok {
 		return
 	}
-	if g.sg.timer != nil && !g.sg.timerAt.After(next) {
-		return
-	}
-	g.stopShareTimer()
-	g.sg.timerAt = next
-	g.sg.timer = g.after(time.Until(next), func() {
-		g.sg.timer = nil
-		g.expireShare()
-	})
+	g.sg.timer.arm(g, next, g.expireShare)
 }
 
-func (g *group) stopShareTimer() {
-	if g.sg.timer != nil {
-		g.sg.timer.Stop()
-		g.sg.timer = nil
-	}
-}
+func (g *group) stopShareTimer() { g.sg.timer.stop() }
 
 // expireShare removes the members whose session passed and writes what
 // that changed.
