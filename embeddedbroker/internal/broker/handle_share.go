@@ -609,25 +609,23 @@ func (s *shareNode) acquire(ctx context.Context, sp *sharePart, member string, m
 	if len(acquired) == 0 {
 		return 0, 0, sp.wake
 	}
-	// As Kafka's SharePartition, an acquisition alone is not written: a
-	// leader that crashes before the records' acknowledgement (or
-	// release, or lock expiry) is written may deliver them once more
-	// than their delivery count says. Acknowledgements of this request
-	// are written now, with the acquisition.
-	if sp.dirty {
-		if err := s.persist(ctx, sp); err != nil {
-			if errors.Is(err, kerr.FencedStateEpoch) || errors.Is(err, kerr.FencedLeaderEpoch) {
-				// The state was reset (AlterShareGroupOffsets) or another
-				// leader took over: this one is stale. The next fetch
-				// reads the state again.
-				sp.drop()
-				s.forget(sp)
-				return 0, 0, nil
-			}
-			// The records stay acquired in memory: a crash before the next
-			// write may deliver them once more than counted.
-			s.n.log.Warn("share state write after acquisition", "topic", sp.p.topic, "partition", sp.p.id, "err", err)
+	// The acquisition is written with the acknowledgements of this
+	// request, if any: Kafka writes only acknowledgements, releases and
+	// lock expiries, but a partition re-read from its state (a new
+	// leader, or a session opened on a partition nobody holds) must not
+	// forget deliveries, or a record could be delivered past the limit.
+	if err := s.persist(ctx, sp); err != nil {
+		if errors.Is(err, kerr.FencedStateEpoch) || errors.Is(err, kerr.FencedLeaderEpoch) {
+			// The state was reset (AlterShareGroupOffsets) or another
+			// leader took over: this one is stale. The next fetch
+			// reads the state again.
+			sp.drop()
+			s.forget(sp)
+			return 0, 0, nil
 		}
+		// The records stay acquired in memory: a crash before the next
+		// write may deliver them once more than counted.
+		s.n.log.Warn("share state write after acquisition", "topic", sp.p.topic, "partition", sp.p.id, "err", err)
 	}
 	n := 0
 	for _, a := range acquired {
