@@ -16,8 +16,8 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
 	"github.com/kafkaboot/kafkaboot/internal/benchrun"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
