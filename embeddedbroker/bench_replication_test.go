@@ -376,7 +376,9 @@ func BenchmarkReplicatedFetch(b *testing.B) {
 //   - sync: replGoalSync records produced one at a time with ProduceSync
 //     and ProducerLinger(0) (franz-go's default is 10 ms), reporting each
 //     cluster's p50 and p99 in microseconds and p50-x-kfake, the embedded
-//     p50 over kfake's (lower is better; the goal is at most 1.5).
+//     p50 over kfake's (lower is better; the goal is at most 1.5), and
+//     p50-us-rf1, the embedded cluster's p50 at replication factor 1 (a
+//     third cluster in the same rounds): what replication adds.
 //
 // The second command is BENCHMARKS.md's: 1,000,000 records a round.
 func BenchmarkReplicationGoal(b *testing.B) {
@@ -394,6 +396,14 @@ func BenchmarkReplicationGoal(b *testing.B) {
 			Configs: map[string]string{"min.insync.replicas": "2"}}
 		c := embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3), embeddedbroker.Topic(spec), embeddedbroker.DataDir(b.TempDir()))
 		return []target{{"kfake", kf.ListenAddrs()}, {"embedded-rf3-disk", c.Addrs()}}
+	}
+	// rf1 is the embedded cluster without replication, for the sync
+	// latency replication adds.
+	rf1 := func(b *testing.B) target {
+		c := embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3),
+			embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "bench", Partitions: 6, ReplicationFactor: 1}),
+			embeddedbroker.DataDir(b.TempDir()))
+		return target{"embedded-rf1-disk", c.Addrs()}
 	}
 	client := func(b *testing.B, addrs []string, opts ...kgo.Opt) *kgo.Client {
 		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("bench"),
@@ -448,8 +458,8 @@ func BenchmarkReplicationGoal(b *testing.B) {
 
 	b.Run("sync", func(b *testing.B) {
 		var vs []benchrun.Variant
-		lat := make([][]time.Duration, 2)
-		for i, tg := range start(b) {
+		lat := make([][]time.Duration, 3)
+		for i, tg := range append(start(b), rf1(b)) {
 			cl := client(b, tg.addrs, kgo.ProducerLinger(0))
 			vs = append(vs, benchrun.Variant{Name: tg.name, Run: func() {
 				ctx := context.Background()
@@ -474,6 +484,7 @@ func BenchmarkReplicationGoal(b *testing.B) {
 		b.ReportMetric(pct(lat[1], 0.5), "p50-us-embedded")
 		b.ReportMetric(pct(lat[1], 0.99), "p99-us-embedded")
 		b.ReportMetric(pct(lat[1], 0.5)/pct(lat[0], 0.5), "p50-x-kfake")
+		b.ReportMetric(pct(lat[2], 0.5), "p50-us-rf1")
 	})
 }
 
