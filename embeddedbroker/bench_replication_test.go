@@ -2,6 +2,7 @@ package embeddedbroker_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/kafkaboot/kafkaboot/embeddedbroker"
+	"github.com/kafkaboot/kafkaboot/internal/benchrun"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,13 +26,16 @@ import (
 //
 //	go test -run '^$' -bench 'Failover' -benchtime 5x ./embeddedbroker/
 //	go test -run '^$' -bench 'Replicated' -benchtime 100000x -count 3 ./embeddedbroker/
+//	go test -run '^$' -bench ReplicationGoal -benchtime 3x ./embeddedbroker/ -replgoal.records 1000000
 //
 // BenchmarkFailover kills the leader of a partition under a steady stream of
 // acks=all writes and reports how long the cluster takes to elect a new
 // leader and to acknowledge the first write made after the crash.
 // BenchmarkReplicatedProduce and BenchmarkReplicatedFetch compare
 // replication factor 3 with replication factor 1 and with kfake (which does
-// not replicate) in the same run.
+// not replicate) in the same run. BenchmarkReplicationGoal measures issue
+// 18's goal 1 (replication factor 3 on disk against kfake) with the two
+// clusters interleaved.
 
 // BenchmarkFailover measures failover after a crash. Each iteration starts
 // a fresh in-memory cluster of 3 nodes with a topic of 6 partitions,
@@ -348,3 +354,141 @@ func BenchmarkReplicatedFetch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReplicationGoal measures issue 18's goal 1 against kfake in one
+// run: replication factor 3 (min.insync.replicas 2) on disk, 3 nodes, a
+// topic of 6 partitions, franz-go with acks=all (idempotent) and 100 B
+// records:
+//
+//	go test -run '^$' -bench ReplicationGoal -benchtime 5x -count 3 ./embeddedbroker/
+//	go test -run '^$' -bench ReplicationGoal -benchtime 3x ./embeddedbroker/ -replgoal.records 1000000
+//
+// Both clusters (kfake, which does not replicate, and the embedded one)
+// run in the same process, and every round of benchrun runs the two in an
+// order shuffled from round to round:
+//
+//   - produce: replGoalRecords records produced asynchronously with
+//     ProducerLinger(5ms), timed until the last is acknowledged;
+//     x-kfake is the embedded cluster's throughput relative to kfake's
+//     (median of the rounds' ratios);
+//   - consume: replGoalRecords records consumed from the start of the
+//     topic by a new consumer (metadata and the first fetches included);
+//   - sync: replGoalSync records produced one at a time with ProduceSync
+//     and ProducerLinger(0) (franz-go's default is 10 ms), reporting each
+//     cluster's p50 and p99 in microseconds and p50-x-kfake, the embedded
+//     p50 over kfake's (lower is better; the goal is at most 1.5), and
+//     p50-us-rf1, the embedded cluster's p50 at replication factor 1 (a
+//     third cluster in the same rounds): what replication adds.
+//
+// The second command is BENCHMARKS.md's: 1,000,000 records a round.
+func BenchmarkReplicationGoal(b *testing.B) {
+	type target struct {
+		name  string
+		addrs []string
+	}
+	start := func(b *testing.B) []target {
+		kf, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(6, "bench"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(kf.Close)
+		spec := embeddedbroker.TopicSpec{Name: "bench", Partitions: 6, ReplicationFactor: 3,
+			Configs: map[string]string{"min.insync.replicas": "2"}}
+		c := embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3), embeddedbroker.Topic(spec), embeddedbroker.DataDir(b.TempDir()))
+		return []target{{"kfake", kf.ListenAddrs()}, {"embedded-rf3-disk", c.Addrs()}}
+	}
+	// rf1 is the embedded cluster without replication, for the sync
+	// latency replication adds.
+	rf1 := func(b *testing.B) target {
+		c := embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3),
+			embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: "bench", Partitions: 6, ReplicationFactor: 1}),
+			embeddedbroker.DataDir(b.TempDir()))
+		return target{"embedded-rf1-disk", c.Addrs()}
+	}
+	client := func(b *testing.B, addrs []string, opts ...kgo.Opt) *kgo.Client {
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("bench"),
+			kgo.RequiredAcks(kgo.AllISRAcks())}, opts...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(cl.Close)
+		return cl
+	}
+	value := randomValue(100)
+	n := *replGoalRecords
+
+	b.Run("produce", func(b *testing.B) {
+		var vs []benchrun.Variant
+		for _, tg := range start(b) {
+			cl := client(b, tg.addrs, kgo.ProducerLinger(5*time.Millisecond))
+			vs = append(vs, benchrun.Variant{Name: tg.name, Run: func() { produceN(b, cl, n, value) }})
+		}
+		s := benchrun.Run(b, vs)
+		b.ReportMetric(s.MedianRatio([]int{1}, []int{0}), "x-kfake")
+		b.ReportMetric(s.MedianCPURatio([]int{1}, []int{0}), "cpu-x-kfake")
+		b.ReportMetric(float64(s.Total(0))/float64(s.Rounds()*n), "ns/rec-kfake")
+		b.ReportMetric(float64(s.Total(1))/float64(s.Rounds()*n), "ns/rec-embedded")
+	})
+
+	b.Run("consume", func(b *testing.B) {
+		var vs []benchrun.Variant
+		for _, tg := range start(b) {
+			produceN(b, client(b, tg.addrs, kgo.ProducerLinger(5*time.Millisecond)), n, value)
+			vs = append(vs, benchrun.Variant{Name: tg.name, Run: func() {
+				c, err := kgo.NewClient(kgo.SeedBrokers(tg.addrs...), kgo.ConsumeTopics("bench"),
+					kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				for got := 0; got < n; {
+					fs := c.PollFetches(context.Background())
+					if err := fs.Err0(); err != nil {
+						b.Fatal(err)
+					}
+					got += fs.NumRecords()
+				}
+			}})
+		}
+		s := benchrun.Run(b, vs)
+		b.ReportMetric(s.MedianRatio([]int{1}, []int{0}), "x-kfake")
+		b.ReportMetric(float64(s.Total(0))/float64(s.Rounds()*n), "ns/rec-kfake")
+		b.ReportMetric(float64(s.Total(1))/float64(s.Rounds()*n), "ns/rec-embedded")
+	})
+
+	b.Run("sync", func(b *testing.B) {
+		var vs []benchrun.Variant
+		lat := make([][]time.Duration, 3)
+		for i, tg := range append(start(b), rf1(b)) {
+			cl := client(b, tg.addrs, kgo.ProducerLinger(0))
+			vs = append(vs, benchrun.Variant{Name: tg.name, Run: func() {
+				ctx := context.Background()
+				for range *replGoalSync {
+					t0 := time.Now()
+					if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+						b.Fatal(err)
+					}
+					lat[i] = append(lat[i], time.Since(t0))
+				}
+			}})
+		}
+		benchrun.Run(b, vs)
+		pct := func(d []time.Duration, p float64) float64 {
+			d = d[*replGoalSync:] // the untimed warm-up round
+			d = slices.Clone(d)
+			slices.Sort(d)
+			return float64(d[int(p*float64(len(d)-1))]) / float64(time.Microsecond)
+		}
+		b.ReportMetric(pct(lat[0], 0.5), "p50-us-kfake")
+		b.ReportMetric(pct(lat[0], 0.99), "p99-us-kfake")
+		b.ReportMetric(pct(lat[1], 0.5), "p50-us-embedded")
+		b.ReportMetric(pct(lat[1], 0.99), "p99-us-embedded")
+		b.ReportMetric(pct(lat[1], 0.5)/pct(lat[0], 0.5), "p50-x-kfake")
+		b.ReportMetric(pct(lat[2], 0.5), "p50-us-rf1")
+	})
+}
+
+var (
+	replGoalRecords = flag.Int("replgoal.records", 50000, "records produced and consumed per round by BenchmarkReplicationGoal")
+	replGoalSync    = flag.Int("replgoal.sync", 500, "records produced one at a time per round by BenchmarkReplicationGoal/sync")
+)

@@ -252,8 +252,10 @@ func readSpans(spans []segSpan, total int64) ([]byte, error) {
 // IndexIntervalBytes), those up to the budget.
 func (s *segment) span(offset, upTo, budget int64, first bool, hdr []byte) (pos, n, next int64, done bool, err error) {
 	var f frame
-	pos, f, ok, err := s.indexedAt(offset, hdr)
-	if err != nil {
+	e, ok := s.recentAt(offset)
+	if ok {
+		pos, f = e.pos, e.f
+	} else if pos, f, ok, err = s.indexedAt(offset, hdr); err != nil {
 		return 0, 0, 0, false, err
 	}
 	if !ok {

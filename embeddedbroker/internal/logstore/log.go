@@ -355,9 +355,20 @@ func (l *segLog) readLocked(offset int64, maxBytes int, upTo int64) ([]byte, err
 // nothing more to take from later segments.
 func readSegment(s *segment, offset, upTo, budget int64, first bool, hdr []byte) (part []byte, done bool, err error) {
 	// Skip, reading headers only, from the indexed position to the batch
-	// holding offset (at most IndexIntervalBytes or so).
+	// holding offset (at most IndexIntervalBytes or so), unless offset
+	// starts one of the segment's last batches.
 	pos := s.lookup(offset)
-	for pos < s.size {
+	e, recent := s.recentAt(offset)
+	if recent {
+		if e.f.next() > upTo {
+			return nil, true, nil
+		}
+		if first {
+			budget = max(budget, e.f.size)
+		}
+		pos = e.pos
+	}
+	for !recent && pos < s.size {
 		f, err := s.frameAt(pos, hdr)
 		if err != nil {
 			return nil, false, err

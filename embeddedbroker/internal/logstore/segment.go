@@ -129,6 +129,41 @@ type segment struct {
 	// Crash keeps. Only holders of the log's wmu read or change them.
 	synced     int64
 	syncedNext int64
+
+	// recent are where the last recentBatches batches appended to the
+	// segment are (a ring; nrecent counts them all), so that a read
+	// starting at one of them, as a follower's or a caught-up consumer's
+	// fetch does, finds its batch without reading headers from the
+	// sparse index's position onwards (one pread each: up to
+	// IndexIntervalBytes of small batches). Kept by track, cleared by
+	// reset and seal; guarded as size is.
+	recent  [recentBatches]placed
+	nrecent int
+}
+
+// recentBatches is how many of its last batches an active segment places
+// without a header read.
+const recentBatches = 16
+
+// placed is a batch and its position in the segment's data.
+type placed struct {
+	f   frame
+	pos int64
+}
+
+// recentAt returns the batch starting at offset if it is one of the last
+// batches appended.
+func (s *segment) recentAt(offset int64) (placed, bool) {
+	for i := s.nrecent - 1; i >= max(0, s.nrecent-recentBatches); i-- {
+		e := s.recent[i%recentBatches]
+		if e.f.base == offset {
+			return e, true
+		}
+		if e.f.base < offset {
+			break
+		}
+	}
+	return placed{}, false
 }
 
 // newSegment returns an empty segment at base.
@@ -166,6 +201,8 @@ func (s *segment) track(f frame, pos int64, interval int) {
 	s.sinceIndex += f.size
 	s.size = pos + f.size
 	s.next = f.next()
+	s.recent[s.nrecent%recentBatches] = placed{f, pos}
+	s.nrecent++
 }
 
 // appendTimeEntry appends the running maximum to the time index if it is
@@ -179,13 +216,14 @@ func (s *segment) appendTimeEntry() {
 
 // seal adds the final time index entry of a segment that stops being
 // active, so the segment's largest timestamp is in its time index.
-func (s *segment) seal() { s.appendTimeEntry() }
+func (s *segment) seal() { s.appendTimeEntry(); s.nrecent = 0 }
 
 // reset forgets everything derived from the data.
 func (s *segment) reset() {
 	s.size, s.next = 0, s.base
 	s.index, s.tindex, s.sinceIndex = nil, nil, 0
 	s.maxTs, s.maxTsOff, s.firstTs = -1, -1, -1
+	s.nrecent = 0
 }
 
 // errDamage marks a rebuild stopping at bytes that do not frame as the next

@@ -703,3 +703,50 @@ func TestConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestReadRecentBatches reads from the start of each of the last batches
+// appended, which a segment places without reading headers (recentAt),
+// after appends, truncations that remove some of them and appends of
+// batches of other sizes at the same offsets, with byte and upTo limits:
+// every read must be what the batches say.
+func TestReadRecentBatches(t *testing.T) {
+	both(t, func(t *testing.T, open opener) {
+		l, _ := open(t, Config{SegmentBytes: 1 << 20, IndexIntervalBytes: 4096})
+		f := &fixture{t: t, l: l}
+		check := func(step string) {
+			t.Helper()
+			end := l.EndOffset()
+			for i, b := range f.batches {
+				off := base(b)
+				for _, upTo := range []int64{end, off + 1, off + 4} {
+					j := i
+					for j < len(f.batches) {
+						if j+1 < len(f.batches) && base(f.batches[j+1]) > upTo || j+1 == len(f.batches) && end > upTo {
+							break
+						}
+						j++
+					}
+					if got := mustRead(t, l, off, 1, upTo); j > i && !bytes.Equal(got, f.batches[i]) {
+						t.Fatalf("%s: read at %d, 1 byte, upTo %d: %d bytes, want the batch (%d)", step, off, upTo, len(got), len(f.batches[i]))
+					}
+					if got, want := mustRead(t, l, off, 1<<20, upTo), f.concat(i, j); !bytes.Equal(got, want) {
+						t.Fatalf("%s: read at %d upTo %d: %d bytes, want %d", step, off, upTo, len(got), len(want))
+					}
+				}
+			}
+		}
+		for i := range 40 {
+			f.add(1+i%3, 1000)
+		}
+		check("appended")
+		if err := l.Truncate(base(f.batches[35])); err != nil {
+			t.Fatal(err)
+		}
+		f.rewind(base(f.batches[35]))
+		check("truncated")
+		for i := range 6 {
+			f.add(4+i%2, 2000) // other sizes at the offsets truncated away
+		}
+		check("appended again")
+	})
+}
