@@ -109,24 +109,17 @@ func consumerKey(version int16, group string, sub ...string) []byte {
 // parseConsumerRecord decodes a record of a consumer group: its group and
 // the record (a tombstone for a nil value).
 func parseConsumerRecord(key, value []byte) (string, consumergroup.Record, error) {
-	k := recReader{b: key}
-	version := k.i16()
-	group := k.str()
-	var sub string
-	switch version {
-	case cgMemberKey, cgTargetMemberKey, cgCurrentAssignKey, cgRegularExpressKey:
-		sub = k.str()
-	}
-	if k.err != nil || len(k.b) != 0 {
-		return "", nil, fmt.Errorf("consumer group key of version %d: %w", version, errors.Join(k.err, errTrailing(k.b)))
+	version, group, sub, v, err := readRecordHead("consumer group", key, value, func(version int16) bool {
+		switch version {
+		case cgMemberKey, cgTargetMemberKey, cgCurrentAssignKey, cgRegularExpressKey:
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return "", nil, err
 	}
 	tomb := value == nil
-	v := recReader{b: value}
-	if !tomb {
-		if vv := v.i16(); vv != consumerRecordVersion {
-			return "", nil, fmt.Errorf("consumer group value of version %d: unknown", vv)
-		}
-	}
 	var r consumergroup.Record
 	switch version {
 	case cgMetadataKey:
@@ -184,10 +177,43 @@ func parseConsumerRecord(key, value []byte) (string, consumergroup.Record, error
 	default:
 		return "", nil, fmt.Errorf("key version %d is not a consumer group's", version)
 	}
-	if v.err != nil || len(v.b) != 0 {
-		return "", nil, fmt.Errorf("consumer group value of key version %d: %w", version, errors.Join(v.err, errTrailing(v.b)))
+	if err := v.end("consumer group", version); err != nil {
+		return "", nil, err
 	}
 	return group, r, nil
+}
+
+// readRecordHead reads a record's key (its version, the group and, where
+// hasSub says the version has one, a member ID or expression) and the
+// version of its value, which must be this package's (a tombstone, a nil
+// value, has none); what names the kind of record in errors. The reader
+// returned is at the value's fields.
+func readRecordHead(what string, key, value []byte, hasSub func(version int16) bool) (int16, string, string, *recReader, error) {
+	k := recReader{b: key}
+	version := k.i16()
+	group := k.str()
+	var sub string
+	if hasSub(version) {
+		sub = k.str()
+	}
+	if k.err != nil || len(k.b) != 0 {
+		return 0, "", "", nil, fmt.Errorf("%s key of version %d: %w", what, version, errors.Join(k.err, errTrailing(k.b)))
+	}
+	v := &recReader{b: value}
+	if value != nil {
+		if vv := v.i16(); vv != consumerRecordVersion {
+			return 0, "", "", nil, fmt.Errorf("%s value of version %d: unknown", what, vv)
+		}
+	}
+	return version, group, sub, v, nil
+}
+
+// end reports a value read short or with bytes left over.
+func (r *recReader) end(what string, version int16) error {
+	if r.err != nil || len(r.b) != 0 {
+		return fmt.Errorf("%s value of key version %d: %w", what, version, errors.Join(r.err, errTrailing(r.b)))
+	}
+	return nil
 }
 
 func errTrailing(b []byte) error {

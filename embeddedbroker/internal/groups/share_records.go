@@ -11,7 +11,7 @@ import (
 // The key versions of the records of KIP-932 share groups in
 // __consumer_offsets: Kafka's (CoordinatorRecordType). As for consumer
 // groups (consumer_records.go), the keys are byte for byte Kafka's and the
-// values this package's own encoding, version shareRecordVersion.
+// values this package's own encoding (consumerRecordVersion, recWriter).
 const (
 	sgPartitionMetaKey = 9  // ShareGroupPartitionMetadataKey
 	sgMemberKey        = 10 // ShareGroupMemberMetadataKey
@@ -20,7 +20,6 @@ const (
 	sgTargetMemberKey  = 13 // ShareGroupTargetAssignmentMemberKey
 	sgCurrentAssignKey = 14 // ShareGroupCurrentMemberAssignmentKey
 	sgStatePartMetaKey = 15 // ShareGroupStatePartitionMetadataKey: the initialized partitions
-	shareRecordVersion = 0
 )
 
 // isShareKey reports whether a key version is one of a share group's.
@@ -90,27 +89,14 @@ var errSkipRecord = errors.New("record not kept")
 // parseShareRecord decodes a record of a share group: its group and the
 // record (a tombstone for a nil value).
 func parseShareRecord(key, value []byte) (string, sharegroup.Record, error) {
-	k := recReader{b: key}
-	version := k.i16()
-	group := k.str()
-	var sub string
-	switch version {
-	case sgMemberKey, sgTargetMemberKey, sgCurrentAssignKey:
-		sub = k.str()
-	}
-	if k.err != nil || len(k.b) != 0 {
-		return "", nil, fmt.Errorf("share group key of version %d: %w", version, errors.Join(k.err, errTrailing(k.b)))
+	version, group, sub, v, err := readRecordHead("share group", key, value, hasShareSub)
+	if err != nil {
+		return "", nil, err
 	}
 	if version == sgStatePartMetaKey {
 		return group, nil, errSkipRecord
 	}
 	tomb := value == nil
-	v := recReader{b: value}
-	if !tomb {
-		if vv := v.i16(); vv != shareRecordVersion {
-			return "", nil, fmt.Errorf("share group value of version %d: unknown", vv)
-		}
-	}
 	var r sharegroup.Record
 	switch version {
 	case sgMetadataKey:
@@ -156,8 +142,8 @@ func parseShareRecord(key, value []byte) (string, sharegroup.Record, error) {
 	default:
 		return "", nil, fmt.Errorf("key version %d is not a share group's", version)
 	}
-	if v.err != nil || len(v.b) != 0 {
-		return "", nil, fmt.Errorf("share group value of key version %d: %w", version, errors.Join(v.err, errTrailing(v.b)))
+	if err := v.end("share group", version); err != nil {
+		return "", nil, err
 	}
 	return group, r, nil
 }
@@ -177,24 +163,28 @@ func initializedRecord(group string, a consumergroup.Assignment) KV {
 // parseInitializedRecord decodes a ShareGroupStatePartitionMetadata
 // record: the group and its initialized partitions (nil for a tombstone).
 func parseInitializedRecord(key, value []byte) (string, consumergroup.Assignment, error) {
-	k := recReader{b: key}
-	if v := k.i16(); v != sgStatePartMetaKey {
-		return "", nil, fmt.Errorf("key version %d is not a share group state partition metadata key", v)
-	}
-	group := k.str()
-	if k.err != nil || len(k.b) != 0 {
-		return "", nil, fmt.Errorf("share group state partition metadata key: %w", errors.Join(k.err, errTrailing(k.b)))
-	}
-	if value == nil {
+	version, group, _, v, err := readRecordHead("share group state partition metadata", key, value, hasShareSub)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case version != sgStatePartMetaKey:
+		return "", nil, fmt.Errorf("key version %d is not a share group state partition metadata key", version)
+	case value == nil:
 		return group, nil, nil
 	}
-	v := recReader{b: value}
-	if vv := v.i16(); vv != shareRecordVersion {
-		return "", nil, fmt.Errorf("share group value of version %d: unknown", vv)
-	}
 	a := v.assignment()
-	if v.err != nil || len(v.b) != 0 {
-		return "", nil, fmt.Errorf("share group state partition metadata value: %w", errors.Join(v.err, errTrailing(v.b)))
+	if err := v.end("share group state partition metadata", version); err != nil {
+		return "", nil, err
 	}
 	return group, a, nil
+}
+
+// hasShareSub reports whether a share group key of the version names a
+// member.
+func hasShareSub(version int16) bool {
+	switch version {
+	case sgMemberKey, sgTargetMemberKey, sgCurrentAssignKey:
+		return true
+	}
+	return false
 }
