@@ -380,6 +380,7 @@ func clusterContainerOpts(k *config.Kafka, producer *template.ProducerFactory, r
 		container.WithClientOpts(base...),
 		container.WithDefaultGroup(k.Consumer.GroupID),
 		container.WithGroupProtocol(protocol, assignor),
+		container.WithClassicGroupSettings(k.Consumer.ClassicGroupSettings()...),
 		container.WithAckMode(mode),
 		container.WithPublisher(producer.Client()),
 		container.WithLogger(logger),

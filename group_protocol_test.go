@@ -98,6 +98,8 @@ func TestGroupProtocolRefused(t *testing.T) {
 			"kafka.consumer.session-timeout: not supported with group-protocol=consumer"},
 		{"assignor property", "topics=orders,group=g,groupprotocol=consumer,properties=partition.assignment.strategy=range", nil,
 			"partition.assignment.strategy is not supported with group.protocol=consumer"},
+		{"session timeout under a listener's protocol", "topics=orders,group=g,groupprotocol=consumer", map[string]any{"kafka.consumer.session-timeout": "10s"},
+			"kafka.consumer.session-timeout is not supported with group.protocol=consumer"},
 		{"unknown protocol", "topics=orders,group=g,groupprotocol=eager", nil, `attribute "groupprotocol": want classic or consumer, got "eager"`},
 		{"remote assignor without the protocol", "topics=orders,group=g", map[string]any{"kafka.consumer.group-remote-assignor": "range"},
 			"kafka.consumer.group-remote-assignor: needs kafka.consumer.group-protocol=consumer"},

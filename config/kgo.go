@@ -283,6 +283,26 @@ func (k *Kafka) ConsumerOpts(group string) ([]kgo.Opt, error) {
 	return opts, nil
 }
 
+// ClassicGroupSettings names the kafka.consumer settings that are set
+// and that only the classic group protocol takes (session-timeout,
+// heartbeat-interval, and the partition.assignment.strategy,
+// session.timeout.ms and heartbeat.interval.ms properties).
+func (c *Consumer) ClassicGroupSettings() []string {
+	var out []string
+	if c.SessionTimeout > 0 {
+		out = append(out, "kafka.consumer.session-timeout")
+	}
+	if c.HeartbeatInterval > 0 {
+		out = append(out, "kafka.consumer.heartbeat-interval")
+	}
+	for _, p := range []string{"partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"} {
+		if _, ok := c.Properties[p]; ok {
+			out = append(out, "kafka.consumer.properties."+p)
+		}
+	}
+	return out
+}
+
 // EffectiveGroupProtocol returns the group protocol and remote assignor
 // of kafka.consumer.group-protocol and group-remote-assignor, or of the
 // group.protocol and group.remote.assignor properties (setting both a key
@@ -313,16 +333,9 @@ func (c *Consumer) EffectiveGroupProtocol() (protocol, assignor string, err erro
 		return protocol, "", nil
 	}
 	var errs []error
-	if c.SessionTimeout > 0 {
-		errs = append(errs, &FieldError{Key: "kafka.consumer.session-timeout", Msg: "not supported with group-protocol=consumer: the broker's group.consumer.session.timeout.ms applies"})
-	}
-	if c.HeartbeatInterval > 0 {
-		errs = append(errs, &FieldError{Key: "kafka.consumer.heartbeat-interval", Msg: "not supported with group-protocol=consumer: the broker's group.consumer.heartbeat.interval.ms applies"})
-	}
-	for _, p := range []string{"partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"} {
-		if _, ok := c.Properties[p]; ok {
-			errs = append(errs, &FieldError{Key: "kafka.consumer.properties." + p, Msg: "not supported with group-protocol=consumer: the broker assigns partitions (group-remote-assignor) and sets the session"})
-		}
+	for _, key := range c.ClassicGroupSettings() {
+		errs = append(errs, &FieldError{Key: key, Msg: "not supported with group-protocol=consumer: the broker assigns partitions " +
+			"(group-remote-assignor) and sets the session timeout and heartbeat interval (its group.consumer.* configs)"})
 	}
 	return protocol, assignor, joinErrs(errs)
 }

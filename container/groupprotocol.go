@@ -24,6 +24,9 @@ const (
 // uniform or range; "" lets the broker choose).
 type groupProtocol struct {
 	protocol, assignor string
+	// classicOnly names the settings of the container's client options
+	// that only the classic protocol takes (WithClassicGroupSettings).
+	classicOnly []string
 }
 
 // resolveGroupProtocol combines the container default (WithGroupProtocol),
@@ -59,10 +62,14 @@ func resolveGroupProtocol(def groupProtocol, props map[string]string, attr strin
 	default:
 		return gp, fmt.Errorf("group.remote.assignor %q: want uniform or range", gp.assignor)
 	}
+	var set []string
 	for _, k := range []string{"partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"} {
 		if _, ok := props[k]; ok {
-			return gp, fmt.Errorf("%s is not supported with group.protocol=consumer: the broker assigns partitions and sets the session timeout and heartbeat interval (group.consumer.*)", k)
+			set = append(set, k)
 		}
+	}
+	if set = append(set, gp.classicOnly...); len(set) > 0 {
+		return gp, fmt.Errorf("%s is not supported with group.protocol=consumer: the broker assigns partitions and sets the session timeout and heartbeat interval (group.consumer.*)", set[0])
 	}
 	return gp, nil
 }

@@ -218,7 +218,17 @@ func WithAckMode(m listener.AckMode) Option { return optFunc(func(o *options) { 
 // heartbeat.interval.ms property (the broker's group.consumer.* configs
 // apply), as Kafka's consumer refuses them.
 func WithGroupProtocol(protocol, assignor string) Option {
-	return optFunc(func(o *options) { o.groupProtocol = groupProtocol{protocol, assignor} })
+	return optFunc(func(o *options) { o.groupProtocol.protocol, o.groupProtocol.assignor = protocol, assignor })
+}
+
+// WithClassicGroupSettings names settings behind the container's client
+// options (WithClientOpts) that only the classic group protocol takes,
+// such as kafka.consumer.session-timeout: a listener that joins with the
+// consumer protocol (its groupprotocol attribute) then fails at creation
+// naming the first, instead of ignoring it, as Kafka's consumer refuses
+// them.
+func WithClassicGroupSettings(names ...string) Option {
+	return optFunc(func(o *options) { o.groupProtocol.classicOnly = names })
 }
 
 // WithAckCount sets the record count of ack=count and ack=count-time
