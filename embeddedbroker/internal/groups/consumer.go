@@ -359,8 +359,7 @@ func (g *group) validateConsumerCommit(memberID string, epoch int32, version int
 	if _, ok := cg.Member(memberID); ok && !transactional && version < 9 {
 		return kerr.UnsupportedVersion.Code
 	}
-	code, _ := codeOf(cg.CheckCommit(memberID, epoch, parts))
-	return code
+	return codeOf(cg.CheckCommit(memberID, epoch, parts))
 }
 
 // addCommitted adds a committed partition to parts, by topic ID (from the
@@ -375,16 +374,17 @@ func (c *Coordinator) addCommitted(parts consumergroup.Assignment, name string, 
 	}
 }
 
-// codeOf is the Kafka error code of an error of package consumergroup.
-func codeOf(err error) (int16, bool) {
-	if err == nil {
-		return 0, true
-	}
+// codeOf is the Kafka error code of an error of package consumergroup (0
+// for nil).
+func codeOf(err error) int16 {
 	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke.Code, true
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ke):
+		return ke.Code
 	}
-	return kerr.UnknownServerError.Code, false
+	return kerr.UnknownServerError.Code
 }
 
 // validateConsumerFetch is Kafka's ConsumerGroup.validateOffsetFetch: a
