@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkaboot/kafkaboot/listener"
@@ -26,11 +28,36 @@ import (
 // listener's time over the share listener's (throughput relative to
 // classic; about 4 expected: 8 members against 2).
 func BenchmarkShareVsClassic(b *testing.B) {
+	shareVsClassic(b, newEnv(b, nil))
+}
+
+// BenchmarkShareVsClassicKfake is BenchmarkShareVsClassic against
+// franz-go's kfake (3 brokers, in memory, share state not replicated) with
+// the same container: what the workload gives on another broker.
+func BenchmarkShareVsClassicKfake(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3),
+		// The embedded broker's share heartbeat interval (Kafka's is 5 s).
+		kfake.BrokerConfigs(map[string]string{"group.share.heartbeat.interval.ms": "1000"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...),
+		kgo.RecordPartitioner(DeadLetterPartitioner(kgo.ManualPartitioner())),
+		kgo.ProducerLinger(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	shareVsClassic(b, &env{t: b, addrs: addrs, cl: cl, adm: kadm.NewClient(cl)})
+}
+
+func shareVsClassic(b *testing.B, e *env) {
 	const (
 		shareRecords = 400
 		shareWork    = 5 * time.Millisecond
 	)
-	e := newEnv(b, nil)
 	round := 0
 	run := func(share bool) time.Duration {
 		round++
