@@ -741,12 +741,14 @@ func TestShareSessionEpochs(t *testing.T) {
 // (the node of the share coordinator crashed, and the state partition,
 // of replication factor 1, has no other replica) is answered with
 // COORDINATOR_NOT_AVAILABLE and rolled back, as Kafka's SharePartition
-// does: the records stay acquired by the member, no other member gets
-// them, and once the coordinator is back the member acknowledges them
-// again, which would be INVALID_RECORD_STATE had the failed
-// acknowledgement stood. Both ways of acknowledging are tried: in a
-// ShareFetch of the same partition (written with its acquisitions) and in
-// a ShareAcknowledge.
+// does: the records stay acquired by the member and no other member gets
+// them. Once the coordinator is back, the member accepts the records
+// whose acceptance failed again (INVALID_RECORD_STATE had the failed
+// acknowledgement stood) and leaves with those whose release failed,
+// which another member gets, delivered a second time, and accepts: every
+// record accepted once, none lost. Both ways of acknowledging are tried:
+// in a ShareFetch of the same partition (written with its acquisitions)
+// and in a ShareAcknowledge.
 func TestShareAckStateWriteFails(t *testing.T) {
 	const topic = "share-ackfail"
 	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3),
@@ -881,12 +883,12 @@ func TestShareAckStateWriteFails(t *testing.T) {
 	if err := c.RestartNode(ctx, coord); err != nil {
 		t.Fatal(err)
 	}
-	// The records are still the member's: accepting them all succeeds
+	// The records are still the member's: accepting 0-2 again succeeds
 	// once the state can be written (the leader's write waits for the
 	// coordinator up to 10 seconds; retried while it answers that it is
 	// not available).
 	for {
-		code := acknowledge("m", epoch, 0, 5, 1)
+		code := acknowledge("m", epoch, 0, 2, 1)
 		epoch++
 		if code == 0 {
 			break
@@ -894,6 +896,18 @@ func TestShareAckStateWriteFails(t *testing.T) {
 		if code != kerr.CoordinatorNotAvailable.Code || ctx.Err() != nil {
 			t.Fatalf("acknowledging again after the restart: %v", kerr.ErrorForCode(code))
 		}
+	}
+	// The member goes away with 3-5, whose release failed: they go to the
+	// other member, delivered a second time, which accepts them.
+	if p := fetch("m", -1); p.ErrorCode != 0 {
+		t.Fatalf("closing the session: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	p := fetch("other", 1)
+	if got := p.AcquiredRecords; len(got) != 1 || got[0].FirstOffset != 3 || got[0].LastOffset != 5 || got[0].DeliveryCount != 2 {
+		t.Fatalf("the other member acquired %+v (%v), want 3-5 delivered twice", got, kerr.ErrorForCode(p.ErrorCode))
+	}
+	if p := fetch("other", 2, ackBatch(3, 5, 1)); p.AcknowledgeErrorCode != 0 {
+		t.Fatalf("the other member's acceptance: %v", kerr.ErrorForCode(p.AcknowledgeErrorCode))
 	}
 	// The state says so (-1 while the restarted coordinator loads).
 	for {
