@@ -372,7 +372,8 @@ func fenced(err error) bool {
 // maps the persister's errors: the coordinator moving, loading or out of
 // reach is COORDINATOR_NOT_AVAILABLE (retriable: the member sends the
 // acknowledgements again), a fenced state epoch FENCED_STATE_EPOCH, a
-// fenced leader epoch NOT_LEADER_OR_FOLLOWER, anything else
+// fenced leader epoch NOT_LEADER_OR_FOLLOWER, an unknown group or
+// partition INVALID_REQUEST, another error of the coordinator
 // UNKNOWN_SERVER_ERROR.
 func shareWriteErrorCode(err error) int16 {
 	switch {
@@ -382,11 +383,14 @@ func shareWriteErrorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, kerr.GroupIDNotFound), errors.Is(err, kerr.UnknownTopicOrPartition):
 		return kerr.InvalidRequest.Code
-	case errors.Is(err, kerr.UnknownServerError), errors.Is(err, kerr.InvalidRequest):
+	case errors.Is(err, kerr.NotCoordinator), errors.Is(err, kerr.CoordinatorNotAvailable), errors.Is(err, kerr.CoordinatorLoadInProgress):
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	if _, ok := errors.AsType[*kerr.Error](err); ok {
 		return kerr.UnknownServerError.Code
 	}
-	// The coordinator did not answer (it moved, is loading, or its node
-	// is unreachable and callCoordinator gave up).
+	// The coordinator did not answer (its node is unreachable and
+	// callCoordinator gave up).
 	return kerr.CoordinatorNotAvailable.Code
 }
 
