@@ -119,7 +119,8 @@ func (c *Container) shareOpts(i int) []kgo.Opt {
 	opts = append(opts, kgo.ConsumerGroup(""), kgo.ShareGroup(c.group), kgo.ShareMaxRecords(int32(c.maxPoll)), kgo.ShareMaxRecordsStrict(),
 		// One fetch ahead: the next records are on their way while the
 		// handler works (strict mode alone fetches only when polled).
-		kgo.MaxConcurrentFetches(1))
+		kgo.MaxConcurrentFetches(1),
+		kgo.ShareAckCallback(c.shareAcked))
 	if c.ep.Pattern != "" {
 		return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics("^(?:"+c.ep.Pattern+")$"))
 	}
@@ -147,6 +148,22 @@ func (c *Container) shareLoop(r *shareRun, cl *kgo.Client) {
 			}
 			rec.Ack(c.handleShared(r.ctx, rec))
 		})
+	}
+}
+
+// shareAcked logs the acknowledgements the broker refused. The client
+// sends again those refused with a retriable error (the share
+// coordinator not available: the broker rolled them back and the member
+// still holds the records); the others (the record's lock expired, the
+// partition's leader changed, the state write failed otherwise) are lost,
+// and the broker delivers their records again, to this member or another,
+// once their locks expire: the handler may see a record it handled again.
+func (c *Container) shareAcked(_ *kgo.Client, rs kgo.ShareAckResults) {
+	for _, r := range rs {
+		if r.Err != nil {
+			c.log.Warn("kafka share listener: acknowledgements refused; their records will be delivered again", "topic", r.Topic,
+				"partition", r.Partition, "err", r.Err)
+		}
 	}
 }
 

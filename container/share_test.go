@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -131,5 +132,95 @@ func TestShareListenerRefused(t *testing.T) {
 				t.Fatalf("New: %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// lockedBuffer is a log sink tests read while the container writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestShareListenerAckRefused: a handler that holds a record past its
+// acquisition lock loses it to another member; the broker refuses its late
+// acceptance (INVALID_RECORD_STATE: the record is the other member's) and
+// the container logs it.
+func TestShareListenerAckRefused(t *testing.T) {
+	e := newEnv(t, map[string]int32{"slow": 1})
+	e.shareEarliest("slowpoke")
+	e.groupConfig("slowpoke", "share.record.lock.duration.ms", "1000")
+	logs := &lockedBuffer{}
+	refused := func() bool {
+		s := logs.String()
+		return strings.Contains(s, "acknowledgements refused") && strings.Contains(s, "INVALID_RECORD_STATE")
+	}
+	var (
+		mu      sync.Mutex
+		handled int
+		again   = make(chan struct{})
+	)
+	handler := func(ctx context.Context, o Order) error {
+		mu.Lock()
+		handled++
+		n := handled
+		mu.Unlock()
+		switch n {
+		case 1:
+			// Held past the lock, until the record is delivered again:
+			// to the other member, this one is busy.
+			select {
+			case <-again:
+			case <-time.After(20 * time.Second):
+			}
+		case 2:
+			close(again)
+			// Held until the first delivery's acceptance is refused
+			// (the test fails below if it is not).
+			for deadline := time.Now().Add(20 * time.Second); !refused() && time.Now().Before(deadline) && ctx.Err() == nil; {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		return nil
+	}
+	e.produceValues("slow", 0, jsonValue(Order{ID: "slow-1"}))
+	e.start(ep("slow", handler, func(ep *listener.Endpoint) {
+		ep.Share, ep.Group, ep.Concurrency = true, "slowpoke", 2
+	}), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	waitFor(t, 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled >= 2 && refused()
+	}, "the record delivered again and the late acceptance refused")
+}
+
+// groupConfig sets a config of a group (the GROUP config resource).
+func (e *env) groupConfig(group, name, value string) {
+	e.t.Helper()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType = kmsg.ConfigResourceTypeGroupConfig
+	res.ResourceName = group
+	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	cfg.Name, cfg.Value = name, kmsg.StringPtr(value)
+	res.Configs = append(res.Configs, cfg)
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(context.Background(), e.cl)
+	if err != nil {
+		e.t.Fatalf("IncrementalAlterConfigs: %v", err)
+	}
+	if code := resp.Resources[0].ErrorCode; code != 0 {
+		e.t.Fatalf("IncrementalAlterConfigs %s of group %s: error %d", name, group, code)
 	}
 }

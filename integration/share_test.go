@@ -736,3 +736,188 @@ func TestShareSessionEpochs(t *testing.T) {
 		t.Fatalf("after the close, the other member acquired %+v", got)
 	}
 }
+
+// TestShareAckStateWriteFails: an acknowledgement whose state write fails
+// (the node of the share coordinator crashed, and the state partition,
+// of replication factor 1, has no other replica) is answered with
+// COORDINATOR_NOT_AVAILABLE and rolled back, as Kafka's SharePartition
+// does: the records stay acquired by the member and no other member gets
+// them. Once the coordinator is back, the member accepts the records
+// whose acceptance failed again (INVALID_RECORD_STATE had the failed
+// acknowledgement stood) and leaves with those whose release failed,
+// which another member gets, delivered a second time, and accepts: every
+// record accepted once, none lost. Both ways of acknowledging are tried:
+// in a ShareFetch of the same partition (written with its acquisitions)
+// and in a ShareAcknowledge.
+func TestShareAckStateWriteFails(t *testing.T) {
+	const topic = "share-ackfail"
+	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3),
+		embeddedbroker.BrokerConfig("share.coordinator.state.topic.num.partitions", "3"),
+		embeddedbroker.BrokerConfig("share.coordinator.state.topic.replication.factor", "1"),
+		embeddedbroker.BrokerConfig("group.share.record.lock.duration.ms", "60000"),
+		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: 3}))
+	ctx := testCtx(t)
+	// A failed write is answered once the leader gives up on the
+	// coordinator (10 seconds): the client waits longer.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic(topic), kgo.RequestTimeoutOverhead(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var topicID [16]byte
+	for {
+		req := kmsg.NewPtrMetadataRequest()
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, mt)
+		if resp, err := req.RequestWith(ctx, cl); err == nil && resp.Topics[0].ErrorCode == 0 && resp.Topics[0].TopicID != topicID {
+			topicID = resp.Topics[0].TopicID
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no topic metadata")
+		}
+		waitABit(ctx)
+	}
+	// A group whose share coordinator is not the partition's leader: the
+	// leader survives the coordinator's crash.
+	leader := c.Leader(topic, 0)
+	var group string
+	var coord int32
+	for i := 0; ; i++ {
+		group = fmt.Sprintf("ackfail-%d", i)
+		if coord = shareFind(t, ctx, cl, 2, shareKey(group, topicID, 0), -1); coord != leader {
+			break
+		}
+	}
+	type batch = kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch
+	fetch := func(member string, epoch int32, acks ...batch) kmsg.ShareFetchResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(group), kmsg.StringPtr(member), epoch
+		req.MaxWaitMillis, req.MaxRecords, req.BatchSize = 100, 100, 100
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = topicID
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.AcknowledgementBatches = acks
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl.Broker(int(leader)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("ShareFetch of %s at epoch %d: %v %+v", member, epoch, kerr.ErrorForCode(resp.ErrorCode), resp.Topics)
+		}
+		return resp.Topics[0].Partitions[0]
+	}
+	acknowledge := func(member string, epoch int32, first, last int64, typ int8) int16 {
+		t.Helper()
+		req := kmsg.NewPtrShareAcknowledgeRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(group), kmsg.StringPtr(member), epoch
+		rt := kmsg.NewShareAcknowledgeRequestTopic()
+		rt.TopicID = topicID
+		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+		b := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+		b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = first, last, []int8{typ}
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, b)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl.Broker(int(leader)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ErrorCode != 0 {
+			t.Fatalf("ShareAcknowledge of %s at epoch %d: %v", member, epoch, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	ackBatch := func(first, last int64, typ int8) batch {
+		b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
+		b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = first, last, []int8{typ}
+		return b
+	}
+
+	// The share partition starts at the end (latest): open the session,
+	// then produce, then acquire.
+	if p := fetch("m", 0); p.ErrorCode != 0 {
+		t.Fatalf("open: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	for i := range 6 {
+		cl.Produce(ctx, kgo.StringRecord(strconv.Itoa(i)), nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	epoch := int32(1)
+	var acquired int64
+	for acquired < 6 && ctx.Err() == nil {
+		p := fetch("m", epoch)
+		epoch++
+		if p.ErrorCode != 0 {
+			t.Fatalf("fetch: %v", kerr.ErrorForCode(p.ErrorCode))
+		}
+		for _, a := range p.AcquiredRecords {
+			acquired += a.LastOffset - a.FirstOffset + 1
+		}
+	}
+
+	if err := c.KillNode(ctx, coord); err != nil {
+		t.Fatal(err)
+	}
+	// Accept 0-2 in a ShareFetch and release 3-5 in a ShareAcknowledge:
+	// neither can be written.
+	if p := fetch("m", epoch, ackBatch(0, 2, 1)); p.AcknowledgeErrorCode != kerr.CoordinatorNotAvailable.Code || len(p.AcquiredRecords) != 0 {
+		t.Fatalf("ShareFetch acknowledging with the coordinator down: %v, acquired %+v", kerr.ErrorForCode(p.AcknowledgeErrorCode), p.AcquiredRecords)
+	}
+	epoch++
+	if code := acknowledge("m", epoch, 3, 5, 2); code != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("ShareAcknowledge with the coordinator down: %v", kerr.ErrorForCode(code))
+	}
+	epoch++
+	// Nothing was released: another member gets nothing.
+	if p := fetch("other", 0); p.ErrorCode != 0 || len(p.AcquiredRecords) != 0 {
+		t.Fatalf("another member got %+v (%v)", p.AcquiredRecords, kerr.ErrorForCode(p.ErrorCode))
+	}
+
+	if err := c.RestartNode(ctx, coord); err != nil {
+		t.Fatal(err)
+	}
+	// The records are still the member's: accepting 0-2 again succeeds
+	// once the state can be written (the leader's write waits for the
+	// coordinator up to 10 seconds; retried while it answers that it is
+	// not available).
+	for {
+		code := acknowledge("m", epoch, 0, 2, 1)
+		epoch++
+		if code == 0 {
+			break
+		}
+		if code != kerr.CoordinatorNotAvailable.Code || ctx.Err() != nil {
+			t.Fatalf("acknowledging again after the restart: %v", kerr.ErrorForCode(code))
+		}
+	}
+	// The member goes away with 3-5, whose release failed: they go to the
+	// other member, delivered a second time, which accepts them.
+	if p := fetch("m", -1); p.ErrorCode != 0 {
+		t.Fatalf("closing the session: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	p := fetch("other", 1)
+	if got := p.AcquiredRecords; len(got) != 1 || got[0].FirstOffset != 3 || got[0].LastOffset != 5 || got[0].DeliveryCount != 2 {
+		t.Fatalf("the other member acquired %+v (%v), want 3-5 delivered twice", got, kerr.ErrorForCode(p.ErrorCode))
+	}
+	if p := fetch("other", 2, ackBatch(3, 5, 1)); p.AcknowledgeErrorCode != 0 {
+		t.Fatalf("the other member's acceptance: %v", kerr.ErrorForCode(p.AcknowledgeErrorCode))
+	}
+	// The state says so (-1 while the restarted coordinator loads).
+	for {
+		got := shareStartOffsets(t, ctx, cl, group, topicID, 1)[0]
+		if got == 6 {
+			break
+		}
+		if got >= 0 || ctx.Err() != nil {
+			t.Fatalf("share start offset after the acceptance: %d, want 6", got)
+		}
+		waitABit(ctx)
+	}
+}

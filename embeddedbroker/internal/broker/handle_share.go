@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,10 +30,19 @@ import (
 // the partition (or leads it at a new epoch: the next fetch reads the
 // state again). Its state is written back (WriteShareGroupState) before
 // the response that changed it is sent: after acknowledgements that
-// changed something and after acquisitions, so that delivery counts
-// survive a crash. The share coordinator may be on another node: the
-// calls go over the inter-broker listener as Kafka's persister sends
-// them, or in process when this node is the coordinator.
+// changed something and after acquisitions (one write for both when a
+// ShareFetch acknowledges and acquires records of the same partition),
+// so that delivery counts survive a crash. The share partition stays
+// locked while its state is written: a write that fails with
+// acknowledgements in it rolls back everything the call changed
+// (acknowledgements and acquisitions, as Kafka's
+// rollbackOrProcessStateUpdates does) and the acknowledgements are
+// answered with the write's error (shareWriteErrorCode); the records stay
+// acquired by the member, which may acknowledge them again. A write of
+// acquisitions alone that fails still delivers the records (Kafka does
+// not write acquisitions at all). The share coordinator may be on
+// another node: the calls go over the inter-broker listener as Kafka's
+// persister sends them, or in process when this node is the coordinator.
 //
 // Acquired records are released when their lock expires, when the member
 // closes its share session (epoch -1) or the connection that opened it
@@ -126,10 +136,6 @@ type sharePart struct {
 	timer   *time.Timer
 	timerAt time.Time
 	dropped bool
-	// dirty is set when acknowledgements changed the state and a fetch
-	// of the same request is to write it (with its acquisitions, one
-	// write instead of two); flushState writes it if nothing did.
-	dirty bool
 	// wake is closed (and replaced) when records become available
 	// again: a lock expired, a member released its records.
 	wake chan struct{}
@@ -350,21 +356,42 @@ func (n *Node) offsetForTimestamp(p *partition, ts int64) (int64, int16) {
 
 // persist writes the share partition's state; sp.mu is held.
 func (s *shareNode) persist(ctx context.Context, sp *sharePart) error {
-	sp.dirty = false
 	return s.writeState(ctx, sp.key, sp.epoch, sp.sp.State())
 }
 
-// flushState writes the state acknowledgements changed if the fetch that
-// was to write it did not (it acquired nothing).
-func (s *shareNode) flushState(ctx context.Context, sp *sharePart) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	if !sp.dirty || sp.dropped || sp.sp == nil {
-		return
+// fenced reports whether a state write failed because the state was reset
+// (AlterShareGroupOffsets) or another leader took over: the share
+// partition is stale and is dropped, the next fetch reads the state
+// again.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.FencedStateEpoch) || errors.Is(err, kerr.FencedLeaderEpoch)
+}
+
+// shareWriteErrorCode is the error code that answers acknowledgements
+// whose state write failed, as Kafka's SharePartition.fetchPersisterError
+// maps the persister's errors: the coordinator moving, loading or out of
+// reach is COORDINATOR_NOT_AVAILABLE (retriable: the member sends the
+// acknowledgements again), a fenced state epoch FENCED_STATE_EPOCH, a
+// fenced leader epoch NOT_LEADER_OR_FOLLOWER, an unknown group or
+// partition INVALID_REQUEST, another error of the coordinator
+// UNKNOWN_SERVER_ERROR.
+func shareWriteErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, kerr.FencedStateEpoch):
+		return kerr.FencedStateEpoch.Code
+	case errors.Is(err, kerr.FencedLeaderEpoch):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, kerr.GroupIDNotFound), errors.Is(err, kerr.UnknownTopicOrPartition):
+		return kerr.InvalidRequest.Code
+	case errors.Is(err, kerr.NotCoordinator), errors.Is(err, kerr.CoordinatorNotAvailable), errors.Is(err, kerr.CoordinatorLoadInProgress):
+		return kerr.CoordinatorNotAvailable.Code
 	}
-	if err := s.persist(ctx, sp); err != nil {
-		s.n.log.Warn("share state write after acknowledgement", "topic", sp.p.topic, "partition", sp.p.id, "err", err)
+	if _, ok := errors.AsType[*kerr.Error](err); ok {
+		return kerr.UnknownServerError.Code
 	}
+	// The coordinator did not answer (its node is unreachable and
+	// callCoordinator gave up).
+	return kerr.CoordinatorNotAvailable.Code
 }
 
 // handleShareFetch is Kafka's handleShareFetchRequest.
@@ -419,6 +446,9 @@ func (n *Node) handleShareFetch(ctx context.Context, req *kmsg.ShareFetchRequest
 		sp        *sharePart
 		maxBytes  int32
 		requested bool
+		// acks are the acknowledgements of a fetched partition, applied
+		// by its first acquisition.
+		acks []sharegroup.AckBatch
 	}
 	outs := map[tidPart]*fetchPart{}
 	var order []tidPart
@@ -452,18 +482,18 @@ func (n *Node) handleShareFetch(ctx context.Context, req *kmsg.ShareFetchRequest
 				f.out.AcknowledgeErrorCode = f.out.ErrorCode
 				continue
 			}
-			// A partition this request fetches too writes its state
-			// once, after the fetch (or at the end, flushState).
-			f.out.AcknowledgeErrorCode, f.out.AcknowledgeErrorMessage = s.acknowledge(ctx, f.sp, member, now,
-				sharegroup.AckBatchesFromShareFetch(p.AcknowledgementBatches), sessParts[tp] > 0)
+			acks := sharegroup.AckBatchesFromShareFetch(p.AcknowledgementBatches)
+			if !closing && sessParts[tp] > 0 {
+				// The partition is fetched too: the first
+				// acquisition applies the acknowledgements and
+				// writes both at once.
+				f.acks = acks
+				continue
+			}
+			f.out.AcknowledgeErrorCode, f.out.AcknowledgeErrorMessage = s.acknowledge(ctx, f.sp, member, now, acks)
 		}
 	}
 	var fetching []*fetchPart
-	defer func() {
-		for _, f := range fetching {
-			s.flushState(ctx, f.sp)
-		}
-	}()
 	if !closing {
 		for tp, maxBytes := range sessParts {
 			if f := get(tp); f.sp != nil && maxBytes > 0 {
@@ -513,10 +543,30 @@ func (n *Node) handleShareFetch(ctx context.Context, req *kmsg.ShareFetchRequest
 		got, total := 0, 0
 		var waitOn []<-chan struct{}
 		for _, f := range fetching {
-			if got >= maxRecords || total >= maxBytes {
-				break
+			full := got >= maxRecords || total >= maxBytes
+			if full && f.acks == nil {
+				continue
 			}
-			n, bytes, ch := s.acquire(ctx, f.sp, member, maxRecords-got, req.ShareAcquireMode == 1, min(int(f.maxBytes), maxBytes-total), f.out)
+			if f.sp.isDropped() && f.out.ErrorCode == 0 {
+				// A session opened on the partition while it was idle
+				// (dropIdle), or its leader epoch moved: the waiting
+				// fetch goes on with the current share partition.
+				sp, code := n.sharePartition(ctx, group, f.tp.topic, f.tp.partition, &f.out.CurrentLeader.LeaderID, &f.out.CurrentLeader.LeaderEpoch)
+				if code != 0 {
+					f.out.ErrorCode = code
+				} else {
+					if sp.p != f.sp.p {
+						defer sp.p.wait(wake)()
+					}
+					f.sp = sp
+				}
+			}
+			room, roomBytes := maxRecords-got, min(int(f.maxBytes), maxBytes-total)
+			if full {
+				room, roomBytes = 0, 0 // the acknowledgements alone
+			}
+			n, bytes, ch := s.acquire(ctx, f.sp, member, now, f.acks, room, req.ShareAcquireMode == 1, roomBytes, f.out)
+			f.acks = nil
 			got += n
 			total += bytes
 			if ch != nil {
@@ -550,22 +600,38 @@ func (n *Node) handleShareFetch(ctx context.Context, req *kmsg.ShareFetchRequest
 	}
 }
 
-// acquire acquires records of one share partition for the member into
-// out: it reads the log from the next fetch offset up to the high
-// watermark, at most maxBytes (at least a batch), acquires up to
-// maxRecords (at most, if strict: ShareAcquireMode 1), writes the state
-// and fills the records and acquired ranges.
+// isDropped reports whether the share partition was dropped.
+func (sp *sharePart) isDropped() bool {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.dropped
+}
+
+// acquire applies the member's acknowledgements of one share partition,
+// if any, then acquires records for the member into out: it reads the log
+// from the next fetch offset up to the high watermark, at most maxBytes
+// (at least a batch), acquires up to maxRecords (at most, if strict:
+// ShareAcquireMode 1; none if maxRecords is 0), writes the state once for
+// both and fills the acknowledgement error, the records and the acquired
+// ranges. If the write fails with acknowledgements in it, both are rolled
+// back (see the file's doc).
 // It returns the number of records acquired, the bytes added, and, when
 // nothing was acquired, a channel closed when records become available
 // again.
-func (s *shareNode) acquire(ctx context.Context, sp *sharePart, member string, maxRecords int, strict bool, maxBytes int, out *kmsg.ShareFetchResponseTopicPartition) (int, int, <-chan struct{}) {
+func (s *shareNode) acquire(ctx context.Context, sp *sharePart, member string, now time.Time, acks []sharegroup.AckBatch, maxRecords int, strict bool, maxBytes int, out *kmsg.ShareFetchResponseTopicPartition) (int, int, <-chan struct{}) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if sp.dropped || sp.sp == nil || out.ErrorCode != 0 {
+		if acks != nil {
+			out.AcknowledgeErrorCode = cmp.Or(out.ErrorCode, kerr.NotLeaderForPartition.Code)
+		}
 		return 0, 0, nil
 	}
 	if sp.p.checkLeader(-1) != 0 {
 		out.ErrorCode = kerr.NotLeaderForPartition.Code
+		if acks != nil {
+			out.AcknowledgeErrorCode = out.ErrorCode
+		}
 		return 0, 0, nil
 	}
 	if sp.sp.AdvanceLogStart(sp.p.log.StartOffset()) {
@@ -574,18 +640,87 @@ func (s *shareNode) acquire(ctx context.Context, sp *sharePart, member string, m
 		}
 	}
 	sp.sp.ExpireLocks(time.Now())
-	if !sp.sp.CanAcquire() {
+	// before is what a failed write of acknowledgements rolls back to.
+	var before *sharegroup.Partition
+	changed := false
+	if acks != nil {
+		before = sp.sp.Clone()
+		res := sp.sp.Acknowledge(now, member, acks)
+		if res.ErrorCode != 0 {
+			out.AcknowledgeErrorCode, out.AcknowledgeErrorMessage = res.ErrorCode, kmsg.StringPtr(res.ErrorMessage)
+		}
+		changed = res.Changed
+	}
+	var data []byte
+	var acquired []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord
+	var wait <-chan struct{}
+	if maxRecords > 0 {
+		data, acquired, wait = s.acquireLocked(sp, member, maxRecords, strict, maxBytes, out)
+	}
+	sp.schedule()
+	if !changed && len(acquired) == 0 {
+		return 0, 0, wait
+	}
+	// The acquisition is written with the acknowledgements of this
+	// request, if any: Kafka writes only acknowledgements, releases and
+	// lock expiries, but a partition re-read from its state (a new
+	// leader, or a session opened on a partition nobody holds) must not
+	// forget deliveries, or a record could be delivered past the limit.
+	err := s.persist(ctx, sp)
+	switch {
+	case err != nil && changed:
+		// Kafka's rollbackOrProcessStateUpdates: the records are as
+		// they were, acquired by the member; the member hears the
+		// error and may acknowledge them again.
+		sp.sp = before
+		sp.schedule()
+		out.AcknowledgeErrorCode, out.AcknowledgeErrorMessage = shareWriteErrorCode(err), kmsg.StringPtr("Failed to write the share group state: "+err.Error())
+		s.n.log.Warn("share state write failed: acknowledgements rolled back", "topic", sp.p.topic, "partition", sp.p.id, "member", member, "err", err)
+		acquired = nil
+	case changed:
+		sp.signal() // released or archived records: others may acquire
+	}
+	if err != nil {
+		if fenced(err) {
+			sp.drop()
+			s.forget(sp)
+			return 0, 0, nil
+		}
+		if !changed {
+			// The records stay acquired in memory: a crash before the
+			// next write may deliver them once more than counted.
+			s.n.log.Warn("share state write after acquisition", "topic", sp.p.topic, "partition", sp.p.id, "err", err)
+		}
+	}
+	if len(acquired) == 0 {
 		return 0, 0, sp.wake
+	}
+	n := 0
+	for _, a := range acquired {
+		n += int(a.LastOffset - a.FirstOffset + 1)
+	}
+	out.Records = data
+	out.AcquiredRecords = append(out.AcquiredRecords, acquired...)
+	return n, len(data), nil
+}
+
+// acquireLocked reads the log and acquires records for the member: the
+// records read and the ranges acquired, or, when it acquired nothing, the
+// channel to wait on (nil if the partition failed: out's error code is
+// set). sp.mu is held.
+func (s *shareNode) acquireLocked(sp *sharePart, member string, maxRecords int, strict bool, maxBytes int, out *kmsg.ShareFetchResponseTopicPartition) ([]byte, []kmsg.ShareFetchResponseTopicPartitionAcquiredRecord, <-chan struct{}) {
+	if !sp.sp.CanAcquire() {
+		return nil, nil, sp.wake
 	}
 	_, hwm := sp.p.lastStable()
 	from := sp.sp.NextFetchOffset()
 	if from >= hwm {
-		return 0, 0, sp.wake
+		return nil, nil, sp.wake
 	}
 	data, err := sp.p.log.Read(from, max(maxBytes, 1), hwm)
 	if err != nil {
 		out.ErrorCode = errCode(err)
-		return 0, 0, nil
+		return nil, nil, nil
 	}
 	var ranges []sharegroup.BatchRange
 	for rest := data; len(rest) > 0; {
@@ -605,57 +740,35 @@ func (s *shareNode) acquire(ctx context.Context, sp *sharePart, member string, m
 		acquire = sp.sp.AcquireAtMost
 	}
 	acquired := acquire(time.Now(), member, ranges, maxRecords)
-	sp.schedule()
 	if len(acquired) == 0 {
-		return 0, 0, sp.wake
+		return nil, nil, sp.wake
 	}
-	// The acquisition is written with the acknowledgements of this
-	// request, if any: Kafka writes only acknowledgements, releases and
-	// lock expiries, but a partition re-read from its state (a new
-	// leader, or a session opened on a partition nobody holds) must not
-	// forget deliveries, or a record could be delivered past the limit.
-	if err := s.persist(ctx, sp); err != nil {
-		if errors.Is(err, kerr.FencedStateEpoch) || errors.Is(err, kerr.FencedLeaderEpoch) {
-			// The state was reset (AlterShareGroupOffsets) or another
-			// leader took over: this one is stale. The next fetch
-			// reads the state again.
-			sp.drop()
-			s.forget(sp)
-			return 0, 0, nil
-		}
-		// The records stay acquired in memory: a crash before the next
-		// write may deliver them once more than counted.
-		s.n.log.Warn("share state write after acquisition", "topic", sp.p.topic, "partition", sp.p.id, "err", err)
-	}
-	n := 0
-	for _, a := range acquired {
-		n += int(a.LastOffset - a.FirstOffset + 1)
-	}
-	out.Records = data
-	out.AcquiredRecords = append(out.AcquiredRecords, acquired...)
-	return n, len(data), nil
+	return data, acquired, nil
 }
 
 // acknowledge applies a member's acknowledgements to a share partition and
-// writes the state if it changed, before the response.
-func (s *shareNode) acknowledge(ctx context.Context, sp *sharePart, member string, now time.Time, batches []sharegroup.AckBatch, later bool) (int16, *string) {
+// writes the state if it changed, before the response; a failed write
+// rolls them back and answers its error.
+func (s *shareNode) acknowledge(ctx context.Context, sp *sharePart, member string, now time.Time, batches []sharegroup.AckBatch) (int16, *string) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if sp.dropped || sp.sp == nil {
 		return kerr.NotLeaderForPartition.Code, nil
 	}
+	before := sp.sp.Clone()
 	res := sp.sp.Acknowledge(now, member, batches)
-	if res.Changed && later {
-		sp.signal()
-		sp.dirty = true
-	} else if res.Changed {
-		sp.signal()
+	if res.Changed {
 		if err := s.persist(ctx, sp); err != nil {
-			// The acknowledgement stands in memory and is written
-			// with the next change; a crash before that delivers the
-			// records again (at least once).
-			s.n.log.Warn("share state write after acknowledgement", "topic", sp.p.topic, "partition", sp.p.id, "err", err)
+			sp.sp = before
+			sp.schedule()
+			s.n.log.Warn("share state write failed: acknowledgements rolled back", "topic", sp.p.topic, "partition", sp.p.id, "member", member, "err", err)
+			if fenced(err) {
+				sp.drop()
+				s.forget(sp)
+			}
+			return shareWriteErrorCode(err), kmsg.StringPtr("Failed to write the share group state: " + err.Error())
 		}
+		sp.signal()
 	}
 	sp.schedule()
 	if res.ErrorCode != 0 {
@@ -834,7 +947,7 @@ func (n *Node) handleShareAcknowledge(ctx context.Context, req *kmsg.ShareAcknow
 			rp.Partition = p.Partition
 			sp, code := n.sharePartition(ctx, group, t.TopicID, p.Partition, &rp.CurrentLeader.LeaderID, &rp.CurrentLeader.LeaderEpoch)
 			if code == 0 {
-				rp.ErrorCode, rp.ErrorMessage = s.acknowledge(ctx, sp, member, now, sharegroup.AckBatchesFromShareAcknowledge(p.AcknowledgementBatches), false)
+				rp.ErrorCode, rp.ErrorMessage = s.acknowledge(ctx, sp, member, now, sharegroup.AckBatchesFromShareAcknowledge(p.AcknowledgementBatches))
 			} else {
 				rp.ErrorCode = code
 			}

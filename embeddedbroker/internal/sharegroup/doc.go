@@ -82,7 +82,10 @@
 //     Acknowledge reports Changed, and after AdvanceLogStart and Reset;
 //     persisting after an Acquire that acquired something keeps delivery
 //     counts exact across a crash. ReleaseMember and ExpireLocks never
-//     change State, which already counts acquisitions as released.
+//     change State, which already counts acquisitions as released. If a
+//     write of acknowledgements fails, go back to a [Partition.Clone]
+//     taken before them and answer the write's error (Kafka's
+//     rollbackOrProcessStateUpdates): the records stay the member's.
 //   - Drive ExpireLocks from NextDeadline (it completes waiting fetches:
 //     records became available); Acquire and Acknowledge expire due
 //     locks themselves, so a late timer changes no outcome. Call

@@ -154,6 +154,16 @@ func NewPartition(cfg PartitionConfig, st PartitionState) (*Partition, error) {
 	return p, nil
 }
 
+// Clone returns a copy of the share partition that shares nothing with
+// it: the leader keeps one while a change waits for its state write, to
+// roll the change back if the write fails (Kafka's
+// rollbackOrProcessStateUpdates).
+func (p *Partition) Clone() *Partition {
+	c := *p
+	c.spans = slices.Clone(p.spans)
+	return &c
+}
+
 // StateEpoch returns the state epoch, which [Partition.Reset] bumps.
 func (p *Partition) StateEpoch() int32 { return p.stateEpoch }
 

@@ -291,3 +291,32 @@ func TestAcquireAtMost(t *testing.T) {
 		t.Fatalf("d: %v", got)
 	}
 }
+
+// TestCloneRollsBack: a clone taken before acknowledgements is the
+// partition as it was, the records acquired by the member again, and
+// shares nothing with the partition it was taken from.
+func TestCloneRollsBack(t *testing.T) {
+	now := time.Unix(100, 0)
+	p := newPart(t, PartitionConfig{}, PartitionState{})
+	if got := p.Acquire(now, "m", br(0, 9), 100); len(got) != 1 {
+		t.Fatalf("acquired %+v", got)
+	}
+	before := p.Clone()
+	if res := p.Acknowledge(now, "m", []AckBatch{ack(0, 4, AckAccept), ack(5, 9, AckRelease)}); !res.Changed || res.ErrorCode != 0 {
+		t.Fatalf("acknowledge: %+v", res)
+	}
+	if st := p.State(); st.StartOffset != 5 {
+		t.Fatalf("state after the acknowledgements: %+v", st)
+	}
+	if st, _, m := before.RecordStateAt(7); st != Acquired || m != "m" || before.StartOffset() != 0 {
+		t.Fatalf("clone: offset 7 %v by %q, start %d", st, m, before.StartOffset())
+	}
+	// The clone acknowledges again, as the member would after the
+	// error.
+	if res := before.Acknowledge(now, "m", []AckBatch{ack(0, 9, AckAccept)}); res.ErrorCode != 0 {
+		t.Fatalf("acknowledging the clone: %+v", res)
+	}
+	if st, _, _ := p.RecordStateAt(7); st != Available {
+		t.Fatalf("the partition changed with its clone: offset 7 %v", st)
+	}
+}
