@@ -43,6 +43,9 @@ type cgState struct {
 	// timer fires at the group's next deadline (sessions, rebalance
 	// timeouts), at timerAt.
 	timer deadlineTimer
+	// classic are the members of the classic protocol (by member ID, to
+	// the protocol name they joined with): see classic_members.go.
+	classic map[string]*classicState
 }
 
 // isConsumer reports whether the group is a consumer group (KIP-848).
@@ -355,6 +358,11 @@ func (g *group) validateConsumerCommit(memberID string, epoch int32, version int
 	cg := g.cg.g
 	if epoch < 0 && cg.Len() == 0 {
 		return 0
+	}
+	if _, classic := g.cg.classic[memberID]; classic {
+		// A classic member commits with its generation, the member
+		// epoch it joined at (classic_members.go).
+		return classicCode(codeOf(cg.CheckCommit(memberID, epoch, parts)))
 	}
 	if _, ok := cg.Member(memberID); ok && !transactional && version < 9 {
 		return kerr.UnsupportedVersion.Code

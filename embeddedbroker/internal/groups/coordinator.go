@@ -416,7 +416,7 @@ func (c *Coordinator) Handle(ctx context.Context, req kmsg.Request) kmsg.Respons
 	case *kmsg.SyncGroupRequest:
 		return c.handleSync(ctx, r)
 	case *kmsg.HeartbeatRequest:
-		return c.handleHeartbeat(r)
+		return c.handleHeartbeat(ctx, r)
 	case *kmsg.LeaveGroupRequest:
 		return c.handleLeave(r)
 	case *kmsg.OffsetCommitRequest:

@@ -62,6 +62,10 @@ func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest, w *w
 	}
 	defer g.mu.Unlock()
 	defer g.maybeDropUnused()
+	if g.isConsumer() && !g.cg.broken && g.cg.g.Len() > 0 {
+		g.classicJoin(ctx, j)
+		return
+	}
 	if g.isShare() || g.isConsumer() && !g.toClassic() {
 		j.fail(req.MemberID, kerr.InconsistentGroupProtocol.Code)
 		return
@@ -279,14 +283,14 @@ func (g *group) updateStaticMemberAndRebalance(oldID, newID string, j *joinReq) 
 
 func (c *Coordinator) handleSync(ctx context.Context, req *kmsg.SyncGroupRequest) kmsg.Response {
 	w := newWaiter[*kmsg.SyncGroupResponse](req.Version)
-	c.sync(req, w)
+	c.sync(ctx, req, w)
 	return w.wait(ctx, func() *kmsg.SyncGroupResponse {
 		return syncError(req.Version, kerr.CoordinatorNotAvailable.Code)
 	})
 }
 
 // sync is Kafka's handleSyncGroup.
-func (c *Coordinator) sync(req *kmsg.SyncGroupRequest, w *waiter[*kmsg.SyncGroupResponse]) {
+func (c *Coordinator) sync(ctx context.Context, req *kmsg.SyncGroupRequest, w *waiter[*kmsg.SyncGroupResponse]) {
 	fail := func(code int16) { w.send(syncError(req.Version, code)) }
 	if req.Group == "" {
 		fail(kerr.InvalidGroupID.Code)
@@ -310,6 +314,10 @@ func (c *Coordinator) sync(req *kmsg.SyncGroupRequest, w *waiter[*kmsg.SyncGroup
 
 	if g.state == stateDead {
 		fail(kerr.CoordinatorNotAvailable.Code)
+		return
+	}
+	if g.isConsumer() {
+		w.send(g.classicSync(ctx, req))
 		return
 	}
 	if code := g.validateMember(req.MemberID, req.InstanceID); code != 0 {
@@ -388,13 +396,13 @@ func (g *group) storeAssignment(req *kmsg.SyncGroupRequest) {
 }
 
 // handleHeartbeat is Kafka's handleHeartbeat.
-func (c *Coordinator) handleHeartbeat(req *kmsg.HeartbeatRequest) kmsg.Response {
+func (c *Coordinator) handleHeartbeat(ctx context.Context, req *kmsg.HeartbeatRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-	resp.ErrorCode = c.heartbeat(req)
+	resp.ErrorCode = c.heartbeat(ctx, req)
 	return resp
 }
 
-func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
+func (c *Coordinator) heartbeat(ctx context.Context, req *kmsg.HeartbeatRequest) int16 {
 	if req.Group == "" {
 		return kerr.InvalidGroupID.Code
 	}
@@ -406,6 +414,21 @@ func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 		return code
 	case g == nil:
 		return kerr.UnknownMemberID.Code
+	}
+	if g.isConsumer() && g.state != stateDead {
+		code, done := g.classicHeartbeat(ctx, req)
+		g.mu.Unlock()
+		if done != nil {
+			select {
+			case c := <-done:
+				if c != 0 {
+					return c
+				}
+			case <-ctx.Done():
+				return kerr.RequestTimedOut.Code
+			}
+		}
+		return code
 	}
 	defer g.mu.Unlock()
 	if g.state == stateDead {
@@ -479,6 +502,12 @@ func (c *Coordinator) leave(groupID string, leaving []kmsg.LeaveGroupRequestMemb
 	defer g.mu.Unlock()
 	if g.state == stateDead {
 		return kerr.CoordinatorNotAvailable.Code
+	}
+	if g.isConsumer() {
+		for i, l := range leaving {
+			codes[i] = g.classicLeave(l.MemberID, l.InstanceID)
+		}
+		return 0
 	}
 	for i, l := range leaving {
 		reason := "not provided"
