@@ -22,11 +22,13 @@ import (
 // becomes a consumer group when a member heartbeats with epoch 0 (its
 // metadata is tombstoned), an empty consumer group becomes a classic group
 // when a member sends JoinGroup (its records are tombstoned); committed
-// offsets stay. Deviation from Kafka 4, whose default migration policy
-// (group.consumer.migration.policy=bidirectional) also converts groups
-// online: a group with members of one protocol refuses members of the
-// other (GROUP_ID_NOT_FOUND to ConsumerGroupHeartbeat, as Kafka answers
-// with the policy disabled; INCONSISTENT_GROUP_PROTOCOL to JoinGroup).
+// offsets stay. A consumer group with members takes classic members too
+// (classic_members.go). Deviation from Kafka 4, whose default migration
+// policy (group.consumer.migration.policy=bidirectional) also converts
+// groups online: a classic group with members refuses consumer-protocol
+// members (GROUP_ID_NOT_FOUND to ConsumerGroupHeartbeat, as Kafka answers
+// with the policy disabled), and a consumer group whose last
+// consumer-protocol member left stays a consumer group.
 
 // errSkipped fails a consumer group write queued behind one that failed:
 // its records were decided on state the log does not have.
