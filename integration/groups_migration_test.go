@@ -57,3 +57,54 @@ func grpMixedProtocolsStarter(sc *grpScenario, ctx context.Context) grpStarter {
 		return consumer(t, name)
 	}
 }
+
+// TestGroupUpgradeOnline runs the churn scenario on a group that starts
+// classic (franz-go cooperative-sticky m1 and m2) and becomes a consumer
+// group when the consumer-protocol member m3 joins it (Kafka 4's online
+// upgrade): the classic members keep their partitions and go on in the
+// consumer group, m4 joins with the consumer protocol, and sarama's m5
+// joins as a classic member after the upgrade.
+func TestGroupUpgradeOnline(t *testing.T) {
+	c := grpCluster(t, "orders")
+	ctx := grpCtx(t)
+	sc := &grpScenario{Group: "upgrade", Topic: "orders", Addrs: c.Addrs(), Ledger: newGrpLedger()}
+	sc.Adm = grpAdmin(t, sc.Addrs)
+	consumer := grpFranzStarter(sc, kgo.StickyBalancer(), kgo.ServerSideBalancer())
+	classic := grpFranzStarter(sc, kgo.CooperativeStickyBalancer())
+	sarama := grpSaramaStarter(sc, grpSaramaRange())
+	sc.Start = func(t *testing.T, name string) func() {
+		switch name {
+		case "m1", "m2":
+			return classic(t, name)
+		case "m3":
+			// The classic group must be Stable: m1 and m2 consuming.
+			grpWait(t, ctx, "m1 and m2 consuming", func() (bool, string) {
+				return sc.Ledger.count("m1") > 0 && sc.Ledger.count("m2") > 0, "a classic member has consumed nothing"
+			})
+			typ := grpGroupType(t, ctx, sc, "upgrade")
+			leave := consumer(t, name)
+			grpWait(t, ctx, "the group converted", func() (bool, string) {
+				now := grpGroupType(t, ctx, sc, "upgrade")
+				return now == "consumer", "group type " + now
+			})
+			t.Logf("group type %s before m3 joined, consumer after", typ)
+			return leave
+		case "m5":
+			return sarama(t, name)
+		}
+		return consumer(t, name)
+	}
+	produced := sc.run(t, ctx)
+	st := sc.Ledger.check(t, produced)
+	t.Logf("classic m1, m2 upgraded by 848 m3, then 848 m4 and classic sarama m5: %v", st)
+}
+
+// grpGroupType is the group's type as ListGroups shows it.
+func grpGroupType(t *testing.T, ctx context.Context, sc *grpScenario, group string) string {
+	t.Helper()
+	ls, err := sc.Adm.ListGroups(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	return ls[group].GroupType
+}

@@ -38,10 +38,10 @@ import (
 // known as such again at its next JoinGroup, SyncGroup or Heartbeat
 // (until then its offset commits, of OffsetCommit versions below 9, are
 // refused with UNSUPPORTED_VERSION as a consumer-protocol member's would
-// be, and it commits again after rejoining). Groups are not converted
-// while they have members (group.consumer.migration.policy): a consumer
-// group keeps its type while classic members join it, and a classic group
-// with members still refuses consumer-protocol members.
+// be, and it commits again after rejoining). A Stable classic group with
+// members becomes a consumer group when a consumer-protocol member joins
+// (upgradeToConsumer); a consumer group keeps its type when its last
+// consumer-protocol member leaves (Kafka's downgrade is not done).
 
 // classicSubscription reads a classic member's subscription from the
 // first of its protocols whose metadata parses (Kafka requires them all
@@ -308,4 +308,83 @@ func (g *group) classicLeave(memberID string, instanceID *string) int16 {
 	delete(g.cg.classic, m.ID)
 	g.c.log.Info("classic member left the consumer group", "group", g.id, "member", m.ID)
 	return classicCode(resp.ErrorCode)
+}
+
+// upgradeToConsumer is Kafka's convertToConsumerGroup, for a
+// ConsumerGroupHeartbeat joining a classic group with members: a Stable
+// classic group of protocol type consumer, with no member being admitted,
+// whose members' subscriptions and assignments parse, becomes a consumer
+// group at its generation whose members are the classic ones, keeping
+// their assignments (which are the target assignment). It returns the
+// group and the records that build it, or false, changing nothing.
+func (g *group) upgradeToConsumer(ctx context.Context) (*consumergroup.Group, []consumergroup.Record, bool) {
+	if g.isShare() || g.protocolType != "consumer" || g.state != stateStable || len(g.pending) > 0 ||
+		len(g.members) == 0 || len(g.members) >= g.c.cfg.MaxGroupSize {
+		return nil, nil, false
+	}
+	cg, err := g.c.newConsumerGroup(g.id)
+	if err != nil {
+		return nil, nil, false
+	}
+	meta := g.c.subscribable(ctx)
+	gen := g.generation
+	recs := []consumergroup.Record{consumergroup.GroupEpochRecord{Epoch: gen}}
+	for _, m := range g.sortedMembers() {
+		var md kmsg.ConsumerMemberMetadata
+		if err := md.ReadFrom(m.metadata(g.protocol)); err != nil {
+			return nil, nil, false
+		}
+		var ma kmsg.ConsumerMemberAssignment
+		if len(m.assignment) > 0 {
+			if err := ma.ReadFrom(m.assignment); err != nil {
+				return nil, nil, false
+			}
+		}
+		assigned := consumergroup.Assignment{}
+		epochs := map[consumergroup.TopicID]map[int32]int32{}
+		for _, t := range ma.Topics {
+			tm, ok := meta[t.Topic]
+			if !ok || len(t.Partitions) == 0 {
+				continue
+			}
+			ps := append(slices.Clone(assigned[tm.ID]), t.Partitions...)
+			slices.Sort(ps)
+			assigned[tm.ID] = slices.Compact(ps)
+			epochs[tm.ID] = map[int32]int32{}
+			for _, p := range assigned[tm.ID] {
+				epochs[tm.ID][p] = gen
+			}
+		}
+		topics := slices.Clone(md.Topics)
+		slices.Sort(topics)
+		topics = slices.Compact(topics)
+		sub := consumergroup.MemberSubscriptionRecord{MemberID: m.id, ClientID: m.clientID, ClientHost: m.clientHost,
+			SubscribedTopicNames: topics, RebalanceTimeoutMs: int32(m.rebalance / time.Millisecond)}
+		if m.instanceID != nil {
+			sub.InstanceID = *m.instanceID
+		}
+		recs = append(recs, sub,
+			consumergroup.TargetAssignmentMemberRecord{MemberID: m.id, Partitions: assigned},
+			consumergroup.CurrentAssignmentRecord{MemberID: m.id, MemberEpoch: gen, PreviousMemberEpoch: gen,
+				State: consumergroup.MemberStable, AssignedPartitions: assigned, AssignedEpochs: epochs})
+	}
+	recs = append(recs, consumergroup.TargetAssignmentMetadataRecord{AssignmentEpoch: gen})
+	for _, r := range recs {
+		if err := cg.Replay(r); err != nil {
+			g.c.log.Warn("classic group not converted to a consumer group", "group", g.id, "err", err)
+			return nil, nil, false
+		}
+	}
+	return cg, recs, true
+}
+
+// upgraded ends the classic side of a group upgradeToConsumer converted:
+// its members go on as classic members of the consumer group.
+func (g *group) upgraded() {
+	for _, m := range g.sortedMembers() {
+		cs := g.classicMember(m.id)
+		cs.protocol = g.protocol
+		g.remove(m.id)
+	}
+	g.state = stateEmpty // as a consumer group converted offline
 }

@@ -122,3 +122,82 @@ func TestClassicMemberInConsumerGroup(t *testing.T) {
 		t.Fatalf("heartbeat after leave: %v", kerr.ErrorForCode(code))
 	}
 }
+
+// TestClassicGroupUpgrade: a consumer-protocol member joining a Stable
+// classic group with members converts it (Kafka's convertToConsumerGroup):
+// the classic members keep their partitions and generation, then take part
+// in the consumer group's reconciliation by rejoining; the group survives
+// a coordinator restart.
+func TestClassicGroupUpgrade(t *testing.T) {
+	e := consumerEnv(t)
+	ids, gen := e.joinStable("g", []string{"c1", "c2"}, joinOpts{})
+	e.commit("g", commitOpts{memberID: ids[0], gen: gen, epoch: -1}, map[tp]int64{{"t", 0}: 3})
+	r := e.cgHeartbeat("g", "a", 0, []string{"t"})
+	if r.ErrorCode != 0 || r.MemberEpoch <= gen {
+		t.Fatalf("848 join of a classic group with members: %v, epoch %d (generation %d)", kerr.ErrorForCode(r.ErrorCode), r.MemberEpoch, gen)
+	}
+	if got := e.listGroupTypes(); got["g"] != "consumer" {
+		t.Fatalf("ListGroups types: %v", got)
+	}
+	if d := e.cgDescribe("g"); d.ErrorCode != 0 || len(d.Members) != 3 {
+		t.Fatalf("describe: %v, %d members", kerr.ErrorForCode(d.ErrorCode), len(d.Members))
+	}
+	// The classic members' commits at their generation are still theirs.
+	for p, code := range e.commit("g", commitOpts{version: 8, memberID: ids[0], gen: gen}, map[tp]int64{{"t", 0}: 4}) {
+		if code != 0 {
+			t.Fatalf("classic member's commit of %v after the upgrade: %v", p, kerr.ErrorForCode(code))
+		}
+	}
+	e.restart()
+	if d := e.cgDescribe("g"); d.ErrorCode != 0 || len(d.Members) != 3 {
+		t.Fatalf("after restart: %v, %d members", kerr.ErrorForCode(d.ErrorCode), len(d.Members))
+	}
+	// Every member ends with its share of the 8 partitions: the classic
+	// ones rejoin until their heartbeats pass.
+	owned := map[string][]int32{"a": cgAssigned(r)}
+	epoch := r.MemberEpoch
+	gens := map[string]int32{ids[0]: gen, ids[1]: gen}
+	for round := 0; round < 20; round++ {
+		r = e.cgHeartbeat("g", "a", epoch, nil, owned["a"]...)
+		if r.ErrorCode != 0 {
+			t.Fatalf("848 member: %v", kerr.ErrorForCode(r.ErrorCode))
+		}
+		epoch = r.MemberEpoch
+		if r.Assignment != nil { // nil: unchanged
+			owned["a"] = cgAssigned(r)
+		}
+		settled := len(owned["a"]) > 0
+		for _, id := range ids {
+			switch code := e.heartbeat("g", id, gens[id], nil); code {
+			case 0:
+			case kerr.RebalanceInProgress.Code:
+				settled = false
+				j := e.join("g", joinOpts{memberID: id})
+				if j.ErrorCode != 0 {
+					t.Fatalf("rejoin of %s: %v", id, kerr.ErrorForCode(j.ErrorCode))
+				}
+				gens[id] = j.Generation
+				owned[id] = syncedPartitions(t, e.sync("g", id, j.Generation, nil, nil))
+			default:
+				t.Fatalf("heartbeat of %s: %v", id, kerr.ErrorForCode(code))
+			}
+		}
+		if settled {
+			break
+		}
+	}
+	total := 0
+	seen := map[int32]string{}
+	for m, ps := range owned {
+		total += len(ps)
+		for _, p := range ps {
+			if o, dup := seen[p]; dup {
+				t.Fatalf("partition %d owned by %s and %s", p, o, m)
+			}
+			seen[p] = m
+		}
+	}
+	if total != 8 || len(owned[ids[0]]) == 0 || len(owned[ids[1]]) == 0 {
+		t.Fatalf("assignments after the upgrade: %v", owned)
+	}
+}

@@ -22,13 +22,16 @@ import (
 // becomes a consumer group when a member heartbeats with epoch 0 (its
 // metadata is tombstoned), an empty consumer group becomes a classic group
 // when a member sends JoinGroup (its records are tombstoned); committed
-// offsets stay. A consumer group with members takes classic members too
-// (classic_members.go). Deviation from Kafka 4, whose default migration
-// policy (group.consumer.migration.policy=bidirectional) also converts
-// groups online: a classic group with members refuses consumer-protocol
-// members (GROUP_ID_NOT_FOUND to ConsumerGroupHeartbeat, as Kafka answers
-// with the policy disabled), and a consumer group whose last
-// consumer-protocol member left stays a consumer group.
+// offsets stay. Online, as Kafka 4's default migration policy
+// (group.consumer.migration.policy=bidirectional) allows in part: a
+// consumer group with members takes classic members too, and a Stable
+// classic group with members becomes a consumer group when a
+// consumer-protocol member joins it (classic_members.go). Deviations: a
+// classic group in the middle of a rebalance is not converted
+// (GROUP_ID_NOT_FOUND, as Kafka answers when it cannot convert; Kafka
+// converts it and has its members rejoin), a consumer group whose last
+// consumer-protocol member left stays a consumer group (Kafka converts it
+// back to a classic group), and the policy is not configurable.
 
 // errSkipped fails a consumer group write queued behind one that failed:
 // its records were decided on state the log does not have.
@@ -127,6 +130,15 @@ func (g *group) consumerHeartbeat(ctx context.Context, req *kmsg.ConsumerGroupHe
 	}
 	cg := g.cg.g
 	var prefix []KV
+	upgrade := false
+	if cg == nil && req.MemberEpoch == 0 && g.hasMembers() {
+		// A classic group with members: converted online if it can be
+		// (Kafka 4's group.consumer.migration.policy, upgrade).
+		var recs []consumergroup.Record
+		if cg, recs, upgrade = g.upgradeToConsumer(ctx); upgrade {
+			prefix = append([]KV{groupTombstone(g.id)}, consumerRecords(g.id, recs)...)
+		}
+	}
 	if cg == nil {
 		// A classic group: converted if it is empty and a member joins.
 		// (A share group, members or not, stays one: Kafka converts
@@ -163,8 +175,11 @@ func (g *group) consumerHeartbeat(ctx context.Context, req *kmsg.ConsumerGroupHe
 		return resp, nil
 	}
 	if !g.isConsumer() {
-		g.c.log.Info("group converted from classic to consumer protocol", "group", g.id, "generation", g.generation)
+		g.c.log.Info("group converted from classic to consumer protocol", "group", g.id, "generation", g.generation, "online", upgrade)
 		g.cg.g = cg
+		if upgrade {
+			g.upgraded()
+		}
 		g.protocolType, g.protocol, g.leader, g.generation = "", "", "", 0
 		g.subscribed, g.subscribedKnown = nil, false
 	}
