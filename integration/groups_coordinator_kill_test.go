@@ -345,11 +345,6 @@ func TestGroupCoordinatorKill(t *testing.T) {
 		{"franz-848", func(t *testing.T, sc *grpScenario, k *grpCoordKill) {
 			sc.Start = grpFranzStarter(sc, kgo.StickyBalancer(), kgo.ServerSideBalancer())
 		}, true},
-		// Both protocols in one consumer group (m2 and m5 classic), the
-		// coordinator killed while classic member m2 is in it.
-		{"mixed-848-classic", func(t *testing.T, sc *grpScenario, k *grpCoordKill) {
-			sc.Start = grpMixedProtocolsStarter(sc, grpCtx(t))
-		}, true},
 		{"sarama-range", func(t *testing.T, sc *grpScenario, k *grpCoordKill) {
 			sc.Start = grpSaramaStarter(sc, grpSaramaRange(), func(cfg *sarama.Config) {
 				// Move to a partition's new leader, and refresh
