@@ -20,21 +20,7 @@ import (
 // listener starts needs.
 func (e *env) shareEarliest(group string) {
 	e.t.Helper()
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	res := kmsg.NewIncrementalAlterConfigsRequestResource()
-	res.ResourceType = kmsg.ConfigResourceTypeGroupConfig
-	res.ResourceName = group
-	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	cfg.Name, cfg.Value = "share.auto.offset.reset", kmsg.StringPtr("earliest")
-	res.Configs = append(res.Configs, cfg)
-	req.Resources = append(req.Resources, res)
-	resp, err := req.RequestWith(context.Background(), e.cl)
-	if err != nil {
-		e.t.Fatalf("IncrementalAlterConfigs: %v", err)
-	}
-	if code := resp.Resources[0].ErrorCode; code != 0 {
-		e.t.Fatalf("IncrementalAlterConfigs of group %s: error %d", group, code)
-	}
+	e.groupConfig(group, "share.auto.offset.reset", "earliest")
 }
 
 // TestShareListener: a share listener with more members than partitions

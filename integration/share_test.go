@@ -650,32 +650,10 @@ func TestShareSessionEpochs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var topicID [16]byte
-	for {
-		req := kmsg.NewPtrMetadataRequest()
-		mt := kmsg.NewMetadataRequestTopic()
-		mt.Topic = kmsg.StringPtr("share-epochs")
-		req.Topics = append(req.Topics, mt)
-		if resp, err := req.RequestWith(ctx, cl); err == nil && resp.Topics[0].ErrorCode == 0 && resp.Topics[0].TopicID != topicID {
-			topicID = resp.Topics[0].TopicID
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("no topic metadata")
-		}
-		waitABit(ctx)
-	}
+	topicID := shareTopicID(t, ctx, cl, "share-epochs")
 	fetch := func(member string, epoch int32, acks ...kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch) *kmsg.ShareFetchResponse {
 		t.Helper()
-		req := kmsg.NewPtrShareFetchRequest()
-		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr("epochs"), kmsg.StringPtr(member), epoch
-		req.MaxWaitMillis, req.MaxRecords, req.BatchSize = 50, 100, 100
-		rt := kmsg.NewShareFetchRequestTopic()
-		rt.TopicID = topicID
-		rp := kmsg.NewShareFetchRequestTopicPartition()
-		rp.AcknowledgementBatches = acks
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := shareFetchRequest("epochs", member, epoch, 50, topicID, acks)
 		resp, err := req.RequestWith(ctx, cl.Broker(0))
 		if err != nil {
 			t.Fatal(err)
@@ -764,21 +742,7 @@ func TestShareAckStateWriteFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var topicID [16]byte
-	for {
-		req := kmsg.NewPtrMetadataRequest()
-		mt := kmsg.NewMetadataRequestTopic()
-		mt.Topic = kmsg.StringPtr(topic)
-		req.Topics = append(req.Topics, mt)
-		if resp, err := req.RequestWith(ctx, cl); err == nil && resp.Topics[0].ErrorCode == 0 && resp.Topics[0].TopicID != topicID {
-			topicID = resp.Topics[0].TopicID
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("no topic metadata")
-		}
-		waitABit(ctx)
-	}
+	topicID := shareTopicID(t, ctx, cl, topic)
 	// A group whose share coordinator is not the partition's leader: the
 	// leader survives the coordinator's crash.
 	leader := c.Leader(topic, 0)
@@ -793,15 +757,7 @@ func TestShareAckStateWriteFails(t *testing.T) {
 	type batch = kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch
 	fetch := func(member string, epoch int32, acks ...batch) kmsg.ShareFetchResponseTopicPartition {
 		t.Helper()
-		req := kmsg.NewPtrShareFetchRequest()
-		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(group), kmsg.StringPtr(member), epoch
-		req.MaxWaitMillis, req.MaxRecords, req.BatchSize = 100, 100, 100
-		rt := kmsg.NewShareFetchRequestTopic()
-		rt.TopicID = topicID
-		rp := kmsg.NewShareFetchRequestTopicPartition()
-		rp.AcknowledgementBatches = acks
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := shareFetchRequest(group, member, epoch, 100, topicID, acks)
 		resp, err := req.RequestWith(ctx, cl.Broker(int(leader)))
 		if err != nil {
 			t.Fatal(err)
@@ -920,4 +876,37 @@ func TestShareAckStateWriteFails(t *testing.T) {
 		}
 		waitABit(ctx)
 	}
+}
+
+// shareTopicID waits for the topic's metadata and returns its ID.
+func shareTopicID(t *testing.T, ctx context.Context, cl *kgo.Client, topic string) [16]byte {
+	t.Helper()
+	for {
+		req := kmsg.NewPtrMetadataRequest()
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, mt)
+		if resp, err := req.RequestWith(ctx, cl); err == nil && resp.Topics[0].ErrorCode == 0 && resp.Topics[0].TopicID != ([16]byte{}) {
+			return resp.Topics[0].TopicID
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no topic metadata")
+		}
+		waitABit(ctx)
+	}
+}
+
+// shareFetchRequest is a ShareFetch of partition 0 of the topic by member
+// of group at the session epoch, with the acknowledgements.
+func shareFetchRequest(group, member string, epoch, maxWaitMillis int32, topicID [16]byte, acks []kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch) *kmsg.ShareFetchRequest {
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(group), kmsg.StringPtr(member), epoch
+	req.MaxWaitMillis, req.MaxRecords, req.BatchSize = maxWaitMillis, 100, 100
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = topicID
+	rp := kmsg.NewShareFetchRequestTopicPartition()
+	rp.AcknowledgementBatches = acks
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }
