@@ -286,28 +286,30 @@ func (g *group) classicHeartbeat(ctx context.Context, req *kmsg.HeartbeatRequest
 }
 
 // classicLeave is classicGroupLeaveToConsumerGroup for one member, on the
-// locked group; memberID "" names the static member by instance ID.
-func (g *group) classicLeave(memberID string, instanceID *string) int16 {
+// locked group; memberID "" names the static member by instance ID. It
+// returns the error code and, if records must be written first, a channel
+// that gets the write's.
+func (g *group) classicLeave(memberID string, instanceID *string) (int16, <-chan int16) {
 	if memberID == "" && instanceID != nil {
 		id, ok := g.cg.g.StaticMember(*instanceID)
 		if !ok {
-			return kerr.UnknownMemberID.Code
+			return kerr.UnknownMemberID.Code, nil
 		}
 		memberID = id
 	}
 	m, ok := g.cg.g.Member(memberID)
 	switch {
 	case g.cg.broken:
-		return kerr.CoordinatorNotAvailable.Code
+		return kerr.CoordinatorNotAvailable.Code, nil
 	case !ok:
-		return kerr.UnknownMemberID.Code
+		return kerr.UnknownMemberID.Code, nil
 	case instanceID != nil && m.InstanceID != *instanceID:
-		return kerr.FencedInstanceID.Code
+		return kerr.FencedInstanceID.Code, nil
 	}
-	resp, _ := g.consumerHeartbeat(context.Background(), g.classicHeartbeatReq(m.ID, nil, consumergroup.LeaveEpoch, nil))
+	resp, done := g.consumerHeartbeat(context.Background(), g.classicHeartbeatReq(m.ID, nil, consumergroup.LeaveEpoch, nil))
 	delete(g.cg.classic, m.ID)
 	g.c.log.Info("classic member left the consumer group", "group", g.id, "member", m.ID)
-	return classicCode(resp.ErrorCode)
+	return classicCode(resp.ErrorCode), done
 }
 
 // upgradeToConsumer is Kafka's convertToConsumerGroup, for a
@@ -319,7 +321,7 @@ func (g *group) classicLeave(memberID string, instanceID *string) int16 {
 // group and the records that build it, or false, changing nothing.
 func (g *group) upgradeToConsumer(ctx context.Context) (*consumergroup.Group, []consumergroup.Record, bool) {
 	if g.isShare() || g.protocolType != "consumer" || g.state != stateStable || len(g.pending) > 0 ||
-		len(g.members) == 0 || len(g.members) >= g.c.cfg.MaxGroupSize {
+		len(g.members) == 0 || g.c.cfg.Consumer.MaxSize > 0 && len(g.members) > g.c.cfg.Consumer.MaxSize {
 		return nil, nil, false
 	}
 	cg, err := g.c.newConsumerGroup(g.id)

@@ -499,15 +499,25 @@ func (c *Coordinator) leave(groupID string, leaving []kmsg.LeaveGroupRequestMemb
 		}
 		return 0
 	}
+	if g.isConsumer() && g.state != stateDead {
+		// Each leave is answered once its records are written.
+		dones := make([]<-chan int16, len(leaving))
+		for i, l := range leaving {
+			codes[i], dones[i] = g.classicLeave(l.MemberID, l.InstanceID)
+		}
+		g.mu.Unlock()
+		for i, done := range dones {
+			if done != nil {
+				if code := <-done; code != 0 && codes[i] == 0 {
+					codes[i] = code
+				}
+			}
+		}
+		return 0
+	}
 	defer g.mu.Unlock()
 	if g.state == stateDead {
 		return kerr.CoordinatorNotAvailable.Code
-	}
-	if g.isConsumer() {
-		for i, l := range leaving {
-			codes[i] = g.classicLeave(l.MemberID, l.InstanceID)
-		}
-		return 0
 	}
 	for i, l := range leaving {
 		reason := "not provided"
