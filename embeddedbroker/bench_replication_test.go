@@ -456,10 +456,20 @@ func BenchmarkReplicationGoal(b *testing.B) {
 		b.ReportMetric(float64(s.Total(1))/float64(s.Rounds()*n), "ns/rec-embedded")
 	})
 
+	// sockets is the embedded cluster with followers fetching over
+	// their inter-broker listeners, as nodes of separate processes.
+	sockets := func(b *testing.B) target {
+		spec := embeddedbroker.TopicSpec{Name: "bench", Partitions: 6, ReplicationFactor: 3,
+			Configs: map[string]string{"min.insync.replicas": "2"}}
+		c := embeddedbroker.StartForTest(b, embeddedbroker.Nodes(3), embeddedbroker.Topic(spec), embeddedbroker.DataDir(b.TempDir()),
+			embeddedbroker.ReplicateOverSockets)
+		return target{"embedded-rf3-sockets", c.Addrs()}
+	}
+
 	b.Run("sync", func(b *testing.B) {
 		var vs []benchrun.Variant
-		lat := make([][]time.Duration, 3)
-		for i, tg := range append(start(b), rf1(b)) {
+		lat := make([][]time.Duration, 4)
+		for i, tg := range append(start(b), rf1(b), sockets(b)) {
 			cl := client(b, tg.addrs, kgo.ProducerLinger(0))
 			vs = append(vs, benchrun.Variant{Name: tg.name, Run: func() {
 				ctx := context.Background()
@@ -485,6 +495,7 @@ func BenchmarkReplicationGoal(b *testing.B) {
 		b.ReportMetric(pct(lat[1], 0.99), "p99-us-embedded")
 		b.ReportMetric(pct(lat[1], 0.5)/pct(lat[0], 0.5), "p50-x-kfake")
 		b.ReportMetric(pct(lat[2], 0.5), "p50-us-rf1")
+		b.ReportMetric(pct(lat[3], 0.5), "p50-us-sockets")
 	})
 }
 

@@ -30,14 +30,23 @@ import (
 // KAFKABOOT_CHAOS_PARTITIONS=2000. The nodes keep their logs on disk with
 // the default fsync policy, so a killed node comes back without its
 // unflushed tail and must re-replicate it.
+//
+// It runs twice: with followers fetching from leaders in process (the
+// embedded cluster's default) and over the inter-broker listeners, as
+// nodes of separate processes do.
 func TestChaos(t *testing.T) {
+	t.Run("in-process", func(t *testing.T) { testChaos(t) })
+	t.Run("sockets", func(t *testing.T) { testChaos(t, embeddedbroker.ReplicateOverSockets) })
+}
+
+func testChaos(t *testing.T, opts ...embeddedbroker.Option) {
 	duration := chaosDuration(t)
 	const (
 		topic     = "chaos"
 		producers = 2
 	)
 	partitions := chaosPartitions(t)
-	c := chaosCluster(t, topic, partitions)
+	c := chaosCluster(t, topic, partitions, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), duration+2*time.Minute)
 	defer cancel()
 
@@ -164,13 +173,13 @@ func TestChaos(t *testing.T) {
 // chaosCluster starts the chaos tests' cluster: 3 nodes on disk, followers
 // out of the ISR after 2 s behind, and topic with partitions, replication
 // factor 3 and min.insync.replicas 2.
-func chaosCluster(t *testing.T, topic string, partitions int32) *embeddedbroker.Cluster {
+func chaosCluster(t *testing.T, topic string, partitions int32, opts ...embeddedbroker.Option) *embeddedbroker.Cluster {
 	t.Helper()
-	return embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.DataDir(t.TempDir()),
+	return embeddedbroker.StartForTest(t, append([]embeddedbroker.Option{embeddedbroker.Nodes(3), embeddedbroker.DataDir(t.TempDir()),
 		embeddedbroker.Logger(testLogger(t)),
 		embeddedbroker.BrokerConfig("replica.lag.time.max.ms", "2000"),
 		embeddedbroker.Topic(embeddedbroker.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: 3,
-			Configs: map[string]string{"min.insync.replicas": "2"}}))
+			Configs: map[string]string{"min.insync.replicas": "2"}})}, opts...)...)
 }
 
 // chaosPartitions is the chaos topic's partition count: 6, or

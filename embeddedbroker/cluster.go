@@ -85,6 +85,7 @@ type Cluster struct {
 	ibAddr     []string              // the nodes' inter-broker listeners, kept across restarts
 	memory     []*broker.MemoryStore // the nodes' "disks" without DataDir
 	files      *logstore.FilePool    // the segment files open, shared by the nodes
+	peers      *broker.Peers         // the nodes, for replica fetches in process; nil over sockets
 	closed     bool
 	admin      *adminServer    // nil without AdminAddr
 	registry   *registryServer // nil without SchemaRegistry
@@ -134,6 +135,9 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 	ctrl.Start()
 	c := &Cluster{s: s, bcfg: bcfg, ctrl: ctrl, logger: s.logger, lock: lock, plan: plan, nodes: make([]*broker.Node, s.nodes),
 		bound: make([][]string, s.nodes), advertised: make([][]string, s.nodes), ibAddr: make([]string, s.nodes), memory: make([]*broker.MemoryStore, s.nodes)}
+	if !s.socketReplication {
+		c.peers = broker.NewPeers()
+	}
 	if err := c.addScramUsers(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -207,7 +211,7 @@ func (c *Cluster) startNode(ctx context.Context, id int32) error {
 	if c.s.dataDir != "" {
 		dir = filepath.Join(c.s.dataDir, fmt.Sprintf("node-%d", id))
 	}
-	n, err := broker.New(broker.Config{ID: id, Listeners: ls, PlainUsers: c.plan.plain, InterBroker: c.plan.interBroker, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger, AdminURL: c.AdminURL()})
+	n, err := broker.New(broker.Config{ID: id, Listeners: ls, PlainUsers: c.plan.plain, InterBroker: c.plan.interBroker, InterBrokerListener: ib, DataDir: dir, Memory: c.memory[id], Files: c.files, Broker: c.bcfg, Controller: c.ctrl, Logger: c.logger, AdminURL: c.AdminURL(), Peers: c.peers})
 	if err != nil {
 		closeAll()
 		if ib != nil {

@@ -24,3 +24,8 @@ func (c *Cluster) ScanReplica(id int32, topic string, partition int32, fn func(b
 	}
 	return n.ScanReplica(topic, partition, fn)
 }
+
+// ReplicateOverSockets makes followers fetch from their leaders over the
+// inter-broker listeners, as nodes in different processes would, rather
+// than by calling them in process: for tests and benchmarks of that path.
+var ReplicateOverSockets Option = optionFunc(func(s *settings) { s.socketReplication = true })

@@ -44,6 +44,11 @@ type settings struct {
 	tls   *TLSBundle
 	scram []scramUser
 	plain map[string]string
+
+	// socketReplication makes followers fetch over the inter-broker
+	// listeners even though the nodes share the process (tests and
+	// benchmarks of that path).
+	socketReplication bool
 }
 
 func defaults() settings {

@@ -29,11 +29,17 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 // TestReplicatedFailover: a topic with replication factor 3 keeps every
 // acknowledged record when its leader is killed; a new leader is elected
 // from the ISR within a second, and the killed node catches up and rejoins
-// the ISR after a restart.
+// the ISR after a restart. Followers fetch in process (the default) and,
+// in the second run, over the inter-broker listeners.
 func TestReplicatedFailover(t *testing.T) {
-	c := embeddedbroker.StartForTest(t, embeddedbroker.Nodes(3), embeddedbroker.Logger(testLogger(t)), embeddedbroker.Topic(embeddedbroker.TopicSpec{
+	t.Run("in-process", func(t *testing.T) { testReplicatedFailover(t) })
+	t.Run("sockets", func(t *testing.T) { testReplicatedFailover(t, embeddedbroker.ReplicateOverSockets) })
+}
+
+func testReplicatedFailover(t *testing.T, opts ...embeddedbroker.Option) {
+	c := embeddedbroker.StartForTest(t, append([]embeddedbroker.Option{embeddedbroker.Nodes(3), embeddedbroker.Logger(testLogger(t)), embeddedbroker.Topic(embeddedbroker.TopicSpec{
 		Name: "repl", Partitions: 3, ReplicationFactor: 3, Configs: map[string]string{"min.insync.replicas": "2"},
-	}))
+	})}, opts...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic("repl"), kgo.RecordPartitioner(kgo.ManualPartitioner()),

@@ -141,21 +141,23 @@ type fetcher struct {
 	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
-	conn *replicaConn
-	// inflight is the connection of the fetch in progress, which a change
-	// of the partition set interrupts so that a partition this node just
+	link replicaLink
+	// inflight is the link of the fetch in progress, which a change of
+	// the partition set interrupts so that a partition this node just
 	// began following (after a failover) is not left waiting out another
 	// partition's long poll.
-	inflight    atomic.Pointer[replicaConn]
+	inflightMu  sync.Mutex
+	inflight    replicaLink
 	interrupted atomic.Bool
 	// added is set when a partition joins the set, and cleared by the
 	// build of a fetch. A fetch checks it after publishing inflight, and
-	// add sets it before looking at inflight: with both sequentially
-	// consistent, either the fetch sees the new partition and is not sent,
-	// or add sees the fetch and interrupts it. Without it, a partition
-	// added between the build and the fetch's start waited out the whole
-	// long poll (500 ms), holding the partition's high watermark, and
-	// every acks=all and group write to it, that long.
+	// add sets it before looking at inflight (inflight under inflightMu,
+	// added sequentially consistent): either the fetch sees the new
+	// partition and is not sent, or add sees the fetch and interrupts it.
+	// Without it, a partition added between the build and the fetch's
+	// start waited out the whole long poll (500 ms), holding the
+	// partition's high watermark, and every acks=all and group write to
+	// it, that long.
 	added atomic.Bool
 	// lastAdd is when a partition last joined the set (unix nanoseconds).
 	lastAdd atomic.Int64
@@ -167,6 +169,13 @@ type fetcher struct {
 	sessionEpoch int32
 	sent         map[partKey]sentPart
 	lastResync   time.Time
+
+	// Scratch space of fetchOnce, reused from fetch to fetch: the
+	// candidates, the partitions an incremental fetch names, and the
+	// request's topics by name.
+	cand       []candidate
+	named      map[partKey]sentPart
+	topicIndex map[string]int
 }
 
 // fetcherResync is how often a fetcher compares every partition it
@@ -207,10 +216,20 @@ var errSessionReset = errors.New("fetch session reset")
 
 // interrupt cuts short the fetch in progress, if any.
 func (f *fetcher) interrupt() {
-	if c := f.inflight.Load(); c != nil {
+	f.inflightMu.Lock()
+	defer f.inflightMu.Unlock()
+	if f.inflight != nil {
 		f.interrupted.Store(true)
-		c.nc.SetReadDeadline(time.Now())
+		f.inflight.interrupt()
 	}
+}
+
+// setInflight publishes (or, with nil, withdraws) the link of the fetch in
+// progress.
+func (f *fetcher) setInflight(l replicaLink) {
+	f.inflightMu.Lock()
+	f.inflight = l
+	f.inflightMu.Unlock()
 }
 
 // add makes f follow p; the caller serializes add, remove and undelay
@@ -293,6 +312,7 @@ type candidate struct {
 // delayed). It holds f.mu briefly: add waits on it, inside the node's
 // metadata apply.
 func (f *fetcher) candidates(all bool) (cand []candidate, active int, next time.Duration) {
+	cand = f.cand[:0]
 	f.mu.Lock()
 	f.added.Store(false)
 	now := time.Now()
@@ -308,11 +328,7 @@ func (f *fetcher) candidates(all bool) (cand []candidate, active int, next time.
 	}
 	active = len(f.parts) - len(f.delayed)
 	changed := f.changed
-	if len(changed) > 0 {
-		f.changed = map[*partition]struct{}{}
-	}
 	if all {
-		cand = make([]candidate, 0, len(f.parts))
 		for p := range f.parts {
 			_, held := f.delayed[p]
 			cand = append(cand, candidate{p, !held})
@@ -323,14 +339,15 @@ func (f *fetcher) candidates(all bool) (cand []candidate, active int, next time.
 			}
 		}
 	} else {
-		cand = make([]candidate, 0, len(changed))
 		for p := range changed {
 			_, following := f.parts[p]
 			_, held := f.delayed[p]
 			cand = append(cand, candidate{p, following && !held})
 		}
 	}
+	clear(changed)
 	f.mu.Unlock()
+	f.cand = cand
 	return cand, active, next
 }
 
@@ -381,8 +398,8 @@ func (f *fetcher) resetSession() {
 func (f *fetcher) run() {
 	defer close(f.done)
 	defer func() {
-		if f.conn != nil {
-			f.conn.close()
+		if f.link != nil {
+			f.link.close()
 		}
 	}()
 	for {
@@ -415,9 +432,9 @@ func (f *fetcher) run() {
 			continue // a full fetch, at once, on the same connection
 		}
 		f.resetSession()
-		if f.conn != nil {
-			f.conn.close()
-			f.conn = nil
+		if f.link != nil {
+			f.link.close()
+			f.link = nil
 		}
 		if f.interrupted.Swap(false) {
 			// Refetch with the new partition set, once the
@@ -461,16 +478,20 @@ func (f *fetcher) fetchOnce() error {
 		f.closeSession()
 		return idleError{next}
 	}
-	if f.conn == nil {
+	if f.link == nil {
 		b, ok := f.n.ctrl.Image().Broker(f.leader)
 		if !ok || b.Fenced {
 			return fmt.Errorf("leader %d is not available", f.leader)
 		}
-		c, err := f.n.dialPeer(interBrokerAddr(b))
-		if err != nil {
-			return err
+		if peer := f.n.localPeer(f.leader); peer != nil {
+			f.link = &localLink{leader: peer}
+		} else {
+			c, err := f.n.dialPeer(interBrokerAddr(b))
+			if err != nil {
+				return err
+			}
+			f.link = c
 		}
-		f.conn = c
 	}
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(12)
@@ -483,9 +504,23 @@ func (f *fetcher) fetchOnce() error {
 	req.MaxBytes = replicaFetchMaxBytes
 	req.SessionID = f.sessionID
 	req.SessionEpoch = f.sessionEpoch
-	// named: the partitions this fetch names (added or changed), by key.
-	named := map[partKey]sentPart{}
-	byTopic := map[string]int{}
+	// named: the partitions this fetch names (added or changed), by key;
+	// a full fetch's becomes the session's (f.sent), an incremental
+	// fetch's is scratch.
+	named := f.named
+	if full || named == nil {
+		named = map[partKey]sentPart{}
+	} else {
+		clear(named)
+	}
+	if !full {
+		f.named = named
+	}
+	if f.topicIndex == nil {
+		f.topicIndex = map[string]int{}
+	}
+	byTopic := f.topicIndex
+	clear(byTopic)
 	for _, c := range cand {
 		if !c.fetch {
 			continue
@@ -559,21 +594,24 @@ func (f *fetcher) fetchOnce() error {
 	}
 	// The deadline is set before inflight is published, so that an
 	// interrupt's earlier deadline is never overwritten.
-	f.conn.nc.SetDeadline(time.Now().Add(replicaFetchWait + 5*time.Second))
-	f.inflight.Store(f.conn)
+	f.link.arm(time.Now().Add(replicaFetchWait + 5*time.Second))
+	f.setInflight(f.link)
 	if f.added.Load() {
-		f.inflight.Store(nil)
+		f.setInflight(nil)
 		f.interrupted.Store(false)
 		if !full {
 			f.remark(cand)
 		}
 		return errSetChanged
 	}
-	r, err := f.conn.do(req)
-	f.inflight.Store(nil)
+	r, err := f.link.do(req)
+	f.setInflight(nil)
 	if err != nil {
 		return err
 	}
+	// An interrupt that came during a call to a leader in this process
+	// cut its long poll short but left its answer good.
+	f.interrupted.Store(false)
 	resp := r.(*kmsg.FetchResponse)
 	if resp.ErrorCode != 0 {
 		err := kerr.ErrorForCode(resp.ErrorCode)
@@ -599,6 +637,7 @@ func (f *fetcher) fetchOnce() error {
 		f.resetSession()
 	case full || resp.SessionID != f.sessionID:
 		f.sessionID, f.sessionEpoch, f.sent = resp.SessionID, nextEpoch(initialEpoch), named
+		f.named = nil // the session's now, no longer scratch
 	default:
 		f.sessionEpoch = nextEpoch(f.sessionEpoch)
 		for key, sp := range named {
@@ -690,7 +729,7 @@ func (f *fetcher) apply(p *partition, rp *kmsg.FetchResponseTopicPartition, epoc
 // fetch naming it with the final epoch and no partitions, answered at
 // once.
 func (f *fetcher) closeSession() {
-	if f.sessionID == 0 || f.conn == nil {
+	if f.sessionID == 0 || f.link == nil {
 		f.sessionID = 0
 		f.resetSession()
 		return
@@ -703,10 +742,10 @@ func (f *fetcher) closeSession() {
 	req.SessionEpoch = finalEpoch
 	f.sessionID = 0
 	f.resetSession()
-	f.conn.nc.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := f.conn.do(req); err != nil {
-		f.conn.close()
-		f.conn = nil
+	f.link.arm(time.Now().Add(5 * time.Second))
+	if _, err := f.link.do(req); err != nil {
+		f.link.close()
+		f.link = nil
 	}
 }
 
@@ -758,3 +797,7 @@ func (c *replicaConn) do(req kmsg.Request) (kmsg.Response, error) {
 }
 
 func (c *replicaConn) close() { c.nc.Close() }
+
+func (c *replicaConn) arm(deadline time.Time) { c.nc.SetDeadline(deadline) }
+
+func (c *replicaConn) interrupt() { c.nc.SetReadDeadline(time.Now()) }

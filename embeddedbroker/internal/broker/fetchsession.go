@@ -279,6 +279,9 @@ type fetchSession struct {
 	pendMu  sync.Mutex
 	pending []*sessionPart
 	wakeCh  chan struct{}
+	// taken is the list takePending last returned, whose array the next
+	// pending list reuses (under mu, by then read).
+	taken []*sessionPart
 }
 
 func newFetchSession(id, replica int32, usesIDs bool, now time.Time) *fetchSession {
@@ -366,11 +369,13 @@ func (sp *sessionPart) clean() {
 }
 
 // takePending returns the partitions marked pending, and clears their
-// marks. s.mu must be held.
+// marks. s.mu must be held, and the list is good only while it is: the
+// next call reuses its array.
 func (s *fetchSession) takePending() []*sessionPart {
 	s.pendMu.Lock()
 	list := s.pending
-	s.pending = nil
+	clear(s.taken) // no stale pointers kept alive
+	s.pending, s.taken = s.taken[:0], list
 	out := list[:0]
 	for _, sp := range list {
 		if sp.dirty {

@@ -149,6 +149,13 @@ func TestSessionPending(t *testing.T) {
 // testCluster starts n nodes in memory on one controller.
 func testCluster(t *testing.T, n int) (*controller.Local, []*Node) {
 	t.Helper()
+	return testClusterWith(t, n, nil)
+}
+
+// testClusterWith is testCluster with the nodes sharing peers (nil: each
+// follower dials its leaders).
+func testClusterWith(t *testing.T, n int, peers *Peers) (*controller.Local, []*Node) {
+	t.Helper()
 	bcfg, ctrl := testController(t, nil)
 	var nodes []*Node
 	for i := range n {
@@ -156,7 +163,7 @@ func testCluster(t *testing.T, n int) (*controller.Local, []*Node) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		node, err := New(Config{ID: int32(i), Listener: ln, Broker: bcfg, Controller: ctrl})
+		node, err := New(Config{ID: int32(i), Listener: ln, Broker: bcfg, Controller: ctrl, Peers: peers})
 		if err != nil {
 			t.Fatal(err)
 		}

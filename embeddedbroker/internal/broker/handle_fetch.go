@@ -539,9 +539,14 @@ func (op *fetchOp) readPartition(sp *sessionPart, r *partResult, first bool) (st
 		file *logstore.FileRecords
 		err  error
 	)
-	if op.files && op.nfiles < maxFileRecords {
+	if op.replica >= 0 {
+		data = p.recentAt(sp.fetchOffset, upTo)
+	}
+	switch {
+	case data != nil:
+	case op.files && op.nfiles < maxFileRecords:
 		data, file, err = p.log.ReadFile(sp.fetchOffset, max(limit, 1), upTo, minFileRecords)
-	} else {
+	default:
 		data, err = p.log.Read(sp.fetchOffset, max(limit, 1), upTo)
 	}
 	if err != nil {

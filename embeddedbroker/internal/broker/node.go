@@ -67,6 +67,10 @@ type Config struct {
 	// AdminURL, when set, is the embedded cluster's admin API, shown to
 	// DescribeConfigs of a broker as the read-only AdminURLConfig.
 	AdminURL string
+	// Peers, when set, are the nodes of this process: followers fetch
+	// from a leader among them by calling it rather than over its
+	// inter-broker listener, unless InterBroker is set (see Peers).
+	Peers *Peers
 }
 
 // Node is one broker.
@@ -121,6 +125,9 @@ type Node struct {
 	hbStopped bool
 
 	fetchers *fetchers
+	// local serves the replica fetches of nodes in this process that
+	// call this one (Peers).
+	local    localServing
 	isolated atomic.Bool
 	srvMu    sync.Mutex // guards server and ibServer, replaced when an isolation heals
 
@@ -359,6 +366,10 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.ibServer != nil {
 		n.serve(n.ibServer)
 	}
+	n.local.start()
+	if n.cfg.Peers != nil {
+		n.cfg.Peers.add(n)
+	}
 	return nil
 }
 
@@ -397,6 +408,10 @@ func (n *Node) shutdown(crash bool) error {
 	if n.unsub != nil {
 		n.unsub()
 	}
+	if n.cfg.Peers != nil {
+		n.cfg.Peers.remove(n)
+	}
+	n.local.stop()
 	n.srvMu.Lock()
 	var err error
 	if n.ibServer != nil {
@@ -541,6 +556,7 @@ func (n *Node) Isolate() {
 		return
 	}
 	n.unsub() // partitioned away: the node learns nothing until healed
+	n.local.stop()
 	n.srvMu.Lock()
 	defer n.srvMu.Unlock()
 	for _, l := range n.listeners {
@@ -591,6 +607,7 @@ func (n *Node) Heal() error {
 		n.serve(n.ibServer)
 	}
 	n.srvMu.Unlock()
+	n.local.start()
 	// Subscribing again delivers the whole current image, atomically
 	// with the subscription: no change falls between what the node
 	// applies now and the first change it hears.

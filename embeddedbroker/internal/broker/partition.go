@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -130,6 +131,9 @@ type partition struct {
 	isr       []int32
 	partEpoch int32
 	followers map[int32]*followerState
+	// recent is, on a leader with followers, the last batch a producer
+	// appended, until the high watermark passes it (see recentBatch).
+	recent atomic.Pointer[recentBatch]
 	// isrPending says an ISR change was asked of the controller and not
 	// yet answered; proposal is that change, with the epochs it was
 	// decided at.
@@ -385,9 +389,49 @@ func (p *partition) appendRecords(records []byte, now time.Time) (appendResult, 
 			res.baseOffset = off
 		}
 		res.lastOffset = it.h.LastOffset()
+		if i == len(list)-1 {
+			p.keepRecent(it.b, &it.h, epoch)
+		}
 	}
 	p.appended()
 	return res, nil
+}
+
+// recentBatch is a batch a leader appended, kept in memory while its
+// followers have yet to fetch it: a follower at the log end (as every
+// follower is between the acknowledgements of an acks=all producer that
+// sends one batch at a time) reads it from here rather than from the
+// segment file, a read system call less on the path of every such
+// produce. It is dropped once the high watermark passes it, when
+// leadership changes and when the log is truncated, so it holds at most one
+// batch per partition, and only while it replicates.
+type recentBatch struct {
+	base, next int64
+	epoch      int32
+	data       []byte // never modified: followers' answers share it
+}
+
+// maxRecentBatch bounds the batches kept as recent.
+const maxRecentBatch = 64 << 10
+
+// keepRecent keeps b, just appended at leader epoch epoch, as the recent
+// batch when followers will fetch it. p.mu must be held.
+func (p *partition) keepRecent(b []byte, h *batch.Header, epoch int32) {
+	if len(p.followers) == 0 || len(b) > maxRecentBatch {
+		p.recent.Store(nil)
+		return
+	}
+	p.recent.Store(&recentBatch{base: h.BaseOffset, next: h.NextOffset(), epoch: epoch, data: bytes.Clone(b)})
+}
+
+// recentAt returns the recent batch when it is all a follower fetching
+// from offset, up to the log end offset end, would read; else nil.
+func (p *partition) recentAt(offset, end int64) []byte {
+	r := p.recent.Load()
+	if r == nil || r.base != offset || r.next != end || r.epoch != p.leaderEpoch.Load() {
+		return nil
+	}
+	return r.data
 }
 
 // appendInternal appends a batch the broker built itself (consumer
@@ -501,7 +545,14 @@ func (p *partition) appended() {
 // waiters when it moved, which it reports. A follower whose position the
 // leader has not heard since it became leader holds it where it is. p.mu
 // must be held.
-func (p *partition) advanceHighWatermark() bool {
+func (p *partition) advanceHighWatermark() bool { return p.advanceHW(false) }
+
+// advanceHW is advanceHighWatermark; readersOnly wakes only the waiters
+// other than followers' fetches, for a move that brings no records: a
+// follower's fetch, which answers records only, would wake for nothing
+// (as in Kafka, a follower learns the high watermark with its next
+// records or at the end of its long poll).
+func (p *partition) advanceHW(readersOnly bool) bool {
 	if !p.leader.Load() {
 		return false
 	}
@@ -526,8 +577,15 @@ func (p *partition) advanceHighWatermark() bool {
 	if hw <= p.hwm.Load() {
 		return false
 	}
+	if r := p.recent.Load(); r != nil && hw >= r.next {
+		p.recent.Store(nil)
+	}
 	p.setHWM(hw)
-	p.notify()
+	if readersOnly {
+		p.notifyReaders()
+	} else {
+		p.notify()
+	}
 	return true
 }
 
@@ -575,6 +633,19 @@ func (p *partition) unwatch(w waiter) {
 func (p *partition) notify() {
 	p.waitMu.Lock()
 	for w := range p.waiters {
+		w.wake()
+	}
+	p.waitMu.Unlock()
+}
+
+// notifyReaders is notify for every waiter but the followers' fetch
+// sessions.
+func (p *partition) notifyReaders() {
+	p.waitMu.Lock()
+	for w := range p.waiters {
+		if sp, ok := w.(*sessionPart); ok && sp.s.replica >= 0 {
+			continue
+		}
 		w.wake()
 	}
 	p.waitMu.Unlock()

@@ -51,6 +51,9 @@ func (p *partition) setState(st *controller.Partition, now time.Time) {
 	p.leaderEpoch.Store(st.LeaderEpoch)
 	lead := st.Leader == p.self
 	p.leader.Store(lead)
+	if !lead || oldEpoch != st.LeaderEpoch {
+		p.recent.Store(nil)
+	}
 	if lead && (!wasLeader || oldEpoch != st.LeaderEpoch) {
 		// A new leadership: forget what followers had, give them a
 		// full lag period to catch up, and open an epoch in the cache.
@@ -115,7 +118,7 @@ func (p *partition) followerFetched(replica int32, offset int64, now time.Time, 
 	if offset >= p.log.EndOffset() {
 		f.lastCaughtUp = now
 	}
-	p.advanceHighWatermark()
+	p.advanceHW(true)
 	if slices.Contains(p.isr, replica) || p.isrPending {
 		return false
 	}
@@ -341,6 +344,7 @@ func (p *partition) truncateTo(off int64, fully bool, epoch int32) error {
 	if err != nil {
 		return err
 	}
+	p.recent.Store(nil)
 	end := p.log.EndOffset()
 	p.epochs = slices.DeleteFunc(p.epochs, func(e epochEntry) bool { return e.Start >= end })
 	// Producer and transaction state are rebuilt from the newest snapshot
