@@ -53,10 +53,10 @@ func (n *Node) handleFetch(ctx context.Context, req *kmsg.FetchRequest, files bo
 		readCommitted: req.IsolationLevel == 1 && replica < 0,
 		// Followers read past the high watermark, where a truncation
 		// rewrites the file in place: their records are copied.
-		files:  files && replica < 0 && !n.copyFetch.Load(),
-		res:    map[*sessionPart]*partResult{},
-		topics: map[partKey]int{},
+		files: files && replica < 0 && !n.copyFetch.Load(),
 	}
+	op.order = op.orderBuf[:0]
+	op.evaluated, op.results = op.evalBuf[:0], op.resBuf[:0]
 	id, epoch := req.SessionID, req.SessionEpoch
 	if req.Version < 7 {
 		id, epoch = 0, finalEpoch // no sessions before v7
@@ -126,7 +126,7 @@ func (n *Node) fullFetch(op *fetchOp, req *kmsg.FetchRequest, id, epoch int32, n
 		op.expect = s.epoch
 	}
 	op.s, op.full = s, true
-	op.res = make(map[*sessionPart]*partResult, len(op.order))
+	op.indexResults(len(op.order))
 }
 
 // incrementalFetch prepares an incremental fetch of session id at epoch:
@@ -230,14 +230,27 @@ type fetchOp struct {
 	maxBytes      int
 	deadline      time.Time
 
-	order     []*sessionPart // the partitions the request names
-	res       map[*sessionPart]*partResult
-	slab      []partResult   // for newResult
-	evaluated []*sessionPart // the partitions read, in order
-	total     int            // bytes read
+	order []*sessionPart // the partitions the request names
+	// evaluated are the partitions read, in order, and results what was
+	// read for each; resIndex finds a partition's result in a fetch of
+	// many partitions (nil below smallFetch: a scan is cheaper).
+	evaluated []*sessionPart
+	results   []*partResult
+	resIndex  map[*sessionPart]int
+	slab      []partResult // for newResult
+	slabNext  int          // the size of newResult's next slab
+	total     int          // bytes read
 	// stop: an answer must go out at once (an error, a divergence).
-	stop   bool
-	topics map[partKey]int // answer topic indexes, by topic
+	stop bool
+	// topicKeys are the answer's topics, by index; topics indexes them
+	// once there are more than smallFetch.
+	topicKeys []partKey
+	topics    map[partKey]int
+	// Room for the lists of a fetch of a partition or two (a follower's,
+	// a consumer's of a topic or two), saving their allocations.
+	orderBuf, evalBuf [2]*sessionPart
+	resBuf            [2]*partResult
+	topicBuf          [2]partKey
 	// watching: the fetch registered its partitions as waiters itself,
 	// for its wait only (a fetch without a live session).
 	watching bool
@@ -260,11 +273,57 @@ const (
 	maxFileRecords = 64
 )
 
+// smallFetch is the number of partitions or topics up to which a fetch
+// finds them in its lists by scanning, without a map.
+const smallFetch = 8
+
+// result returns what the fetch read for sp, if it read it.
+func (op *fetchOp) result(sp *sessionPart) (*partResult, bool) {
+	if op.resIndex != nil {
+		i, ok := op.resIndex[sp]
+		if !ok {
+			return nil, false
+		}
+		return op.results[i], true
+	}
+	for i, e := range op.evaluated {
+		if e == sp {
+			return op.results[i], true
+		}
+	}
+	return nil, false
+}
+
+// addResult records r as what the fetch read for sp.
+func (op *fetchOp) addResult(sp *sessionPart, r *partResult) {
+	op.evaluated = append(op.evaluated, sp)
+	op.results = append(op.results, r)
+	if op.resIndex != nil {
+		op.resIndex[sp] = len(op.results) - 1
+	} else if len(op.results) > smallFetch {
+		op.indexResults(len(op.results))
+	}
+}
+
+// indexResults makes results findable by map, with room for n, when n is
+// beyond smallFetch.
+func (op *fetchOp) indexResults(n int) {
+	if n <= smallFetch || op.resIndex != nil {
+		return
+	}
+	op.resIndex = make(map[*sessionPart]int, n)
+	for i, sp := range op.evaluated {
+		op.resIndex[sp] = i
+	}
+}
+
 // newResult returns a zero partResult, from a slab: a full fetch or a
-// sweep reads thousands.
+// sweep reads thousands, a follower's incremental fetch one or two.
 func (op *fetchOp) newResult() *partResult {
 	if len(op.slab) == 0 {
-		op.slab = make([]partResult, min(max(len(op.order), 16), 1024))
+		size := min(max(len(op.order), op.slabNext, 1), 1024)
+		op.slabNext = 2 * size
+		op.slab = make([]partResult, size)
 	}
 	r := &op.slab[0]
 	op.slab = op.slab[1:]
@@ -367,7 +426,7 @@ func (op *fetchOp) ready(ctx context.Context) bool {
 func (op *fetchOp) readFirst() {
 	s := op.s
 	for _, sp := range op.order {
-		if _, seen := op.res[sp]; !seen && (op.full || !sp.removed) {
+		if _, seen := op.result(sp); !seen && (op.full || !sp.removed) {
 			op.read(sp)
 		}
 	}
@@ -387,20 +446,14 @@ func (op *fetchOp) readFirst() {
 		for _, sp := range s.parts {
 			rest = append(rest, sp)
 		}
-		if len(op.res) < len(s.parts) {
-			res := make(map[*sessionPart]*partResult, len(s.parts))
-			for k, v := range op.res {
-				res[k] = v
-			}
-			op.res = res
-		}
+		op.indexResults(len(s.parts))
 	} else {
 		for sp := range s.sticky {
 			rest = append(rest, sp)
 		}
 	}
 	for _, sp := range rest {
-		if _, seen := op.res[sp]; !seen && !sp.removed {
+		if _, seen := op.result(sp); !seen && !sp.removed {
 			op.read(sp)
 		}
 	}
@@ -427,11 +480,10 @@ func (op *fetchOp) read(sp *sessionPart) {
 // readMarked is read for a partition whose pending mark is already clear.
 func (op *fetchOp) readMarked(sp *sessionPart) {
 	s := op.s
-	r, seen := op.res[sp]
+	r, seen := op.result(sp)
 	if !seen {
 		r = op.newResult()
-		op.res[sp] = r
-		op.evaluated = append(op.evaluated, sp)
+		op.addResult(sp, r)
 	} else {
 		op.total -= r.bytes
 		r.bytes = 0
@@ -595,15 +647,15 @@ func (op *fetchOp) finish() kmsg.Response {
 	}
 	if op.full {
 		for _, sp := range op.order {
-			r := op.res[sp]
+			r, _ := op.result(sp)
 			op.emitResult(sp, r, ff)
 			if live {
 				sp.remember(&r.resp)
 			}
 		}
 	} else {
-		for _, sp := range op.evaluated {
-			if r := op.res[sp]; !sp.removed && (r.file != nil || sp.changed(&r.resp)) {
+		for i, sp := range op.evaluated {
+			if r := op.results[i]; !sp.removed && (r.file != nil || sp.changed(&r.resp)) {
 				op.emitResult(sp, r, ff)
 				sp.remember(&r.resp)
 			}
@@ -616,7 +668,7 @@ func (op *fetchOp) finish() kmsg.Response {
 	}
 	if op.nfiles > 0 {
 		// Left out of the answer (a partition forgotten meanwhile).
-		for _, r := range op.res {
+		for _, r := range op.results {
 			op.dropFile(r)
 		}
 	}
@@ -665,7 +717,7 @@ func (op *fetchOp) resolve(sp *sessionPart, p *partition) {
 func (op *fetchOp) lost() kmsg.Response {
 	s := op.s
 	if op.nfiles > 0 {
-		for _, r := range op.res {
+		for _, r := range op.results {
 			op.dropFile(r)
 		}
 	}
@@ -689,10 +741,31 @@ func (op *fetchOp) lost() kmsg.Response {
 func (op *fetchOp) emit(sp *sessionPart, out *kmsg.FetchResponseTopicPartition) (ti, pi int) {
 	tk := sp.key
 	tk.partition = 0
-	i, ok := op.topics[tk]
+	i, ok := -1, false
+	if op.topics != nil {
+		i, ok = op.topics[tk]
+	} else {
+		for j, k := range op.topicKeys {
+			if k == tk {
+				i, ok = j, true
+				break
+			}
+		}
+	}
 	if !ok {
 		i = len(op.resp.Topics)
-		op.topics[tk] = i
+		if op.topicKeys == nil {
+			op.topicKeys = op.topicBuf[:0]
+		}
+		op.topicKeys = append(op.topicKeys, tk)
+		if op.topics != nil {
+			op.topics[tk] = i
+		} else if len(op.topicKeys) > smallFetch {
+			op.topics = make(map[partKey]int, 2*len(op.topicKeys))
+			for j, k := range op.topicKeys {
+				op.topics[k] = j
+			}
+		}
 		t := kmsg.NewFetchResponseTopic()
 		t.Topic, t.TopicID = sp.topic, sp.key.id
 		op.resp.Topics = append(op.resp.Topics, t)
