@@ -184,7 +184,7 @@ func TestDLTRedriveKilled(t *testing.T) {
 		ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
 		return sum
 	}
-	args := []string{"dlt", "redrive", "--topic", "orders.DLT", "--batch-size", "200", "--bootstrap-server", strings.Join(c.Addrs(), ","), "--command-timeout", "60s"}
+	args := []string{"dlt", "redrive", "--topic", "orders.DLT", "--batch-size", "50", "--bootstrap-server", strings.Join(c.Addrs(), ","), "--command-timeout", "60s"}
 	first := exec.Command(bin, args...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
