@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -119,7 +120,10 @@ func TestTransactionalListenerChaos(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		t.Logf("node %d killed at %d committed inputs, restarted", id, before)
 	}
-	waitFor(t, 90*time.Second, func() bool { return progress() == n }, "all %d inputs committed", n)
+	if !waitUntil(90*time.Second, func() bool { return progress() == n }) {
+		t.Log(txnDiagnostics(adm, "g-eos"))
+		t.Fatalf("timeout waiting for all %d inputs committed (%d are)", n, progress())
+	}
 
 	// Read what a read_committed consumer sees.
 	read := func(topic string, want int) map[string]int {
@@ -172,4 +176,57 @@ func TestTransactionalListenerChaos(t *testing.T) {
 	attempts.Range(func(_, v any) bool { calls += int64(v.(*atomic.Int32).Load()); return true })
 	t.Logf("%d kills; %d inputs -> %d outputs, each exactly once, poison dead-lettered once; %d handler calls (%d failed on purpose, the rest redone by aborted transactions)",
 		kills, n, n-1, calls, aborted.Load())
+}
+
+// waitUntil polls cond until it holds (true) or d passes (false).
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// txnDiagnostics describes what a stuck transactional listener may be
+// waiting on: the cluster's transactions, the group and its offsets (with
+// their errors), for a test's failure message.
+func txnDiagnostics(adm *kadm.Client, group string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	if txns, err := adm.DescribeTransactions(ctx); err != nil {
+		fmt.Fprintf(&b, "DescribeTransactions: %v\n", err)
+	} else {
+		for _, d := range txns.Sorted() {
+			fmt.Fprintf(&b, "txn %s: state %s producer %d/%d coordinator %d started %d timeout %d topics %v err %v\n",
+				d.TxnID, d.State, d.ProducerID, d.ProducerEpoch, d.Coordinator, d.StartTimestamp, d.TimeoutMillis, d.Topics, d.Err)
+		}
+	}
+	if groups, err := adm.DescribeGroups(ctx, group); err != nil {
+		fmt.Fprintf(&b, "DescribeGroups: %v\n", err)
+	} else {
+		for _, g := range groups.Sorted() {
+			fmt.Fprintf(&b, "group %s: state %s coordinator %d members %d err %v\n", g.Group, g.State, g.Coordinator.NodeID, len(g.Members), g.Err)
+		}
+	}
+	if offs, err := adm.FetchOffsets(ctx, group); err != nil {
+		fmt.Fprintf(&b, "FetchOffsets: %v\n", err)
+	} else {
+		offs.Each(func(o kadm.OffsetResponse) {
+			fmt.Fprintf(&b, "offset %s/%d: %d err %v\n", o.Topic, o.Partition, o.At, o.Err)
+		})
+	}
+	if md, err := adm.Metadata(ctx); err == nil {
+		for _, tp := range []string{"tx-in", "tx-out", "__consumer_offsets", "__transaction_state"} {
+			if td, ok := md.Topics[tp]; ok {
+				for _, p := range td.Partitions.Sorted() {
+					fmt.Fprintf(&b, "partition %s/%d: leader %d epoch %d isr %v err %v\n", tp, p.Partition, p.Leader, p.LeaderEpoch, p.ISR, p.Err)
+				}
+			}
+		}
+	}
+	return b.String()
 }
