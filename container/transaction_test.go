@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,8 @@ func TestTransactionalListenerChaos(t *testing.T) {
 	}
 
 	tmpl := template.New(prod)
+	// The container's log, shown if the listener stops committing.
+	var logs lockedBuffer
 	var (
 		attempts sync.Map // value -> attempts
 		aborted  atomic.Int64
@@ -82,7 +85,7 @@ func TestTransactionalListenerChaos(t *testing.T) {
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...),
 		WithTransactionalClientOpts(kgo.TransactionTimeout(10*time.Second)),
 		WithErrorHandler(&ErrorHandler{BackOff: FixedBackOff{Interval: 20 * time.Millisecond, MaxRetries: 3}}),
-		WithLogger(testLogger()))
+		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +124,8 @@ func TestTransactionalListenerChaos(t *testing.T) {
 		t.Logf("node %d killed at %d committed inputs, restarted", id, before)
 	}
 	if !waitUntil(90*time.Second, func() bool { return progress() == n }) {
-		t.Log(txnDiagnostics(adm, "g-eos"))
+		st := ctr.Status()
+		t.Logf("container state %v err %v\n%s\ncontainer log:\n%s", st.State, st.Err, txnDiagnostics(adm, "g-eos"), logs.String())
 		t.Fatalf("timeout waiting for all %d inputs committed (%d are)", n, progress())
 	}
 
@@ -230,3 +234,4 @@ func txnDiagnostics(adm *kadm.Client, group string) string {
 	}
 	return b.String()
 }
+
