@@ -234,4 +234,3 @@ func txnDiagnostics(adm *kadm.Client, group string) string {
 	}
 	return b.String()
 }
-
