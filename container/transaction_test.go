@@ -83,7 +83,13 @@ func TestTransactionalListenerChaos(t *testing.T) {
 		WithClientOpts(append(fast, kgo.FetchMaxWait(50*time.Millisecond), kgo.HeartbeatInterval(100*time.Millisecond),
 			kgo.SessionTimeout(6*time.Second), kgo.RebalanceTimeout(10*time.Second),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...),
-		WithTransactionalClientOpts(kgo.TransactionTimeout(10*time.Second)),
+		// Kafka's default transaction.timeout.ms: a poll's transaction
+		// sends its 500 records one synchronous send at a time, which
+		// under the race detector on a loaded machine can take more than
+		// 10 s; the coordinator then aborts it and fences the producer
+		// (an epoch bump, as Kafka does), which the container treats as
+		// fatal: it stops, and nothing more is committed.
+		WithTransactionalClientOpts(kgo.TransactionTimeout(60*time.Second)),
 		WithErrorHandler(&ErrorHandler{BackOff: FixedBackOff{Interval: 20 * time.Millisecond, MaxRetries: 3}}),
 		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	if err != nil {
