@@ -835,7 +835,8 @@ func authorizationError(err error) bool {
 }
 
 // failFatal stops the container on an error it cannot recover from (an
-// authorization error): it logs it once, stops the container as Stop does
+// authorization error; for a transactional listener, its producer fenced,
+// or a transaction that can neither begin nor abort): it logs it once, stops the container as Stop does
 // (records in flight finish and are committed where the broker allows)
 // and leaves it in StateFailed with err, emitting a FailedEvent, as
 // Spring's container stops on an AuthorizationException unless
@@ -844,13 +845,13 @@ func (c *Container) failFatal(err error) {
 	if !c.failing.CompareAndSwap(false, true) {
 		return
 	}
-	c.log.Error("kafka listener container stopping: not authorized, retrying cannot help", "group", c.group, "err", err)
+	c.log.Error("kafka listener container stopping: retrying cannot help", "group", c.group, "err", err)
 	go func() {
 		defer c.failing.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if serr := c.Stop(ctx); serr != nil {
-			c.log.Warn("kafka listener container: stopping after the authorization error", "group", c.group, "err", serr)
+			c.log.Warn("kafka listener container: stopping after the fatal error", "group", c.group, "err", serr)
 		}
 		c.failure.Store(&err)
 		c.state.Store(int32(StateFailed))

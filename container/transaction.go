@@ -201,7 +201,7 @@ func (m *member) endTx() bool {
 	committed, err := m.sess.End(ctx, kgo.TransactionEndTry(commit))
 	if err != nil {
 		if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || authorizationError(err) {
-			m.c.failFatal(fmt.Errorf("container: listener %q: transaction: %w (another producer with transactional id %q? the prefix must be unique per instance)",
+			m.c.failFatal(fmt.Errorf("container: listener %q: transaction: %w (a transaction that outlived the producer's transaction timeout, which the coordinator aborts and fences, or another producer with transactional id %q: the prefix must be unique per instance)",
 				m.c.id, err, m.txID))
 			return false
 		}
