@@ -161,13 +161,21 @@ func (e *env) readAll(topic string, n int) []*kgo.Record {
 // waitFor polls cond until it holds or d passes.
 func waitFor(t testing.TB, d time.Duration, cond func() bool, format string, args ...any) {
 	t.Helper()
+	if !waitUntil(d, cond) {
+		t.Fatalf("timeout waiting for "+format, args...)
+	}
+}
+
+// waitUntil polls cond until it holds (true) or d passes (false).
+func waitUntil(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timeout waiting for "+format, args...)
+			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return true
 }
 
 // seen collects handled items concurrently.

@@ -188,18 +188,6 @@ func TestTransactionalListenerChaos(t *testing.T) {
 		kills, n, n-1, calls, aborted.Load())
 }
 
-// waitUntil polls cond until it holds (true) or d passes (false).
-func waitUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}
-
 // txnDiagnostics describes what a stuck transactional listener may be
 // waiting on: the cluster's transactions, the group and its offsets (with
 // their errors), for a test's failure message.

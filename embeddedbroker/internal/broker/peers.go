@@ -83,6 +83,14 @@ func (s *localServing) stop() {
 	s.calls.Wait()
 }
 
+// current returns the context calls run in now, nil when the node does
+// not serve.
+func (s *localServing) current() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ctx
+}
+
 // enter admits one call; ok is false when the node does not serve. The
 // caller calls s.calls.Done when the call is over.
 func (s *localServing) enter() (ctx context.Context, ok bool) {
@@ -142,10 +150,7 @@ func (l *localLink) arm(time.Time) {
 	if l.ctx != nil && l.ctx.Err() == nil {
 		return
 	}
-	ls := &l.leader.local
-	ls.mu.Lock()
-	serving := ls.ctx
-	ls.mu.Unlock()
+	serving := l.leader.local.current()
 	if serving == nil {
 		l.ctx, l.cancel = nil, nil
 		return
