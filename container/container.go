@@ -343,7 +343,7 @@ func (c *Container) Start(ctx context.Context) error {
 		m, err := newMember(ctx, c, r, i)
 		if err != nil {
 			for _, m := range r.members {
-				m.cl.Close()
+				m.client().Close()
 			}
 			cancel()
 			err = fmt.Errorf("container: listener %q: starting member %d: %w", c.id, i, err)
@@ -364,7 +364,7 @@ func (c *Container) Start(ctx context.Context) error {
 	c.pmu.Unlock()
 	for _, m := range r.members {
 		if len(paused) > 0 {
-			m.cl.PauseFetchPartitions(paused)
+			m.client().PauseFetchPartitions(paused)
 		}
 		m.start()
 	}
@@ -473,7 +473,7 @@ func (r *run) stop(ctx context.Context, c *Container) error {
 	var wg sync.WaitGroup
 	closed := make(chan struct{})
 	for _, m := range r.members {
-		wg.Go(m.cl.Close)
+		wg.Go(m.client().Close)
 	}
 	go func() { wg.Wait(); close(closed) }()
 	select {
@@ -631,12 +631,14 @@ func (c *Container) PausePartitions(partitions map[string][]int32) {
 			c.pausedParts[t][p] = true
 		}
 	}
-	c.pmu.Unlock()
+	// Under pmu: a member replacing its client applies the paused set
+	// to the new one under it too.
 	if r := c.cur.Load(); r != nil {
 		for _, m := range r.members {
-			m.cl.PauseFetchPartitions(partitions)
+			m.client().PauseFetchPartitions(partitions)
 		}
 	}
+	c.pmu.Unlock()
 }
 
 // ResumePartitions resumes partitions paused with PausePartitions.
@@ -650,12 +652,12 @@ func (c *Container) ResumePartitions(partitions map[string][]int32) {
 			delete(c.pausedParts, t)
 		}
 	}
-	c.pmu.Unlock()
 	if r := c.cur.Load(); r != nil {
 		for _, m := range r.members {
-			m.cl.ResumeFetchPartitions(partitions)
+			m.client().ResumeFetchPartitions(partitions)
 		}
 	}
+	c.pmu.Unlock()
 }
 
 // PausedPartitions returns the partitions paused with PausePartitions.

@@ -141,8 +141,31 @@
 // records come again from the committed offsets, in a new transaction;
 // the member counts the record's failures, and once the back off is over
 // (or the error is not retryable) the record goes to the recoverer in the
-// transaction that commits it. A producer fenced by another one with the
-// same transactional id stops the container (StateFailed).
+// transaction that commits it.
+//
+// An end whose outcome the member does not learn (its EndTxn fails: the
+// answer lost with a connection, the coordinator moving, the deadline
+// passing) may still have committed. franz-go then rewinds the member to
+// the offsets it last knew to be committed, which would process the
+// transaction's records again; the member instead re-initializes its
+// producer (which aborts the transaction if the coordinator still has it
+// open) and goes on from the group's committed offsets as the
+// coordinator has them, read with RequireStable (KIP-447), so a
+// committed transaction is not repeated.
+//
+// A member whose producer is fenced goes on with a new client of the same
+// transactional id, as Spring's container makes a new producer
+// (stopContainerWhenFenced=false): the old client leaves the group, the
+// fenced transaction's records come again, the new client's
+// InitProducerID bumps the epoch and it rejoins. Fences come from another
+// producer with the same transactional id, from the coordinator aborting a
+// transaction that outlived transaction.timeout.ms, and from franz-go's
+// recovery after an EndTxn whose outcome it did not learn (a coordinator
+// that failed during the request): it re-initializes its producer ID with
+// its epoch, and a coordinator that still has the transaction open aborts
+// it and fences that producer, Apache Kafka included. A member fenced
+// again and again without committing in between (three times) stops the
+// container (StateFailed), as does any fence with [WithStopWhenFenced].
 //
 // # Lifecycle
 //

@@ -26,8 +26,11 @@ type member struct {
 	c   *Container
 	r   *run
 	idx int
-	cl  *kgo.Client
-	adm *kadm.Client
+	// conn is the member's client; a transactional member replaces it
+	// when its producer is fenced (replaceConn), on its poll goroutine.
+	conn atomic.Pointer[memberConn]
+	// opts are the options conn's clients are made with.
+	opts []kgo.Opt
 
 	pollCtx    context.Context
 	pollCancel context.CancelFunc
@@ -59,13 +62,49 @@ type member struct {
 
 	// errDelay is the poll loop's back off on fetch errors.
 	errDelay time.Duration
-	// hctx is the base of the handlers' contexts: the run's hard context,
-	// carrying the member's transactional client when transactional.
-	hctx context.Context
-	// sess, txs and txID: the member of a transactional listener.
+	// txs and txID: the member of a transactional listener; fences counts
+	// the fences since its last committed transaction (poll goroutine).
+	txs    *txState
+	txID   string
+	fences int
+}
+
+// memberConn is a member's client and what is made from it.
+type memberConn struct {
+	cl  *kgo.Client
+	adm *kadm.Client
+	// sess is the transactional session whose client cl is, nil if the
+	// listener is not transactional.
 	sess *kgo.GroupTransactSession
-	txs  *txState
-	txID string
+	// hctx is the base of the handlers' contexts: the run's hard context,
+	// carrying the transactional client when transactional.
+	hctx context.Context
+}
+
+// client returns the member's current client.
+func (m *member) client() *kgo.Client { return m.conn.Load().cl }
+
+// admin returns the admin client of the member's current client.
+func (m *member) admin() *kadm.Client { return m.conn.Load().adm }
+
+// handlerCtx returns the base of the handlers' contexts.
+func (m *member) handlerCtx() context.Context { return m.conn.Load().hctx }
+
+// dial makes a client with the member's options.
+func (m *member) dial() (*memberConn, error) {
+	if m.txs != nil {
+		sess, err := kgo.NewGroupTransactSession(m.opts...)
+		if err != nil {
+			return nil, err
+		}
+		cl := sess.Client()
+		return &memberConn{cl: cl, adm: kadm.NewClient(cl), sess: sess, hctx: txscope.WithClient(m.r.hardCtx, cl)}, nil
+	}
+	cl, err := kgo.NewClient(m.opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &memberConn{cl: cl, adm: kadm.NewClient(cl), hctx: m.r.hardCtx}, nil
 }
 
 func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, error) {
@@ -130,21 +169,16 @@ func newMember(ctx context.Context, c *Container, r *run, idx int) (*member, err
 	if o := kgolog.Opt(c.log, c.o.clientLog, r.watch.IsDown); o != nil {
 		opts = append(opts, o)
 	}
-	var cl *kgo.Client
+	m.opts = opts
 	if c.tx {
-		sess, err := kgo.NewGroupTransactSession(opts...)
-		if err != nil {
-			return nil, err
-		}
-		m.sess, m.txs, cl = sess, &txState{failed: map[txRecord]txFailure{}}, sess.Client()
-		m.hctx = txscope.WithClient(r.hardCtx, cl)
-	} else {
-		if cl, err = kgo.NewClient(opts...); err != nil {
-			return nil, err
-		}
-		m.hctx = r.hardCtx
+		m.txs = &txState{failed: map[txRecord]txFailure{}}
 	}
-	m.cl, m.adm = cl, kadm.NewClient(cl)
+	conn, err := m.dial()
+	if err != nil {
+		return nil, err
+	}
+	m.conn.Store(conn)
+	cl := conn.cl
 	m.readCommitted = cl.OptValue(kgo.FetchIsolationLevel) == kgo.ReadCommitted()
 	if c.direct {
 		offsets, err := m.directOffsets(ctx, c.assign[idx])
@@ -170,13 +204,13 @@ func (m *member) directOffsets(ctx context.Context, parts []listener.TopicPartit
 	for _, p := range parts {
 		if p.Offset.Kind == listener.OffsetCommitted {
 			var err error
-			if committed, err = m.adm.FetchOffsets(ctx, m.c.group); err != nil {
+			if committed, err = m.admin().FetchOffsets(ctx, m.c.group); err != nil {
 				return nil, fmt.Errorf("fetching committed offsets of group %q: %w", m.c.group, err)
 			}
 			break
 		}
 	}
-	reset, _ := m.cl.OptValue(kgo.ConsumeResetOffset).(kgo.Offset)
+	reset, _ := m.client().OptValue(kgo.ConsumeResetOffset).(kgo.Offset)
 	out := map[string]map[int32]kgo.Offset{}
 	for _, p := range parts {
 		var o kgo.Offset
@@ -216,7 +250,7 @@ func (m *member) start() {
 // ---- poll loop ----
 
 func (m *member) pollLoop() {
-	if m.sess != nil {
+	if m.txs != nil {
 		m.pollLoopTx()
 		return
 	}
@@ -240,12 +274,12 @@ func (m *member) pollLoop() {
 func (m *member) poll() (fs kgo.Fetches, stop bool) {
 	ctx, cancel := context.WithCancel(m.pollCtx)
 	m.setWake(cancel)
-	if m.sess != nil {
+	if m.txs != nil {
 		// A transaction covers one poll, and a failure redoes it all:
 		// bound it by max.poll.records.
-		fs = m.cl.PollRecords(ctx, m.c.maxPoll)
+		fs = m.client().PollRecords(ctx, m.c.maxPoll)
 	} else {
-		fs = m.cl.PollFetches(ctx)
+		fs = m.client().PollFetches(ctx)
 	}
 	m.setWake(nil)
 	cancel()
@@ -455,7 +489,7 @@ func (m *member) applySeeks() {
 		if s.kind != seekTimestamp {
 			continue
 		}
-		los, err := m.adm.ListOffsetsAfterMilli(m.pollCtx, s.offset, s.k.topic)
+		los, err := m.admin().ListOffsetsAfterMilli(m.pollCtx, s.offset, s.k.topic)
 		if err == nil {
 			lo, ok := los.Lookup(s.k.topic, s.k.partition)
 			if !ok {
@@ -468,8 +502,8 @@ func (m *member) applySeeks() {
 	}
 	if len(topics) > 0 {
 		var err1, err2 error
-		starts, err1 = m.adm.ListStartOffsets(m.pollCtx, topics...)
-		ends, err2 = m.adm.ListEndOffsets(m.pollCtx, topics...)
+		starts, err1 = m.admin().ListStartOffsets(m.pollCtx, topics...)
+		ends, err2 = m.admin().ListEndOffsets(m.pollCtx, topics...)
 		if err := errors.Join(err1, err2); err != nil {
 			for _, s := range reqs {
 				s.done <- fmt.Errorf("container: seek: listing offsets: %w", err)
@@ -518,7 +552,7 @@ func (m *member) applySeeks() {
 		applied = append(applied, s)
 	}
 	m.mu.Unlock()
-	m.cl.SetOffsets(set)
+	m.client().SetOffsets(set)
 	m.mu.Lock()
 	for _, s := range applied {
 		if w := m.workers[s.k]; w != nil && s.internal {
@@ -541,7 +575,7 @@ func (m *member) applySeeks() {
 // KafkaBackoffAwareMessageListenerAdapter pauses a partition and seeks.
 func (m *member) park(w *worker, offset int64, due time.Time) {
 	parts := map[string][]int32{w.k.topic: {w.k.partition}}
-	m.cl.PauseFetchPartitions(parts)
+	m.client().PauseFetchPartitions(parts)
 	m.mu.Lock()
 	if m.workers[w.k] != w || m.stopping {
 		m.mu.Unlock()
@@ -611,7 +645,7 @@ func (m *member) resumeFetch(k tp) {
 	userPaused := m.c.pausedParts[k.topic][k.partition]
 	m.c.pmu.Unlock()
 	if !userPaused {
-		m.cl.ResumeFetchPartitions(map[string][]int32{k.topic: {k.partition}})
+		m.client().ResumeFetchPartitions(map[string][]int32{k.topic: {k.partition}})
 	}
 }
 
@@ -820,7 +854,7 @@ func (m *member) workerList() []*worker {
 // commitWorkers commits the pending offsets of ws; m.commitMu must be held.
 // A transactional member commits with its transactions instead.
 func (m *member) commitWorkers(ctx context.Context, ws []*worker) error {
-	if m.sess != nil {
+	if m.txs != nil {
 		return nil
 	}
 	type item struct {
@@ -854,11 +888,11 @@ func (m *member) commitWorkers(ctx context.Context, ws []*worker) error {
 			os.Add(kadm.Offset{Topic: it.k.topic, Partition: it.k.partition, At: it.eo.Offset, LeaderEpoch: it.eo.Epoch})
 		}
 		var resps kadm.OffsetResponses
-		if resps, err = m.adm.CommitOffsets(ctx, m.c.group, os); err == nil {
+		if resps, err = m.admin().CommitOffsets(ctx, m.c.group, os); err == nil {
 			resps.EachError(func(r kadm.OffsetResponse) { failed[tp{r.Topic, r.Partition}] = r.Err })
 		}
 	} else {
-		m.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, e error) {
+		m.client().CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, e error) {
 			if e != nil {
 				err = e
 				return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kafkaboot/kafkaboot/internal/txscope"
 	"github.com/kafkaboot/kafkaboot/serde"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -142,6 +143,9 @@ func (m *member) pollLoopTx() {
 		}
 		m.c.lastRecord.Store(time.Now().UnixNano())
 		if err := m.beginTx(); err != nil {
+			if m.recoverFence(err) {
+				continue // the poll's records come again to the new client
+			}
 			m.c.failFatal(fmt.Errorf("container: listener %q: %w", m.c.id, err))
 			return
 		}
@@ -166,22 +170,85 @@ func (m *member) pollLoopTx() {
 	}
 }
 
+// maxFences is how many times in a row, without a committed transaction
+// in between, a member replaces its fenced client before it stops the
+// container: a producer fenced again at once is most likely fenced by
+// another instance with the same transactional id.
+const maxFences = 3
+
+// isFenced reports whether err says the member's producer is fenced: a
+// newer producer initialized its transactional id, or the coordinator
+// aborted its transaction and bumped its epoch (a transaction that
+// outlived transaction.timeout.ms, or franz-go's recovery from an
+// EndTxn whose outcome it did not learn, which re-initializes its
+// producer while the transaction is still open).
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+}
+
+// recoverFence replaces the member's client if err is a fence it may
+// recover from (see WithStopWhenFenced), reporting whether it did; the
+// caller stops the container otherwise.
+func (m *member) recoverFence(err error) bool {
+	if !isFenced(err) || m.c.o.stopWhenFenced || m.pollCtx.Err() != nil {
+		return false
+	}
+	m.fences++
+	if m.fences > maxFences {
+		m.c.log.Error("kafka listener: producer fenced again without committing in between; is another instance using the same transactional id?",
+			"member", m.idx, "transactional_id", m.txID, "fences", m.fences-1)
+		return false
+	}
+	m.c.log.Warn("kafka listener: producer fenced; going on with a new client, the records of its transaction come again",
+		"member", m.idx, "transactional_id", m.txID, "err", err)
+	if rerr := m.replaceConn(); rerr != nil {
+		m.c.log.Error("kafka listener: replacing the fenced client failed", "member", m.idx, "err", rerr)
+		return false
+	}
+	return true
+}
+
+// replaceConn replaces the member's transactional client with a new one
+// of the same transactional id, as Spring's container makes a new
+// producer when its producer is fenced: the old client leaves the group
+// (its partitions are revoked: their workers stop and what they did not
+// commit comes again), the new one initializes the transactional id
+// (bumping its epoch, which aborts anything the old one left open) and
+// joins. It runs on the poll goroutine between transactions, so no
+// handler is running.
+func (m *member) replaceConn() error {
+	m.conn.Load().sess.Close()
+	conn, err := m.dial()
+	if err != nil {
+		return err
+	}
+	// Under pmu, as PausePartitions applies the set to the clients.
+	m.c.pmu.Lock()
+	if paused := m.c.pausedLocked(); len(paused) > 0 {
+		conn.cl.PauseFetchPartitions(paused)
+	}
+	m.conn.Store(conn)
+	m.c.pmu.Unlock()
+	return nil
+}
+
 // beginTx begins a transaction; a transaction left open by an end that
 // failed is aborted first.
 func (m *member) beginTx() error {
 	m.txs.mu.Lock()
 	m.txs.doomed, m.txs.backOff, m.txs.records, m.txs.finished = false, 0, 0, 0
 	m.txs.mu.Unlock()
-	err := m.sess.Begin()
+	sess := m.conn.Load().sess
+	err := sess.Begin()
 	if err == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, aerr := m.sess.End(ctx, kgo.TryAbort); aerr != nil {
+	if _, aerr := sess.End(ctx, kgo.TryAbort); aerr != nil {
 		return fmt.Errorf("beginning a transaction: %w (aborting the previous one: %w)", err, aerr)
 	}
-	if err := m.sess.Begin(); err != nil {
+	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
 	return nil
@@ -198,17 +265,22 @@ func (m *member) endTx() bool {
 	m.txs.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	committed, err := m.sess.End(ctx, kgo.TransactionEndTry(commit))
+	committed, err := m.conn.Load().sess.End(ctx, kgo.TransactionEndTry(commit))
+	m.c.tel.Commit(err)
 	if err != nil {
-		if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || authorizationError(err) {
+		if m.recoverFence(err) {
+			return true
+		}
+		if isFenced(err) || authorizationError(err) {
 			m.c.failFatal(fmt.Errorf("container: listener %q: transaction: %w (a transaction that outlived the producer's transaction timeout, which the coordinator aborts and fences, or another producer with transactional id %q: the prefix must be unique per instance)",
 				m.c.id, err, m.txID))
 			return false
 		}
-		m.c.log.Warn("kafka listener: ending the transaction failed; its records come again", "member", m.idx, "records", records, "err", err)
+		m.c.log.Warn("kafka listener: ending the transaction failed; learning its outcome from the coordinator", "member", m.idx, "records", records, "err", err)
+		return m.settle()
 	}
-	m.c.tel.Commit(err)
 	if committed {
+		m.fences = 0
 		return true
 	}
 	if commit && err == nil {
@@ -232,6 +304,95 @@ func (m *member) endTx() bool {
 	return true
 }
 
+// settle follows an end whose outcome the member did not learn (its
+// EndTxn failed: the answer lost, the coordinator moved, the deadline
+// passed). franz-go rewinds the member to the offsets it last knew to be
+// committed, but the coordinator may have committed the transaction, and
+// its records must not be processed again. settle makes franz-go
+// re-initialize the producer, which it does at the next begin
+// (InitProducerID with its epoch: a transaction the coordinator still has
+// open is aborted, fencing the producer, and the member replaces its
+// client; a finished one stays as it ended), then reads the group's
+// committed offsets with RequireStable, which waits while a transaction's
+// offsets are pending, and goes on from them. false means stop polling.
+func (m *member) settle() bool {
+	if err := m.beginTx(); err != nil {
+		if m.recoverFence(err) {
+			return true
+		}
+		m.c.failFatal(fmt.Errorf("container: listener %q: after a failed transaction end: %w", m.c.id, err))
+		return false
+	}
+	ctx, cancel := context.WithTimeout(m.pollCtx, 30*time.Second)
+	defer cancel()
+	sess := m.conn.Load().sess
+	if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
+		m.c.log.Warn("kafka listener: ending an empty transaction failed", "member", m.idx, "err", err)
+	}
+	m.mu.Lock()
+	owned := map[string][]int32{}
+	for k := range m.workers {
+		owned[k.topic] = append(owned[k.topic], k.partition)
+	}
+	m.mu.Unlock()
+	offsets, err := m.stableCommitted(ctx, owned)
+	if err != nil {
+		// Not expected while the coordinator answers: the records since
+		// the offsets franz-go knows come again (at least once).
+		m.c.log.Error("kafka listener: reading the committed offsets after a failed transaction end failed; going on from the last offsets known here",
+			"member", m.idx, "err", err)
+	}
+	m.client().SetOffsets(offsets)
+	m.mu.Lock()
+	for _, w := range m.workers {
+		w.seekEpoch.Add(1)
+	}
+	m.mu.Unlock()
+	return true
+}
+
+// stableCommitted reads the group's committed offsets of the owned
+// partitions with RequireStable, retrying while any is unstable (its
+// transaction not finished) or fails, until ctx ends. Partitions without
+// a committed offset are left out.
+func (m *member) stableCommitted(ctx context.Context, owned map[string][]int32) (map[string]map[int32]kgo.EpochOffset, error) {
+	backoff := 20 * time.Millisecond
+	for {
+		offs, err := m.admin().FetchOffsets(kadm.RequireStable(ctx), m.c.group)
+		if err == nil {
+			out := map[string]map[int32]kgo.EpochOffset{}
+			for t, ps := range owned {
+				for _, p := range ps {
+					o, ok := offs.Lookup(t, p)
+					if ok && o.Err != nil {
+						err = fmt.Errorf("%s[%d]: %w", t, p, o.Err)
+						break
+					}
+					if !ok || o.At < 0 {
+						continue
+					}
+					if out[t] == nil {
+						out[t] = map[int32]kgo.EpochOffset{}
+					}
+					out[t][p] = kgo.EpochOffset{Epoch: o.LeaderEpoch, Offset: o.At}
+				}
+			}
+			if err == nil {
+				return out, nil
+			}
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		}
+		m.c.log.Debug("kafka listener: committed offsets not readable yet", "member", m.idx, "err", err)
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
 // deliverTx is deliver for transactional listeners: a record that failed
 // before is recovered now if its retries are over; a failure dooms the
 // transaction, to be retried after the back off in a new one.
@@ -239,7 +400,7 @@ func (w *worker) deliverTx(r *kgo.Record, tr *tracker, ls *laneStats) outcome {
 	s := w.m.txs
 	prev, failedBefore := s.failure(r)
 	if failedBefore && prev.recover {
-		ctx := w.m.hctx
+		ctx := w.m.handlerCtx()
 		if !w.recover(ctx, []*kgo.Record{r}, prev.err, prev.failures, prev.first) {
 			return outcomeAborted
 		}

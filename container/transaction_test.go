@@ -86,11 +86,15 @@ func TestTransactionalListenerChaos(t *testing.T) {
 		// Kafka's default transaction.timeout.ms: a poll's transaction
 		// sends its 500 records one synchronous send at a time, which
 		// under the race detector on a loaded machine can take more than
-		// 10 s; the coordinator then aborts it and fences the producer
-		// (an epoch bump, as Kafka does), which the container treats as
-		// fatal: it stops, and nothing more is committed.
+		// 10 s; the coordinator would then abort it and fence the
+		// producer (the member goes on with a new client, but a
+		// transaction that always outlives its timeout never commits).
 		WithTransactionalClientOpts(kgo.TransactionTimeout(60*time.Second)),
 		WithErrorHandler(&ErrorHandler{BackOff: FixedBackOff{Interval: 20 * time.Millisecond, MaxRetries: 3}}),
+		// franz-go's transaction decisions (ending, resetting to the
+		// committed offsets, producer ID failures) are in the log shown
+		// on failure.
+		WithClientLogLevel(kgo.LogLevelInfo),
 		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	if err != nil {
 		t.Fatal(err)
@@ -136,30 +140,7 @@ func TestTransactionalListenerChaos(t *testing.T) {
 	}
 
 	// Read what a read_committed consumer sees.
-	read := func(topic string, want int) map[string]int {
-		cl, err := kgo.NewClient(append(fast, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		got := map[string]int{}
-		total := 0
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for total < want {
-			fs := cl.PollFetches(ctx)
-			if ctx.Err() != nil {
-				break
-			}
-			fs.EachRecord(func(r *kgo.Record) { got[string(r.Value)]++; total++ })
-		}
-		// Anything beyond want would be a duplicate: look a little longer.
-		ctx2, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		defer cancel2()
-		cl.PollFetches(ctx2).EachRecord(func(r *kgo.Record) { got[string(r.Value)]++; total++ })
-		return got
-	}
+	read := func(topic string, want int) map[string]int { return readCommitted(t, addrs, topic, want) }
 	out := read("tx-out", n-1)
 	var missing, dups []string
 	for i := range n {
@@ -176,7 +157,7 @@ func TestTransactionalListenerChaos(t *testing.T) {
 		}
 	}
 	if len(missing) > 0 || len(dups) > 0 || len(out) != n-1 {
-		t.Fatalf("%d distinct outputs; missing %d (%.10v), duplicated %d (%.10v)", len(out), len(missing), missing, len(dups), dups)
+		t.Fatalf("%d distinct outputs; missing %d (%.10v), duplicated %d (%.10v)\ncontainer log:\n%s", len(out), len(missing), missing, len(dups), dups, logs.String())
 	}
 	dlt := read("tx-in.DLT", 1)
 	if dlt[strconv.Itoa(poison)] != 1 || len(dlt) != 1 {
@@ -184,8 +165,8 @@ func TestTransactionalListenerChaos(t *testing.T) {
 	}
 	var calls int64
 	attempts.Range(func(_, v any) bool { calls += int64(v.(*atomic.Int32).Load()); return true })
-	t.Logf("%d kills; %d inputs -> %d outputs, each exactly once, poison dead-lettered once; %d handler calls (%d failed on purpose, the rest redone by aborted transactions)",
-		kills, n, n-1, calls, aborted.Load())
+	t.Logf("%d kills; %d inputs -> %d outputs, each exactly once, poison dead-lettered once; %d handler calls (%d failed on purpose, the rest redone by aborted transactions); producers fenced and replaced: %d",
+		kills, n, n-1, calls, aborted.Load(), strings.Count(logs.String(), "producer fenced; going on"))
 }
 
 // txnDiagnostics describes what a stuck transactional listener may be

@@ -545,7 +545,7 @@ func (w *worker) attempt(r *kgo.Record, tr *tracker, attempt int, ls *laneStats)
 	if measure {
 		start = time.Now()
 	}
-	ctx, span := w.c.tel.ProcessAt(w.m.hctx, r, attempt, start, measure)
+	ctx, span := w.c.tel.ProcessAt(w.m.handlerCtx(), r, attempt, start, measure)
 	end := func(err error) {
 		if d := span.End(err); d > 0 { // measured
 			ls.timeAll = d >= timeAllFrom
@@ -655,7 +655,7 @@ func (w *worker) processBatch(recs []*kgo.Record, epoch uint64) {
 			// A record that cannot be decoded or validated never reaches
 			// the handler: straight to the recoverer.
 			w.logFailure(rest[:1], badErr, 1, false)
-			if !w.recover(w.m.hctx, rest[:1], badErr, 1, time.Now()) {
+			if !w.recover(w.m.handlerCtx(), rest[:1], badErr, 1, time.Now()) {
 				return
 			}
 			w.markDone(tr, rest[:1])
@@ -705,7 +705,7 @@ func (w *worker) deliverBatch(sub []*kgo.Record, ps []listener.Payload, tr *trac
 			a = &ack{w: w, tr: tr, offsets: offs}
 			ackI = a
 		}
-		ctx, span := w.c.tel.ProcessBatch(w.m.hctx, sub, failures+1)
+		ctx, span := w.c.tel.ProcessBatch(w.m.handlerCtx(), sub, failures+1)
 		w.stats.calls++
 		w.calling.Store(w.stats.calls)
 		err := w.inv.InvokeBatch(ctx, sub, ps, ackI)
