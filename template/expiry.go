@@ -3,6 +3,7 @@ package template
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -24,75 +25,109 @@ import (
 //
 // A synchronous send gets the timeout as its context's deadline (franz-go
 // then drops the record if it has not sent it yet). Asynchronous sends are
-// kept in a list in send order, which one goroutine, running only while
-// the list is not empty, checks every expiryTick. The promise of a send
-// does not touch the list (it only claims the send's future, which the
-// expiry would otherwise claim): sends whose outcome is known are dropped
-// from it by a compaction, which the sender runs when the list has doubled
-// since the last one, and the goroutine at every tick. So a completed send
-// stays referenced by the list until then: at most about minCompact sends,
-// or twice those pending, or a tick's worth once sending stops.
+// kept in chunks of slots, in send order, which one goroutine, running
+// only while there are chunks, checks every expiryTick. A send takes the
+// next slot of the current chunk (two atomic additions and a store: no
+// lock); its promise empties the slot (so a completed send is not kept
+// reachable) and the sweeper, when the chunk has outlived the timeout,
+// fails the sends still in it. A chunk takes the sends of one tick at
+// most: the sweeper seals the current chunk at each tick, and a chunk's
+// sends count their age from the tick it was made at, as the chunk's
+// birth. A sealed chunk whose slots are all empty is dropped.
 
 // expiryTick is how often the pending asynchronous sends are checked:
 // they fail between the delivery timeout and the timeout plus a tick.
 const expiryTick = 100 * time.Millisecond
 
-// minCompact is the length of the list below which a send does not
-// compact it.
-const minCompact = 1024
+// chunkSlots is the number of sends a chunk holds.
+const chunkSlots = 512
 
 // expiry fails the asynchronous sends that outlive the delivery timeout.
 type expiry struct {
 	t       *Template
 	timeout time.Duration
+	// cur is the chunk sends go to; nil when sealed (the next send makes
+	// a new one).
+	cur atomic.Pointer[sendChunk]
 
-	mu        sync.Mutex
-	pending   []pendingSend // oldest first
-	compactAt int           // len(pending) at which add compacts
-	running   bool
-	now       int64 // unix nanos, refreshed every tick while running
+	mu      sync.Mutex
+	chunks  []*sendChunk // oldest first, the current one last
+	running bool
+	now     int64 // unix nanos, refreshed every tick while running
 }
 
-// pendingSend is a send in the expiry list and when it was added.
-type pendingSend struct {
-	a    *asyncSend
-	born int64 // unix nanos, coarse (e.now)
+// sendChunk holds the asynchronous sends of one tick (at most).
+type sendChunk struct {
+	born int64 // unix nanos, coarse (expiry.now at its making)
+	// n counts the slots taken, beyond chunkSlots once full or sealed;
+	// stored counts the sends stored in theirs. Senders write them.
+	n, stored atomic.Int64
+	// claimed is the number of slots taken, set when sealed (expiry.mu).
+	claimed int64
+	sealed  bool
+	slots   [chunkSlots]atomic.Pointer[asyncSend]
 }
 
 // add registers a pending send.
 func (e *expiry) add(a *asyncSend) {
+	for {
+		if c := e.cur.Load(); c != nil {
+			if i := c.n.Add(1) - 1; i < chunkSlots {
+				s := &c.slots[i]
+				a.f.slot = s
+				s.Store(a)
+				c.stored.Add(1)
+				return
+			}
+		}
+		e.grow()
+	}
+}
+
+// grow makes a new current chunk, sealing the full one, and starts the
+// sweeper if it is not running.
+func (e *expiry) grow() {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if !e.running {
 		e.running = true
 		e.now = time.Now().UnixNano()
 		go e.sweep()
 	}
-	if len(e.pending) >= e.compactAt {
-		e.compact()
+	c := e.cur.Load()
+	if c != nil && c.n.Load() < chunkSlots {
+		return // another sender made it
 	}
-	e.pending = append(e.pending, pendingSend{a: a, born: e.now})
-	e.mu.Unlock()
+	if c != nil {
+		e.seal(c)
+	}
+	c = &sendChunk{born: e.now}
+	e.chunks = append(e.chunks, c)
+	e.cur.Store(c)
 }
 
-// compact drops the sends whose outcome is known, keeping the order; e.mu
-// must be held.
-func (e *expiry) compact() {
-	kept := e.pending[:0]
-	for _, p := range e.pending {
-		if p.a.f.pending() {
-			kept = append(kept, p)
-		}
+// seal ends c's taking of slots: a sender that took one before still
+// stores its send (stored catches up with claimed). e.mu must be held.
+func (e *expiry) seal(c *sendChunk) {
+	if c.sealed {
+		return
 	}
-	clear(e.pending[len(kept):])
-	e.pending = kept
-	if c := cap(kept); c > 4*minCompact && c > 4*len(kept) {
-		// Give back the room of a burst.
-		e.pending = append(make([]pendingSend, 0, 2*len(kept)), kept...)
+	c.sealed = true
+	c.claimed = min(c.n.Add(chunkSlots)-chunkSlots, chunkSlots)
+	if e.cur.Load() == c {
+		e.cur.Store(nil)
 	}
-	e.compactAt = max(2*len(kept), minCompact)
 }
 
-// sweep fails expired sends every tick until the list is empty.
+// done empties the slot of a send whose outcome is known.
+func (a *asyncSend) done() {
+	if s := a.f.slot; s != nil {
+		s.Store(nil)
+	}
+}
+
+// sweep fails expired sends every tick, and drops empty chunks, until
+// there are none.
 func (e *expiry) sweep() {
 	tk := time.NewTicker(expiryTick)
 	defer tk.Stop()
@@ -100,20 +135,38 @@ func (e *expiry) sweep() {
 		e.mu.Lock()
 		e.now = now.UnixNano()
 		limit := e.now - e.timeout.Nanoseconds()
+		if c := e.cur.Load(); c != nil && c.born < e.now {
+			e.seal(c) // a chunk takes the sends of one tick
+		}
 		var expired []*asyncSend
-		n := 0
-		for ; n < len(e.pending) && e.pending[n].born <= limit; n++ {
-			if a := e.pending[n].a; a.f.pending() {
-				expired = append(expired, a)
+		kept := e.chunks[:0]
+		for _, c := range e.chunks {
+			if !c.sealed || c.stored.Load() < c.claimed {
+				kept = append(kept, c) // still taking sends, or storing them
+				continue
+			}
+			old, live := c.born <= limit, false
+			for i := range c.claimed {
+				s := &c.slots[i]
+				a := s.Load()
+				switch {
+				case a == nil:
+				case old:
+					if a.f.pending() {
+						expired = append(expired, a)
+					}
+					s.Store(nil)
+				default:
+					live = true
+				}
+			}
+			if live {
+				kept = append(kept, c)
 			}
 		}
-		if n > 0 {
-			rest := copy(e.pending, e.pending[n:])
-			clear(e.pending[rest:])
-			e.pending = e.pending[:rest]
-		}
-		e.compact()
-		if len(e.pending) == 0 && len(expired) == 0 {
+		clear(e.chunks[len(kept):])
+		e.chunks = kept
+		if len(e.chunks) == 0 && len(expired) == 0 {
 			e.running = false
 			e.mu.Unlock()
 			return

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestFuture covers the lazily created Done channel: Done before and after
@@ -25,7 +23,7 @@ func TestFuture(t *testing.T) {
 				t.Fatal("done before completion")
 			default:
 			}
-			f.rec = &kgo.Record{Offset: 7}
+			f.record().Offset = 7
 			f.complete(nil)
 			<-done
 			if f.Done() != done {
@@ -43,7 +41,7 @@ func TestFuture(t *testing.T) {
 			}
 		}},
 		{"get waits", func(t *testing.T, f *Future) {
-			f.rec = &kgo.Record{Offset: 1}
+			f.record().Offset = 1
 			go f.complete(nil) // before or while Get waits
 
 			if res, err := f.Get(context.Background()); err != nil || res.Offset != 1 {
@@ -58,7 +56,7 @@ func TestFuture(t *testing.T) {
 			}
 		}},
 		{"concurrent waiters", func(t *testing.T, f *Future) {
-			f.rec = &kgo.Record{Offset: 3}
+			f.record().Offset = 3
 			var wg sync.WaitGroup
 			for i := range 8 {
 				wg.Go(func() {
@@ -75,7 +73,7 @@ func TestFuture(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, &Future{}) })
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, &new(asyncSend).f) })
 	}
 }
 
@@ -83,8 +81,8 @@ func TestFuture(t *testing.T) {
 // first, the channel Done returned must be closed.
 func TestFutureDoneRace(t *testing.T) {
 	for range 5000 {
-		f := new(Future)
-		f.rec = &kgo.Record{Offset: 1}
+		f := &new(asyncSend).f
+		f.record().Offset = 1
 		go f.complete(nil)
 		select {
 		case <-f.Done():

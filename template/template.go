@@ -328,7 +328,7 @@ func (t *Template) Send(ctx context.Context, topic string, value any, opts ...Se
 	so := collect(opts)
 	t.started(&so.outcome, false)
 	sr := new(sendRecord)
-	rec, err := t.build(ctx, sr, topic, value, &so)
+	rec, err := t.build(ctx, &sr.rec, &sr.hdr, topic, value, &so)
 	if err != nil {
 		return t.complete(rec, topic, err, &so.outcome)
 	}
@@ -383,13 +383,12 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 	a := new(asyncSend)
 	a.f.oc = so.outcome
 	t.started(&a.f.oc, true)
-	rec, err := t.build(ctx, &a.sr, topic, value, &so)
+	rec, err := t.build(ctx, &a.rec, &a.hdr, topic, value, &so)
 	if err != nil {
 		_, err = t.complete(rec, topic, err, &a.f.oc)
 		a.f.complete(err)
 		return &a.f
 	}
-	a.f.rec = rec
 	if cl := txscope.Client(ctx); cl != nil {
 		// In a transactional listener's handler: the send joins the
 		// listener's transaction (the commit flushes it).
@@ -404,18 +403,32 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 }
 
 // asyncSend is the state of one SendAsync: its record first (see
-// asyncOf), then its future. 256 bytes, a size class of Go's allocator.
+// asyncOf), then its future, then room for the record's type header. 256
+// bytes, a size class of Go's allocator, so 256-byte aligned: the
+// future's fields its completion reads and writes (state, slot, done,
+// oc.onComplete) share the cache line of the record's LeaderEpoch and
+// Offset, which franz-go writes then, so completing a send touches one
+// line of it that the record's completion did not already.
 type asyncSend struct {
-	sr sendRecord
-	f  Future
+	rec kgo.Record
+	f   Future
+	hdr [1]kgo.RecordHeader
 }
 
-// The record is at the start of an asyncSend.
-var _ [0]struct{} = [unsafe.Offsetof(asyncSend{}.sr) + unsafe.Offsetof(sendRecord{}.rec)]struct{}{}
+// An asyncSend fits the 256-byte size class.
+var _ [256 - unsafe.Sizeof(asyncSend{})]struct{}
+
+// The record is at the start of an asyncSend, and the future's hot
+// fields in the record's last cache line.
+var (
+	_ [0]struct{} = [unsafe.Offsetof(asyncSend{}.rec)]struct{}{}
+	_ [1]struct{} = [unsafe.Offsetof(asyncSend{}.f)/64 - unsafe.Offsetof(kgo.Record{}.Offset)/64 + 1]struct{}{}
+	_ [1]struct{} = [(unsafe.Offsetof(asyncSend{}.f)+unsafe.Offsetof(Future{}.oc)+unsafe.Offsetof(outcome{}.onComplete))/64 - unsafe.Offsetof(kgo.Record{}.Offset)/64 + 1]struct{}{}
+)
 
 // asyncOf returns the asyncSend whose record r is. franz-go calls a
 // record's promise with the *kgo.Record it was given to produce, and
-// SendAsync gives it &a.sr.rec, the first field of a: so a promise shared
+// SendAsync gives it &a.rec, the first field of a: so a promise shared
 // by every send finds its send without a closure per record (an
 // allocation, the second of a send otherwise).
 func asyncOf(r *kgo.Record) *asyncSend {
@@ -425,16 +438,22 @@ func asyncOf(r *kgo.Record) *asyncSend {
 // asyncDone is the promise of every record of SendAsync (t.promise).
 func (t *Template) asyncDone(r *kgo.Record, err error) {
 	a := asyncOf(r)
+	a.done()
+	// start is set only with metrics (asking the template first spares
+	// reading the future's next cache line).
+	if err == nil && t.listener == nil && a.f.oc.onComplete == nil && (!t.tel.MetricsEnabled() || a.f.oc.start == 0) {
+		// Nothing to tell but the future: claim and complete it in one
+		// step. If the delivery timeout failed it first, there is
+		// nobody else to tell either.
+		a.f.finish()
+		return
+	}
 	if t.expiry != nil && !a.f.claim() {
 		// The future failed at the delivery timeout: the real outcome
 		// goes to the listener and the metrics only.
 		oc := a.f.oc
 		oc.onComplete = nil
 		t.complete(r, r.Topic, err, &oc)
-		return
-	}
-	if err == nil && t.listener == nil && a.f.oc.onComplete == nil && a.f.oc.start == 0 {
-		a.f.complete(nil) // nothing to tell but the future
 		return
 	}
 	_, err = t.complete(r, r.Topic, err, &a.f.oc)
@@ -447,9 +466,9 @@ func (t *Template) expire(a *asyncSend) {
 	if !a.f.claim() {
 		return
 	}
-	err := t.timeoutError(a.sr.rec.Topic)
+	err := t.timeoutError(a.rec.Topic)
 	if t.logger != nil {
-		t.logger.Warn("kafka send gave up waiting", slog.String("topic", a.sr.rec.Topic), slog.Any("error", err))
+		t.logger.Warn("kafka send gave up waiting", slog.String("topic", a.rec.Topic), slog.Any("error", err))
 	}
 	if fn := a.f.oc.onComplete; fn != nil {
 		fn(Result{}, err)
@@ -495,8 +514,7 @@ func collect(opts []SendOption) sendOptions {
 // build creates the record: headers, key, value, partition marker,
 // interceptors. On error the (partial) record is still returned for the
 // listener.
-func (t *Template) build(ctx context.Context, sr *sendRecord, topic string, value any, so *sendOptions) (*kgo.Record, error) {
-	rec := &sr.rec
+func (t *Template) build(ctx context.Context, rec *kgo.Record, hdr *[1]kgo.RecordHeader, topic string, value any, so *sendOptions) (*kgo.Record, error) {
 	rec.Topic, rec.Timestamp = topic, so.timestamp
 	if len(so.headers) > 0 {
 		rec.Headers = slices.Clone(so.headers)
@@ -505,7 +523,7 @@ func (t *Template) build(ctx context.Context, sr *sendRecord, topic string, valu
 		return rec, ErrNoTopic
 	}
 	if rec.Headers == nil {
-		rec.Headers = sr.hdr[:0]
+		rec.Headers = hdr[:0]
 	}
 	if so.hasKey {
 		k, err := t.keySer.Serialize(topic, &rec.Headers, so.key)
@@ -702,18 +720,19 @@ func (t *Template) complete(rec *kgo.Record, topic string, err error, oc *outcom
 // and Get calls after completion do not pay for a channel. A Future is
 // allocated together with its record, which it keeps reachable.
 type Future struct {
-	// done is nil until Done is called before the outcome is known.
-	done atomic.Pointer[doneChan]
-	err  error
-	// rec is the record once handed to the client: a success's Result
-	// is read from it (franz-go wrote its partition, offset and
-	// timestamp before completing it). Nil when the send failed before.
-	rec *kgo.Record
-	oc  outcome
 	// state is futurePending, futureClaimed (the promise or the delivery
 	// timeout is completing it) or futureDone (err and the Result can be
 	// read).
 	state atomic.Int32
+	// slot is the send's slot in the delivery-timeout chunks, nil if
+	// the send is not in them.
+	slot *atomic.Pointer[asyncSend]
+	// done is nil until Done is called before the outcome is known.
+	done atomic.Pointer[doneChan]
+	// The fields above and oc.onComplete are read or written by every
+	// completion (see asyncSend).
+	oc  outcome
+	err error
 }
 
 // Future states.
@@ -750,11 +769,21 @@ func (f *Future) claim() bool {
 	return f.state.CompareAndSwap(futurePending, futureClaimed)
 }
 
+// finish completes f with success unless something claimed it first:
+// claim and complete(nil) in one atomic step.
+func (f *Future) finish() {
+	if f.state.CompareAndSwap(futurePending, futureDone) {
+		if d := f.done.Load(); d != nil {
+			d.close() // Done was called before
+		}
+	}
+}
+
 // pending reports whether no outcome has claimed f.
 func (f *Future) pending() bool { return f.state.Load() == futurePending }
 
 // complete sets the outcome: err, or, when nil, the Result read from
-// f.rec.
+// the send's record.
 func (f *Future) complete(err error) {
 	if err != nil {
 		f.err = err
@@ -802,5 +831,14 @@ func (f *Future) Get(ctx context.Context) (Result, error) {
 	if f.err != nil {
 		return Result{}, f.err
 	}
-	return resultOf(f.rec), nil
+	// A success: the send's record was handed to the client, and
+	// franz-go wrote its partition, offset and timestamp before
+	// completing it.
+	return resultOf(f.record()), nil
+}
+
+// record returns the record of the send f belongs to: a Future is made
+// only as part of an asyncSend.
+func (f *Future) record() *kgo.Record {
+	return &(*asyncSend)(unsafe.Add(unsafe.Pointer(f), -int(unsafe.Offsetof(asyncSend{}.f)))).rec
 }
