@@ -25,15 +25,19 @@ import (
 //
 // A synchronous send gets the timeout as its context's deadline (franz-go
 // then drops the record if it has not sent it yet). Asynchronous sends are
-// kept in chunks of slots, in send order, which one goroutine, running
-// only while there are chunks, checks every expiryTick. A send takes the
-// next slot of the current chunk (two atomic additions and a store: no
-// lock); its promise empties the slot (so a completed send is not kept
-// reachable) and the sweeper, when the chunk has outlived the timeout,
-// fails the sends still in it. A chunk takes the sends of one tick at
-// most: the sweeper seals the current chunk at each tick, and a chunk's
-// sends count their age from the tick it was made at, as the chunk's
-// birth. A sealed chunk whose slots are all empty is dropped.
+// kept in chunks, in send order, which one goroutine, running only while
+// there are chunks, checks every expiryTick. A send takes the next slot
+// of the current chunk (two atomic additions on a line only senders
+// write, and a plain store); its promise counts it done in its chunk (an
+// addition on a line only promises write), and the promise that
+// completes a sealed chunk drops the chunk's sends at once. A chunk takes
+// the sends of one tick at most: the sweeper seals the current chunk at
+// each tick (or a sender when it is full), and a chunk's sends count
+// their age from the tick it was made at. At each tick the sweeper fails
+// the sends still pending in chunks older than the timeout and drops
+// those chunks, and in chunks sealed for a tick or more that still wait
+// for some outcomes it drops the sends already done, so that a slow
+// partition keeps only its own sends.
 
 // expiryTick is how often the pending asynchronous sends are checked:
 // they fail between the delivery timeout and the timeout plus a tick.
@@ -58,14 +62,21 @@ type expiry struct {
 
 // sendChunk holds the asynchronous sends of one tick (at most).
 type sendChunk struct {
-	born int64 // unix nanos, coarse (expiry.now at its making)
 	// n counts the slots taken, beyond chunkSlots once full or sealed;
-	// stored counts the sends stored in theirs. Senders write them.
+	// stored counts the sends stored in theirs: written by senders.
 	n, stored atomic.Int64
-	// claimed is the number of slots taken, set when sealed (expiry.mu).
-	claimed int64
-	sealed  bool
-	slots   [chunkSlots]atomic.Pointer[asyncSend]
+	_         [48]byte
+	// done counts the sends whose promise ran; claimed is the number of
+	// slots taken once sealed (chunkSlots+1 before): written by promises
+	// and at the sealing.
+	done, claimed atomic.Int64
+	_             [48]byte
+	// sends are the chunk's sends, nil once dropped: written by their
+	// senders before stored counts them, read and emptied by the
+	// sweeper once they are all stored.
+	sends  atomic.Pointer[[chunkSlots]*asyncSend]
+	born   int64 // unix nanos, coarse (expiry.now at its making)
+	sealed bool  // expiry.mu
 }
 
 // add registers a pending send.
@@ -73,9 +84,10 @@ func (e *expiry) add(a *asyncSend) {
 	for {
 		if c := e.cur.Load(); c != nil {
 			if i := c.n.Add(1) - 1; i < chunkSlots {
-				s := &c.slots[i]
-				a.f.slot = s
-				s.Store(a)
+				// Not sealed when i was taken, so not dropped before
+				// this send's promise runs.
+				c.sends.Load()[i] = a
+				a.f.chunk = c
 				c.stored.Add(1)
 				return
 			}
@@ -102,6 +114,8 @@ func (e *expiry) grow() {
 		e.seal(c)
 	}
 	c = &sendChunk{born: e.now}
+	c.claimed.Store(chunkSlots + 1)
+	c.sends.Store(new([chunkSlots]*asyncSend))
 	e.chunks = append(e.chunks, c)
 	e.cur.Store(c)
 }
@@ -113,21 +127,26 @@ func (e *expiry) seal(c *sendChunk) {
 		return
 	}
 	c.sealed = true
-	c.claimed = min(c.n.Add(chunkSlots)-chunkSlots, chunkSlots)
+	claimed := min(c.n.Add(chunkSlots)-chunkSlots, chunkSlots)
+	c.claimed.Store(claimed)
+	if c.done.Load() == claimed {
+		c.sends.Store(nil) // every outcome is in
+	}
 	if e.cur.Load() == c {
 		e.cur.Store(nil)
 	}
 }
 
-// done empties the slot of a send whose outcome is known.
+// done counts a send whose outcome is known in its chunk; the last of a
+// sealed chunk drops the chunk's sends.
 func (a *asyncSend) done() {
-	if s := a.f.slot; s != nil {
-		s.Store(nil)
+	if c := a.f.chunk; c != nil && c.done.Add(1) == c.claimed.Load() {
+		c.sends.Store(nil)
 	}
 }
 
-// sweep fails expired sends every tick, and drops empty chunks, until
-// there are none.
+// sweep fails expired sends every tick, and drops chunks, until there are
+// none.
 func (e *expiry) sweep() {
 	tk := time.NewTicker(expiryTick)
 	defer tk.Stop()
@@ -141,28 +160,30 @@ func (e *expiry) sweep() {
 		var expired []*asyncSend
 		kept := e.chunks[:0]
 		for _, c := range e.chunks {
-			if !c.sealed || c.stored.Load() < c.claimed {
+			sends := c.sends.Load()
+			switch {
+			case sends == nil:
+				continue // all done
+			case !c.sealed || c.stored.Load() < c.claimed.Load():
 				kept = append(kept, c) // still taking sends, or storing them
 				continue
-			}
-			old, live := c.born <= limit, false
-			for i := range c.claimed {
-				s := &c.slots[i]
-				a := s.Load()
-				switch {
-				case a == nil:
-				case old:
-					if a.f.pending() {
+			case c.born <= limit:
+				for _, a := range sends[:c.claimed.Load()] {
+					if a != nil && a.f.pending() {
 						expired = append(expired, a)
 					}
-					s.Store(nil)
-				default:
-					live = true
+				}
+				c.sends.Store(nil)
+				continue
+			}
+			// Sealed, some outcomes missing: let the sends already done
+			// go.
+			for i, a := range sends[:c.claimed.Load()] {
+				if a != nil && !a.f.pending() {
+					sends[i] = nil
 				}
 			}
-			if live {
-				kept = append(kept, c)
-			}
+			kept = append(kept, c)
 		}
 		clear(e.chunks[len(kept):])
 		e.chunks = kept

@@ -405,7 +405,7 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 // asyncSend is the state of one SendAsync: its record first (see
 // asyncOf), then its future, then room for the record's type header. 256
 // bytes, a size class of Go's allocator, so 256-byte aligned: the
-// future's fields its completion reads and writes (state, slot, done,
+// future's fields its completion reads and writes (state, chunk, done,
 // oc.onComplete) share the cache line of the record's LeaderEpoch and
 // Offset, which franz-go writes then, so completing a send touches one
 // line of it that the record's completion did not already.
@@ -724,9 +724,9 @@ type Future struct {
 	// timeout is completing it) or futureDone (err and the Result can be
 	// read).
 	state atomic.Int32
-	// slot is the send's slot in the delivery-timeout chunks, nil if
-	// the send is not in them.
-	slot *atomic.Pointer[asyncSend]
+	// chunk is the send's delivery-timeout chunk, nil if it is not in
+	// one.
+	chunk *sendChunk
 	// done is nil until Done is called before the outcome is known.
 	done atomic.Pointer[doneChan]
 	// The fields above and oc.onComplete are read or written by every
