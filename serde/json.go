@@ -34,10 +34,10 @@ import (
 type JSON struct {
 	o     options
 	codec jsonImpl // nil: encoding/json
-	// headers caches the type header's value per type, as bytes shared
-	// by every record of the type (converting the name for each record
-	// would cost an allocation), per registration generation.
-	headers typecache.Cache[[]byte]
+	// headers caches the type header per type, as a one-element slice
+	// shared by every record of the type (see Serialize), per
+	// registration generation; nil for types without a name.
+	headers typecache.Cache[[]kgo.RecordHeader]
 }
 
 // NewJSON returns a JSON serde. Options: [WithRegistry],
@@ -51,9 +51,12 @@ func NewJSON(opts ...Option) *JSON {
 func (j *JSON) Registry() *TypeRegistry { return j.o.registry }
 
 // Serialize implements [Serializer]. The bytes are those json.Marshal
-// returns (or the chosen codec's). The type header's value is shared by
-// all the records of a type: replace the header rather than change its
-// bytes in place.
+// returns (or the chosen codec's). The type header is shared by all the
+// records of a type: when *headers is nil, Serialize sets it to a
+// one-element slice (with no spare room, so appending copies it) that
+// every record of the type shares, else it adds the header to *headers
+// with the value's bytes shared. Replace headers, or build a new slice;
+// do not write into a record's header slice or header values in place.
 func (j *JSON) Serialize(_ string, headers *[]kgo.RecordHeader, v any) ([]byte, error) {
 	if isNil(v) {
 		return nil, nil
@@ -66,22 +69,32 @@ func (j *JSON) Serialize(_ string, headers *[]kgo.RecordHeader, v any) ([]byte, 
 		return nil, fmt.Errorf("serde: json: serialize %T: %w", v, err)
 	}
 	if !j.o.noHeader && headers != nil {
-		if value := j.headerValue(reflect.TypeOf(v)); len(value) > 0 {
-			setHeaderBytes(headers, j.o.header, value)
+		if h := j.typeHeader(reflect.TypeOf(v)); h != nil {
+			if *headers == nil {
+				*headers = h
+			} else {
+				setHeaderBytes(headers, h[0].Key, h[0].Value)
+			}
 		}
 	}
 	return b, nil
 }
 
-// headerValue returns the type header's value for t, empty for types
-// without a name.
-func (j *JSON) headerValue(t reflect.Type) []byte {
+// typeHeader returns the type header for t as a shared one-element slice,
+// nil for types without a name.
+func (j *JSON) typeHeader(t reflect.Type) []kgo.RecordHeader {
 	r := j.o.registry
 	var gen uint64
 	if c := r.names.Load(); c != nil {
 		gen = c.gen
 	}
-	return j.headers.Get(t, gen, func() []byte { return []byte(r.NameOf(t)) })
+	return j.headers.Get(t, gen, func() []kgo.RecordHeader {
+		name := r.NameOf(t)
+		if name == "" {
+			return nil
+		}
+		return []kgo.RecordHeader{{Key: j.o.header, Value: []byte(name)}}
+	})
 }
 
 // marshal returns the JSON encoding of v.

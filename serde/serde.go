@@ -274,23 +274,33 @@ func SetHeader(headers *[]kgo.RecordHeader, key, value string) {
 }
 
 // setHeaderBytes is [SetHeader] with the value given as bytes (kept, not
-// copied).
+// copied). It never writes into *headers' array in place: the slice may
+// be shared by several records (see [JSON.Serialize]); appending to a
+// shared slice copies it, as it has no spare room.
 func setHeaderBytes(headers *[]kgo.RecordHeader, key string, value []byte) {
 	hs := *headers
-	found := false
-	out := hs[:0]
-	for _, h := range hs {
+	at, n := -1, 0
+	for i, h := range hs {
 		if h.Key == key {
-			if found {
+			if at < 0 {
+				at = i
+			}
+			n++
+		}
+	}
+	if at < 0 {
+		*headers = append(hs, kgo.RecordHeader{Key: key, Value: value})
+		return
+	}
+	out := make([]kgo.RecordHeader, 0, len(hs)-n+1)
+	for i, h := range hs {
+		if h.Key == key {
+			if i != at {
 				continue
 			}
-			found = true
 			h.Value = value
 		}
 		out = append(out, h)
-	}
-	if !found {
-		out = append(out, kgo.RecordHeader{Key: key, Value: value})
 	}
 	*headers = out
 }

@@ -381,7 +381,9 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 	// is the template's, shared by all sends (see asyncOf).
 	so := collect(opts)
 	a := new(asyncSend)
-	a.f.oc = so.outcome
+	if so.outcome.onComplete != nil {
+		a.f.oc = so.outcome
+	}
 	t.started(&a.f.oc, true)
 	rec, err := t.build(ctx, &a.rec, &a.hdr, topic, value, &so)
 	if err != nil {
@@ -522,7 +524,10 @@ func (t *Template) build(ctx context.Context, rec *kgo.Record, hdr *[1]kgo.Recor
 	if topic == "" {
 		return rec, ErrNoTopic
 	}
-	if rec.Headers == nil {
+	if rec.Headers == nil && (t.listener != nil || len(t.interceptors) > 0) {
+		// Code of the user's sees the record: room of its own for the
+		// type header. Otherwise the serializer may give the record its
+		// type's shared header slice (serde.JSON.Serialize).
 		rec.Headers = hdr[:0]
 	}
 	if so.hasKey {
@@ -546,6 +551,9 @@ func (t *Template) build(ctx context.Context, rec *kgo.Record, hdr *[1]kgo.Recor
 		}
 		rec.Partition = so.partition
 		rec.Context = ContextWithPartition(ctx, so.partition)
+	}
+	if len(t.interceptors) == 0 {
+		return rec, nil
 	}
 	return rec, t.intercept(ctx, rec)
 }

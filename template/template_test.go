@@ -593,3 +593,30 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestTypeHeaderNotShared: records of a template with no interceptor or
+// listener share their type's header slice (serde.JSON.Serialize); with
+// an interceptor, which sees the record, each has its own, so writing
+// into it changes that record only.
+func TestTypeHeaderNotShared(t *testing.T) {
+	addrs := startBroker(t, "hdr")
+	f := newFactory(t, addrs, nil)
+	ctx := testCtx(t)
+	var first atomic.Bool
+	tmpl := f.Template(WithInterceptor(InterceptorFunc(func(_ context.Context, r *kgo.Record) error {
+		if len(r.Headers) > 0 && first.CompareAndSwap(false, true) {
+			r.Headers[0].Value = []byte("rewritten")
+		}
+		return nil
+	})))
+	for i := range 2 {
+		if _, err := tmpl.Send(ctx, "hdr", Order{ID: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := consume(t, addrs, "hdr", 2, false)
+	got := []string{header(recs[0], serde.TypeIDHeader), header(recs[1], serde.TypeIDHeader)}
+	if got[0] != "rewritten" || got[1] == "rewritten" || got[1] == "" {
+		t.Fatalf("type headers %q: want only the first rewritten", got)
+	}
+}
