@@ -28,9 +28,11 @@ import (
 // kept in chunks, in send order, which one goroutine, running only while
 // there are chunks, checks every expiryTick. A send takes the next slot
 // of the current chunk (two atomic additions on a line only senders
-// write, and a plain store); its promise counts it done in its chunk (an
-// addition on a line only promises write), and the promise that
-// completes a sealed chunk drops the chunk's sends at once. A chunk takes
+// write, and a plain store); its promise counts it done in its chunk (a
+// plain addition: franz-go calls a client's promises serially), and the
+// promise that completes a sealed chunk drops the chunk's sends at once
+// (a chunk whose last outcome came before it was sealed is dropped by
+// the sweeper). A chunk takes
 // the sends of one tick at most: the sweeper seals the current chunk at
 // each tick (or a sender when it is full), and a chunk's sends count
 // their age from the tick it was made at. At each tick the sweeper fails
@@ -66,11 +68,14 @@ type sendChunk struct {
 	// stored counts the sends stored in theirs: written by senders.
 	n, stored atomic.Int64
 	_         [48]byte
-	// done counts the sends whose promise ran; claimed is the number of
-	// slots taken once sealed (chunkSlots+1 before): written by promises
-	// and at the sealing.
-	done, claimed atomic.Int64
-	_             [48]byte
+	// done counts the sends whose promise ran: only promises read and
+	// write it, and franz-go calls them serially (documented on
+	// kgo.Client.Produce).
+	done int64
+	// claimed is the number of slots taken once sealed (chunkSlots+1
+	// before).
+	claimed atomic.Int64
+	_       [48]byte
 	// sends are the chunk's sends, nil once dropped: written by their
 	// senders before stored counts them, read and emptied by the
 	// sweeper once they are all stored.
@@ -129,9 +134,6 @@ func (e *expiry) seal(c *sendChunk) {
 	c.sealed = true
 	claimed := min(c.n.Add(chunkSlots)-chunkSlots, chunkSlots)
 	c.claimed.Store(claimed)
-	if c.done.Load() == claimed {
-		c.sends.Store(nil) // every outcome is in
-	}
 	if e.cur.Load() == c {
 		e.cur.Store(nil)
 	}
@@ -140,8 +142,11 @@ func (e *expiry) seal(c *sendChunk) {
 // done counts a send whose outcome is known in its chunk; the last of a
 // sealed chunk drops the chunk's sends.
 func (a *asyncSend) done() {
-	if c := a.f.chunk; c != nil && c.done.Add(1) == c.claimed.Load() {
-		c.sends.Store(nil)
+	if c := a.f.chunk; c != nil {
+		c.done++
+		if c.done == c.claimed.Load() {
+			c.sends.Store(nil)
+		}
 	}
 }
 
@@ -176,12 +181,22 @@ func (e *expiry) sweep() {
 				c.sends.Store(nil)
 				continue
 			}
-			// Sealed, some outcomes missing: let the sends already done
-			// go.
+			// Sealed, and not dropped by a promise: let the sends
+			// already done go, and the chunk if they all are (its last
+			// outcome came before it was sealed).
+			left := 0
 			for i, a := range sends[:c.claimed.Load()] {
-				if a != nil && !a.f.pending() {
+				switch {
+				case a == nil:
+				case a.f.pending():
+					left++
+				default:
 					sends[i] = nil
 				}
+			}
+			if left == 0 {
+				c.sends.Store(nil)
+				continue
 			}
 			kept = append(kept, c)
 		}
