@@ -165,7 +165,7 @@
 // its epoch, and a coordinator that still has the transaction open aborts
 // it and fences that producer, Apache Kafka included. A member fenced
 // again and again without committing in between (three times) stops the
-// container (StateFailed), as does any fence with [WithStopWhenFenced].
+// container (StateFailed), as does any fence with [WithStopContainerWhenFenced].
 //
 // # Lifecycle
 //

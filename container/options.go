@@ -84,9 +84,9 @@ type options struct {
 	// clients' producing.
 	txPrefix string
 	txOpts   []kgo.Opt
-	// stopWhenFenced: a fenced transactional member stops the container
+	// stopContainerWhenFenced: a fenced transactional member stops the container
 	// rather than replacing its client.
-	stopWhenFenced bool
+	stopContainerWhenFenced bool
 }
 
 // WithTransactionalIDPrefix makes every listener without
@@ -107,15 +107,15 @@ func WithTransactionalClientOpts(opts ...kgo.Opt) Option {
 	return optFunc(func(o *options) { o.txOpts = append(o.txOpts, opts...) })
 }
 
-// WithStopWhenFenced makes a transactional listener's container stop
+// WithStopContainerWhenFenced makes a transactional listener's container stop
 // (StateFailed) when a member's producer is fenced, as Spring's
 // ContainerProperties.stopContainerWhenFenced=true. By default, as
 // Spring's, the member goes on with a new client of the same
 // transactional id (the fenced transaction's records come again), and
 // stops only when fenced again and again without committing in between,
 // which is what a second instance with the same transactional id does.
-func WithStopWhenFenced() Option {
-	return optFunc(func(o *options) { o.stopWhenFenced = true })
+func WithStopContainerWhenFenced() Option {
+	return optFunc(func(o *options) { o.stopContainerWhenFenced = true })
 }
 
 // WithRetryTopicDefaults sets the values a listener's retry attribute

@@ -142,11 +142,10 @@ func (m *member) pollLoopTx() {
 			continue
 		}
 		m.c.lastRecord.Store(time.Now().UnixNano())
-		if err := m.beginTx(); err != nil {
-			if m.recoverFence(err) {
+		if began, goOn := m.begin(""); !began {
+			if goOn {
 				continue // the poll's records come again to the new client
 			}
-			m.c.failFatal(fmt.Errorf("container: listener %q: %w", m.c.id, err))
 			return
 		}
 		m.dispatch(fs)
@@ -187,10 +186,10 @@ func isFenced(err error) bool {
 }
 
 // recoverFence replaces the member's client if err is a fence it may
-// recover from (see WithStopWhenFenced), reporting whether it did; the
+// recover from (see WithStopContainerWhenFenced), reporting whether it did; the
 // caller stops the container otherwise.
 func (m *member) recoverFence(err error) bool {
-	if !isFenced(err) || m.c.o.stopWhenFenced || m.pollCtx.Err() != nil {
+	if !isFenced(err) || m.c.o.stopContainerWhenFenced || m.pollCtx.Err() != nil {
 		return false
 	}
 	m.fences++
@@ -230,6 +229,35 @@ func (m *member) replaceConn() error {
 	m.conn.Store(conn)
 	m.c.pmu.Unlock()
 	return nil
+}
+
+// begin begins a transaction (beginTx). If that fails with a fence the
+// member recovers from, it reports goOn with a new client and no
+// transaction; on any other failure it stops the container, what (if not
+// empty) saying when it happened.
+func (m *member) begin(what string) (began, goOn bool) {
+	err := m.beginTx()
+	switch {
+	case err == nil:
+		return true, true
+	case m.recoverFence(err):
+		return false, true
+	}
+	if what != "" {
+		err = fmt.Errorf("%s: %w", what, err)
+	}
+	m.c.failFatal(fmt.Errorf("container: listener %q: %w", m.c.id, err))
+	return false, false
+}
+
+// rewind makes the workers drop what they hold of their partitions'
+// records, which come again from the offsets the client now has.
+func (m *member) rewind() {
+	m.mu.Lock()
+	for _, w := range m.workers {
+		w.seekEpoch.Add(1)
+	}
+	m.mu.Unlock()
 }
 
 // beginTx begins a transaction; a transaction left open by an end that
@@ -288,11 +316,7 @@ func (m *member) endTx() bool {
 	}
 	// The records come again from the committed offsets: their trackers
 	// start afresh.
-	m.mu.Lock()
-	for _, w := range m.workers {
-		w.seekEpoch.Add(1)
-	}
-	m.mu.Unlock()
+	m.rewind()
 	if backOff > 0 {
 		t := time.NewTimer(backOff)
 		defer t.Stop()
@@ -316,12 +340,8 @@ func (m *member) endTx() bool {
 // committed offsets with RequireStable, which waits while a transaction's
 // offsets are pending, and goes on from them. false means stop polling.
 func (m *member) settle() bool {
-	if err := m.beginTx(); err != nil {
-		if m.recoverFence(err) {
-			return true
-		}
-		m.c.failFatal(fmt.Errorf("container: listener %q: after a failed transaction end: %w", m.c.id, err))
-		return false
+	if began, goOn := m.begin("after a failed transaction end"); !began {
+		return goOn
 	}
 	ctx, cancel := context.WithTimeout(m.pollCtx, 30*time.Second)
 	defer cancel()
@@ -343,11 +363,7 @@ func (m *member) settle() bool {
 			"member", m.idx, "err", err)
 	}
 	m.client().SetOffsets(offsets)
-	m.mu.Lock()
-	for _, w := range m.workers {
-		w.seekEpoch.Add(1)
-	}
-	m.mu.Unlock()
+	m.rewind()
 	return true
 }
 

@@ -140,8 +140,7 @@ func TestTransactionalListenerChaos(t *testing.T) {
 	}
 
 	// Read what a read_committed consumer sees.
-	read := func(topic string, want int) map[string]int { return readCommitted(t, addrs, topic, want) }
-	out := read("tx-out", n-1)
+	out := readCommitted(t, addrs, "tx-out", n-1)
 	var missing, dups []string
 	for i := range n {
 		v := "out-" + strconv.Itoa(i)
@@ -159,7 +158,7 @@ func TestTransactionalListenerChaos(t *testing.T) {
 	if len(missing) > 0 || len(dups) > 0 || len(out) != n-1 {
 		t.Fatalf("%d distinct outputs; missing %d (%.10v), duplicated %d (%.10v)\ncontainer log:\n%s", len(out), len(missing), missing, len(dups), dups, logs.String())
 	}
-	dlt := read("tx-in.DLT", 1)
+	dlt := readCommitted(t, addrs, "tx-in.DLT", 1)
 	if dlt[strconv.Itoa(poison)] != 1 || len(dlt) != 1 {
 		t.Fatalf("dead letters seen: %v, want the poison record once", dlt)
 	}

@@ -25,7 +25,7 @@ import (
 // its transactional id, as franz-go's own recovery from an EndTxn whose
 // outcome it lost does against an open transaction) goes on with a new
 // client: every input still gives exactly one committed output. With
-// WithStopWhenFenced, or when fenced again and again without committing,
+// WithStopContainerWhenFenced, or when fenced again and again without committing,
 // the container stops instead, with the fence as its error.
 func TestTransactionalListenerFenced(t *testing.T) {
 	t.Parallel()
@@ -114,7 +114,7 @@ func TestTransactionalListenerFenced(t *testing.T) {
 
 	t.Run("stops when asked", func(t *testing.T) {
 		t.Parallel()
-		_, c, logs, _, _ := run(t, 1, WithStopWhenFenced())
+		_, c, logs, _, _ := run(t, 1, WithStopContainerWhenFenced())
 		waitFor(t, 30*time.Second, func() bool { return c.Status().State == StateFailed },
 			"the container to stop; it is %v\n%s", c.Status().State, logs.String())
 		if err := c.Status().Err; !isFenced(err) {

@@ -30,16 +30,15 @@ import (
 // of the current chunk (two atomic additions on a line only senders
 // write, and a plain store); its promise counts it done in its chunk (a
 // plain addition: franz-go calls a client's promises serially), and the
-// promise that completes a sealed chunk drops the chunk's sends at once
-// (a chunk whose last outcome came before it was sealed is dropped by
-// the sweeper). A chunk takes
-// the sends of one tick at most: the sweeper seals the current chunk at
-// each tick (or a sender when it is full), and a chunk's sends count
-// their age from the tick it was made at. At each tick the sweeper fails
-// the sends still pending in chunks older than the timeout and drops
-// those chunks, and in chunks sealed for a tick or more that still wait
-// for some outcomes it drops the sends already done, so that a slow
-// partition keeps only its own sends.
+// promise that completes a sealed chunk drops the chunk's sends at once.
+// A chunk takes the sends of one tick at most: the sweeper seals the
+// current chunk at each tick (or a sender when it is full), and a chunk's
+// sends count their age from the tick it was made at. At each tick the
+// sweeper fails the sends still pending in chunks older than the timeout
+// and drops those chunks; in the other sealed chunks a promise has not
+// dropped (one still waits for an outcome, or its last outcome came
+// before it was sealed) it drops the sends already done, and the chunk
+// once they all are, so that a slow partition keeps only its own sends.
 
 // expiryTick is how often the pending asynchronous sends are checked:
 // they fail between the delivery timeout and the timeout plus a tick.
