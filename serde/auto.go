@@ -36,6 +36,17 @@ type Auto struct {
 	// decides).
 	sers   atomic.Pointer[map[reflect.Type]Serializer]
 	desers atomic.Pointer[map[reflect.Type]Deserializer]
+	// lastSer is the type serialized last with its serializer, which
+	// spares the common case (values of one type after another) the
+	// map's lookup.
+	lastSer  atomic.Pointer[autoSer]
+	autoSers atomic.Pointer[map[reflect.Type]*autoSer]
+}
+
+// autoSer is a concrete type and the serializer Auto chose for it.
+type autoSer struct {
+	t reflect.Type
+	s Serializer
 }
 
 // cached returns m[t], computing and adding it on a miss. Concurrent
@@ -72,11 +83,24 @@ func NewAuto(opts ...Option) *Auto {
 func (a *Auto) Registry() *TypeRegistry { return a.json.o.registry }
 
 // Serialize implements [Serializer].
+// Every serializer it chooses writes a typed nil pointer as a tombstone.
 func (a *Auto) Serialize(topic string, headers *[]kgo.RecordHeader, v any) ([]byte, error) {
-	if isNil(v) {
+	if v == nil {
 		return nil, nil
 	}
-	return cached(&a.sers, reflect.TypeOf(v), a.serializerFor).Serialize(topic, headers, v)
+	t := reflect.TypeOf(v)
+	e := a.lastSer.Load()
+	if e == nil || e.t != t {
+		// A type seen before reuses its entry: types taking turns do
+		// not allocate.
+		e = cached(&a.autoSers, t, a.autoSerFor)
+		a.lastSer.Store(e)
+	}
+	return e.s.Serialize(topic, headers, v)
+}
+
+func (a *Auto) autoSerFor(t reflect.Type) *autoSer {
+	return &autoSer{t: t, s: a.SerializerFor(t)}
 }
 
 func (a *Auto) serializerFor(t reflect.Type) Serializer {
@@ -88,7 +112,7 @@ func (a *Auto) serializerFor(t reflect.Type) Serializer {
 	case isBytesType(t):
 		return Bytes{}
 	}
-	return a.json
+	return a.json.typeSerializer(t)
 }
 
 // Deserialize implements [Deserializer].

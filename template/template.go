@@ -44,6 +44,7 @@ import (
 	"github.com/kafkaboot/kafkaboot/internal/connwatch"
 	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/internal/txscope"
+	"github.com/kafkaboot/kafkaboot/internal/typecache"
 	"github.com/kafkaboot/kafkaboot/serde"
 )
 
@@ -112,15 +113,32 @@ func (f InterceptorFunc) OnSend(ctx context.Context, rec *kgo.Record) error { re
 // with [New] or [ProducerFactory.Template]. A Template does not own its
 // client: closing is the job of whoever created the client.
 type Template struct {
-	cl           *kgo.Client
+	// The fields a send reads come first, in one cache line: a send
+	// that touches fewer lines of memory is faster on a busy machine
+	// (measured).
+	cl *kgo.Client
+	// promise is t.asyncDone, the promise of every asynchronous send.
+	promise func(*kgo.Record, error)
+	expiry  *expiry
+	// values, when valueSer is a serde.Auto, keeps its choice of
+	// serializer per value type (auto's SerializerFor).
+	values typecache.Cache[serde.Serializer]
+	// plain: no listener and no interceptors see the records.
+	plain bool
+	// metrics: tel records metrics.
+	metrics bool
+	// viaAuto: valueSer is auto, whose choices values keeps.
+	viaAuto    bool
+	explicitOK bool // client uses Partitioner
+
 	valueSer     serde.Serializer
+	auto         *serde.Auto // valueSer when it is one
 	keySer       serde.Serializer
 	defaultTopic string
 	listener     ProducerListener
 	interceptors []Interceptor
 	logger       *slog.Logger
 
-	explicitOK    bool // client uses Partitioner
 	transactional bool
 	// watch, for a template of a ProducerFactory, follows the client's
 	// broker connections: a send that gives up names the last error.
@@ -138,16 +156,13 @@ type Template struct {
 	// of a ProducerFactory, else the client's kgo.RecordDeliveryTimeout
 	// (0: none); expiry enforces it on asynchronous sends.
 	deliveryTimeout time.Duration
-	expiry          *expiry
 	// epoch is when the template was made: sends timed for the latency
 	// metric keep their start relative to it (8 bytes, not 24).
 	epoch time.Time
-	// promise is t.asyncDone, the promise of every asynchronous send.
-	promise func(*kgo.Record, error)
-	// values, when valueSer is a serde.Auto, keeps its choice of
-	// serializer per value type.
-	values *serializerCache
 }
+
+// The fields a send reads fit in one cache line.
+var _ [64 - unsafe.Offsetof(Template{}.valueSer)]struct{}
 
 // Option configures a Template.
 type Option interface{ apply(*Template) }
@@ -206,9 +221,9 @@ func New(client *kgo.Client, opts ...Option) *Template {
 	if t.valueSer == nil {
 		t.valueSer = serde.NewAuto()
 	}
-	if a, ok := t.valueSer.(*serde.Auto); ok {
-		t.values = &serializerCache{choose: a.SerializerFor}
-	}
+	t.auto, t.viaAuto = t.valueSer.(*serde.Auto)
+	t.plain = t.listener == nil && len(t.interceptors) == 0
+	t.metrics = t.tel.MetricsEnabled()
 	if t.keySer == nil {
 		t.keySer = serde.NewAuto(serde.WithTypeHeader(serde.KeyTypeIDHeader))
 	}
@@ -375,19 +390,28 @@ func (t *Template) SendRecord(ctx context.Context, rec *kgo.Record) (Result, err
 // future immediately. SendAsync may block while the client's buffer is
 // full (kgo.MaxBufferedRecords), until ctx is done.
 func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts ...SendOption) *Future {
-	// The record, room for its type header and the future are one
-	// allocation, which the serializer's output adds to; the send
-	// options stay on the stack but for the outcome's part. The promise
-	// is the template's, shared by all sends (see asyncOf).
-	so := collect(opts)
+	// The record and the future are one allocation, which the
+	// serializer's output adds to; the send options stay on the stack
+	// but for the outcome's part. The promise is the template's, shared
+	// by all sends (see asyncOf).
 	a := new(asyncSend)
-	if so.outcome.onComplete != nil {
-		a.f.oc = so.outcome
+	var rec *kgo.Record
+	var err error
+	var oc outcome
+	if len(opts) == 0 && t.plain && !t.metrics {
+		// The common case, without the options' bookkeeping.
+		rec, err = &a.rec, t.buildPlain(&a.rec, topic, value)
+	} else {
+		so := collect(opts)
+		oc = so.outcome
+		t.started(&oc, true)
+		if oc.onComplete != nil || oc.start != 0 {
+			a.f.ext.Store(&futureExt{oc: oc})
+		}
+		rec, err = t.build(ctx, &a.rec, nil, topic, value, &so)
 	}
-	t.started(&a.f.oc, true)
-	rec, err := t.build(ctx, &a.rec, &a.hdr, topic, value, &so)
 	if err != nil {
-		_, err = t.complete(rec, topic, err, &a.f.oc)
+		_, err = t.complete(rec, topic, err, &oc)
 		a.f.complete(err)
 		return &a.f
 	}
@@ -405,29 +429,28 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 }
 
 // asyncSend is the state of one SendAsync: its record first (see
-// asyncOf), then its future, then room for the record's type header when
-// user code sees the record (see build). 256 bytes, a size class of Go's
-// allocator, so 256-byte aligned (the 224-byte class, without the room,
-// measured slower: its objects are not 64-byte aligned): the
-// future's fields its completion reads and writes (state, chunk, done,
-// oc.onComplete) share the cache line of the record's LeaderEpoch and
-// Offset, which franz-go writes then, so completing a send touches one
-// line of it that the record's completion did not already.
+// asyncOf), then its future. 184 bytes, in the 192-byte size class of
+// Go's allocator, whose objects are 64-byte aligned (192 = 3 x 64): the
+// future's fields (state, chunk, ext) share the cache line of the
+// record's LeaderEpoch and Offset, which franz-go writes as the record
+// completes, so completing a send touches no line of it that the
+// record's completion did not already. (The 224-byte class, whose
+// objects are not 64-byte aligned, measured slower than 256; 192 is a
+// quarter smaller than 256, which the garbage collector feels.)
 type asyncSend struct {
 	rec kgo.Record
 	f   Future
-	hdr [1]kgo.RecordHeader
 }
 
-// An asyncSend fits the 256-byte size class.
-var _ [256 - unsafe.Sizeof(asyncSend{})]struct{}
+// An asyncSend fits the 192-byte size class.
+var _ [192 - unsafe.Sizeof(asyncSend{})]struct{}
 
-// The record is at the start of an asyncSend, and the future's hot
-// fields in the record's last cache line.
+// The record is at the start of an asyncSend, and the future in the
+// record's last cache line.
 var (
 	_ [0]struct{} = [unsafe.Offsetof(asyncSend{}.rec)]struct{}{}
 	_ [1]struct{} = [unsafe.Offsetof(asyncSend{}.f)/64 - unsafe.Offsetof(kgo.Record{}.Offset)/64 + 1]struct{}{}
-	_ [1]struct{} = [(unsafe.Offsetof(asyncSend{}.f)+unsafe.Offsetof(Future{}.oc)+unsafe.Offsetof(outcome{}.onComplete))/64 - unsafe.Offsetof(kgo.Record{}.Offset)/64 + 1]struct{}{}
+	_ [1]struct{} = [(unsafe.Offsetof(asyncSend{}.f)+unsafe.Sizeof(Future{})-1)/64 - unsafe.Offsetof(kgo.Record{}.Offset)/64 + 1]struct{}{}
 )
 
 // asyncOf returns the asyncSend whose record r is. franz-go calls a
@@ -443,24 +466,26 @@ func asyncOf(r *kgo.Record) *asyncSend {
 func (t *Template) asyncDone(r *kgo.Record, err error) {
 	a := asyncOf(r)
 	a.done()
-	// start is set only with metrics (asking the template first spares
-	// reading the future's next cache line).
-	if err == nil && t.listener == nil && a.f.oc.onComplete == nil && (!t.tel.MetricsEnabled() || a.f.oc.start == 0) {
+	ext := a.f.ext.Load()
+	if err == nil && t.plain && (ext == nil || ext.oc.onComplete == nil && ext.oc.start == 0) {
 		// Nothing to tell but the future: claim and complete it in one
 		// step. If the delivery timeout failed it first, there is
 		// nobody else to tell either.
 		a.f.finish()
 		return
 	}
+	var oc outcome
+	if ext != nil {
+		oc = ext.oc
+	}
 	if t.expiry != nil && !a.f.claim() {
 		// The future failed at the delivery timeout: the real outcome
 		// goes to the listener and the metrics only.
-		oc := a.f.oc
 		oc.onComplete = nil
 		t.complete(r, r.Topic, err, &oc)
 		return
 	}
-	_, err = t.complete(r, r.Topic, err, &a.f.oc)
+	_, err = t.complete(r, r.Topic, err, &oc)
 	a.f.complete(err)
 }
 
@@ -474,8 +499,8 @@ func (t *Template) expire(a *asyncSend) {
 	if t.logger != nil {
 		t.logger.Warn("kafka send gave up waiting", slog.String("topic", a.rec.Topic), slog.Any("error", err))
 	}
-	if fn := a.f.oc.onComplete; fn != nil {
-		fn(Result{}, err)
+	if ext := a.f.ext.Load(); ext != nil && ext.oc.onComplete != nil {
+		ext.oc.onComplete(Result{}, err)
 	}
 	a.f.complete(err)
 }
@@ -497,7 +522,7 @@ const asyncSampleEvery = 64
 
 // started notes when a send began, for its latency metric.
 func (t *Template) started(oc *outcome, async bool) {
-	if t.tel.MetricsEnabled() && (!async || t.asyncSends.Add(1)%asyncSampleEvery == 0) {
+	if t.metrics && (!async || t.asyncSends.Add(1)%asyncSampleEvery == 0) {
 		oc.start = max(int64(time.Since(t.epoch)), 1)
 	}
 }
@@ -526,11 +551,16 @@ func (t *Template) build(ctx context.Context, rec *kgo.Record, hdr *[1]kgo.Recor
 	if topic == "" {
 		return rec, ErrNoTopic
 	}
-	if rec.Headers == nil && (t.listener != nil || len(t.interceptors) > 0) {
+	if rec.Headers == nil && !t.plain {
 		// Code of the user's sees the record: room of its own for the
-		// type header. Otherwise the serializer may give the record its
-		// type's shared header slice (serde.JSON.Serialize).
-		rec.Headers = hdr[:0]
+		// type header (in hdr when the caller has it). Otherwise the
+		// serializer may give the record its type's shared header slice
+		// (serde.JSON.Serialize).
+		if hdr != nil {
+			rec.Headers = hdr[:0]
+		} else {
+			rec.Headers = make([]kgo.RecordHeader, 0, 1)
+		}
 	}
 	if so.hasKey {
 		k, err := t.keySer.Serialize(topic, &rec.Headers, so.key)
@@ -554,18 +584,33 @@ func (t *Template) build(ctx context.Context, rec *kgo.Record, hdr *[1]kgo.Recor
 		rec.Partition = so.partition
 		rec.Context = ContextWithPartition(ctx, so.partition)
 	}
-	if len(t.interceptors) == 0 {
+	if t.plain || len(t.interceptors) == 0 {
 		return rec, nil
 	}
 	return rec, t.intercept(ctx, rec)
 }
 
+// buildPlain is build without send options, interceptors or listener.
+func (t *Template) buildPlain(rec *kgo.Record, topic string, value any) error {
+	if topic == "" {
+		return ErrNoTopic
+	}
+	rec.Topic = topic
+	v, err := t.serializeValue(topic, &rec.Headers, value)
+	if err != nil {
+		return fmt.Errorf("%w: value: %w", ErrSerialization, err)
+	}
+	rec.Value = v
+	return nil
+}
+
 // serializeValue serializes a record value with the value serializer.
 func (t *Template) serializeValue(topic string, headers *[]kgo.RecordHeader, value any) ([]byte, error) {
-	if t.values == nil || value == nil {
+	if !t.viaAuto || value == nil {
 		return t.valueSer.Serialize(topic, headers, value)
 	}
-	return t.values.get(reflect.TypeOf(value)).Serialize(topic, headers, value)
+	typ := reflect.TypeOf(value)
+	return t.values.Get(typ, 0, func() serde.Serializer { return t.auto.SerializerFor(typ) }).Serialize(topic, headers, value)
 }
 
 func (t *Template) intercept(ctx context.Context, rec *kgo.Record) error {
@@ -731,18 +776,49 @@ func (t *Template) complete(rec *kgo.Record, topic string, err error, oc *outcom
 // allocated together with its record, which it keeps reachable.
 type Future struct {
 	// state is futurePending, futureClaimed (the promise or the delivery
-	// timeout is completing it) or futureDone (err and the Result can be
-	// read).
+	// timeout is completing it) or futureDone (the outcome can be read).
 	state atomic.Int32
 	// chunk is the send's delivery-timeout chunk, nil if it is not in
 	// one.
 	chunk *sendChunk
+	// ext holds what most sends do without: a callback or a metric's
+	// start (set before the send is handed to the client), an error, a
+	// Done channel. nil until one of them is needed.
+	ext atomic.Pointer[futureExt]
+}
+
+// futureExt is the part of a Future that most sends do without.
+type futureExt struct {
+	// oc is the send's callback and latency start, set before the send
+	// is handed to the client and not changed after.
+	oc outcome
+	// err is the send's error, written before the state becomes
+	// futureDone.
+	err error
 	// done is nil until Done is called before the outcome is known.
 	done atomic.Pointer[doneChan]
-	// The fields above and oc.onComplete are read or written by every
-	// completion (see asyncSend).
-	oc  outcome
-	err error
+}
+
+// extension returns f's extension, adding one if it has none (the
+// completion and Done may race to add it: one wins, both use its).
+func (f *Future) extension() *futureExt {
+	if e := f.ext.Load(); e != nil {
+		return e
+	}
+	e := new(futureExt)
+	if !f.ext.CompareAndSwap(nil, e) {
+		return f.ext.Load()
+	}
+	return e
+}
+
+// closeDone closes f's Done channel if Done was called before.
+func (f *Future) closeDone() {
+	if e := f.ext.Load(); e != nil {
+		if d := e.done.Load(); d != nil {
+			d.close()
+		}
+	}
 }
 
 // Future states.
@@ -783,9 +859,7 @@ func (f *Future) claim() bool {
 // claim and complete(nil) in one atomic step.
 func (f *Future) finish() {
 	if f.state.CompareAndSwap(futurePending, futureDone) {
-		if d := f.done.Load(); d != nil {
-			d.close() // Done was called before
-		}
+		f.closeDone()
 	}
 }
 
@@ -796,12 +870,10 @@ func (f *Future) pending() bool { return f.state.Load() == futurePending }
 // the send's record.
 func (f *Future) complete(err error) {
 	if err != nil {
-		f.err = err
+		f.extension().err = err
 	}
 	f.state.Store(futureDone)
-	if d := f.done.Load(); d != nil {
-		d.close() // Done was called before
-	}
+	f.closeDone()
 }
 
 // Done is closed when the outcome is known.
@@ -811,14 +883,18 @@ func (f *Future) complete(err error) {
 // (atomics are sequentially consistent), so the channel is closed, by
 // one or both (it is closed once).
 func (f *Future) Done() <-chan struct{} {
-	d := f.done.Load()
+	var d *doneChan
+	if e := f.ext.Load(); e != nil {
+		d = e.done.Load()
+	}
 	if d == nil {
 		if f.state.Load() == futureDone {
 			return closedChan
 		}
+		e := f.extension()
 		d = &doneChan{c: make(chan struct{})}
-		if !f.done.CompareAndSwap(nil, d) {
-			d = f.done.Load() // another Done's
+		if !e.done.CompareAndSwap(nil, d) {
+			d = e.done.Load() // another Done's
 		}
 	}
 	if f.state.Load() == futureDone {
@@ -838,8 +914,8 @@ func (f *Future) Get(ctx context.Context) (Result, error) {
 			return Result{}, ctx.Err()
 		}
 	}
-	if f.err != nil {
-		return Result{}, f.err
+	if e := f.ext.Load(); e != nil && e.err != nil {
+		return Result{}, e.err
 	}
 	// A success: the send's record was handed to the client, and
 	// franz-go wrote its partition, offset and timestamp before
