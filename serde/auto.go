@@ -41,6 +41,9 @@ type Auto struct {
 	// map's lookup.
 	lastSer  atomic.Pointer[autoSer]
 	autoSers atomic.Pointer[map[reflect.Type]*autoSer]
+	// lastDeser and autoDesers do the same for concrete target types.
+	lastDeser  atomic.Pointer[autoDeser]
+	autoDesers atomic.Pointer[map[reflect.Type]*autoDeser]
 }
 
 // autoSer is a concrete type and the serializer Auto chose for it.
@@ -145,7 +148,26 @@ func (a *Auto) deserializerFor(headers []kgo.RecordHeader, t reflect.Type) Deser
 	if t.Kind() == reflect.Interface {
 		return a.interfaceDeserializer(headers, t)
 	}
-	return cached(&a.desers, t, a.concreteDeserializer)
+	// The last target type's choice spares the common case (records of
+	// one type after another) the map's lookup; a type seen before
+	// reuses its entry, so types taking turns do not allocate.
+	e := a.lastDeser.Load()
+	if e == nil || e.t != t {
+		e = cached(&a.autoDesers, t, a.autoDeserFor)
+		a.lastDeser.Store(e)
+	}
+	return e.d
+}
+
+// autoDeser is a concrete target type and the deserializer Auto chose
+// for it.
+type autoDeser struct {
+	t reflect.Type
+	d Deserializer
+}
+
+func (a *Auto) autoDeserFor(t reflect.Type) *autoDeser {
+	return &autoDeser{t: t, d: cached(&a.desers, t, a.concreteDeserializer)}
 }
 
 // interfaceDeserializer chooses by the type header (interface targets).

@@ -100,3 +100,40 @@ func TestAutoTypeSerializer(t *testing.T) {
 		t.Fatalf("Auto with types taking turns: %.1f allocations, the JSON serde %.1f", turns, base)
 	}
 }
+
+// TestAutoDeserializerChoice: Auto decodes into targets of types taking
+// turns with the deserializer of each (JSON, String, Bytes), and finding
+// the choice again allocates nothing beyond the JSON decoding.
+func TestAutoDeserializerChoice(t *testing.T) {
+	type order struct{ ID int }
+	a := NewAuto()
+	var (
+		o order
+		s string
+		b []byte
+	)
+	for range 3 {
+		if err := a.DeserializeInto("t", nil, []byte(`{"ID":7}`), &o); err != nil || o.ID != 7 {
+			t.Fatalf("order: %+v, %v", o, err)
+		}
+		if err := a.DeserializeInto("t", nil, []byte("text"), &s); err != nil || s != "text" {
+			t.Fatalf("string: %q, %v", s, err)
+		}
+		if err := a.DeserializeInto("t", nil, []byte{1, 2}, &b); err != nil || len(b) != 2 {
+			t.Fatalf("bytes: %v, %v", b, err)
+		}
+	}
+	j := NewJSON()
+	data := []byte(`{"ID":7}`)
+	base := testing.AllocsPerRun(200, func() {
+		j.DeserializeInto("t", nil, data, &o)
+		j.DeserializeInto("t", nil, data, &o)
+	})
+	turns := testing.AllocsPerRun(200, func() {
+		a.DeserializeInto("t", nil, data, &o)
+		a.DeserializeInto("t", nil, []byte("x"), &s)
+	})
+	if turns > base+1 { // the string's own allocation
+		t.Fatalf("Auto with target types taking turns: %.1f allocations, the JSON serde twice %.1f", turns, base)
+	}
+}
