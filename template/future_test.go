@@ -77,20 +77,39 @@ func TestFuture(t *testing.T) {
 	}
 }
 
-// TestFutureDoneRace races Done against the completion: whichever comes
-// first, the channel Done returned must be closed.
+// TestFutureDoneRace races Done against the completion (a success, the
+// promise's one-step success, a failure: the failure and Done may both
+// add the future's extension): whichever comes first, the channel Done
+// returned must be closed and Get must give the outcome.
 func TestFutureDoneRace(t *testing.T) {
-	for range 5000 {
-		f := &new(asyncSend).f
-		f.record().Offset = 1
-		go f.complete(nil)
-		select {
-		case <-f.Done():
-		case <-time.After(10 * time.Second):
-			t.Fatal("Done never closed")
-		}
-		if res, err := f.Get(context.Background()); err != nil || res.Offset != 1 {
-			t.Fatalf("Get = %v, %v", res, err)
+	boom := errors.New("boom")
+	completions := []struct {
+		name     string
+		complete func(f *Future)
+		err      error
+	}{
+		{"complete", func(f *Future) { f.complete(nil) }, nil},
+		{"finish", func(f *Future) { f.finish() }, nil},
+		{"fail", func(f *Future) { f.complete(boom) }, boom},
+	}
+	for _, c := range completions {
+		for range 3000 {
+			f := &new(asyncSend).f
+			f.record().Offset = 1
+			go c.complete(f)
+			select {
+			case <-f.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: Done never closed", c.name)
+			}
+			res, err := f.Get(context.Background())
+			if c.err != nil {
+				if !errors.Is(err, c.err) {
+					t.Fatalf("%s: Get err = %v", c.name, err)
+				}
+			} else if err != nil || res.Offset != 1 {
+				t.Fatalf("%s: Get = %v, %v", c.name, res, err)
+			}
 		}
 	}
 }
