@@ -67,15 +67,21 @@ func (j *JSON) Serialize(_ string, headers *[]kgo.RecordHeader, v any) ([]byte, 
 		return nil, serializeErr(v, err)
 	}
 	if !j.o.noHeader && headers != nil {
-		if h := j.typeHeader(reflect.TypeOf(v)); h != nil {
-			if *headers == nil {
-				*headers = h
-			} else {
-				setHeaderBytes(headers, h[0].Key, h[0].Value)
-			}
-		}
+		setTypeHeader(headers, j.typeHeader(reflect.TypeOf(v)))
 	}
 	return b, nil
+}
+
+// setTypeHeader gives *headers the type header h (nil: none), sharing h
+// when *headers is nil (see JSON.Serialize).
+func setTypeHeader(headers *[]kgo.RecordHeader, h []kgo.RecordHeader) {
+	switch {
+	case h == nil:
+	case *headers == nil:
+		*headers = h
+	default:
+		setHeaderBytes(headers, h[0].Key, h[0].Value)
+	}
 }
 
 // serializeErr is the error of serializing v that failed with err.
@@ -154,13 +160,7 @@ func (s *jsonTypeSer) Serialize(topic string, headers *[]kgo.RecordHeader, v any
 		return nil, serializeErr(v, err)
 	}
 	if !s.noHeader && headers != nil {
-		if h := s.header(); h != nil {
-			if *headers == nil {
-				*headers = h
-			} else {
-				setHeaderBytes(headers, h[0].Key, h[0].Value)
-			}
-		}
+		setTypeHeader(headers, s.header())
 	}
 	return b, nil
 }
