@@ -197,6 +197,11 @@ func OpenStore(ctx context.Context, clientOpts []kgo.Opt, replicas int16, log *s
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{Topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.ProducerLinger(0),
+		// After the _schemas leader fails, ask again for its new leader
+		// within a fraction of a second: franz-go's default minimum age
+		// of metadata (5 s) held a registration back for about 4 s after
+		// the failover was over (TestSchemaRegistryDurable).
+		kgo.MetadataMinAge(100*time.Millisecond),
 		// Schemas of many megabytes (MaxRequestBytes) fit in one record.
 		kgo.ProducerBatchMaxBytes(maxRecordBytes),
 		kgo.FetchMaxPartitionBytes(maxRecordBytes),
