@@ -29,27 +29,37 @@ import (
 type Auto struct {
 	json  *JSON
 	proto *Protobuf
-	// sers and desers cache the serde chosen per concrete type (the
+	// sers and desers keep the serde chosen per concrete type (the
 	// choice takes a few reflect.Type.Implements calls, more than the
 	// lookup): copy-on-write maps, as an application uses a handful of
-	// types per serde. Interface targets are not cached (the type header
+	// types per serde. Interface targets are not kept (the type header
 	// decides).
-	sers   atomic.Pointer[map[reflect.Type]Serializer]
-	desers atomic.Pointer[map[reflect.Type]Deserializer]
-	// lastSer is the type serialized last with its serializer, which
-	// spares the common case (values of one type after another) the
-	// map's lookup.
-	lastSer  atomic.Pointer[autoSer]
-	autoSers atomic.Pointer[map[reflect.Type]*autoSer]
-	// lastDeser and autoDesers do the same for concrete target types.
-	lastDeser  atomic.Pointer[autoDeser]
-	autoDesers atomic.Pointer[map[reflect.Type]*autoDeser]
+	sers   atomic.Pointer[map[reflect.Type]*choice[Serializer]]
+	desers atomic.Pointer[map[reflect.Type]*choice[Deserializer]]
+	// lastSer and lastDeser are the last choices made or found, which
+	// spare the common case (values of one type after another) the
+	// maps' lookup.
+	lastSer   atomic.Pointer[choice[Serializer]]
+	lastDeser atomic.Pointer[choice[Deserializer]]
 }
 
-// autoSer is a concrete type and the serializer Auto chose for it.
-type autoSer struct {
+// choice is a concrete type and the serde Auto chose for it.
+type choice[S any] struct {
 	t reflect.Type
-	s Serializer
+	s S
+}
+
+// chosen returns the serde chosen for t: last's when t is its type, else
+// m's (choose computes and adds a missing one), which becomes last. A
+// type seen before reuses its entry, so types taking turns do not
+// allocate.
+func chosen[S any](last *atomic.Pointer[choice[S]], m *atomic.Pointer[map[reflect.Type]*choice[S]], t reflect.Type, choose func(reflect.Type) S) S {
+	if c := last.Load(); c != nil && c.t == t {
+		return c.s
+	}
+	c := cached(m, t, func(t reflect.Type) *choice[S] { return &choice[S]{t: t, s: choose(t)} })
+	last.Store(c)
+	return c.s
 }
 
 // cached returns m[t], computing and adding it on a miss. Concurrent
@@ -91,19 +101,7 @@ func (a *Auto) Serialize(topic string, headers *[]kgo.RecordHeader, v any) ([]by
 	if v == nil {
 		return nil, nil
 	}
-	t := reflect.TypeOf(v)
-	e := a.lastSer.Load()
-	if e == nil || e.t != t {
-		// A type seen before reuses its entry: types taking turns do
-		// not allocate.
-		e = cached(&a.autoSers, t, a.autoSerFor)
-		a.lastSer.Store(e)
-	}
-	return e.s.Serialize(topic, headers, v)
-}
-
-func (a *Auto) autoSerFor(t reflect.Type) *autoSer {
-	return &autoSer{t: t, s: a.SerializerFor(t)}
+	return a.SerializerFor(reflect.TypeOf(v)).Serialize(topic, headers, v)
 }
 
 func (a *Auto) serializerFor(t reflect.Type) Serializer {
@@ -148,26 +146,7 @@ func (a *Auto) deserializerFor(headers []kgo.RecordHeader, t reflect.Type) Deser
 	if t.Kind() == reflect.Interface {
 		return a.interfaceDeserializer(headers, t)
 	}
-	// The last target type's choice spares the common case (records of
-	// one type after another) the map's lookup; a type seen before
-	// reuses its entry, so types taking turns do not allocate.
-	e := a.lastDeser.Load()
-	if e == nil || e.t != t {
-		e = cached(&a.autoDesers, t, a.autoDeserFor)
-		a.lastDeser.Store(e)
-	}
-	return e.d
-}
-
-// autoDeser is a concrete target type and the deserializer Auto chose
-// for it.
-type autoDeser struct {
-	t reflect.Type
-	d Deserializer
-}
-
-func (a *Auto) autoDeserFor(t reflect.Type) *autoDeser {
-	return &autoDeser{t: t, d: cached(&a.desers, t, a.concreteDeserializer)}
+	return chosen(&a.lastDeser, &a.desers, t, a.concreteDeserializer)
 }
 
 // interfaceDeserializer chooses by the type header (interface targets).

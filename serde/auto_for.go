@@ -10,5 +10,5 @@ import "reflect"
 // which spares Auto's choice per value; like Auto, each of them writes a
 // nil value or a typed nil pointer as a tombstone. t must not be nil.
 func (a *Auto) SerializerFor(t reflect.Type) Serializer {
-	return cached(&a.sers, t, a.serializerFor)
+	return chosen(&a.lastSer, &a.sers, t, a.serializerFor)
 }
