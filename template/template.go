@@ -32,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -44,7 +43,6 @@ import (
 	"github.com/kafkaboot/kafkaboot/internal/connwatch"
 	"github.com/kafkaboot/kafkaboot/internal/telemetry"
 	"github.com/kafkaboot/kafkaboot/internal/txscope"
-	"github.com/kafkaboot/kafkaboot/internal/typecache"
 	"github.com/kafkaboot/kafkaboot/serde"
 )
 
@@ -118,21 +116,15 @@ type Template struct {
 	// (measured).
 	cl *kgo.Client
 	// promise is t.asyncDone, the promise of every asynchronous send.
-	promise func(*kgo.Record, error)
-	expiry  *expiry
-	// values, when valueSer is a serde.Auto, keeps its choice of
-	// serializer per value type (auto's SerializerFor).
-	values typecache.Cache[serde.Serializer]
+	promise  func(*kgo.Record, error)
+	expiry   *expiry
+	valueSer serde.Serializer
 	// plain: no listener and no interceptors see the records.
 	plain bool
 	// metrics: tel records metrics.
-	metrics bool
-	// viaAuto: valueSer is auto, whose choices values keeps.
-	viaAuto    bool
+	metrics    bool
 	explicitOK bool // client uses Partitioner
 
-	valueSer     serde.Serializer
-	auto         *serde.Auto // valueSer when it is one
 	keySer       serde.Serializer
 	defaultTopic string
 	listener     ProducerListener
@@ -162,13 +154,13 @@ type Template struct {
 	// A size of a multiple of 64 bytes is a size class of Go's allocator
 	// whose objects are 64-byte aligned, so the fields a send reads are
 	// in one cache line, not two.
-	_ [48]byte
+	_ [8]byte
 }
 
 // The fields a send reads fit in one cache line, which starts the
 // Template (its size is a multiple of 64 bytes, at most 512).
 var (
-	_ [64 - unsafe.Offsetof(Template{}.valueSer)]struct{}
+	_ [64 - unsafe.Offsetof(Template{}.keySer)]struct{}
 	_ [0]struct{} = [unsafe.Sizeof(Template{}) % 64]struct{}{}
 	_ [512 - unsafe.Sizeof(Template{})]struct{}
 )
@@ -230,7 +222,6 @@ func New(client *kgo.Client, opts ...Option) *Template {
 	if t.valueSer == nil {
 		t.valueSer = serde.NewAuto()
 	}
-	t.auto, t.viaAuto = t.valueSer.(*serde.Auto)
 	t.plain = t.listener == nil && len(t.interceptors) == 0
 	t.metrics = t.tel.MetricsEnabled()
 	if t.keySer == nil {
@@ -409,20 +400,16 @@ func (t *Template) SendAsync(ctx context.Context, topic string, value any, opts 
 	var oc outcome
 	if len(opts) == 0 && t.plain {
 		// The common case, without the options' bookkeeping.
-		if t.metrics {
-			if t.started(&oc, true); oc.start != 0 {
-				a.f.ext.Store(&futureExt{oc: oc})
-			}
-		}
+		t.started(&oc, true)
 		rec, err = &a.rec, t.buildPlain(&a.rec, topic, value)
 	} else {
 		so := collect(opts)
 		oc = so.outcome
 		t.started(&oc, true)
-		if oc.onComplete != nil || oc.start != 0 {
-			a.f.ext.Store(&futureExt{oc: oc})
-		}
 		rec, err = t.build(ctx, &a.rec, nil, topic, value, &so)
+	}
+	if oc.onComplete != nil || oc.start != 0 {
+		a.f.ext.Store(&futureExt{oc: oc})
 	}
 	if err != nil {
 		_, err = t.complete(rec, topic, err, &oc)
@@ -598,7 +585,7 @@ func (t *Template) build(ctx context.Context, rec *kgo.Record, hdr *[1]kgo.Recor
 		rec.Partition = so.partition
 		rec.Context = ContextWithPartition(ctx, so.partition)
 	}
-	if t.plain || len(t.interceptors) == 0 {
+	if len(t.interceptors) == 0 {
 		return rec, nil
 	}
 	return rec, t.intercept(ctx, rec)
@@ -620,11 +607,7 @@ func (t *Template) buildPlain(rec *kgo.Record, topic string, value any) error {
 
 // serializeValue serializes a record value with the value serializer.
 func (t *Template) serializeValue(topic string, headers *[]kgo.RecordHeader, value any) ([]byte, error) {
-	if !t.viaAuto || value == nil {
-		return t.valueSer.Serialize(topic, headers, value)
-	}
-	typ := reflect.TypeOf(value)
-	return t.values.Get(typ, 0, func() serde.Serializer { return t.auto.SerializerFor(typ) }).Serialize(topic, headers, value)
+	return t.valueSer.Serialize(topic, headers, value)
 }
 
 func (t *Template) intercept(ctx context.Context, rec *kgo.Record) error {
